@@ -1,0 +1,129 @@
+// The shape of config/clusters.yaml. Every object is strict (an unknown key is an error, so a typo
+// never silently falls back to a default) and every value that later reaches a remote shell is
+// validated here, once.
+import { isIP } from "node:net";
+import { z } from "zod";
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+// RFC 1123 host names; IPs are checked with isIP.
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+const isTimeZone = (tz: string): boolean => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** An absolute path that can be single-quoted into a shell script and means what it says. */
+export const remotePath = z
+  .string()
+  .refine((p) => p.startsWith("/"), "must be an absolute path")
+  .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), "must not contain control characters or newlines")
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'")
+  .refine((p) => !p.includes("'"), "must not contain a single quote");
+
+const port = z.number().int().min(1).max(65535);
+const milliseconds = z.number().int().min(100).max(600_000);
+
+export const thresholdsSchema = z
+  .strictObject({
+    warningDays: z.number().int().min(1).max(3650),
+    criticalDays: z.number().int().min(0).max(3650),
+  })
+  .refine((t) => t.criticalDays < t.warningDays, {
+    message: "criticalDays must be smaller than warningDays",
+  });
+
+const sshSchema = z.strictObject({
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_.-]{0,31}$/i, "must be a plain user name")
+    .optional(),
+  port: port.optional(),
+  privateKeyPath: z.string().min(1).optional(),
+  privateKeyPassphraseEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name")
+    .optional(),
+  knownHostsPath: z.string().min(1).optional(),
+  become: z.enum(["none", "sudo"]).optional(),
+  connectTimeoutMs: milliseconds.optional(),
+  commandTimeoutMs: milliseconds.optional(),
+});
+
+const pathsSchema = z.strictObject({
+  kubernetesDir: remotePath.optional(),
+  kubeletPkiDir: remotePath.optional(),
+});
+
+const apiserverSchema = z.strictObject({
+  port: port.optional(),
+  probe: z.boolean().optional(),
+});
+
+const hostSchema = z
+  .string()
+  .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), "must be a host name or an IP address");
+
+const nodeSchema = z.strictObject({
+  host: hostSchema,
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be a plain node name").optional(),
+  port: port.optional(),
+  transport: z.enum(["ssh", "local"]).optional(),
+  ssh: sshSchema.optional(),
+  paths: pathsSchema.optional(),
+  apiserver: apiserverSchema.optional(),
+});
+
+const clusterSchema = z.strictObject({
+  name: z.string().regex(NAME, "must match [a-z0-9][a-z0-9-]{0,62}"),
+  thresholds: thresholdsSchema.optional(),
+  ssh: sshSchema.optional(),
+  paths: pathsSchema.optional(),
+  apiserver: apiserverSchema.optional(),
+  nodes: z.array(nodeSchema).min(1, "a cluster needs at least one node"),
+});
+
+export const configSchema = z
+  .strictObject({
+    timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as Europe/Berlin").default("UTC"),
+    thresholds: thresholdsSchema.default({ warningDays: 30, criticalDays: 7 }),
+    scanConcurrency: z.number().int().min(1).max(256).default(16),
+    ssh: sshSchema.default({}),
+    paths: pathsSchema.default({}),
+    apiserver: apiserverSchema.default({}),
+    clusters: z.array(clusterSchema).min(1, "list at least one cluster"),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.clusters.forEach((cluster, i) => {
+      const first = seen.get(cluster.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["clusters", i, "name"],
+          message: `duplicate cluster name (also clusters[${first}])`,
+        });
+      }
+      seen.set(cluster.name, i);
+      const nodeNames = new Map<string, number>();
+      cluster.nodes.forEach((node, j) => {
+        const name = node.name ?? node.host;
+        const other = nodeNames.get(name);
+        if (other !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["clusters", i, "nodes", j, node.name ? "name" : "host"],
+            message: `duplicate node name "${name}" in this cluster (also nodes[${other}])`,
+          });
+        }
+        nodeNames.set(name, j);
+      });
+    });
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type Thresholds = z.infer<typeof thresholdsSchema>;

@@ -1,0 +1,136 @@
+// Scanning: for each node, one script run over its transport and (optionally) one TLS probe of its
+// apiserver, side by side; then the pure judge. Nodes of all selected clusters share one bounded
+// pool, and a node that fails is reported, never allowed to stall or fail the scan.
+import type { Logger } from "pino";
+import { CertificateCache } from "../certs/certificate.js";
+import type { ClusterConfig, Config, NodeConfig } from "../config/load.js";
+import { worstOf, type ClusterReport, type NodeReport, type ScanReport } from "../report/types.js";
+import { LocalTransport } from "../transport/local.js";
+import { SshConnector } from "../transport/ssh.js";
+import { probeServedCertificate } from "../transport/tls-probe.js";
+import type { Transport } from "../transport/transport.js";
+import { judgeNode, unreachableNode, type ServedObservation } from "./judge.js";
+import { buildScanScript, parseScanOutput } from "./script.js";
+
+export interface ScanDependencies {
+  cache: CertificateCache;
+  transportFor(node: NodeConfig): Transport;
+  probe(host: string, port: number, timeoutMs: number): Promise<ServedObservation>;
+  now(): Date;
+  logger?: Logger;
+}
+
+export function defaultDependencies(logger?: Logger): ScanDependencies {
+  const ssh = new SshConnector();
+  return {
+    cache: new CertificateCache(),
+    transportFor: (node) => (node.transport === "local" ? new LocalTransport(node.ssh) : ssh.transport(node)),
+    probe: probeServedCertificate,
+    now: () => new Date(),
+    ...(logger ? { logger } : {}),
+  };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+async function readNode(node: NodeConfig, deps: ScanDependencies) {
+  const result = await deps.transportFor(node).run(buildScanScript(node.paths));
+  if (result.code !== 0 && !result.stdout.startsWith("@certs-bot")) {
+    const detail = result.stderr.trim().split("\n").slice(-2).join(" ").slice(0, 300) || `exit status ${result.code}`;
+    const hint = node.ssh.become === "sudo" ? " (ssh.become is sudo: the user needs NOPASSWD for /bin/sh -s)" : "";
+    throw new Error(`the scan script failed: ${detail}${hint}`);
+  }
+  return parseScanOutput(result.stdout, node.paths);
+}
+
+export async function scanNode(node: NodeConfig, cluster: ClusterConfig, deps: ScanDependencies): Promise<NodeReport> {
+  const started = Date.now();
+  const port = node.transport === "local" ? 0 : node.ssh.port;
+  const probe = node.apiserver.probe
+    ? deps.probe(node.host, node.apiserver.port, node.ssh.connectTimeoutMs)
+    : Promise.resolve(undefined);
+  let report: NodeReport;
+  try {
+    const [read, served] = await Promise.all([readNode(node, deps), probe]);
+    report = judgeNode(
+      { name: node.name, host: node.host, port, read, ...(served ? { served } : {}) },
+      { now: deps.now(), thresholds: cluster.thresholds, cache: deps.cache },
+    );
+  } catch (err) {
+    await probe; // never leave a probe running past the node's report
+    report = unreachableNode(node.name, node.host, port, (err as Error).message);
+  }
+  deps.logger?.info(
+    { cluster: cluster.name, node: node.name, status: report.status, ms: Date.now() - started },
+    report.reachable ? "node scanned" : `node not scanned: ${report.error}`,
+  );
+  return report;
+}
+
+export class UnknownClusterError extends Error {}
+
+/** Closest configured names first, for "did you mean". */
+export function suggestNames(wanted: string, names: readonly string[]): string[] {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let diagonal = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const above = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+        diagonal = above;
+      }
+    }
+    return row[b.length]!;
+  };
+  return names
+    .map((name) => ({ name, d: distance(wanted, name) }))
+    .filter(({ name, d }) => d <= Math.max(2, Math.floor(name.length / 3)) || name.includes(wanted))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map(({ name }) => name);
+}
+
+export function selectClusters(config: Config, names: readonly string[]): ClusterConfig[] {
+  if (names.length === 0) return config.clusters;
+  return names.map((name) => {
+    const cluster = config.clusters.find((c) => c.name === name);
+    if (!cluster) {
+      const close = suggestNames(name, config.clusters.map((c) => c.name));
+      throw new UnknownClusterError(
+        `unknown cluster "${name}"${close.length ? `; did you mean ${close.join(", ")}?` : ""} ` +
+          `(configured: ${config.clusters.map((c) => c.name).join(", ")})`,
+      );
+    }
+    return cluster;
+  });
+}
+
+export async function scanClusters(
+  config: Config,
+  clusters: readonly ClusterConfig[],
+  deps: ScanDependencies,
+): Promise<ScanReport> {
+  const scannedAt = deps.now();
+  const work = clusters.flatMap((cluster) => cluster.nodes.map((node) => ({ cluster, node })));
+  const nodes = await mapBounded(work, config.scanConcurrency, ({ cluster, node }) => scanNode(node, cluster, deps));
+  let i = 0;
+  const reports: ClusterReport[] = clusters.map((cluster) => {
+    const own = nodes.slice(i, (i += cluster.nodes.length));
+    return { name: cluster.name, status: worstOf(own.map((n) => n.status)), nodes: own };
+  });
+  return { scannedAt, clusters: reports };
+}

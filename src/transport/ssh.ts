@@ -1,0 +1,136 @@
+// One SSH connection and one exec per node per scan (ssh2). Host keys are pinned from
+// known_hosts; connect and command timeouts bound every node.
+import { readFileSync } from "node:fs";
+import { Client, type ConnectConfig } from "ssh2";
+import type { SshSettings } from "../config/load.js";
+import { fingerprint, hostKeyAlgorithms, hostToken, KnownHosts } from "./known-hosts.js";
+import { OutputCollector, shellCommand, TransportError, type ExecResult, type Transport } from "./transport.js";
+
+export interface SshTarget {
+  host: string;
+  ssh: SshSettings;
+}
+
+/** Reads each key and known_hosts file once, and makes a transport per node. */
+export class SshConnector {
+  private readonly keys = new Map<string, Buffer>();
+  private readonly knownHosts = new Map<string, KnownHosts>();
+
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  transport(target: SshTarget): Transport {
+    return { run: (script) => this.run(target, script) };
+  }
+
+  private privateKey(path: string): Buffer {
+    let key = this.keys.get(path);
+    if (!key) {
+      try {
+        key = readFileSync(path);
+      } catch (err) {
+        throw new TransportError("config", `cannot read ssh.privateKeyPath ${path}: ${(err as Error).message}`);
+      }
+      this.keys.set(path, key);
+    }
+    return key;
+  }
+
+  private hosts(path: string): KnownHosts {
+    let hosts = this.knownHosts.get(path);
+    if (!hosts) {
+      try {
+        hosts = KnownHosts.load(path);
+      } catch (err) {
+        throw new TransportError("config", `cannot read ssh.knownHostsPath ${path}: ${(err as Error).message}`);
+      }
+      this.knownHosts.set(path, hosts);
+    }
+    return hosts;
+  }
+
+  private async run({ host, ssh }: SshTarget, script: string): Promise<ExecResult> {
+    const where = hostToken(host, ssh.port);
+    const known = this.hosts(ssh.knownHostsPath);
+    const pinned = known.keysFor(host, ssh.port);
+    if (pinned.length === 0) {
+      throw new TransportError(
+        "host-key",
+        `no host key for ${where} in ${ssh.knownHostsPath}; refusing to connect (no trust on first use). ` +
+          `Verify the node's key fingerprint and add it (ssh-keyscan -p ${ssh.port} ${host}).`,
+      );
+    }
+    let passphrase: string | undefined;
+    if (ssh.privateKeyPassphraseEnv) {
+      passphrase = this.env[ssh.privateKeyPassphraseEnv];
+      if (passphrase === undefined) {
+        throw new TransportError("config", `environment variable ${ssh.privateKeyPassphraseEnv} (the key's passphrase) is not set`);
+      }
+    }
+
+    let hostKeyProblem: string | undefined;
+    const config: ConnectConfig = {
+      host,
+      port: ssh.port,
+      username: ssh.user,
+      privateKey: this.privateKey(ssh.privateKeyPath),
+      passphrase,
+      readyTimeout: ssh.connectTimeoutMs,
+      algorithms: { serverHostKey: hostKeyAlgorithms(pinned) as never },
+      hostVerifier: (key: Buffer) => {
+        if (known.isRevoked(key)) hostKeyProblem = `the host key of ${where} (${fingerprint(key)}) is marked @revoked`;
+        else if (!pinned.some((k) => k.blob.equals(key))) {
+          hostKeyProblem =
+            `HOST KEY MISMATCH for ${where}: it presented ${fingerprint(key)}, but ${ssh.knownHostsPath} pins ` +
+            `${pinned.map((k) => fingerprint(k.blob)).join(", ")}. Someone may be intercepting the connection, ` +
+            "or the host was reinstalled; verify before updating known_hosts.";
+        }
+        return hostKeyProblem === undefined;
+      },
+    };
+
+    const client = new Client();
+    const collector = new OutputCollector(ssh.connectTimeoutMs + ssh.commandTimeoutMs, () => client.destroy());
+    client.on("error", (err: Error & { level?: string; code?: string }) =>
+      collector.fail(describeError(err, where, ssh, hostKeyProblem)),
+    );
+    client.on("close", () => collector.fail(new TransportError("connect", `the connection to ${where} closed early`)));
+    client.on("ready", () => {
+      client.exec(shellCommand(ssh.become).join(" "), (err, stream) => {
+        if (err) return collector.fail(new TransportError("exec", `exec on ${where} failed: ${err.message}`));
+        stream.on("data", collector.stdout);
+        stream.stderr.on("data", collector.stderr);
+        stream.on("close", (code: number | null) => collector.exit(code ?? null));
+        stream.end(script);
+      });
+    });
+    client.connect(config);
+    try {
+      return await collector.done;
+    } finally {
+      client.end();
+    }
+  }
+}
+
+function describeError(
+  err: Error & { level?: string; code?: string },
+  where: string,
+  ssh: SshSettings,
+  hostKeyProblem: string | undefined,
+): TransportError {
+  if (hostKeyProblem) return new TransportError("host-key", hostKeyProblem);
+  if (err.level === "client-authentication") {
+    return new TransportError("auth", `authentication as ${ssh.user} at ${where} failed with key ${ssh.privateKeyPath}`);
+  }
+  if (/timed out/i.test(err.message) || err.code === "ETIMEDOUT") {
+    return new TransportError("timeout", `cannot connect to ${where}: no SSH handshake within ${ssh.connectTimeoutMs} ms`);
+  }
+  if (err.code === "ECONNREFUSED") return new TransportError("connect", `cannot connect to ${where}: connection refused`);
+  if (err.code === "ENOTFOUND" || err.code === "EAI_AGAIN") {
+    return new TransportError("connect", `cannot resolve ${where}`);
+  }
+  if (/encrypted private key|passphrase/i.test(err.message)) {
+    return new TransportError("config", `cannot use ${ssh.privateKeyPath}: ${err.message}`);
+  }
+  return new TransportError("connect", `cannot scan ${where}: ${err.message}`);
+}
