@@ -101,14 +101,21 @@ function keyNodeAt(root: YamlNode | null, path: readonly PropertyKey[], key: str
   return (pair?.key as YamlNode | undefined) ?? parent;
 }
 
-function describe(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string }[] {
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>(
+    (value, key) => (value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined),
+    data,
+  );
+}
+
+function describe(issue: z.core.$ZodIssue, data: unknown): { path: PropertyKey[]; message: string }[] {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => ({
       path: [...issue.path, key],
       message: `unknown key "${key}"`,
     }));
   }
-  if (issue.code === "invalid_type" && issue.input === undefined) {
+  if (issue.code === "invalid_type" && valueAt(data, issue.path) === undefined) {
     return [{ path: issue.path, message: "is required" }];
   }
   return [{ path: issue.path, message: issue.message }];
@@ -128,10 +135,11 @@ export function parseConfig(text: string, file: string): Config {
       doc.errors.map((e) => `${at(e.pos[0])}: YAML syntax: ${e.message.split("\n")[0]}`),
     );
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  const data: unknown = doc.toJS() ?? {};
+  const result = configSchema.safeParse(data);
   if (!result.success) {
     const root = doc.contents as YamlNode | null;
-    const problems = result.error.issues.flatMap(describe).map(({ path, message }) => {
+    const problems = result.error.issues.flatMap((issue) => describe(issue, data)).map(({ path, message }) => {
       const last = path[path.length - 1];
       const node =
         message.startsWith("unknown key") && typeof last === "string"

@@ -1,0 +1,120 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ConfigError, parseConfig } from "../../src/config/load.js";
+
+const VALID = `
+timezone: Europe/Berlin
+thresholds: { warningDays: 30, criticalDays: 7 }
+ssh:
+  user: certsbot
+  privateKeyPath: /keys/id
+  knownHostsPath: /keys/known_hosts
+  become: sudo
+paths:
+  kubeletPkiDir: /var/lib/kubelet/pki
+apiserver: { port: 6443 }
+clusters:
+  - name: cluster-a
+    thresholds: { warningDays: 45, criticalDays: 10 }
+    ssh: { port: 2222 }
+    nodes:
+      - host: 10.0.0.11
+        name: kube-master001
+        paths: { kubernetesDir: /srv/k8s }
+        apiserver: { port: 16443, probe: false }
+      - host: master2.example.com
+        port: 22022
+        ssh: { user: other }
+  - name: cluster-b
+    nodes:
+      - host: "fd00::1"
+`;
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, "clusters.yaml");
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.problems;
+  }
+  assert.fail("expected the config to be rejected");
+}
+
+test("defaults, top level, cluster and node settings layer in that order", () => {
+  const config = parseConfig(VALID, "clusters.yaml");
+  const [a1, a2] = config.clusters[0]!.nodes;
+  assert.equal(config.timezone, "Europe/Berlin");
+  assert.deepEqual(config.clusters[0]!.thresholds, { warningDays: 45, criticalDays: 10 });
+  assert.deepEqual(config.clusters[1]!.thresholds, { warningDays: 30, criticalDays: 7 });
+  assert.equal(a1!.name, "kube-master001");
+  assert.equal(a1!.ssh.port, 2222, "cluster ssh.port");
+  assert.equal(a1!.ssh.user, "certsbot");
+  assert.equal(a1!.ssh.become, "sudo");
+  assert.equal(a1!.ssh.connectTimeoutMs, 10_000, "built-in default");
+  assert.deepEqual(a1!.paths, { kubernetesDir: "/srv/k8s", kubeletPkiDir: "/var/lib/kubelet/pki" });
+  assert.deepEqual(a1!.apiserver, { port: 16443, probe: false });
+  assert.equal(a2!.name, "master2.example.com", "name defaults to host");
+  assert.equal(a2!.ssh.port, 22022, "node port wins");
+  assert.equal(a2!.ssh.user, "other");
+  assert.deepEqual(a2!.apiserver, { port: 6443, probe: true });
+  assert.equal(config.clusters[1]!.nodes[0]!.paths.kubernetesDir, "/etc/kubernetes");
+});
+
+test("the shipped example config is valid", async () => {
+  const { loadConfig } = await import("../../src/config/load.js");
+  const config = loadConfig("config/clusters.example.yaml");
+  assert.ok(config.clusters.length > 0);
+});
+
+test("an unknown key names file, line, path and key", () => {
+  const text = VALID.replace("        name: kube-master001", "        name: kube-master001\n        hots: x");
+  const [problem, ...rest] = problems(text);
+  assert.equal(rest.length, 0);
+  assert.equal(problem, 'clusters.yaml:19:9: clusters[0].nodes[0].hots: unknown key "hots"');
+});
+
+test("a bad value names its path and line", () => {
+  const [problem] = problems(VALID.replace("host: master2.example.com", "host: 'bad host;rm -rf /'"));
+  assert.match(problem!, /^clusters\.yaml:21:15: clusters\[0\]\.nodes\[1\]\.host: must be a host name or an IP address$/);
+});
+
+test("every error is reported, not just the first", () => {
+  const text = VALID.replace("name: cluster-b", "name: Cluster_B").replace("timezone: Europe/Berlin", "timezone: Mars/Olympus");
+  const found = problems(text);
+  assert.equal(found.length, 2);
+  assert.match(found[0]!, /^clusters\.yaml:2:11: timezone: must be an IANA time zone/);
+  assert.match(found[1]!, /clusters\[1\]\.name: must match \[a-z0-9\]\[a-z0-9-\]\{0,62\}/);
+});
+
+for (const [what, from, to, expected] of [
+  ["criticalDays not below warningDays", "{ warningDays: 45, criticalDays: 10 }", "{ warningDays: 5, criticalDays: 10 }", /clusters\[0\]\.thresholds: criticalDays must be smaller than warningDays/],
+  ["a relative path", "kubernetesDir: /srv/k8s", "kubernetesDir: srv/k8s", /clusters\[0\]\.nodes\[0\]\.paths\.kubernetesDir: must be an absolute path/],
+  ["a path with a quote", "kubernetesDir: /srv/k8s", `kubernetesDir: "/srv/k8s'; reboot; '"`, /kubernetesDir: must not contain a single quote/],
+  ["a path with ..", "kubernetesDir: /srv/k8s", "kubernetesDir: /srv/../etc", /kubernetesDir: must not contain '\.\.'/],
+  ["a port out of range", "port: 22022", "port: 70000", /clusters\[0\]\.nodes\[1\]\.port: Too big/i],
+  ["an unknown become", "become: sudo", "become: doas", /ssh\.become: Invalid option/i],
+  ["a duplicate cluster", "name: cluster-b", "name: cluster-a", /clusters\[1\]\.name: duplicate cluster name \(also clusters\[0\]\)/],
+  ["a duplicate node", "name: kube-master001", "name: master2.example.com", /clusters\[0\]\.nodes\[1\]\.host: duplicate node name "master2\.example\.com"/],
+  ["no nodes", '      - host: "fd00::1"', "        []", /clusters\[1\]\.nodes: a cluster needs at least one node/],
+  ["a string where a number belongs", "warningDays: 45", "warningDays: soon", /clusters\[0\]\.thresholds\.warningDays: Invalid input: expected number, received string/],
+] as const) {
+  test(`rejects ${what}`, () => {
+    const found = problems(VALID.replace(from, to));
+    assert.ok(found.some((p) => expected.test(p)), found.join("\n"));
+    assert.ok(found.every((p) => p.startsWith("clusters.yaml:")), "names the file and line");
+  });
+}
+
+test("a missing required key is named", () => {
+  const [problem] = problems(VALID.replace("      - host: master2.example.com\n", "      - name: nohost\n"));
+  assert.match(problem!, /clusters\[0\]\.nodes\[1\]\.host: is required/);
+});
+
+test("YAML syntax errors name the line", () => {
+  const [problem] = problems("clusters:\n  - name: a\n   nodes: [\n");
+  assert.match(problem!, /^clusters\.yaml:\d+:\d+: YAML syntax: /);
+});
+
+test("an empty file asks for clusters", () => {
+  assert.match(problems("")[0]!, /clusters: is required/);
+});

@@ -1,0 +1,81 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { exitCode, formatDate, renderJson, renderTable, residualTime } from "../../src/report/render.js";
+import type { NodeReport, ScanReport, Status } from "../../src/report/types.js";
+
+const now = new Date("2026-11-28T09:00:00Z");
+const node = (status: Status, certStatus = status): NodeReport => ({
+  name: "n",
+  host: "10.0.0.1",
+  port: 22,
+  status,
+  reachable: status !== "unreachable",
+  ...(status === "unreachable" ? { error: "connection refused" } : {}),
+  certificates:
+    status === "unreachable"
+      ? []
+      : [
+          {
+            name: "apiserver",
+            path: "/etc/kubernetes/pki/apiserver.crt",
+            kind: "certificate",
+            status: certStatus as never,
+            ca: "ca",
+            subject: "CN=kube-apiserver",
+            issuer: "CN=kubernetes",
+            serialNumber: "01",
+            notBefore: new Date("2025-11-28T09:00:00Z"),
+            notAfter: new Date("2026-12-01T09:00:00Z"),
+            daysLeft: 3,
+            isCA: false,
+            sans: [],
+            keyAlgorithm: "RSA-2048",
+            sha256: "ab".repeat(32),
+          },
+        ],
+  findings: [],
+});
+const report = (...statuses: Status[]): ScanReport => ({
+  scannedAt: now,
+  clusters: [{ name: "c", status: "ok", nodes: statuses.map((s) => node(s)) }],
+});
+
+test("exit codes follow monitoring plugins", () => {
+  assert.equal(exitCode(report("ok")), 0);
+  assert.equal(exitCode(report("ok", "warning")), 1);
+  assert.equal(exitCode(report("warning", "critical")), 2);
+  assert.equal(exitCode(report("expired")), 2);
+  assert.equal(exitCode(report("not-yet-valid")), 2);
+  assert.equal(exitCode(report("unreachable")), 3);
+  assert.equal(exitCode(report("missing", "warning")), 3);
+  assert.equal(exitCode(report("unreadable", "expired")), 2, "a known outage outranks an unknown");
+});
+
+test("dates read in the configured time zone", () => {
+  assert.equal(formatDate(now, "Europe/Berlin"), "2026-11-28 10:00 CET");
+  assert.equal(formatDate(new Date("2026-07-01T09:00:00Z"), "Europe/Berlin"), "2026-07-01 11:00 CEST");
+  assert.equal(formatDate(now, "UTC"), "2026-11-28 09:00 UTC");
+  assert.equal(formatDate(now, "Asia/Tokyo"), "2026-11-28 18:00 GMT+9");
+});
+
+test("residual time like kubeadm's, and honest about the past", () => {
+  const nb = new Date("2025-01-01T00:00:00Z");
+  assert.equal(residualTime({ notBefore: nb, notAfter: new Date("2026-12-01T09:00:00Z") }, now), "3d");
+  assert.equal(residualTime({ notBefore: nb, notAfter: new Date("2026-11-28T14:00:00Z") }, now), "5h");
+  assert.equal(residualTime({ notBefore: nb, notAfter: new Date("2026-11-25T09:00:00Z") }, now), "expired 3d ago");
+  assert.equal(residualTime({ notBefore: new Date("2026-11-30T09:00:00Z"), notAfter: new Date("2027-11-30T09:00:00Z") }, now), "valid in 2d");
+});
+
+test("JSON dates are ISO-8601 UTC", () => {
+  const parsed = JSON.parse(renderJson(report("warning")));
+  assert.equal(parsed.scannedAt, "2026-11-28T09:00:00.000Z");
+  assert.equal(parsed.clusters[0].nodes[0].certificates[0].notAfter, "2026-12-01T09:00:00.000Z");
+});
+
+test("the table groups by cluster and node and shows the columns", () => {
+  const text = renderTable(report("critical", "unreachable"), "UTC");
+  assert.match(text, /cluster c — OK/);
+  assert.match(text, /CERTIFICATE\s+EXPIRES\s+RESIDUAL TIME\s+CA\s+STATUS/);
+  assert.match(text, /apiserver\s+2026-12-01 09:00 UTC\s+3d\s+ca\s+CRITICAL/);
+  assert.match(text, /node n \(10\.0\.0\.1:22\) — UNREACHABLE\n\s+not scanned: connection refused/);
+});

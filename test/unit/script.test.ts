@@ -1,0 +1,57 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { buildScanScript, parseScanOutput, ScriptOutputError, shellQuote } from "../../src/scan/script.js";
+import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
+
+const dirs = { kubernetesDir: "/etc/kubernetes", kubeletPkiDir: "/var/lib/kubelet/pki" };
+
+test("the script reads every catalogue entry, with paths single-quoted", () => {
+  const script = buildScanScript({ kubernetesDir: "/srv/k 8s/", kubeletPkiDir: "/var/lib/kubelet/pki" });
+  for (const entry of CATALOGUE) assert.ok(script.includes(` ${entry.name} '`), entry.name);
+  assert.ok(script.includes("'/srv/k 8s/pki/apiserver.crt'"));
+  assert.ok(!/\.key'/.test(script), "never names a private key file");
+});
+
+test("shellQuote survives quotes", () => {
+  assert.equal(shellQuote("a'b"), `'a'\\''b'`);
+});
+
+test("parses entries, refs, versions and the etcd marker", () => {
+  const out = [
+    "@certs-bot 1",
+    "@kubeadm v1.30.4",
+    "@etcd yes",
+    "@entry ca pem",
+    "-----BEGIN CERTIFICATE-----",
+    "AAAA",
+    "-----END CERTIFICATE-----",
+    "@end",
+    "@entry apiserver unreadable Permission denied",
+    "@entry etcd-ca missing",
+    "@ref kubelet.conf /var/lib/kubelet/pki//kubelet-client-current.pem",
+    "@entry kubelet.conf pem",
+    "@end",
+    "@done",
+    "",
+  ].join("\n");
+  const read = parseScanOutput(out, dirs);
+  assert.equal(read.kubeadmVersion, "v1.30.4");
+  assert.equal(read.localEtcd, true);
+  assert.deepEqual(read.entries.get("apiserver"), { state: "unreadable", path: "/etc/kubernetes/pki/apiserver.crt", reason: "Permission denied" });
+  assert.deepEqual(read.entries.get("etcd-ca"), { state: "missing", path: "/etc/kubernetes/pki/etcd/ca.crt" });
+  assert.equal(read.entries.get("kubelet.conf")!.path, "/var/lib/kubelet/pki/kubelet-client-current.pem");
+  const ca = read.entries.get("ca")!;
+  assert.equal(ca.state === "content" && ca.body, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----");
+});
+
+for (const [what, out, message] of [
+  ["a foreign program", "Welcome to host\n", /no @certs-bot header/],
+  ["a cut-off output", "@certs-bot 1\n@entry ca pem\nAAAA\n", /cut off/],
+  ["no @done", "@certs-bot 1\n@etcd no\n", /cut off/],
+  ["an unknown entry", "@certs-bot 1\n@entry id_rsa pem\n@end\n@done\n", /unexpected entry "id_rsa"/],
+  ["an unknown line", "@certs-bot 1\nroot:x:0:0\n@done\n", /unexpected line/],
+] as const) {
+  test(`rejects ${what}`, () => {
+    assert.throws(() => parseScanOutput(out, dirs), (err: Error) => err instanceof ScriptOutputError && message.test(err.message));
+  });
+}
