@@ -3,7 +3,20 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-const edges = ["**/transport/**", "**/store/**", "**/queue/**", "**/http/**", "ssh2", "ioredis", "bullmq", "node:child_process", "node:net", "node:tls", "node:fs", "node:fs/promises"];
+const edges = [
+  "**/transport/**",
+  "**/store/**",
+  "**/queue/**",
+  "**/http/**",
+  "ssh2",
+  "ioredis",
+  "bullmq",
+  "node:child_process",
+  "node:net",
+  "node:tls",
+  "node:fs",
+  "node:fs/promises",
+];
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/"] },
@@ -17,7 +30,10 @@ export default tseslint.config(
   {
     files: ["src/kubeadm/**", "src/certs/**", "src/report/**", "src/scan/judge.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: edges.map((group) => ({ group: [group], message: "the pure core imports no I/O" })) }],
+      "no-restricted-imports": [
+        "error",
+        { patterns: edges.map((group) => ({ group: [group], message: "the pure core imports no I/O" })) },
+      ],
     },
   },
 );

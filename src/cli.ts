@@ -46,7 +46,9 @@ async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? EXIT.ok);
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.code === "commander.helpDisplayed" || err.code === "commander.version" ? EXIT.ok : EXIT.unknown;
+      return err.code === "commander.helpDisplayed" || err.code === "commander.version"
+        ? EXIT.ok
+        : EXIT.unknown;
     }
     if (err instanceof ConfigError || err instanceof UnknownClusterError) {
       process.stderr.write(`certs-bot: ${err.message}\n`);

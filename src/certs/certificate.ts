@@ -99,7 +99,8 @@ export class CertificateCache {
       const parent = new NativeX509(ca.der);
       verdict = child.checkIssued(parent) && child.verify(parent.publicKey);
       this.signatures.set(key, verdict);
-      if (this.signatures.size > this.limit) this.signatures.delete(this.signatures.keys().next().value as string);
+      if (this.signatures.size > this.limit)
+        this.signatures.delete(this.signatures.keys().next().value as string);
     }
     return verdict;
   }

@@ -81,7 +81,9 @@ function nodeAt(root: YamlNode | null, path: readonly PropertyKey[]): YamlNode |
   let current: YamlNode | null = root;
   for (const part of path) {
     if (isMap(current)) {
-      const pair = current.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === part);
+      const pair = current.items.find(
+        (item) => isPair(item) && isScalar(item.key) && item.key.value === part,
+      );
       if (!pair) return current;
       current = (pair.value as YamlNode | null) ?? (pair.key as YamlNode);
     } else if (isSeq(current) && typeof part === "number" && current.items[part]) {
@@ -103,7 +105,8 @@ function keyNodeAt(root: YamlNode | null, path: readonly PropertyKey[], key: str
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return path.reduce<unknown>(
-    (value, key) => (value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined),
+    (value, key) =>
+      value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined,
     data,
   );
 }
@@ -139,15 +142,17 @@ export function parseConfig(text: string, file: string): Config {
   const result = configSchema.safeParse(data);
   if (!result.success) {
     const root = doc.contents as YamlNode | null;
-    const problems = result.error.issues.flatMap((issue) => describe(issue, data)).map(({ path, message }) => {
-      const last = path[path.length - 1];
-      const node =
-        message.startsWith("unknown key") && typeof last === "string"
-          ? keyNodeAt(root, path.slice(0, -1), last)
-          : nodeAt(root, path);
-      const where = formatPath(path) || "(top level)";
-      return `${at(node?.range?.[0])}: ${where}: ${message}`;
-    });
+    const problems = result.error.issues
+      .flatMap((issue) => describe(issue, data))
+      .map(({ path, message }) => {
+        const last = path[path.length - 1];
+        const node =
+          message.startsWith("unknown key") && typeof last === "string"
+            ? keyNodeAt(root, path.slice(0, -1), last)
+            : nodeAt(root, path);
+        const where = formatPath(path) || "(top level)";
+        return `${at(node?.range?.[0])}: ${where}: ${message}`;
+      });
     throw new ConfigError(file, problems);
   }
   return resolve(result.data, file);

@@ -6,7 +6,8 @@ import { z } from "zod";
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 // RFC 1123 host names; IPs are checked with isIP.
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 const isTimeZone = (tz: string): boolean => {
   try {
@@ -21,7 +22,10 @@ const isTimeZone = (tz: string): boolean => {
 export const remotePath = z
   .string()
   .refine((p) => p.startsWith("/"), "must be an absolute path")
-  .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), "must not contain control characters or newlines")
+  .refine(
+    (p) => ![...p].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
+    "must not contain control characters or newlines",
+  )
   .refine((p) => !p.split("/").includes(".."), "must not contain '..'")
   .refine((p) => !p.includes("'"), "must not contain a single quote");
 
@@ -70,7 +74,10 @@ const hostSchema = z
 
 const nodeSchema = z.strictObject({
   host: hostSchema,
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be a plain node name").optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be a plain node name")
+    .optional(),
   port: port.optional(),
   transport: z.enum(["ssh", "local"]).optional(),
   ssh: sshSchema.optional(),

@@ -80,7 +80,12 @@ export function residualTime(cert: Pick<CertificateReport, "notBefore" | "notAft
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  return rows.map((r) => r.map((cell, col) => cell.padEnd(widths[col]!)).join("   ").trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, col) => cell.padEnd(widths[col]!))
+      .join("   ")
+      .trimEnd(),
+  );
 }
 
 function renderNode(node: NodeReport, now: Date, timeZone: string): string[] {
@@ -122,5 +127,7 @@ function renderCluster(cluster: ClusterReport, now: Date, timeZone: string): str
 
 export function renderTable(report: ScanReport, timeZone: string): string {
   const header = `certs-bot scan at ${formatDate(report.scannedAt, timeZone)}`;
-  return [header, "", ...report.clusters.flatMap((c) => renderCluster(c, report.scannedAt, timeZone))].join("\n");
+  return [header, "", ...report.clusters.flatMap((c) => renderCluster(c, report.scannedAt, timeZone))].join(
+    "\n",
+  );
 }

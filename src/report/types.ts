@@ -2,13 +2,7 @@
 // become ISO-8601 UTC strings there) and what later features (store, digest, Slack) consume.
 
 export type CertificateStatus =
-  | "ok"
-  | "warning"
-  | "critical"
-  | "expired"
-  | "not-yet-valid"
-  | "unreadable"
-  | "missing";
+  "ok" | "warning" | "critical" | "expired" | "not-yet-valid" | "unreadable" | "missing";
 
 export type Status = CertificateStatus | "unreachable";
 

@@ -1,6 +1,11 @@
 // Judging: what the node sent (and what its apiserver serves) → statuses and findings. Pure: no
 // I/O, the clock comes in as `now`, so every rule is tested in milliseconds.
-import { CertificateCache, CertificateDecodeError, firstPemCertificate, type Certificate } from "../certs/certificate.js";
+import {
+  CertificateCache,
+  CertificateDecodeError,
+  firstPemCertificate,
+  type Certificate,
+} from "../certs/certificate.js";
 import { CATALOGUE, type CatalogueEntry } from "../kubeadm/catalogue.js";
 import type { Thresholds } from "../config/schema.js";
 import {
@@ -34,11 +39,15 @@ export interface NodeObservation {
   served?: ServedObservation;
 }
 
+/** Whole days left, truncated toward zero: -1 reads "expired a day ago", as the table says. */
 export function daysLeft(notAfter: Date, now: Date): number {
-  return Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
+  return Math.trunc((notAfter.getTime() - now.getTime()) / DAY_MS) || 0;
 }
 
-export function certificateStatus(cert: Pick<Certificate, "notBefore" | "notAfter">, ctx: JudgeContext): CertificateStatus {
+export function certificateStatus(
+  cert: Pick<Certificate, "notBefore" | "notAfter">,
+  ctx: JudgeContext,
+): CertificateStatus {
   const left = cert.notAfter.getTime() - ctx.now.getTime();
   if (left <= 0) return "expired";
   if (cert.notBefore.getTime() > ctx.now.getTime()) return "not-yet-valid";
@@ -256,7 +265,11 @@ export function judgeNode(obs: NodeObservation, ctx: JudgeContext): NodeReport {
   const statuses = certificates.map((c) => c.status);
   let apiserver: ServedCertificate | undefined;
   if (obs.served) {
-    const outcome = judgeServed(obs.served, judged.find((j) => j.entry.name === "apiserver"), ctx);
+    const outcome = judgeServed(
+      obs.served,
+      judged.find((j) => j.entry.name === "apiserver"),
+      ctx,
+    );
     apiserver = outcome.served;
     findings.push(...outcome.findings);
     // What the apiserver serves is a certificate in use: its expiry counts as much as the file's.
@@ -283,7 +296,10 @@ function duplicatesAnotherEntry(judged: Judged, read: RawNodeRead): boolean {
   if (judged.entry.kind !== "kubeconfig") return false;
   const path = judged.report.path;
   return CATALOGUE.some(
-    (other) => other.kind === "certificate" && other.name !== judged.entry.name && read.entries.get(other.name)?.path === path,
+    (other) =>
+      other.kind === "certificate" &&
+      other.name !== judged.entry.name &&
+      read.entries.get(other.name)?.path === path,
   );
 }
 

@@ -32,7 +32,11 @@ export function defaultDependencies(logger?: Logger): ScanDependencies {
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -48,14 +52,20 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
 async function readNode(node: NodeConfig, deps: ScanDependencies) {
   const result = await deps.transportFor(node).run(buildScanScript(node.paths));
   if (result.code !== 0 && !result.stdout.startsWith("@certs-bot")) {
-    const detail = result.stderr.trim().split("\n").slice(-2).join(" ").slice(0, 300) || `exit status ${result.code}`;
-    const hint = node.ssh.become === "sudo" ? " (ssh.become is sudo: the user needs NOPASSWD for /bin/sh -s)" : "";
+    const detail =
+      result.stderr.trim().split("\n").slice(-2).join(" ").slice(0, 300) || `exit status ${result.code}`;
+    const hint =
+      node.ssh.become === "sudo" ? " (ssh.become is sudo: the user needs NOPASSWD for /bin/sh -s)" : "";
     throw new Error(`the scan script failed: ${detail}${hint}`);
   }
   return parseScanOutput(result.stdout, node.paths);
 }
 
-export async function scanNode(node: NodeConfig, cluster: ClusterConfig, deps: ScanDependencies): Promise<NodeReport> {
+export async function scanNode(
+  node: NodeConfig,
+  cluster: ClusterConfig,
+  deps: ScanDependencies,
+): Promise<NodeReport> {
   const started = Date.now();
   const port = node.transport === "local" ? 0 : node.ssh.port;
   const probe = node.apiserver.probe
@@ -109,7 +119,10 @@ export function selectClusters(config: Config, names: readonly string[]): Cluste
   return names.map((name) => {
     const cluster = config.clusters.find((c) => c.name === name);
     if (!cluster) {
-      const close = suggestNames(name, config.clusters.map((c) => c.name));
+      const close = suggestNames(
+        name,
+        config.clusters.map((c) => c.name),
+      );
       throw new UnknownClusterError(
         `unknown cluster "${name}"${close.length ? `; did you mean ${close.join(", ")}?` : ""} ` +
           `(configured: ${config.clusters.map((c) => c.name).join(", ")})`,
@@ -126,7 +139,9 @@ export async function scanClusters(
 ): Promise<ScanReport> {
   const scannedAt = deps.now();
   const work = clusters.flatMap((cluster) => cluster.nodes.map((node) => ({ cluster, node })));
-  const nodes = await mapBounded(work, config.scanConcurrency, ({ cluster, node }) => scanNode(node, cluster, deps));
+  const nodes = await mapBounded(work, config.scanConcurrency, ({ cluster, node }) =>
+    scanNode(node, cluster, deps),
+  );
   let i = 0;
   const reports: ClusterReport[] = clusters.map((cluster) => {
     const own = nodes.slice(i, (i += cluster.nodes.length));

@@ -1,11 +1,15 @@
 // The bot running on the control-plane node itself: the same script, run by a local /bin/sh.
 import { spawn } from "node:child_process";
-import { OutputCollector, shellCommand, TransportError, type ExecResult, type Transport } from "./transport.js";
+import {
+  OutputCollector,
+  shellCommand,
+  TransportError,
+  type ExecResult,
+  type Transport,
+} from "./transport.js";
 
 export class LocalTransport implements Transport {
-  constructor(
-    private readonly options: { become: "none" | "sudo"; commandTimeoutMs: number },
-  ) {}
+  constructor(private readonly options: { become: "none" | "sudo"; commandTimeoutMs: number }) {}
 
   run(script: string): Promise<ExecResult> {
     const [command, ...args] = shellCommand(this.options.become) as [string, ...string[]];
@@ -13,7 +17,9 @@ export class LocalTransport implements Transport {
     const collector = new OutputCollector(this.options.commandTimeoutMs, () => child.kill("SIGKILL"));
     child.stdout.on("data", collector.stdout);
     child.stderr.on("data", collector.stderr);
-    child.on("error", (err) => collector.fail(new TransportError("exec", `cannot run ${command}: ${err.message}`)));
+    child.on("error", (err) =>
+      collector.fail(new TransportError("exec", `cannot run ${command}: ${err.message}`)),
+    );
     child.on("close", collector.exit);
     child.stdin.on("error", () => undefined); // the shell may exit before reading all of stdin
     child.stdin.end(script);

@@ -4,7 +4,13 @@ import { readFileSync } from "node:fs";
 import { Client, type ConnectConfig } from "ssh2";
 import type { SshSettings } from "../config/load.js";
 import { fingerprint, hostKeyAlgorithms, hostToken, KnownHosts } from "./known-hosts.js";
-import { OutputCollector, shellCommand, TransportError, type ExecResult, type Transport } from "./transport.js";
+import {
+  OutputCollector,
+  shellCommand,
+  TransportError,
+  type ExecResult,
+  type Transport,
+} from "./transport.js";
 
 export interface SshTarget {
   host: string;
@@ -28,7 +34,10 @@ export class SshConnector {
       try {
         key = readFileSync(path);
       } catch (err) {
-        throw new TransportError("config", `cannot read ssh.privateKeyPath ${path}: ${(err as Error).message}`);
+        throw new TransportError(
+          "config",
+          `cannot read ssh.privateKeyPath ${path}: ${(err as Error).message}`,
+        );
       }
       this.keys.set(path, key);
     }
@@ -41,7 +50,10 @@ export class SshConnector {
       try {
         hosts = KnownHosts.load(path);
       } catch (err) {
-        throw new TransportError("config", `cannot read ssh.knownHostsPath ${path}: ${(err as Error).message}`);
+        throw new TransportError(
+          "config",
+          `cannot read ssh.knownHostsPath ${path}: ${(err as Error).message}`,
+        );
       }
       this.knownHosts.set(path, hosts);
     }
@@ -63,7 +75,10 @@ export class SshConnector {
     if (ssh.privateKeyPassphraseEnv) {
       passphrase = this.env[ssh.privateKeyPassphraseEnv];
       if (passphrase === undefined) {
-        throw new TransportError("config", `environment variable ${ssh.privateKeyPassphraseEnv} (the key's passphrase) is not set`);
+        throw new TransportError(
+          "config",
+          `environment variable ${ssh.privateKeyPassphraseEnv} (the key's passphrase) is not set`,
+        );
       }
     }
 
@@ -77,7 +92,8 @@ export class SshConnector {
       readyTimeout: ssh.connectTimeoutMs,
       algorithms: { serverHostKey: hostKeyAlgorithms(pinned) as never },
       hostVerifier: (key: Buffer) => {
-        if (known.isRevoked(key)) hostKeyProblem = `the host key of ${where} (${fingerprint(key)}) is marked @revoked`;
+        if (known.isRevoked(key))
+          hostKeyProblem = `the host key of ${where} (${fingerprint(key)}) is marked @revoked`;
         else if (!pinned.some((k) => k.blob.equals(key))) {
           hostKeyProblem =
             `HOST KEY MISMATCH for ${where}: it presented ${fingerprint(key)}, but ${ssh.knownHostsPath} pins ` +
@@ -89,11 +105,15 @@ export class SshConnector {
     };
 
     const client = new Client();
-    const collector = new OutputCollector(ssh.connectTimeoutMs + ssh.commandTimeoutMs, () => client.destroy());
+    const collector = new OutputCollector(ssh.connectTimeoutMs + ssh.commandTimeoutMs, () =>
+      client.destroy(),
+    );
     client.on("error", (err: Error & { level?: string; code?: string }) =>
       collector.fail(describeError(err, where, ssh, hostKeyProblem)),
     );
-    client.on("close", () => collector.fail(new TransportError("connect", `the connection to ${where} closed early`)));
+    client.on("close", () =>
+      collector.fail(new TransportError("connect", `the connection to ${where} closed early`)),
+    );
     client.on("ready", () => {
       client.exec(shellCommand(ssh.become).join(" "), (err, stream) => {
         if (err) return collector.fail(new TransportError("exec", `exec on ${where} failed: ${err.message}`));
@@ -120,12 +140,19 @@ function describeError(
 ): TransportError {
   if (hostKeyProblem) return new TransportError("host-key", hostKeyProblem);
   if (err.level === "client-authentication") {
-    return new TransportError("auth", `authentication as ${ssh.user} at ${where} failed with key ${ssh.privateKeyPath}`);
+    return new TransportError(
+      "auth",
+      `authentication as ${ssh.user} at ${where} failed with key ${ssh.privateKeyPath}`,
+    );
   }
   if (/timed out/i.test(err.message) || err.code === "ETIMEDOUT") {
-    return new TransportError("timeout", `cannot connect to ${where}: no SSH handshake within ${ssh.connectTimeoutMs} ms`);
+    return new TransportError(
+      "timeout",
+      `cannot connect to ${where}: no SSH handshake within ${ssh.connectTimeoutMs} ms`,
+    );
   }
-  if (err.code === "ECONNREFUSED") return new TransportError("connect", `cannot connect to ${where}: connection refused`);
+  if (err.code === "ECONNREFUSED")
+    return new TransportError("connect", `cannot connect to ${where}: connection refused`);
   if (err.code === "ENOTFOUND" || err.code === "EAI_AGAIN") {
     return new TransportError("connect", `cannot resolve ${where}`);
   }

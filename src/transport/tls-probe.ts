@@ -4,7 +4,11 @@ import { connect, type DetailedPeerCertificate } from "node:tls";
 import { isIP } from "node:net";
 import type { ServedObservation } from "../scan/judge.js";
 
-export function probeServedCertificate(host: string, port: number, timeoutMs: number): Promise<ServedObservation> {
+export function probeServedCertificate(
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<ServedObservation> {
   return new Promise((resolve) => {
     const socket = connect({
       host,

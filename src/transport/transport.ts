@@ -54,7 +54,8 @@ export class OutputCollector {
   ) {
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.timer = setTimeout(
-      () => this.fail(new TransportError("timeout", `the scan command did not finish within ${timeoutMs} ms`)),
+      () =>
+        this.fail(new TransportError("timeout", `the scan command did not finish within ${timeoutMs} ms`)),
       timeoutMs,
     );
   }

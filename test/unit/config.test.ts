@@ -75,11 +75,17 @@ test("an unknown key names file, line, path and key", () => {
 
 test("a bad value names its path and line", () => {
   const [problem] = problems(VALID.replace("host: master2.example.com", "host: 'bad host;rm -rf /'"));
-  assert.match(problem!, /^clusters\.yaml:21:15: clusters\[0\]\.nodes\[1\]\.host: must be a host name or an IP address$/);
+  assert.match(
+    problem!,
+    /^clusters\.yaml:21:15: clusters\[0\]\.nodes\[1\]\.host: must be a host name or an IP address$/,
+  );
 });
 
 test("every error is reported, not just the first", () => {
-  const text = VALID.replace("name: cluster-b", "name: Cluster_B").replace("timezone: Europe/Berlin", "timezone: Mars/Olympus");
+  const text = VALID.replace("name: cluster-b", "name: Cluster_B").replace(
+    "timezone: Europe/Berlin",
+    "timezone: Mars/Olympus",
+  );
   const found = problems(text);
   assert.equal(found.length, 2);
   assert.match(found[0]!, /^clusters\.yaml:2:11: timezone: must be an IANA time zone/);
@@ -87,21 +93,67 @@ test("every error is reported, not just the first", () => {
 });
 
 for (const [what, from, to, expected] of [
-  ["criticalDays not below warningDays", "{ warningDays: 45, criticalDays: 10 }", "{ warningDays: 5, criticalDays: 10 }", /clusters\[0\]\.thresholds: criticalDays must be smaller than warningDays/],
-  ["a relative path", "kubernetesDir: /srv/k8s", "kubernetesDir: srv/k8s", /clusters\[0\]\.nodes\[0\]\.paths\.kubernetesDir: must be an absolute path/],
-  ["a path with a quote", "kubernetesDir: /srv/k8s", `kubernetesDir: "/srv/k8s'; reboot; '"`, /kubernetesDir: must not contain a single quote/],
-  ["a path with ..", "kubernetesDir: /srv/k8s", "kubernetesDir: /srv/../etc", /kubernetesDir: must not contain '\.\.'/],
+  [
+    "criticalDays not below warningDays",
+    "{ warningDays: 45, criticalDays: 10 }",
+    "{ warningDays: 5, criticalDays: 10 }",
+    /clusters\[0\]\.thresholds: criticalDays must be smaller than warningDays/,
+  ],
+  [
+    "a relative path",
+    "kubernetesDir: /srv/k8s",
+    "kubernetesDir: srv/k8s",
+    /clusters\[0\]\.nodes\[0\]\.paths\.kubernetesDir: must be an absolute path/,
+  ],
+  [
+    "a path with a quote",
+    "kubernetesDir: /srv/k8s",
+    `kubernetesDir: "/srv/k8s'; reboot; '"`,
+    /kubernetesDir: must not contain a single quote/,
+  ],
+  [
+    "a path with ..",
+    "kubernetesDir: /srv/k8s",
+    "kubernetesDir: /srv/../etc",
+    /kubernetesDir: must not contain '\.\.'/,
+  ],
   ["a port out of range", "port: 22022", "port: 70000", /clusters\[0\]\.nodes\[1\]\.port: Too big/i],
   ["an unknown become", "become: sudo", "become: doas", /ssh\.become: Invalid option/i],
-  ["a duplicate cluster", "name: cluster-b", "name: cluster-a", /clusters\[1\]\.name: duplicate cluster name \(also clusters\[0\]\)/],
-  ["a duplicate node", "name: kube-master001", "name: master2.example.com", /clusters\[0\]\.nodes\[1\]\.host: duplicate node name "master2\.example\.com"/],
-  ["no nodes", '      - host: "fd00::1"', "        []", /clusters\[1\]\.nodes: a cluster needs at least one node/],
-  ["a string where a number belongs", "warningDays: 45", "warningDays: soon", /clusters\[0\]\.thresholds\.warningDays: Invalid input: expected number, received string/],
+  [
+    "a duplicate cluster",
+    "name: cluster-b",
+    "name: cluster-a",
+    /clusters\[1\]\.name: duplicate cluster name \(also clusters\[0\]\)/,
+  ],
+  [
+    "a duplicate node",
+    "name: kube-master001",
+    "name: master2.example.com",
+    /clusters\[0\]\.nodes\[1\]\.host: duplicate node name "master2\.example\.com"/,
+  ],
+  [
+    "no nodes",
+    '      - host: "fd00::1"',
+    "        []",
+    /clusters\[1\]\.nodes: a cluster needs at least one node/,
+  ],
+  [
+    "a string where a number belongs",
+    "warningDays: 45",
+    "warningDays: soon",
+    /clusters\[0\]\.thresholds\.warningDays: Invalid input: expected number, received string/,
+  ],
 ] as const) {
   test(`rejects ${what}`, () => {
     const found = problems(VALID.replace(from, to));
-    assert.ok(found.some((p) => expected.test(p)), found.join("\n"));
-    assert.ok(found.every((p) => p.startsWith("clusters.yaml:")), "names the file and line");
+    assert.ok(
+      found.some((p) => expected.test(p)),
+      found.join("\n"),
+    );
+    assert.ok(
+      found.every((p) => p.startsWith("clusters.yaml:")),
+      "names the file and line",
+    );
   });
 }
 

@@ -10,18 +10,49 @@ import { issueCert, newKey, type LabCert } from "../lab/pki.js";
 const DAY = 86_400_000;
 const now = new Date("2026-06-01T12:00:00Z");
 const at = (days: number) => new Date(now.getTime() + days * DAY);
-const ctx = (): JudgeContext => ({ now, thresholds: { warningDays: 30, criticalDays: 7 }, cache: new CertificateCache() });
+const ctx = (): JudgeContext => ({
+  now,
+  thresholds: { warningDays: 30, criticalDays: 7 },
+  cache: new CertificateCache(),
+});
 
 const key = await newKey("ecdsa");
-const ca = await issueCert({ subject: "CN=kubernetes", key, isCA: true, notBefore: at(-400), notAfter: at(3000) });
-const otherCa = await issueCert({ subject: "CN=kubernetes", key: await newKey("ecdsa"), isCA: true, notBefore: at(-400), notAfter: at(3000) });
+const ca = await issueCert({
+  subject: "CN=kubernetes",
+  key,
+  isCA: true,
+  notBefore: at(-400),
+  notAfter: at(3000),
+});
+const otherCa = await issueCert({
+  subject: "CN=kubernetes",
+  key: await newKey("ecdsa"),
+  isCA: true,
+  notBefore: at(-400),
+  notAfter: at(3000),
+});
 const leaf = (days: number, issuer: LabCert = ca, notBefore = at(-300)) =>
-  issueCert({ subject: "CN=kube-apiserver", key, issuer, notBefore, notAfter: at(days), sans: { dns: ["kubernetes"], ip: ["10.96.0.1"] } });
+  issueCert({
+    subject: "CN=kube-apiserver",
+    key,
+    issuer,
+    notBefore,
+    notAfter: at(days),
+    sans: { dns: ["kubernetes"], ip: ["10.96.0.1"] },
+  });
 
-const pem = (path: string, cert: LabCert): RawEntry => ({ state: "content", path, format: "pem", body: cert.pem });
+const pem = (path: string, cert: LabCert): RawEntry => ({
+  state: "content",
+  path,
+  format: "pem",
+  body: cert.pem,
+});
 
 /** A node with every non-etcd entry present and healthy, plus overrides. */
-async function read(overrides: Record<string, RawEntry | undefined> = {}, localEtcd = false): Promise<RawNodeRead> {
+async function read(
+  overrides: Record<string, RawEntry | undefined> = {},
+  localEtcd = false,
+): Promise<RawNodeRead> {
   const healthy = await leaf(200);
   const entries = new Map<string, RawEntry>();
   for (const entry of CATALOGUE) {
@@ -76,7 +107,9 @@ test("a healthy node reports every certificate with its fields", async () => {
 });
 
 test("the origin story: an expired apiserver-kubelet-client makes the node expired", async () => {
-  const r = await read({ "apiserver-kubelet-client": pem("pki/apiserver-kubelet-client.crt", await leaf(-3)) });
+  const r = await read({
+    "apiserver-kubelet-client": pem("pki/apiserver-kubelet-client.crt", await leaf(-3)),
+  });
   const report = await judge(r);
   assert.equal(report.status, "expired");
   const c = report.certificates.find((x) => x.name === "apiserver-kubelet-client")!;
@@ -85,10 +118,17 @@ test("the origin story: an expired apiserver-kubelet-client makes the node expir
 });
 
 test("missing is reported only where the file should exist", async () => {
-  const noEtcd = await judge(await read({ "etcd-ca": { state: "missing", path: "pki/etcd/ca.crt" }, "super-admin.conf": { state: "missing", path: "super-admin.conf" } }));
+  const noEtcd = await judge(
+    await read({
+      "etcd-ca": { state: "missing", path: "pki/etcd/ca.crt" },
+      "super-admin.conf": { state: "missing", path: "super-admin.conf" },
+    }),
+  );
   assert.equal(noEtcd.status, "ok", "external etcd and a node where kubeadm init did not run");
   assert.ok(!noEtcd.certificates.some((c) => c.name === "etcd-ca" || c.name === "super-admin.conf"));
-  const localEtcd = await judge(await read({ "etcd-ca": { state: "missing", path: "pki/etcd/ca.crt" } }, true));
+  const localEtcd = await judge(
+    await read({ "etcd-ca": { state: "missing", path: "pki/etcd/ca.crt" } }, true),
+  );
   assert.equal(localEtcd.status, "missing");
   assert.equal(localEtcd.certificates.find((c) => c.name === "etcd-ca")!.error, "file not found");
   const noApiserver = await judge(await read({ apiserver: { state: "missing", path: "pki/apiserver.crt" } }));
@@ -99,7 +139,12 @@ test("unreadable files carry the reason and the scan goes on", async () => {
   const report = await judge(
     await read({
       apiserver: { state: "unreadable", path: "pki/apiserver.crt", reason: "Permission denied" },
-      "front-proxy-client": { state: "content", path: "pki/front-proxy-client.crt", format: "der", body: Buffer.from("garbage!").toString("base64") },
+      "front-proxy-client": {
+        state: "content",
+        path: "pki/front-proxy-client.crt",
+        format: "der",
+        body: Buffer.from("garbage!").toString("base64"),
+      },
     }),
   );
   assert.equal(report.status, "unreadable");
@@ -110,7 +155,9 @@ test("unreadable files carry the reason and the scan goes on", async () => {
 
 test("a bundle counts by its first certificate", async () => {
   const first = await leaf(5);
-  const r = await read({ apiserver: { state: "content", path: "pki/apiserver.crt", format: "pem", body: first.pem + ca.pem } });
+  const r = await read({
+    apiserver: { state: "content", path: "pki/apiserver.crt", format: "pem", body: first.pem + ca.pem },
+  });
   assert.equal((await judge(r)).certificates.find((c) => c.name === "apiserver")!.status, "critical");
 });
 
@@ -123,7 +170,13 @@ test("a leaf not signed by the node's CA is a finding", async () => {
 });
 
 test("a CA that expires before a renewed leaf would is a finding", async () => {
-  const shortCa = await issueCert({ subject: "CN=kubernetes", key, isCA: true, notBefore: at(-3000), notAfter: at(100) });
+  const shortCa = await issueCert({
+    subject: "CN=kubernetes",
+    key,
+    isCA: true,
+    notBefore: at(-3000),
+    notAfter: at(100),
+  });
   const report = await judge(await read({ ca: pem("pki/ca.crt", shortCa) }));
   const finding = report.findings.find((f) => f.code === "ca-expires-before-renewal")!;
   assert.equal(finding.certificate, "ca");
@@ -133,7 +186,12 @@ test("a CA that expires before a renewed leaf would is a finding", async () => {
 
 test("an embedded kubelet.conf is a finding, and kubelet-client is then not required", async () => {
   const r = await read({
-    "kubelet.conf": { state: "content", path: "kubelet.conf", format: "embedded", body: (await leaf(200)).pem },
+    "kubelet.conf": {
+      state: "content",
+      path: "kubelet.conf",
+      format: "embedded",
+      body: (await leaf(200)).pem,
+    },
     "kubelet-client": { state: "missing", path: "/var/lib/kubelet/pki/kubelet-client-current.pem" },
   });
   const report = await judge(r);
@@ -166,7 +224,10 @@ test("drift: the apiserver serves an older certificate than the file on disk", a
 
 test("no drift when the served certificate is the file on disk", async () => {
   const disk = await leaf(200);
-  const report = await judge(await read({ apiserver: pem("pki/apiserver.crt", disk) }), { port: 6443, chain: [disk.der, ca.der] });
+  const report = await judge(await read({ apiserver: pem("pki/apiserver.crt", disk) }), {
+    port: 6443,
+    chain: [disk.der, ca.der],
+  });
   assert.deepEqual(report.findings, []);
   assert.equal(report.apiserver!.status, "ok");
 });

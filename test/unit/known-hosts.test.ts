@@ -36,13 +36,20 @@ test("plain, bracketed, hashed, listed and wildcard entries match the right host
 });
 
 test("revoked keys are never pinned and are recognised", () => {
-  const hosts = KnownHosts.parse(`@revoked * ssh-ed25519 ${b64(keyA)}\n10.0.0.1 ssh-ed25519 ${b64(keyA)}`, "f");
+  const hosts = KnownHosts.parse(
+    `@revoked * ssh-ed25519 ${b64(keyA)}\n10.0.0.1 ssh-ed25519 ${b64(keyA)}`,
+    "f",
+  );
   assert.ok(hosts.isRevoked(keyA));
   assert.ok(!hosts.isRevoked(keyB));
 });
 
 test("host key algorithms offered follow what is pinned", () => {
-  assert.deepEqual(hostKeyAlgorithms([{ type: "ssh-rsa", blob: keyA }]), ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]);
+  assert.deepEqual(hostKeyAlgorithms([{ type: "ssh-rsa", blob: keyA }]), [
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+    "ssh-rsa",
+  ]);
   assert.deepEqual(hostKeyAlgorithms([{ type: "ssh-ed25519", blob: keyA }]), ["ssh-ed25519"]);
 });
 

@@ -62,8 +62,17 @@ test("residual time like kubeadm's, and honest about the past", () => {
   const nb = new Date("2025-01-01T00:00:00Z");
   assert.equal(residualTime({ notBefore: nb, notAfter: new Date("2026-12-01T09:00:00Z") }, now), "3d");
   assert.equal(residualTime({ notBefore: nb, notAfter: new Date("2026-11-28T14:00:00Z") }, now), "5h");
-  assert.equal(residualTime({ notBefore: nb, notAfter: new Date("2026-11-25T09:00:00Z") }, now), "expired 3d ago");
-  assert.equal(residualTime({ notBefore: new Date("2026-11-30T09:00:00Z"), notAfter: new Date("2027-11-30T09:00:00Z") }, now), "valid in 2d");
+  assert.equal(
+    residualTime({ notBefore: nb, notAfter: new Date("2026-11-25T09:00:00Z") }, now),
+    "expired 3d ago",
+  );
+  assert.equal(
+    residualTime(
+      { notBefore: new Date("2026-11-30T09:00:00Z"), notAfter: new Date("2027-11-30T09:00:00Z") },
+      now,
+    ),
+    "valid in 2d",
+  );
 });
 
 test("JSON dates are ISO-8601 UTC", () => {

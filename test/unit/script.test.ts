@@ -37,11 +37,21 @@ test("parses entries, refs, versions and the etcd marker", () => {
   const read = parseScanOutput(out, dirs);
   assert.equal(read.kubeadmVersion, "v1.30.4");
   assert.equal(read.localEtcd, true);
-  assert.deepEqual(read.entries.get("apiserver"), { state: "unreadable", path: "/etc/kubernetes/pki/apiserver.crt", reason: "Permission denied" });
-  assert.deepEqual(read.entries.get("etcd-ca"), { state: "missing", path: "/etc/kubernetes/pki/etcd/ca.crt" });
+  assert.deepEqual(read.entries.get("apiserver"), {
+    state: "unreadable",
+    path: "/etc/kubernetes/pki/apiserver.crt",
+    reason: "Permission denied",
+  });
+  assert.deepEqual(read.entries.get("etcd-ca"), {
+    state: "missing",
+    path: "/etc/kubernetes/pki/etcd/ca.crt",
+  });
   assert.equal(read.entries.get("kubelet.conf")!.path, "/var/lib/kubelet/pki/kubelet-client-current.pem");
   const ca = read.entries.get("ca")!;
-  assert.equal(ca.state === "content" && ca.body, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----");
+  assert.equal(
+    ca.state === "content" && ca.body,
+    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+  );
 });
 
 for (const [what, out, message] of [
@@ -52,6 +62,9 @@ for (const [what, out, message] of [
   ["an unknown line", "@certs-bot 1\nroot:x:0:0\n@done\n", /unexpected line/],
 ] as const) {
   test(`rejects ${what}`, () => {
-    assert.throws(() => parseScanOutput(out, dirs), (err: Error) => err instanceof ScriptOutputError && message.test(err.message));
+    assert.throws(
+      () => parseScanOutput(out, dirs),
+      (err: Error) => err instanceof ScriptOutputError && message.test(err.message),
+    );
   });
 }

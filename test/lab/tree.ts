@@ -1,0 +1,486 @@
+// kubeadm-like control-plane file trees under a chosen root: the paths, subjects, issuers, modes and
+// file formats kubeadm and the kubelet really leave, plus the ways real nodes go wrong.
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  chownSync,
+  lchownSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { issueCert, newKey, pooledKey, type KeyAlg, type LabCert, type LabKey } from "./pki.js";
+
+export interface ClusterPki {
+  ca: LabCert;
+  frontProxyCa: LabCert;
+  etcdCa: LabCert;
+}
+
+export type CertName =
+  | "ca"
+  | "front-proxy-ca"
+  | "etcd-ca"
+  | "apiserver"
+  | "apiserver-kubelet-client"
+  | "apiserver-etcd-client"
+  | "front-proxy-client"
+  | "etcd-server"
+  | "etcd-peer"
+  | "etcd-healthcheck-client"
+  | "admin.conf"
+  | "super-admin.conf"
+  | "controller-manager.conf"
+  | "scheduler.conf"
+  | "kubelet.conf"
+  | "kubelet-client"
+  | "kubelet-serving";
+
+export interface Validity {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface LabNodeSpec {
+  /** Receives etc/kubernetes, var/lib/kubelet/pki and bin; those three are replaced on every write. */
+  root: string;
+  nodeName: string;
+  address: string;
+  pki: ClusterPki;
+  now?: Date;
+  /** Leaves' key algorithm; default "ecdsa". */
+  keyAlg?: KeyAlg;
+  /** Default "v1.30.4"; null: no bin/kubeadm. */
+  kubeadmVersion?: string | null;
+  /** Port in the kubeconfigs' server URL; default 6443. */
+  apiserverPort?: number;
+  /** Leaves are valid from now-(365-leafDays) days to now+leafDays days; default 300. */
+  leafDays?: number;
+  dates?: Partial<Record<CertName, Validity>>;
+  /** No pki/etcd/ and no apiserver-etcd-client. */
+  externalEtcd?: boolean;
+  /** Default true. */
+  superAdmin?: boolean;
+  /** Pre-1.17 kubelet.conf with embedded client credentials and no kubelet-client-current.pem. */
+  embeddedKubeletConf?: boolean;
+  /**
+   * Write kubelet.crt the way the kubelet really does (client-go's GenerateSelfSignedCertKey):
+   * the serving cert is signed by a throwaway "<node>-ca@<unix>" CA and followed by it. Default
+   * false: a single self-signed certificate.
+   */
+  kubeletServingCa?: boolean;
+  crlf?: CertName[];
+  /** Only pki certificates and kubelet-serving. */
+  der?: CertName[];
+  /** Append the issuing CA after the leaf. */
+  bundle?: CertName[];
+  empty?: CertName[];
+  garbage?: CertName[];
+  /** Mode 0000, owner root:root, even with `owner`. */
+  unreadable?: CertName[];
+  missing?: CertName[];
+  /** Signed by a freshly made CA with the right CA's subject; for a CA name, that CA's file is replaced. */
+  foreignCa?: CertName[];
+  /** Owner of every directory and file written (not of root's ancestors, which must be traversable). */
+  owner?: { uid: number; gid: number };
+}
+
+export interface LabNode {
+  root: string;
+  kubernetesDir: string;
+  kubeletPkiDir: string;
+  binDir: string;
+  apiserver: LabCert;
+  /** Every private key written anywhere in the tree, as written (kubeconfigs hold them base64-encoded). */
+  privateKeysPem: string[];
+  certs: Partial<Record<CertName, LabCert>>;
+}
+
+type CaName = "ca" | "front-proxy-ca" | "etcd-ca";
+type LeafName = Exclude<CertName, CaName>;
+
+interface NodeFacts {
+  nodeName: string;
+  address: string;
+  unix: number;
+}
+
+interface Leaf {
+  /** null: self-signed. */
+  signer: CaName | null;
+  subject(node: NodeFacts): string;
+  usage: "server" | "client" | "both";
+  sans?(node: NodeFacts): { dns: string[]; ip: string[] };
+}
+
+const DAY = 86_400_000;
+const YEAR = 365 * DAY;
+
+const CAS: Record<CaName, { subject: string; field: keyof ClusterPki }> = {
+  ca: { subject: "CN=kubernetes", field: "ca" },
+  "front-proxy-ca": { subject: "CN=front-proxy-ca", field: "frontProxyCa" },
+  "etcd-ca": { subject: "CN=etcd-ca", field: "etcdCa" },
+};
+
+// Subjects in the RDN order Go's crypto/x509 encodes (O before CN), as of kubeadm 1.29+.
+const nodeSubject = (n: NodeFacts) => `O=system:nodes, CN=system:node:${n.nodeName}`;
+const etcdSans = (n: NodeFacts) => ({ dns: ["localhost", n.nodeName], ip: [n.address, "127.0.0.1", "::1"] });
+
+const LEAVES: Record<LeafName, Leaf> = {
+  apiserver: {
+    signer: "ca",
+    subject: () => "CN=kube-apiserver",
+    usage: "server",
+    sans: (n) => ({
+      dns: [
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        n.nodeName,
+      ],
+      ip: ["10.96.0.1", n.address],
+    }),
+  },
+  "apiserver-kubelet-client": {
+    signer: "ca",
+    subject: () => "O=kubeadm:cluster-admins, CN=kube-apiserver-kubelet-client",
+    usage: "client",
+  },
+  "apiserver-etcd-client": {
+    signer: "etcd-ca",
+    subject: () => "CN=kube-apiserver-etcd-client",
+    usage: "client",
+  },
+  "front-proxy-client": { signer: "front-proxy-ca", subject: () => "CN=front-proxy-client", usage: "client" },
+  "etcd-server": { signer: "etcd-ca", subject: (n) => `CN=${n.nodeName}`, usage: "both", sans: etcdSans },
+  "etcd-peer": { signer: "etcd-ca", subject: (n) => `CN=${n.nodeName}`, usage: "both", sans: etcdSans },
+  "etcd-healthcheck-client": {
+    signer: "etcd-ca",
+    subject: () => "CN=kube-etcd-healthcheck-client",
+    usage: "client",
+  },
+  "admin.conf": {
+    signer: "ca",
+    subject: () => "O=kubeadm:cluster-admins, CN=kubernetes-admin",
+    usage: "client",
+  },
+  "super-admin.conf": {
+    signer: "ca",
+    subject: () => "O=system:masters, CN=kubernetes-super-admin",
+    usage: "client",
+  },
+  "controller-manager.conf": {
+    signer: "ca",
+    subject: () => "CN=system:kube-controller-manager",
+    usage: "client",
+  },
+  "scheduler.conf": { signer: "ca", subject: () => "CN=system:kube-scheduler", usage: "client" },
+  "kubelet.conf": { signer: "ca", subject: nodeSubject, usage: "client" },
+  "kubelet-client": { signer: "ca", subject: nodeSubject, usage: "client" },
+  "kubelet-serving": {
+    signer: null,
+    subject: (n) => `CN=${n.nodeName}@${n.unix}`,
+    usage: "server",
+    sans: (n) => ({ dns: [n.nodeName], ip: [] }),
+  },
+};
+const LEAF_NAMES = Object.keys(LEAVES) as LeafName[];
+// Pool indices past the leaves' own (one per leaf name).
+const SA_KEY = LEAF_NAMES.length;
+const KUBELET_SERVING_CA_KEY = LEAF_NAMES.length + 1;
+
+/** Certificate files under pki/, without the .crt/.key extension. */
+const PKI_PATHS: Partial<Record<CertName, string>> = {
+  ca: "pki/ca",
+  "front-proxy-ca": "pki/front-proxy-ca",
+  "etcd-ca": "pki/etcd/ca",
+  apiserver: "pki/apiserver",
+  "apiserver-kubelet-client": "pki/apiserver-kubelet-client",
+  "apiserver-etcd-client": "pki/apiserver-etcd-client",
+  "front-proxy-client": "pki/front-proxy-client",
+  "etcd-server": "pki/etcd/server",
+  "etcd-peer": "pki/etcd/peer",
+  "etcd-healthcheck-client": "pki/etcd/healthcheck-client",
+};
+
+const KUBECONFIG_USERS: Partial<Record<CertName, (n: NodeFacts) => string>> = {
+  "admin.conf": () => "kubernetes-admin",
+  "super-admin.conf": () => "kubernetes-super-admin",
+  "controller-manager.conf": () => "system:kube-controller-manager",
+  "scheduler.conf": () => "system:kube-scheduler",
+  "kubelet.conf": (n) => `system:node:${n.nodeName}`,
+};
+
+function issueCa(name: CaName, key: LabKey, { notBefore, notAfter }: Validity): Promise<LabCert> {
+  return issueCert({ subject: CAS[name].subject, key, isCA: true, notBefore, notAfter });
+}
+
+/** Fresh CA keys per cluster, so certificates of one cluster never verify against another's CA. */
+export async function newClusterPki(
+  opts: { keyAlg?: KeyAlg; now?: Date; caNotAfter?: Date } = {},
+): Promise<ClusterPki> {
+  const now = (opts.now ?? new Date()).getTime();
+  const validity = { notBefore: new Date(now - YEAR), notAfter: opts.caNotAfter ?? new Date(now + 9 * YEAR) };
+  const issue = async (name: CaName) => issueCa(name, await newKey(opts.keyAlg ?? "ecdsa"), validity);
+  const [ca, frontProxyCa, etcdCa] = await Promise.all([
+    issue("ca"),
+    issue("front-proxy-ca"),
+    issue("etcd-ca"),
+  ]);
+  return { ca, frontProxyCa, etcdCa };
+}
+
+function kubeconfigYaml(
+  server: string,
+  caPem: string,
+  user: string,
+  credentials: Record<string, string>,
+): string {
+  const context = `${user}@kubernetes`;
+  return [
+    "apiVersion: v1",
+    "clusters:",
+    "- cluster:",
+    `    certificate-authority-data: ${base64(caPem)}`,
+    `    server: ${server}`,
+    "  name: kubernetes",
+    "contexts:",
+    "- context:",
+    "    cluster: kubernetes",
+    `    user: ${user}`,
+    `  name: ${context}`,
+    `current-context: ${context}`,
+    "kind: Config",
+    "preferences: {}",
+    "users:",
+    `- name: ${user}`,
+    "  user:",
+    ...Object.entries(credentials).map(([field, value]) => `    ${field}: ${value}`),
+    "",
+  ].join("\n");
+}
+
+function kubeadmScript(version: string): string {
+  if (!/^[\w.+-]+$/.test(version)) throw new Error(`lab: unsafe kubeadm version ${JSON.stringify(version)}`);
+  return `#!/bin/sh
+# Lab stand-in for kubeadm: only \`kubeadm version -o short\` is implemented.
+if [ "$#" -eq 3 ] && [ "$1" = version ] && [ "$2" = -o ] && [ "$3" = short ]; then
+  echo '${version}'
+  exit 0
+fi
+echo "lab kubeadm: unsupported arguments: $*" >&2
+exit 1
+`;
+}
+
+const base64 = (text: string) => Buffer.from(text).toString("base64");
+
+/** The kubelet's file-name stamp for rotated client certificates (Go layout 2006-01-02-15-04-05). */
+const stamp = (at: Date) => at.toISOString().slice(0, 19).replace(/[T:]/g, "-");
+
+function put(path: string, data: string | Buffer, mode: number): void {
+  writeFileSync(path, data);
+  chmodSync(path, mode); // writeFileSync's mode is filtered by the umask
+}
+
+function chownTree(root: string, uid: number, gid: number): void {
+  lchownSync(root, uid, gid);
+  for (const top of ["etc", "var", "bin"]) {
+    const base = join(root, top);
+    lchownSync(base, uid, gid);
+    for (const rel of readdirSync(base, { recursive: true, encoding: "utf8" }))
+      lchownSync(join(base, rel), uid, gid);
+  }
+}
+
+export async function writeLabNode(spec: LabNodeSpec): Promise<LabNode> {
+  const now = spec.now ?? new Date();
+  const keyAlg = spec.keyAlg ?? "ecdsa";
+  const leafDays = spec.leafDays ?? 300;
+  const facts: NodeFacts = {
+    nodeName: spec.nodeName,
+    address: spec.address,
+    unix: Math.floor(now.getTime() / 1000),
+  };
+  const has = (list: CertName[] | undefined, name: CertName) => list?.includes(name) ?? false;
+  const leafValidity: Validity = {
+    notBefore: new Date(now.getTime() - (365 - leafDays) * DAY),
+    notAfter: new Date(now.getTime() + leafDays * DAY),
+  };
+
+  // Re-dating a CA keeps its key and subject, so leaves signed by the cluster CA still verify.
+  const caNames: CaName[] = spec.externalEtcd
+    ? ["ca", "front-proxy-ca"]
+    : ["ca", "front-proxy-ca", "etcd-ca"];
+  const issuers = {} as Record<CaName, LabCert>;
+  for (const name of caNames) {
+    const clusterCa = spec.pki[CAS[name].field];
+    const dates = spec.dates?.[name];
+    issuers[name] = dates ? await issueCa(name, clusterCa.key, dates) : clusterCa;
+  }
+  const foreign = new Map<CaName, Promise<LabCert>>();
+  const foreignCa = (name: CaName): Promise<LabCert> => {
+    let ca = foreign.get(name);
+    if (!ca) {
+      ca = newKey(issuers[name].key.alg).then((key) => issueCa(name, key, issuers[name]));
+      foreign.set(name, ca);
+    }
+    return ca;
+  };
+
+  const certs: Partial<Record<CertName, LabCert>> = {};
+  const issuerOf: Partial<Record<CertName, LabCert>> = {};
+  for (const name of caNames) {
+    certs[name] = has(spec.foreignCa, name) ? await foreignCa(name) : issuers[name];
+  }
+  // Only the two dates: a LabCert passed as a Validity must not smuggle in its key or subject.
+  const validity = (name: CertName): Validity => {
+    const { notBefore, notAfter } = spec.dates?.[name] ?? leafValidity;
+    return { notBefore, notAfter };
+  };
+  const issuerFor = async (name: LeafName): Promise<LabCert | undefined> => {
+    const signer = LEAVES[name].signer;
+    if (signer !== null) return has(spec.foreignCa, name) ? foreignCa(signer) : issuers[signer];
+    if (has(spec.foreignCa, name)) throw new Error(`lab: ${name} has no CA to replace`);
+    if (!spec.kubeletServingCa) return undefined;
+    const key = await pooledKey(keyAlg, KUBELET_SERVING_CA_KEY);
+    return issueCert({
+      subject: `CN=${facts.nodeName}-ca@${facts.unix}`,
+      key,
+      isCA: true,
+      ...validity(name),
+    });
+  };
+  const written = (name: LeafName): boolean => {
+    if (spec.externalEtcd && LEAVES[name].signer === "etcd-ca") return false;
+    if (name === "super-admin.conf") return spec.superAdmin !== false;
+    if (name === "kubelet.conf") return spec.embeddedKubeletConf === true;
+    if (name === "kubelet-client") return !spec.embeddedKubeletConf;
+    return true;
+  };
+  await Promise.all(
+    LEAF_NAMES.filter(written).map(async (name) => {
+      const { subject, usage, sans } = LEAVES[name];
+      const issuer = await issuerFor(name);
+      issuerOf[name] = issuer;
+      certs[name] = await issueCert({
+        subject: subject(facts),
+        key: await pooledKey(keyAlg, LEAF_NAMES.indexOf(name)),
+        issuer,
+        usage,
+        sans: sans?.(facts),
+        ...validity(name),
+      });
+    }),
+  );
+  for (const [option, names] of Object.entries({
+    dates: Object.keys(spec.dates ?? {}) as CertName[],
+    crlf: spec.crlf,
+    der: spec.der,
+    bundle: spec.bundle,
+    foreignCa: spec.foreignCa,
+  })) {
+    const stray = names?.find(
+      (name) => !certs[name] || (option === "der" && !PKI_PATHS[name] && name !== "kubelet-serving"),
+    );
+    if (stray) throw new Error(`lab: ${option} names ${stray}, which this node cannot write that way`);
+  }
+  if (spec.bundle?.some((name) => !issuerOf[name]))
+    throw new Error("lab: bundle needs an issued (non-CA) certificate");
+
+  const root = spec.root;
+  const kubernetesDir = join(root, "etc/kubernetes");
+  const kubeletPkiDir = join(root, "var/lib/kubelet/pki");
+  const binDir = join(root, "bin");
+  for (const dir of [kubernetesDir, kubeletPkiDir, binDir]) rmSync(dir, { recursive: true, force: true });
+  for (const dir of [join(kubernetesDir, spec.externalEtcd ? "pki" : "pki/etcd"), kubeletPkiDir, binDir]) {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+  }
+  chmodSync(root, 0o755);
+
+  const keysWritten = new Set<string>();
+  const keyPem = (key: LabKey) => {
+    keysWritten.add(key.traditionalPem);
+    return key.traditionalPem;
+  };
+  const eol = (name: CertName, text: string) => (has(spec.crlf, name) ? text.replace(/\n/g, "\r\n") : text);
+  const pemText = (name: CertName): string => {
+    const withCa = has(spec.bundle, name) || (name === "kubelet-serving" && spec.kubeletServingCa);
+    return eol(name, certs[name]!.pem + (withCa ? issuerOf[name]!.pem : ""));
+  };
+  const certText = (name: CertName) => (has(spec.der, name) ? certs[name]!.der : pemText(name));
+  const unreadable: string[] = [];
+  const writeCertFile = (name: CertName, path: string, data: string | Buffer, mode: number) => {
+    if (has(spec.missing, name)) return;
+    // 0xff first: never a DER SEQUENCE, never PEM.
+    const garbage = () => Buffer.concat([Buffer.from([0xff]), randomBytes(511)]);
+    put(path, has(spec.empty, name) ? "" : has(spec.garbage, name) ? garbage() : data, mode);
+    if (has(spec.unreadable, name)) unreadable.push(path);
+  };
+
+  for (const [name, path] of Object.entries(PKI_PATHS) as [CertName, string][]) {
+    const cert = certs[name];
+    if (!cert) continue;
+    writeCertFile(name, join(kubernetesDir, `${path}.crt`), certText(name), 0o644);
+    put(join(kubernetesDir, `${path}.key`), keyPem(cert.key), 0o600);
+  }
+  const saKey = await pooledKey(keyAlg, SA_KEY);
+  put(join(kubernetesDir, "pki/sa.key"), keyPem(saKey), 0o600);
+  put(join(kubernetesDir, "pki/sa.pub"), saKey.publicKeyPem, 0o644);
+
+  const server = `https://${spec.address.includes(":") ? `[${spec.address}]` : spec.address}:${spec.apiserverPort ?? 6443}`;
+  const currentPem = join(kubeletPkiDir, "kubelet-client-current.pem");
+  for (const [name, user] of Object.entries(KUBECONFIG_USERS) as [CertName, (n: NodeFacts) => string][]) {
+    const cert = certs[name];
+    const rotatingKubelet = name === "kubelet.conf" && !spec.embeddedKubeletConf;
+    if (!cert && !rotatingKubelet) continue;
+    const credentials: Record<string, string> = cert
+      ? { "client-certificate-data": base64(pemText(name)), "client-key-data": base64(keyPem(cert.key)) }
+      : { "client-certificate": currentPem, "client-key": currentPem };
+    writeCertFile(
+      name,
+      join(kubernetesDir, name),
+      kubeconfigYaml(server, issuers.ca.pem, user(facts), credentials),
+      0o600,
+    );
+  }
+
+  const kubeletClient = certs["kubelet-client"];
+  if (kubeletClient) {
+    // The kubelet's rotated credentials: certificate then key in one file, reached through a symlink.
+    const rotated = join(kubeletPkiDir, `kubelet-client-${stamp(now)}.pem`);
+    writeCertFile(
+      "kubelet-client",
+      rotated,
+      pemText("kubelet-client") + eol("kubelet-client", keyPem(kubeletClient.key)),
+      0o600,
+    );
+    if (!has(spec.missing, "kubelet-client")) symlinkSync(rotated, currentPem);
+  }
+  const serving = certs["kubelet-serving"]!;
+  writeCertFile("kubelet-serving", join(kubeletPkiDir, "kubelet.crt"), certText("kubelet-serving"), 0o644);
+  put(join(kubeletPkiDir, "kubelet.key"), keyPem(serving.key), 0o600);
+
+  if (spec.kubeadmVersion !== null)
+    put(join(binDir, "kubeadm"), kubeadmScript(spec.kubeadmVersion ?? "v1.30.4"), 0o755);
+
+  if (spec.owner) chownTree(root, spec.owner.uid, spec.owner.gid);
+  for (const path of unreadable) {
+    chownSync(path, 0, 0);
+    chmodSync(path, 0);
+  }
+
+  return {
+    root,
+    kubernetesDir,
+    kubeletPkiDir,
+    binDir,
+    apiserver: certs.apiserver!,
+    privateKeysPem: [...keysWritten],
+    certs,
+  };
+}
