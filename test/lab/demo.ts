@@ -1,0 +1,137 @@
+// `npm run demo`: builds a small lab of kubeadm control-plane trees (real certificates, the
+// origin story's expired apiserver-kubelet-client among them), starts a stand-in apiserver that
+// still serves its pre-renewal certificate, and runs the real `certs-bot scan` against it.
+// Nodes use the `local` transport, so the demo needs no sshd, no root and no Slack.
+import { spawn } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { startApiserver } from "./apiserver.js";
+import { issueCert } from "./pki.js";
+import { freePort } from "./ports.js";
+import { newClusterPki, writeLabNode, type LabNodeSpec } from "./tree.js";
+
+const DAY = 86_400_000;
+const now = new Date();
+const days = (n: number) => new Date(now.getTime() + n * DAY);
+const host = "127.0.0.1";
+const dir = resolve(process.argv[2] ?? ".lab/demo");
+
+interface DemoNode {
+  cluster: string;
+  name: string;
+  spec: Partial<LabNodeSpec>;
+  servesOldCertificate?: boolean;
+}
+
+const NODES: DemoNode[] = [
+  {
+    // The origin story: apiserver.crt was renewed by an upgrade, apiserver-kubelet-client was not,
+    // and the running apiserver was never restarted.
+    cluster: "lab-a",
+    name: "kube-master001",
+    spec: { dates: { "apiserver-kubelet-client": { notBefore: days(-368), notAfter: days(-3) } } },
+    servesOldCertificate: true,
+  },
+  {
+    cluster: "lab-a",
+    name: "kube-master002",
+    spec: { dates: { "admin.conf": { notBefore: days(-360), notAfter: days(5) } }, superAdmin: false },
+  },
+  {
+    cluster: "lab-b",
+    name: "legacy-master",
+    spec: {
+      kubeadmVersion: "v1.16.15",
+      externalEtcd: true,
+      superAdmin: false,
+      embeddedKubeletConf: true,
+      dates: { "front-proxy-client": { notBefore: days(-345), notAfter: days(20) } },
+    },
+  },
+];
+
+async function main(): Promise<number> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const pkis = new Map<string, Awaited<ReturnType<typeof newClusterPki>>>();
+  const apiservers: { stop(): Promise<void> }[] = [];
+  const yamlNodes = new Map<string, string[]>();
+  for (const demo of NODES) {
+    if (!pkis.has(demo.cluster)) pkis.set(demo.cluster, await newClusterPki({ now }));
+    const pki = pkis.get(demo.cluster)!;
+    const apiserverPort = await freePort(host);
+    const node = await writeLabNode({
+      root: join(dir, demo.name),
+      nodeName: demo.name,
+      address: host,
+      pki,
+      now,
+      apiserverPort,
+      ...demo.spec,
+    });
+    const served = demo.servesOldCertificate
+      ? await issueCert({
+          subject: "CN=kube-apiserver",
+          key: node.apiserver.key,
+          issuer: pki.ca,
+          notBefore: days(-363),
+          notAfter: days(2),
+          sans: { dns: ["kubernetes"], ip: [host] },
+          usage: "server",
+        })
+      : node.apiserver;
+    apiservers.push(
+      await startApiserver({
+        address: host,
+        port: apiserverPort,
+        certPem: served.pem,
+        keyPem: served.key.privateKeyPem,
+      }),
+    );
+    const lines = yamlNodes.get(demo.cluster) ?? [];
+    lines.push(
+      `      - host: ${host}`,
+      `        name: ${demo.name}`,
+      "        transport: local",
+      `        paths: { kubernetesDir: "${node.kubernetesDir}", kubeletPkiDir: "${node.kubeletPkiDir}" }`,
+      `        apiserver: { port: ${apiserverPort} }`,
+    );
+    yamlNodes.set(demo.cluster, lines);
+  }
+  const config = join(dir, "clusters.yaml");
+  writeFileSync(
+    config,
+    [
+      "# Written by npm run demo: a lab of kubeadm trees read with the local transport.",
+      `timezone: ${Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"}`,
+      "thresholds: { warningDays: 30, criticalDays: 7 }",
+      "clusters:",
+      ...[...yamlNodes].flatMap(([cluster, lines]) => [`  - name: ${cluster}`, "    nodes:", ...lines]),
+      "",
+    ].join("\n"),
+  );
+
+  process.stdout.write(`Lab written to ${dir}\n$ certs-bot scan --config ${config}\n\n`);
+  const code = await new Promise<number>((done) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "scan", "--config", config], {
+      stdio: "inherit",
+    });
+    child.on("close", (status) => done(status ?? 3));
+  });
+  await Promise.all(apiservers.map((a) => a.stop()));
+  const meaning = ["ok", "warning", "critical", "unknown"][code] ?? "unknown";
+  process.stdout.write(
+    `\nexit code ${code} (${meaning}): 0 ok, 1 warning, 2 critical/expired/not-yet-valid, 3 unknown.\n` +
+      `Try: node --import tsx src/cli.ts scan --config ${config} --json\n` +
+      "(the stand-in apiservers have stopped, so that rerun reports the probe as a closed port)\n",
+  );
+  return 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (err: Error) => {
+    process.stderr.write(`demo failed: ${err.stack ?? err.message}\n`);
+    process.exitCode = 1;
+  },
+);
