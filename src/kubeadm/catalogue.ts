@@ -98,7 +98,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     path: "kubelet.crt",
     kind: "certificate",
     readAs: "cert",
-    ca: null, // self-signed by the kubelet unless serverTLSBootstrap is on
+    ca: null, // the kubelet's own throwaway "<host>-ca@<unix>" CA (not the cluster's), or the cluster CA with serverTLSBootstrap
     isCA: false,
     required: "never",
   },

@@ -72,11 +72,16 @@ export interface LabNodeSpec {
    * false: a single self-signed certificate.
    */
   kubeletServingCa?: boolean;
+  /** CRLF line endings in that PEM (for a kubeconfig: in the decoded client-certificate-data). */
   crlf?: CertName[];
   /** Only pki certificates and kubelet-serving. */
   der?: CertName[];
   /** Append the issuing CA after the leaf. */
   bundle?: CertName[];
+  /**
+   * This and the next three break the file a name is read from: the .crt, the .conf, or for
+   * kubelet-client the dated file behind the symlink (`missing` drops the symlink too).
+   */
   empty?: CertName[];
   garbage?: CertName[];
   /** Mode 0000, owner root:root, even with `owner`. */
