@@ -51,7 +51,7 @@ export async function mapBounded<T, R>(
 
 async function readNode(node: NodeConfig, deps: ScanDependencies) {
   const result = await deps.transportFor(node).run(buildScanScript(node.paths));
-  if (result.code !== 0 && !result.stdout.startsWith("@certs-bot")) {
+  if (result.code !== 0 && !result.stdout.includes("@certs-bot 1\n")) {
     const detail =
       result.stderr.trim().split("\n").slice(-2).join(" ").slice(0, 300) || `exit status ${result.code}`;
     const hint =

@@ -121,7 +121,9 @@ export class ScriptOutputError extends Error {}
 /** Parses the script's stdout. `complete` is false when `@done` never came (cut off). */
 export function parseScanOutput(stdout: string, dirs: NodeDirs): RawNodeRead {
   const lines = stdout.split("\n");
-  if (lines[0]?.trim() !== "@certs-bot 1") {
+  // Whatever a login shell's rc files print comes before the header; skip it, never parse it.
+  const header = lines.findIndex((l) => l.trim() === "@certs-bot 1");
+  if (header < 0) {
     throw new ScriptOutputError("the node did not run the scan script (no @certs-bot header)");
   }
   const read: RawNodeRead = { localEtcd: false, entries: new Map() };
@@ -129,7 +131,7 @@ export function parseScanOutput(stdout: string, dirs: NodeDirs): RawNodeRead {
   const known = new Map(CATALOGUE.map((e) => [e.name, e]));
   let open: { name: string; path: string; format: "pem" | "der" | "embedded"; body: string[] } | null = null;
   let done = false;
-  for (const raw of lines.slice(1)) {
+  for (const raw of lines.slice(header + 1)) {
     if (open) {
       if (raw === "@end") {
         read.entries.set(open.name, {

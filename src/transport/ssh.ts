@@ -123,7 +123,13 @@ export class SshConnector {
         stream.end(script);
       });
     });
-    client.connect(config);
+    try {
+      client.connect(config); // throws at once for a key it cannot parse or decrypt
+    } catch (err) {
+      collector.fail(
+        new TransportError("config", `cannot use ${ssh.privateKeyPath}: ${(err as Error).message}`),
+      );
+    }
     try {
       return await collector.done;
     } finally {

@@ -53,6 +53,7 @@ export class OutputCollector {
     private readonly abort: () => void,
   ) {
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    this.done.catch(() => undefined); // callers await `done`; a failure before they do must not crash the process
     this.timer = setTimeout(
       () =>
         this.fail(new TransportError("timeout", `the scan command did not finish within ${timeoutMs} ms`)),

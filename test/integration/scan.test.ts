@@ -3,9 +3,17 @@
 // real /bin/sh (through real sudo where configured), the CLI runs as a child process.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../../src/config/load.js";
@@ -38,7 +46,8 @@ interface LabNodeDef {
   knownHost?: "ok" | "wrong" | "absent";
   noSshd?: boolean;
   slowKubeadm?: boolean;
-  apiserver?: "renewed-not-restarted" | "current";
+  /** A stand-in apiserver serving the current or an older certificate, or a probed port nobody listens on. */
+  apiserver?: "renewed-not-restarted" | "current" | "closed";
 }
 
 const NODES: LabNodeDef[] = [
@@ -47,6 +56,7 @@ const NODES: LabNodeDef[] = [
     cluster: "warn",
     name: "warn-1",
     address: 22,
+    apiserver: "closed",
     spec: { dates: { "front-proxy-client": window(-345, 20) } },
   },
   {
@@ -159,8 +169,15 @@ const sha256 = (der: Buffer) => createHash("sha256").update(der).digest("hex");
 
 /** The real CLI as a child process; asynchronous, so the lab's in-process apiservers keep answering. */
 function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return cliWithEnv(process.env, ...args);
+}
+
+function cliWithEnv(
+  env: NodeJS.ProcessEnv,
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], (err, stdout, stderr) =>
+    execFile(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }),
     );
   });
@@ -221,7 +238,7 @@ describe("scanning real nodes over SSH", { skip: !isRoot && "needs root (lab use
             knownHosts.push(sshd.knownHostsLine(def.hashedKnownHost));
           }
         }
-        if (def.apiserver) {
+        if (def.apiserver && def.apiserver !== "closed") {
           const served =
             def.apiserver === "current"
               ? node.apiserver
@@ -496,6 +513,41 @@ describe("scanning real nodes over SSH", { skip: !isRoot && "needs root (lab use
       /apiserver-kubelet-client\s+\d{4}-\d\d-\d\d \d\d:\d\d CES?T\s+expired 1d ago\s+ca\s+EXPIRED/,
     );
     assert.match(table.stdout, /! CRITICAL apiserver: The apiserver serves a different certificate/);
+  });
+
+  test("a closed apiserver port is a finding, not an error", () => {
+    const node = nodeReport("warn-1");
+    assert.equal(node.status, "warning");
+    assert.equal(node.apiserver?.reachable, false);
+    assert.deepEqual(
+      node.findings.map((f) => [f.code, f.severity]),
+      [["apiserver-unreachable", "info"]],
+    );
+  });
+
+  test("an encrypted key: privateKeyPassphraseEnv, unset variable, wrong passphrase", async () => {
+    const encrypted = join(root, "id_encrypted");
+    copyFileSync(users.clientKeyPath, encrypted);
+    chmodSync(encrypted, 0o600);
+    execFileSync("ssh-keygen", ["-q", "-p", "-f", encrypted, "-P", "", "-N", "s3cret pass"]);
+    const file = join(root, "encrypted.yaml");
+    writeFileSync(
+      file,
+      readFileSync(configPath, "utf8").replace(
+        `privateKeyPath: ${users.clientKeyPath}`,
+        `privateKeyPath: ${encrypted}\n  privateKeyPassphraseEnv: CB_TEST_PASSPHRASE`,
+      ),
+    );
+    const args = ["scan", "--config", file, "--cluster", "healthy"];
+    const ok = await cliWithEnv({ ...process.env, CB_TEST_PASSPHRASE: "s3cret pass" }, ...args);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const unset = await cliWithEnv({ ...process.env, CB_TEST_PASSPHRASE: undefined }, ...args);
+    assert.equal(unset.code, 3);
+    assert.match(unset.stdout, /environment variable CB_TEST_PASSPHRASE \(the key's passphrase\) is not set/);
+    const wrong = await cliWithEnv({ ...process.env, CB_TEST_PASSPHRASE: "nope" }, ...args);
+    assert.equal(wrong.code, 3);
+    assert.match(wrong.stdout, /cannot use .*id_encrypted/);
+    assert.doesNotMatch(wrong.stdout + wrong.stderr, /nope|s3cret/, "the passphrase is never echoed");
   });
 
   test("selectClusters suggests the closest names", () => {

@@ -54,6 +54,11 @@ test("parses entries, refs, versions and the etcd marker", () => {
   );
 });
 
+test("skips what a login shell prints before the header", () => {
+  const read = parseScanOutput("Welcome!\n@entry fake pem\n@certs-bot 1\n@etcd no\n@done\n", dirs);
+  assert.equal(read.entries.size, 0);
+});
+
 for (const [what, out, message] of [
   ["a foreign program", "Welcome to host\n", /no @certs-bot header/],
   ["a cut-off output", "@certs-bot 1\n@entry ca pem\nAAAA\n", /cut off/],
@@ -68,3 +73,17 @@ for (const [what, out, message] of [
     );
   });
 }
+
+test("mapBounded keeps order and never exceeds its bound", async () => {
+  const { mapBounded } = await import("../../src/scan/scan.js");
+  let inFlight = 0;
+  let peak = 0;
+  const out = await mapBounded([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {
+    peak = Math.max(peak, ++inFlight);
+    await new Promise((r) => setTimeout(r, n * 3));
+    inFlight--;
+    return n * 10;
+  });
+  assert.deepEqual(out, [50, 10, 40, 20, 30, 0, 60]);
+  assert.equal(peak, 3);
+});
