@@ -6,9 +6,13 @@
 //
 // Private keys never leave the node: from PEM files only complete CERTIFICATE blocks whose body is
 // pure base64 are printed (the key in kubelet-client-current.pem, a truncated block, anything
-// else is dropped on the node); kubeconfigs are grepped for the client-certificate lines only and
-// the embedded data is decoded and filtered on the node the same way; DER bytes are sent only for
-// `.crt` entries that hold no PEM at all.
+// else is dropped on the node); from kubeconfigs only the client-certificate lines are read, and
+// embedded data is base64-decoded and filtered on the node the same way; DER bytes are sent only
+// for `.crt` entries that hold no PEM at all, at most MAX_DER_BYTES of them.
+//
+// It is also cheap: sh builtins classify every file (missing, unreadable, empty…) and one awk
+// reads all of them, so a scan forks about three processes on the node instead of several per
+// file (kubeadm itself, awk, and base64 only for a DER file).
 import { posix } from "node:path";
 import { CATALOGUE, LOCAL_ETCD_MARKER, type CatalogueEntry } from "../kubeadm/catalogue.js";
 
@@ -17,7 +21,7 @@ export interface NodeDirs {
   kubeletPkiDir: string;
 }
 
-/** DER files larger than this are not certificates; refuse rather than ship them. */
+/** At most this many bytes of a DER file are sent; a certificate is far smaller. */
 export const MAX_DER_BYTES = 65_536;
 
 /** Single-quotes a value for sh. */
@@ -29,69 +33,89 @@ function absolute(dirs: NodeDirs, base: keyof NodeDirs, path: string): string {
   return posix.join(dirs[base], path);
 }
 
+// Reads "NAME<TAB>MODE<TAB>PATH" lines (files sh found present and readable) and prints each
+// entry. POSIX awk only (mawk, gawk and busybox all run it). \047 is a single quote: paths from
+// the config cannot contain one, and only those reach system().
+const READER = String.raw`
+function reset() { out = ""; buf = ""; on = 0; begins = 0 }
+function pem(line) {
+  sub(/[ \t\r]+$/, "", line)
+  if (line ~ /-----BEGIN/) begins = 1
+  if (line == "-----BEGIN CERTIFICATE-----") { buf = line "\n"; on = 1; return }
+  if (on && line == "-----END CERTIFICATE-----") { out = out buf line "\n"; on = 0; buf = ""; return }
+  if (on && line ~ /^[A-Za-z0-9+\/=]*$/) { buf = buf line "\n"; return }
+  on = 0; buf = ""
+}
+function decode(s,    i, c, bits, n, byte, text) {
+  bits = 0; n = 0; text = ""
+  for (i = 1; i <= length(s); i++) {
+    c = substr(s, i, 1)
+    if (!(c in B64)) continue
+    bits = bits * 64 + B64[c]; n += 6
+    if (n >= 8) { n -= 8; byte = int(bits / P[n]); bits -= byte * P[n]; text = text sprintf("%c", byte) }
+  }
+  return text
+}
+function emit(name, format) { printf "@entry %s %s\n%s@end\n", name, format, out }
+function certfile(name, mode, path,    line, r) {
+  reset()
+  while ((r = (getline line < path)) > 0) pem(line)
+  close(path)
+  if (r < 0) { print "@entry " name " unreadable cannot read " path; return }
+  if (begins || mode != "der") { emit(name, "pem"); return }
+  print "@entry " name " der"; fflush()
+  system("head -c ${MAX_DER_BYTES} < \047" path "\047 | { if command -v base64 >/dev/null 2>&1; then base64; else openssl base64; fi; }")
+  print "@end"
+}
+function kubeconfig(name, path,    line, data, ref, parts, n, i) {
+  data = ""; ref = ""
+  while ((getline line < path) > 0) {
+    if (data == "" && line ~ /^[ \t]*client-certificate-data:/) { sub(/^[^:]*:/, "", line); data = line }
+    else if (ref == "" && line ~ /^[ \t]*client-certificate:/) { sub(/^[^:]*:[ \t]*/, "", line); ref = line }
+  }
+  close(path)
+  if (data != "") {
+    reset(); n = split(decode(data), parts, "\n")
+    for (i = 1; i <= n; i++) pem(parts[i])
+    emit(name, "embedded"); return
+  }
+  gsub(/[\r"\047]/, "", ref); sub(/[ \t]+$/, "", ref)
+  if (ref == "") { print "@entry " name " unreadable no client certificate in kubeconfig"; return }
+  if (ref !~ /^\//) { sub(/[^\/]*$/, "", path); ref = path ref }
+  print "@ref " name " " ref
+  certfile(name, "pem", ref)
+}
+BEGIN {
+  FS = "\t"
+  A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+  for (i = 1; i <= 64; i++) B64[substr(A, i, 1)] = i - 1
+  P[0] = 1; for (i = 1; i < 8; i++) P[i] = P[i - 1] * 2 # no "^": busybox awk may lack math support
+}
+$2 == "kubeconfig" { kubeconfig($1, $3); next }
+NF == 3 { certfile($1, $2, $3) }`;
+
 const PRELUDE = String.raw`set -u
 LC_ALL=C; export LC_ALL
-b64e() { if command -v base64 >/dev/null 2>&1; then base64; else openssl base64; fi; }
-b64d() { if command -v base64 >/dev/null 2>&1; then base64 -d; else openssl base64 -d -A; fi; }
-# Complete CERTIFICATE blocks with a pure base64 body, nothing else.
-certs_only() {
-  awk '{ sub(/[ \t\r]+$/, "") }
-    /^-----BEGIN CERTIFICATE-----$/ { buf = $0 "\n"; on = 1; next }
-    on && /^-----END CERTIFICATE-----$/ { printf "%s%s\n", buf, $0; on = 0; buf = ""; next }
-    on && /^[A-Za-z0-9+\/=]*$/ { buf = buf $0 "\n"; next }
-    on { on = 0; buf = "" }'
-}
-# usage: check NAME PATH -> prints the entry header for a file that is absent or unreadable, else returns 0
-check() {
-  if [ -L "$2" ] && [ ! -e "$2" ]; then echo "@entry $1 unreadable broken symlink"; return 1; fi
-  if [ ! -e "$2" ]; then echo "@entry $1 missing"; return 1; fi
-  if [ -d "$2" ]; then echo "@entry $1 unreadable is a directory"; return 1; fi
-  err=$(head -c 1 -- "$2" 2>&1 >/dev/null) || { echo "@entry $1 unreadable $(printf '%s' "$err" | tr '\n' ' ' | sed 's/^.*: //')"; return 1; }
-  if [ ! -s "$2" ]; then echo "@entry $1 unreadable empty file"; return 1; fi
-  return 0
-}
-# usage: cert NAME PATH DER_ALLOWED
-cert() {
-  check "$1" "$2" || return 0
-  if grep -q -e '-----BEGIN' -- "$2" 2>/dev/null; then
-    echo "@entry $1 pem"; certs_only < "$2"
-  elif [ "$3" = der ]; then
-    if [ "$(wc -c < "$2")" -gt ${MAX_DER_BYTES} ]; then echo "@entry $1 unreadable too large for a certificate"; return 0; fi
-    echo "@entry $1 der"; b64e < "$2"
-  else
-    echo "@entry $1 unreadable no PEM block"; return 0
+nl='
+'
+tab='${"\t"}'
+list=''
+# usage: entry NAME MODE PATH. Builtins only: classifies the file, queues it for the reader.
+entry() {
+  if [ -L "$3" ] && [ ! -e "$3" ]; then echo "@entry $1 unreadable broken symlink"
+  elif [ ! -e "$3" ]; then echo "@entry $1 missing"
+  elif [ -d "$3" ]; then echo "@entry $1 unreadable is a directory"
+  elif [ ! -r "$3" ]; then echo "@entry $1 unreadable Permission denied"
+  elif [ ! -s "$3" ]; then echo "@entry $1 unreadable empty file"
+  else list="$list$1$tab$2$tab$3$nl"
   fi
-  echo "@end"
-}
-# usage: kubeconfig NAME PATH
-kubeconfig() {
-  check "$1" "$2" || return 0
-  data=$(grep -E '^[[:space:]]*client-certificate-data:' -- "$2" | head -n 1 | sed 's/^[^:]*://' | tr -d ' \t\r"'"'")
-  if [ -n "$data" ]; then
-    echo "@entry $1 embedded"; printf '%s' "$data" | b64d 2>/dev/null | certs_only; echo "@end"; return 0
-  fi
-  ref=$(grep -E '^[[:space:]]*client-certificate:' -- "$2" | head -n 1 | sed 's/^[^:]*:[[:space:]]*//' | tr -d '\r"'"'")
-  if [ -z "$ref" ]; then echo "@entry $1 unreadable no client certificate in kubeconfig"; return 0; fi
-  case "$ref" in /*) ;; *) ref="$(dirname -- "$2")/$ref" ;; esac
-  printf '@ref %s %s\n' "$1" "$ref"
-  cert "$1" "$ref" pem
 }
 echo "@certs-bot 1"
 if command -v kubeadm >/dev/null 2>&1; then
-  v=$(kubeadm version -o short 2>/dev/null | head -n 1) && [ -n "$v" ] && echo "@kubeadm $v"
+  v=$(kubeadm version -o short 2>/dev/null) && v=${"$"}{v%%"$nl"*} && [ -n "$v" ] && echo "@kubeadm $v"
 fi`;
 
-function line(entry: CatalogueEntry, dirs: NodeDirs): string {
-  const path = shellQuote(absolute(dirs, entry.base, entry.path));
-  switch (entry.readAs) {
-    case "kubeconfig":
-      return `kubeconfig ${entry.name} ${path}`;
-    case "pem":
-      return `cert ${entry.name} ${path} pem`;
-    case "cert":
-      return `cert ${entry.name} ${path} der`;
-  }
-}
+const MODE: Record<CatalogueEntry["readAs"], string> = { cert: "der", pem: "pem", kubeconfig: "kubeconfig" };
 
 /** The scan script for a node with these directories. */
 export function buildScanScript(dirs: NodeDirs): string {
@@ -99,7 +123,12 @@ export function buildScanScript(dirs: NodeDirs): string {
   return [
     PRELUDE,
     `if [ -d ${etcdDir} ]; then echo "@etcd yes"; else echo "@etcd no"; fi`,
-    ...CATALOGUE.map((entry) => line(entry, dirs)),
+    ...CATALOGUE.map(
+      (e) => `entry ${e.name} ${MODE[e.readAs]} ${shellQuote(absolute(dirs, e.base, e.path))}`,
+    ),
+    `awk ${shellQuote(READER)} <<CERTS_BOT_LIST`,
+    "$list",
+    "CERTS_BOT_LIST",
     `echo "@done"`,
     "",
   ].join("\n");

@@ -1,0 +1,79 @@
+// The scan script must read the same on every control plane: Debian/Ubuntu (dash + mawk), RHEL
+// (bash + gawk) and minimal images (busybox sh + awk). Runs it under every shell and awk found
+// here over one lab tree full of oddities and requires byte-identical output.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildScanScript, parseScanOutput, type NodeDirs } from "../../src/scan/script.js";
+import { newClusterPki, writeLabNode } from "../lab/tree.js";
+
+const SHELLS = [
+  ["dash", "/bin/dash"],
+  ["bash", "/bin/bash"],
+  ["busybox sh", "/bin/busybox"],
+].filter(([, path]) => existsSync(path!)) as [string, string][];
+const AWKS = ["/usr/bin/mawk", "/usr/bin/gawk", "/bin/busybox"].filter((p) => existsSync(p));
+
+let root: string;
+let dirs: NodeDirs;
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), "certs-bot-portable-"));
+  const node = await writeLabNode({
+    root: join(root, "node"),
+    nodeName: "portable-1",
+    address: "127.0.0.1",
+    pki: await newClusterPki(),
+    keyAlg: "rsa",
+    crlf: ["apiserver", "admin.conf"],
+    der: ["front-proxy-ca", "kubelet-serving"],
+    bundle: ["apiserver-kubelet-client"],
+    empty: ["etcd-healthcheck-client"],
+    garbage: ["front-proxy-client"],
+    missing: ["scheduler.conf"],
+    kubeletServingCa: false,
+  });
+  dirs = { kubernetesDir: node.kubernetesDir, kubeletPkiDir: node.kubeletPkiDir };
+});
+
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function run(shell: string, awk: string): string {
+  const shim = join(root, `bin-${awk.replace(/\W/g, "_")}`);
+  if (!existsSync(shim)) {
+    mkdirSync(shim);
+    symlinkSync(awk, join(shim, "awk"));
+  }
+  const args = shell.endsWith("busybox") ? ["sh", "-s"] : ["-s"];
+  const result = spawnSync(shell, args, {
+    input: buildScanScript(dirs),
+    encoding: "utf8",
+    env: { PATH: `${shim}:/usr/bin:/bin` },
+  });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stderr, "", `${shell} with ${awk} wrote to stderr`);
+  return result.stdout;
+}
+
+test(
+  "identical output under every shell and awk available",
+  { skip: AWKS.length < 2 && "needs two awks" },
+  () => {
+    const reference = run("/bin/sh", AWKS[0]!);
+    const read = parseScanOutput(reference, dirs);
+    assert.equal(read.entries.get("front-proxy-ca")?.state, "content");
+    assert.equal(read.entries.get("etcd-healthcheck-client")?.state, "unreadable");
+    assert.equal(read.entries.get("scheduler.conf")?.state, "missing");
+    const combos: string[] = [];
+    for (const [name, shell] of SHELLS) {
+      for (const awk of AWKS) {
+        assert.equal(run(shell, awk), reference, `${name} + ${awk}`);
+        combos.push(`${name}+${awk}`);
+      }
+    }
+    assert.ok(combos.length >= 2, combos.join(", "));
+  },
+);
