@@ -554,9 +554,9 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
     `setup: ${s(setupMs)} (trees, PKI, sshds; not part of the figures)`,
     "apiserver probe: OFF for every node (no lab apiservers): the figures cover the SSH read only",
     "",
-    `(a) certs-bot scan, cold cache    ${s(scanMs).padStart(9)}   runs: ${runs(scans.map((r) => r.cold.ms))}   machine CPU ${s(scanMachineCpuMs)}, ~${pids(scans.map((r) => r.cold)) / opts.nodes} pids/node`,
+    `(a) certs-bot scan, cold cache    ${s(scanMs).padStart(9)}   runs: ${runs(scans.map((r) => r.cold.ms))}   machine CPU ${s(scanMachineCpuMs)}, ~${(pids(scans.map((r) => r.cold)) / opts.nodes).toFixed(0)} new PIDs/node`,
     `    certs-bot scan, warm cache    ${s(warmScanMs).padStart(9)}   runs: ${runs(scans.map((r) => r.warm.ms))}   (same dependencies: nothing decoded again)`,
-    `(b) limit: connect+true+close     ${s(limitMs).padStart(9)}   runs: ${runs(limits.map((r) => r.ms))}   machine CPU ${s(limitMachineCpuMs)}, ~${pids(limits) / opts.nodes} pids/node`,
+    `(b) limit: connect+true+close     ${s(limitMs).padStart(9)}   runs: ${runs(limits.map((r) => r.ms))}   machine CPU ${s(limitMachineCpuMs)}, ~${(pids(limits) / opts.nodes).toFixed(0)} new PIDs/node`,
     `(c) naive: ssh+openssl per file   ${s(naiveMs).padStart(9)}   runs: ${runs(naives.map((r) => r.ms))}   ${naiveExecsPerNode} connections/node, machine CPU ${s(naiveMachineCpuMs)}` +
       (naiveExtrapolated
         ? `\n    NAIVE EXTRAPOLATED: measured on a random sample of ${naiveNodes.length} of ${opts.nodes} nodes (${naives[0]!.value} execs, pilot estimated ${s(naiveEstimateMs)} for all > budget ${s(opts.naiveBudgetMs)}), scaled ×${(opts.nodes / naiveNodes.length).toFixed(2)}`
@@ -577,8 +577,7 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
       "where the scan's time goes (same lab, same concurrency unless serial):",
       `  serial, 1 node, unloaded:  connect+true ${d.serial.limitMs.toFixed(0)} ms | certs-bot node read ${d.serial.scanNodeMs.toFixed(0)} ms | scan script alone (local sh) ${d.serial.scriptLocalMs.toFixed(0)} ms, ~${d.serial.scriptPids} processes`,
       `  limit (b)                                       ${s(limitMs).padStart(9)}`,
-      `  scan, remote script replaced by printf of its   ${s(d.replayScanMs).padStart(9)}   (SSH + ${(d.outputBytesPerNode / 1024).toFixed(1)} KiB/node + parse + judge; no forks on the node) machine CPU ${s(d.replayScanMachineCpuMs)}`,
-      `  output (no forks on the node)`,
+      `  scan, remote script → printf of its output      ${s(d.replayScanMs).padStart(9)}   SSH + ${(d.outputBytesPerNode / 1024).toFixed(1)} KiB/node + parse + judge, no fork on the node; machine CPU ${s(d.replayScanMachineCpuMs)}`,
       `  full scan (a)                                   ${s(scanMs).padStart(9)}   machine CPU ${s(scanMachineCpuMs)}`,
       `  scan script alone, local sh, all nodes          ${s(d.scriptLocalAllMs).padStart(9)}   CPU of the shells and their children ${s(d.scriptLocalCpuMs)} (${(d.scriptLocalCpuMs / opts.nodes).toFixed(1)} ms/node); machine CPU ${s(d.scriptLocalMachineCpuMs)}`,
       `  client parse + judge only, cold / warm cache    ${s(d.clientParseJudgeColdMs).padStart(9)} / ${s(d.clientParseJudgeWarmMs)}`,
