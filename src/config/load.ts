@@ -35,6 +35,8 @@ export interface NodeConfig {
 
 export interface ClusterConfig {
   name: string;
+  /** Where this cluster's warnings go (falls back to the digest channel). */
+  channel?: string;
   thresholds: Thresholds;
   nodes: NodeConfig[];
 }
@@ -44,6 +46,9 @@ export interface Config {
   timezone: string;
   thresholds: Thresholds;
   scanConcurrency: number;
+  /** When scheduled scans run, in `timezone`. */
+  scanCron: string;
+  slack?: { digestChannel: string; digestCron: string };
   clusters: ClusterConfig[];
 }
 
@@ -176,8 +181,11 @@ function resolve(raw: RawConfig, file: string): Config {
     timezone: raw.timezone,
     thresholds: raw.thresholds,
     scanConcurrency: raw.scanConcurrency,
+    scanCron: raw.scanCron,
+    ...(raw.slack ? { slack: raw.slack } : {}),
     clusters: raw.clusters.map((cluster) => ({
       name: cluster.name,
+      ...(cluster.channel ? { channel: cluster.channel } : {}),
       thresholds: cluster.thresholds ?? raw.thresholds,
       nodes: cluster.nodes.map((node) => {
         const ssh: SshSettings = { ...SSH_DEFAULTS, ...raw.ssh, ...cluster.ssh, ...node.ssh };

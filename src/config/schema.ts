@@ -2,6 +2,7 @@
 // never silently falls back to a default) and every value that later reaches a remote shell is
 // validated here, once.
 import { isIP } from "node:net";
+import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -17,6 +18,18 @@ const isTimeZone = (tz: string): boolean => {
     return false;
   }
 };
+
+const cron = z.string().refine((pattern) => {
+  try {
+    CronExpressionParser.parse(pattern);
+    return pattern.trim().split(/\s+/).length === 5;
+  } catch {
+    return false;
+  }
+}, 'must be a 5-field cron expression such as "0 */6 * * *"');
+
+/** A Slack conversation id (C… public, G… private, D… direct); names are ambiguous and can change. */
+const channelId = z.string().regex(/^[CGD][A-Z0-9]{6,}$/, "must be a Slack channel id such as C0123ABCD");
 
 /** An absolute path that can be single-quoted into a shell script and means what it says. */
 export const remotePath = z
@@ -87,6 +100,7 @@ const nodeSchema = z.strictObject({
 
 const clusterSchema = z.strictObject({
   name: z.string().regex(NAME, "must match [a-z0-9][a-z0-9-]{0,62}"),
+  channel: channelId.optional(),
   thresholds: thresholdsSchema.optional(),
   ssh: sshSchema.optional(),
   paths: pathsSchema.optional(),
@@ -99,6 +113,13 @@ export const configSchema = z
     timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as Europe/Berlin").default("UTC"),
     thresholds: thresholdsSchema.default({ warningDays: 30, criticalDays: 7 }),
     scanConcurrency: z.number().int().min(1).max(256).default(16),
+    scanCron: cron.default("0 */6 * * *"),
+    slack: z
+      .strictObject({
+        digestChannel: channelId,
+        digestCron: cron.default("0 9 * * 1-5"),
+      })
+      .optional(),
     ssh: sshSchema.default({}),
     paths: pathsSchema.default({}),
     apiserver: apiserverSchema.default({}),

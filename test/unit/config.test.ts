@@ -5,6 +5,9 @@ import { ConfigError, parseConfig } from "../../src/config/load.js";
 const VALID = `
 timezone: Europe/Berlin
 thresholds: { warningDays: 30, criticalDays: 7 }
+scanCron: "0 */4 * * *"
+slack:
+  digestChannel: C0DIGEST
 ssh:
   user: certsbot
   privateKeyPath: /keys/id
@@ -15,6 +18,7 @@ paths:
 apiserver: { port: 6443 }
 clusters:
   - name: cluster-a
+    channel: C0CLUSTERA
     thresholds: { warningDays: 45, criticalDays: 10 }
     ssh: { port: 2222 }
     nodes:
@@ -44,6 +48,10 @@ test("defaults, top level, cluster and node settings layer in that order", () =>
   const config = parseConfig(VALID, "clusters.yaml");
   const [a1, a2] = config.clusters[0]!.nodes;
   assert.equal(config.timezone, "Europe/Berlin");
+  assert.equal(config.scanCron, "0 */4 * * *");
+  assert.deepEqual(config.slack, { digestChannel: "C0DIGEST", digestCron: "0 9 * * 1-5" });
+  assert.equal(config.clusters[0]!.channel, "C0CLUSTERA");
+  assert.equal(config.clusters[1]!.channel, undefined);
   assert.deepEqual(config.clusters[0]!.thresholds, { warningDays: 45, criticalDays: 10 });
   assert.deepEqual(config.clusters[1]!.thresholds, { warningDays: 30, criticalDays: 7 });
   assert.equal(a1!.name, "kube-master001");
@@ -70,14 +78,14 @@ test("an unknown key names file, line, path and key", () => {
   const text = VALID.replace("        name: kube-master001", "        name: kube-master001\n        hots: x");
   const [problem, ...rest] = problems(text);
   assert.equal(rest.length, 0);
-  assert.equal(problem, 'clusters.yaml:19:9: clusters[0].nodes[0].hots: unknown key "hots"');
+  assert.equal(problem, 'clusters.yaml:23:9: clusters[0].nodes[0].hots: unknown key "hots"');
 });
 
 test("a bad value names its path and line", () => {
   const [problem] = problems(VALID.replace("host: master2.example.com", "host: 'bad host;rm -rf /'"));
   assert.match(
     problem!,
-    /^clusters\.yaml:21:15: clusters\[0\]\.nodes\[1\]\.host: must be a host name or an IP address$/,
+    /^clusters\.yaml:25:15: clusters\[0\]\.nodes\[1\]\.host: must be a host name or an IP address$/,
   );
 });
 

@@ -1,0 +1,79 @@
+// Posts rendered messages through Slack's Web API (@slack/web-api, as Bolt uses). Paces each
+// channel to about one message a second across all processes (a slot reserved in Redis), and
+// lets the client honour 429 Retry-After. A message that still fails is thrown to the job, which
+// BullMQ retries later; what was posted is remembered by action id, so a retry never re-posts.
+import { WebClient, type ChatPostMessageArguments } from "@slack/web-api";
+import type { Logger } from "pino";
+import type { Store } from "../store/store.js";
+
+/** Slack allows about one message per second per channel (short bursts tolerated). */
+export const CHANNEL_SPACING_MS = 1100;
+
+export interface OutgoingMessage {
+  channel: string;
+  text: string;
+  blocks: unknown[];
+}
+
+export interface SlackEnvironment {
+  token: string;
+  apiUrl?: string;
+}
+
+export function slackEnvironment(env: NodeJS.ProcessEnv = process.env): SlackEnvironment | null {
+  const token = env.SLACK_BOT_TOKEN;
+  if (!token) return null;
+  return { token, ...(env.SLACK_API_URL ? { apiUrl: env.SLACK_API_URL } : {}) };
+}
+
+export function webClient(slack: SlackEnvironment, logger?: Logger): WebClient {
+  return new WebClient(slack.token, {
+    ...(slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {}),
+    // A few quick retries for 5xx and network errors; beyond that the BullMQ job's own
+    // attempts/backoff take over, so a Slack outage never blocks a worker for half an hour.
+    retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 4000 },
+    rejectRateLimitedCalls: false, // wait out Retry-After, then retry
+    ...(logger ? { logger: slackLogger(logger) } : {}),
+  });
+}
+
+function slackLogger(logger: Logger) {
+  const child = logger.child({ component: "slack" });
+  return {
+    debug: (...m: unknown[]) => child.debug(m.join(" ")),
+    info: (...m: unknown[]) => child.info(m.join(" ")),
+    warn: (...m: unknown[]) => child.warn(m.join(" ")),
+    error: (...m: unknown[]) => child.error(m.join(" ")),
+    setLevel: () => undefined,
+    getLevel: () => "info" as never,
+    setName: () => undefined,
+  };
+}
+
+export class SlackPoster {
+  constructor(
+    private readonly client: WebClient,
+    private readonly store: Store,
+  ) {}
+
+  /**
+   * Posts once per `actionId`: a retried job gets the ts of the earlier post back instead of
+   * posting again.
+   */
+  async postOnce(actionId: string, message: OutgoingMessage, threadTs?: string): Promise<string> {
+    const earlier = await this.store.postedTs(actionId);
+    if (earlier) return earlier;
+    const wait = await this.store.reserveSlot(message.channel, CHANNEL_SPACING_MS);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const result = await this.client.chat.postMessage({
+      channel: message.channel,
+      text: message.text,
+      blocks: message.blocks,
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      unfurl_links: false,
+    } as ChatPostMessageArguments);
+    if (!result.ts) throw new Error(`Slack accepted ${actionId} without a message ts`);
+    await this.store.markPosted(actionId, result.ts);
+    return result.ts;
+  }
+}
