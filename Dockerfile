@@ -19,4 +19,4 @@ COPY config/clusters.example.yaml ./config/clusters.example.yaml
 # The SSH key and known_hosts are mounted read-only at /run/secrets/certs-bot (see docker-compose.yml).
 USER node
 ENTRYPOINT ["node", "/app/dist/cli.js"]
-CMD ["scan"]
+CMD ["serve"]

@@ -28,7 +28,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ["src/kubeadm/**", "src/certs/**", "src/report/**", "src/scan/judge.ts"],
+    files: [
+      "src/kubeadm/**",
+      "src/certs/**",
+      "src/report/**",
+      "src/notify/**",
+      "src/scan/judge.ts",
+      "src/scan/script.ts",
+    ],
     rules: {
       "no-restricted-imports": [
         "error",

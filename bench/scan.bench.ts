@@ -5,7 +5,8 @@
 // a parse microbenchmark, peak RSS of a 10-node vs an N-node scan in child processes, and a
 // breakdown of where the scan's time goes. Progress on stderr; results on stdout, the last line
 // one JSON object. Exits 0 whether or not the targets are met; non-zero only if the bench failed.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -105,27 +106,39 @@ interface ScanRun {
   reported: number;
 }
 
-function checkReport(report: ScanReport, expectedNodes: number, what: string): number {
+/**
+ * Every node scanned and every certificate file of the lab reported, all ok: a scan that silently
+ * reads nothing would otherwise look very fast. Returns the number of certificates reported.
+ */
+function checkReport(report: ScanReport, expected: ReadonlyMap<string, number>, what: string): number {
   const nodes = report.clusters.flatMap((c) => c.nodes);
   const bad = nodes.filter((n) => !n.reachable);
-  if (nodes.length !== expectedNodes || bad.length > 0) {
+  if (nodes.length !== expected.size || bad.length > 0) {
     throw new Error(
       `${what}: ${bad.length} of ${nodes.length} nodes not scanned` +
         (bad[0] ? ` (${bad[0].name}: ${bad[0].error})` : ""),
     );
   }
-  const notOk = nodes.flatMap((n) => n.certificates.filter((c) => c.status !== "ok"));
-  if (notOk[0]) throw new Error(`${what}: ${notOk[0].name} is ${notOk[0].status} (${notOk[0].error ?? ""})`);
+  for (const node of nodes) {
+    const want = expected.get(node.name);
+    if (node.certificates.length !== want)
+      throw new Error(
+        `${what}: ${node.name} reported ${node.certificates.length} certificates, the lab wrote ${want} files`,
+      );
+    const notOk = node.certificates.find((c) => c.status !== "ok");
+    if (notOk)
+      throw new Error(`${what}: ${node.name} ${notOk.name} is ${notOk.status} (${notOk.error ?? ""})`);
+  }
   return nodes.reduce((sum, n) => sum + n.certificates.length, 0);
 }
 
-async function certsBotScan(config: Config, nodeCount: number): Promise<ScanRun> {
+async function certsBotScan(config: Config, expected: ReadonlyMap<string, number>): Promise<ScanRun> {
   const deps = defaultDependencies();
   const cold = await measure(() => scanClusters(config, config.clusters, deps));
-  const reported = checkReport(cold.value, nodeCount, "cold scan");
+  const reported = checkReport(cold.value, expected, "cold scan");
   const decoded = deps.cache.decoded;
   const warm = await measure(() => scanClusters(config, config.clusters, deps));
-  checkReport(warm.value, nodeCount, "warm scan");
+  checkReport(warm.value, expected, "warm scan");
   if (deps.cache.decoded !== decoded) throw new Error("warm scan decoded certificates again");
   return { cold, warm, decoded, reported };
 }
@@ -137,9 +150,9 @@ function rawTarget(lab: BenchLab, node: BenchNode, key: Buffer): RawTarget {
   return { host: node.address, port: node.port, username: lab.users.plain, privateKey: key };
 }
 
-async function limit(lab: BenchLab, key: Buffer, concurrency: number): Promise<void> {
+async function limit(lab: BenchLab, key: Buffer, concurrency: number, noDelay = false): Promise<void> {
   await mapBounded(lab.nodes, concurrency, async (node) => {
-    const result = await sshExec(rawTarget(lab, node, key), "true");
+    const result = await sshExec(rawTarget(lab, node, key), "true", { noDelay });
     if (result.code !== 0) throw new Error(`limit: \`true\` on ${node.name} exited ${result.code}`);
   });
 }
@@ -285,7 +298,14 @@ function runScriptLocally(lab: BenchLab, node: BenchNode, script: string): Promi
 
 interface Breakdown {
   /** Unloaded, one node at a time. */
-  serial: { limitMs: number; scanNodeMs: number; scriptLocalMs: number; scriptPids: number };
+  serial: {
+    limitMs: number;
+    limitNoDelayMs: number;
+    scanNodeMs: number;
+    scriptLocalMs: number;
+    scriptPids: number;
+  };
+  limitNoDelayMs: number;
   /** All N nodes at the configured concurrency. */
   replayScanMs: number;
   replayScanMachineCpuMs: number;
@@ -303,6 +323,7 @@ async function breakdown(
   config: Config,
   key: Buffer,
   captured: Map<string, string>,
+  expected: ReadonlyMap<string, number>,
   opts: Options,
 ): Promise<Breakdown> {
   const nodeConfigs = config.clusters.flatMap((c) => c.nodes.map((node) => ({ cluster: c, node })));
@@ -313,12 +334,16 @@ async function breakdown(
   const first = nodeConfigs[0]!;
   const firstBench = benchNode.get(first.node.name)!;
   const serialLimit: number[] = [];
+  const serialLimitNoDelay: number[] = [];
   const serialScan: number[] = [];
   const serialLocal: number[] = [];
   const serialPids: number[] = [];
   const deps = defaultDependencies();
   for (let i = 0; i < SERIAL_ROUNDS; i++) {
     serialLimit.push((await measure(() => sshExec(rawTarget(lab, firstBench, key), "true"))).ms);
+    serialLimitNoDelay.push(
+      (await measure(() => sshExec(rawTarget(lab, firstBench, key), "true", { noDelay: true }))).ms,
+    );
     const node = await measure(() => scanNode(first.node, first.cluster, deps));
     if (!node.value.reachable) throw new Error(`serial scan: ${node.value.error}`);
     serialScan.push(node.ms);
@@ -336,7 +361,10 @@ async function breakdown(
   const replayRuns: Sample<ScanReport>[] = [];
   const localRuns: Sample<LocalRun[]>[] = [];
   const localCpu: number[] = [];
+  const noDelayLimits: number[] = [];
   for (let r = 0; r < opts.repeat; r++) {
+    noDelayLimits.push((await measure(() => limit(lab, key, opts.concurrency, true))).ms);
+
     const replayDeps = defaultDependencies();
     const transportFor = replayDeps.transportFor;
     replayDeps.transportFor = (node) => {
@@ -344,7 +372,7 @@ async function breakdown(
       return { run: () => transport.run(replays.get(node.name)!) };
     };
     const replay = await measure(() => scanClusters(config, config.clusters, replayDeps));
-    checkReport(replay.value, lab.nodes.length, "replay scan");
+    checkReport(replay.value, expected, "replay scan");
     replayRuns.push(replay);
 
     const cpu0 = childrenCpuSeconds();
@@ -361,7 +389,8 @@ async function breakdown(
     });
     localRuns.push(local);
     log(
-      `breakdown ${r + 1}/${opts.repeat}: replay scan ${(replay.ms / 1000).toFixed(2)} s, ` +
+      `breakdown ${r + 1}/${opts.repeat}: limit with TCP_NODELAY ${(noDelayLimits[r]! / 1000).toFixed(2)} s, ` +
+        `replay scan ${(replay.ms / 1000).toFixed(2)} s, ` +
         `script alone (local sh, all nodes) ${(local.ms / 1000).toFixed(2)} s`,
     );
   }
@@ -392,10 +421,12 @@ async function breakdown(
   return {
     serial: {
       limitMs: median(serialLimit),
+      limitNoDelayMs: median(serialLimitNoDelay),
       scanNodeMs: median(serialScan),
       scriptLocalMs: median(serialLocal),
       scriptPids: Math.min(...serialPids),
     },
+    limitNoDelayMs: median(noDelayLimits),
     replayScanMs: median(replayRuns.map((s) => s.ms)),
     replayScanMachineCpuMs: median(replayRuns.map((s) => s.machineCpuMs)),
     scriptLocalAllMs: median(localRuns.map((s) => s.ms)),
@@ -410,6 +441,25 @@ async function breakdown(
 
 // ---------------------------------------------------------------------------------------------
 
+/** Which code is measured: others may commit or edit src/ while the bench runs. */
+function sourceState(): { commit: string; srcChanges: string } {
+  const git = (...args: string[]) => {
+    try {
+      return execFileSync("git", args, {
+        cwd: REPO,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
+    } catch {
+      return "?";
+    }
+  };
+  return {
+    commit: git("rev-parse", "--short", "HEAD"),
+    srcChanges: git("status", "--porcelain", "--", "src"),
+  };
+}
+
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const x = (ratio: number) => `${ratio.toFixed(2)}×`;
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
@@ -417,6 +467,12 @@ const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 
 async function run(lab: BenchLab, opts: Options): Promise<void> {
   const loadAtStart = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  const sourceAtStart = sourceState();
+  const scriptText = buildScanScript({
+    kubernetesDir: "/etc/kubernetes",
+    kubeletPkiDir: "/var/lib/kubelet/pki",
+  });
+  const scriptSha256 = createHash("sha256").update(scriptText).digest("hex").slice(0, 12);
   log(
     `building ${opts.nodes} lab nodes (${Math.ceil(opts.nodes / CLUSTER_SIZE)} clusters) in ${lab.root}, 16 at a time`,
   );
@@ -434,6 +490,7 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
   const config = loadConfig(configPath);
   const key = readFileSync(lab.users.clientKeyPath);
   const commands = new Map(lab.nodes.map((n) => [n.name, naiveCommands(n)]));
+  const expected = new Map([...commands].map(([name, list]) => [name, list.length]));
   const setupMs = performance.now() - setup0;
   log(`setup done in ${s(setupMs)}`);
 
@@ -452,7 +509,7 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
         },
       };
     };
-    checkReport(await scanClusters(config, config.clusters, deps), opts.nodes, "warm-up scan");
+    checkReport(await scanClusters(config, config.clusters, deps), expected, "warm-up scan");
     await limit(lab, key, opts.concurrency);
     log("warm-up scan and limit done");
   }
@@ -487,7 +544,7 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
     for (let k = 0; k < kinds.length; k++) {
       const kind = kinds[(k + r) % kinds.length]!;
       if (kind === "scan") {
-        const scan = await certsBotScan(config, opts.nodes);
+        const scan = await certsBotScan(config, expected);
         scans.push(scan);
         log(`run ${r + 1}/${opts.repeat}: certs-bot scan ${s(scan.cold.ms)} cold, ${s(scan.warm.ms)} warm`);
       } else if (kind === "limit") {
@@ -516,7 +573,7 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
   let detail: Breakdown | undefined;
   if (opts.breakdown) {
     log("breakdown: where the scan's time goes");
-    detail = await breakdown(lab, config, key, captured, opts);
+    detail = await breakdown(lab, config, key, captured, expected, opts);
   }
 
   // Figures
@@ -546,18 +603,27 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
   const naiveMachineCpuMs = (machine(naives) * opts.nodes) / naiveNodes.length;
   const runs = (values: number[]) => values.map((v) => (v / 1000).toFixed(2)).join(" ");
 
+  const sourceAtEnd = sourceState();
   const out: string[] = [];
   const clusters = Math.ceil(opts.nodes / CLUSTER_SIZE);
   out.push(
     `certs-bot scan benchmark: ${opts.nodes} lab nodes (${clusters} clusters of ≤${CLUSTER_SIZE} control-plane nodes, one sshd each on 127.0.0.2…), ` +
       `concurrency ${opts.concurrency}, median of ${opts.repeat} interleaved runs; ${CPUS} CPUs shared by client and sshds; load at start ${loadAtStart}`,
+    `code: commit ${sourceAtStart.commit}${sourceAtStart.srcChanges ? " + uncommitted changes in src/" : ", src/ clean"}; scan script sha256 ${scriptSha256}… (${scriptText.length} bytes)`,
     `setup: ${s(setupMs)} (trees, PKI, sshds; not part of the figures)`,
     "apiserver probe: OFF for every node (no lab apiservers): the figures cover the SSH read only",
+    ...(sourceAtEnd.commit !== sourceAtStart.commit || sourceAtEnd.srcChanges !== sourceAtStart.srcChanges
+      ? [
+          `WARNING: src/ changed during the run (HEAD ${sourceAtStart.commit} → ${sourceAtEnd.commit}` +
+            `${sourceAtEnd.srcChanges !== sourceAtStart.srcChanges ? ", uncommitted src/ changes differ" : ""}): ` +
+            "this process measured src/ as loaded at start; the RSS child processes loaded it later",
+        ]
+      : []),
     "",
     `(a) certs-bot scan, cold cache    ${s(scanMs).padStart(9)}   runs: ${runs(scans.map((r) => r.cold.ms))}   machine CPU ${s(scanMachineCpuMs)}, ~${(pids(scans.map((r) => r.cold)) / opts.nodes).toFixed(0)} new PIDs/node`,
     `    certs-bot scan, warm cache    ${s(warmScanMs).padStart(9)}   runs: ${runs(scans.map((r) => r.warm.ms))}   (same dependencies: nothing decoded again)`,
     `(b) limit: connect+true+close     ${s(limitMs).padStart(9)}   runs: ${runs(limits.map((r) => r.ms))}   machine CPU ${s(limitMachineCpuMs)}, ~${(pids(limits) / opts.nodes).toFixed(0)} new PIDs/node`,
-    `(c) naive: ssh+openssl per file   ${s(naiveMs).padStart(9)}   runs: ${runs(naives.map((r) => r.ms))}   ${naiveExecsPerNode} connections/node, machine CPU ${s(naiveMachineCpuMs)}` +
+    `(c) naive: ssh+openssl per file   ${s(naiveMs).padStart(9)}   ${naiveExtrapolated ? "sample runs" : "runs"}: ${runs(naives.map((r) => r.ms))}   ${naiveExecsPerNode} connections/node, machine CPU ${s(naiveMachineCpuMs)}` +
       (naiveExtrapolated
         ? `\n    NAIVE EXTRAPOLATED: measured on a random sample of ${naiveNodes.length} of ${opts.nodes} nodes (${naives[0]!.value} execs, pilot estimated ${s(naiveEstimateMs)} for all > budget ${s(opts.naiveBudgetMs)}), scaled ×${(opts.nodes / naiveNodes.length).toFixed(2)}`
         : ""),
@@ -575,8 +641,9 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
     out.push(
       "",
       "where the scan's time goes (same lab, same concurrency unless serial):",
-      `  serial, 1 node, unloaded:  connect+true ${d.serial.limitMs.toFixed(0)} ms | certs-bot node read ${d.serial.scanNodeMs.toFixed(0)} ms | scan script alone (local sh) ${d.serial.scriptLocalMs.toFixed(0)} ms, ~${d.serial.scriptPids} processes`,
+      `  serial, 1 node, unloaded:  connect+true ${d.serial.limitMs.toFixed(0)} ms (with TCP_NODELAY ${d.serial.limitNoDelayMs.toFixed(0)} ms) | certs-bot node read ${d.serial.scanNodeMs.toFixed(0)} ms | scan script alone (local sh) ${d.serial.scriptLocalMs.toFixed(0)} ms, ~${d.serial.scriptPids} processes`,
       `  limit (b)                                       ${s(limitMs).padStart(9)}`,
+      `  limit with TCP_NODELAY (reference)              ${s(d.limitNoDelayMs).padStart(9)}   ssh2 leaves Nagle on, as certs-bot does: delayed ACKs stall each handshake`,
       `  scan, remote script → printf of its output      ${s(d.replayScanMs).padStart(9)}   SSH + ${(d.outputBytesPerNode / 1024).toFixed(1)} KiB/node + parse + judge, no fork on the node; machine CPU ${s(d.replayScanMachineCpuMs)}`,
       `  full scan (a)                                   ${s(scanMs).padStart(9)}   machine CPU ${s(scanMachineCpuMs)}`,
       `  scan script alone, local sh, all nodes          ${s(d.scriptLocalAllMs).padStart(9)}   CPU of the shells and their children ${s(d.scriptLocalCpuMs)} (${(d.scriptLocalCpuMs / opts.nodes).toFixed(1)} ms/node); machine CPU ${s(d.scriptLocalMachineCpuMs)}`,
@@ -593,6 +660,9 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
     concurrency: opts.concurrency,
     repeat: opts.repeat,
     cpus: CPUS,
+    commit: sourceAtStart.commit,
+    srcDirty: sourceAtStart.srcChanges !== "",
+    scriptSha256,
     apiserverProbe: false,
     setupMs: round(setupMs, 0),
     scanMs: round(scanMs, 1),
@@ -627,6 +697,8 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
       ? {
           breakdown: {
             serialLimitMs: round(detail.serial.limitMs, 1),
+            serialLimitNoDelayMs: round(detail.serial.limitNoDelayMs, 1),
+            limitNoDelayMs: round(detail.limitNoDelayMs, 1),
             serialScanNodeMs: round(detail.serial.scanNodeMs, 1),
             serialScriptLocalMs: round(detail.serial.scriptLocalMs, 1),
             scriptProcesses: detail.serial.scriptPids,
@@ -667,8 +739,11 @@ async function main(): Promise<void> {
   try {
     await run(lab, opts);
   } catch (err) {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 1;
+    // After a signal, in-flight work fails as its sshds go away: not worth reporting.
+    if (!interrupted) {
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
   } finally {
     if (!interrupted) {
       log(`cleaning up ${lab.root}`);

@@ -1,6 +1,7 @@
 // Bare ssh2: one connection, one exec, close. What the limit and the naive baseline are made of,
 // with none of certs-bot's own work (known_hosts pinning, script, parsing, judging).
-import { Client } from "ssh2";
+import { connect } from "node:net";
+import { Client, type ConnectConfig } from "ssh2";
 
 export interface RawTarget {
   host: string;
@@ -17,9 +18,14 @@ export interface RawResult {
 
 /**
  * Connects, runs `command`, and resolves when its channel closes, then ends the connection —
- * the same point at which certs-bot's SSH transport hands back a node's output.
+ * the same point at which certs-bot's SSH transport hands back a node's output. `noDelay`: a socket
+ * with TCP_NODELAY (a reference figure only; certs-bot, like ssh2, leaves Nagle on).
  */
-export function sshExec(target: RawTarget, command: string, timeoutMs = 120_000): Promise<RawResult> {
+export function sshExec(
+  target: RawTarget,
+  command: string,
+  { timeoutMs = 120_000, noDelay = false }: { timeoutMs?: number; noDelay?: boolean } = {},
+): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     const out: Buffer[] = [];
@@ -53,12 +59,15 @@ export function sshExec(target: RawTarget, command: string, timeoutMs = 120_000)
         stream.end();
       });
     });
-    client.connect({
+    const config: ConnectConfig = {
       host: target.host,
       port: target.port,
       username: target.username,
       privateKey: target.privateKey,
       readyTimeout: timeoutMs,
-    });
+    };
+    // ssh2 never disables Nagle on the socket it makes; with our own socket it can be.
+    if (noDelay) config.sock = connect({ host: target.host, port: target.port, noDelay: true });
+    client.connect(config);
   });
 }

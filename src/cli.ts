@@ -5,9 +5,20 @@ import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.js";
 import { EXIT, exitCode, renderJson, renderTable } from "./report/render.js";
+import { renderDigest } from "./notify/digest.js";
 import { defaultDependencies, scanClusters, selectClusters, UnknownClusterError } from "./scan/scan.js";
+import { Service, type Role } from "./service.js";
+import { slackEnvironment } from "./slack/poster.js";
+import { keyPrefix, redisUrl } from "./store/redis.js";
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? "warn", base: undefined }, pino.destination(2));
+/** A mistake the user can fix: printed as one line, exit 3, no stack trace. */
+class UsageError extends Error {}
+
+const isService = ["serve", "worker"].includes(process.argv[2] ?? "");
+const logger = pino(
+  { level: process.env.LOG_LEVEL ?? (isService ? "info" : "warn"), base: undefined },
+  pino.destination(2),
+);
 
 const configOption = (): Option =>
   new Option("--config <file>", "configuration file").default(
@@ -21,6 +32,48 @@ async function scanCommand(options: { config: string; cluster?: string[]; json?:
   const report = await scanClusters(config, clusters, defaultDependencies(logger));
   process.stdout.write(`${options.json ? renderJson(report) : renderTable(report, config.timezone)}\n`);
   return exitCode(report);
+}
+
+async function digestCommand(options: { config: string; print?: boolean }): Promise<number> {
+  if (!options.print)
+    throw new UsageError("digest posts on its schedule under `serve`; use --print to see it now");
+  const config = loadConfig(options.config);
+  if (!config.slack) throw new UsageError(`${config.file}: the digest needs slack.digestChannel`);
+  const report = await scanClusters(config, config.clusters, defaultDependencies(logger));
+  const messages = renderDigest({
+    channel: config.slack.digestChannel,
+    clusters: report.clusters.map((cluster) => ({
+      name: cluster.name,
+      report: cluster,
+      scannedAt: report.scannedAt,
+    })),
+    now: report.scannedAt,
+    timeZone: config.timezone,
+  });
+  process.stdout.write(`${JSON.stringify(messages, null, 2)}\n`);
+  return EXIT.ok;
+}
+
+async function serviceCommand(role: Role, options: { config: string }): Promise<number> {
+  const config = loadConfig(options.config);
+  const slack = slackEnvironment();
+  if (!slack) throw new UsageError("SLACK_BOT_TOKEN is not set (see .env.example)");
+  const service = new Service({ role, config, redisUrl: redisUrl(), prefix: keyPrefix(), slack, logger });
+  await service.start();
+  logger.info({ role, clusters: config.clusters.length }, "certs-bot is running");
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, "shutting down: finishing running jobs");
+      process.once(signal, () => process.exit(EXIT.unknown)); // a second signal does not wait
+      service.stop().then(resolve, (err: Error) => {
+        logger.error({ err: err.message }, "unclean shutdown");
+        resolve();
+      });
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return EXIT.ok;
 }
 
 function buildProgram(): Command {
@@ -37,6 +90,28 @@ function buildProgram(): Command {
     .action(async (options) => {
       process.exitCode = await scanCommand(options);
     });
+  program
+    .command("digest")
+    .description("scan now and print the daily digest messages as JSON, without Slack or Redis")
+    .addOption(configOption())
+    .option("--print", "print the messages ([{channel, text, blocks}]) instead of posting")
+    .action(async (options) => {
+      process.exitCode = await digestCommand(options);
+    });
+  program
+    .command("serve")
+    .description("run everything: schedules, scan and digest workers (needs Redis and SLACK_BOT_TOKEN)")
+    .addOption(configOption())
+    .action(async (options) => {
+      process.exitCode = await serviceCommand("serve", options);
+    });
+  program
+    .command("worker")
+    .description("run only workers, to scale out on the same Redis (no schedules)")
+    .addOption(configOption())
+    .action(async (options) => {
+      process.exitCode = await serviceCommand("worker", options);
+    });
   return program;
 }
 
@@ -50,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
         ? EXIT.ok
         : EXIT.unknown;
     }
-    if (err instanceof ConfigError || err instanceof UnknownClusterError) {
+    if (err instanceof ConfigError || err instanceof UnknownClusterError || err instanceof UsageError) {
       process.stderr.write(`certs-bot: ${err.message}\n`);
       return EXIT.unknown;
     }

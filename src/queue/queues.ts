@@ -90,6 +90,22 @@ export class Queues {
   }
 }
 
+/** Operators may shorten or lengthen crash detection (CERTS_BOT_LOCK_DURATION_MS, CERTS_BOT_STALLED_INTERVAL_MS). */
+export interface WorkerTuning {
+  lockDuration?: number;
+  stalledInterval?: number;
+}
+
+export function workerTuning(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
+  const ms = (name: string): number | undefined => {
+    const value = Number(env[name]);
+    return Number.isInteger(value) && value >= 1000 ? value : undefined;
+  };
+  const lockDuration = ms("CERTS_BOT_LOCK_DURATION_MS");
+  const stalledInterval = ms("CERTS_BOT_STALLED_INTERVAL_MS");
+  return { ...(lockDuration ? { lockDuration } : {}), ...(stalledInterval ? { stalledInterval } : {}) };
+}
+
 export interface JobHandlers {
   scanCluster(data: ScanClusterData, job: Job): Promise<unknown>;
   digest(job: Job): Promise<unknown>;
@@ -106,6 +122,7 @@ export class Workers {
     config: Config,
     handlers: JobHandlers,
     private readonly logger: Logger,
+    tuning: WorkerTuning = {},
   ) {
     const scan = new Worker(
       SCAN_QUEUE,
@@ -116,12 +133,13 @@ export class Workers {
         }
         return handlers.scanCluster(job.data as ScanClusterData, job);
       },
-      { connection, prefix, ...WORKER_SETTINGS.scan },
+      { connection, prefix, ...WORKER_SETTINGS.scan, ...tuning },
     );
     const digest = new Worker(DIGEST_QUEUE, (job: Job) => handlers.digest(job), {
       connection,
       prefix,
       ...WORKER_SETTINGS.digest,
+      ...tuning,
     });
     this.workers = [scan, digest];
     for (const worker of this.workers) {

@@ -32,7 +32,8 @@ export function webClient(slack: SlackEnvironment, logger?: Logger): WebClient {
     // A few quick retries for 5xx and network errors; beyond that the BullMQ job's own
     // attempts/backoff take over, so a Slack outage never blocks a worker for half an hour.
     retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 4000 },
-    rejectRateLimitedCalls: false, // wait out Retry-After, then retry
+    rejectRateLimitedCalls: false, // wait out Retry-After, then retry (each 429 uses up a retry)
+    timeout: 15_000, // the client's default is none: a hung connection would hold the job forever
     ...(logger ? { logger: slackLogger(logger) } : {}),
   });
 }
@@ -60,7 +61,12 @@ export class SlackPoster {
    * Posts once per `actionId`: a retried job gets the ts of the earlier post back instead of
    * posting again.
    */
-  async postOnce(actionId: string, message: OutgoingMessage, threadTs?: string): Promise<string> {
+  async postOnce(
+    actionId: string,
+    message: OutgoingMessage,
+    threadTs?: string,
+    broadcast = false,
+  ): Promise<string> {
     const earlier = await this.store.postedTs(actionId);
     if (earlier) return earlier;
     const wait = await this.store.reserveSlot(message.channel, CHANNEL_SPACING_MS);
@@ -69,7 +75,7 @@ export class SlackPoster {
       channel: message.channel,
       text: message.text,
       blocks: message.blocks,
-      ...(threadTs ? { thread_ts: threadTs } : {}),
+      ...(threadTs ? { thread_ts: threadTs, ...(broadcast ? { reply_broadcast: true } : {}) } : {}),
       unfurl_links: false,
     } as ChatPostMessageArguments);
     if (!result.ts) throw new Error(`Slack accepted ${actionId} without a message ts`);

@@ -253,3 +253,28 @@ test("each distinct certificate is decoded once", async () => {
   for (let i = 0; i < 5; i++) c.cache.get(disk.der);
   assert.equal(c.cache.decoded, 1);
 });
+
+test("subject alternative names parse from OpenSSL's text form", async () => {
+  const { subjectAltNames } = await import("../../src/certs/certificate.js");
+  assert.deepEqual(subjectAltNames("DNS:kubernetes, IP Address:10.96.0.1, IP Address:FD00:0:0:0:0:0:0:1"), [
+    "kubernetes",
+    "10.96.0.1",
+    "FD00:0:0:0:0:0:0:1",
+  ]);
+  assert.deepEqual(subjectAltNames('DNS:"odd, name", email:a@b.c'), ["odd, name", "a@b.c"]);
+  assert.deepEqual(subjectAltNames(undefined), []);
+});
+
+test("multi-part names read like 'O=…, CN=…'", async () => {
+  const client = await issueCert({
+    subject: "O=system:nodes, CN=system:node:n1",
+    key,
+    issuer: ca,
+    notBefore: at(-1),
+    notAfter: at(300),
+  });
+  const cert = ctx().cache.get(client.der);
+  assert.equal(cert.subject, "O=system:nodes, CN=system:node:n1");
+  assert.equal(cert.isCA, false);
+  assert.equal(cert.notAfter.getTime(), client.notAfter.getTime());
+});
