@@ -3,7 +3,7 @@
 // real `certs-bot worker` children, killed and restarted for real.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -107,6 +107,13 @@ before(async () => {
   const slow = await writeNode("lab-slow", "slow-1", {
     dates: { "admin.conf": { notBefore: days(-368), notAfter: days(-1) } },
   });
+  // A node that refuses SSH: known (pinned), but down.
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(root, "id_ed25519")]);
+  const downPort = await freePort("127.0.0.1");
+  writeFileSync(
+    join(root, "known_hosts"),
+    `[127.0.0.1]:${downPort} ssh-ed25519 ${Buffer.alloc(51).toString("base64")}\n`,
+  );
   const node = (name: string, dirs: { kubernetesDir: string; kubeletPkiDir: string }, extra = "") =>
     [
       `      - host: 127.0.0.1`,
@@ -139,6 +146,11 @@ before(async () => {
         slow,
         `        apiserver: { port: ${blackholePort} }\n        ssh: { connectTimeoutMs: 5000 }`,
       ),
+      "  - name: lab-down",
+      "    channel: C0DOWNNN",
+      `    ssh: { privateKeyPath: ${join(root, "id_ed25519")}, knownHostsPath: ${join(root, "known_hosts")} }`,
+      "    nodes:",
+      `      - { host: 127.0.0.1, name: down-1, port: ${downPort}, apiserver: { probe: false } }`,
       "",
     ].join("\n"),
   );
@@ -184,9 +196,9 @@ describe("schedules and fan-out", () => {
       const again = await svc.queue.requestScan("lab-b", "manual");
       assert.equal(again.id, first.id, "deduplicated while waiting or running");
       await svc.queue.scan.add("scan-all", {});
-      await until("all three clusters scanned", async () => {
+      await until("all four clusters scanned", async () => {
         const done = await svc.queue.scan.getCompleted();
-        return done.filter((j) => j.name === "scan-cluster").length === 3;
+        return done.filter((j) => j.name === "scan-cluster").length === 4;
       });
       const done = await svc.queue.scan.getCompleted();
       assert.deepEqual(
@@ -194,7 +206,7 @@ describe("schedules and fan-out", () => {
           .filter((j) => j.name === "scan-cluster")
           .map((j) => j.data.cluster)
           .sort(),
-        ["lab-a", "lab-b", "lab-slow"],
+        ["lab-a", "lab-b", "lab-down", "lab-slow"],
       );
     } finally {
       await svc.stop();
@@ -254,6 +266,26 @@ describe("warnings", () => {
       resolved.every((m) => /renew|resolved|ok/i.test(m.text)),
       resolved.map((m) => m.text).join("\n"),
     );
+  });
+});
+
+describe("unreachable nodes", () => {
+  test("warned on the second unreachable scan in a row, once", async () => {
+    fake.reset();
+    const svc = service("worker");
+    try {
+      await scanAndWait(svc, "lab-down");
+      assert.equal(fake.messages("C0DOWNNN").length, 0, "one failed scan is not yet a warning");
+      await scanAndWait(svc, "lab-down");
+      const [warning, ...more] = fake.messages("C0DOWNNN");
+      assert.equal(more.length, 0);
+      assert.match(JSON.stringify(warning!.blocks), /down-1/);
+      assert.match(JSON.stringify(warning!.blocks), /connection refused/);
+      await scanAndWait(svc, "lab-down");
+      assert.equal(fake.messages("C0DOWNNN").length, 1, "not again while it stays down");
+    } finally {
+      await svc.stop();
+    }
   });
 });
 
@@ -360,6 +392,85 @@ describe("digest", () => {
       assert.equal(replies("C0DIGEST").length, messages.length - 1, "continuations are thread replies");
     } finally {
       client.disconnect();
+    }
+  });
+});
+
+describe("the CLI", () => {
+  const run = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }),
+      ),
+    );
+
+  test("digest --print: a fresh scan, the messages as JSON, no Slack or Redis", async () => {
+    const calls = fake.calls.length;
+    const result = await run(["digest", "--config", configPath, "--print"], {
+      ...process.env,
+      REDIS_URL: "redis://127.0.0.1:1",
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const messages = JSON.parse(result.stdout) as { channel: string; text: string; blocks: unknown[] }[];
+    assert.ok(messages.length >= 1);
+    for (const m of messages) {
+      assert.deepEqual(Object.keys(m).sort(), ["blocks", "channel", "text"]);
+      assert.equal(m.channel, "C0DIGEST");
+      assert.deepEqual(checkBlockLimits(m as never), []);
+    }
+    const body = JSON.stringify(messages);
+    for (const cluster of ["lab-a", "lab-b", "lab-slow", "lab-down"])
+      assert.ok(body.includes(cluster), cluster);
+    assert.equal(fake.calls.length, calls, "nothing was sent to Slack");
+  });
+
+  test("serve and worker refuse to start without SLACK_BOT_TOKEN", async () => {
+    const env = { ...process.env, SLACK_BOT_TOKEN: "" };
+    for (const role of ["serve", "worker"]) {
+      const result = await run([role, "--config", configPath], env);
+      assert.equal(result.code, 3, role);
+      assert.match(result.stderr, /SLACK_BOT_TOKEN is not set/);
+    }
+  });
+
+  test("certs-bot serve posts warnings and the digest on schedule, and stops on SIGTERM", async () => {
+    fake.reset();
+    const file = join(root, "every-minute.yaml");
+    const text = (await import("node:fs")).readFileSync(configPath, "utf8");
+    writeFileSync(
+      file,
+      text
+        .replace('scanCron: "*/30 * * * *"', 'scanCron: "* * * * *"')
+        .replace('digestCron: "0 9 * * 1-5"', 'digestCron: "* * * * *"'),
+    );
+    const serve = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve", "--config", file], {
+      env: {
+        ...process.env,
+        REDIS_URL: redis.url,
+        CERTS_BOT_REDIS_PREFIX: `schedule-${process.pid}`,
+        SLACK_BOT_TOKEN: "xoxb-test",
+        SLACK_API_URL: fake.url,
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    try {
+      await until(
+        "a scheduled warning for lab-slow",
+        async () => fake.messages("C0SLOWWW").length > 0,
+        90_000,
+      );
+      await until(
+        "a scheduled digest",
+        async () => topLevel("C0DIGEST").some((m) => /digest/i.test(m.text)),
+        90_000,
+      );
+    } finally {
+      serve.kill("SIGTERM");
+      const code = await new Promise((r) =>
+        serve.exitCode !== null ? r(serve.exitCode) : serve.once("exit", r),
+      );
+      assert.equal(code, 0);
     }
   });
 });
