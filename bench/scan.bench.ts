@@ -30,6 +30,7 @@ import {
   seededRandom,
   type Sample,
 } from "./measure.js";
+import { recordOutputs } from "../test/lab/recording.js";
 import { sshExec, type RawTarget } from "./ssh-raw.js";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -497,18 +498,9 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
   // Warm-up (not counted): one scan, capturing every node's output for the breakdown; one limit.
   const captured = new Map<string, string>();
   {
-    const deps = defaultDependencies();
-    const transportFor = deps.transportFor;
-    deps.transportFor = (node) => {
-      const transport = transportFor(node);
-      return {
-        run: async (script) => {
-          const result = await transport.run(script);
-          captured.set(node.name, result.stdout);
-          return result;
-        },
-      };
-    };
+    const deps = recordOutputs(defaultDependencies(), (node, result) =>
+      captured.set(node.name, result.stdout),
+    );
     checkReport(await scanClusters(config, config.clusters, deps), expected, "warm-up scan");
     await limit(lab, key, opts.concurrency);
     log("warm-up scan and limit done");

@@ -98,20 +98,19 @@ function buildProgram(): Command {
     .action(async (options) => {
       process.exitCode = await digestCommand(options);
     });
-  program
-    .command("serve")
-    .description("run everything: schedules, scan and digest workers (needs Redis and SLACK_BOT_TOKEN)")
-    .addOption(configOption())
-    .action(async (options) => {
-      process.exitCode = await serviceCommand("serve", options);
-    });
-  program
-    .command("worker")
-    .description("run only workers, to scale out on the same Redis (no schedules)")
-    .addOption(configOption())
-    .action(async (options) => {
-      process.exitCode = await serviceCommand("worker", options);
-    });
+  const roles: [Role, string][] = [
+    ["serve", "run everything: schedules, scan and digest workers (needs Redis and SLACK_BOT_TOKEN)"],
+    ["worker", "run only workers, to scale out on the same Redis (no schedules)"],
+  ];
+  for (const [role, description] of roles) {
+    program
+      .command(role)
+      .description(description)
+      .addOption(configOption())
+      .action(async (options) => {
+        process.exitCode = await serviceCommand(role, options);
+      });
+  }
   return program;
 }
 

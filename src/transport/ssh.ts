@@ -29,36 +29,31 @@ export class SshConnector {
     return { run: (script) => this.run(target, script) };
   }
 
-  private privateKey(path: string): Buffer {
-    let key = this.keys.get(path);
-    if (!key) {
+  /** Reads a file named by a setting once; a failure names the setting. */
+  private static cached<T>(
+    cache: Map<string, T>,
+    setting: string,
+    path: string,
+    read: (path: string) => T,
+  ): T {
+    let value = cache.get(path);
+    if (value === undefined) {
       try {
-        key = readFileSync(path);
+        value = read(path);
       } catch (err) {
-        throw new TransportError(
-          "config",
-          `cannot read ssh.privateKeyPath ${path}: ${(err as Error).message}`,
-        );
+        throw new TransportError("config", `cannot read ${setting} ${path}: ${(err as Error).message}`);
       }
-      this.keys.set(path, key);
+      cache.set(path, value);
     }
-    return key;
+    return value;
+  }
+
+  private privateKey(path: string): Buffer {
+    return SshConnector.cached(this.keys, "ssh.privateKeyPath", path, (p) => readFileSync(p));
   }
 
   private hosts(path: string): KnownHosts {
-    let hosts = this.knownHosts.get(path);
-    if (!hosts) {
-      try {
-        hosts = KnownHosts.load(path);
-      } catch (err) {
-        throw new TransportError(
-          "config",
-          `cannot read ssh.knownHostsPath ${path}: ${(err as Error).message}`,
-        );
-      }
-      this.knownHosts.set(path, hosts);
-    }
-    return hosts;
+    return SshConnector.cached(this.knownHosts, "ssh.knownHostsPath", path, (p) => KnownHosts.load(p));
   }
 
   private async run({ host, ssh }: SshTarget, script: string): Promise<ExecResult> {

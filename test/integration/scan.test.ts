@@ -22,6 +22,7 @@ import type { NodeReport, ScanReport } from "../../src/report/types.js";
 import { defaultDependencies, scanClusters, selectClusters } from "../../src/scan/scan.js";
 import { startApiserver, type LabApiserver } from "../lab/apiserver.js";
 import { issueCert } from "../lab/pki.js";
+import { recordOutputs } from "../lab/recording.js";
 import { freePort, labAddress } from "../lab/ports.js";
 import { ensureLabUsers, startSshd, writeKnownHosts, type LabSshd, type LabUsers } from "../lab/sshd.js";
 import { newClusterPki, writeLabNode, type LabNode, type LabNodeSpec } from "../lab/tree.js";
@@ -269,18 +270,9 @@ describe("scanning real nodes over SSH", { skip: !isRoot && "needs root (lab use
     writeFileSync(configPath, yamlConfig());
     config = loadConfig(configPath);
 
-    const deps = defaultDependencies();
-    const transportFor = deps.transportFor;
-    deps.transportFor = (node) => {
-      const transport = transportFor(node);
-      return {
-        run: async (script) => {
-          const result = await transport.run(script);
-          sent.push(result.stdout, result.stderr);
-          return result;
-        },
-      };
-    };
+    const deps = recordOutputs(defaultDependencies(), (_node, result) =>
+      sent.push(result.stdout, result.stderr),
+    );
     report = await scanClusters(config, config.clusters, deps);
   });
 
