@@ -4,6 +4,7 @@
 // and `digest` (job "digest"). A scan-cluster job is deduplicated by cluster while it waits or
 // runs, so a manual scan of a cluster already being scanned joins that scan.
 import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from "bullmq";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Config } from "../config/load.js";
 
@@ -90,20 +91,27 @@ export class Queues {
   }
 }
 
-/** Operators may shorten or lengthen crash detection (CERTS_BOT_LOCK_DURATION_MS, CERTS_BOT_STALLED_INTERVAL_MS). */
+/**
+ * Operators may tune crash detection (CERTS_BOT_LOCK_DURATION_MS, CERTS_BOT_STALLED_INTERVAL_MS,
+ * at least 1000) and how many clusters one process scans at once (CERTS_BOT_SCAN_JOBS, 1–64).
+ */
 export interface WorkerTuning {
   lockDuration?: number;
   stalledInterval?: number;
+  scanJobs?: number;
 }
 
 export function workerTuning(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
-  const ms = (name: string): number | undefined => {
+  const int = (name: string, min: number, max: number): number | undefined => {
     const value = Number(env[name]);
-    return Number.isInteger(value) && value >= 1000 ? value : undefined;
+    return Number.isInteger(value) && value >= min && value <= max ? value : undefined;
   };
-  const lockDuration = ms("CERTS_BOT_LOCK_DURATION_MS");
-  const stalledInterval = ms("CERTS_BOT_STALLED_INTERVAL_MS");
-  return { ...(lockDuration ? { lockDuration } : {}), ...(stalledInterval ? { stalledInterval } : {}) };
+  const tuning: WorkerTuning = {
+    lockDuration: int("CERTS_BOT_LOCK_DURATION_MS", 1000, 3_600_000),
+    stalledInterval: int("CERTS_BOT_STALLED_INTERVAL_MS", 1000, 3_600_000),
+    scanJobs: int("CERTS_BOT_SCAN_JOBS", 1, 64),
+  };
+  return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)) as WorkerTuning;
 }
 
 export interface JobHandlers {
@@ -122,8 +130,10 @@ export class Workers {
     config: Config,
     handlers: JobHandlers,
     private readonly logger: Logger,
-    tuning: WorkerTuning = {},
+    { scanJobs, ...locks }: WorkerTuning = {},
   ) {
+    // Named, so every job records which process ran it (Job#processedBy).
+    const name = `certs-bot@${hostname()}:${process.pid}`;
     const scan = new Worker(
       SCAN_QUEUE,
       async (job: Job) => {
@@ -133,13 +143,21 @@ export class Workers {
         }
         return handlers.scanCluster(job.data as ScanClusterData, job);
       },
-      { connection, prefix, ...WORKER_SETTINGS.scan, ...tuning },
+      {
+        connection,
+        prefix,
+        name,
+        ...WORKER_SETTINGS.scan,
+        ...locks,
+        ...(scanJobs ? { concurrency: scanJobs } : {}),
+      },
     );
     const digest = new Worker(DIGEST_QUEUE, (job: Job) => handlers.digest(job), {
       connection,
       prefix,
+      name,
       ...WORKER_SETTINGS.digest,
-      ...tuning,
+      ...locks,
     });
     this.workers = [scan, digest];
     for (const worker of this.workers) {

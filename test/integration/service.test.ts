@@ -476,10 +476,11 @@ describe("the CLI", () => {
 });
 
 describe("crashes", () => {
-  const worker = (prefix: string): ChildProcess =>
+  const worker = (prefix: string, extraEnv: NodeJS.ProcessEnv = {}): ChildProcess =>
     spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "worker", "--config", configPath], {
       env: {
         ...process.env,
+        ...extraEnv,
         REDIS_URL: redis.url,
         CERTS_BOT_REDIS_PREFIX: prefix,
         SLACK_BOT_TOKEN: "xoxb-test",
@@ -494,6 +495,34 @@ describe("crashes", () => {
     new Promise<number | null>((r) =>
       child.exitCode !== null ? r(child.exitCode) : child.once("exit", (code) => r(code)),
     );
+
+  test("worker processes scale out: scans of one fan-out run on both", async () => {
+    fake.reset();
+    const prefix = `scale-${process.pid}`;
+    const { Queues } = await import("../../src/queue/queues.js");
+    const queues = new Queues({ url: redis.url, protocol: 2, maxRetriesPerRequest: null }, `${prefix}:bull`);
+    const workers = [
+      worker(prefix, { CERTS_BOT_SCAN_JOBS: "1" }),
+      worker(prefix, { CERTS_BOT_SCAN_JOBS: "1" }),
+    ];
+    try {
+      await until("both workers connected", async () => (await queues.scan.getWorkers()).length === 2);
+      await queues.scan.add("scan-all", {});
+      await until("four cluster scans", async () => {
+        const done = await queues.scan.getCompleted();
+        return done.filter((j) => j.name === "scan-cluster").length === 4;
+      });
+      const done = (await queues.scan.getCompleted()).filter((j) => j.name === "scan-cluster");
+      const by = new Set(done.map((j) => j.processedBy));
+      assert.equal(by.size, 2, `processed by ${[...by].join(", ")}`);
+      assert.ok([...by].every((name) => /^certs-bot@.+:\d+$/.test(name ?? "")));
+    } finally {
+      workers.forEach((w) => w.kill("SIGTERM"));
+      assert.deepEqual(await Promise.all(workers.map(exited)), [0, 0]);
+      await queues.scan.obliterate({ force: true });
+      await queues.close();
+    }
+  });
 
   test("a worker SIGKILLed mid-scan: the scan reruns on another worker, one warning", async () => {
     fake.reset();
