@@ -37,6 +37,15 @@ export interface ClusterConfig {
   name: string;
   /** Where this cluster's warnings go (falls back to the digest channel). */
   channel?: string;
+  /**
+   * Channel ids where this cluster may be shown in Slack. Default: `channel` plus
+   * `slack.digestChannel`, whichever are set (so possibly none: then it is shown nowhere).
+   */
+  viewers: string[];
+  /** User (U…/W…) and user group (S…) ids who may request scans and renewals. Default: nobody. */
+  operators: string[];
+  /** User and user group ids who may approve renewals. Default: nobody. */
+  approvers: string[];
   thresholds: Thresholds;
   nodes: NodeConfig[];
 }
@@ -174,6 +183,8 @@ export function loadConfig(file: string): Config {
   return parseConfig(text, file);
 }
 
+const unique = (ids: readonly string[]): string[] => [...new Set(ids)];
+
 /** Layers defaults ← top level ← cluster ← node into one flat record per node. */
 function resolve(raw: RawConfig, file: string): Config {
   return {
@@ -186,6 +197,11 @@ function resolve(raw: RawConfig, file: string): Config {
     clusters: raw.clusters.map((cluster) => ({
       name: cluster.name,
       ...(cluster.channel ? { channel: cluster.channel } : {}),
+      viewers: unique(
+        cluster.viewers ?? [cluster.channel, raw.slack?.digestChannel].filter((c): c is string => !!c),
+      ),
+      operators: unique(cluster.operators ?? []),
+      approvers: unique(cluster.approvers ?? []),
       thresholds: cluster.thresholds ?? raw.thresholds,
       nodes: cluster.nodes.map((node) => {
         const ssh: SshSettings = { ...SSH_DEFAULTS, ...raw.ssh, ...cluster.ssh, ...node.ssh };

@@ -5,7 +5,11 @@ import { isIP } from "node:net";
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 
-const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** A cluster name: also what people type after `/certs status`. */
+export const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const NAME = CLUSTER_NAME;
+/** A node's display name (`name:`); a node without one is called by its host. */
+export const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 // RFC 1123 host names; IPs are checked with isIP.
 const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -30,6 +34,17 @@ const cron = z.string().refine((pattern) => {
 
 /** A Slack conversation id (C… public, G… private, D… direct); names are ambiguous and can change. */
 const channelId = z.string().regex(/^[CGD][A-Z0-9]{6,}$/, "must be a Slack channel id such as C0123ABCD");
+
+/**
+ * Who may act on a cluster from Slack: a user id (U…, or W… on Enterprise Grid) or a user group id
+ * (S…). Ids, not @names or @handles: those can be renamed or reused.
+ */
+const principalId = z
+  .string()
+  .regex(
+    /^(?:[UW]|S)[A-Z0-9]{2,20}$/,
+    "must be a Slack user id (U… or W…, such as U0123ABCD) or user group id (S…, such as S0123ABCD), not a name",
+  );
 
 /** An absolute path that can be single-quoted into a shell script and means what it says. */
 export const remotePath = z
@@ -87,10 +102,7 @@ const hostSchema = z
 
 const nodeSchema = z.strictObject({
   host: hostSchema,
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be a plain node name")
-    .optional(),
+  name: z.string().regex(NODE_NAME, "must be a plain node name").optional(),
   port: port.optional(),
   transport: z.enum(["ssh", "local"]).optional(),
   ssh: sshSchema.optional(),
@@ -101,6 +113,12 @@ const nodeSchema = z.strictObject({
 const clusterSchema = z.strictObject({
   name: z.string().regex(NAME, "must match [a-z0-9][a-z0-9-]{0,62}"),
   channel: channelId.optional(),
+  /** Channels where this cluster may be shown (default: its channel and the digest channel). */
+  viewers: z.array(channelId).optional(),
+  /** Users or user groups who may request scans and renewals. */
+  operators: z.array(principalId).optional(),
+  /** Users or user groups who may approve renewals. */
+  approvers: z.array(principalId).optional(),
   thresholds: thresholdsSchema.optional(),
   ssh: sshSchema.optional(),
   paths: pathsSchema.optional(),

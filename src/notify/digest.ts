@@ -39,6 +39,7 @@ import {
   truncate,
 } from "./format.js";
 import { BLOCK_LIMITS, TEXT_BUDGET, blockTextLength, type Block, type SlackMessage } from "./slack-types.js";
+import { rankConcerns, type Concern } from "./rank.js";
 
 export interface DigestCluster {
   name: string;
@@ -93,72 +94,20 @@ const OK_NAMES_CHARS = 600;
 /** Room kept for the "continued" notes, whose numbers are known only after packing. */
 const NOTE_RESERVE = { blocks: 1, chars: 200 };
 
-/** The worst thing about a cluster, as its digest line shows it. */
-interface Worst {
-  status: Status;
-  /** `node/certificate`, or `node` for an unreachable node. */
-  label: string;
-  notBefore: Date | null;
-  notAfter: Date | null;
-  error?: string;
-}
-
 interface Row {
   name: string;
   status: Status;
   bucket: DigestBucket;
   scannedAt: Date | null;
-  worst?: Worst;
+  worst?: Concern;
   /** Other non-ok certificates and nodes in the cluster. */
   others: number;
-}
-
-function problems(report: ClusterReport): Worst[] {
-  const found: Worst[] = [];
-  for (const node of report.nodes) {
-    if (!node.reachable) {
-      found.push({
-        status: "unreachable",
-        label: node.name,
-        notBefore: null,
-        notAfter: null,
-        ...(node.error ? { error: node.error } : {}),
-      });
-      continue;
-    }
-    for (const cert of node.certificates) {
-      if (cert.status === "ok") continue;
-      found.push({
-        status: cert.status,
-        label: `${node.name}/${cert.name}`,
-        notBefore: cert.notBefore,
-        notAfter: cert.notAfter,
-        ...(cert.error ? { error: cert.error } : {}),
-      });
-    }
-    const served = node.apiserver;
-    const onDisk = node.certificates.find((c) => c.name === "apiserver")?.sha256;
-    if (served?.status && served.status !== "ok" && served.sha256 !== onDisk) {
-      found.push({
-        status: served.status,
-        label: `${node.name}/apiserver (served)`,
-        notBefore: null,
-        notAfter: served.notAfter ?? null,
-      });
-    }
-  }
-  return found.sort(
-    (a, b) =>
-      severity(b.status) - severity(a.status) ||
-      (a.notAfter?.getTime() ?? Infinity) - (b.notAfter?.getTime() ?? Infinity) ||
-      a.label.localeCompare(b.label),
-  );
 }
 
 function row(cluster: DigestCluster): Row {
   const { name, report, scannedAt } = cluster;
   if (!report) return { name, status: "ok", bucket: "not-scanned", scannedAt, others: 0 };
-  const found = problems(report);
+  const found = rankConcerns(report, { includeOk: false });
   const status = worstOf([
     report.status,
     ...report.nodes.map((n) => n.status),
@@ -174,7 +123,7 @@ function row(cluster: DigestCluster): Row {
   };
 }
 
-/** Worst first: STATUS_ORDER, then the soonest expiry, then the name. */
+/** Concern first: STATUS_ORDER, then the soonest expiry, then the name. */
 function compareRows(a: Row, b: Row): number {
   return (
     severity(b.status) - severity(a.status) ||
@@ -183,7 +132,7 @@ function compareRows(a: Row, b: Row): number {
   );
 }
 
-function detail(worst: Worst, now: Date): string {
+function detail(worst: Concern, now: Date): string {
   switch (worst.status) {
     case "unreachable":
       return `unreachable${worst.error ? `: ${plain(worst.error, 100)}` : ""}`;

@@ -178,3 +178,49 @@ test("YAML syntax errors name the line", () => {
 test("an empty file asks for clusters", () => {
   assert.match(problems("")[0]!, /clusters: is required/);
 });
+
+test("Slack access: viewers default to the cluster's channel and the digest channel; nobody operates", () => {
+  const config = parseConfig(VALID, "clusters.yaml");
+  assert.deepEqual(config.clusters[0]!.viewers, ["C0CLUSTERA", "C0DIGEST"]);
+  assert.deepEqual(config.clusters[1]!.viewers, ["C0DIGEST"], "no channel: the digest channel only");
+  assert.deepEqual(config.clusters[0]!.operators, []);
+  assert.deepEqual(config.clusters[0]!.approvers, []);
+  const noSlack = parseConfig(VALID.replace("slack:\n  digestChannel: C0DIGEST\n", ""), "clusters.yaml");
+  assert.deepEqual(noSlack.clusters[1]!.viewers, [], "no channel at all: shown nowhere");
+});
+
+test("Slack access: viewers, operators and approvers as configured", () => {
+  const text = VALID.replace(
+    "    channel: C0CLUSTERA\n",
+    "    channel: C0CLUSTERA\n" +
+      "    viewers: [C0SRE0001, G0PRIVATE1, C0SRE0001]\n" +
+      "    operators: [U0ALICE, S0SREGROUP, W0GRIDUSER]\n" +
+      "    approvers: [U0BOB]\n",
+  );
+  const cluster = parseConfig(text, "clusters.yaml").clusters[0]!;
+  assert.deepEqual(cluster.viewers, ["C0SRE0001", "G0PRIVATE1"], "explicit viewers replace the default");
+  assert.deepEqual(cluster.operators, ["U0ALICE", "S0SREGROUP", "W0GRIDUSER"]);
+  assert.deepEqual(cluster.approvers, ["U0BOB"]);
+  const none = parseConfig(text.replace("[C0SRE0001, G0PRIVATE1, C0SRE0001]", "[]"), "clusters.yaml");
+  assert.deepEqual(none.clusters[0]!.viewers, [], "an explicit empty list means shown nowhere");
+});
+
+test("Slack access: bad ids are named with path, line and what an id looks like", () => {
+  const text = VALID.replace(
+    "    channel: C0CLUSTERA\n",
+    "    channel: C0CLUSTERA\n" +
+      "    viewers: [C0SRE0001, '#sre']\n" +
+      "    operators: [U0ALICE, '@alice', C0CHANNEL1, u0lower]\n" +
+      "    approvers: U0BOB\n",
+  );
+  const found = problems(text);
+  const id =
+    "must be a Slack user id (U… or W…, such as U0123ABCD) or user group id (S…, such as S0123ABCD), not a name";
+  assert.deepEqual(found, [
+    "clusters.yaml:18:26: clusters[0].viewers[1]: must be a Slack channel id such as C0123ABCD",
+    `clusters.yaml:19:26: clusters[0].operators[1]: ${id}`,
+    `clusters.yaml:19:36: clusters[0].operators[2]: ${id}`,
+    `clusters.yaml:19:48: clusters[0].operators[3]: ${id}`,
+    "clusters.yaml:20:16: clusters[0].approvers: Invalid input: expected array, received string",
+  ]);
+});

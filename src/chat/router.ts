@@ -1,0 +1,154 @@
+// `/certs TEXT` from a user in a channel → what to answer and whether to queue a scan. Pure: the
+// edge (Bolt, the console) fetches the latest reports, calls handleCommand, then acks, posts
+// `reply` in order (ephemeral or in the channel) and queues `enqueueScan`. Nothing here waits.
+//
+// Order of checks, each answering alone:
+//   1. the text parses (length, shell characters, subcommand, arguments, flags);
+//   2. the cluster exists and is shown in this channel: an unknown name gets suggestions among the
+//      clusters of this channel only; a cluster that exists but is not shown here gets a refusal
+//      (the user typed its exact name, so that says nothing they did not know);
+//   3. `scan` needs an operator; `renew`/`audit` answer "not enabled yet";
+//   4. `status --node` names a node of that cluster (suggestions among its nodes).
+// Errors and refusals are ephemeral (only the user sees them) and never enqueue anything. `help`
+// and "not enabled" are ephemeral too; `list`, `status` and `scan` answer in the channel, where
+// the team can see them (the channel is a viewer of every cluster shown).
+import type { Config } from "../config/load.js";
+import type { StoredScan } from "../store/store.js";
+import { suggestNames } from "../scan/scan.js";
+import { canOperate, canView, visibleClusters } from "./access.js";
+import { checkCluster, parseCommand, type ClusterCommand } from "./command.js";
+import {
+  renderCommandError,
+  renderHelp,
+  renderList,
+  renderNoReport,
+  renderNotEnabled,
+  renderRefusal,
+  renderScanQueued,
+  renderStatus,
+  renderUnknownNode,
+  type ChatReply,
+} from "./views.js";
+
+export interface CommandRequest {
+  /** What follows `/certs`, as Slack sends it. */
+  text: string;
+  userId: string;
+  channelId: string;
+  /** The user groups (S…) the user belongs to, resolved by the edge. */
+  userGroups: readonly string[];
+}
+
+export interface RouterDeps {
+  config: Config;
+  /** The latest stored scan of a cluster, already fetched (see reportsNeeded). */
+  latest: (cluster: string) => StoredScan | null;
+  now: Date;
+}
+
+export interface RouterDecision {
+  /** Messages to post, in order. */
+  reply: ChatReply[];
+  /** Only the user sees the reply. */
+  ephemeral: boolean;
+  /** Queue a scan of this cluster; the edge answers with renderScanDone when it is stored. */
+  enqueueScan?: string;
+}
+
+const ephemeral = (reply: ChatReply): RouterDecision => ({ reply: [reply], ephemeral: true });
+
+/**
+ * The clusters whose latest report handleCommand will ask for, so the edge can fetch exactly those
+ * (in one round trip) before calling it.
+ */
+export function reportsNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
+  const parsed = parseCommand(request.text);
+  if (!parsed.ok) return [];
+  const { command } = parsed;
+  if (command.kind === "list") return visibleClusters(config, request.channelId).map((c) => c.name);
+  if (command.kind === "status") {
+    const cluster = config.clusters.find((c) => c.name === command.cluster);
+    return cluster && canView(cluster, request.channelId).allowed ? [cluster.name] : [];
+  }
+  return [];
+}
+
+export function handleCommand(request: CommandRequest, deps: RouterDeps): RouterDecision {
+  const { config, latest, now } = deps;
+  const visible = visibleClusters(config, request.channelId);
+  const parsed = parseCommand(request.text);
+  if (!parsed.ok) return ephemeral(renderCommandError(parsed.error));
+  const command = parsed.command;
+
+  if (command.kind === "help") return ephemeral(renderHelp(command.topic, visible[0]?.name));
+  if (command.kind === "list") {
+    const clusters = visible.map((c) => ({ name: c.name, latest: latest(c.name) }));
+    return { reply: renderList({ clusters, now, timeZone: config.timezone }), ephemeral: false };
+  }
+  return clusterCommand(
+    command,
+    request,
+    deps,
+    visible.map((c) => c.name),
+  );
+}
+
+function clusterCommand(
+  command: ClusterCommand,
+  request: CommandRequest,
+  deps: RouterDeps,
+  visible: readonly string[],
+): RouterDecision {
+  const { config, latest, now } = deps;
+  const cluster = config.clusters.find((c) => c.name === command.cluster);
+  if (!cluster) {
+    const error = checkCluster(command.cluster, visible);
+    // checkCluster cannot pass a name that is not configured, since visible ⊆ configured.
+    return ephemeral(renderCommandError(error!));
+  }
+  const view = canView(cluster, request.channelId);
+  if (!view.allowed) return ephemeral(renderRefusal(cluster.name, view.reason));
+
+  switch (command.kind) {
+    case "renew":
+    case "audit":
+      return ephemeral(renderNotEnabled(command.kind, cluster.name));
+    case "scan": {
+      const operate = canOperate(cluster, request.userId, request.userGroups, "request scans");
+      if (!operate.allowed) return ephemeral(renderRefusal(cluster.name, operate.reason));
+      return {
+        reply: [renderScanQueued(cluster.name, request.userId)],
+        ephemeral: false,
+        enqueueScan: cluster.name,
+      };
+    }
+    case "status": {
+      const scan = latest(cluster.name);
+      if (command.node !== undefined) {
+        const known = [
+          ...new Set([...cluster.nodes.map((n) => n.name), ...(scan?.report.nodes.map((n) => n.name) ?? [])]),
+        ];
+        if (!known.includes(command.node)) {
+          return ephemeral(renderUnknownNode(cluster.name, command.node, suggestNames(command.node, known)));
+        }
+      }
+      // No report yet: say so and start one. Anyone who may see the cluster may cause this first
+      // scan (it is read-only, and the queue deduplicates scans per cluster); later scans need an
+      // operator.
+      if (!scan) {
+        return { reply: [renderNoReport(cluster.name, true)], ephemeral: false, enqueueScan: cluster.name };
+      }
+      return {
+        reply: renderStatus({
+          cluster: cluster.name,
+          scan,
+          now,
+          timeZone: config.timezone,
+          ...(command.node !== undefined ? { node: command.node } : {}),
+          all: command.all,
+        }),
+        ephemeral: false,
+      };
+    }
+  }
+}

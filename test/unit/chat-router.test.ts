@@ -1,0 +1,256 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseConfig } from "../../src/config/load.js";
+import type { StoredScan } from "../../src/store/store.js";
+import type { CertificateReport, NodeReport } from "../../src/report/types.js";
+import { blockTexts, checkBlockLimits } from "../../src/notify/slack-types.js";
+import {
+  handleCommand,
+  reportsNeeded,
+  type CommandRequest,
+  type RouterDecision,
+} from "../../src/chat/router.js";
+
+const NOW = new Date("2026-11-28T09:00:00Z");
+const DAY = 86_400_000;
+
+const CONFIG = parseConfig(
+  `
+timezone: Europe/Berlin
+slack: { digestChannel: C0DIGEST }
+clusters:
+  - name: cluster-a
+    channel: C0CLUSTERA
+    viewers: [C0CLUSTERA, C0SRETEAM]
+    operators: [U0ALICE, S0SREGROUP]
+    approvers: [U0BOB]
+    nodes:
+      - { host: 10.0.0.11, name: kube-master001 }
+      - { host: 10.0.0.12, name: kube-master002 }
+  - name: cluster-b
+    channel: C0CLUSTERB
+    operators: [U0ALICE]
+    nodes: [{ host: 10.0.1.1 }]
+  - name: cluster-x
+    viewers: [C0OTHERTEAM]
+    operators: [U0ALICE]
+    nodes: [{ host: 10.0.2.1 }]
+`,
+  "clusters.yaml",
+);
+
+function cert(name: string, daysLeft: number): CertificateReport {
+  return {
+    name,
+    path: `/etc/kubernetes/pki/${name}.crt`,
+    kind: "certificate",
+    status: daysLeft < 0 ? "expired" : daysLeft <= 7 ? "critical" : daysLeft <= 30 ? "warning" : "ok",
+    ca: "ca",
+    subject: null,
+    issuer: null,
+    serialNumber: null,
+    notBefore: new Date(NOW.getTime() - 300 * DAY),
+    notAfter: new Date(NOW.getTime() + daysLeft * DAY),
+    daysLeft,
+    isCA: false,
+    sans: [],
+    keyAlgorithm: null,
+    sha256: name,
+  };
+}
+
+const node = (name: string, certs: CertificateReport[]): NodeReport => ({
+  name,
+  host: name,
+  port: 22,
+  status: certs.some((c) => c.status === "warning") ? "warning" : "ok",
+  reachable: true,
+  certificates: certs,
+  findings: [],
+});
+
+const SCANS: Record<string, StoredScan> = {
+  "cluster-a": {
+    cluster: "cluster-a",
+    scannedAt: new Date(NOW.getTime() - 2 * 3_600_000),
+    durationMs: 900,
+    report: {
+      name: "cluster-a",
+      status: "warning",
+      nodes: [
+        node("kube-master001", [cert("apiserver", 12), cert("admin.conf", 300)]),
+        node("kube-master002", [cert("apiserver", 200)]),
+      ],
+    },
+  },
+};
+
+const asked: string[] = [];
+const deps = {
+  config: CONFIG,
+  latest: (cluster: string) => {
+    asked.push(cluster);
+    return SCANS[cluster] ?? null;
+  },
+  now: NOW,
+};
+
+function run(text: string, over: Partial<CommandRequest> = {}): RouterDecision {
+  const decision = handleCommand(
+    { text, userId: "U0CAROL", channelId: "C0CLUSTERA", userGroups: [], ...over },
+    deps,
+  );
+  assert.ok(decision.reply.length > 0);
+  for (const reply of decision.reply)
+    assert.deepEqual(checkBlockLimits({ channel: "C0CLUSTERA", ...reply }), []);
+  return decision;
+}
+
+const shown = (decision: RouterDecision): string =>
+  decision.reply.map((r) => [r.text, ...blockTexts(r.blocks)].join("\n")).join("\n");
+
+test("help (and empty text) is ephemeral, with examples for a cluster of this channel", () => {
+  for (const text of ["", "help", "help scan"]) {
+    const decision = run(text);
+    assert.equal(decision.ephemeral, true);
+    assert.equal(decision.enqueueScan, undefined);
+  }
+  assert.match(shown(run("help")), /`\/certs status cluster-a --all`/);
+  assert.ok(!shown(run("help", { channelId: "C0DIGEST" })).includes("cluster-a"));
+});
+
+test("list shows only the clusters of this channel, in the channel", () => {
+  asked.length = 0;
+  const here = run("list");
+  assert.equal(here.ephemeral, false);
+  assert.equal(here.enqueueScan, undefined);
+  assert.match(
+    shown(here),
+    /\*cluster-a\* — warning · `kube-master001\/apiserver` 12d left · scanned 2h ago/,
+  );
+  assert.ok(!/cluster-b|cluster-x/.test(shown(here)));
+  assert.deepEqual(asked, ["cluster-a"], "only visible clusters' reports are read");
+  const digest = shown(run("list", { channelId: "C0DIGEST" }));
+  assert.match(digest, /\*cluster-b\* — not scanned yet/);
+  assert.ok(!/cluster-a|cluster-x/.test(digest));
+  assert.match(shown(run("list", { channelId: "C0NOBODY00" })), /No clusters are shown in this channel/);
+});
+
+test("status: the latest report, --node, --all; unknown nodes suggest that cluster's nodes", () => {
+  const status = run("status cluster-a");
+  assert.equal(status.ephemeral, false);
+  assert.equal(status.enqueueScan, undefined);
+  assert.match(status.reply[0]!.text, /^cluster-a: warning/);
+  assert.match(shown(status), /`apiserver` \*warning\* · expires 2026-12-10 10:00 CET \(12d left\)/);
+  const one = shown(run("status cluster-a --node kube-master002 --all"));
+  assert.ok(!one.includes("kube-master001"));
+  assert.match(one, /`apiserver` \*ok\*/);
+  const unknown = run("status cluster-a --node kube-master003");
+  assert.equal(unknown.ephemeral, true);
+  assert.match(
+    shown(unknown),
+    /\*cluster-a\* has no node `kube-master003`; did you mean `kube-master001`, `kube-master002`\?/,
+  );
+});
+
+test("status without a report says so and starts a scan, for anyone who may see the cluster", () => {
+  const decision = run("status cluster-b", { channelId: "C0CLUSTERB" });
+  assert.equal(decision.ephemeral, false);
+  assert.equal(decision.enqueueScan, "cluster-b");
+  assert.match(shown(decision), /\*cluster-b\* has no report yet — scanning now/);
+  const byIp = run("status cluster-b --node 10.0.1.1", { channelId: "C0CLUSTERB" });
+  assert.equal(byIp.enqueueScan, "cluster-b", "a node named by its host");
+});
+
+test("scan: operators (as users or through a user group) queue it; others are refused", () => {
+  const alice = run("scan cluster-a", { userId: "U0ALICE" });
+  assert.deepEqual(alice, {
+    reply: alice.reply,
+    ephemeral: false,
+    enqueueScan: "cluster-a",
+  });
+  assert.match(shown(alice), /Scan of \*cluster-a\* requested by <@U0ALICE>/);
+  const group = run("scan cluster-a", { userId: "U0DAVE", userGroups: ["S0SREGROUP"] });
+  assert.equal(group.enqueueScan, "cluster-a");
+  for (const over of [
+    { userId: "U0CAROL" },
+    { userId: "U0BOB" },
+    { userId: "U0CAROL", userGroups: ["S0OTHERS"] },
+  ]) {
+    const refused = run("scan cluster-a", over);
+    assert.equal(refused.ephemeral, true);
+    assert.equal(refused.enqueueScan, undefined);
+    assert.match(
+      shown(refused),
+      /only operators of cluster-a may request scans; ask <@U0ALICE> or <!subteam\^S0SREGROUP>/,
+    );
+  }
+});
+
+test("a cluster is never shown, scanned or suggested outside its viewer channels", () => {
+  const elsewhere = run("status cluster-x");
+  assert.equal(elsewhere.ephemeral, true);
+  assert.equal(elsewhere.enqueueScan, undefined);
+  assert.match(shown(elsewhere), /cluster-x is not shown in this channel/);
+  const scan = run("scan cluster-x", { userId: "U0ALICE" });
+  assert.equal(scan.enqueueScan, undefined, "an operator in the wrong channel queues nothing");
+  assert.match(shown(scan), /not shown in this channel/);
+  const typo = run("status cluster-c");
+  assert.equal(typo.ephemeral, true);
+  assert.match(shown(typo), /There is no cluster `cluster-c` in this channel; did you mean \*cluster-a\*\?/);
+  assert.ok(!/cluster-b|cluster-x/.test(shown(typo)), "no other team's names");
+  const nothing = shown(run("status cluster-c", { channelId: "C0NOBODY00" }));
+  assert.match(nothing, /There is no cluster `cluster-c` in this channel\./);
+  assert.ok(!/cluster-[abx]/.test(nothing));
+  assert.deepEqual(reportsNeeded({ text: "status cluster-x", channelId: "C0CLUSTERA" }, CONFIG), []);
+});
+
+test("renew and audit answer that renewals are not enabled yet, after the viewer check", () => {
+  for (const text of [
+    "renew cluster-a",
+    "renew cluster-a --node kube-master001 --certs apiserver",
+    "audit cluster-a",
+  ]) {
+    const decision = run(text, { userId: "U0ALICE" });
+    assert.equal(decision.ephemeral, true);
+    assert.equal(decision.enqueueScan, undefined);
+    assert.match(shown(decision), /Renewals are not enabled yet.*\*cluster-a\*/s);
+  }
+  assert.match(shown(run("renew cluster-x")), /not shown in this channel/);
+});
+
+test("bad input is ephemeral, runs nothing and reads no report", () => {
+  const attempts = [
+    "status cluster-a; rm -rf /",
+    "$(reboot)",
+    "status `reboot`",
+    "scan cluster-a && curl evil",
+    "status cluster-a\nscan cluster-a",
+    "x".repeat(10_000),
+    "stauts cluster-a",
+    "scan",
+    "scan cluster-a cluster-b",
+    "status cluster-a --force",
+    "status Cluster-A",
+  ];
+  for (const text of attempts) {
+    asked.length = 0;
+    const decision = run(text, { userId: "U0ALICE" });
+    assert.equal(decision.ephemeral, true, text.slice(0, 40));
+    assert.equal(decision.enqueueScan, undefined);
+    assert.deepEqual(asked, []);
+    assert.ok(!shown(decision).includes("rm -rf"));
+    assert.deepEqual(reportsNeeded({ text, channelId: "C0CLUSTERA" }, CONFIG), []);
+  }
+  assert.match(shown(run("stauts cluster-a")), /did you mean `status`\?/);
+  assert.match(shown(run("x".repeat(10_000))), /10000 characters/);
+});
+
+test("reportsNeeded names exactly the reports a command reads", () => {
+  const needed = (text: string, channelId = "C0CLUSTERA") => reportsNeeded({ text, channelId }, CONFIG);
+  assert.deepEqual(needed("list"), ["cluster-a"]);
+  assert.deepEqual(needed("list", "C0DIGEST"), ["cluster-b"]);
+  assert.deepEqual(needed("status cluster-a --all"), ["cluster-a"]);
+  assert.deepEqual(needed("scan cluster-a"), []);
+  assert.deepEqual(needed("help"), []);
+});

@@ -1,0 +1,357 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { CertificateReport, ClusterReport, NodeReport, Status } from "../../src/report/types.js";
+import type { StoredScan } from "../../src/store/store.js";
+import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
+import { blockTexts, checkBlockLimits, type HeaderBlock } from "../../src/notify/slack-types.js";
+import {
+  renderCommandError,
+  renderHelp,
+  renderList,
+  renderNoReport,
+  renderNotEnabled,
+  renderRefusal,
+  renderScanDone,
+  renderScanFailed,
+  renderScanQueued,
+  renderStatus,
+  renderUnknownNode,
+  type ChatReply,
+} from "../../src/chat/views.js";
+import { SUBCOMMANDS, parseCommand } from "../../src/chat/command.js";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const NOW = new Date("2026-11-28T09:00:00Z");
+const TZ = "Europe/Berlin";
+
+function cert(name: string, status: Status, daysLeft: number, error?: string): CertificateReport {
+  const unknown = status === "missing" || status === "unreadable";
+  return {
+    name,
+    path: `/etc/kubernetes/pki/${name}.crt`,
+    kind: "certificate",
+    status: status === "unreachable" ? "ok" : status,
+    ca: name === "ca" ? null : "ca",
+    subject: null,
+    issuer: null,
+    serialNumber: null,
+    notBefore: unknown ? null : new Date(NOW.getTime() + (status === "not-yet-valid" ? 1 : -300) * DAY),
+    notAfter: unknown ? null : new Date(NOW.getTime() + daysLeft * DAY),
+    daysLeft: unknown ? null : daysLeft,
+    isCA: name === "ca",
+    sans: [],
+    keyAlgorithm: null,
+    sha256: unknown ? null : `${name}-${daysLeft}`,
+    ...(error ? { error } : {}),
+  };
+}
+
+function node(name: string, certificates: CertificateReport[], extra: Partial<NodeReport> = {}): NodeReport {
+  return {
+    name,
+    host: `10.0.0.${name.length}`,
+    port: 22,
+    status: "ok",
+    reachable: true,
+    certificates,
+    findings: [],
+    ...extra,
+  };
+}
+
+function scan(cluster: string, nodes: NodeReport[], age = 3 * HOUR): StoredScan {
+  const report: ClusterReport = { name: cluster, status: "ok", nodes };
+  return { cluster, scannedAt: new Date(NOW.getTime() - age), durationMs: 2100, report };
+}
+
+/** A cluster whose worst certificate is `status`, `daysLeft` away. */
+function simple(cluster: string, status: Status, daysLeft = 200): StoredScan {
+  if (status === "unreachable") {
+    return scan(cluster, [
+      node("m1", [cert("ca", "ok", 3000)]),
+      node("m2", [], { status, reachable: false, error: "connect ECONNREFUSED 10.0.0.2:22" }),
+    ]);
+  }
+  return scan(cluster, [
+    node("m1", [cert("ca", "ok", 3000), cert("admin.conf", "ok", 300), cert("apiserver", status, daysLeft)], {
+      status,
+    }),
+  ]);
+}
+
+const allTexts = (replies: readonly ChatReply[]): string =>
+  replies.map((r) => [r.text, ...blockTexts(r.blocks)].join("\n")).join("\n");
+
+function assertFits(replies: readonly ChatReply[]): void {
+  assert.ok(replies.length > 0);
+  replies.forEach((reply, i) =>
+    assert.deepEqual(checkBlockLimits({ channel: "C0TEST0001", ...reply }), [], `message ${i}`),
+  );
+}
+
+test("help: every subcommand with examples, or one topic; examples use a cluster of this channel", () => {
+  const help = renderHelp(undefined, "cluster-a");
+  assertFits([help]);
+  const text = allTexts([help]);
+  for (const sub of SUBCOMMANDS) assert.match(text, new RegExp(`/certs ${sub}`));
+  assert.match(text, /`\/certs status cluster-a --all`/);
+  assert.match(text, /Not enabled yet/);
+  const examples = [...text.matchAll(/`(\/certs [^`]*)`/g)].map((m) => m[1]!);
+  for (const example of examples.filter((e) => !/[A-Z[]/.test(e))) {
+    assert.ok(parseCommand(example.slice("/certs ".length)).ok, `example parses: ${example}`);
+  }
+  const topic = renderHelp("status");
+  assert.equal(topic.blocks.length, 3);
+  assert.match(allTexts([topic]), /`\/certs status CLUSTER --node NAME`/);
+});
+
+test("list: worst first, status, worst certificate, time left, scan age; never-scanned last", () => {
+  const replies = renderList({
+    clusters: [
+      { name: "fine", latest: simple("fine", "ok", 300) },
+      { name: "new", latest: null },
+      { name: "warn-late", latest: simple("warn-late", "warning", 25) },
+      { name: "warn-soon", latest: simple("warn-soon", "warning", 12) },
+      { name: "dead", latest: simple("dead", "expired", -3) },
+      { name: "gone", latest: simple("gone", "unreachable") },
+    ],
+    now: NOW,
+    timeZone: TZ,
+  });
+  assertFits(replies);
+  assert.equal(replies.length, 1);
+  const [reply] = replies;
+  assert.equal(
+    reply!.text,
+    "6 clusters in this channel: 1 expired, 1 unreachable, 2 warning, 1 ok, 1 not scanned yet",
+  );
+  const body = blockTexts(reply!.blocks.slice(2)).join("\n").split("\n");
+  assert.deepEqual(body, [
+    ":red_circle: *dead* — expired · `m1/apiserver` expired 3d ago · scanned 3h ago",
+    ":electric_plug: *gone* — unreachable · `m2` unreachable: connect ECONNREFUSED 10.0.0.2:22 · scanned 3h ago",
+    ":large_yellow_circle: *warn-soon* — warning · `m1/apiserver` 12d left · scanned 3h ago",
+    ":large_yellow_circle: *warn-late* — warning · `m1/apiserver` 25d left · scanned 3h ago",
+    ":white_check_mark: *fine* — ok · `m1/admin.conf` 300d left · scanned 3h ago",
+    ":hourglass_flowing_sand: *new* — not scanned yet",
+  ]);
+});
+
+test("list: nothing visible says so and how to change it", () => {
+  const [reply, ...rest] = renderList({ clusters: [], now: NOW, timeZone: TZ });
+  assert.equal(rest.length, 0);
+  assert.match(allTexts([reply!]), /No clusters are shown in this channel.*`viewers`/s);
+});
+
+test("list: 500 clusters stay within Block Kit limits, every cluster exactly once, in order", () => {
+  const statuses: Status[] = ["ok", "warning", "critical", "expired", "unreachable", "unreadable", "missing"];
+  const clusters = Array.from({ length: 500 }, (_, i) => {
+    const name = `cluster-${String(i).padStart(3, "0")}-${"x".repeat(40)}`;
+    return {
+      name,
+      latest: i % 50 === 49 ? null : simple(name, statuses[i % statuses.length]!, (i % 60) - 5),
+    };
+  });
+  const t0 = performance.now();
+  const replies = renderList({ clusters, now: NOW, timeZone: TZ });
+  const ms = performance.now() - t0;
+  assertFits(replies);
+  assert.ok(replies.length > 1 && replies.length < 12, `${replies.length} messages`);
+  assert.ok(ms < 2000, `rendered in ${ms.toFixed(0)} ms`);
+  const names = allTexts(replies.map((r) => ({ ...r, text: "" }))).match(/\*cluster-\d{3}-x+\*/g)!;
+  assert.equal(names.length, 500);
+  assert.equal(new Set(names).size, 500);
+  assert.match(replies[0]!.text, /^500 clusters in this channel/);
+  assert.match(allTexts([replies[0]!]), /continued in \d+ more messages/);
+  replies.slice(1).forEach((reply, i) => {
+    assert.match(
+      reply.text,
+      new RegExp(`500 clusters in this channel \\(continued \\(${i + 2}/${replies.length}\\)\\)`),
+    );
+  });
+  const lines = allTexts(replies)
+    .split("\n")
+    .filter((l) => /^:[a-z_]+: \*cluster-/.test(l));
+  assert.match(lines[0]!, /expired/);
+  assert.match(lines[lines.length - 1]!, /not scanned yet/);
+});
+
+test("status: per node, what needs attention, expiry in the time zone, time left, CA, findings, age", () => {
+  const report = scan("cluster-a", [
+    node(
+      "m1",
+      [cert("ca", "ok", 3000), cert("apiserver", "critical", 5), cert("admin.conf", "warning", 20)],
+      {
+        status: "critical",
+        kubeadmVersion: "v1.29.3",
+        findings: [
+          {
+            code: "apiserver-drift",
+            severity: "warning",
+            certificate: "apiserver",
+            message: "the apiserver serves an older certificate than apiserver.crt",
+            advice: "restart the kube-apiserver static pod",
+          },
+        ],
+      },
+    ),
+    node("m2", [cert("ca", "ok", 3000), cert("apiserver", "ok", 200)]),
+    node("m3", [], { status: "unreachable", reachable: false, error: "HOST KEY MISMATCH <@U0X> `x`" }),
+  ]);
+  const replies = renderStatus({ cluster: "cluster-a", scan: report, now: NOW, timeZone: TZ, all: false });
+  assertFits(replies);
+  assert.equal(replies.length, 1);
+  const [reply] = replies;
+  assert.equal(reply!.text, "cluster-a: critical, 3 things need attention (report 3h ago)");
+  assert.equal((reply!.blocks[0] as HeaderBlock).text.text, "cluster-a — critical");
+  const text = allTexts(replies);
+  assert.match(text, /report of 2026-11-28 07:00 CET \(3h ago\)/);
+  assert.match(text, /\*m1\* \(10\.0\.0\.2\) — \*critical\* · kubeadm v1\.29\.3/);
+  assert.match(text, /`apiserver` \*critical\* · expires 2026-12-03 10:00 CET \(5d left\) · CA `ca`/);
+  assert.match(text, /`admin\.conf` \*warning\* · expires 2026-12-18 10:00 CET \(20d left\)/);
+  assert.match(text, /the other 1 certificate ok/);
+  assert.match(text, /\*m2\*.*\nall 2 certificates ok; the next to expire is `apiserver`/);
+  assert.match(
+    text,
+    /:warning: \*warning\* `apiserver`: the apiserver serves an older.*\n.*→ restart the kube-apiserver/,
+  );
+  assert.match(text, /not scanned: HOST KEY MISMATCH &lt;@U0X&gt; `x`/, "remote text is escaped");
+  assert.ok(!text.includes("<@U0X>"));
+  const everything = allTexts(
+    renderStatus({ cluster: "cluster-a", scan: report, now: NOW, timeZone: TZ, all: true }),
+  );
+  assert.match(everything, /`ca` \*ok\* · expires .* · a CA/);
+  assert.match(everything, /every certificate/);
+});
+
+test("status --node shows that node only; a node missing from the report says so", () => {
+  const report = simple("cluster-a", "unreachable");
+  const [one] = renderStatus({
+    cluster: "cluster-a",
+    scan: report,
+    now: NOW,
+    timeZone: TZ,
+    node: "m1",
+    all: false,
+  });
+  const text = allTexts([one!]);
+  assert.match(text, /cluster-a — ok \(m1\)/);
+  assert.ok(!text.includes("m2"));
+  const [none] = renderStatus({
+    cluster: "cluster-a",
+    scan: report,
+    now: NOW,
+    timeZone: TZ,
+    node: "m9",
+    all: false,
+  });
+  assert.match(allTexts([none!]), /has no node `m9` yet/);
+});
+
+test("status --all of a 7-node cluster with long errors and findings is split within the limits", () => {
+  const names = CATALOGUE.map((e) => e.name);
+  const statuses: Status[] = [
+    "ok",
+    "warning",
+    "critical",
+    "expired",
+    "unreadable",
+    "missing",
+    "not-yet-valid",
+  ];
+  const nodes = Array.from({ length: 7 }, (_, n) =>
+    node(
+      `kube-master-${n}.${"long-domain.".repeat(4)}example.com`,
+      names.map((name, i) =>
+        cert(
+          name,
+          statuses[(i + n) % statuses.length]!,
+          i - 3,
+          i % 2 ? `permission denied: ${"x".repeat(400)}` : undefined,
+        ),
+      ),
+      {
+        status: "expired",
+        kubeadmVersion: "v1.30.0",
+        apiserver: { port: 6443, reachable: false, error: "connect ECONNREFUSED ".repeat(30) },
+        findings: names.slice(0, 5).map((name) => ({
+          code: "not-signed-by-ca" as const,
+          severity: "critical" as const,
+          certificate: name,
+          message: `${name} is not signed by ca `.repeat(10),
+          advice: "renew it with kubeadm certs renew ".repeat(10),
+        })),
+      },
+    ),
+  );
+  const report = scan("big-cluster", nodes, 26 * HOUR);
+  const replies = renderStatus({ cluster: "big-cluster", scan: report, now: NOW, timeZone: TZ, all: true });
+  assertFits(replies);
+  assert.ok(replies.length >= 3, `${replies.length} messages`);
+  for (const reply of replies)
+    assert.match(reply.text + blockTexts(reply.blocks)[0], /big-cluster/, "names the cluster");
+  const text = allTexts(replies);
+  for (const n of nodes) {
+    for (const c of n.certificates) {
+      assert.ok(
+        text.includes(`\`${c.name}\` *${c.status === "not-yet-valid" ? "not yet valid" : c.status}*`),
+      );
+    }
+  }
+  assert.equal(text.match(/→ renew it/g)?.length, 35, "every finding");
+  assert.match(replies[0]!.text, /^big-cluster: expired/);
+  assert.match(replies[1]!.text, new RegExp(`^big-cluster status \\(continued \\(2/${replies.length}\\)\\)`));
+});
+
+test("no report yet, unknown node, scan queued, done and failed: each names the cluster", () => {
+  const replies = [
+    renderNoReport("cluster-a", true),
+    renderNoReport("cluster-a", false),
+    renderUnknownNode("cluster-a", "m9", ["m1"]),
+    renderScanQueued("cluster-a", "U0ALICE"),
+    renderScanDone({ cluster: "cluster-a", scan: simple("cluster-a", "critical", 4), now: NOW }),
+    renderScanFailed("cluster-a", "all 3 attempts failed: <!channel> timeout"),
+    renderRefusal("cluster-a", "only operators of cluster-a may request scans; ask <@U0ALICE>."),
+    renderNotEnabled("renew", "cluster-a"),
+    renderNotEnabled("audit", "cluster-a"),
+  ];
+  assertFits(replies);
+  for (const reply of replies) {
+    assert.match(reply.text, /cluster-a/);
+    assert.match(blockTexts(reply.blocks)[0]!, /cluster-a/);
+  }
+  const [scanning, idle, unknownNode, queued, done, failed, , renew] = replies.map((r) => allTexts([r]));
+  assert.match(scanning!, /no report yet — scanning now/);
+  assert.match(idle!, /`\/certs scan cluster-a` starts one/);
+  assert.match(unknownNode!, /\*cluster-a\* has no node `m9`; did you mean `m1`\?/);
+  assert.match(queued!, /Scan of \*cluster-a\* requested by <@U0ALICE>; the result follows here/);
+  assert.ok(
+    !allTexts([renderScanQueued("cluster-a", "<!channel>")]).includes("<!"),
+    "odd user ids are not mentioned",
+  );
+  assert.match(
+    done!,
+    /Scan of \*cluster-a\* done: \*critical\* · 1 node in 2\.1s · 1 to look at · worst: `m1\/apiserver` 4d left/,
+  );
+  assert.match(failed!, /&lt;!channel&gt;/);
+  assert.match(renew!, /Renewals are not enabled yet, so `\/certs renew` does nothing for \*cluster-a\*/);
+});
+
+test("errors show the message and the subcommand's usage", () => {
+  const parsed = parseCommand("status cluster-a --nod m1");
+  assert.ok(!parsed.ok);
+  const reply = renderCommandError(parsed.error);
+  assertFits([reply]);
+  const text = allTexts([reply]);
+  assert.match(text, /:no_entry: `status` has no flag `--nod`; did you mean `--node`\?/);
+  assert.match(text, /Usage: `\/certs status CLUSTER \[--node NAME\] \[--all\]`/);
+  const extra = parseCommand("scan cluster-a cluster-b");
+  assert.ok(!extra.ok);
+  assert.match(
+    allTexts([renderCommandError(extra.error)]),
+    /^\/certs: extra argument: cluster-a\n:no_entry: \*cluster-a\*: `scan` takes one cluster; `cluster-b` is too much/,
+  );
+  const unsafe = parseCommand("status $(reboot)");
+  assert.ok(!unsafe.ok);
+  assert.match(allTexts([renderCommandError(unsafe.error)]), /`\/certs help` lists the subcommands/);
+});
