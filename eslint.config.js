@@ -34,6 +34,7 @@ export default tseslint.config(
       "src/report/**",
       "src/notify/**",
       "src/chat/**",
+      "src/console/text.ts",
       "src/scan/judge.ts",
       "src/scan/script.ts",
     ],

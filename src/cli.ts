@@ -4,10 +4,12 @@
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.js";
+import { defaultChannel, runConsole } from "./console/console.js";
 import { EXIT, exitCode, renderJson, renderTable } from "./report/render.js";
 import { renderDigest } from "./notify/digest.js";
 import { defaultDependencies, scanClusters, selectClusters, UnknownClusterError } from "./scan/scan.js";
 import { Service, type Role } from "./service.js";
+import { SlackSurfaceError, slackSurface } from "./slack/app.js";
 import { slackEnvironment } from "./slack/poster.js";
 import { keyPrefix, redisUrl } from "./store/redis.js";
 
@@ -54,14 +56,64 @@ async function digestCommand(options: { config: string; print?: boolean }): Prom
   return EXIT.ok;
 }
 
+/** Ids as Slack sends them; the console takes nothing else, so what it shows is what Slack would. */
+const SLACK_ID = { user: /^[UW][A-Z0-9]{2,20}$/, channel: /^[CGD][A-Z0-9]{6,}$/, group: /^S[A-Z0-9]{2,20}$/ };
+
+async function consoleCommand(options: {
+  config: string;
+  user: string;
+  channel?: string;
+  groups?: string;
+}): Promise<number> {
+  const config = loadConfig(options.config);
+  const groups = options.groups?.split(",").filter(Boolean) ?? [];
+  const channelId = options.channel ?? defaultChannel(config);
+  if (!SLACK_ID.user.test(options.user)) {
+    throw new UsageError(`--user ${options.user}: not a Slack user id such as U0ALICE01`);
+  }
+  if (channelId === undefined) {
+    throw new UsageError(`${config.file}: no cluster has a viewer channel; pass --channel`);
+  }
+  if (!SLACK_ID.channel.test(channelId)) {
+    throw new UsageError(`--channel ${channelId}: not a Slack channel id such as C0LABAAAA`);
+  }
+  const bad = groups.find((group) => !SLACK_ID.group.test(group));
+  if (bad !== undefined)
+    throw new UsageError(`--groups ${bad}: not a Slack user group id such as S0SREGROUP`);
+  await runConsole({
+    config,
+    userId: options.user,
+    channelId,
+    groups,
+    input: process.stdin,
+    output: process.stdout,
+    logger,
+  });
+  return EXIT.ok;
+}
+
 async function serviceCommand(role: Role, options: { config: string }): Promise<number> {
   const config = loadConfig(options.config);
   const slack = slackEnvironment();
   if (!slack) throw new UsageError("SLACK_BOT_TOKEN is not set (see .env.example)");
-  const service = new Service({ role, config, redisUrl: redisUrl(), prefix: keyPrefix(), slack, logger });
-  await service.start();
-  logger.info({ role, clusters: config.clusters.length }, "certs-bot is running");
-  await new Promise<void>((resolve) => {
+  const surface = role === "serve" ? slackSurface(process.env, logger) : null;
+  const service = new Service({
+    role,
+    config,
+    redisUrl: redisUrl(),
+    prefix: keyPrefix(),
+    slack,
+    slackSurface: surface,
+    logger,
+  });
+  try {
+    await service.start();
+  } catch (err) {
+    await service.stop(); // the workers already run: without this the process would not exit
+    throw err;
+  }
+  // The handlers go in before "running" is logged: a supervisor may signal as soon as it reads it.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, "shutting down: finishing running jobs");
       process.once(signal, () => process.exit(EXIT.unknown)); // a second signal does not wait
@@ -73,6 +125,8 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
+  logger.info({ role, clusters: config.clusters.length }, "certs-bot is running");
+  await stopped;
   return EXIT.ok;
 }
 
@@ -98,8 +152,24 @@ function buildProgram(): Command {
     .action(async (options) => {
       process.exitCode = await digestCommand(options);
     });
+  program
+    .command("console")
+    .description(
+      "type /certs commands as a Slack user and read the bot's answers, with no Slack and no Redis",
+    )
+    .addOption(configOption())
+    .requiredOption("--user <id>", "the Slack user id you act as (e.g. U0ALICE01)")
+    .option("--channel <id>", "the channel you type in (default: the first viewer channel in the config)")
+    .option("--groups <ids>", "user groups (S…) you belong to, comma-separated; there is no Slack to ask")
+    .action(async (options) => {
+      process.exitCode = await consoleCommand(options);
+    });
   const roles: [Role, string][] = [
-    ["serve", "run everything: schedules, scan and digest workers (needs Redis and SLACK_BOT_TOKEN)"],
+    [
+      "serve",
+      "run everything: schedules, scan and digest workers, and the Slack surface (/certs, App Home) " +
+        "when SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set (needs Redis and SLACK_BOT_TOKEN)",
+    ],
     ["worker", "run only workers, to scale out on the same Redis (no schedules)"],
   ];
   for (const [role, description] of roles) {
@@ -124,7 +194,12 @@ async function main(argv: string[]): Promise<number> {
         ? EXIT.ok
         : EXIT.unknown;
     }
-    if (err instanceof ConfigError || err instanceof UnknownClusterError || err instanceof UsageError) {
+    if (
+      err instanceof ConfigError ||
+      err instanceof UnknownClusterError ||
+      err instanceof UsageError ||
+      err instanceof SlackSurfaceError
+    ) {
       process.stderr.write(`certs-bot: ${err.message}\n`);
       return EXIT.unknown;
     }

@@ -1,16 +1,18 @@
 // The long-running service: BullMQ workers that scan clusters, keep the results in Redis and tell
-// Slack what matters, plus (role `serve`) the schedules. Roles scale out on Redis: run one
-// `serve` and as many `worker` processes as you like.
+// Slack what matters, plus (role `serve`) the schedules and, when configured, the Slack surface
+// (slack/app.ts). Roles scale out on Redis: run one `serve` and as many `worker` processes as you like.
 import { randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import type { Logger } from "pino";
 import type { ClusterConfig, Config } from "./config/load.js";
 import { planAlerts, applyAlert, emptyAlertState, type AlertState } from "./notify/warnings.js";
 import { renderDigest } from "./notify/digest.js";
-import { Queues, Workers, workerTuning, type ScanClusterData } from "./queue/queues.js";
+import { Queues, Workers, workerTuning, type ScanClusterData, type ScannedProgress } from "./queue/queues.js";
 import type { ClusterReport } from "./report/types.js";
 import { defaultDependencies, scanClusters, type ScanDependencies } from "./scan/scan.js";
-import { SlackPoster, webClient, type SlackEnvironment } from "./slack/poster.js";
+import { SlackApp, type SlackSurface } from "./slack/app.js";
+import { ServiceBackend } from "./slack/backend.js";
+import { INTERACTIVE_CALLS, SlackPoster, webClient, type SlackEnvironment } from "./slack/poster.js";
 import { connectRedis } from "./store/redis.js";
 import { Store } from "./store/store.js";
 
@@ -23,6 +25,8 @@ export interface ServiceOptions {
   /** Redis key prefix (CERTS_BOT_REDIS_PREFIX); BullMQ queues live under `<prefix>:bull`. */
   prefix: string;
   slack: SlackEnvironment;
+  /** `/certs` and App Home (role `serve` only); none when the environment asks for none. */
+  slackSurface?: SlackSurface | null;
   logger: Logger;
   /** How long running jobs may take to finish at shutdown. */
   graceMs?: number;
@@ -41,6 +45,7 @@ export class Service {
   private readonly poster: SlackPoster;
   private readonly scanDeps: ScanDependencies;
   private workers?: Workers;
+  private readonly chat?: { backend: ServiceBackend; app: SlackApp };
   private refresh?: NodeJS.Timeout;
   private readonly id = randomUUID();
 
@@ -53,6 +58,12 @@ export class Service {
     this.store = new Store(this.redis, prefix);
     const connection = { url: redisUrl, protocol: 2, maxRetriesPerRequest: null } as const;
     this.queues = new Queues(connection, `${prefix}:bull`);
+    for (const queue of [this.queues.scan, this.queues.digest]) {
+      // Without a listener BullMQ prints connection errors to the console, around pino.
+      queue.on("error", (err: Error) =>
+        logger.warn({ queue: queue.name, err: err.message }, "queue connection problem"),
+      );
+    }
     this.poster = new SlackPoster(webClient(options.slack, logger), this.store);
     this.scanDeps = options.scanDependencies ?? defaultDependencies(logger);
     this.workers = new Workers(
@@ -64,6 +75,24 @@ export class Service {
       logger,
       workerTuning(),
     );
+    if (options.role === "serve" && options.slackSurface) {
+      const backend = new ServiceBackend({
+        store: this.store,
+        queues: this.queues,
+        connection,
+        client: webClient(options.slack, logger, INTERACTIVE_CALLS),
+        logger,
+      });
+      const app = new SlackApp({
+        surface: options.slackSurface,
+        slack: options.slack,
+        config: options.config,
+        backend,
+        store: this.store,
+        logger,
+      });
+      this.chat = { backend, app };
+    }
   }
 
   get queue(): Queues {
@@ -76,6 +105,7 @@ export class Service {
     this.refresh = setInterval(() => void this.assertSchedules(), SCHEDULES_REFRESH_MS);
     // A Redis restart without persistence loses the schedules: put them back once it is ready.
     this.redis.on("ready", () => void this.assertSchedules());
+    await this.chat?.app.start();
   }
 
   private async assertSchedules(): Promise<void> {
@@ -113,7 +143,8 @@ export class Service {
       durationMs: Date.now() - started,
       report: clusterReport,
     });
-    await job.updateProgress({ stage: "scanned", status: clusterReport.status });
+    const progress: ScannedProgress = { stage: "scanned", cluster: name, status: clusterReport.status };
+    await job.updateProgress(progress);
     await this.notify(cluster, clusterReport, report.scannedAt);
     return { cluster: name, status: clusterReport.status };
   }
@@ -166,8 +197,15 @@ export class Service {
   /** Stops taking jobs, lets running ones finish (bounded), closes connections. */
   async stop(): Promise<void> {
     clearInterval(this.refresh);
+    // Slack first: no new commands while the workers finish.
+    await this.chat?.app
+      .stop()
+      .catch((err: Error) =>
+        this.options.logger.warn({ err: err.message }, "Slack surface did not stop cleanly"),
+      );
     await this.workers?.close(this.options.graceMs ?? 30_000);
     this.workers = undefined;
+    await this.chat?.backend.close();
     await this.queues.close();
     await this.redis.quit().catch(() => undefined);
   }

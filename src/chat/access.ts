@@ -34,6 +34,14 @@ function onList(list: readonly string[], userId: string, userGroups: readonly st
   return list.some((id) => (id.startsWith("S") ? userGroups.includes(id) : id === userId));
 }
 
+/**
+ * The user groups on `list` whose membership decides whether `userId` is on it: none when the user
+ * is listed by name, else every group listed.
+ */
+export function groupsToCheck(list: readonly string[], userId: string): string[] {
+  return list.includes(userId) ? [] : list.filter((id) => id.startsWith("S"));
+}
+
 export function canView(cluster: ClusterConfig, channelId: string): Decision {
   if (channelId && cluster.viewers.includes(channelId)) return ALLOWED;
   return {
@@ -87,4 +95,40 @@ export function canApprove(
 /** The clusters that may be shown in `channelId`, in config order. */
 export function visibleClusters(config: Config, channelId: string): ClusterConfig[] {
   return config.clusters.filter((cluster) => canView(cluster, channelId).allowed);
+}
+
+// App Home is not in a channel, so it needs its own rule. A cluster is shown in a user's Home when
+// the user is one of its operators or approvers (directly or through a user group), or a member of
+// one of its viewer channels: exactly the people who could already see it through `/certs` in a
+// channel or act on it. Everyone else sees nothing (deny by default).
+
+/** Is the user one of the cluster's operators or approvers? */
+export const hasRole = (cluster: ClusterConfig, userId: string, userGroups: readonly string[]): boolean =>
+  onList([...cluster.operators, ...cluster.approvers], userId, userGroups);
+
+/** Every user group (S…) named as an operator or approver of some cluster. */
+export function roleGroups(config: Config): string[] {
+  const ids = config.clusters.flatMap((c) => [...c.operators, ...c.approvers]);
+  return [...new Set(ids.filter((id) => id.startsWith("S")))];
+}
+
+/**
+ * The viewer channels whose membership still matters for the user's Home: those of clusters the user
+ * has no role in. (Asking Slack about the rest would change nothing.)
+ */
+export function homeChannelsToCheck(config: Config, userId: string, userGroups: readonly string[]): string[] {
+  const unresolved = config.clusters.filter((c) => !hasRole(c, userId, userGroups));
+  return [...new Set(unresolved.flatMap((c) => c.viewers))];
+}
+
+/** The clusters shown in a user's App Home, in config order. */
+export function homeClusters(
+  config: Config,
+  userId: string,
+  userGroups: readonly string[],
+  userChannels: readonly string[],
+): ClusterConfig[] {
+  return config.clusters.filter(
+    (c) => hasRole(c, userId, userGroups) || c.viewers.some((channel) => userChannels.includes(channel)),
+  );
 }

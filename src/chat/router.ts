@@ -1,6 +1,7 @@
-// `/certs TEXT` from a user in a channel → what to answer and whether to queue a scan. Pure: the
-// edge (Bolt, the console) fetches the latest reports, calls handleCommand, then acks, posts
-// `reply` in order (ephemeral or in the channel) and queues `enqueueScan`. Nothing here waits.
+// `/certs TEXT` from a user in a channel → what to answer and whether to queue a scan. handleCommand
+// is pure: the edge (Bolt, the console) fetches the latest reports and user groups it needs
+// (decideCommand does that through any ChatBackend), then acks, posts `reply` in order (ephemeral
+// or in the channel) and queues `enqueueScan`. Nothing but decideCommand waits.
 //
 // Order of checks, each answering alone:
 //   1. the text parses (length, shell characters, subcommand, arguments, flags);
@@ -14,8 +15,9 @@
 // the team can see them (the channel is a viewer of every cluster shown).
 import type { Config } from "../config/load.js";
 import type { StoredScan } from "../store/store.js";
+import type { ChatBackend } from "./backend.js";
 import { suggestNames } from "../scan/scan.js";
-import { canOperate, canView, visibleClusters } from "./access.js";
+import { canOperate, canView, groupsToCheck, visibleClusters } from "./access.js";
 import { checkCluster, parseCommand, type ClusterCommand } from "./command.js";
 import {
   renderCommandError,
@@ -71,6 +73,42 @@ export function reportsNeeded(request: Pick<CommandRequest, "text" | "channelId"
     return cluster && canView(cluster, request.channelId).allowed ? [cluster.name] : [];
   }
   return [];
+}
+
+/**
+ * The user groups whose membership handleCommand's answer depends on: only `scan` of a cluster shown
+ * here asks, and only when the user is not an operator by name. Anything else resolves no group.
+ */
+export function groupsNeeded(
+  request: Pick<CommandRequest, "text" | "channelId" | "userId">,
+  config: Config,
+): string[] {
+  const parsed = parseCommand(request.text);
+  if (!parsed.ok || parsed.command.kind !== "scan") return [];
+  const name = parsed.command.cluster;
+  const cluster = config.clusters.find((c) => c.name === name);
+  if (!cluster || !canView(cluster, request.channelId).allowed) return [];
+  return groupsToCheck(cluster.operators, request.userId);
+}
+
+/**
+ * What every edge does with `/certs TEXT`: fetch the reports and user groups the answer needs (in
+ * parallel, one store round trip), then decide. Slack's deadline is the edge's business.
+ */
+export async function decideCommand(
+  backend: ChatBackend,
+  config: Config,
+  request: Omit<CommandRequest, "userGroups">,
+  now: Date,
+): Promise<RouterDecision> {
+  const [reports, userGroups] = await Promise.all([
+    backend.latest(reportsNeeded(request, config)),
+    backend.groupsOf(request.userId, groupsNeeded(request, config)),
+  ]);
+  return handleCommand(
+    { ...request, userGroups },
+    { config, latest: (name) => reports.get(name) ?? null, now },
+  );
 }
 
 export function handleCommand(request: CommandRequest, deps: RouterDeps): RouterDecision {

@@ -160,14 +160,14 @@ export interface ListInput {
   timeZone: string;
 }
 
-interface ListRow {
+export interface ListRow {
   name: string;
   status: Status | null;
   worst?: Concern;
   scan: StoredScan | null;
 }
 
-function listRow(cluster: ListCluster): ListRow {
+export function listRow(cluster: ListCluster): ListRow {
   if (!cluster.latest) return { name: cluster.name, status: null, scan: null };
   const worst = rankConcerns(cluster.latest.report, { includeOk: true })[0];
   return {
@@ -179,7 +179,7 @@ function listRow(cluster: ListCluster): ListRow {
 }
 
 /** Concern first; never-scanned clusters last. */
-function compareRows(a: ListRow, b: ListRow): number {
+export function compareRows(a: ListRow, b: ListRow): number {
   if (a.status === null || b.status === null) {
     return (a.status === null ? 1 : 0) - (b.status === null ? 1 : 0) || a.name.localeCompare(b.name);
   }
@@ -190,11 +190,22 @@ function compareRows(a: ListRow, b: ListRow): number {
   );
 }
 
-function listLine(row: ListRow, now: Date): string {
+/** One cluster on one line: status, worst certificate, time left, scan age. */
+export function listLine(row: ListRow, now: Date): string {
   const name = `*${plain(row.name, 80)}*`;
   if (row.status === null) return `${NOT_SCANNED_EMOJI} ${name} — not scanned yet`;
   const worst = row.worst ? ` · ${worstDetail(row.worst, now)}` : "";
   return `${STATUS_EMOJI[row.status]} ${name} — ${STATUS_LABEL[row.status]}${worst} · ${scanAge(row.scan, now)}`;
+}
+
+/** `2 expired, 1 warning, 40 ok`: the rows counted by status, in the rows' order. */
+export function countRows(rows: readonly ListRow[]): string {
+  const counts = new Map<string, number>();
+  for (const row of rows) {
+    const label = row.status ? STATUS_LABEL[row.status] : "not scanned yet";
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
+  return [...counts].map(([label, n]) => `${n} ${label}`).join(", ");
 }
 
 export function renderList(input: ListInput): ChatReply[] {
@@ -213,12 +224,7 @@ export function renderList(input: ListInput): ChatReply[] {
       },
     ];
   }
-  const counts = new Map<string, number>();
-  for (const row of rows) {
-    const label = row.status ? STATUS_LABEL[row.status] : "not scanned yet";
-    counts.set(label, (counts.get(label) ?? 0) + 1);
-  }
-  const summary = [...counts].map(([label, n]) => `${n} ${label}`).join(", ");
+  const summary = countRows(rows);
   const n = rows.length;
   const title = `${n} ${n === 1 ? "cluster" : "clusters"} in this channel`;
   const head: Block[] = [
@@ -459,6 +465,36 @@ export function renderRefusal(cluster: string, reason: string): ChatReply {
   return {
     text: `/certs: refused for ${cluster}`,
     blocks: [section(`:lock: ${reason}`), context("Nothing was run.")],
+  };
+}
+
+/** The edge failed (a timeout, Redis, a bug): the user still gets an answer, and the log an id. */
+export function renderInternalError(incident: string): ChatReply {
+  return {
+    text: `certs-bot: something went wrong (logged as ${incident})`,
+    blocks: [
+      section(
+        `:warning: Something went wrong answering \`/certs\`; it is logged as ${code(incident, 40)}. ` +
+          "Try again in a minute, or give that id to whoever runs certs-bot.",
+      ),
+    ],
+  };
+}
+
+/**
+ * Replaces the replies that did not fit the follow-ups Slack allows for one command (five through
+ * a slash command's response_url).
+ */
+export function renderRepliesCut(omitted: number): ChatReply {
+  const more = `${omitted} more ${omitted === 1 ? "message" : "messages"}`;
+  return {
+    text: `certs-bot: ${more} not shown`,
+    blocks: [
+      section(
+        `:scissors: ${more} not shown: Slack takes only a few replies to one command. ` +
+          "Narrow it down, as in `/certs status CLUSTER --node NAME`, or open certs-bot's Home tab.",
+      ),
+    ],
   };
 }
 

@@ -19,6 +19,18 @@ export interface ScanClusterData {
   reason: ScanReason;
 }
 
+/** The progress a scan-cluster job reports once its report is stored (the Slack surface waits for it). */
+export interface ScannedProgress {
+  stage: "scanned";
+  cluster: string;
+  status: string;
+}
+
+export function isScanned(progress: unknown): progress is ScannedProgress {
+  const p = progress as Partial<ScannedProgress> | null;
+  return typeof p === "object" && p !== null && p.stage === "scanned" && typeof p.cluster === "string";
+}
+
 /**
  * Worker settings (docs/operations.md explains each):
  * - scans are idempotent, so a job lost with a crashed worker simply runs again: a stalled job

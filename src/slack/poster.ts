@@ -26,19 +26,38 @@ export function slackEnvironment(env: NodeJS.ProcessEnv = process.env): SlackEnv
   return { token, ...(env.SLACK_API_URL ? { apiUrl: env.SLACK_API_URL } : {}) };
 }
 
-export function webClient(slack: SlackEnvironment, logger?: Logger): WebClient {
+/** How a WebClient retries and waits: job calls can afford retries, interactive ones cannot. */
+export interface CallTuning {
+  retries: number;
+  timeoutMs: number;
+  /** false: wait out 429 Retry-After, then retry (each 429 uses up a retry); true: fail at once. */
+  rejectRateLimited: boolean;
+}
+
+// A few quick retries for 5xx and network errors; beyond that the BullMQ job's own attempts/backoff
+// take over, so a Slack outage never blocks a worker for half an hour. The client's default
+// timeout is none: a hung connection would hold the job forever.
+export const JOB_CALLS: CallTuning = { retries: 3, timeoutMs: 15_000, rejectRateLimited: false };
+
+/** Lookups on the way to an answer Slack wants within 3 s: one try, quickly, or fail closed. */
+export const INTERACTIVE_CALLS: CallTuning = { retries: 0, timeoutMs: 1500, rejectRateLimited: true };
+
+export function webClient(
+  slack: SlackEnvironment,
+  logger?: Logger,
+  tuning: CallTuning = JOB_CALLS,
+): WebClient {
   return new WebClient(slack.token, {
     ...(slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {}),
-    // A few quick retries for 5xx and network errors; beyond that the BullMQ job's own
-    // attempts/backoff take over, so a Slack outage never blocks a worker for half an hour.
-    retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 4000 },
-    rejectRateLimitedCalls: false, // wait out Retry-After, then retry (each 429 uses up a retry)
-    timeout: 15_000, // the client's default is none: a hung connection would hold the job forever
+    retryConfig: { retries: tuning.retries, factor: 2, minTimeout: 500, maxTimeout: 4000 },
+    rejectRateLimitedCalls: tuning.rejectRateLimited,
+    timeout: tuning.timeoutMs,
     ...(logger ? { logger: slackLogger(logger) } : {}),
   });
 }
 
-function slackLogger(logger: Logger) {
+/** pino behind the Logger interface of @slack/web-api and Bolt (their levels are pino's). */
+export function slackLogger(logger: Logger) {
   const child = logger.child({ component: "slack" });
   return {
     debug: (...m: unknown[]) => child.debug(m.join(" ")),

@@ -5,6 +5,7 @@
 //   <p>:posted:<action id>   Slack ts of a message already posted                 TTL 35 d
 //   <p>:slack-pace:<channel> next free posting slot for a channel (ms)            TTL 10 s
 //   <p>:lock:<name>          short leases (e.g. who upserts the schedules)
+//   <p>:home:opened          who opened App Home lately: user id → when (sorted set)  TTL = window
 // Nothing secret is stored: reports hold certificate metadata and fingerprints, never key bytes.
 import type { Redis } from "ioredis";
 import { worstOf, type ClusterReport, type Status } from "../report/types.js";
@@ -125,6 +126,25 @@ export class Store {
       spacingMs,
     )) as number;
     return Math.max(0, slot - now);
+  }
+
+  /**
+   * Remembers that `userId` opened App Home at `at`, so scans can refresh it while they may be
+   * looking. Entries older than `windowMs` are dropped on the way, and the key expires with them.
+   */
+  async noteHomeOpened(userId: string, windowMs: number, at = Date.now()): Promise<void> {
+    const key = this.key("home", "opened");
+    await this.redis
+      .multi()
+      .zadd(key, at, userId)
+      .zremrangebyscore(key, "-inf", at - windowMs)
+      .pexpire(key, windowMs)
+      .exec();
+  }
+
+  /** The users who opened App Home within `windowMs`. */
+  async homeOpenedWithin(windowMs: number, now = Date.now()): Promise<string[]> {
+    return this.redis.zrangebyscore(this.key("home", "opened"), now - windowMs, "+inf");
   }
 
   /** A lease: true for the one caller that gets it until it expires. */

@@ -590,6 +590,7 @@ describe("fake Slack: conversations, users, usergroups", () => {
       },
       users: { U0ALICE: { name: "alice", real_name: "Alice A", tz: "Europe/Berlin" } },
       usergroups: { S0ONCALL: ["U0ALICE", "U0BOB"] },
+      channelMembers: { C0CERTS: Array.from({ length: 250 }, (_, i) => `U0M${String(i).padStart(4, "0")}`) },
     });
     slack = client(fake);
   });
@@ -630,5 +631,22 @@ describe("fake Slack: conversations, users, usergroups", () => {
       (await slackError(slack.usergroups.users.list({ usergroup: "S0NONE" }))).error,
       "no_such_subteam",
     );
+  });
+
+  test("conversations.members pages with limit and cursor, as Slack does", async () => {
+    const first = await slack.conversations.members({ channel: "C0CERTS", limit: 100 });
+    assert.equal(first.members?.length, 100);
+    assert.ok(first.response_metadata?.next_cursor);
+    const all: string[] = [];
+    for await (const page of slack.paginate("conversations.members", { channel: "C0CERTS", limit: 100 })) {
+      all.push(...((page as { members?: string[] }).members ?? []));
+    }
+    assert.equal(all.length, 250);
+    assert.equal(new Set(all).size, 250);
+    assert.deepEqual((await slack.conversations.members({ channel: "G0SECRET" })).members, []);
+    const bad = slack.conversations.members({ channel: "C0CERTS", cursor: "garbage" });
+    assert.equal((await slackError(bad)).error, "invalid_cursor");
+    const none = slack.conversations.members({ channel: "C0NONE" });
+    assert.equal((await slackError(none)).error, "channel_not_found");
   });
 });

@@ -22,6 +22,7 @@ import { Store } from "../../src/store/store.js";
 import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
 import { freePort } from "../lab/ports.js";
 import { startRedis, type LabRedis } from "../lab/redis.js";
+import { until } from "../lab/wait.js";
 import { newClusterPki, writeLabNode, type ClusterPki, type LabNodeSpec } from "../lab/tree.js";
 
 const DAY = 86_400_000;
@@ -48,20 +49,6 @@ async function writeNode(cluster: string, name: string, spec: Partial<LabNodeSpe
     now: realNow,
     ...spec,
   });
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const topLevel = (channel: string) => fake.messages(channel).filter((m) => !m.thread_ts);

@@ -1,6 +1,7 @@
 // `npm run demo`: builds a small lab of kubeadm control-plane trees (real certificates, the
 // origin story's expired apiserver-kubelet-client among them), starts a stand-in apiserver that
-// still serves its pre-renewal certificate, and runs the real `certs-bot scan` against it.
+// still serves its pre-renewal certificate, and runs the real `certs-bot scan` against it. Then a
+// scripted `certs-bot console` session shows what the bot answers to `/certs` in Slack.
 // Nodes use the `local` transport, so the demo needs no sshd, no root and no Slack.
 import { spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +22,38 @@ interface DemoNode {
   name: string;
   spec: Partial<LabNodeSpec>;
   servesOldCertificate?: boolean;
+}
+
+/** Who sees and operates what in Slack: Alice operates lab-a; lab-b is Bob's, shown in Alice's channel too. */
+const ACCESS: Record<string, string[]> = {
+  "lab-a": [
+    "    channel: C0LABAAAA",
+    "    viewers: [C0LABAAAA]",
+    "    operators: [U0ALICE01]",
+    "    approvers: [U0BOB0001]",
+  ],
+  "lab-b": ["    channel: C0LABBBBB", "    viewers: [C0LABBBBB, C0LABAAAA]", "    operators: [U0BOB0001]"],
+};
+
+/** What the console session types: each answer is the bot's real one. */
+const SCRIPT = [
+  "/certs list",
+  "/certs status lab-a",
+  "/certs scan lab-a",
+  "/certs status lab-b --all",
+  "/certs scan lab-b", // Alice is not an operator of lab-b: refused, and nothing runs
+  "/certs status lab-a; rm -rf /", // shell characters: refused, and nothing runs
+];
+
+/** The real CLI as a child; `input` is piped to its stdin, its output goes to ours. */
+function cli(args: string[], input?: string): Promise<number> {
+  return new Promise<number>((done) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+      stdio: [input === undefined ? "inherit" : "pipe", "inherit", "inherit"],
+    });
+    child.stdin?.end(input);
+    child.on("close", (status) => done(status ?? 3));
+  });
 }
 
 const NODES: DemoNode[] = [
@@ -106,26 +139,36 @@ async function main(): Promise<number> {
       `timezone: ${Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"}`,
       "thresholds: { warningDays: 30, criticalDays: 7 }",
       "clusters:",
-      ...[...yamlNodes].flatMap(([cluster, lines]) => [`  - name: ${cluster}`, "    nodes:", ...lines]),
+      ...[...yamlNodes].flatMap(([cluster, lines]) => [
+        `  - name: ${cluster}`,
+        ...(ACCESS[cluster] ?? []),
+        "    nodes:",
+        ...lines,
+      ]),
       "",
     ].join("\n"),
   );
 
   process.stdout.write(`Lab written to ${dir}\n$ certs-bot scan --config ${config}\n\n`);
-  const code = await new Promise<number>((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "scan", "--config", config], {
-      stdio: "inherit",
-    });
-    child.on("close", (status) => done(status ?? 3));
-  });
-  await Promise.all(apiservers.map((a) => a.stop()));
+  const code = await cli(["scan", "--config", config]);
   const meaning = ["ok", "warning", "critical", "unknown"][code] ?? "unknown";
   process.stdout.write(
     `\nexit code ${code} (${meaning}): 0 ok, 1 warning, 2 critical/expired/not-yet-valid, 3 unknown.\n` +
-      `Try: node --import tsx src/cli.ts scan --config ${config} --json\n` +
-      "(the stand-in apiservers have stopped, so that rerun reports the probe as a closed port)\n",
+      `Try: node --import tsx src/cli.ts scan --config ${config} --json\n\n` +
+      "What the bot answers in Slack, with no Slack: a scripted console session as U0ALICE01.\n" +
+      `$ certs-bot console --config ${config} --user U0ALICE01 <<EOF\n${SCRIPT.join("\n")}\nEOF\n\n`,
   );
-  return 0;
+  const consoleCode = await cli(
+    ["console", "--config", config, "--user", "U0ALICE01"],
+    `${SCRIPT.join("\n")}\n`,
+  );
+  await Promise.all(apiservers.map((a) => a.stop()));
+  process.stdout.write(
+    "\nTry it yourself (as Bob, who operates lab-b; --groups S… simulates user groups):\n" +
+      `  node --import tsx src/cli.ts console --config ${config} --user U0BOB0001\n` +
+      "(the stand-in apiservers have stopped, so reruns report the probe as a closed port)\n",
+  );
+  return consoleCode; // the scan's exit code is the lab's verdict; the console's is ours
 }
 
 main().then(

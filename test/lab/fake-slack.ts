@@ -88,6 +88,8 @@ export interface FakeSlackOptions {
   users?: Record<string, FakeUser>;
   /** Usergroup id → member user ids. */
   usergroups?: Record<string, string[]>;
+  /** Channel id → member user ids, for conversations.members (default: nobody). */
+  channelMembers?: Record<string, string[]>;
   /** What apps.connections.open hands out; without it the call answers not_allowed. */
   socketModeUrl?: string;
 }
@@ -555,6 +557,20 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     return users ? ok({ users: [...users] }) : fail("no_such_subteam");
   };
 
+  // Paginated as Slack does: `limit` (default 100, at most 1000) and an opaque cursor.
+  const conversationMembers = (args: Args): Answer => {
+    const channel = findChannel(args.channel);
+    if (!channel) return fail("channel_not_found");
+    const all = options.channelMembers?.[channel.id] ?? [];
+    const limit = Math.min(Math.max(Number(args.limit) || 100, 1), 1000);
+    const cursor = typeof args.cursor === "string" ? args.cursor : "";
+    const offset = cursor ? Number(/^offset:(\d+)$/.exec(Buffer.from(cursor, "base64").toString())?.[1]) : 0;
+    if (!Number.isInteger(offset)) return fail("invalid_cursor");
+    const end = offset + limit;
+    const next = end < all.length ? Buffer.from(`offset:${end}`).toString("base64") : "";
+    return ok({ members: all.slice(offset, end), response_metadata: { next_cursor: next } });
+  };
+
   // views.* report bad input as invalid_arguments with the reasons in response_metadata.messages.
   const publishView = (args: Args): Answer => {
     const invalid = (reasons: string[]) =>
@@ -592,6 +608,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     "chat.postEphemeral": postEphemeral,
     "chat.delete": remove,
     "conversations.info": conversationInfo,
+    "conversations.members": conversationMembers,
     "users.info": userInfo,
     "usergroups.users.list": usergroupUsers,
     "views.publish": publishView,

@@ -2,7 +2,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.js";
 import type { StoredScan } from "../../src/store/store.js";
-import type { CertificateReport, NodeReport } from "../../src/report/types.js";
 import { blockTexts, checkBlockLimits } from "../../src/notify/slack-types.js";
 import {
   handleCommand,
@@ -10,9 +9,9 @@ import {
   type CommandRequest,
   type RouterDecision,
 } from "../../src/chat/router.js";
+import { cert as fixtureCert, node } from "./chat-fixtures.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");
-const DAY = 86_400_000;
 
 const CONFIG = parseConfig(
   `
@@ -39,35 +38,7 @@ clusters:
   "clusters.yaml",
 );
 
-function cert(name: string, daysLeft: number): CertificateReport {
-  return {
-    name,
-    path: `/etc/kubernetes/pki/${name}.crt`,
-    kind: "certificate",
-    status: daysLeft < 0 ? "expired" : daysLeft <= 7 ? "critical" : daysLeft <= 30 ? "warning" : "ok",
-    ca: "ca",
-    subject: null,
-    issuer: null,
-    serialNumber: null,
-    notBefore: new Date(NOW.getTime() - 300 * DAY),
-    notAfter: new Date(NOW.getTime() + daysLeft * DAY),
-    daysLeft,
-    isCA: false,
-    sans: [],
-    keyAlgorithm: null,
-    sha256: name,
-  };
-}
-
-const node = (name: string, certs: CertificateReport[]): NodeReport => ({
-  name,
-  host: name,
-  port: 22,
-  status: certs.some((c) => c.status === "warning") ? "warning" : "ok",
-  reachable: true,
-  certificates: certs,
-  findings: [],
-});
+const cert = (name: string, daysLeft: number) => fixtureCert(name, daysLeft, NOW);
 
 const SCANS: Record<string, StoredScan> = {
   "cluster-a": {

@@ -1,0 +1,25 @@
+// `npm run bench`: the scan benchmark, then the /certs ack-latency benchmark, each printing its own
+// block; the last line is one JSON object: the scan figures, plus `ack`.
+// Arguments go to the scan benchmark (`npm run bench -- --nodes 50`).
+import { spawn } from "node:child_process";
+
+function run(script: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk;
+      process.stdout.write(chunk);
+    });
+    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} exited ${code}`))));
+  });
+}
+
+const lastJson = (out: string): Record<string, unknown> => JSON.parse(out.trim().split("\n").at(-1)!);
+
+const scan = lastJson(await run("bench/scan.bench.ts", process.argv.slice(2)));
+process.stdout.write("\n");
+const ack = lastJson(await run("bench/ack.bench.ts", []));
+process.stdout.write(`\n${JSON.stringify({ ...scan, ...ack })}\n`);

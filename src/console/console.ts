@@ -1,0 +1,99 @@
+// `certs-bot console`: the idea of Hubot's shell adapter. A person types `/certs …` lines as a
+// chosen user in a chosen channel and reads the bot's real answers (the same router and views as
+// Slack), rendered as text, with no Slack workspace and no Redis: scans run in this process.
+//
+// Works on a terminal (a prompt, colour, answers of background scans printed above the line being
+// typed) and with piped input (every line in order, each echoed after the prompt so the output reads
+// as a transcript; at EOF it waits until the scans it started have printed their answers).
+import { createInterface } from "node:readline";
+import type { Logger } from "pino";
+import { visibleClusters } from "../chat/access.js";
+import type { Config } from "../config/load.js";
+import { defaultDependencies } from "../scan/scan.js";
+import { InMemoryBackend } from "./backend.js";
+import { ConsoleSession } from "./session.js";
+import { ANSI_STYLE, MARKER, PLAIN_STYLE } from "./text.js";
+
+export interface ConsoleOptions {
+  config: Config;
+  userId: string;
+  channelId: string;
+  /** Simulated user-group membership of `userId`. */
+  groups: readonly string[];
+  input: NodeJS.ReadableStream & { isTTY?: boolean };
+  output: NodeJS.WritableStream & { isTTY?: boolean };
+  logger?: Logger;
+}
+
+/** Where the console puts you without --channel: the first viewer channel in config order. */
+export function defaultChannel(config: Config): string | undefined {
+  return config.clusters.find((cluster) => cluster.viewers.length > 0)?.viewers[0];
+}
+
+export async function runConsole(options: ConsoleOptions): Promise<void> {
+  const { config, userId, channelId, groups, input, output } = options;
+  const terminal = Boolean(input.isTTY && output.isTTY);
+  const style = terminal && !process.env.NO_COLOR ? ANSI_STYLE : PLAIN_STYLE;
+  const prompt = `${userId}> `;
+  const lines = createInterface({ input, output, terminal, prompt });
+  // Taken now: readline reads from the start, and lines read before an iterator exists are lost
+  // (piped input arrives while the first scans run).
+  const typed = lines[Symbol.asyncIterator]();
+  let busy = true;
+  const print = (text: string): void => {
+    // A background scan's answer arrives while the prompt waits: print it above, redraw the prompt.
+    if (terminal && !busy) output.write("\r\u001b[K");
+    output.write(`${text}\n`);
+    if (terminal && !busy) lines.prompt(true);
+  };
+  const session = new ConsoleSession({
+    config,
+    backend: new InMemoryBackend({
+      config,
+      scanDependencies: defaultDependencies(options.logger),
+      userId,
+      groups,
+    }),
+    userId,
+    channelId,
+    print,
+    style,
+  });
+
+  const shown = visibleClusters(config, channelId).map((c) => c.name);
+  print(
+    `${style.bold(`${MARKER} console`)}: you are ${userId} in channel ${channelId}` +
+      ` (user groups: ${groups.length ? groups.join(", ") : "none"}; --groups simulates them).`,
+  );
+  if (shown.length > 0) {
+    print(`Clusters shown here: ${shown.join(", ")}. Scanning them first, as serve does when it starts…`);
+    const started = Date.now();
+    // What `serve` does when it starts, so the first answers have reports to show.
+    await session.scanQuietly(shown);
+    print(`Scanned in ${((Date.now() - started) / 1000).toFixed(1)}s.`);
+  } else {
+    print(`No cluster is shown in ${channelId}; --channel picks another channel.`);
+  }
+  print(
+    "Type /certs help, /certs list or /certs status CLUSTER; the label of a button clicks it; quit leaves.",
+  );
+
+  // Ctrl-C leaves like quit; readline would otherwise only pause the input.
+  lines.on("SIGINT", () => lines.close());
+  busy = false;
+  if (terminal) lines.prompt();
+  for (let next = await typed.next(); !next.done; next = await typed.next()) {
+    const line = next.value;
+    busy = true;
+    if (!terminal) output.write(`${prompt}${line}\n`);
+    if (!(await session.handle(line))) break;
+    busy = false;
+    if (terminal) lines.prompt();
+  }
+  busy = true;
+  lines.close();
+  if (session.running > 0) {
+    print(`${MARKER}: waiting for ${session.running} scan${session.running === 1 ? "" : "s"} to finish…`);
+    await session.idle();
+  }
+}
