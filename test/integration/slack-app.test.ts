@@ -127,8 +127,9 @@ function commandBody(text: string, user: string, channel: string): { id: string;
 async function certs(text: string, user = "U0ALICE", channel = "C0LABAAA") {
   const { id, body } = commandBody(text, user, channel);
   const res = await post(body, FORM, signed(body));
+  // How fast is a benchmark figure (npm run bench: p50/p99 under 50 concurrent requests), never a
+  // timed assertion here; that every command is answered by its ack is what this checks.
   assert.equal(res.status, 200, `${text}: HTTP ${res.status}`);
-  assert.ok(res.ms < 3000, `${text}: acked after ${res.ms} ms`);
   const ack = JSON.parse(res.text) as Recorded;
   return { id, ack, all: `${ack.text}\n${JSON.stringify(ack.blocks)}` };
 }
@@ -396,6 +397,16 @@ describe("/certs over HTTP, signed", () => {
     });
   });
 
+  test("under load: 50 concurrent signed commands, each answered by its own ack", async () => {
+    const texts = Array.from({ length: 50 }, (_, i) => (i % 2 ? "status lab-a" : "list"));
+    const answers = await Promise.all(texts.map((text) => certs(text)));
+    answers.forEach(({ ack, all }, i) =>
+      texts[i] === "list"
+        ? assert.match(all, /\*lab-a\* — expired/, `answer ${i} to "list"`)
+        : assert.match(ack.text, /^lab-a: expired/, `answer ${i} to "status lab-a"`),
+    );
+  });
+
   test("forged signature, stale timestamp, missing headers, altered body: 401 and nothing runs", async () => {
     await nothingRuns(async () => {
       const { body } = commandBody("scan lab-a", "U0ALICE", "C0LABAAA");
@@ -459,7 +470,6 @@ describe("App Home", () => {
     const body = new URLSearchParams({ payload }).toString();
     const res = await post(body, FORM, signed(body));
     assert.equal(res.status, 200);
-    assert.ok(res.ms < 3000);
   };
   const publishes = (user: string) =>
     fake.calls.filter((c) => c.method === "views.publish" && c.args.user_id === user && c.response.ok);
