@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { CertificateReport, ClusterReport, NodeReport, Status } from "../../src/report/types.js";
+import { certificateAt } from "./report-fixtures.js";
 import type { StoredScan } from "../../src/store/store.js";
 import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
 import { blockTexts, checkBlockLimits, type HeaderBlock } from "../../src/notify/slack-types.js";
@@ -21,31 +22,11 @@ import {
 import { SUBCOMMANDS, parseCommand } from "../../src/chat/command.js";
 
 const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 const NOW = new Date("2026-11-28T09:00:00Z");
 const TZ = "Europe/Berlin";
 
-function cert(name: string, status: Status, daysLeft: number, error?: string): CertificateReport {
-  const unknown = status === "missing" || status === "unreadable";
-  return {
-    name,
-    path: `/etc/kubernetes/pki/${name}.crt`,
-    kind: "certificate",
-    status: status === "unreachable" ? "ok" : status,
-    ca: name === "ca" ? null : "ca",
-    subject: null,
-    issuer: null,
-    serialNumber: null,
-    notBefore: unknown ? null : new Date(NOW.getTime() + (status === "not-yet-valid" ? 1 : -300) * DAY),
-    notAfter: unknown ? null : new Date(NOW.getTime() + daysLeft * DAY),
-    daysLeft: unknown ? null : daysLeft,
-    isCA: name === "ca",
-    sans: [],
-    keyAlgorithm: null,
-    sha256: unknown ? null : `${name}-${daysLeft}`,
-    ...(error ? { error } : {}),
-  };
-}
+const cert = (name: string, status: Status, daysLeft: number, error?: string): CertificateReport =>
+  certificateAt(NOW, name, status, daysLeft, error);
 
 function node(name: string, certificates: CertificateReport[], extra: Partial<NodeReport> = {}): NodeReport {
   return {

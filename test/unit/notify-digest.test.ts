@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { CertificateReport, ClusterReport, NodeReport, Status } from "../../src/report/types.js";
+import { certificateAt } from "./report-fixtures.js";
 import { STATUS_ORDER } from "../../src/report/types.js";
 import {
   BLOCK_LIMITS,
@@ -12,31 +13,11 @@ import {
 import { DIGEST_BUCKET, digestCounts, renderDigest, type DigestCluster } from "../../src/notify/digest.js";
 
 const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 const NOW = new Date("2026-11-28T09:00:00Z");
 const TZ = "Europe/Berlin";
 
-function cert(name: string, status: Status, daysLeft: number, error?: string): CertificateReport {
-  const unknown = status === "missing" || status === "unreadable";
-  return {
-    name,
-    path: `/etc/kubernetes/pki/${name}.crt`,
-    kind: "certificate",
-    status: status === "unreachable" ? "ok" : status,
-    ca: "ca",
-    subject: null,
-    issuer: null,
-    serialNumber: null,
-    notBefore: unknown ? null : new Date(NOW.getTime() + (status === "not-yet-valid" ? 1 : -300) * DAY),
-    notAfter: unknown ? null : new Date(NOW.getTime() + daysLeft * DAY),
-    daysLeft: unknown ? null : daysLeft,
-    isCA: false,
-    sans: [],
-    keyAlgorithm: null,
-    sha256: unknown ? null : `${name}-${daysLeft}`,
-    ...(error ? { error } : {}),
-  };
-}
+const cert = (name: string, status: Status, daysLeft: number, error?: string): CertificateReport =>
+  certificateAt(NOW, name, status, daysLeft, error);
 
 /** A cluster whose worst status is `status`, with its worst certificate `daysLeft` away. */
 function clusterReport(
