@@ -35,6 +35,7 @@ export default tseslint.config(
       "src/notify/**",
       "src/chat/**",
       "src/console/text.ts",
+      "src/renew/**",
       "src/scan/judge.ts",
       "src/scan/script.ts",
     ],

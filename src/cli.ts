@@ -7,6 +7,8 @@ import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.js";
 import { defaultChannel, runConsole } from "./console/console.js";
 import { EXIT, exitCode, renderJson, renderTable } from "./report/render.js";
 import { renderDigest } from "./notify/digest.js";
+import { planRenewal } from "./renew/plan.js";
+import { renderPlanText, renderRefusalText } from "./renew/render.js";
 import { defaultDependencies, scanClusters, selectClusters, UnknownClusterError } from "./scan/scan.js";
 import { Service, type Role } from "./service.js";
 import { SlackSurfaceError, slackSurface } from "./slack/app.js";
@@ -53,6 +55,42 @@ async function digestCommand(options: { config: string; print?: boolean }): Prom
     timeZone: config.timezone,
   });
   process.stdout.write(`${JSON.stringify(messages, null, 2)}\n`);
+  return EXIT.ok;
+}
+
+/**
+ * `renew --dry-run`: a fresh scan of the cluster, then the plan (exit 0) or the refusal (exit 2:
+ * certs-bot looked and renewing cannot help or is not safe; bad usage and config stay 3).
+ */
+async function renewCommand(options: {
+  config: string;
+  cluster: string;
+  node?: string;
+  certs?: string;
+  dryRun?: boolean;
+}): Promise<number> {
+  if (!options.dryRun) {
+    throw new UsageError(
+      "renewals are requested in Slack (/certs renew, issue 5 in progress); use --dry-run to see the plan",
+    );
+  }
+  const config = loadConfig(options.config);
+  const [cluster] = selectClusters(config, [options.cluster]);
+  const report = await scanClusters(config, [cluster!], defaultDependencies(logger));
+  const result = planRenewal({
+    cluster: cluster!,
+    report: report.clusters[0]!,
+    renewal: config.renewal,
+    ...(options.node !== undefined ? { node: options.node } : {}),
+    ...(options.certs !== undefined ? { certs: options.certs.split(",").filter((c) => c.trim()) } : {}),
+    now: report.scannedAt,
+  });
+  if (!result.ok && result.usage) throw new UsageError(result.reason.split("\n").join("; "));
+  if (!result.ok) {
+    process.stdout.write(`${renderRefusalText(cluster!.name, result.reason)}\n`);
+    return EXIT.critical;
+  }
+  process.stdout.write(`${renderPlanText(result.plan, config.timezone)}\n`);
   return EXIT.ok;
 }
 
@@ -151,6 +189,20 @@ function buildProgram(): Command {
     .option("--print", "print the messages ([{channel, text, blocks}]) instead of posting")
     .action(async (options) => {
       process.exitCode = await digestCommand(options);
+    });
+  program
+    .command("renew")
+    .description(
+      "plan a certificate renewal of one cluster from a fresh scan; --dry-run prints the plan " +
+        "(exit 0) or why certs-bot refuses (exit 2). Renewals themselves are requested in Slack",
+    )
+    .addOption(configOption())
+    .requiredOption("--cluster <name>", "the cluster to renew")
+    .option("--node <name>", "only this node (default: every node, one at a time, in config order)")
+    .option("--certs <names>", "only these certificates, comma-separated (default: all kubeadm renews)")
+    .option("--dry-run", "print the plan; change nothing")
+    .action(async (options) => {
+      process.exitCode = await renewCommand(options);
     });
   program
     .command("console")

@@ -18,7 +18,7 @@
 // config and the channel, and the router answers it (see checkCluster below and router.ts).
 import { CATALOGUE } from "../kubeadm/catalogue.js";
 import { CLUSTER_NAME } from "../config/schema.js";
-import { suggestNames } from "../scan/scan.js";
+import { suggestNames } from "../config/suggest.js";
 import { code } from "../notify/format.js";
 
 export const SUBCOMMANDS = ["help", "list", "status", "scan", "renew", "audit"] as const;

@@ -16,7 +16,7 @@
 import type { Config } from "../config/load.js";
 import type { StoredScan } from "../store/store.js";
 import type { ChatBackend } from "./backend.js";
-import { suggestNames } from "../scan/scan.js";
+import { suggestNames } from "../config/suggest.js";
 import { canOperate, canView, groupsToCheck, visibleClusters } from "./access.js";
 import { checkCluster, parseCommand, type ClusterCommand } from "./command.js";
 import {

@@ -3,7 +3,9 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from "yaml";
 import type { z } from "zod";
-import { configSchema, type RawConfig, type Thresholds } from "./schema.js";
+import { configSchema, type RawConfig, type RenewalSettings, type Thresholds } from "./schema.js";
+
+export type { RenewalSettings } from "./schema.js";
 
 export const DEFAULT_CONFIG_PATH = "config/clusters.yaml";
 
@@ -58,6 +60,8 @@ export interface Config {
   /** When scheduled scans run, in `timezone`. */
   scanCron: string;
   slack?: { digestChannel: string; digestCron: string };
+  /** Renewal approvals and procedure (issue 5); every key has a default. */
+  renewal: RenewalSettings;
   clusters: ClusterConfig[];
 }
 
@@ -194,6 +198,7 @@ function resolve(raw: RawConfig, file: string): Config {
     scanConcurrency: raw.scanConcurrency,
     scanCron: raw.scanCron,
     ...(raw.slack ? { slack: raw.slack } : {}),
+    renewal: { ...raw.renewal },
     clusters: raw.clusters.map((cluster) => ({
       name: cluster.name,
       ...(cluster.channel ? { channel: cluster.channel } : {}),

@@ -126,6 +126,20 @@ const clusterSchema = z.strictObject({
   nodes: z.array(nodeSchema).min(1, "a cluster needs at least one node"),
 });
 
+/** Renewals (issue 5): how requests are approved and how a node is renewed. */
+export const renewalSchema = z.strictObject({
+  /** A request nobody approves within this many minutes expires. */
+  approvalTtlMinutes: z.number().int().min(5).max(10_080).default(240),
+  /** How many different approvers a request needs. */
+  requiredApprovals: z.number().int().min(1).max(5).default(1),
+  /** Whether the requester may approve their own request. */
+  allowSelfApproval: z.boolean().default(false),
+  /** Where each node's backups go, on that node: <backupDir>/<cluster>/<node>/<timestamp>.tar.gz. */
+  backupDir: remotePath.default("/var/lib/certs-bot/backups"),
+  /** How the control-plane static pods are restarted after a renewal. */
+  restartStrategy: z.enum(["manifests", "crictl", "docker"]).default("manifests"),
+});
+
 export const configSchema = z
   .strictObject({
     timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as Europe/Berlin").default("UTC"),
@@ -141,6 +155,13 @@ export const configSchema = z
     ssh: sshSchema.default({}),
     paths: pathsSchema.default({}),
     apiserver: apiserverSchema.default({}),
+    renewal: renewalSchema.default({
+      approvalTtlMinutes: 240,
+      requiredApprovals: 1,
+      allowSelfApproval: false,
+      backupDir: "/var/lib/certs-bot/backups",
+      restartStrategy: "manifests",
+    }),
     clusters: z.array(clusterSchema).min(1, "list at least one cluster"),
   })
   .superRefine((config, ctx) => {
@@ -173,3 +194,4 @@ export const configSchema = z
 
 export type RawConfig = z.infer<typeof configSchema>;
 export type Thresholds = z.infer<typeof thresholdsSchema>;
+export type RenewalSettings = z.infer<typeof renewalSchema>;

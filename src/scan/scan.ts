@@ -9,6 +9,7 @@ import { LocalTransport } from "../transport/local.js";
 import { SshConnector } from "../transport/ssh.js";
 import { probeServedCertificate } from "../transport/tls-probe.js";
 import type { Transport } from "../transport/transport.js";
+import { suggestNames } from "../config/suggest.js";
 import { judgeNode, unreachableNode, type ServedObservation } from "./judge.js";
 import { buildScanScript, parseScanOutput } from "./script.js";
 
@@ -90,29 +91,6 @@ export async function scanNode(
 }
 
 export class UnknownClusterError extends Error {}
-
-/** Closest configured names first, for "did you mean". */
-export function suggestNames(wanted: string, names: readonly string[]): string[] {
-  const distance = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let diagonal = row[0]!;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const above = row[j]!;
-        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-        diagonal = above;
-      }
-    }
-    return row[b.length]!;
-  };
-  return names
-    .map((name) => ({ name, d: distance(wanted, name) }))
-    .filter(({ name, d }) => d <= Math.max(2, Math.floor(name.length / 3)) || name.includes(wanted))
-    .sort((a, b) => a.d - b.d)
-    .slice(0, 3)
-    .map(({ name }) => name);
-}
 
 export function selectClusters(config: Config, names: readonly string[]): ClusterConfig[] {
   if (names.length === 0) return config.clusters;

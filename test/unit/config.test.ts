@@ -224,3 +224,54 @@ test("Slack access: bad ids are named with path, line and what an id looks like"
     "clusters.yaml:20:16: clusters[0].approvers: Invalid input: expected array, received string",
   ]);
 });
+
+test("renewal: defaults when absent, every key optional, values as configured", () => {
+  assert.deepEqual(parseConfig(VALID, "clusters.yaml").renewal, {
+    approvalTtlMinutes: 240,
+    requiredApprovals: 1,
+    allowSelfApproval: false,
+    backupDir: "/var/lib/certs-bot/backups",
+    restartStrategy: "manifests",
+  });
+  const partial = parseConfig(`renewal: { requiredApprovals: 2 }\n${VALID}`, "clusters.yaml");
+  assert.equal(partial.renewal.requiredApprovals, 2);
+  assert.equal(partial.renewal.approvalTtlMinutes, 240);
+  const full = parseConfig(
+    "renewal:\n  approvalTtlMinutes: 5\n  requiredApprovals: 5\n  allowSelfApproval: true\n" +
+      "  backupDir: /srv/backups\n  restartStrategy: crictl\n" +
+      VALID,
+    "clusters.yaml",
+  );
+  assert.deepEqual(full.renewal, {
+    approvalTtlMinutes: 5,
+    requiredApprovals: 5,
+    allowSelfApproval: true,
+    backupDir: "/srv/backups",
+    restartStrategy: "crictl",
+  });
+});
+
+test("renewal: bad values name file, line and path", () => {
+  const found = problems(
+    "renewal:\n  approvalTtlMinutes: 4\n  requiredApprovals: 6\n  allowSelfApproval: yes\n" +
+      "  backupDir: \"/var/backups/'; reboot; '\"\n  restartStrategy: podman\n  retries: 3\n" +
+      VALID,
+  );
+  assert.deepEqual(found, [
+    "clusters.yaml:2:23: renewal.approvalTtlMinutes: Too small: expected number to be >=5",
+    "clusters.yaml:3:22: renewal.requiredApprovals: Too big: expected number to be <=5",
+    "clusters.yaml:4:22: renewal.allowSelfApproval: Invalid input: expected boolean, received string",
+    "clusters.yaml:5:14: renewal.backupDir: must not contain a single quote",
+    'clusters.yaml:6:20: renewal.restartStrategy: Invalid option: expected one of "manifests"|"crictl"|"docker"',
+    'clusters.yaml:7:3: renewal.retries: unknown key "retries"',
+  ]);
+  assert.match(
+    problems("renewal: { approvalTtlMinutes: 10081 }\n" + VALID)[0]!,
+    /approvalTtlMinutes: Too big/,
+  );
+  assert.match(
+    problems("renewal: { backupDir: backups }\n" + VALID)[0]!,
+    /renewal\.backupDir: must be an absolute path/,
+  );
+  assert.match(problems("renewal: { requiredApprovals: 0 }\n" + VALID)[0]!, /requiredApprovals: Too small/);
+});
