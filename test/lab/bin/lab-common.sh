@@ -1,0 +1,63 @@
+# Shared by the lab control-plane stubs (kubeadm, crictl, docker, systemctl). Sourced, never run.
+# The node root is the parent of the directory holding the stubs; all state lives under $LAB so
+# every stub, the lab kubelet and the tests agree:
+#   lab/version lab/address lab/port lab/node-name lab/node (node binary) lab/components
+#   lab/run/<component>.id   64 hex digits while the component "runs" (pod id: first 13, container id: next 12)
+#   lab/run/kube-apiserver.pid  the real TLS server process; lab/run/kubelet.pid  the lab kubelet
+#   lab/fail/renew           kubeadm's renew and phase commands fail, changing nothing
+#   lab/fail/no-restart      the lab kubelet never starts the apiserver again once it stopped
+#   lab/fail/hang-<tool>     <tool> hangs (when the file is not empty: only if its arguments contain the text)
+LAB_BIN=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+ROOT=$(dirname -- "$LAB_BIN")
+LAB=$ROOT/lab
+K=$ROOT/etc/kubernetes
+RUN=$LAB/run
+
+lab_hang_check() { # tool args...
+  _f=$LAB/fail/hang-$1
+  shift
+  [ -e "$_f" ] || return 0
+  _pat=$(cat "$_f")
+  case "$*" in
+    *"$_pat"*) exec sleep 86400 ;;
+  esac
+}
+
+lab_components() { cat "$LAB/components"; }
+
+# A live process (a zombie whose parent has not reaped it yet counts as gone).
+lab_alive() {
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+  [ "$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+# Whether a component runs now: its id file exists (and for the apiserver, its process is alive).
+lab_running() {
+  [ -s "$RUN/$1.id" ] || return 1
+  if [ "$1" = kube-apiserver ]; then
+    lab_alive "$(cat "$RUN/kube-apiserver.pid" 2>/dev/null)" || return 1
+  fi
+  return 0
+}
+
+lab_pod_id() { cut -c1-13 "$RUN/$1.id"; }
+lab_container_id() { cut -c14-25 "$RUN/$1.id"; }
+
+# Stop a component's container the way a runtime does; the lab kubelet notices and, while the
+# manifest is in manifests/, starts a new one (new ids, and for the apiserver a new process).
+lab_stop() {
+  if [ "$1" = kube-apiserver ]; then
+    _pid=$(cat "$RUN/kube-apiserver.pid" 2>/dev/null || true)
+    if lab_alive "$_pid"; then
+      kill "$_pid" 2>/dev/null || true
+      _i=0
+      while lab_alive "$_pid" && [ "$_i" -lt 50 ]; do
+        sleep 0.1
+        _i=$((_i + 1))
+      done
+      lab_alive "$_pid" && kill -9 "$_pid" 2>/dev/null
+    fi
+  fi
+  # The kubelet owns the id files of a live apiserver; for the others removing the id is the stop.
+  [ "$1" = kube-apiserver ] || rm -f "$RUN/$1.id"
+}
