@@ -433,6 +433,18 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
     const started = deps.now().getTime();
     await emit({ node: plan.node, step: "rollback", status: "⏳", durationMs: 0, excerpt: "" });
     const log: string[] = [];
+    const finish = async (excerpt: string, error?: string) => {
+      const durationMs = deps.now().getTime() - started;
+      await emit({
+        node: plan.node,
+        step: "rollback",
+        status: error ? "❌" : "✅",
+        durationMs,
+        excerpt,
+        ...(error ? { error } : {}),
+      });
+      return error ? { ok: false, error, excerpt } : { ok: true, excerpt };
+    };
     try {
       if (!(await backupListed())) throw new StepFailure(`no usable backup at ${plan.backup}`);
       log.push(await exec(stepOf("renew")?.undoCommands ?? [], "restoring the backup"));
@@ -457,27 +469,10 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
       if (changed.length)
         throw new StepFailure(`after the restore these differ from before: ${changed.join(", ")}`);
       log.push("the old certificates are back and served");
-      const excerpt = excerptOf(log.join("\n"));
-      await emit({
-        node: plan.node,
-        step: "rollback",
-        status: "✅",
-        durationMs: deps.now().getTime() - started,
-        excerpt,
-      });
-      return { ok: true, excerpt };
+      return finish(excerptOf(log.join("\n")));
     } catch (err) {
       const error = (err as Error).message;
-      const excerpt = excerptOf([...log, err instanceof StepFailure ? err.excerpt : ""].join("\n"));
-      await emit({
-        node: plan.node,
-        step: "rollback",
-        status: "❌",
-        durationMs: deps.now().getTime() - started,
-        excerpt,
-        error,
-      });
-      return { ok: false, error, excerpt };
+      return finish(excerptOf([...log, err instanceof StepFailure ? err.excerpt : ""].join("\n")), error);
     }
   }
 }

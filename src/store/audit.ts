@@ -7,6 +7,7 @@
 // scrubbed. As a backstop, `append` cuts details to DETAIL_MAX characters and masks what looks like
 // a private key block or a Slack token before writing.
 import type { Redis } from "ioredis";
+import { redisKey } from "./store.js";
 
 export const AUDIT_MAXLEN = 1000;
 export const AUDIT_TTL_S = 365 * 86_400;
@@ -45,7 +46,7 @@ export class AuditLog {
   ) {}
 
   key(cluster: string): string {
-    return [this.prefix, "audit", cluster].join(":");
+    return redisKey(this.prefix, "audit", cluster);
   }
 
   /** Appends an entry; returns its stream id. */

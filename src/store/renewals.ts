@@ -15,6 +15,7 @@
 //
 // Nothing secret is stored: user ids, cluster/node/certificate names, times and a rejection reason.
 import type { Redis } from "ioredis";
+import { redisKey } from "./store.js";
 import type { ClusterConfig } from "../config/load.js";
 import {
   decide,
@@ -90,7 +91,7 @@ export class RenewalStore {
   ) {}
 
   key(...parts: string[]): string {
-    return [this.prefix, ...parts].join(":");
+    return redisKey(this.prefix, ...parts);
   }
 
   private requestKey(id: string): string {

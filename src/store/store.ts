@@ -54,6 +54,11 @@ export function summarize(scan: StoredScan): HistoryEntry {
   };
 }
 
+/** `<prefix>:<part>:<part>`: every record certs-bot keeps, whichever class writes it. */
+export function redisKey(prefix: string, ...parts: string[]): string {
+  return [prefix, ...parts].join(":");
+}
+
 export class Store {
   constructor(
     readonly redis: Redis,
@@ -61,7 +66,7 @@ export class Store {
   ) {}
 
   key(...parts: string[]): string {
-    return [this.prefix, ...parts].join(":");
+    return redisKey(this.prefix, ...parts);
   }
 
   async saveScan(scan: StoredScan): Promise<void> {

@@ -187,18 +187,21 @@ test("one expired cluster: its worst certificate, the time since expiry and the 
   assert.match(messages[0]!.text, /^Certificate digest 2026-11-28: 1 expired, 0 ok$/);
 });
 
+/** A share of every kind of trouble, beside `ok` healthy clusters, repeated to fill the fleet. */
+const troubled = (ok: number) => ({
+  ok,
+  warning: 3,
+  critical: 2,
+  expired: 1,
+  "not-yet-valid": 1,
+  unreachable: 2,
+  unreadable: 1,
+  missing: 1,
+  never: 1,
+});
+
 test("30 clusters: counts by bucket, every problem once, worst first, one message", () => {
-  const clusters = fleet(30, {
-    ok: 8,
-    warning: 3,
-    critical: 2,
-    expired: 1,
-    "not-yet-valid": 1,
-    unreachable: 2,
-    unreadable: 1,
-    missing: 1,
-    never: 1,
-  });
+  const clusters = fleet(30, troubled(8));
   const messages = render(clusters);
   assert.equal(messages.length, 1);
   checkDigest(clusters, messages);
@@ -236,17 +239,7 @@ test("500 clusters, mostly fine: one message, the fine ones folded into a line",
 });
 
 test("500 clusters, many in trouble: continued in thread replies, each marked, nothing lost", () => {
-  const clusters = fleet(500, {
-    ok: 2,
-    warning: 3,
-    critical: 2,
-    expired: 1,
-    "not-yet-valid": 1,
-    unreachable: 2,
-    unreadable: 1,
-    missing: 1,
-    never: 1,
-  });
+  const clusters = fleet(500, troubled(2));
   const messages = render(clusters);
   assert.ok(messages.length > 1);
   checkDigest(clusters, messages);
