@@ -59,5 +59,9 @@ lab_stop() {
     fi
   fi
   # The kubelet owns the id files of a live apiserver; for the others removing the id is the stop.
-  [ "$1" = kube-apiserver ] || rm -f "$RUN/$1.id"
+  # A stopped container stays known as exited (see retire() in lab-kubelet.mjs).
+  if [ "$1" != kube-apiserver ]; then
+    lab_container_id "$1" >>"$RUN/exited" 2>/dev/null || true
+    rm -f "$RUN/$1.id"
+  fi
 }

@@ -51,6 +51,16 @@ function startApiserver() {
   writeFileSync(join(run, "kube-apiserver.id"), `${newId()}\n`);
 }
 
+/**
+ * A container that ends is not forgotten: like dockershim's exited containers it can still be
+ * stopped (a no-op), so `docker ps | xargs docker stop` racing a restart does not fail.
+ */
+function retire(idFile) {
+  const id = read(idFile);
+  if (id) writeFileSync(join(run, "exited"), `${id.slice(13, 25)}\n`, { flag: "a" });
+  rmSync(idFile, { force: true });
+}
+
 function sync() {
   const components = read(join(lab, "components")).split(/\s+/).filter(Boolean);
   for (const c of components) {
@@ -61,14 +71,14 @@ function sync() {
       const pidFile = join(run, "kube-apiserver.pid");
       const pid = Number(read(pidFile));
       if (running && !alive(pid)) {
-        rmSync(idFile, { force: true });
+        retire(idFile);
         rmSync(pidFile, { force: true });
         running = false;
       }
       if (!present && running) process.kill(pid, "SIGTERM");
       if (present && !running && !existsSync(join(lab, "fail/no-restart"))) startApiserver();
     } else if (!present && running) {
-      rmSync(idFile, { force: true });
+      retire(idFile);
     } else if (present && !running) {
       writeFileSync(idFile, `${newId()}\n`);
     }
