@@ -331,6 +331,26 @@ describe("lab control plane", () => {
     }
   });
 
+  test("stopping or removing a pod or container that already stopped succeeds, as CRI and dockershim do", async () => {
+    const lab = labs.get("mid-1")!;
+    const fp = apiserverFingerprint(lab);
+    await lab.cp.waitServing(fp);
+    const pod = (await lab.cp.sh("crictl pods -q --name kube-scheduler")).stdout.trim();
+    const container = (await lab.cp.sh("docker ps -q --filter name=kube-controller-manager")).stdout.trim();
+    assert.match(pod, /^[0-9a-f]{13}$/);
+    assert.match(container, /^[0-9a-f]{12}$/);
+    for (const line of [`crictl rmp -f ${pod}`, `crictl rmp -f ${pod}`, `crictl stopp ${pod}`]) {
+      assert.equal((await lab.cp.sh(line)).code, 0, line);
+    }
+    for (const line of [`docker stop ${container}`, `docker stop ${container}`]) {
+      assert.equal((await lab.cp.sh(line)).code, 0, line);
+    }
+    const unknown = await lab.cp.sh("crictl rmp -f 0000000000000");
+    assert.notEqual(unknown.code, 0, "an id the runtime never knew is still an error");
+    assert.match(unknown.stderr, /not found/);
+    await lab.cp.waitServing(fp);
+  });
+
   test("moving a manifest out stops the apiserver within a bounded time; moving it back starts it", async () => {
     const lab = labs.get("new-1")!;
     const fp = apiserverFingerprint(lab);

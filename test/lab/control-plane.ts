@@ -120,7 +120,9 @@ function alive(pid: number | null): boolean {
   } catch {
     return false;
   }
-  return !/^\d+ \(.*\) Z/.test(read(`/proc/${pid}/stat`));
+  // Reaped between the two checks (no stat) or a zombie not yet reaped: gone either way.
+  const stat = read(`/proc/${pid}/stat`);
+  return stat !== "" && !/^\d+ \(.*\) Z/.test(stat);
 }
 
 function manifest(component: string): string {

@@ -36,7 +36,9 @@ const alive = (pid) => {
   } catch {
     return false;
   }
-  return !/^\d+ \(.*\) Z/.test(read(`/proc/${pid}/stat`));
+  // Reaped between the two checks (no stat) or a zombie not yet reaped: gone either way.
+  const stat = read(`/proc/${pid}/stat`);
+  return stat !== "" && !/^\d+ \(.*\) Z/.test(stat);
 };
 const newId = () => randomBytes(32).toString("hex");
 
@@ -57,7 +59,7 @@ function startApiserver() {
  */
 function retire(idFile) {
   const id = read(idFile);
-  if (id) writeFileSync(join(run, "exited"), `${id.slice(13, 25)}\n`, { flag: "a" });
+  if (id) writeFileSync(join(run, "exited"), `${id}\n`, { flag: "a" });
   rmSync(idFile, { force: true });
 }
 
