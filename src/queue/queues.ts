@@ -1,15 +1,19 @@
 // BullMQ queues, schedules and workers: one class per concept, settings chosen on purpose.
 //
-// Queues: `scan` (jobs "scan-all", the scheduled fan-out, and "scan-cluster", one per cluster)
-// and `digest` (job "digest"). A scan-cluster job is deduplicated by cluster while it waits or
-// runs, so a manual scan of a cluster already being scanned joins that scan.
+// Queues: `scan` (jobs "scan-all", the scheduled fan-out, and "scan-cluster", one per cluster),
+// `digest` (job "digest") and `renewal` (job "renew", one per approved request). A scan-cluster job
+// is deduplicated by cluster while it waits or runs, so a manual scan of a cluster already being
+// scanned joins that scan; a renew job's id derives from its request, so a run starts once.
 import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from "bullmq";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Config } from "../config/load.js";
+import { runJobId } from "../renew/approval.js";
+import { RENEW_JOB, type RenewalJobData } from "../renew/job.js";
 
 export const SCAN_QUEUE = "scan";
 export const DIGEST_QUEUE = "digest";
+export const RENEWAL_QUEUE = "renewal";
 export const SCAN_SCHEDULER_ID = "scan-all";
 export const DIGEST_SCHEDULER_ID = "digest";
 
@@ -42,9 +46,16 @@ export function isScanned(progress: unknown): progress is ScannedProgress {
 export const WORKER_SETTINGS = {
   scan: { concurrency: 4, lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 2 },
   digest: { concurrency: 1, lockDuration: 120_000, stalledInterval: 30_000, maxStalledCount: 2 },
+  // A renewal restarts a control plane: one at a time per process. A false stall (a live worker
+  // whose lock lapsed) would start a second run of the same request next to the first, so the lock
+  // is generous: BullMQ renews it every lockDuration/2, and only a blocked event loop or Redis gone
+  // for two minutes lets it lapse. A dead worker's run resumes within lockDuration + stalledInterval.
+  // Each stall reruns the job from its saved state (BullMQ fails it after maxStalledCount): three
+  // crashes cover rolling restarts and an OOM; a run that kills its worker every time is left to people.
+  renewal: { concurrency: 1, lockDuration: 120_000, stalledInterval: 30_000, maxStalledCount: 3 },
 } as const;
 
-const JOB_DEFAULTS: Record<typeof SCAN_QUEUE | typeof DIGEST_QUEUE, JobsOptions> = {
+const JOB_DEFAULTS: Record<typeof SCAN_QUEUE | typeof DIGEST_QUEUE | typeof RENEWAL_QUEUE, JobsOptions> = {
   [SCAN_QUEUE]: {
     attempts: 3,
     backoff: { type: "exponential", delay: 10_000 },
@@ -57,11 +68,24 @@ const JOB_DEFAULTS: Record<typeof SCAN_QUEUE | typeof DIGEST_QUEUE, JobsOptions>
     removeOnComplete: { age: 7 * 24 * 3600, count: 100 },
     removeOnFail: { age: 30 * 24 * 3600, count: 100 },
   },
+  // A failed renewal is an outcome (rolled back, reported) and the job completes: it is never renewed
+  // again unattended on a cluster where something is wrong. The job itself fails only on an
+  // infrastructure error (Redis or the audit unwritable); it is retried a few times, resuming from
+  // its saved state as safely as after a crash, and after the last attempt the request is marked
+  // failed (service.ts) so the cluster is not held. Kept by age only: the job holds the run's final
+  // state, and while it exists a replayed start joins it.
+  [RENEWAL_QUEUE]: {
+    attempts: 3,
+    backoff: { type: "exponential", delay: 30_000 },
+    removeOnComplete: { age: 30 * 24 * 3600 },
+    removeOnFail: { age: 90 * 24 * 3600 },
+  },
 };
 
 export class Queues {
   readonly scan: Queue;
   readonly digest: Queue;
+  readonly renewal: Queue<RenewalJobData>;
 
   constructor(
     connection: ConnectionOptions,
@@ -73,11 +97,24 @@ export class Queues {
       prefix,
       defaultJobOptions: JOB_DEFAULTS[DIGEST_QUEUE],
     });
+    this.renewal = new Queue<RenewalJobData>(RENEWAL_QUEUE, {
+      connection,
+      prefix,
+      defaultJobOptions: JOB_DEFAULTS[RENEWAL_QUEUE],
+    });
   }
 
   /** Queues a scan of one cluster, or joins the one already waiting or running. */
   requestScan(cluster: string, reason: ScanReason): Promise<Job<ScanClusterData>> {
     return this.scan.add("scan-cluster", { cluster, reason }, { deduplication: { id: `scan-${cluster}` } });
+  }
+
+  /**
+   * Starts the run of an approved request. The job id derives from the request, so a double click,
+   * a replayed action or a second caller gets the same single job back.
+   */
+  requestRun(requestId: string): Promise<Job<RenewalJobData>> {
+    return this.renewal.add(RENEW_JOB, { requestId }, { jobId: runJobId({ id: requestId }) });
   }
 
   /** Registers (or updates) the scan and digest schedules, in the configured time zone. */
@@ -99,7 +136,7 @@ export class Queues {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.scan.close(), this.digest.close()]);
+    await Promise.all([this.scan.close(), this.digest.close(), this.renewal.close()]);
   }
 }
 
@@ -129,6 +166,8 @@ export function workerTuning(env: NodeJS.ProcessEnv = process.env): WorkerTuning
 export interface JobHandlers {
   scanCluster(data: ScanClusterData, job: Job): Promise<unknown>;
   digest(job: Job): Promise<unknown>;
+  /** Runs renewals; a process without it takes no renewal job. */
+  renew?(data: RenewalJobData, job: Job<RenewalJobData>): Promise<unknown>;
 }
 
 /** The workers of one process; `close` lets running jobs finish (bounded) and stops taking new ones. */
@@ -172,6 +211,18 @@ export class Workers {
       ...locks,
     });
     this.workers = [scan, digest];
+    const renew = handlers.renew;
+    if (renew) {
+      this.workers.push(
+        new Worker(RENEWAL_QUEUE, (job: Job<RenewalJobData>) => renew(job.data, job), {
+          connection,
+          prefix,
+          name,
+          ...WORKER_SETTINGS.renewal,
+          ...locks,
+        }),
+      );
+    }
     for (const worker of this.workers) {
       worker.on("failed", (job, err) =>
         logger.warn(

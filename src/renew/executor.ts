@@ -120,6 +120,10 @@ export function stepScript(commands: readonly Command[]): string {
   return ["set -e", ...commands.map((c) => c.line), ""].join("\n");
 }
 
+/** The same commands, each allowed to fail (best-effort repair). */
+const lenient = (commands: readonly Command[]): Command[] =>
+  commands.map((c) => ({ ...c, line: `${c.line} || true` }));
+
 const quote = (path: string): string => `'${path.replace(/'/g, `'\\''`)}'`;
 
 const sha256Hex = (der: Uint8Array): string => createHash("sha256").update(der).digest("hex");
@@ -322,6 +326,9 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
         return excerptOf(out);
       }
       case "restart": {
+        // A run interrupted inside this step may have left the manifests parked: put them back first.
+        if (resume)
+          await exec(lenient(step.undoCommands), "restart (putting back what an interrupted run parked)");
         const out = await runCommands(step);
         if (!(await manifestsBack()))
           throw new StepFailure("a static pod manifest is not back in manifests/", excerptOf(out));
@@ -453,8 +460,7 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
       if (restart) {
         if (failedStep === "restart" && restart.undoCommands.length) {
           // Best effort: put back whatever the failed restart left parked (each line may fail).
-          const lenient = restart.undoCommands.map((c) => ({ ...c, line: `${c.line} || true` }));
-          log.push(await exec(lenient, "un-parking the manifests"));
+          log.push(await exec(lenient(restart.undoCommands), "un-parking the manifests"));
         }
         log.push(await runCommands(restart));
       }

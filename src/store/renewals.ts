@@ -1,5 +1,7 @@
 // Renewal requests in Redis (issue 5), under the same prefix as everything else:
-//   <p>:renewal:<request id>      hash { json: RenewalRequest, version: n }        TTL 90 d, refreshed per write
+//   <p>:renewal:<request id>      hash { json: RenewalRequest, version: n,          TTL 90 d, refreshed per write
+//                                        plan: the RenewalPlan shown for approval (what runs),
+//                                        card: { channel, ts } of the approval card }
 //   <p>:renewal-lock:<cluster>    id of the cluster's one active request           TTL 90 d backstop
 //
 // One active request per cluster: `create` takes the lock with SET NX together with writing the
@@ -17,6 +19,7 @@
 import type { Redis } from "ioredis";
 import { redisKey } from "./store.js";
 import type { ClusterConfig } from "../config/load.js";
+import type { RenewalPlan } from "../renew/plan.js";
 import {
   decide,
   expire,
@@ -39,17 +42,27 @@ const MAX_ATTEMPTS = 100;
 
 const DATE_KEYS = new Set(["requestedAt", "expiresAt", "at", "startedAt", "endedAt"]);
 
-function parse(text: string): RenewalRequest {
-  return JSON.parse(text, (key, value) =>
-    DATE_KEYS.has(key) && typeof value === "string" ? new Date(value) : value,
-  ) as RenewalRequest;
+const PLAN_DATE_KEYS = new Set(["createdAt", "renewedUntil", "expiresAt", "notAfter"]);
+
+const reviving =
+  (keys: ReadonlySet<string>) =>
+  (key: string, value: unknown): unknown =>
+    keys.has(key) && typeof value === "string" ? new Date(value) : value;
+
+const parse = (text: string): RenewalRequest => JSON.parse(text, reviving(DATE_KEYS)) as RenewalRequest;
+const parsePlan = (text: string): RenewalPlan => JSON.parse(text, reviving(PLAN_DATE_KEYS)) as RenewalPlan;
+
+/** Where the approval card was posted: its thread carries the run. */
+export interface CardLocation {
+  channel: string;
+  ts: string;
 }
 
-// KEYS: lock, request. ARGV: id, json, request ttl, lock ttl.
+// KEYS: lock, request. ARGV: id, json, request ttl, lock ttl, plan json.
 const CREATE = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'exists'} end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[4]) then
-  redis.call('HSET', KEYS[2], 'json', ARGV[2], 'version', 1)
+  redis.call('HSET', KEYS[2], 'json', ARGV[2], 'version', 1, 'plan', ARGV[5])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
   return {'ok'}
 end
@@ -103,10 +116,14 @@ export class RenewalStore {
   }
 
   /**
-   * Saves a new request, unless another request of its cluster is pending, approved or running.
-   * `now` (default: the request time) decides whether a pending holder is past its expiry.
+   * Saves a new request with the plan it was made from, unless another request of its cluster is
+   * pending, approved or running. `now` (default: the request time) decides whether a pending
+   * holder is past its expiry.
    */
-  async create(request: RenewalRequest, now: Date = request.requestedAt): Promise<CreateResult> {
+  async create(
+    request: RenewalRequest,
+    { plan, now = request.requestedAt }: { plan?: RenewalPlan; now?: Date } = {},
+  ): Promise<CreateResult> {
     const expired: RenewalRequest[] = [];
     const lock = this.lockKey(request.cluster);
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -119,6 +136,7 @@ export class RenewalStore {
         JSON.stringify(request),
         REQUEST_TTL_S,
         LOCK_TTL_S,
+        plan ? JSON.stringify(plan) : "",
       )) as [string, string | null];
       if (reply[0] === "ok") return { ok: true, request, expired };
       if (reply[0] === "exists") {
@@ -151,6 +169,23 @@ export class RenewalStore {
   async get(id: string): Promise<RenewalRequest | null> {
     const text = await this.redis.hget(this.requestKey(id), "json");
     return text ? parse(text) : null;
+  }
+
+  /** The plan the request was approved on: what its run executes. */
+  async loadPlan(id: string): Promise<RenewalPlan | null> {
+    const text = await this.redis.hget(this.requestKey(id), "plan");
+    return text ? parsePlan(text) : null;
+  }
+
+  /** Remembers where the approval card was posted (only while the request exists). */
+  async setCard(id: string, card: CardLocation): Promise<void> {
+    const key = this.requestKey(id);
+    if (await this.redis.exists(key)) await this.redis.hset(key, "card", JSON.stringify(card));
+  }
+
+  async card(id: string): Promise<CardLocation | null> {
+    const text = await this.redis.hget(this.requestKey(id), "card");
+    return text ? (JSON.parse(text) as CardLocation) : null;
   }
 
   /** The cluster's active request (pending, approved or running), if any. */

@@ -1,0 +1,211 @@
+// The whole run of one approved renewal request, edge-agnostic (the BullMQ job, the console and the
+// tests hand in the edges): mark the request running, take the cluster's execution lease, run the
+// plan's nodes one at a time in plan order with the executor, and after every progress event fold it
+// into the RunState, save it (so a rerun after a crash resumes from it), show it, and audit finished
+// steps. The run stops at the first failed node (the executor has rolled that node back; later nodes
+// are skipped), then ends the request, audits a one-line result and posts the summary.
+//
+// A failed renewal is an outcome, returned; only infrastructure errors (the state cannot be saved,
+// the audit cannot be written) are thrown, so the job that runs this fails visibly. Reporter errors
+// (Slack) are logged and never stop a renewal half way.
+import type { Logger } from "pino";
+import type { NodeReport } from "../report/types.js";
+import type { ExecutionLease, HeldLease } from "../store/run-lease.js";
+import type { Transport } from "../transport/transport.js";
+import type { RenewalRequest } from "./approval.js";
+import {
+  executeNodePlan,
+  type ExecutorDependencies,
+  type NodeExecution,
+  type NodeProgress,
+  type ProgressEvent,
+} from "./executor.js";
+import type { NodePlan, RenewalPlan } from "./plan.js";
+import type { AuditTrail, RenewalRecords, RunReporter } from "./ports.js";
+import { applyEvent, endRun, finishNode, startRunState, type NodeRun, type RunState } from "./run-state.js";
+
+export interface RunInput {
+  request: RenewalRequest;
+  /** The plan the request was approved on. */
+  plan: RenewalPlan;
+  /** The state the job saved before it was interrupted: the run resumes from it. */
+  saved?: RunState;
+}
+
+export interface RunDependencies {
+  requests: Pick<RenewalRecords, "markRunning" | "finish">;
+  audit: AuditTrail;
+  reporter: RunReporter;
+  lease: ExecutionLease;
+  transportFor(node: NodePlan): Transport;
+  /** A fresh scan of that node (files and served certificate). */
+  rescan(node: NodePlan): Promise<NodeReport>;
+  probe: ExecutorDependencies["probe"];
+  /** Persists the state (the job's data); awaited after every event, before anything is shown. */
+  save(state: RunState): Promise<void>;
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+  waits?: ExecutorDependencies["waits"];
+  logger?: Logger;
+}
+
+/** `ran: false`: the request was not approved (or running) any more, so nothing was touched. */
+export type RunResult = { ran: true; state: RunState } | { ran: false; reason: string };
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** One audit line per finished step: `cp-2: renew ❌ after 0.4 s: …`. */
+function stepDetail(event: ProgressEvent): string {
+  if (event.skipped) return `${event.node}: ${event.step} ⏭ ${event.excerpt}`;
+  const verb = event.status === "✅" ? "in" : "after";
+  return `${event.node}: ${event.step} ${event.status} ${verb} ${seconds(event.durationMs)}${event.error ? `: ${event.error}` : ""}`;
+}
+
+const names = (nodes: readonly NodeRun[]): string => nodes.map((n) => n.node).join(", ");
+
+/** The audit's one-line result of an ended run. */
+export function runSummary(state: RunState): string {
+  const done = state.nodes.filter((n) => n.state === "done");
+  const notRun = state.nodes.filter((n) => n.state === "skipped");
+  const failed = state.nodes.find((n) => n.state === "failed");
+  if (state.outcome === "done") return `done: renewed and verified on ${names(done)}`;
+  const parts = [
+    failed?.failure
+      ? `failed on ${failed.node} at ${failed.failure.step}: ${failed.failure.error}`
+      : "failed",
+  ];
+  if (failed?.rollback)
+    parts.push(
+      failed.rollback.ok
+        ? "rolled back, the old certificates serve"
+        : `rollback failed: ${failed.rollback.error}`,
+    );
+  if (done.length) parts.push(`renewed before it: ${names(done)}`);
+  if (notRun.length) parts.push(`not run: ${names(notRun)}`);
+  return parts.join("; ");
+}
+
+/** A node refused before the executor touched it (another request's run holds the cluster). */
+function refusedAtPreflight(node: NodePlan, error: string, progress: NodeProgress): NodeExecution {
+  return {
+    node: node.node,
+    ok: false,
+    steps: [{ step: "preflight", ok: false, skipped: false, durationMs: 0, excerpt: "", error }],
+    failure: { step: "preflight", error },
+    renewed: node.renew.map((r) => ({ name: r.name, before: null, after: null, notAfter: null })),
+    progress,
+  };
+}
+
+const heldBy = (cluster: string, holder: string): string =>
+  `another renewal of ${cluster} is executing (request ${holder} holds the cluster's run lease); nothing was changed`;
+
+export async function runRenewal(input: RunInput, deps: RunDependencies): Promise<RunResult> {
+  const { request, plan } = input;
+  const { audit, reporter, logger } = deps;
+  const cluster = plan.cluster;
+  const requestId = request.id;
+
+  if (!(await deps.requests.markRunning(requestId, deps.now()))) {
+    const reason = `request ${requestId} is ${request.state}, not approved: nothing was run`;
+    logger?.warn({ requestId, cluster }, reason);
+    return { ran: false, reason };
+  }
+
+  const saved = input.saved?.requestId === requestId ? input.saved : undefined;
+  let state: RunState = saved
+    ? { ...saved, attempts: saved.attempts + 1 }
+    : startRunState(requestId, plan, deps.now());
+
+  const quietly = async (what: string, show: () => Promise<void>): Promise<void> => {
+    try {
+      await show();
+    } catch (err) {
+      logger?.warn({ requestId, err: (err as Error).message }, `renewal ${what} not shown`);
+    }
+  };
+  const saveAndShow = async (): Promise<void> => {
+    await deps.save(state);
+    await quietly("status", () => reporter.status(state));
+  };
+  const record = async (event: ProgressEvent, progress: NodeProgress): Promise<void> => {
+    state = applyEvent(state, event, progress);
+    await saveAndShow();
+    if (event.status === "⏳") return;
+    const kind = event.step === "rollback" ? "rollback" : "step";
+    await audit.append(cluster, { kind, requestId, detail: stepDetail(event) }, deps.now());
+    await quietly("step reply", () => reporter.step(event, state));
+  };
+
+  const finished = state.nodes.filter((n) => n.state === "done");
+  await audit.append(
+    cluster,
+    {
+      kind: "started",
+      requestId,
+      detail: saved
+        ? `resumed (attempt ${state.attempts}) after an interruption` +
+          (finished.length ? `; already renewed: ${names(finished)}` : "")
+        : `started: ${plan.nodes.length} node(s), one at a time: ${plan.nodes.map((n) => n.node).join(", ")}`,
+    },
+    deps.now(),
+  );
+  await saveAndShow();
+
+  /** One node: refused at preflight while another request's run holds the cluster, else executed. */
+  const runNode = async (node: NodePlan, holder: string | null): Promise<NodeExecution> => {
+    const resumeFrom = state.nodes.find((n) => n.node === node.node)?.progress;
+    if (holder !== null) {
+      const progress = resumeFrom ?? { node: node.node, backup: node.backup, completed: [] };
+      const error = heldBy(cluster, holder);
+      await record(
+        { node: node.node, step: "preflight", status: "❌", durationMs: 0, excerpt: "", error },
+        progress,
+      );
+      return refusedAtPreflight(node, error, progress);
+    }
+    return executeNodePlan(node, {
+      transport: deps.transportFor(node),
+      probe: deps.probe,
+      rescan: () => deps.rescan(node),
+      onProgress: record,
+      now: deps.now,
+      sleep: deps.sleep,
+      ...(deps.waits ? { waits: deps.waits } : {}),
+      ...(resumeFrom ? { resumeFrom } : {}),
+    });
+  };
+
+  let lease: HeldLease | undefined;
+  try {
+    let failed = state.outcome === "failed";
+    if (!state.outcome) {
+      const taken = await deps.lease.acquire(cluster, requestId);
+      if (taken.ok) lease = taken.lease;
+      for (const node of plan.nodes) {
+        const before = state.nodes.find((n) => n.node === node.node)?.state;
+        if (before === "done") continue; // renewed and verified before the interruption
+        if (before === "failed") {
+          failed = true; // failed (and rolled back) before the interruption: the run stops there
+          break;
+        }
+        // Each node's preflight first makes sure this run still holds the cluster.
+        const execution = await runNode(node, taken.ok ? await taken.lease.confirm() : taken.holder);
+        state = finishNode(state, plan, execution);
+        await saveAndShow();
+        if (!execution.ok) {
+          failed = true;
+          break;
+        }
+      }
+      state = endRun(state, failed ? "failed" : "done", deps.now());
+      await saveAndShow();
+    }
+    await deps.requests.finish(requestId, !failed, deps.now());
+    await audit.append(cluster, { kind: "result", requestId, detail: runSummary(state) }, deps.now());
+    await quietly("summary", () => reporter.finished(state));
+    return { ran: true, state };
+  } finally {
+    await lease?.release();
+  }
+}

@@ -1,0 +1,391 @@
+// The whole run of an approved renewal (runRenewal) on lab control-plane clusters, with the real
+// stores on Redis (requests, audit, run lease) and a recording reporter standing in for the Slack
+// thread: a three-node HA 1.28 cluster renewed one node at a time; 1.19 and 1.11 nodes; the first
+// failed node stops the run; a failed verify rolled back; another request holding the cluster; and
+// one run over the real SSH transport with a lab sshd.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Redis } from "ioredis";
+import type { RenewalRequest } from "../../src/renew/approval.js";
+import type { ProgressEvent } from "../../src/renew/executor.js";
+import type { RenewalPlan, StepId } from "../../src/renew/plan.js";
+import { runRenewal, runSummary, type RunDependencies } from "../../src/renew/run.js";
+import type { RunState } from "../../src/renew/run-state.js";
+import { AuditLog } from "../../src/store/audit.js";
+import { connectRedis, DEFAULT_REDIS_URL } from "../../src/store/redis.js";
+import { RenewalStore } from "../../src/store/renewals.js";
+import { RunLease } from "../../src/store/run-lease.js";
+import { probeServedCertificate } from "../../src/transport/tls-probe.js";
+import { stopAllControlPlanes } from "../lab/control-plane.js";
+import {
+  approvedRequest,
+  labNodeAccess,
+  pkiFingerprint,
+  planLabRenewal,
+  RecordingReporter,
+  startLabCluster,
+  type LabCluster,
+  type LabNodeDef,
+} from "../lab/renewal-cluster.js";
+
+const DAY = 86_400_000;
+const STEPS: StepId[] = ["preflight", "backup", "renew", "restart", "verify"];
+const isRoot = process.getuid?.() === 0;
+
+let root: string;
+let redis: Redis;
+const prefix = `renew-run-${process.pid}`;
+let renewals: RenewalStore;
+let audit: AuditLog;
+let lease: RunLease;
+const labs: LabCluster[] = [];
+
+before(() => {
+  root = mkdtempSync(join(tmpdir(), "certs-bot-renew-run-"));
+  redis = connectRedis(DEFAULT_REDIS_URL);
+  renewals = new RenewalStore(redis, prefix);
+  audit = new AuditLog(redis, prefix);
+  lease = new RunLease(redis, prefix);
+});
+
+after(async () => {
+  await stopAllControlPlanes();
+  await Promise.all(labs.map((l) => l.stop()));
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+async function cluster(
+  name: string,
+  nodes: LabNodeDef[],
+  extra: { restartStrategy?: "crictl" | "docker"; ssh?: boolean } = {},
+) {
+  const lab = await startLabCluster({
+    root: join(root, name),
+    name,
+    nodes,
+    expired: ["apiserver-kubelet-client"],
+    ...extra,
+  });
+  labs.push(lab);
+  return lab;
+}
+
+interface Run {
+  state: RunState;
+  reporter: RecordingReporter;
+  saved: RunState[];
+  request: RenewalRequest;
+}
+
+async function run(
+  lab: LabCluster,
+  plan: RenewalPlan,
+  options: { onStep?: (event: ProgressEvent) => void | Promise<void>; readyMs?: number } = {},
+): Promise<Run> {
+  const request = await approvedRequest(renewals, plan);
+  const reporter = new RecordingReporter(options.onStep);
+  const saved: RunState[] = [];
+  const deps: RunDependencies = {
+    requests: renewals,
+    audit,
+    reporter,
+    lease,
+    ...labNodeAccess(lab.config),
+    probe: probeServedCertificate,
+    save: async (state) => void saved.push(structuredClone(state)),
+    now: () => new Date(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    waits: { containersGoneMs: 10_000, readyMs: options.readyMs ?? 10_000, pollMs: 100 },
+  };
+  const result = await runRenewal({ request, plan }, deps);
+  assert.ok(result.ran, result.ran ? "" : result.reason);
+  return { state: result.state, reporter, saved, request };
+}
+
+/** The audit entries of one request, oldest first, as `kind detail`. */
+async function auditOf(requestId: string, cluster: string): Promise<string[]> {
+  const entries = await audit.latest(cluster, 200);
+  return entries
+    .filter((e) => e.requestId === requestId)
+    .reverse()
+    .map((e) => `${e.kind} ${e.detail}`);
+}
+
+const backupsOf = (lab: LabCluster, node: string): string[] => {
+  const dir = join(root, lab.name, "backups", lab.name, node);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".tar.gz")) : [];
+};
+
+/** The apiserver.crt the node's apiserver serves now, or null. */
+const served = async (lab: LabCluster, node: string) =>
+  (await lab.node(node).cp.served())?.fingerprint256 ?? null;
+
+async function assertRenewedAndServed(lab: LabCluster, node: string, before: string, state: RunState) {
+  const now = pkiFingerprint(lab.node(node), "apiserver.crt");
+  assert.notEqual(now, before, `${node}: a new apiserver.crt`);
+  assert.equal(await served(lab, node), now, `${node}: the new apiserver.crt is served`);
+  const client = state.nodes
+    .find((n) => n.node === node)
+    ?.renewed?.find((r) => r.name === "apiserver-kubelet-client");
+  assert.ok(client?.changed, `${node}: apiserver-kubelet-client renewed`);
+  const days = (Date.parse(client.notAfterAfter!) - Date.now()) / DAY;
+  assert.ok(days > 364 && days <= 365, `${node}: valid for a year, got ${days} d`);
+  assert.ok(Date.parse(client.notAfterBefore!) < Date.now(), "it had expired");
+}
+
+async function assertEnded(request: RenewalRequest, cluster: string, outcome: "done" | "failed") {
+  assert.equal((await renewals.get(request.id))?.state, outcome);
+  assert.equal(await renewals.active(cluster), null, "the cluster takes new requests again");
+  assert.equal(await lease.holder(cluster), null, "the run lease is released");
+}
+
+describe("a renewal run on lab clusters", () => {
+  test("three-node HA 1.28: one node at a time in plan order, each verified by its served certificate", async () => {
+    const lab = await cluster("lab-ha", [
+      { name: "ha-1", host: 51, version: "v1.28.4" },
+      { name: "ha-2", host: 52, version: "v1.28.4" },
+      { name: "ha-3", host: 53, version: "v1.28.4" },
+    ]);
+    const plan = await planLabRenewal(lab);
+    const names = ["ha-1", "ha-2", "ha-3"];
+    assert.deepEqual(
+      plan.nodes.map((n) => n.node),
+      names,
+    );
+    const before = new Map(names.map((n) => [n, pkiFingerprint(lab.node(n), "apiserver.crt")]));
+    const { state, reporter, saved, request } = await run(lab, plan);
+
+    assert.equal(state.outcome, "done", runSummary(state));
+    assert.equal(state.attempts, 1);
+    assert.deepEqual(
+      state.nodes.map((n) => `${n.node} ${n.state} ${n.steps.map((s) => s.state).join("")}`),
+      names.map((n) => `${n} done ✅✅✅✅✅`),
+    );
+    for (const n of names) await assertRenewedAndServed(lab, n, before.get(n)!, state);
+
+    // The thread: one reply per finished step, node after node; never two nodes running at once.
+    assert.deepEqual(
+      reporter.steps.map((e) => `${e.node} ${e.step} ${e.status}`),
+      names.flatMap((n) => STEPS.map((s) => `${n} ${s} ✅`)),
+    );
+    assert.ok(reporter.steps.every((e) => e.excerpt !== undefined && !/PRIVATE KEY/.test(e.excerpt)));
+    assert.ok(
+      reporter.statuses.every((s) => s.nodes.filter((n) => n.state === "running").length <= 1),
+      "one node at a time",
+    );
+    const first = reporter.statuses[0]!;
+    assert.deepEqual(
+      first.nodes.map((n) => n.state),
+      ["waiting", "waiting", "waiting"],
+    );
+    assert.ok(
+      reporter.statuses.some((s) => s.nodes[0]!.steps[2]!.state === "⏳"),
+      "renew ⏳ shown while it ran",
+    );
+    assert.equal(reporter.summaries.length, 1);
+    assert.equal(reporter.summaries[0]!.outcome, "done");
+    // Saved after every event, before it was shown: the last save is the final state.
+    assert.equal(saved.length, reporter.statuses.length);
+    assert.deepEqual(saved.at(-1), state);
+
+    const entries = await auditOf(request.id, "lab-ha");
+    assert.match(entries[0]!, /^started started: 3 node\(s\), one at a time: ha-1, ha-2, ha-3$/);
+    assert.deepEqual(
+      entries.slice(1, -1).map((e) => e.replace(/ in \d+\.\d s$/, "")),
+      names.flatMap((n) => STEPS.map((s) => `step ${n}: ${s} ✅`)),
+    );
+    assert.equal(entries.at(-1), "result done: renewed and verified on ha-1, ha-2, ha-3");
+    await assertEnded(request, "lab-ha", "done");
+    for (const n of names) assert.equal(backupsOf(lab, n).length, 1, `${n}: one backup`);
+  });
+
+  test("1.19 (crictl restart) and 1.11 (phases, docker restart) nodes run end to end", async () => {
+    const [mid, old] = await Promise.all([
+      cluster("lab-mid", [{ name: "mid-1", host: 54, version: "v1.19.16" }], { restartStrategy: "crictl" }),
+      cluster("lab-old", [{ name: "old-1", host: 55, version: "v1.11.10" }], { restartStrategy: "docker" }),
+    ]);
+    for (const [lab, node, method] of [
+      [mid, "mid-1", "renew"],
+      [old, "old-1", "phase"],
+    ] as const) {
+      const plan = await planLabRenewal(lab);
+      assert.equal(plan.nodes[0]!.method, method);
+      const before = pkiFingerprint(lab.node(node), "apiserver.crt");
+      const { state, reporter, request } = await run(lab, plan);
+      assert.equal(state.outcome, "done", runSummary(state));
+      await assertRenewedAndServed(lab, node, before, state);
+      assert.deepEqual(
+        reporter.steps.map((e) => `${e.step} ${e.status}`),
+        STEPS.map((s) => `${s} ✅`),
+      );
+      await assertEnded(request, lab.name, "done");
+    }
+  });
+
+  test("the first failed node stops the run: node 2 rolled back, node 3 untouched, request failed", async () => {
+    const lab = await cluster("lab-stop", [
+      { name: "stop-1", host: 56, version: "v1.28.4" },
+      { name: "stop-2", host: 57, version: "v1.28.4" },
+      { name: "stop-3", host: 58, version: "v1.28.4" },
+    ]);
+    const plan = await planLabRenewal(lab);
+    const before = new Map(lab.nodes.map((n) => [n.name, pkiFingerprint(n, "apiserver.crt")]));
+    lab.node("stop-2").cp.fail("renew");
+    const { state, reporter, request } = await run(lab, plan);
+
+    assert.equal(state.outcome, "failed");
+    assert.deepEqual(
+      state.nodes.map((n) => n.state),
+      ["done", "failed", "skipped"],
+    );
+    await assertRenewedAndServed(lab, "stop-1", before.get("stop-1")!, state);
+    const failed = state.nodes[1]!;
+    assert.equal(failed.failure?.step, "renew");
+    assert.match(failed.failure!.error, /injected renew failure/);
+    assert.deepEqual(failed.rollback, { ok: true });
+    for (const node of ["stop-2", "stop-3"]) {
+      assert.equal(
+        pkiFingerprint(lab.node(node), "apiserver.crt"),
+        before.get(node),
+        `${node}: old apiserver.crt`,
+      );
+      assert.equal(await served(lab, node), before.get(node), `${node}: the old certificate is served`);
+    }
+    assert.deepEqual(backupsOf(lab, "stop-3"), [], "node 3 was never touched");
+    assert.ok(!reporter.steps.some((e) => e.node === "stop-3"));
+    assert.deepEqual(
+      reporter.steps.filter((e) => e.node === "stop-2").map((e) => `${e.step} ${e.status}`),
+      ["preflight ✅", "backup ✅", "renew ❌", "rollback ✅"],
+    );
+    assert.equal(reporter.summaries[0]?.outcome, "failed");
+
+    const entries = await auditOf(request.id, "lab-stop");
+    assert.ok(
+      entries.some((e) => /^step stop-2: renew ❌ after \d+\.\d s: .*injected renew failure/.test(e)),
+    );
+    assert.ok(entries.some((e) => /^rollback stop-2: rollback ✅/.test(e)));
+    assert.match(
+      entries.at(-1)!,
+      /^result failed on stop-2 at renew: .*injected renew failure.*; rolled back, the old certificates serve; renewed before it: stop-1; not run: stop-3$/,
+    );
+    await assertEnded(request, "lab-stop", "failed");
+  });
+
+  test("a failed verify (the apiserver does not come back) is rolled back to the old certificate", async () => {
+    const lab = await cluster("lab-verify", [{ name: "verify-1", host: 59, version: "v1.28.4" }]);
+    const plan = await planLabRenewal(lab);
+    const node = lab.node("verify-1");
+    const before = pkiFingerprint(node, "apiserver.crt");
+    node.cp.fail("no-restart");
+    // The apiserver may come back once verify has failed, so the rollback's restart can succeed.
+    const { state, reporter, request } = await run(lab, plan, {
+      readyMs: 3_000,
+      onStep: (e) => {
+        if (e.step === "verify" && e.status === "❌") node.cp.fail("no-restart", false);
+      },
+    });
+    assert.equal(state.outcome, "failed");
+    assert.equal(state.nodes[0]!.failure?.step, "verify");
+    assert.match(state.nodes[0]!.failure!.error, /timed out/);
+    assert.deepEqual(state.nodes[0]!.rollback, { ok: true });
+    assert.equal(pkiFingerprint(node, "apiserver.crt"), before, "the backup was restored");
+    assert.equal(await served(lab, "verify-1"), before, "the old certificate is served again");
+    assert.deepEqual(
+      reporter.steps.map((e) => `${e.step} ${e.status}`),
+      ["preflight ✅", "backup ✅", "renew ✅", "restart ✅", "verify ❌", "rollback ✅"],
+    );
+    const entries = await auditOf(request.id, "lab-verify");
+    assert.ok(entries.some((e) => /^rollback verify-1: rollback ✅/.test(e)));
+    await assertEnded(request, "lab-verify", "failed");
+  });
+
+  test("another request holds the cluster's run lease: preflight fails and nothing changes", async () => {
+    const lab = await cluster("lab-lease", [{ name: "lease-1", host: 60, version: "v1.28.4" }]);
+    const plan = await planLabRenewal(lab);
+    const node = lab.node("lease-1");
+    const before = pkiFingerprint(node, "apiserver.crt");
+    const other = await lease.acquire("lab-lease", "lab-lease-other-request", 60_000);
+    assert.ok(other.ok);
+    try {
+      const { state, reporter, request } = await run(lab, plan);
+      assert.equal(state.outcome, "failed");
+      assert.equal(state.nodes[0]!.failure?.step, "preflight");
+      assert.match(
+        state.nodes[0]!.failure!.error,
+        /^another renewal of lab-lease is executing \(request lab-lease-other-request holds the cluster's run lease\); nothing was changed$/,
+      );
+      assert.equal(state.nodes[0]!.rollback, undefined);
+      assert.deepEqual(
+        reporter.steps.map((e) => `${e.step} ${e.status}`),
+        ["preflight ❌"],
+      );
+      assert.equal(pkiFingerprint(node, "apiserver.crt"), before);
+      assert.equal(await served(lab, "lease-1"), before);
+      assert.deepEqual(backupsOf(lab, "lease-1"), [], "no backup: the node was not touched");
+      assert.equal(
+        await lease.holder("lab-lease"),
+        "lab-lease-other-request",
+        "the other run keeps its lease",
+      );
+      assert.equal((await renewals.get(request.id))?.state, "failed");
+      assert.match(
+        (await auditOf(request.id, "lab-lease")).at(-1)!,
+        /^result failed on lease-1 at preflight: another renewal/,
+      );
+    } finally {
+      if (other.ok) await other.lease.release();
+    }
+    assert.equal(await lease.holder("lab-lease"), null);
+  });
+
+  test(
+    "over SSH (a lab sshd, sudo): a 1.28 node renewed end to end",
+    { skip: !isRoot && "needs root (lab users, sshd, sudo)" },
+    async () => {
+      chmodSync(root, 0o755); // the lab users must traverse it
+      const lab = await cluster("lab-ssh", [{ name: "ssh-1", host: 61, version: "v1.28.4" }], { ssh: true });
+      assert.equal(lab.cluster.nodes[0]!.transport, "ssh");
+      const plan = await planLabRenewal(lab);
+      const before = pkiFingerprint(lab.node("ssh-1"), "apiserver.crt");
+      const { state, request } = await run(lab, plan);
+      assert.equal(state.outcome, "done", runSummary(state));
+      await assertRenewedAndServed(lab, "ssh-1", before, state);
+      await assertEnded(request, "lab-ssh", "done");
+    },
+  );
+});
+
+describe("the run lease on Redis", () => {
+  test("kept alive while held, taken again by the same request, refused to another, released only by its holder", async () => {
+    const ttlMs = 300;
+    const cluster = "lab-lease-unit";
+    const first = await lease.acquire(cluster, "req-a", ttlMs);
+    assert.ok(first.ok);
+    await new Promise((r) => setTimeout(r, 3 * ttlMs)); // it would have lapsed twice without renewals
+    assert.equal(await lease.holder(cluster), "req-a");
+    assert.ok((await redis.pttl(lease.key(cluster))) > 0);
+    assert.deepEqual(await lease.acquire(cluster, "req-b", ttlMs), { ok: false, holder: "req-a" });
+    assert.equal(await first.lease.confirm(), null);
+    assert.equal(await lease.release(cluster, "req-b"), false, "not released by another request");
+    const resumed = await lease.acquire(cluster, "req-a", ttlMs); // the same request, after a crash
+    assert.ok(resumed.ok);
+    await resumed.lease.release();
+    assert.equal(await lease.holder(cluster), null);
+
+    // Lost: the key is gone (a Redis without persistence restarted) and another request took it.
+    const other = await lease.acquire(cluster, "req-b", ttlMs);
+    assert.ok(other.ok);
+    assert.equal(await first.lease.confirm(), "req-b", "the first run learns who holds it now");
+    await first.lease.release();
+    assert.equal(await lease.holder(cluster), "req-b", "its release leaves the other's lease alone");
+    await other.lease.release();
+    await new Promise((r) => setTimeout(r, ttlMs)); // no renewal brings a released lease back
+    assert.equal(await lease.holder(cluster), null);
+  });
+});
