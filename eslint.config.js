@@ -38,6 +38,8 @@ export default tseslint.config(
       "src/renew/plan.ts",
       "src/renew/render.ts",
       "src/renew/approval.ts",
+      "src/renew/run-state.ts",
+      "src/renew/thread.ts",
       "src/scan/judge.ts",
       "src/scan/script.ts",
     ],

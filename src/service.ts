@@ -9,12 +9,21 @@ import { planAlerts, applyAlert, emptyAlertState, type AlertState } from "./noti
 import { renderDigest } from "./notify/digest.js";
 import { Queues, Workers, workerTuning, type ScanClusterData, type ScannedProgress } from "./queue/queues.js";
 import type { ClusterReport } from "./report/types.js";
-import { defaultDependencies, scanClusters, type ScanDependencies } from "./scan/scan.js";
+import { defaultDependencies, nodeAccess, scanClusters, type ScanDependencies } from "./scan/scan.js";
 import { SlackApp, type SlackSurface } from "./slack/app.js";
 import { ServiceBackend } from "./slack/backend.js";
 import { INTERACTIVE_CALLS, SlackPoster, webClient, type SlackEnvironment } from "./slack/poster.js";
+import type { WebClient } from "@slack/web-api";
+import { clusterOfRequest } from "./renew/approval.js";
+import { RenewalDesk } from "./renew/desk.js";
+import { runRenewalJob, type RenewalJobData } from "./renew/job.js";
+import type { RunReporter } from "./renew/ports.js";
+import { SlackThreadReporter } from "./slack/thread-reporter.js";
+import { RunLease } from "./store/run-lease.js";
+import { AuditLog } from "./store/audit.js";
 import { connectRedis } from "./store/redis.js";
-import { Store } from "./store/store.js";
+import { RenewalStore } from "./store/renewals.js";
+import { Store, type StoredScan } from "./store/store.js";
 
 export type Role = "serve" | "worker";
 
@@ -37,6 +46,19 @@ export interface ServiceOptions {
 const SCHEDULES_LEASE_MS = 60_000;
 /** Schedules are re-asserted this often by `serve`, so a Redis that lost its data gets them back. */
 const SCHEDULES_REFRESH_MS = 5 * 60_000;
+/** How often `serve` expires renewal requests nobody approved in time (and updates their cards). */
+export const EXPIRY_SWEEP_MS = 60_000;
+
+/** A run whose approval card is unknown (its post was never recorded) is told only to the logs. */
+const unreported = (logger: Logger, requestId: string): RunReporter => ({
+  status: async () => undefined,
+  step: async () => undefined,
+  finished: async (state) =>
+    logger.warn(
+      { request: requestId, outcome: state.outcome },
+      "renewal ended; no approval card to report to",
+    ),
+});
 
 export class Service {
   private readonly redis;
@@ -46,7 +68,13 @@ export class Service {
   private readonly scanDeps: ScanDependencies;
   private workers?: Workers;
   private readonly chat?: { backend: ServiceBackend; app: SlackApp };
+  private readonly renewals: RenewalStore;
+  private readonly audit: AuditLog;
+  private readonly desk: RenewalDesk;
+  private readonly lease: RunLease;
+  private readonly slackClient: WebClient;
   private refresh?: NodeJS.Timeout;
+  private sweeper?: NodeJS.Timeout;
   private readonly id = randomUUID();
 
   constructor(private readonly options: ServiceOptions) {
@@ -64,14 +92,47 @@ export class Service {
         logger.warn({ queue: queue.name, err: err.message }, "queue connection problem"),
       );
     }
-    this.poster = new SlackPoster(webClient(options.slack, logger), this.store);
+    const client = webClient(options.slack, logger);
+    this.poster = new SlackPoster(client, this.store);
     this.scanDeps = options.scanDependencies ?? defaultDependencies(logger);
+    this.renewals = new RenewalStore(this.redis, prefix);
+    this.audit = new AuditLog(this.redis, prefix);
+    this.lease = new RunLease(this.redis, prefix, { logger });
+    this.slackClient = client;
+    this.desk = new RenewalDesk({
+      config: options.config,
+      records: this.renewals,
+      audit: this.audit,
+      scan: async (cluster) => (await this.freshScan(cluster)).report,
+      channelFor: (cluster) => cluster.channel ?? options.config.slack?.digestChannel ?? null,
+      cards: {
+        post: async (message, requestId) => ({
+          channel: message.channel,
+          ts: await this.poster.postOnce(`renewal:${requestId}:card`, message),
+        }),
+        update: async (card, message) => {
+          // Our blocks are a structural subset of Slack's (notify/slack-types.ts).
+          await client.chat.update({
+            channel: card.channel,
+            ts: card.ts,
+            text: message.text,
+            blocks: message.blocks,
+          } as never);
+        },
+      },
+      startRun: async (request) => void (await this.queues.requestRun(request.id)),
+      now: () => new Date(),
+    });
     this.workers = new Workers(
       connection,
       `${prefix}:bull`,
       this.queues,
       options.config,
-      { scanCluster: (data, job) => this.scanCluster(data, job), digest: (job) => this.digest(job) },
+      {
+        scanCluster: (data, job) => this.scanCluster(data, job),
+        digest: (job) => this.digest(job),
+        renew: (_data, job) => this.renew(job),
+      },
       logger,
       workerTuning(),
     );
@@ -82,6 +143,8 @@ export class Service {
         connection,
         client: webClient(options.slack, logger, INTERACTIVE_CALLS),
         logger,
+        desk: this.desk,
+        audit: this.audit,
       });
       const app = new SlackApp({
         surface: options.slackSurface,
@@ -105,7 +168,34 @@ export class Service {
     this.refresh = setInterval(() => void this.assertSchedules(), SCHEDULES_REFRESH_MS);
     // A Redis restart without persistence loses the schedules: put them back once it is ready.
     this.redis.on("ready", () => void this.assertSchedules());
+    this.sweeper = setInterval(() => void this.sweepRenewals(), EXPIRY_SWEEP_MS);
     await this.chat?.app.start();
+  }
+
+  private async sweepRenewals(): Promise<void> {
+    try {
+      const expired = await this.desk.sweep();
+      if (expired) this.options.logger.info({ expired }, "renewal requests expired without approval");
+    } catch (err) {
+      this.options.logger.warn(
+        { err: (err as Error).message },
+        "could not expire renewal requests; will retry",
+      );
+    }
+  }
+
+  /** Scans one cluster now and stores the report (scan jobs and renewal plans both start here). */
+  private async freshScan(cluster: ClusterConfig): Promise<StoredScan> {
+    const started = Date.now();
+    const report = await scanClusters(this.options.config, [cluster], this.scanDeps);
+    const scan: StoredScan = {
+      cluster: cluster.name,
+      scannedAt: report.scannedAt,
+      durationMs: Date.now() - started,
+      report: report.clusters[0]!,
+    };
+    await this.store.saveScan(scan);
+    return scan;
   }
 
   private async assertSchedules(): Promise<void> {
@@ -134,18 +224,10 @@ export class Service {
 
   private async scanCluster({ cluster: name }: ScanClusterData, job: Job): Promise<unknown> {
     const cluster = this.cluster(name);
-    const started = Date.now();
-    const report = await scanClusters(this.options.config, [cluster], this.scanDeps);
-    const clusterReport = report.clusters[0]!;
-    await this.store.saveScan({
-      cluster: name,
-      scannedAt: report.scannedAt,
-      durationMs: Date.now() - started,
-      report: clusterReport,
-    });
+    const { report: clusterReport, scannedAt } = await this.freshScan(cluster);
     const progress: ScannedProgress = { stage: "scanned", cluster: name, status: clusterReport.status };
     await job.updateProgress(progress);
-    await this.notify(cluster, clusterReport, report.scannedAt);
+    await this.notify(cluster, clusterReport, scannedAt);
     return { cluster: name, status: clusterReport.status };
   }
 
@@ -169,6 +251,73 @@ export class Service {
       state = applyAlert(state, action, ts);
       await this.store.saveJson("alerts", cluster.name, state);
     }
+  }
+
+  /**
+   * One renewal run (the renewal queue's job): resumes from the state the job saved, reports in the
+   * approval card's thread, shows the outcome on the card, then rescans the cluster so `/certs
+   * status` and the warnings see the renewed certificates.
+   */
+  private async renew(job: Job<RenewalJobData>): Promise<unknown> {
+    const cluster = this.cluster(clusterOfRequest(job.data.requestId) ?? "");
+    const result = await this.runRenewalJob(job, cluster).catch(async (err: Error) => {
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1))
+        await this.giveUp(job.data.requestId, cluster, err);
+      throw err;
+    });
+    if (result.outcome !== "not-run") await this.queues.requestScan(cluster.name, "manual");
+    return result;
+  }
+
+  /** The last attempt failed on infrastructure: the request ends failed (best effort), freeing the cluster. */
+  private async giveUp(requestId: string, cluster: ClusterConfig, err: Error): Promise<void> {
+    try {
+      const ended = await this.renewals.finish(requestId, false, new Date());
+      await this.audit.append(cluster.name, {
+        kind: "result",
+        requestId,
+        detail: `failed: the run could not go on (${err.message}); check the nodes before a new request`,
+      });
+      if (ended) await this.desk.refreshCard(ended);
+    } catch (cause) {
+      this.options.logger.error(
+        { request: requestId, err: (cause as Error).message },
+        "could not mark the renewal failed",
+      );
+    }
+  }
+
+  private runRenewalJob(job: Job<RenewalJobData>, cluster: ClusterConfig) {
+    const { config, logger } = this.options;
+    return runRenewalJob(job, {
+      load: async (id) => {
+        const [request, plan] = await Promise.all([this.renewals.get(id), this.renewals.loadPlan(id)]);
+        return request && plan ? { request, plan } : null;
+      },
+      reporterFor: async (request) => {
+        const card = await this.renewals.card(request.id);
+        if (!card) return unreported(logger, request.id);
+        return new SlackThreadReporter({
+          poster: this.poster,
+          client: this.slackClient,
+          card,
+          requestId: request.id,
+          timeZone: config.timezone,
+          logger,
+          onFinished: async () => {
+            const ended = await this.renewals.get(request.id);
+            if (ended) await this.desk.refreshCard(ended);
+          },
+        });
+      },
+      requests: this.renewals,
+      audit: this.audit,
+      lease: this.lease,
+      ...nodeAccess(cluster, this.scanDeps),
+      now: () => new Date(),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      logger,
+    });
   }
 
   private async digest(job: Job): Promise<unknown> {
@@ -197,6 +346,7 @@ export class Service {
   /** Stops taking jobs, lets running ones finish (bounded), closes connections. */
   async stop(): Promise<void> {
     clearInterval(this.refresh);
+    clearInterval(this.sweeper);
     // Slack first: no new commands while the workers finish.
     await this.chat?.app
       .stop()

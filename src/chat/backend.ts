@@ -1,7 +1,10 @@
 // What an adapter (Bolt in Slack, the terminal console) needs from the rest of certs-bot to
-// answer a person: stored reports, a way to queue a scan and hear when it is done, and the user
-// groups a user belongs to. The service implements it on Redis + BullMQ + the Web API; the
+// answer a person: stored reports, a way to queue a scan and hear when it is done, the user
+// groups a user belongs to, and the renewal desk (requests, clicks, the audit log). The service implements it on Redis + BullMQ + the Web API; the
 // console in memory, scanning in-process. The router and views stay pure.
+import type { AskOutcome, ClickOutcome, RenewalAsk } from "../renew/desk.js";
+import type { Click } from "../renew/approval.js";
+import type { AuditEntry } from "../store/audit.js";
 import type { StoredScan } from "../store/store.js";
 
 export interface ScanTicket {
@@ -16,4 +19,10 @@ export interface ChatBackend {
   requestScan(cluster: string): Promise<ScanTicket>;
   /** Which of `groups` (S…) the user is a member of; resolved through Slack, cached briefly. */
   groupsOf(userId: string, groups: readonly string[]): Promise<string[]>;
+  /** The newest `n` audit entries of a cluster. */
+  auditEntries(cluster: string, n: number): Promise<AuditEntry[]>;
+  /** An operator's renewal request (RenewalDesk.request). */
+  requestRenewal(ask: RenewalAsk): Promise<AskOutcome>;
+  /** An Approve or Reject click on an approval card. */
+  clickRenewal(requestId: string, click: Click): Promise<ClickOutcome>;
 }

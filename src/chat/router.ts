@@ -8,13 +8,16 @@
 //   2. the cluster exists and is shown in this channel: an unknown name gets suggestions among the
 //      clusters of this channel only; a cluster that exists but is not shown here gets a refusal
 //      (the user typed its exact name, so that says nothing they did not know);
-//   3. `scan` needs an operator; `renew`/`audit` answer "not enabled yet";
-//   4. `status --node` names a node of that cluster (suggestions among its nodes).
-// Errors and refusals are ephemeral (only the user sees them) and never enqueue anything. `help`
-// and "not enabled" are ephemeral too; `list`, `status` and `scan` answer in the channel, where
-// the team can see them (the channel is a viewer of every cluster shown).
+//   3. `scan` and `renew` need an operator; `audit` is shown to whoever may see the cluster here;
+//   4. `status --node` and `renew --node` name a node of that cluster (suggestions among its nodes).
+// Errors and refusals are ephemeral (only the user sees them) and never enqueue anything. `help`,
+// `audit` and `renew`'s answers are ephemeral too (the plan itself goes to the cluster's channel as
+// the approval card); `list`, `status` and `scan` answer in the channel, where the team can see
+// them (the channel is a viewer of every cluster shown).
 import type { Config } from "../config/load.js";
+import type { AuditEntry } from "../store/audit.js";
 import type { StoredScan } from "../store/store.js";
+import { renderAudit } from "../renew/thread.js";
 import type { ChatBackend } from "./backend.js";
 import { suggestNames } from "../config/suggest.js";
 import { canOperate, canView, groupsToCheck, visibleClusters } from "./access.js";
@@ -24,8 +27,8 @@ import {
   renderHelp,
   renderList,
   renderNoReport,
-  renderNotEnabled,
   renderRefusal,
+  renderRenewalPlanning,
   renderScanQueued,
   renderStatus,
   renderUnknownNode,
@@ -45,8 +48,13 @@ export interface RouterDeps {
   config: Config;
   /** The latest stored scan of a cluster, already fetched (see reportsNeeded). */
   latest: (cluster: string) => StoredScan | null;
+  /** The newest audit entries of a cluster, already fetched (see auditNeeded). */
+  audit?: (cluster: string) => AuditEntry[];
   now: Date;
 }
+
+/** How many audit entries `/certs audit` reads (the view shows the newest that fit). */
+export const AUDIT_ENTRIES = 50;
 
 export interface RouterDecision {
   /** Messages to post, in order. */
@@ -55,6 +63,8 @@ export interface RouterDecision {
   ephemeral: boolean;
   /** Queue a scan of this cluster; the edge answers with renderScanDone when it is stored. */
   enqueueScan?: string;
+  /** Ask for a renewal (RenewalDesk.request); the edge answers with its outcome. */
+  requestRenewal?: { cluster: string; node?: string; certs?: string[] };
 }
 
 const ephemeral = (reply: ChatReply): RouterDecision => ({ reply: [reply], ephemeral: true });
@@ -68,27 +78,35 @@ export function reportsNeeded(request: Pick<CommandRequest, "text" | "channelId"
   if (!parsed.ok) return [];
   const { command } = parsed;
   if (command.kind === "list") return visibleClusters(config, request.channelId).map((c) => c.name);
-  if (command.kind === "status") {
-    const cluster = config.clusters.find((c) => c.name === command.cluster);
-    return cluster && canView(cluster, request.channelId).allowed ? [cluster.name] : [];
-  }
+  if (command.kind === "status") return shownHere(command.cluster, request.channelId, config);
   return [];
 }
 
+/** The cluster whose audit entries handleCommand will show (`/certs audit` of a cluster shown here). */
+export function auditNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
+  const parsed = parseCommand(request.text);
+  if (!parsed.ok || parsed.command.kind !== "audit") return [];
+  return shownHere(parsed.command.cluster, request.channelId, config);
+}
+
+const shownHere = (name: string, channelId: string, config: Config): string[] => {
+  const cluster = config.clusters.find((c) => c.name === name);
+  return cluster && canView(cluster, channelId).allowed ? [cluster.name] : [];
+};
+
 /**
- * The user groups whose membership handleCommand's answer depends on: only `scan` of a cluster shown
- * here asks, and only when the user is not an operator by name. Anything else resolves no group.
+ * The user groups whose membership handleCommand's answer depends on: only `scan` and `renew` of a
+ * cluster shown here ask, and only when the user is not an operator by name.
  */
 export function groupsNeeded(
   request: Pick<CommandRequest, "text" | "channelId" | "userId">,
   config: Config,
 ): string[] {
   const parsed = parseCommand(request.text);
-  if (!parsed.ok || parsed.command.kind !== "scan") return [];
-  const name = parsed.command.cluster;
+  if (!parsed.ok || (parsed.command.kind !== "scan" && parsed.command.kind !== "renew")) return [];
+  const [name] = shownHere(parsed.command.cluster, request.channelId, config);
   const cluster = config.clusters.find((c) => c.name === name);
-  if (!cluster || !canView(cluster, request.channelId).allowed) return [];
-  return groupsToCheck(cluster.operators, request.userId);
+  return cluster ? groupsToCheck(cluster.operators, request.userId) : [];
 }
 
 /**
@@ -101,13 +119,15 @@ export async function decideCommand(
   request: Omit<CommandRequest, "userGroups">,
   now: Date,
 ): Promise<RouterDecision> {
-  const [reports, userGroups] = await Promise.all([
+  const [audited] = auditNeeded(request, config);
+  const [reports, userGroups, audit] = await Promise.all([
     backend.latest(reportsNeeded(request, config)),
     backend.groupsOf(request.userId, groupsNeeded(request, config)),
+    audited ? backend.auditEntries(audited, AUDIT_ENTRIES) : Promise.resolve([]),
   ]);
   return handleCommand(
     { ...request, userGroups },
-    { config, latest: (name) => reports.get(name) ?? null, now },
+    { config, latest: (name) => reports.get(name) ?? null, audit: () => audit, now },
   );
 }
 
@@ -148,9 +168,27 @@ function clusterCommand(
   if (!view.allowed) return ephemeral(renderRefusal(cluster.name, view.reason));
 
   switch (command.kind) {
-    case "renew":
     case "audit":
-      return ephemeral(renderNotEnabled(command.kind, cluster.name));
+      // Only the asker sees it: the entries mention people, and a mention in the channel pings them.
+      return ephemeral(
+        renderAudit(cluster.name, deps.audit?.(cluster.name) ?? [], { timeZone: config.timezone, now }),
+      );
+    case "renew": {
+      const operate = canOperate(cluster, request.userId, request.userGroups, "request renewals");
+      if (!operate.allowed) return ephemeral(renderRefusal(cluster.name, operate.reason));
+      if (command.node !== undefined && !cluster.nodes.some((n) => n.name === command.node)) {
+        const known = cluster.nodes.map((n) => n.name);
+        return ephemeral(renderUnknownNode(cluster.name, command.node, suggestNames(command.node, known)));
+      }
+      return {
+        ...ephemeral(renderRenewalPlanning(cluster.name)),
+        requestRenewal: {
+          cluster: cluster.name,
+          ...(command.node !== undefined ? { node: command.node } : {}),
+          ...(command.certs ? { certs: command.certs } : {}),
+        },
+      };
+    }
     case "scan": {
       const operate = canOperate(cluster, request.userId, request.userGroups, "request scans");
       if (!operate.allowed) return ephemeral(renderRefusal(cluster.name, operate.reason));

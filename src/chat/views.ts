@@ -107,11 +107,14 @@ const HELP: Record<Subcommand, HelpEntry> = {
     examples: (c) => [`/certs scan ${c}`],
   },
   renew: {
-    what: "Renews certificates after approval. _Not enabled yet._",
-    examples: (c) => [`/certs renew ${c} --node NAME --certs apiserver,admin.conf`],
+    what:
+      "Requests a renewal (operators only): certs-bot scans the cluster, posts the plan in the " +
+      "cluster's channel with Approve and Reject buttons, and runs it node by node once an approver " +
+      "(not you) approves, reporting every step in the card's thread.",
+    examples: (c) => [`/certs renew ${c}`, `/certs renew ${c} --node NAME --certs apiserver,admin.conf`],
   },
   audit: {
-    what: "The renewals of a cluster: who asked, who approved, what ran. _Not enabled yet._",
+    what: "The renewals of a cluster, newest first: who asked, who approved or rejected, what ran.",
     examples: (c) => [`/certs audit ${c}`],
   },
 };
@@ -498,14 +501,14 @@ export function renderRepliesCut(omitted: number): ChatReply {
   };
 }
 
-/** `renew` and `audit` until renewals exist. */
-export function renderNotEnabled(subcommand: "renew" | "audit", cluster: string): ChatReply {
+/** The immediate answer to `/certs renew`: the plan follows once the fresh scan is done. */
+export function renderRenewalPlanning(cluster: string): ChatReply {
   return {
-    text: `${cluster}: renewals are not enabled yet`,
+    text: `${cluster}: building a renewal plan`,
     blocks: [
       section(
-        `:construction: Renewals are not enabled yet, so \`/certs ${subcommand}\` does nothing for ` +
-          `*${cluster}*. \`/certs status ${cluster}\` shows what needs renewing.`,
+        `:hourglass_flowing_sand: Scanning *${cluster}* and building a renewal plan; ` +
+          "it is posted in the cluster's channel for approval.",
       ),
     ],
   };

@@ -2,15 +2,22 @@
 // chosen user in a chosen channel and reads the bot's real answers (the same router and views as
 // Slack), rendered as text, with no Slack workspace and no Redis: scans run in this process.
 //
-// Works on a terminal (a prompt, colour, answers of background scans printed above the line being
-// typed) and with piped input (every line in order, each echoed after the prompt so the output reads
-// as a transcript; at EOF it waits until the scans it started have printed their answers).
+// Works on a terminal (a prompt naming who types, colour, answers of background scans and renewal
+// steps printed above the line being typed) and with piped input (every line in order, each echoed
+// after the prompt so the output reads as a transcript; a renewal started by a line finishes before
+// the next line is read; at EOF it waits until the scans it started have printed their answers).
+// `as USER [GROUPS]` changes who types, so a second person can approve.
 import { createInterface } from "node:readline";
 import type { Logger } from "pino";
 import { visibleClusters } from "../chat/access.js";
 import type { Config } from "../config/load.js";
-import { defaultDependencies } from "../scan/scan.js";
+import type { ChatReply } from "../chat/views.js";
+import type { RenewalRequest } from "../renew/approval.js";
+import { runRenewal } from "../renew/run.js";
+import { renderRunStatus, renderRunSummary, renderStepReply } from "../renew/thread.js";
+import { defaultDependencies, nodeAccess, type ScanDependencies } from "../scan/scan.js";
 import { InMemoryBackend } from "./backend.js";
+import { MemoryLease } from "./renewals.js";
 import { ConsoleSession } from "./session.js";
 import { ANSI_STYLE, MARKER, PLAIN_STYLE } from "./text.js";
 
@@ -46,15 +53,22 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
     output.write(`${text}\n`);
     if (terminal && !busy) lines.prompt(true);
   };
-  const session = new ConsoleSession({
+  const scanDependencies = defaultDependencies(options.logger);
+  const people = new Map<string, readonly string[]>([[userId, groups]]);
+  const backend = new InMemoryBackend({
     config,
-    backend: new InMemoryBackend({
-      config,
-      scanDependencies: defaultDependencies(options.logger),
-      userId,
-      groups,
-    }),
+    scanDependencies,
+    groups: people,
+    channelId,
+    show: (replies, ephemeral) => session.show(replies, ephemeral),
+    run: (request, own) =>
+      runInConsole(request, own, scanDependencies, (replies) => session.show(replies, false)),
+  });
+  const session: ConsoleSession = new ConsoleSession({
+    config,
+    backend,
     userId,
+    groups: people,
     channelId,
     print,
     style,
@@ -85,8 +99,10 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
   for (let next = await typed.next(); !next.done; next = await typed.next()) {
     const line = next.value;
     busy = true;
-    if (!terminal) output.write(`${prompt}${line}\n`);
+    if (!terminal) output.write(`${session.userId}> ${line}\n`);
     if (!(await session.handle(line))) break;
+    if (!terminal) await settled(backend);
+    lines.setPrompt(`${session.userId}> `);
     busy = false;
     if (terminal) lines.prompt();
   }
@@ -96,4 +112,59 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
     print(`${MARKER}: waiting for ${session.running} scan${session.running === 1 ? "" : "s"} to finish…`);
     await session.idle();
   }
+  if (backend.runs.size > 0) {
+    print(`${MARKER}: waiting for the renewal to finish (a control plane is never left half restarted)…`);
+    await settled(backend);
+  }
+}
+
+const lease = new MemoryLease();
+
+/** Resolves once no renewal runs. */
+async function settled(backend: InMemoryBackend): Promise<void> {
+  while (backend.runs.size > 0) await Promise.all(backend.runs);
+}
+
+/**
+ * An approved renewal, run in this process: each finished step printed as it ends (the console's
+ * live status), then the final checklist, the summary and the card's new state; then a rescan, so
+ * `/certs status` shows the renewed certificates.
+ */
+async function runInConsole(
+  request: RenewalRequest,
+  backend: InMemoryBackend,
+  scanDependencies: ScanDependencies,
+  show: (replies: ChatReply[]) => void,
+): Promise<void> {
+  const { config } = backend;
+  const plan = await backend.records.loadPlan(request.id);
+  const cluster = config.clusters.find((c) => c.name === request.cluster);
+  if (!plan || !cluster) return;
+  await runRenewal(
+    { request, plan },
+    {
+      requests: backend.records,
+      audit: backend.audit,
+      lease,
+      reporter: {
+        status: async () => undefined,
+        step: async (event, state) => show([renderStepReply(event, state.cluster)]),
+        finished: async (state) => {
+          show([
+            renderRunStatus(state, { timeZone: config.timezone, now: new Date() }),
+            renderRunSummary(state, { timeZone: config.timezone }),
+          ]);
+          const ended = await backend.records.get(request.id);
+          if (ended) await backend.desk.refreshCard(ended);
+        },
+      },
+      ...nodeAccess(cluster, scanDependencies),
+      save: async () => undefined,
+      now: () => new Date(),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    },
+  );
+  await (
+    await backend.requestScan(cluster.name)
+  ).done;
 }

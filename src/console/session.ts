@@ -5,7 +5,17 @@
 import type { ChatBackend } from "../chat/backend.js";
 import { SCAN_NOW_ACTION } from "../chat/home.js";
 import { decideCommand } from "../chat/router.js";
+import { groupsToCheck } from "../chat/access.js";
 import { renderScanDone, renderScanFailed, type ChatReply } from "../chat/views.js";
+import { clusterOfRequest } from "../renew/approval.js";
+import {
+  APPROVE_ACTION,
+  REJECT_ACTION,
+  REQUEST_RENEWAL_ACTION,
+  renderClickRefused,
+  renderRenewalRefused,
+  renderRenewalRequested,
+} from "../renew/thread.js";
 import type { Config } from "../config/load.js";
 import type { ButtonElement } from "../notify/slack-types.js";
 import { buttonsOf, MARKER, renderReply, type TextStyle } from "./text.js";
@@ -19,14 +29,36 @@ export type LineAction =
   /** A button whose action the console cannot perform. */
   | { kind: "no-action"; label: string }
   /** Several shown buttons have this label but do different things (one "Scan now" per cluster). */
-  | { kind: "ambiguous"; label: string };
+  | { kind: "ambiguous"; label: string }
+  /** Approve or Reject on an approval card. */
+  | { kind: "click"; action: "approve" | "reject"; requestId: string }
+  /** `as USER [GROUP,…]`: act as another person from now on (how a second approver is shown). */
+  | { kind: "as"; user: string; groups: string[] }
+  | { kind: "bad-as"; why: string };
+
+const USER_ID = /^[UW][A-Z0-9]{2,20}$/;
+const GROUP_ID = /^S[A-Z0-9]{2,20}$/;
+
+function interpretAs(rest: string): LineAction {
+  const [user = "", groupList = "", ...extra] = rest.split(/\s+/).filter(Boolean);
+  const groups = groupList.split(",").filter(Boolean);
+  if (!USER_ID.test(user))
+    return { kind: "bad-as", why: `${user || "nothing"} is not a Slack user id such as U0BOB0001` };
+  const bad = groups.find((g) => !GROUP_ID.test(g));
+  if (bad) return { kind: "bad-as", why: `${bad} is not a Slack user group id such as S0SREGROUP` };
+  if (extra.length)
+    return { kind: "bad-as", why: "as takes a user id and at most one comma-separated list of groups" };
+  return { kind: "as", user, groups };
+}
 
 /**
  * What a button does, as the `/certs` text that does the same, so a click goes through the same
- * parser and access rules as typing it (App Home's "Scan now" needs an operator like `/certs scan`).
+ * parser and access rules as typing it (App Home's "Scan now" needs an operator like `/certs scan`,
+ * a warning's "Request renewal" like `/certs renew`).
  */
 export function buttonCommand(button: ButtonElement): string | null {
   if (button.action_id === SCAN_NOW_ACTION && button.value) return `scan ${button.value}`;
+  if (button.action_id === REQUEST_RENEWAL_ACTION && button.value) return `renew ${button.value}`;
   return null;
 }
 
@@ -37,11 +69,17 @@ export function interpretLine(line: string, buttons: readonly ButtonElement[]): 
   const command = /^\/certs(?:\s+(.*))?$/i.exec(typed);
   if (command) return { kind: "command", text: command[1] ?? "" };
   if (/^(quit|exit)$/i.test(typed)) return { kind: "quit" };
+  const as = /^as(?:\s+(.*))?$/i.exec(typed);
+  if (as) return interpretAs(as[1] ?? "");
   const matching = buttons.filter((b) => b.text.text.toLowerCase() === typed.toLowerCase());
   const [clicked] = matching;
   if (!clicked) return { kind: "hint" };
   if (matching.some((b) => b.action_id !== clicked.action_id || b.value !== clicked.value)) {
     return { kind: "ambiguous", label: clicked.text.text };
+  }
+  if ((clicked.action_id === APPROVE_ACTION || clicked.action_id === REJECT_ACTION) && clicked.value) {
+    const action = clicked.action_id === APPROVE_ACTION ? "approve" : "reject";
+    return { kind: "click", action, requestId: clicked.value };
   }
   const text = buttonCommand(clicked);
   return text === null ? { kind: "no-action", label: clicked.text.text } : { kind: "command", text };
@@ -50,7 +88,10 @@ export function interpretLine(line: string, buttons: readonly ButtonElement[]): 
 export interface SessionOptions {
   config: Config;
   backend: ChatBackend;
+  /** Who types (until `as` changes it). */
   userId: string;
+  /** Simulated user groups per user (there is no Slack to ask); `as USER GROUPS` sets them. */
+  groups: Map<string, readonly string[]>;
   channelId: string;
   /** Prints one message or note (no trailing newline). */
   print(text: string): void;
@@ -61,8 +102,16 @@ export class ConsoleSession {
   /** The buttons of the last answer that had any: what a typed label can click. */
   private buttons: ButtonElement[] = [];
   private readonly pending = new Set<Promise<void>>();
+  private user: string;
 
-  constructor(private readonly options: SessionOptions) {}
+  constructor(private readonly options: SessionOptions) {
+    this.user = options.userId;
+  }
+
+  /** Who is typing now. */
+  get userId(): string {
+    return this.user;
+  }
 
   /** Answers one line; false when the person asked to leave. */
   async handle(line: string): Promise<boolean> {
@@ -84,6 +133,19 @@ export class ConsoleSession {
       case "command":
         await this.command(action.text);
         return true;
+      case "as":
+        this.user = action.user;
+        this.options.groups.set(action.user, action.groups);
+        this.note(
+          `you are ${action.user} now (user groups: ${action.groups.length ? action.groups.join(", ") : "none"}).`,
+        );
+        return true;
+      case "bad-as":
+        this.note(`${action.why}; nothing changed.`);
+        return true;
+      case "click":
+        await this.click(action.action, action.requestId);
+        return true;
     }
   }
 
@@ -103,13 +165,52 @@ export class ConsoleSession {
   }
 
   private async command(text: string): Promise<void> {
-    const { config, backend, userId, channelId } = this.options;
+    const { config, backend, channelId } = this.options;
+    const userId = this.user;
     const decision = await decideCommand(backend, config, { text, userId, channelId }, new Date());
     this.show(decision.reply, decision.ephemeral);
-    if (decision.enqueueScan !== undefined) {
-      const scan = this.scan(decision.enqueueScan, true).finally(() => this.pending.delete(scan));
-      this.pending.add(scan);
+    if (decision.enqueueScan !== undefined) this.track(this.scan(decision.enqueueScan, true));
+    const renewal = decision.requestRenewal;
+    if (renewal) {
+      const cluster = config.clusters.find((c) => c.name === renewal.cluster)!;
+      // Awaited, unlike a scan: the approval card should be on screen before the next line is read.
+      try {
+        const { node, certs } = renewal;
+        const outcome = await backend.requestRenewal({
+          cluster,
+          userId,
+          ...(node !== undefined ? { node } : {}),
+          ...(certs ? { certs } : {}),
+        });
+        this.show(
+          [
+            outcome.ok
+              ? renderRenewalRequested(cluster.name, outcome.request.id, outcome.card.channel)
+              : renderRenewalRefused(cluster.name, outcome.reason),
+          ],
+          true,
+        );
+      } catch (err) {
+        this.show([renderRenewalRefused(cluster.name, (err as Error).message)], true);
+      }
     }
+  }
+
+  /** Approve or Reject typed as a button label; checked by the desk like a click in Slack. */
+  private async click(action: "approve" | "reject", requestId: string): Promise<void> {
+    const { config, backend } = this.options;
+    const cluster = config.clusters.find((c) => c.name === clusterOfRequest(requestId));
+    const userGroups = cluster
+      ? await backend.groupsOf(this.user, groupsToCheck(cluster.approvers, this.user))
+      : [];
+    const outcome = await backend.clickRenewal(requestId, { user: this.user, userGroups, action });
+    if (!outcome.ok) this.show([renderClickRefused(outcome.cluster, outcome.reason)], true);
+  }
+
+  /** Keeps background work counted until it has printed its answer. */
+  track(work: Promise<void>): void {
+    const tracked = work.finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
   }
 
   /** Requests a scan and, when `announce`, prints its result as the Slack edge would post it. */
@@ -122,7 +223,8 @@ export class ConsoleSession {
     }
   }
 
-  private show(replies: readonly ChatReply[], ephemeral: boolean): void {
+  /** Prints messages as Slack would show them; the edge's posts (cards, run reports) come here too. */
+  show(replies: readonly ChatReply[], ephemeral: boolean): void {
     for (const reply of replies) this.options.print(renderReply(reply, ephemeral, this.options.style));
     // A message without buttons does not take away the ones shown before it (a scan finishing in
     // the background must not), as older buttons stay clickable in Slack's history.

@@ -57,6 +57,7 @@
 //     two within 12 h (after an outage of scans).
 //   - `scannedAt` identifies the scan: planning the same scan again (a retried job) does not count
 //     an unreachable node twice, and a scan older than the last one planned is ignored.
+import { REQUEST_RENEWAL_ACTION } from "../renew/thread.js";
 import type {
   CertificateReport,
   ClusterReport,
@@ -522,6 +523,22 @@ function renderWarn(
         "reminders and the all-clear follow in this thread",
     ),
   );
+  // A certificate that is critical or expired can be renewed from here (operators only, checked on click).
+  if (
+    items.some((w) => w.seen.kind !== "node" && (w.seen.level === "critical" || w.seen.level === "expired"))
+  ) {
+    blocks.push({
+      type: "actions",
+      elements: [
+        {
+          type: "button",
+          text: { type: "plain_text", text: "Request renewal" },
+          action_id: REQUEST_RENEWAL_ACTION,
+          value: ctx.cluster,
+        },
+      ],
+    });
+  }
   const first = items[0]!;
   const more = items.length > 1 ? ` and ${items.length - 1} more` : "";
   const headline = first.seen.kind === "node" ? "unreachable" : STATUS_LABEL[first.seen.level];

@@ -99,6 +99,11 @@ export function requestId(cluster: string, requestedAt: Date, requestedBy: strin
   return `${cluster}-${backupTimestamp(requestedAt)}-${hash}`;
 }
 
+/** The cluster named in a request id (what a button carries), or null when it is not one. */
+export function clusterOfRequest(id: string): string | null {
+  return /^([a-z0-9][a-z0-9-]{0,62})-\d{8}T\d{6}Z-[0-9a-f]{12}$/.exec(id)?.[1] ?? null;
+}
+
 export function newRequest(input: NewRequestInput): RenewalRequest {
   const { settings, now } = input;
   return {

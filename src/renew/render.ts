@@ -1,7 +1,8 @@
 // A renewal plan as terminal text (`certs-bot renew --dry-run`) and as the body of a Slack approval
-// card (Block Kit, no buttons yet). Pure. The card always fits Block Kit's limits: it is rendered
-// at the most detailed level that fits, the full commands first, then only the renew commands,
-// then a count (the thread and --dry-run carry the rest).
+// card (Block Kit; renew/thread.ts adds the request's state and the buttons). Pure. The card always
+// fits Block Kit's limits: it is rendered at the most detailed level that fits, the full commands
+// first, then only the renew commands, then a count, then a node a line (the thread and --dry-run
+// carry the rest).
 import { formatDate, residualTime } from "../report/render.js";
 import { code, context, divider, fitsBudget, header, packLines, plain, section } from "../notify/format.js";
 import type { Block, SlackMessage } from "../notify/slack-types.js";
@@ -79,10 +80,11 @@ export function renderRefusalText(cluster: string, reason: string): string {
 
 // --- Block Kit -----------------------------------------------------------------------------------
 
-/** How much of each node's commands the card shows. */
-type Detail = "all-commands" | "renew-commands" | "counts";
+/** How much of each node's commands the card shows; "one-line" is a node a line, for very large plans. */
+type Detail = "all-commands" | "renew-commands" | "counts" | "one-line";
 
-const codeBlock = (lines: string[]): string =>
+/** Lines as a ``` block: escaped, and a ``` inside cannot end the block early. */
+export const codeBlock = (lines: string[]): string =>
   "```\n" +
   lines
     .map((l) => l.replace(/```/g, "'''").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"))
@@ -147,7 +149,17 @@ function repairs(plan: RenewalPlan): NodePlan["notRenewed"] {
   return [...seen.values()];
 }
 
+/** A node on one line: the last detail level, when even the counts do not fit. */
+const nodeLine = (node: NodePlan, index: number, plan: RenewalPlan): string =>
+  `${index + 1}/${plan.nodes.length} · *${plain(node.node, 80)}* (${plain(node.host, 80)}) — kubeadm ` +
+  `${code(node.kubeadmVersion, 40)}, renews ${node.renew.length}` +
+  (node.notRenewed.length ? `, :warning: ${node.notRenewed.length} not renewed by kubeadm` : "");
+
 function planMessage(plan: RenewalPlan, channel: string, timeZone: string, detail: Detail): SlackMessage {
+  const nodes =
+    detail === "one-line"
+      ? packLines(plan.nodes.map((node, i) => nodeLine(node, i, plan))).map(section)
+      : plan.nodes.flatMap((node, i) => nodeBlocks(node, i, plan, timeZone, detail));
   const blocks: Block[] = [
     header(`Renewal plan: ${plan.cluster}`),
     section(
@@ -159,7 +171,7 @@ function planMessage(plan: RenewalPlan, channel: string, timeZone: string, detai
         ...(plan.requestedBy ? [`Requested by <@${plan.requestedBy.replace(/[^A-Z0-9]/g, "")}>.`] : []),
       ].join("\n"),
     ),
-    ...plan.nodes.flatMap((node, i) => nodeBlocks(node, i, plan, timeZone, detail)),
+    ...nodes,
     divider(),
     ...repairs(plan).map((r) =>
       context(`:warning: ${code(r.name)}: ${plain(r.why)}. ${plain(r.repair, 1200)}`),
@@ -176,15 +188,37 @@ function planMessage(plan: RenewalPlan, channel: string, timeZone: string, detai
   };
 }
 
+function fitPlan(
+  plan: RenewalPlan,
+  opts: { channel: string; timeZone: string },
+  extra: readonly Block[],
+  details: readonly Detail[],
+): SlackMessage {
+  let message: SlackMessage | undefined;
+  for (const detail of details) {
+    const body = planMessage(plan, opts.channel, opts.timeZone, detail);
+    message = { ...body, blocks: [...body.blocks, ...extra] };
+    if (fitsBudget(message)) return message;
+  }
+  return message!;
+}
+
 /** The approval card's body (buttons come with the approval flow), at the most detail that fits. */
 export function renderPlanBlocks(
   plan: RenewalPlan,
   opts: { channel: string; timeZone: string },
 ): SlackMessage {
-  let message: SlackMessage | undefined;
-  for (const detail of ["all-commands", "renew-commands", "counts"] as const) {
-    message = planMessage(plan, opts.channel, opts.timeZone, detail);
-    if (fitsBudget(message)) return message;
-  }
-  return message!;
+  return fitPlan(plan, opts, [], ["all-commands", "renew-commands", "counts"]);
+}
+
+/**
+ * The plan with `extra` blocks after it (the approval state and buttons), at the most detail that
+ * fits with them; the last level, a node a line, fits any plan of up to a hundred or so nodes.
+ */
+export function renderPlanCard(
+  plan: RenewalPlan,
+  opts: { channel: string; timeZone: string },
+  extra: readonly Block[],
+): SlackMessage {
+  return fitPlan(plan, opts, extra, ["all-commands", "renew-commands", "counts", "one-line"]);
 }

@@ -90,6 +90,23 @@ export async function scanNode(
   return report;
 }
 
+/**
+ * How a renewal reaches the nodes of one cluster, by the node names its plan uses: the same
+ * transports and probe as a scan, and a rescan of one node.
+ */
+export function nodeAccess(cluster: ClusterConfig, deps: ScanDependencies) {
+  const nodeConfig = ({ node }: { node: string }): NodeConfig => {
+    const found = cluster.nodes.find((n) => n.name === node);
+    if (!found) throw new Error(`node ${node} is no longer in ${cluster.name}'s configuration`);
+    return found;
+  };
+  return {
+    transportFor: (node: { node: string }): Transport => deps.transportFor(nodeConfig(node)),
+    rescan: (node: { node: string }): Promise<NodeReport> => scanNode(nodeConfig(node), cluster, deps),
+    probe: deps.probe,
+  };
+}
+
 export class UnknownClusterError extends Error {}
 
 export function selectClusters(config: Config, names: readonly string[]): ClusterConfig[] {

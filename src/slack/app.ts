@@ -24,11 +24,22 @@ import type { Logger } from "pino";
 import type { Config } from "../config/load.js";
 import type { ScanTicket } from "../chat/backend.js";
 import { canOperate, groupsToCheck } from "../chat/access.js";
+import type { RouterDecision } from "../chat/router.js";
+import { clusterOfRequest } from "../renew/approval.js";
+import {
+  APPROVE_ACTION,
+  REJECT_ACTION,
+  REQUEST_RENEWAL_ACTION,
+  renderClickRefused,
+  renderRenewalRefused,
+  renderRenewalRequested,
+} from "../renew/thread.js";
 import { SCAN_NOW_ACTION } from "../chat/home.js";
 import { decideCommand } from "../chat/router.js";
 import {
   renderInternalError,
   renderRefusal,
+  renderRenewalPlanning,
   renderRepliesCut,
   renderScanDone,
   renderScanFailed,
@@ -145,6 +156,9 @@ export class SlackApp {
       await this.home.opened(event.user).catch((err: Error) => this.incident(err, { user: event.user }));
     });
     this.app.action<BlockButtonAction>(SCAN_NOW_ACTION, (args) => this.scanNow(args));
+    this.app.action<BlockButtonAction>(APPROVE_ACTION, (args) => this.renewalClick("approve", args));
+    this.app.action<BlockButtonAction>(REJECT_ACTION, (args) => this.renewalClick("reject", args));
+    this.app.action<BlockButtonAction>(REQUEST_RENEWAL_ACTION, (args) => this.requestRenewalClick(args));
     this.app.error(async (err) => void this.incident(err, { where: "bolt" }));
     backend.onScanStored(
       (cluster, eventId) =>
@@ -202,7 +216,9 @@ export class SlackApp {
       acked = true;
       const scan = decision.enqueueScan;
       if (scan) void this.followScan(scan, respond, type);
-      for (const reply of fitReplies(rest, RESPONSE_URL_USES - (scan ? 1 : 0))) {
+      const renewal = decision.requestRenewal;
+      if (renewal) void this.followRenewal(renewal, request.userId, respond);
+      for (const reply of fitReplies(rest, RESPONSE_URL_USES - (scan || renewal ? 1 : 0))) {
         await this.respond(respond, type, reply);
       }
     } catch (err) {
@@ -225,6 +241,95 @@ export class SlackApp {
   /** Queues the scan and answers with its outcome through the command's response_url. */
   private async followScan(cluster: string, respond: RespondFn, type: ResponseType): Promise<void> {
     await this.respond(respond, type, await this.outcome(cluster, this.options.backend.requestScan(cluster)));
+  }
+
+  /** Builds the plan and posts the approval card; tells the requester where it went, or why not. */
+  private async followRenewal(
+    renewal: NonNullable<RouterDecision["requestRenewal"]>,
+    userId: string,
+    respond: RespondFn,
+  ): Promise<void> {
+    const cluster = this.options.config.clusters.find((c) => c.name === renewal.cluster)!;
+    let reply: ChatReply;
+    try {
+      const outcome = await this.options.backend.requestRenewal({
+        cluster,
+        userId,
+        ...(renewal.node !== undefined ? { node: renewal.node } : {}),
+        ...(renewal.certs ? { certs: renewal.certs } : {}),
+      });
+      reply = outcome.ok
+        ? renderRenewalRequested(cluster.name, outcome.request.id, outcome.card.channel)
+        : renderRenewalRefused(cluster.name, outcome.reason);
+    } catch (err) {
+      reply = renderInternalError(this.incident(err, { cluster: cluster.name, where: "renewal request" }));
+    }
+    await this.respond(respond, "ephemeral", reply);
+  }
+
+  /**
+   * "Request renewal" on a warning: the same as `/certs renew CLUSTER` typed in that channel. The
+   * button is no proof: operator rights are checked here; answers go to the clicker only.
+   */
+  private async requestRenewalClick({
+    ack,
+    body,
+    action,
+    respond,
+  }: SlackActionMiddlewareArgs<BlockButtonAction>): Promise<void> {
+    await ack();
+    const userId = body.user.id;
+    const { backend, config } = this.options;
+    try {
+      const cluster = config.clusters.find((c) => c.name === action.value);
+      if (!cluster) {
+        const what = code(action.value ?? "", 80);
+        return await this.respond(
+          respond,
+          "ephemeral",
+          renderRefusal(what, `${what} is not a configured cluster (any more).`),
+        );
+      }
+      const userGroups = await backend.groupsOf(userId, groupsToCheck(cluster.operators, userId));
+      const operate = canOperate(cluster, userId, userGroups, "request renewals");
+      if (!operate.allowed)
+        return await this.respond(respond, "ephemeral", renderRefusal(cluster.name, operate.reason));
+      await this.respond(respond, "ephemeral", renderRenewalPlanning(cluster.name));
+      await this.followRenewal({ cluster: cluster.name }, userId, respond);
+    } catch (err) {
+      const incident = this.incident(err, {
+        user: userId,
+        action: REQUEST_RENEWAL_ACTION,
+        value: action.value,
+      });
+      await this.respond(respond, "ephemeral", renderInternalError(incident));
+    }
+  }
+
+  /**
+   * Approve or Reject on an approval card. The button is no proof: the desk checks the clicker, the
+   * request's state and its expiry atomically; a refusal is shown to the clicker only.
+   */
+  private async renewalClick(
+    action: "approve" | "reject",
+    { ack, body, action: button, respond }: SlackActionMiddlewareArgs<BlockButtonAction>,
+  ): Promise<void> {
+    await ack();
+    const userId = body.user.id;
+    const requestId = button.value ?? "";
+    const { backend, config } = this.options;
+    try {
+      const cluster = config.clusters.find((c) => c.name === clusterOfRequest(requestId));
+      const userGroups = cluster
+        ? await backend.groupsOf(userId, groupsToCheck(cluster.approvers, userId))
+        : [];
+      const outcome = await backend.clickRenewal(requestId, { user: userId, userGroups, action });
+      if (!outcome.ok)
+        await this.respond(respond, "ephemeral", renderClickRefused(outcome.cluster, outcome.reason));
+    } catch (err) {
+      const incident = this.incident(err, { user: userId, action, request: requestId });
+      await this.respond(respond, "ephemeral", renderInternalError(incident));
+    }
   }
 
   /** "Scan now" in App Home. The button is no proof: operator rights are checked again here. */

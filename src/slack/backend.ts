@@ -12,6 +12,10 @@ import { QueueEvents, type ConnectionOptions } from "bullmq";
 import type { WebClient } from "@slack/web-api";
 import type { Logger } from "pino";
 import type { ChatBackend, ScanTicket } from "../chat/backend.js";
+import type { Click } from "../renew/approval.js";
+import type { AskOutcome, ClickOutcome, RenewalAsk, RenewalDesk } from "../renew/desk.js";
+import type { AuditTrail } from "../renew/ports.js";
+import type { AuditEntry } from "../store/audit.js";
 import { SCAN_QUEUE, isScanned, type Queues } from "../queue/queues.js";
 import type { Store, StoredScan } from "../store/store.js";
 
@@ -72,6 +76,8 @@ export interface ServiceBackendOptions {
   /** Bot-token client for lookups; it should give up fast (INTERACTIVE_CALLS). */
   client: WebClient;
   logger: Logger;
+  desk: RenewalDesk;
+  audit: AuditTrail;
 }
 
 export class ServiceBackend implements ChatBackend {
@@ -116,6 +122,18 @@ export class ServiceBackend implements ChatBackend {
 
   groupsOf(userId: string, groups: readonly string[]): Promise<string[]> {
     return this.groups.containing(userId, groups);
+  }
+
+  auditEntries(cluster: string, n: number): Promise<AuditEntry[]> {
+    return this.options.audit.latest(cluster, n);
+  }
+
+  requestRenewal(ask: RenewalAsk): Promise<AskOutcome> {
+    return this.options.desk.request(ask);
+  }
+
+  clickRenewal(requestId: string, click: Click): Promise<ClickOutcome> {
+    return this.options.desk.click(requestId, click);
   }
 
   /** Which of `channels` the user is a member of (conversations.members, cached briefly). */

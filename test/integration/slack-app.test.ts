@@ -11,7 +11,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -25,9 +24,12 @@ import type { SlackSurface } from "../../src/slack/app.js";
 import { ServiceBackend } from "../../src/slack/backend.js";
 import { INTERACTIVE_CALLS, webClient } from "../../src/slack/poster.js";
 import { connectRedis } from "../../src/store/redis.js";
+import type { RenewalDesk } from "../../src/renew/desk.js";
+import { AuditLog } from "../../src/store/audit.js";
 import { Store } from "../../src/store/store.js";
 import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
 import { freePort } from "../lab/ports.js";
+import { clickBody, commandBody as slashCommand, signed as signedBy } from "../lab/slack-requests.js";
 import { startRedis, type LabRedis } from "../lab/redis.js";
 import { newClusterPki, writeLabNode } from "../lab/tree.js";
 import { until } from "../lab/wait.js";
@@ -81,11 +83,7 @@ async function labNode(name: string, expired = false): Promise<string> {
 }
 
 function signed(body: string, options: { secret?: string; at?: number } = {}): Record<string, string> {
-  const ts = Math.floor((options.at ?? Date.now()) / 1000);
-  const signature = createHmac("sha256", options.secret ?? SECRET)
-    .update(`v0:${ts}:${body}`)
-    .digest("hex");
-  return { "x-slack-request-timestamp": String(ts), "x-slack-signature": `v0=${signature}` };
+  return signedBy(body, options.secret ?? SECRET, options.at);
 }
 
 async function post(body: string, contentType: string, headers: Record<string, string>) {
@@ -105,22 +103,7 @@ let requests = 0;
 /** A slash command body as Slack sends it; `response_url` points at the recorder. */
 function commandBody(text: string, user: string, channel: string): { id: string; body: string } {
   const id = `cmd-${++requests}`;
-  const body = new URLSearchParams({
-    token: "deprecated-verification-token",
-    team_id: "T0TEAM",
-    team_domain: "fake-team",
-    channel_id: channel,
-    channel_name: channel.toLowerCase(),
-    user_id: user,
-    user_name: user.toLowerCase(),
-    command: "/certs",
-    text,
-    api_app_id: "A0APP",
-    is_enterprise_install: "false",
-    response_url: `${responseBase}/${id}`,
-    trigger_id: `${requests}.1234.abcdef`,
-  }).toString();
-  return { id, body };
+  return { id, body: slashCommand(text, user, channel, `${responseBase}/${id}`) };
 }
 
 /** `/certs TEXT` from a user in a channel, signed; the ack as Slack would read it. */
@@ -347,15 +330,21 @@ describe("/certs over HTTP, signed", () => {
     }, true);
   });
 
-  test("renew and audit: not enabled yet, for the named cluster", async () => {
+  test("renew: a non-operator is refused and an unknown node gets suggestions; nothing runs", async () => {
     await nothingRuns(async () => {
-      for (const text of ["renew lab-a", "renew lab-a --node a-1 --certs apiserver", "audit lab-a"]) {
-        const { ack, all } = await certs(text);
-        assert.equal(ack.response_type, "ephemeral");
-        assert.match(all, /Renewals are not enabled yet/);
-        assert.match(all, /lab-a/);
-      }
-    });
+      const stranger = await certs("renew lab-a", "U0MALLORY");
+      assert.equal(stranger.ack.response_type, "ephemeral");
+      assert.match(stranger.all, /only operators of lab-a may request renewals/);
+      const typo = await certs("renew lab-a --node a-9");
+      assert.equal(typo.ack.response_type, "ephemeral");
+      assert.match(typo.all, /\*lab-a\* has no node `a-9`; did you mean `a-1`\?/);
+    }, true);
+  });
+
+  test("audit: a cluster without renewals says so, to the asker only", async () => {
+    const { ack, all } = await certs("audit lab-a");
+    assert.equal(ack.response_type, "ephemeral");
+    assert.match(all, /No renewal activity recorded for lab-a yet/);
   });
 
   test("a cluster is never shown outside its viewer channels; suggestions only among visible ones", async () => {
@@ -446,28 +435,11 @@ describe("App Home", () => {
     assert.equal((await post(body, "application/json", signed(body))).status, 200);
   };
   const click = async (user: string, cluster: string) => {
-    const payload = JSON.stringify({
-      type: "block_actions",
-      user: { id: user, username: user.toLowerCase(), team_id: "T0TEAM" },
-      api_app_id: "A0APP",
-      token: "deprecated-verification-token",
-      container: { type: "view", view_id: "V0HOME" },
-      trigger_id: `${++requests}.1234.abcdef`,
-      team: { id: "T0TEAM", domain: "fake-team" },
-      is_enterprise_install: false,
-      view: { id: "V0HOME", type: "home", team_id: "T0TEAM", blocks: [], app_id: "A0APP", bot_id: "B0BOT" },
-      actions: [
-        {
-          action_id: "scan_now",
-          block_id: "row",
-          text: { type: "plain_text", text: "Scan now" },
-          value: cluster,
-          type: "button",
-          action_ts: `${Date.now() / 1000}`,
-        },
-      ],
-    });
-    const body = new URLSearchParams({ payload }).toString();
+    const body = clickBody(
+      user,
+      { actionId: "scan_now", value: cluster, label: "Scan now" },
+      { type: "view", viewId: "V0HOME" },
+    );
     const res = await post(body, FORM, signed(body));
     assert.equal(res.status, 200);
   };
@@ -565,6 +537,9 @@ describe("when something breaks", () => {
       connection: { url: redis.url, protocol: 2, maxRetriesPerRequest: null },
       client: webClient({ token: "xoxb-test", apiUrl: fake.url }, logger, INTERACTIVE_CALLS),
       logger,
+      // This test only asks for memberships: no renewal is requested.
+      desk: {} as RenewalDesk,
+      audit: new AuditLog(redisClient, `slack-${process.pid}`),
     });
     try {
       fake.failNext("usergroups.users.list", 1, { status: 500 });

@@ -177,20 +177,22 @@ test("access: App Home shows clusters by role (directly or via a group) or viewe
   assert.deepEqual(homeChannelsToCheck(CONFIG, "U0CAROL", ["S0SRE"]), ["C0CLUSTERB", "C0DIGEST"]);
 });
 
-test("router: only `scan` of a cluster shown here resolves user groups, and not for a named operator", () => {
+test("router: only `scan` and `renew` of a cluster shown here resolve user groups, not for a named operator", () => {
   const need = (text: string, userId = "U0CAROL", channelId = "C0CLUSTERA") =>
     groupsNeeded({ text, userId, channelId }, CONFIG);
   assert.deepEqual(need("scan cluster-a"), ["S0SRE"]);
   assert.deepEqual(need("scan cluster-a", "U0ALICE"), []);
   assert.deepEqual(need("scan cluster-b"), [], "not shown in this channel");
   assert.deepEqual(need("scan cluster-b", "U0CAROL", "C0CLUSTERB"), ["S0OTHER"]);
+  assert.deepEqual(need("renew cluster-a"), ["S0SRE"]);
+  assert.deepEqual(need("renew cluster-a", "U0ALICE"), []);
   for (const text of [
     "status cluster-a",
     "list",
     "help",
     "scan",
     "scan cluster-a; reboot",
-    "renew cluster-a",
+    "audit cluster-a",
   ]) {
     assert.deepEqual(need(text), [], text);
   }
@@ -209,6 +211,9 @@ test("decideCommand: fetches exactly what the answer needs, then decides", async
       return groups.filter((g) => g === "S0SRE");
     },
     requestScan: () => assert.fail("deciding never queues"),
+    auditEntries: async () => [],
+    requestRenewal: () => assert.fail("deciding never requests a renewal"),
+    clickRenewal: () => assert.fail("deciding never clicks"),
   };
   const scanDecision = await decideCommand(
     backend,

@@ -4,6 +4,8 @@ import { parseConfig } from "../../src/config/load.js";
 import type { StoredScan } from "../../src/store/store.js";
 import { blockTexts, checkBlockLimits } from "../../src/notify/slack-types.js";
 import {
+  auditNeeded,
+  groupsNeeded,
   handleCommand,
   reportsNeeded,
   type CommandRequest,
@@ -176,18 +178,60 @@ test("a cluster is never shown, scanned or suggested outside its viewer channels
   assert.deepEqual(reportsNeeded({ text: "status cluster-x", channelId: "C0CLUSTERA" }, CONFIG), []);
 });
 
-test("renew and audit answer that renewals are not enabled yet, after the viewer check", () => {
-  for (const text of [
-    "renew cluster-a",
-    "renew cluster-a --node kube-master001 --certs apiserver",
-    "audit cluster-a",
-  ]) {
-    const decision = run(text, { userId: "U0ALICE" });
-    assert.equal(decision.ephemeral, true);
-    assert.equal(decision.enqueueScan, undefined);
-    assert.match(shown(decision), /Renewals are not enabled yet.*\*cluster-a\*/s);
-  }
-  assert.match(shown(run("renew cluster-x")), /not shown in this channel/);
+test("renew: operators only; the plan is requested from the edge, the answer is ephemeral", () => {
+  const decision = run("renew cluster-a --node kube-master001 --certs apiserver", { userId: "U0ALICE" });
+  assert.equal(decision.ephemeral, true);
+  assert.equal(decision.enqueueScan, undefined);
+  assert.deepEqual(decision.requestRenewal, {
+    cluster: "cluster-a",
+    node: "kube-master001",
+    certs: ["apiserver"],
+  });
+  assert.match(shown(decision), /Scanning \*cluster-a\* and building a renewal plan/);
+  assert.deepEqual(run("renew cluster-a", { userId: "U0CAROL", userGroups: ["S0SREGROUP"] }).requestRenewal, {
+    cluster: "cluster-a",
+  });
+
+  const bob = run("renew cluster-a", { userId: "U0BOB" });
+  assert.equal(bob.requestRenewal, undefined, "an approver is not an operator");
+  assert.match(shown(bob), /only operators of cluster-a may request renewals/);
+  const typo = run("renew cluster-a --node kube-master01", { userId: "U0ALICE" });
+  assert.equal(typo.requestRenewal, undefined);
+  assert.match(shown(typo), /has no node `kube-master01`; did you mean `kube-master001`/);
+  assert.match(shown(run("renew cluster-x", { userId: "U0ALICE" })), /not shown in this channel/);
+  assert.deepEqual(
+    groupsNeeded({ text: "renew cluster-a", channelId: "C0CLUSTERA", userId: "U0CAROL" }, CONFIG),
+    ["S0SREGROUP"],
+  );
+});
+
+test("audit: shown only to the asker (its mentions would ping people), to whoever may see the cluster here", () => {
+  const entries = [
+    {
+      id: "2-0",
+      at: new Date(NOW.getTime() - 60_000),
+      kind: "approved" as const,
+      actor: "U0BOB",
+      detail: "approval 1 of 1",
+    },
+    {
+      id: "1-0",
+      at: new Date(NOW.getTime() - 120_000),
+      kind: "requested" as const,
+      actor: "U0ALICE",
+      detail: "all",
+    },
+  ];
+  const decision = handleCommand(
+    { text: "audit cluster-a", userId: "U0CAROL", channelId: "C0SRETEAM", userGroups: [] },
+    { ...deps, audit: (c) => (c === "cluster-a" ? entries : []) },
+  );
+  assert.equal(decision.ephemeral, true);
+  const text = shown(decision);
+  assert.ok(text.indexOf("U0BOB") < text.indexOf("U0ALICE"), text);
+  assert.deepEqual(auditNeeded({ text: "audit cluster-a", channelId: "C0SRETEAM" }, CONFIG), ["cluster-a"]);
+  assert.deepEqual(auditNeeded({ text: "audit cluster-x", channelId: "C0SRETEAM" }, CONFIG), []);
+  assert.match(shown(run("audit cluster-x")), /not shown in this channel/);
 });
 
 test("bad input is ephemeral, runs nothing and reads no report", () => {

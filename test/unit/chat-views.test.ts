@@ -10,7 +10,7 @@ import {
   renderHelp,
   renderList,
   renderNoReport,
-  renderNotEnabled,
+  renderRenewalPlanning,
   renderRefusal,
   renderScanDone,
   renderScanFailed,
@@ -77,7 +77,8 @@ test("help: every subcommand with examples, or one topic; examples use a cluster
   const text = allTexts([help]);
   for (const sub of SUBCOMMANDS) assert.match(text, new RegExp(`/certs ${sub}`));
   assert.match(text, /`\/certs status cluster-a --all`/);
-  assert.match(text, /Not enabled yet/);
+  assert.doesNotMatch(text, /[Nn]ot enabled/);
+  assert.match(text, /Approve and Reject buttons/);
   const examples = [...text.matchAll(/`(\/certs [^`]*)`/g)].map((m) => m[1]!);
   for (const example of examples.filter((e) => !/[A-Z[]/.test(e))) {
     assert.ok(parseCommand(example.slice("/certs ".length)).ok, `example parses: ${example}`);
@@ -293,8 +294,7 @@ test("no report yet, unknown node, scan queued, done and failed: each names the 
     renderScanDone({ cluster: "cluster-a", scan: simple("cluster-a", "critical", 4), now: NOW }),
     renderScanFailed("cluster-a", "all 3 attempts failed: <!channel> timeout"),
     renderRefusal("cluster-a", "only operators of cluster-a may request scans; ask <@U0ALICE>."),
-    renderNotEnabled("renew", "cluster-a"),
-    renderNotEnabled("audit", "cluster-a"),
+    renderRenewalPlanning("cluster-a"),
   ];
   assertFits(replies);
   for (const reply of replies) {
@@ -315,7 +315,10 @@ test("no report yet, unknown node, scan queued, done and failed: each names the 
     /Scan of \*cluster-a\* done: \*critical\* · 1 node in 2\.1s · 1 to look at · worst: `m1\/apiserver` 4d left/,
   );
   assert.match(failed!, /&lt;!channel&gt;/);
-  assert.match(renew!, /Renewals are not enabled yet, so `\/certs renew` does nothing for \*cluster-a\*/);
+  assert.match(
+    renew!,
+    /Scanning \*cluster-a\* and building a renewal plan; it is posted in the cluster's channel/,
+  );
 });
 
 test("errors show the message and the subcommand's usage", () => {

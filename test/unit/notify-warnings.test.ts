@@ -650,3 +650,17 @@ test("mrkdwn from the outside cannot mention, link or break a code span", () => 
   assert.match(body, /&lt;@U123&gt; &amp; `rm` second line/, "one line, escaped");
   assert.match(body, /`\/etc\/k'ube\/&lt;!channel&gt;\.crt`/, "a backtick cannot end the path's code span");
 });
+
+test("a critical or expired certificate's warning offers Request renewal; a warning level or a node down does not", () => {
+  const button = (actions: AlertAction[]) =>
+    JSON.stringify(actions.map((a) => (a as WarnAction).message.blocks)).match(
+      /"action_id":"renewal_request","value":"([^"]+)"/,
+    )?.[1];
+  assert.equal(button(new Poster().scan(cluster(node("m1", [cert("apiserver", "expired")])), T0)), "prod");
+  assert.equal(button(new Poster().scan(cluster(node("m1", [cert("apiserver", "critical")])), T0)), "prod");
+  assert.equal(button(new Poster().scan(cluster(node("m1", [cert("apiserver", "warning")])), T0)), undefined);
+  const flaky = new Poster();
+  const report = cluster(node("m1", [cert("apiserver", "ok")]), down("m2"));
+  flaky.scan(report, T0);
+  assert.equal(button(flaky.scan(report, at(1))), undefined, "a renewal cannot fix an unreachable node");
+});

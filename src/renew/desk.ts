@@ -1,0 +1,204 @@
+// The request side of renewals (issue 5, "Requesting" and "Approving"), the same for Slack and the
+// console: a request builds a plan from a fresh scan, is saved with that plan (one active request
+// per cluster), and is shown as an approval card; each click is decided atomically by the records,
+// audited, and shown on the card; the click that completes the approvals starts the run (the run's
+// job id derives from the request, so nothing starts twice). A request nobody approves is expired
+// by `sweep`. Access to *request* is the router's check (operators); clicks are checked here.
+import type { ClusterConfig, Config } from "../config/load.js";
+import type { SlackMessage } from "../notify/slack-types.js";
+import type { ClusterReport } from "../report/types.js";
+import type { CardLocation } from "../store/renewals.js";
+import { isDue, newRequest, type Click, type RenewalRequest } from "./approval.js";
+import { planRenewal, type RenewalPlan } from "./plan.js";
+import type { AuditTrail, RenewalRecords } from "./ports.js";
+import { renderApprovalCard } from "./thread.js";
+
+export interface RenewalDeskDependencies {
+  config: Config;
+  records: RenewalRecords;
+  audit: AuditTrail;
+  /** A fresh scan of the cluster (what the plan is built from). */
+  scan(cluster: ClusterConfig): Promise<ClusterReport>;
+  /** Where a cluster's approval cards go; null when it has no channel. */
+  channelFor(cluster: ClusterConfig): string | null;
+  cards: {
+    post(message: SlackMessage, requestId: string): Promise<CardLocation>;
+    update(card: CardLocation, message: SlackMessage): Promise<void>;
+  };
+  /** Starts (or joins) the run of an approved request. */
+  startRun(request: RenewalRequest): Promise<void>;
+  now(): Date;
+}
+
+export interface RenewalAsk {
+  cluster: ClusterConfig;
+  userId: string;
+  node?: string;
+  certs?: readonly string[];
+}
+
+export type AskOutcome =
+  | { ok: true; request: RenewalRequest; plan: RenewalPlan; card: CardLocation }
+  | { ok: false; reason: string };
+
+export type ClickOutcome =
+  { ok: true; request: RenewalRequest; started: boolean } | { ok: false; reason: string; cluster: string };
+
+export class RenewalDesk {
+  constructor(private readonly deps: RenewalDeskDependencies) {}
+
+  /** An operator's `/certs renew`: plan from a fresh scan, save, post the card. */
+  async request(ask: RenewalAsk): Promise<AskOutcome> {
+    const { config, records, audit } = this.deps;
+    const { cluster, userId } = ask;
+    const refuse = async (reason: string): Promise<AskOutcome> => {
+      await audit.append(cluster.name, {
+        kind: "refused",
+        actor: userId,
+        detail: `request refused: ${reason}`,
+      });
+      return { ok: false, reason };
+    };
+    const channel = this.deps.channelFor(cluster);
+    if (!channel) return refuse(`${cluster.name} has no channel for approval cards (set its \`channel\`).`);
+    // Early and cheap: no scan while another request holds the cluster (create checks it again).
+    const active = await records.active(cluster.name);
+    if (active && !isDue(active, this.deps.now())) {
+      return refuse(`a renewal of ${cluster.name} is already ${active.state} (request ${active.id}).`);
+    }
+    const report = await this.deps.scan(cluster);
+    const now = this.deps.now();
+    const planned = planRenewal({
+      cluster,
+      report,
+      renewal: config.renewal,
+      now,
+      requestedBy: userId,
+      ...(ask.node ? { node: ask.node } : {}),
+      ...(ask.certs?.length ? { certs: ask.certs } : {}),
+    });
+    if (!planned.ok) return refuse(planned.reason);
+    const request = newRequest({
+      cluster: cluster.name,
+      requestedBy: userId,
+      now,
+      settings: config.renewal,
+      ...(ask.node ? { node: ask.node } : {}),
+      ...(ask.certs?.length ? { certs: ask.certs } : {}),
+    });
+    const created = await records.create(request, { plan: planned.plan, now });
+    for (const expired of created.expired) await this.expired(expired);
+    if (!created.ok) return refuse(created.reason);
+
+    const plan = planned.plan;
+    const scope = plan.scope === "all" ? "all renewable certificates" : plan.scope.join(", ");
+    await audit.append(cluster.name, {
+      kind: "requested",
+      actor: userId,
+      requestId: request.id,
+      detail: `${scope} on ${plan.nodes.map((n) => n.node).join(", ")}; needs ${request.requiredApprovals} approval(s)`,
+    });
+    let card: CardLocation;
+    try {
+      card = await this.deps.cards.post(this.card(plan, request, channel), request.id);
+    } catch (err) {
+      // Nobody could approve a request without its card: withdraw it so the cluster is not blocked.
+      await this.withdraw(
+        request,
+        cluster,
+        `the approval card could not be posted: ${(err as Error).message}`,
+      );
+      throw err;
+    }
+    await records.setCard(request.id, card);
+    return { ok: true, request, plan, card };
+  }
+
+  /** An Approve or Reject click; `click.userGroups` resolved by the edge. */
+  async click(requestId: string, click: Click): Promise<ClickOutcome> {
+    const { config, records, audit } = this.deps;
+    const stored = await records.get(requestId);
+    const cluster = stored && config.clusters.find((c) => c.name === stored.cluster);
+    if (!stored || !cluster) {
+      return {
+        ok: false,
+        reason: "this renewal request no longer exists (or its cluster is no longer configured).",
+        cluster: stored?.cluster ?? "unknown",
+      };
+    }
+    const result = await records.applyClick(requestId, click, { cluster, now: this.deps.now() });
+    if (!result.ok) {
+      if (result.request?.state === "expired") await this.expired(result.request);
+      await audit.append(cluster.name, {
+        kind: "refused",
+        actor: click.user,
+        requestId,
+        detail: `${click.action} refused: ${result.reason}`,
+      });
+      return { ok: false, reason: result.reason, cluster: cluster.name };
+    }
+    const { request, startRun } = result;
+    await audit.append(cluster.name, {
+      kind: click.action === "approve" ? "approved" : "rejected",
+      actor: click.user,
+      requestId,
+      detail:
+        click.action === "approve"
+          ? `approval ${request.approvals.length} of ${request.requiredApprovals}`
+          : `rejected${request.rejection?.reason ? `: ${request.rejection.reason}` : ""}`,
+    });
+    await this.refreshCard(request);
+    if (startRun) await this.deps.startRun(request);
+    return { ok: true, request, started: startRun };
+  }
+
+  /** Expires every request past its approval window; returns how many. */
+  async sweep(): Promise<number> {
+    let count = 0;
+    for (const cluster of this.deps.config.clusters) {
+      const active = await this.deps.records.active(cluster.name);
+      if (!active || !isDue(active, this.deps.now())) continue;
+      const expired = await this.deps.records.expire(active.id, this.deps.now());
+      if (expired?.state === "expired") {
+        await this.expired(expired);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  /** Shows the request's current state on its card (after a click, an expiry or the run's end). */
+  async refreshCard(request: RenewalRequest): Promise<void> {
+    const [plan, card] = await Promise.all([
+      this.deps.records.loadPlan(request.id),
+      this.deps.records.card(request.id),
+    ]);
+    if (plan && card) await this.deps.cards.update(card, this.card(plan, request, card.channel));
+  }
+
+  private card(plan: RenewalPlan, request: RenewalRequest, channel: string): SlackMessage {
+    return renderApprovalCard(plan, request, {
+      channel,
+      timeZone: this.deps.config.timezone,
+      now: this.deps.now(),
+    });
+  }
+
+  private async expired(request: RenewalRequest): Promise<void> {
+    await this.deps.audit.append(request.cluster, {
+      kind: "expired",
+      requestId: request.id,
+      detail: `no ${request.requiredApprovals} approval(s) by ${request.expiresAt.toISOString()}`,
+    });
+    await this.refreshCard(request);
+  }
+
+  private async withdraw(request: RenewalRequest, cluster: ClusterConfig, reason: string): Promise<void> {
+    await this.deps.records.applyClick(
+      request.id,
+      { user: request.requestedBy, userGroups: [], action: "reject", reason },
+      { cluster, now: this.deps.now() },
+    );
+    await this.deps.audit.append(cluster.name, { kind: "rejected", requestId: request.id, detail: reason });
+  }
+}

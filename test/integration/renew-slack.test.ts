@@ -1,0 +1,291 @@
+// Issue 5's "done when", through Slack: `certs-bot serve` in HTTP mode receives correctly signed
+// requests, talks to the fake Slack Web API (the only stand-in), keeps everything in a real Redis
+// and runs the renewal through the real BullMQ queue on two lab control-plane nodes whose
+// apiserver-kubelet-client expired. An operator requests, the requester and a stranger are refused,
+// an approver approves, the run goes node by node reporting in the card's thread, the new
+// certificates are served, and `/certs status` is green afterwards; `/certs audit` shows it all.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { loadConfig } from "../../src/config/load.js";
+import { Service } from "../../src/service.js";
+import { fingerprintOf, stopAllControlPlanes } from "../lab/control-plane.js";
+import { startFakeSlack, type FakeSlack, type PostedMessage } from "../lab/fake-slack.js";
+import { freePort } from "../lab/ports.js";
+import { startRedis, type LabRedis } from "../lab/redis.js";
+import { labScanDependencies, renewalLabNode, type RenewalLabNode } from "../lab/renewal-lab.js";
+import { clickBody, commandBody, signed } from "../lab/slack-requests.js";
+import { newClusterPki } from "../lab/tree.js";
+import { until } from "../lab/wait.js";
+
+const SECRET = "0123456789abcdef0123456789abcdef";
+const CHANNEL = "C0LABRRRR";
+const FORM = "application/x-www-form-urlencoded";
+
+let root: string;
+let redis: LabRedis;
+let fake: FakeSlack;
+let service: Service;
+let port: number;
+let nodes: RenewalLabNode[];
+let responseServer: Server;
+let responseBase: string;
+const responses = new Map<string, { response_type?: string; text: string; blocks?: unknown[] }[]>();
+let sent = 0;
+
+async function post(body: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}/slack/events`, {
+    method: "POST",
+    headers: { "content-type": FORM, ...signed(body, SECRET) },
+    body,
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** `/certs TEXT` as `user`; the ack, and the id under which follow-ups arrive. */
+async function certs(text: string, user: string) {
+  const id = `r${++sent}`;
+  const res = await post(commandBody(text, user, CHANNEL, `${responseBase}/${id}`));
+  assert.equal(res.status, 200);
+  const ack = JSON.parse(res.text) as { response_type?: string; text: string; blocks?: unknown[] };
+  return { id, ack, all: `${ack.text}\n${JSON.stringify(ack.blocks)}` };
+}
+
+const answered = (id: string) => responses.get(id) ?? [];
+const followUp = async (id: string): Promise<string> => {
+  await until(`an answer to ${id}`, async () => answered(id).length > 0, 60_000);
+  return JSON.stringify(answered(id));
+};
+
+/** A click on the approval card's button labelled `label`; the id its ephemeral answers arrive under. */
+async function click(user: string, card: PostedMessage, label: "Approve" | "Reject"): Promise<string> {
+  const buttons = JSON.stringify(card.blocks).match(
+    new RegExp(`"text":"${label}"[^}]*}[^}]*"action_id":"([a-z_]+)","value":"([^"]+)"`),
+  );
+  assert.ok(buttons, `the card has a ${label} button`);
+  const id = `r${++sent}`;
+  const body = clickBody(
+    user,
+    { actionId: buttons[1]!, value: buttons[2]!, label },
+    { type: "message", channel: card.channel, ts: card.ts, responseUrl: `${responseBase}/${id}` },
+  );
+  assert.equal((await post(body)).status, 200);
+  return id;
+}
+
+const card = (): PostedMessage | undefined =>
+  fake.messages(CHANNEL).find((m) => !m.thread_ts && /^Renewal of lab-r: /.test(m.text));
+const thread = (ts: string) => fake.messages(CHANNEL).filter((m) => m.thread_ts === ts);
+const apiserverFp = (n: RenewalLabNode) =>
+  fingerprintOf(readFileSync(join(n.tree.kubernetesDir, "pki/apiserver.crt")));
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), "certs-bot-renew-slack-"));
+  redis = await startRedis();
+  fake = await startFakeSlack({ usergroups: { S0APPROVERS: ["U0DAN"] } });
+  responseServer = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const id = (req.url ?? "").split("/").pop() ?? "";
+      responses.set(id, [...answered(id), JSON.parse(Buffer.concat(chunks).toString("utf8"))]);
+      res.writeHead(200).end("ok");
+    });
+  });
+  const responsePort = await freePort("127.0.0.1");
+  await new Promise<void>((r) => responseServer.listen(responsePort, "127.0.0.1", r));
+  responseBase = `http://127.0.0.1:${responsePort}/response`;
+
+  const pki = await newClusterPki();
+  nodes = [
+    await renewalLabNode({ root, name: "r-1", host: 61, pki, expired: ["apiserver-kubelet-client"] }),
+    await renewalLabNode({ root, name: "r-2", host: 62, pki, expired: ["apiserver-kubelet-client"] }),
+  ];
+  const configPath = join(root, "clusters.yaml");
+  writeFileSync(
+    configPath,
+    [
+      "timezone: Europe/Berlin",
+      'scanCron: "0 3 1 1 *"',
+      `renewal: { backupDir: "${join(root, "backups")}", restartStrategy: manifests }`,
+      "clusters:",
+      "  - name: lab-r",
+      `    channel: ${CHANNEL}`,
+      "    operators: [U0ALICE]",
+      "    approvers: [U0ALICE, U0BOB, S0APPROVERS]",
+      "    nodes:",
+      ...nodes.map((n) => `      - ${n.yaml}`),
+      "",
+    ].join("\n"),
+  );
+  port = await freePort("127.0.0.1");
+  service = new Service({
+    role: "serve",
+    config: loadConfig(configPath),
+    redisUrl: redis.url,
+    prefix: "renew-slack",
+    slack: { token: "xoxb-test", apiUrl: fake.url },
+    slackSurface: { mode: "http", signingSecret: SECRET, port, host: "127.0.0.1" },
+    logger: pino({ level: "silent" }),
+    graceMs: 5_000,
+    scanDependencies: labScanDependencies(nodes),
+  });
+  await service.start();
+});
+
+after(async () => {
+  await service?.stop();
+  await stopAllControlPlanes();
+  await new Promise((r) => responseServer?.close(r));
+  await fake?.close();
+  await redis?.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe("a renewal through Slack, end to end", () => {
+  test("requested by an operator, approved by someone else, renewed node by node, green afterwards", async () => {
+    const servedBefore = await Promise.all(nodes.map(async (n) => (await n.cp.served())!.fingerprint256));
+
+    // Request: an approver who is not an operator may not; the operator may.
+    const bob = await certs("renew lab-r", "U0BOB");
+    assert.equal(bob.ack.response_type, "ephemeral");
+    assert.match(bob.all, /only operators of lab-r may request renewals/);
+    const alice = await certs("renew lab-r", "U0ALICE");
+    assert.equal(alice.ack.response_type, "ephemeral");
+    assert.match(alice.all, /building a renewal plan/);
+    assert.match(await followUp(alice.id), new RegExp(`posted in <#${CHANNEL}> for approval`));
+    const posted = card();
+    assert.ok(posted, "the approval card is in the cluster's channel");
+    const shown = JSON.stringify(posted.blocks);
+    for (const what of ["r-1", "r-2", "apiserver-kubelet-client", "kubeadm certs renew", "Approve", "Reject"])
+      assert.ok(shown.includes(what), `the card shows ${what}`);
+
+    // A second request while this one is pending is refused (one renewal per cluster at a time).
+    const again = await certs("renew lab-r", "U0ALICE");
+    assert.match(await followUp(again.id), /already pending/);
+
+    // Clicks: the requester (an approver too) and a stranger are refused, only to themselves.
+    assert.match(
+      await followUp(await click("U0ALICE", posted, "Approve")),
+      /different approver must approve/,
+    );
+    const stranger = await followUp(await click("U0MALLORY", posted, "Approve"));
+    assert.match(stranger, /"response_type":"ephemeral"/);
+    assert.match(stranger, /approve/i);
+    assert.equal(thread(posted.ts).length, 0, "nothing ran");
+
+    // Bob double-clicks while Dan (an approver through a user group) clicks too: one approval counts,
+    // the other clicks are refused to the clicker, and exactly one run starts.
+    const clicks = await Promise.all([
+      click("U0BOB", posted, "Approve"),
+      click("U0BOB", posted, "Approve"),
+      click("U0DAN", posted, "Approve"),
+    ]);
+    await until("two refusals", async () => clicks.filter((id) => answered(id).length > 0).length === 2);
+    await new Promise((r) => setTimeout(r, 300));
+    const refusals = clicks.map((id) => JSON.stringify(answered(id))).filter((a) => a !== "[]");
+    assert.equal(refusals.length, 2, "one click counted, two were refused");
+    for (const refusal of refusals) assert.match(refusal, /already approved|already ran/);
+    await until("the card shows the approval", async () =>
+      /approved by <@U0(BOB|DAN)>/.test(JSON.stringify(card()!.blocks)),
+    );
+    assert.doesNotMatch(JSON.stringify(card()!.blocks), /renewal_approve/, "no buttons once approved");
+    assert.equal((await service.queue.renewal.getJobs()).length, 1, "exactly one run");
+
+    // The run reports in the card's thread, ends with a summary, and the card shows the outcome.
+    await until("the card shows the outcome", async () => /: (renewed|failed) /.test(card()!.text), 240_000);
+    const replies = thread(posted.ts);
+    const text = JSON.stringify(replies);
+    assert.doesNotMatch(text, /❌/, text.slice(0, 3000));
+    for (const node of ["r-1", "r-2"])
+      for (const step of ["preflight", "backup", "renew", "restart", "verify"])
+        assert.ok(
+          replies.some((m) => m.text.includes(node) && m.text.includes(step)),
+          `a reply for ${node} ${step}`,
+        );
+    const status = replies[0]!;
+    assert.equal(
+      fake.calls.filter((c) => c.method === "chat.update" && c.args.ts === status.ts).length > 0,
+      true,
+    );
+    assert.ok(
+      (JSON.stringify(status.blocks).match(/✅/g) ?? []).length >= 10,
+      "the status message ends all ✅",
+    );
+    assert.doesNotMatch(text, /BEGIN [A-Z ]*PRIVATE KEY/);
+
+    // One node at a time: r-1's verify ended before r-2's preflight started.
+    const at = (node: string, step: string) =>
+      replies.findIndex((m) => m.text.includes(node) && m.text.includes(step));
+    assert.ok(at("r-1", "verify") < at("r-2", "preflight"));
+
+    // Verified by the served certificate: each apiserver serves its renewed apiserver.crt.
+    for (const [i, n] of nodes.entries()) {
+      const served = (await n.cp.served())!.fingerprint256;
+      assert.notEqual(served, servedBefore[i]);
+      assert.equal(served, apiserverFp(n));
+      const tarballs = readdirSync(join(root, "backups", "lab-r", n.name)).filter((f) =>
+        f.endsWith(".tar.gz"),
+      );
+      assert.equal(tarballs.length, 1, "one backup per node");
+    }
+    assert.match(card()!.text, /Renewal of lab-r: renewed/);
+    const summary = replies[replies.length - 1]!;
+    assert.match(summary.text, /Renewal of lab-r/);
+    assert.ok(
+      fake.calls.some(
+        (c) => c.method === "chat.postMessage" && c.args.reply_broadcast && c.response.ts === summary.ts,
+      ),
+      "the summary is also shown in the channel",
+    );
+
+    // Green afterwards.
+    await until(
+      "a fresh report after the renewal",
+      async () => {
+        const status = await certs("status lab-r", "U0BOB");
+        return !/expired/.test(status.all) && /lab-r/.test(status.all) && status.all;
+      },
+      60_000,
+    );
+    const audit = await certs("audit lab-r", "U0BOB");
+    assert.equal(audit.ack.response_type, "ephemeral");
+    for (const kind of ["requested", "refused", "approved", "started", "step", "result"])
+      assert.match(audit.all, new RegExp(kind), `the audit shows ${kind}`);
+  });
+
+  test("Request renewal on a warning: operators only; then an approver rejects, and nothing runs", async () => {
+    const cards = () =>
+      fake.messages(CHANNEL).filter((m) => !m.thread_ts && /^Renewal of lab-r: /.test(m.text));
+    const before = cards().length;
+    const jobs = (await service.queue.renewal.getJobs()).length;
+    const requestClick = async (user: string) => {
+      const id = `r${++sent}`;
+      const body = clickBody(
+        user,
+        { actionId: "renewal_request", value: "lab-r", label: "Request renewal" },
+        { type: "message", channel: CHANNEL, ts: "1700000000.000100", responseUrl: `${responseBase}/${id}` },
+      );
+      assert.equal((await post(body)).status, 200);
+      return id;
+    };
+    assert.match(await followUp(await requestClick("U0BOB")), /only operators of lab-r may request renewals/);
+    const alice = await requestClick("U0ALICE");
+    await until("the plan is posted", async () => answered(alice).length >= 2);
+    assert.match(JSON.stringify(answered(alice)), /posted in <#C0LABRRRR> for approval/);
+    const fresh = cards()[before];
+    assert.ok(fresh, "a new approval card");
+
+    await click("U0BOB", fresh, "Reject");
+    await until("the card says rejected", async () => /: rejected /.test(cards()[before]!.text));
+    assert.match(JSON.stringify(cards()[before]!.blocks), /\*Rejected\* by <@U0BOB>/);
+    assert.doesNotMatch(JSON.stringify(cards()[before]!.blocks), /renewal_approve/);
+    assert.match(await followUp(await click("U0DAN", fresh, "Approve")), /rejected by <@U0BOB>/);
+    assert.equal((await service.queue.renewal.getJobs()).length, jobs, "no run started");
+    assert.equal(thread(fresh.ts).length, 0);
+  });
+});
