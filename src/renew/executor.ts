@@ -292,6 +292,29 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
     return r.code === 0;
   };
 
+  /**
+   * The backup needs room: at least twice what pki/ and the kubeconfigs take (the tarball is
+   * compressed, so this is generous) on the file system that will hold it.
+   */
+  const checkFreeSpace = async (): Promise<void> => {
+    const dir = plan.backup.slice(0, plan.backup.lastIndexOf("/")) || "/";
+    const script = [
+      `d=${quote(dir)}`,
+      'while [ ! -d "$d" ]; do d=$(dirname "$d"); done',
+      `df -Pk "$d" | awk 'NR == 2 { print $4 }'`,
+      `cd ${quote(plan.kubernetesDir)} && du -sk pki *.conf 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'`,
+      "",
+    ].join("\n");
+    const r = await deps.transport.run(script);
+    const [free, used] = r.stdout.trim().split("\n").map(Number);
+    if (r.code !== 0 || !Number.isFinite(free) || !Number.isFinite(used))
+      throw new StepFailure(`could not measure free space for ${dir}`, excerptOf(r.stdout + r.stderr));
+    if (free! < 2 * used!)
+      throw new StepFailure(
+        `only ${free} KiB free for ${dir}; the backup of ${used} KiB needs at least ${2 * used!} KiB`,
+      );
+  };
+
   // --- Steps -------------------------------------------------------------------------------
 
   /** Run step `id`; returns its excerpt or throws StepFailure. */
@@ -305,6 +328,7 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
             `kubeadm says ${version || "nothing"}, the plan was made for ${plan.kubeadmVersion}`,
             excerptOf(out),
           );
+        await checkFreeSpace();
         if (!progress.fingerprintsBefore) {
           const report = await deps.rescan();
           if (!report.reachable) throw new StepFailure(`rescan failed: ${report.error ?? "unreachable"}`);

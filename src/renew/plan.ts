@@ -67,6 +67,8 @@ export interface NodePlan {
   restart: RestartStrategy;
   /** Where /readyz (or /healthz before 1.16) is asked, from certs-bot. */
   healthUrl: string;
+  /** The node's kubernetesDir: what the backup holds (pki/ and the kubeconfigs). */
+  kubernetesDir: string;
   steps: PlanStep[];
   rollbackTriggers: string[];
 }
@@ -401,6 +403,7 @@ function nodePlan(
     backup: paths.backup,
     restart: input.renewal.restartStrategy,
     healthUrl,
+    kubernetesDir,
     steps,
     rollbackTriggers: [
       "a step's command fails or its postcondition does not hold",

@@ -3,7 +3,7 @@
 // the failure switches; and resume after a crash right after the renew step.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CertificateCache } from "../../src/certs/certificate.js";
@@ -185,6 +185,33 @@ describe("renewal executor on a 1.28 lab node", () => {
     } finally {
       lab.cp.fail("renew", false);
     }
+  });
+
+  test("no room for the backup: preflight fails with the sizes, nothing is written or renewed", async () => {
+    const lab = await labNode("exec-no-space", 43);
+    const plan = await planFor(lab);
+    const client = diskFp(lab, "apiserver-kubelet-client.crt");
+    lab.cp.fail("no-space");
+    try {
+      const { execution, events } = run(lab, plan);
+      const result = await execution;
+      assert.equal(result.failure?.step, "preflight");
+      assert.match(
+        result.failure!.error,
+        /only 0 KiB free for .*backups.*; the backup of \d+ KiB needs at least \d+ KiB/,
+      );
+      assert.equal(result.rollback, undefined, "nothing to roll back");
+      assert.deepEqual(
+        events.map((e) => `${e.step} ${e.status}`),
+        ["preflight ⏳", "preflight ❌"],
+      );
+      assert.equal(existsSync(plan.backup), false, "no backup written");
+      assert.equal(diskFp(lab, "apiserver-kubelet-client.crt"), client, "nothing renewed");
+    } finally {
+      lab.cp.fail("no-space", false);
+    }
+    const { execution } = run(lab, plan);
+    assert.ok((await execution).ok, "with room again, the same plan runs");
   });
 
   test("apiserver does not come back: rollback is tried and both failures are reported", async () => {

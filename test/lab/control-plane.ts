@@ -22,6 +22,7 @@ const TOOLS = [
   "crictl",
   "docker",
   "systemctl",
+  "df",
   "lab-kubelet.mjs",
   "lab-apiserver.mjs",
 ] as const;
@@ -38,10 +39,17 @@ export const CONTROL_PLANE_COMPONENTS = [
  * - `renew`: kubeadm's renew and phase commands fail and change nothing;
  * - `no-restart`: once stopped, the apiserver does not come back (the kubelet never starts it);
  * - `hang-<tool>`: that tool hangs (sleeps a day) — with a pattern, only when its arguments
- *   contain it (e.g. `hang-kubeadm` + "renew" leaves `kubeadm version` working).
+ *   contain it (e.g. `hang-kubeadm` + "renew" leaves `kubeadm version` working);
+ * - `no-space`: `df` shows every file system full (0 KiB available).
  */
 export type FailSwitch =
-  "renew" | "no-restart" | "hang-kubeadm" | "hang-crictl" | "hang-docker" | "hang-systemctl";
+  | "renew"
+  | "no-restart"
+  | "no-space"
+  | "hang-kubeadm"
+  | "hang-crictl"
+  | "hang-docker"
+  | "hang-systemctl";
 
 export interface ControlPlaneSpec {
   /** A tree from writeLabNode; its bin/kubeadm stub is replaced by the lab kubeadm. */

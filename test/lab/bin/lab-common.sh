@@ -7,6 +7,7 @@
 #   lab/run/kube-apiserver.pid  the real TLS server process; lab/run/kubelet.pid  the lab kubelet
 #   lab/fail/renew           kubeadm's renew and phase commands fail, changing nothing
 #   lab/fail/no-restart      the lab kubelet never starts the apiserver again once it stopped
+#   lab/fail/no-space        df shows every file system full
 #   lab/fail/hang-<tool>     <tool> hangs (when the file is not empty: only if its arguments contain the text)
 LAB_BIN=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 ROOT=$(dirname -- "$LAB_BIN")
