@@ -1,7 +1,8 @@
 // `npm run demo`: builds a small lab of kubeadm control-plane trees (real certificates, the
 // origin story's expired apiserver-kubelet-client among them), starts a stand-in apiserver that
 // still serves its pre-renewal certificate, and runs the real `certs-bot scan` against it. Then a
-// scripted `certs-bot console` session shows what the bot answers to `/certs` in Slack.
+// scripted `certs-bot console` session shows what the bot answers to `/certs` in Slack, and a
+// second one renews a lab control plane from request to approval to a verified restart.
 // Nodes use the `local` transport, so the demo needs no sshd, no root and no Slack.
 import { spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -9,6 +10,8 @@ import { join, resolve } from "node:path";
 import { startApiserver } from "./apiserver.js";
 import { issueCert } from "./pki.js";
 import { freePort } from "./ports.js";
+import { stopAllControlPlanes } from "./control-plane.js";
+import { renewalLabNode } from "./renewal-lab.js";
 import { newClusterPki, writeLabNode, type LabNodeSpec } from "./tree.js";
 
 const DAY = 86_400_000;
@@ -35,6 +38,16 @@ const ACCESS: Record<string, string[]> = {
   "lab-b": ["    channel: C0LABBBBB", "    viewers: [C0LABBBBB, C0LABAAAA]", "    operators: [U0BOB0001]"],
 };
 
+/** The renewal act: Alice asks, may not approve her own request, Bob approves. */
+const RENEWAL_SCRIPT = [
+  "/certs renew lab-r",
+  "Approve",
+  "as U0BOB0001",
+  "Approve",
+  "/certs status lab-r",
+  "/certs audit lab-r",
+];
+
 /** What the console session types: each answer is the bot's real one. */
 const SCRIPT = [
   "/certs list",
@@ -46,10 +59,11 @@ const SCRIPT = [
 ];
 
 /** The real CLI as a child; `input` is piped to its stdin, its output goes to ours. */
-function cli(args: string[], input?: string): Promise<number> {
+function cli(args: string[], input?: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   return new Promise<number>((done) => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
       stdio: [input === undefined ? "inherit" : "pipe", "inherit", "inherit"],
+      env,
     });
     child.stdin?.end(input);
     child.on("close", (status) => done(status ?? 3));
@@ -163,12 +177,67 @@ async function main(): Promise<number> {
     `${SCRIPT.join("\n")}\n`,
   );
   await Promise.all(apiservers.map((a) => a.stop()));
+  const renewalCode = await renewalAct();
   process.stdout.write(
     "\nTry it yourself (as Bob, who operates lab-b; --groups S… simulates user groups):\n" +
       `  node --import tsx src/cli.ts console --config ${config} --user U0BOB0001\n` +
       "(the stand-in apiservers have stopped, so reruns report the probe as a closed port)\n",
   );
-  return consoleCode; // the scan's exit code is the lab's verdict; the console's is ours
+  return consoleCode || renewalCode; // the scan's exit code is the lab's verdict; the consoles' are ours
+}
+
+/**
+ * The 3 a.m. fix with a second pair of eyes, on a lab control plane: a lab kubeadm, runtimes and
+ * kubelet, and a real TLS apiserver that serves its old certificate until it is restarted. The lab
+ * needs Linux (/proc, 127.0.0.N); elsewhere this act is skipped.
+ */
+async function renewalAct(): Promise<number> {
+  if (process.platform !== "linux") {
+    process.stdout.write("\n(The renewal act needs Linux for its lab control plane; skipped here.)\n");
+    return 0;
+  }
+  const node = await renewalLabNode({
+    root: dir,
+    name: "cp-1",
+    host: 77,
+    pki: await newClusterPki({ now }),
+    expired: ["apiserver-kubelet-client"],
+  });
+  const config = join(dir, "clusters.renewal.yaml");
+  writeFileSync(
+    config,
+    [
+      "# Written by npm run demo: one lab control-plane node to renew (local transport).",
+      `timezone: ${Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"}`,
+      `renewal: { backupDir: "${join(dir, "backups")}", restartStrategy: manifests }`,
+      "clusters:",
+      "  - name: lab-r",
+      "    channel: C0LABRRRR",
+      "    operators: [U0ALICE01]",
+      "    approvers: [U0ALICE01, U0BOB0001]",
+      `    nodes: [${node.yaml}]`,
+      "",
+    ].join("\n"),
+  );
+  process.stdout.write(
+    "\nThe 3 a.m. fix, with a second pair of eyes: a lab control plane whose apiserver-kubelet-client\n" +
+      "expired. Alice requests the renewal and may not approve it herself; Bob approves; certs-bot\n" +
+      "backs up, renews, restarts and checks what the apiserver serves, step by step.\n" +
+      `$ certs-bot console --config ${config} --user U0ALICE01 <<EOF\n${RENEWAL_SCRIPT.join("\n")}\nEOF\n\n`,
+  );
+  try {
+    // The node's lab tools (kubeadm, crictl, …) first on PATH, as on a real node.
+    return await cli(
+      ["console", "--config", config, "--user", "U0ALICE01"],
+      `${RENEWAL_SCRIPT.join("\n")}\n`,
+      {
+        ...process.env,
+        PATH: `${node.tree.binDir}:${process.env.PATH ?? ""}`,
+      },
+    );
+  } finally {
+    await stopAllControlPlanes();
+  }
 }
 
 main().then(
