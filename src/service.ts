@@ -96,7 +96,7 @@ export class Service {
     this.poster = new SlackPoster(client, this.store);
     this.scanDeps = options.scanDependencies ?? defaultDependencies(logger);
     this.renewals = new RenewalStore(this.redis, prefix);
-    this.audit = new AuditLog(this.redis, prefix);
+    this.audit = new AuditLog(this.redis, prefix, logger);
     this.lease = new RunLease(this.redis, prefix, { logger });
     this.slackClient = client;
     this.desk = new RenewalDesk({

@@ -7,6 +7,7 @@
 // scrubbed. As a backstop, `append` cuts details to DETAIL_MAX characters and masks what looks like
 // a private key block or a Slack token before writing.
 import type { Redis } from "ioredis";
+import type { Logger } from "pino";
 import { redisKey } from "./store.js";
 
 export const AUDIT_MAXLEN = 1000;
@@ -43,6 +44,8 @@ export class AuditLog {
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
+    /** Every entry is logged too (info), so the record survives in the logs if Redis does not. */
+    private readonly logger?: Logger,
   ) {}
 
   key(cluster: string): string {
@@ -55,6 +58,16 @@ export class AuditLog {
     if (entry.actor) fields.push("actor", entry.actor);
     if (entry.requestId) fields.push("requestId", entry.requestId);
     const key = this.key(cluster);
+    this.logger?.info(
+      {
+        audit: entry.kind,
+        cluster,
+        ...(entry.actor ? { actor: entry.actor } : {}),
+        ...(entry.requestId ? { request: entry.requestId } : {}),
+        detail: sanitize(entry.detail),
+      },
+      "renewal audit",
+    );
     const replies = await this.redis
       .multi()
       .xadd(key, "MAXLEN", "~", AUDIT_MAXLEN, "*", ...fields)

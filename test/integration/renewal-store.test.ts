@@ -1,6 +1,7 @@
 // Renewal requests and the audit log against a real, private redis-server (never the shared :6379).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { pino } from "pino";
 import type { Redis } from "ioredis";
 import { parseConfig, type ClusterConfig } from "../../src/config/load.js";
 import { connectRedis } from "../../src/store/redis.js";
@@ -272,4 +273,24 @@ test("audit: appended entries read newest first, capped, secrets masked", async 
   const len = await clients[0]!.xlen(`${prefix}:audit:cluster-b`);
   assert.ok(len >= AUDIT_MAXLEN && len < AUDIT_MAXLEN + 300, `stream length ${len}`);
   assert.equal((await audit.latest("cluster-b", 1))[0]!.detail, `n${AUDIT_MAXLEN + 299}`);
+});
+
+test("audit: every entry also goes to the logs, masked like the stream", async () => {
+  const lines: string[] = [];
+  const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
+  const { prefix } = stores();
+  const audit = new AuditLog(clients[0]!, prefix, logger);
+  await audit.append("cluster-a", {
+    kind: "approved",
+    actor: "U0BOB",
+    requestId: "cluster-a-20261128T090000Z-0123456789ab",
+    detail: "1/1 with xoxb-123-abc",
+  });
+  assert.equal(lines.length, 1);
+  const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.equal(entry.msg, "renewal audit");
+  assert.equal(entry.audit, "approved");
+  assert.equal(entry.cluster, "cluster-a");
+  assert.equal(entry.actor, "U0BOB");
+  assert.equal(entry.detail, "1/1 with [token removed]");
 });
