@@ -43,13 +43,7 @@ export const CONTROL_PLANE_COMPONENTS = [
  * - `no-space`: `df` shows every file system full (0 KiB available).
  */
 export type FailSwitch =
-  | "renew"
-  | "no-restart"
-  | "no-space"
-  | "hang-kubeadm"
-  | "hang-crictl"
-  | "hang-docker"
-  | "hang-systemctl";
+  "renew" | "no-restart" | "no-space" | "hang-kubeadm" | "hang-crictl" | "hang-docker" | "hang-systemctl";
 
 export interface ControlPlaneSpec {
   /** A tree from writeLabNode; its bin/kubeadm stub is replaced by the lab kubeadm. */
