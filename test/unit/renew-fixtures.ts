@@ -3,6 +3,7 @@
 import { parseConfig, type Config } from "../../src/config/load.js";
 import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
 import type { CertificateReport, ClusterReport, NodeReport } from "../../src/report/types.js";
+import { planRenewal, type RenewalPlan } from "../../src/renew/plan.js";
 
 export const NOW = new Date("2026-11-28T09:00:00Z");
 const DAY = 86_400_000;
@@ -101,3 +102,17 @@ export const clusterReport = (...nodes: NodeReport[]): ClusterReport => ({
   status: "ok",
   nodes,
 });
+
+/** A renewal plan of a healthy cluster with these nodes (every renewable certificate, one at a time). */
+export function planOf(nodes: readonly string[] = ["m1", "m2", "m3"], version = "v1.30.4"): RenewalPlan {
+  const cfg = config("", [...nodes]);
+  const result = planRenewal({
+    cluster: cfg.clusters[0]!,
+    report: clusterReport(...nodes.map((n) => node(n, { version }))),
+    renewal: cfg.renewal,
+    now: NOW,
+    requestedBy: "U0ALICE01",
+  });
+  if (!result.ok) throw new Error(result.reason);
+  return result.plan;
+}

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { newRequest, type RenewalRequest } from "../../src/renew/approval.js";
 import type { NodeExecution, NodeProgress, ProgressEvent } from "../../src/renew/executor.js";
-import { planRenewal, type RenewalPlan } from "../../src/renew/plan.js";
+import type { RenewalPlan } from "../../src/renew/plan.js";
 import { applyEvent, endRun, finishNode, startRunState, type RunState } from "../../src/renew/run-state.js";
 import {
   APPROVE_ACTION,
@@ -19,25 +19,14 @@ import {
 import type { ChatReply } from "../../src/chat/views.js";
 import type { AuditEntry } from "../../src/store/audit.js";
 import { blockTexts, checkBlockLimits, type ButtonElement } from "../../src/notify/slack-types.js";
-import { NOW, clusterReport, config, node } from "./renew-fixtures.js";
+import { NOW, planOf } from "./renew-fixtures.js";
 
 const TZ = "Europe/Berlin";
 const MIN = 60_000;
 const DAY = 86_400_000;
 const later = (minutes: number) => new Date(NOW.getTime() + minutes * MIN);
 
-function plan(nodes = ["m1", "m2", "m3"], version = "v1.30.4"): RenewalPlan {
-  const cfg = config("", nodes);
-  const result = planRenewal({
-    cluster: cfg.clusters[0]!,
-    report: clusterReport(...nodes.map((n) => node(n, { version }))),
-    renewal: cfg.renewal,
-    now: NOW,
-    requestedBy: "U0ALICE01",
-  });
-  assert.ok(result.ok, result.ok ? "" : result.reason);
-  return result.plan;
-}
+const plan = (nodes?: string[], version?: string): RenewalPlan => planOf(nodes, version);
 
 function request(changes: Partial<RenewalRequest> = {}): RenewalRequest {
   const base = newRequest({
