@@ -152,11 +152,16 @@ export class RenewalDesk {
     return { ok: true, request, started: startRun };
   }
 
-  /** Expires every request past its approval window; returns how many. */
+  /**
+   * Expires every request past its approval window (returns how many), and starts again the run of
+   * any approved request: if starting it failed after the approval was saved (Redis or the queue
+   * down for a moment), the run still happens, and starting a run that exists joins it.
+   */
   async sweep(): Promise<number> {
     let count = 0;
     for (const cluster of this.deps.config.clusters) {
       const active = await this.deps.records.active(cluster.name);
+      if (active?.state === "approved") await this.deps.startRun(active);
       if (!active || !isDue(active, this.deps.now())) continue;
       const expired = await this.deps.records.expire(active.id, this.deps.now());
       if (expired?.state === "expired") {

@@ -193,4 +193,17 @@ describe("renewal desk", () => {
     w.clock.now = new Date(NOW.getTime() + MINUTE);
     assert.ok((await w.desk.request({ cluster: w.cluster, userId: "U0ALICE" })).ok);
   });
+
+  test("an approved request whose run could not be started is started by the next sweep", async () => {
+    const w = world();
+    const request = await requested(w);
+    w.deps.startRun = async () => {
+      throw new Error("the queue is unreachable");
+    };
+    await assert.rejects(approve(w, request.id, "U0BOB"), /unreachable/);
+    const started: string[] = [];
+    w.deps.startRun = async (r) => void started.push(r.id);
+    assert.equal(await w.desk.sweep(), 0, "nothing expired");
+    assert.deepEqual(started, [request.id]);
+  });
 });
