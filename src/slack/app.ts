@@ -21,9 +21,9 @@ import {
   type SlackCommandMiddlewareArgs,
 } from "@slack/bolt";
 import type { Logger } from "pino";
-import type { Config } from "../config/load.js";
+import type { ClusterConfig, Config } from "../config/load.js";
 import type { ScanTicket } from "../chat/backend.js";
-import { canOperate, groupsToCheck } from "../chat/access.js";
+import { canOperate, groupsToCheck, type OperatorAction } from "../chat/access.js";
 import type { RouterDecision } from "../chat/router.js";
 import { clusterOfRequest } from "../renew/approval.js";
 import {
@@ -268,6 +268,31 @@ export class SlackApp {
   }
 
   /**
+   * The cluster a button names, if the clicker operates it; else the refusal to show them (`gone`
+   * ends the sentence for a cluster no longer configured).
+   */
+  private async buttonOperator(
+    value: string | undefined,
+    userId: string,
+    what: OperatorAction,
+    gone = ".",
+  ): Promise<{ ok: true; cluster: ClusterConfig } | { ok: false; refusal: ChatReply }> {
+    const cluster = this.options.config.clusters.find((c) => c.name === value);
+    if (!cluster) {
+      const name = code(value ?? "", 80);
+      return {
+        ok: false,
+        refusal: renderRefusal(name, `${name} is not a configured cluster (any more)${gone}`),
+      };
+    }
+    const userGroups = await this.options.backend.groupsOf(userId, groupsToCheck(cluster.operators, userId));
+    const operate = canOperate(cluster, userId, userGroups, what);
+    return operate.allowed
+      ? { ok: true, cluster }
+      : { ok: false, refusal: renderRefusal(cluster.name, operate.reason) };
+  }
+
+  /**
    * "Request renewal" on a warning: the same as `/certs renew CLUSTER` typed in that channel. The
    * button is no proof: operator rights are checked here; answers go to the clicker only.
    */
@@ -279,21 +304,10 @@ export class SlackApp {
   }: SlackActionMiddlewareArgs<BlockButtonAction>): Promise<void> {
     await ack();
     const userId = body.user.id;
-    const { backend, config } = this.options;
     try {
-      const cluster = config.clusters.find((c) => c.name === action.value);
-      if (!cluster) {
-        const what = code(action.value ?? "", 80);
-        return await this.respond(
-          respond,
-          "ephemeral",
-          renderRefusal(what, `${what} is not a configured cluster (any more).`),
-        );
-      }
-      const userGroups = await backend.groupsOf(userId, groupsToCheck(cluster.operators, userId));
-      const operate = canOperate(cluster, userId, userGroups, "request renewals");
-      if (!operate.allowed)
-        return await this.respond(respond, "ephemeral", renderRefusal(cluster.name, operate.reason));
+      const checked = await this.buttonOperator(action.value, userId, "request renewals");
+      if (!checked.ok) return await this.respond(respond, "ephemeral", checked.refusal);
+      const { cluster } = checked;
       await this.respond(respond, "ephemeral", renderRenewalPlanning(cluster.name));
       await this.followRenewal({ cluster: cluster.name }, userId, respond);
     } catch (err) {
@@ -336,18 +350,16 @@ export class SlackApp {
   private async scanNow({ ack, body, action }: SlackActionMiddlewareArgs<BlockButtonAction>): Promise<void> {
     await ack();
     const userId = body.user.id;
-    const { backend, config } = this.options;
+    const { backend } = this.options;
     try {
-      const cluster = config.clusters.find((c) => c.name === action.value);
-      if (!cluster) {
-        const what = code(action.value ?? "", 80);
-        const reason = `${what} is not a configured cluster (any more); the view is refreshed.`;
-        return await this.home.notify(userId, renderRefusal(what, reason).blocks);
-      }
-      const userGroups = await backend.groupsOf(userId, groupsToCheck(cluster.operators, userId));
-      const operate = canOperate(cluster, userId, userGroups, "request scans");
-      if (!operate.allowed)
-        return await this.home.notify(userId, renderRefusal(cluster.name, operate.reason).blocks);
+      const checked = await this.buttonOperator(
+        action.value,
+        userId,
+        "request scans",
+        "; the view is refreshed.",
+      );
+      if (!checked.ok) return await this.home.notify(userId, checked.refusal.blocks);
+      const { cluster } = checked;
       const ticket = await backend.requestScan(cluster.name);
       await this.home.notify(userId, renderScanQueued(cluster.name, userId).blocks);
       await this.home.notify(userId, (await this.outcome(cluster.name, ticket)).blocks);
