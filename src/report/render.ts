@@ -40,11 +40,37 @@ export function renderJson(report: ScanReport): string {
   return JSON.stringify(report, null, 2);
 }
 
+/**
+ * Building an Intl.DateTimeFormat costs far more than using one, and a rendered message formats
+ * hundreds of dates in one time zone: each formatter is made once per locale, zone and kind.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(locale: string, timeZone: string, kind: "zone" | "date"): Intl.DateTimeFormat {
+  const key = `${locale}\0${timeZone}\0${kind}`;
+  let made = formatters.get(key);
+  if (!made) {
+    made =
+      kind === "zone"
+        ? new Intl.DateTimeFormat(locale, { timeZone, timeZoneName: "short" })
+        : new Intl.DateTimeFormat(locale, {
+            timeZone,
+            year: "numeric",
+            month: "2-digit",
+            day: "2-digit",
+            hour: "2-digit",
+            minute: "2-digit",
+            hourCycle: "h23",
+          });
+    formatters.set(key, made);
+  }
+  return made;
+}
+
 /** Abbreviation where one exists in some English locale (CET, EST), else the offset (GMT+9). */
 function zoneName(date: Date, timeZone: string): string {
   const names = ["en-GB", "en-US"].map(
     (locale) =>
-      new Intl.DateTimeFormat(locale, { timeZone, timeZoneName: "short" })
+      formatter(locale, timeZone, "zone")
         .formatToParts(date)
         .find((p) => p.type === "timeZoneName")?.value ?? timeZone,
   );
@@ -53,15 +79,7 @@ function zoneName(date: Date, timeZone: string): string {
 
 /** `2027-11-28 10:38 CET`: unambiguous in every team's locale, in the configured time zone. */
 export function formatDate(date: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).formatToParts(date);
+  const parts = formatter("en-CA", timeZone, "date").formatToParts(date);
   const part = (type: string): string => parts.find((p) => p.type === type)?.value ?? "";
   return `${part("year")}-${part("month")}-${part("day")} ${part("hour")}:${part("minute")} ${zoneName(date, timeZone)}`;
 }
