@@ -310,6 +310,7 @@ export class Service {
           },
         });
       },
+      config: { cluster, renewal: config.renewal },
       requests: this.renewals,
       audit: this.audit,
       lease: this.lease,

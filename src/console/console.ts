@@ -143,6 +143,7 @@ async function runInConsole(
   await runRenewal(
     { request, plan },
     {
+      config: { cluster, renewal: config.renewal },
       requests: backend.records,
       audit: backend.audit,
       lease,

@@ -96,8 +96,8 @@ export class MemoryRenewals implements RenewalRecords {
     return this.change(id, (r) => markRunning(r, now));
   }
 
-  async finish(id: string, ok: boolean, now: Date): Promise<RenewalRequest | null> {
-    return this.change(id, (r) => finish(r, ok, now));
+  async finish(id: string, ok: boolean, now: Date, outcome?: string): Promise<RenewalRequest | null> {
+    return this.change(id, (r) => finish(r, ok, now, outcome));
   }
 
   private change(

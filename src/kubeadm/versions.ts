@@ -232,8 +232,11 @@ export const healthPath = (rule: VersionRule, version: KubeadmVersion): "/readyz
 
 // --- Commands ----------------------------------------------------------------------------------
 
-/** A word of a command: fixed text, or a validated absolute path (always single-quoted). */
-export type Word = string | { path: string };
+/**
+ * A word of a command: fixed text, a validated absolute path (always single-quoted), or `code`:
+ * shell text written in this repository (a quoted pattern, `$(…)`), never anything from chat or config.
+ */
+export type Word = string | { path: string } | { code: string };
 
 /** One shell command line, from fixed words and validated paths only. */
 export interface Command {
@@ -258,10 +261,17 @@ export function checkPath(path: string): string {
   return path;
 }
 
+function checkCode(code: string): string {
+  if ([...code].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
+    throw new UnsafeCommandError(`unsafe shell text ${JSON.stringify(code)}`);
+  return code;
+}
+
 export function command(...words: Word[]): Command {
   const line = words
     .map((word) => {
-      if (typeof word !== "string") return `'${checkPath(word.path)}'`;
+      if (typeof word !== "string")
+        return "path" in word ? `'${checkPath(word.path)}'` : checkCode(word.code);
       if (!FIXED.test(word)) throw new UnsafeCommandError(`unsafe word ${JSON.stringify(word)}`);
       return word;
     })

@@ -46,6 +46,8 @@ export interface RenewalRequest {
   /** When the run started (approved → running) and ended (→ done | failed). */
   startedAt?: Date;
   endedAt?: Date;
+  /** The run's one-line result, including what state a failed node was left in. */
+  outcome?: string;
 }
 
 export interface NewRequestInput {
@@ -243,7 +245,12 @@ export function markRunning(request: RenewalRequest, now: Date): RenewalRequest 
 }
 
 /** approved | running → done | failed, when the run ends. */
-export function finish(request: RenewalRequest, ok: boolean, now: Date): RenewalRequest | null {
+export function finish(
+  request: RenewalRequest,
+  ok: boolean,
+  now: Date,
+  outcome?: string,
+): RenewalRequest | null {
   if (request.state !== "approved" && request.state !== "running") return null;
-  return { ...request, state: ok ? "done" : "failed", endedAt: now };
+  return { ...request, state: ok ? "done" : "failed", endedAt: now, ...(outcome ? { outcome } : {}) };
 }

@@ -1,21 +1,34 @@
-// Executes one node's renewal plan: the plan's steps in order (preflight, backup, renew, restart,
-// verify), each as ONE `/bin/sh -s` script per command segment (`set -e`, the plan's already-quoted
-// lines), its bounded wait polled from here with a deadline, then its postcondition checked. On a
-// failure after the node was touched: rollback (restore the backup, restart again, verify the old
-// state serves) and both failures reported. Progress after every step is handed to `onProgress`
-// as JSON-safe data, so a queue job can save it and a rerun can resume: a completed step is
-// skipped only when its postcondition still holds, and a renew that already took effect is never
-// run again.
+// Executes one node's renewal: its steps (steps/, derived from the plan's NodeSpec) in order, each run
+// and checked by the step itself. On a failure after the node was touched, every started step is
+// undone in reverse order (put back parked manifests, restore the backup), the control plane is
+// restarted with the manifests only if it had been restarted, and the node is checked to be back where
+// it started (the old certificate served, the old files on disk). Progress after every step goes to
+// `onProgress` as JSON-safe data, so a job can save it and a rerun can resume: a rerun first puts back
+// anything parked, and skips a step only while its postcondition still holds, so a renew that took
+// effect is never run again. Before every step that changes the node, `guard` confirms this run still
+// holds the cluster; when it throws, the run stops at once and touches nothing more.
 import { createHash } from "node:crypto";
 import { request } from "node:https";
-import type { Command } from "../kubeadm/versions.js";
 import type { NodeReport } from "../report/types.js";
 import type { ServedObservation } from "../scan/judge.js";
-import { RENEWED_LEAF_VALIDITY_DAYS } from "../scan/judge.js";
-import type { Transport } from "../transport/transport.js";
-import { WAITS, type NodePlan, type PlanStep, type StepId } from "./plan.js";
+import { TransportError, type Transport } from "../transport/transport.js";
+import type { NodePlan } from "./plan.js";
+import { backupUsable } from "./steps/backup.js";
+import { stepsFor } from "./steps/index.js";
+import { restartWithoutTools } from "./steps/parking.js";
+import {
+  StepFailure,
+  WAITS,
+  type ExecOptions,
+  type NodeProgress,
+  type Step,
+  type StepContext,
+  type StepId,
+} from "./steps/step.js";
+import { waitServing } from "./steps/verify.js";
 
-const DAY_MS = 86_400_000;
+export type { NodeProgress } from "./steps/step.js";
+
 const EXCERPT_CHARS = 1_500;
 
 export type StepMark = "⏳" | "✅" | "❌";
@@ -33,18 +46,6 @@ export interface ProgressEvent {
   skipped?: true;
 }
 
-/** What a job saves after every step; JSON-safe. Pass it back as `resumeFrom` after a crash. */
-export interface NodeProgress {
-  node: string;
-  /** The plan's backup path: progress of another plan (another timestamp) is not resumed. */
-  backup: string;
-  completed: StepId[];
-  /** sha256 (hex DER) of each certificate to renew as scanned in preflight, before any change. */
-  fingerprintsBefore?: Record<string, string | null>;
-  /** sha256 of apiserver.crt on disk before any change: what the old state must serve. */
-  apiserverBefore?: string | null;
-}
-
 export interface ExecutorDependencies {
   transport: Transport;
   probe(host: string, port: number, timeoutMs: number): Promise<ServedObservation>;
@@ -56,8 +57,10 @@ export interface ExecutorDependencies {
   resumeFrom?: NodeProgress;
   /** GET the health URL (default: node https, rejectUnauthorized false): 200 with body "ok". */
   health?(url: string, timeoutMs: number): Promise<boolean>;
-  /** Bounded waits in ms (default: the plan's WAITS) and the poll interval. */
-  waits?: { containersGoneMs?: number; readyMs?: number; pollMs?: number };
+  /** Bounded waits in ms (default: the plan's WAITS), the poll interval, how long to retry a lost node. */
+  waits?: { containersGoneMs?: number; readyMs?: number; pollMs?: number; reconnectMs?: number };
+  /** Before every step that changes the node (and before a rollback): throws when the run lost the cluster. */
+  guard?(): Promise<void>;
 }
 
 export interface StepOutcome {
@@ -77,18 +80,11 @@ export interface NodeExecution {
   failure?: { step: StepId; error: string };
   /** Present when the node was touched before the failure: the rollback and, if it failed, why. */
   rollback?: { ok: boolean; error?: string; excerpt: string };
+  /** One line: the state the node was left in. */
+  leftIn: string;
   /** Each renewed certificate's sha256 before and after (after: from the final rescan). */
   renewed: { name: string; before: string | null; after: string | null; notAfter: Date | null }[];
   progress: NodeProgress;
-}
-
-class StepFailure extends Error {
-  constructor(
-    message: string,
-    readonly excerpt = "",
-  ) {
-    super(message);
-  }
 }
 
 // --- Output ------------------------------------------------------------------------------------
@@ -115,16 +111,8 @@ export function excerptOf(text: string): string {
   return clean.length > EXCERPT_CHARS ? `…${clean.slice(-EXCERPT_CHARS)}` : clean;
 }
 
-/** One script for a run of commands: `set -e`, one already-quoted line each. */
-export function stepScript(commands: readonly Command[]): string {
-  return ["set -e", ...commands.map((c) => c.line), ""].join("\n");
-}
-
-/** The same commands, each allowed to fail (best-effort repair). */
-const lenient = (commands: readonly Command[]): Command[] =>
-  commands.map((c) => ({ ...c, line: `${c.line} || true` }));
-
-const quote = (path: string): string => `'${path.replace(/'/g, `'\\''`)}'`;
+/** Every script certs-bot runs on a node starts private: nothing it writes is readable by others. */
+export const PRELUDE = "umask 077";
 
 const sha256Hex = (der: Uint8Array): string => createHash("sha256").update(der).digest("hex");
 
@@ -142,15 +130,86 @@ function defaultHealth(url: string, timeoutMs: number): Promise<boolean> {
   });
 }
 
-// --- The executor ------------------------------------------------------------------------------
+// --- The node context --------------------------------------------------------------------------
 
-export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies): Promise<NodeExecution> {
+function nodeContext(plan: NodePlan, progress: NodeProgress, deps: ExecutorDependencies): StepContext {
   const waits = {
     containersGoneMs: deps.waits?.containersGoneMs ?? WAITS.containersGoneSeconds * 1000,
     readyMs: deps.waits?.readyMs ?? WAITS.readySeconds * 1000,
     pollMs: deps.waits?.pollMs ?? 500,
+    reconnectMs: deps.waits?.reconnectMs ?? 60_000,
   };
   const health = deps.health ?? defaultHealth;
+  const url = new URL(plan.spec.healthUrl);
+  const probeHost = url.hostname.replace(/^\[|\]$/g, "");
+  const probePort = Number(url.port || 443);
+  const now = () => deps.now().getTime();
+
+  /** The transport, retried while the node cannot be reached when `reconnect` (undo and recovery). */
+  const run = async (script: string, options: ExecOptions = {}) => {
+    const deadline = now() + (options.reconnect ? waits.reconnectMs : 0);
+    const runOptions = options.timeoutMs ? { timeoutMs: options.timeoutMs } : {};
+    for (;;) {
+      try {
+        return await deps.transport.run(`${PRELUDE}\n${script}\n`, runOptions);
+      } catch (err) {
+        if (!(err instanceof TransportError) || now() >= deadline) throw err;
+        await deps.sleep(1_000);
+      }
+    }
+  };
+
+  const ctx: StepContext = {
+    spec: plan.spec,
+    progress,
+    waits,
+    now,
+    async exec(script, what, options) {
+      let result;
+      try {
+        result = await run(`set -e\n${script}`, options);
+      } catch (err) {
+        throw new StepFailure(`${what}: ${(err as Error).message}`);
+      }
+      const out = result.stdout + (result.stderr ? `\n${result.stderr}` : "");
+      if (result.code !== 0) {
+        const last = scrub(result.stderr.trim().split("\n").slice(-1)[0] ?? "").slice(0, 300);
+        throw new StepFailure(
+          `${what} failed (exit status ${result.code ?? "signal"})${last ? `: ${last}` : ""}`,
+          excerptOf(out),
+        );
+      }
+      return out;
+    },
+    async probeExec(script, options) {
+      const result = await run(script, options);
+      return { code: result.code, out: result.stdout + (result.stderr ? `\n${result.stderr}` : "") };
+    },
+    rescan: deps.rescan,
+    healthy: () => health(plan.spec.healthUrl, 2_000),
+    async served() {
+      const obs = await deps.probe(probeHost, probePort, 5_000);
+      const leaf = "chain" in obs ? obs.chain[0] : undefined;
+      return leaf ? sha256Hex(leaf) : null;
+    },
+    async waitFor(what, ms, condition) {
+      const deadline = now() + ms;
+      for (;;) {
+        if (await condition()) return;
+        if (now() >= deadline) throw new StepFailure(`timed out after ${ms} ms waiting ${what}`);
+        await deps.sleep(waits.pollMs);
+      }
+    },
+  };
+  return ctx;
+}
+
+// --- The executor ------------------------------------------------------------------------------
+
+/** A node counts as touched once a step that changes pki/, the kubeconfigs or the pods has started. */
+const TOUCHING: readonly StepId[] = ["renew", "restart"];
+
+export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies): Promise<NodeExecution> {
   const resume =
     deps.resumeFrom && deps.resumeFrom.node === plan.node && deps.resumeFrom.backup === plan.backup
       ? deps.resumeFrom
@@ -159,288 +218,69 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
     node: plan.node,
     backup: plan.backup,
     completed: [],
+    started: [...(resume?.started ?? resume?.completed ?? [])],
     ...(resume?.fingerprintsBefore ? { fingerprintsBefore: { ...resume.fingerprintsBefore } } : {}),
     ...(resume?.apiserverBefore !== undefined ? { apiserverBefore: resume.apiserverBefore } : {}),
+    ...(resume?.runtime ? { runtime: resume.runtime } : {}),
   };
-  const steps: StepOutcome[] = [];
-  const stepOf = (id: StepId): PlanStep | undefined => plan.steps.find((s) => s.id === id);
-  const renewedNames = plan.renew.map((r) => r.name);
-  const apiserverRenewed = renewedNames.includes("apiserver");
-  const url = new URL(plan.healthUrl);
-  const probeHost = url.hostname.replace(/^\[|\]$/g, "");
-  const probePort = Number(url.port || 443);
-  const emit = (event: ProgressEvent) => deps.onProgress(event, structuredClone(progress));
-
-  /** Run commands in one exec; throws with the scrubbed excerpt on a non-zero exit. */
-  const exec = async (commands: readonly Command[], what: string): Promise<string> => {
-    if (commands.length === 0) return "";
-    let result;
-    try {
-      result = await deps.transport.run(stepScript(commands));
-    } catch (err) {
-      throw new StepFailure(`${what}: ${(err as Error).message}`);
-    }
-    const out = result.stdout + (result.stderr ? `\n${result.stderr}` : "");
-    if (result.code !== 0) {
-      const last = scrub(result.stderr.trim().split("\n").slice(-1)[0] ?? "").slice(0, 300);
-      throw new StepFailure(
-        `${what} failed (exit status ${result.code ?? "signal"})${last ? `: ${last}` : ""}`,
-        excerptOf(out),
-      );
-    }
-    return out;
-  };
-
-  /** Poll `condition` until it holds or the deadline passes. */
-  const waitFor = async (what: string, ms: number, condition: () => Promise<boolean>): Promise<void> => {
-    const deadline = deps.now().getTime() + ms;
-    for (;;) {
-      if (await condition()) return;
-      if (deps.now().getTime() >= deadline) throw new StepFailure(`timed out after ${ms} ms waiting ${what}`);
-      await deps.sleep(waits.pollMs);
-    }
-  };
-
-  /** Run a plan step's commands; a `wait` splits them in two execs around the bounded wait. */
-  const runCommands = async (step: PlanStep): Promise<string> => {
-    if (!step.wait) return exec(step.commands, step.id);
-    const first = await exec(step.commands.slice(0, step.wait.before), `${step.id} (before the wait)`);
-    await waitFor(step.wait.what, waits.containersGoneMs, containersGone);
-    return first + (await exec(step.commands.slice(step.wait.before), `${step.id} (after the wait)`));
-  };
-
-  // --- Conditions --------------------------------------------------------------------------
-
-  const components = (): string[] => {
-    const restart = stepOf("restart");
-    // The manifests the plan moves back: the last path of each `mv` after the wait.
-    return (restart?.commands ?? [])
-      .slice(restart?.wait?.before ?? 0)
-      .filter((c) => c.words[0] === "mv")
-      .map((c) => c.words[c.words.length - 1])
-      .filter((w): w is { path: string } => typeof w !== "string")
-      .map((w) => w.path);
-  };
-
-  async function containersGone(): Promise<boolean> {
-    const names = components().map((p) => (p.split("/").pop() ?? "").replace(/\.yaml$/, ""));
-    if (names.length === 0) return true;
-    const regex = names.map((n) => `^${n}$`).join("|");
-    const r = await deps.transport.run(`crictl ps -q --name '${regex}'\n`);
-    return r.code === 0 && r.stdout.trim() === "";
-  }
-
-  const backupListed = async (): Promise<boolean> => {
-    const r = await deps.transport.run(`tar -tzf ${quote(plan.backup)}\n`);
-    return r.code === 0 && r.stdout.split("\n").some((l) => /^(\.\/)?pki\/ca\.crt$/.test(l.trim()));
-  };
-
-  const fingerprints = (report: NodeReport): Record<string, string | null> =>
-    Object.fromEntries(
-      renewedNames.map((n) => [n, report.certificates.find((c) => c.name === n)?.sha256 ?? null]),
-    );
-  const onDiskApiserver = (report: NodeReport): string | null =>
-    report.certificates.find((c) => c.name === "apiserver")?.sha256 ?? null;
-
-  /** Why the renew has not (fully) taken effect, or null when it has. */
-  const renewProblems = (report: NodeReport): string | null => {
-    if (!report.reachable) return `rescan failed: ${report.error ?? "unreachable"}`;
-    const before = progress.fingerprintsBefore ?? {};
-    const now = deps.now().getTime();
-    const bad: string[] = [];
-    for (const name of renewedNames) {
-      const cert = report.certificates.find((c) => c.name === name);
-      if (!cert?.sha256 || !cert.notAfter) bad.push(`${name}: unreadable`);
-      else if (cert.sha256 === before[name]) bad.push(`${name}: unchanged`);
-      else if (Math.abs((cert.notAfter.getTime() - now) / DAY_MS - RENEWED_LEAF_VALIDITY_DAYS) > 2)
-        bad.push(
-          `${name}: notAfter ${cert.notAfter.toISOString()} is not ~${RENEWED_LEAF_VALIDITY_DAYS} d away`,
-        );
-    }
-    return bad.length ? bad.join("; ") : null;
-  };
-
-  const served = async (): Promise<string | null> => {
-    const obs = await deps.probe(probeHost, probePort, 5_000);
-    const leaf = "chain" in obs ? obs.chain[0] : undefined;
-    return leaf ? sha256Hex(leaf) : null;
-  };
-
-  /** Health answers and the served certificate is `expected`, within the ready deadline. */
-  const waitServing = async (expected: string | null, ms: number): Promise<string> => {
-    const seen: { served: string | null; ready: boolean } = { served: null, ready: false };
-    try {
-      await waitFor(`for ${plan.healthUrl} to answer`, ms, async () => {
-        seen.ready = await health(plan.healthUrl, 2_000);
-        if (!seen.ready) return false;
-        seen.served = await served();
-        return expected === null || seen.served === expected;
-      });
-    } catch (err) {
-      if (!seen.ready) throw err;
-      throw new StepFailure(
-        `the apiserver serves ${seen.served?.slice(0, 16) ?? "nothing"}…, not the expected ${expected?.slice(0, 16)}…`,
-      );
-    }
-    return `${url.pathname} ok; serving sha256 ${seen.served ?? "?"}`;
-  };
-
-  const manifestsBack = async (): Promise<boolean> => {
-    const paths = components();
-    if (plan.restart !== "manifests" || paths.length === 0) return true;
-    const r = await deps.transport.run(paths.map((p) => `test -f ${quote(p)}`).join(" && ") + "\n");
-    return r.code === 0;
-  };
-
-  /**
-   * The backup needs room: at least twice what pki/ and the kubeconfigs take (the tarball is
-   * compressed, so this is generous) on the file system that will hold it.
-   */
-  const checkFreeSpace = async (): Promise<void> => {
-    const dir = plan.backup.slice(0, plan.backup.lastIndexOf("/")) || "/";
-    const script = [
-      `d=${quote(dir)}`,
-      'while [ ! -d "$d" ]; do d=$(dirname "$d"); done',
-      `df -Pk "$d" | awk 'NR == 2 { print $4 }'`,
-      `cd ${quote(plan.kubernetesDir)} && du -sk pki *.conf 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'`,
-      "",
-    ].join("\n");
-    const r = await deps.transport.run(script);
-    const [free, used] = r.stdout.trim().split("\n").map(Number);
-    if (r.code !== 0 || !Number.isFinite(free) || !Number.isFinite(used))
-      throw new StepFailure(`could not measure free space for ${dir}`, excerptOf(r.stdout + r.stderr));
-    if (free! < 2 * used!)
-      throw new StepFailure(
-        `only ${free} KiB free for ${dir}; the backup of ${used} KiB needs at least ${2 * used!} KiB`,
-      );
-  };
-
-  // --- Steps -------------------------------------------------------------------------------
-
-  /** Run step `id`; returns its excerpt or throws StepFailure. */
-  const perform = async (id: StepId, step: PlanStep): Promise<string> => {
-    switch (id) {
-      case "preflight": {
-        const out = await exec(step.commands, "preflight");
-        const version = out.trim().split("\n")[0] ?? "";
-        if (version.replace(/^v/, "") !== plan.kubeadmVersion.replace(/^v/, ""))
-          throw new StepFailure(
-            `kubeadm says ${version || "nothing"}, the plan was made for ${plan.kubeadmVersion}`,
-            excerptOf(out),
-          );
-        await checkFreeSpace();
-        if (!progress.fingerprintsBefore) {
-          const report = await deps.rescan();
-          if (!report.reachable) throw new StepFailure(`rescan failed: ${report.error ?? "unreachable"}`);
-          progress.fingerprintsBefore = fingerprints(report);
-          progress.apiserverBefore = onDiskApiserver(report);
-        }
-        return excerptOf(out);
-      }
-      case "backup": {
-        const out = await exec(step.commands, "backup");
-        if (!(await backupListed()))
-          throw new StepFailure(`tar -tzf ${plan.backup} does not list pki/ca.crt`, excerptOf(out));
-        return excerptOf(`${out}\n${plan.backup} lists pki/ca.crt`);
-      }
-      case "renew": {
-        const out = await exec(step.commands, "renew");
-        const problem = renewProblems(await deps.rescan());
-        if (problem) throw new StepFailure(`the renew did not take effect: ${problem}`, excerptOf(out));
-        return excerptOf(out);
-      }
-      case "restart": {
-        // A run interrupted inside this step may have left the manifests parked: put them back first.
-        if (resume)
-          await exec(lenient(step.undoCommands), "restart (putting back what an interrupted run parked)");
-        const out = await runCommands(step);
-        if (!(await manifestsBack()))
-          throw new StepFailure("a static pod manifest is not back in manifests/", excerptOf(out));
-        return excerptOf(out);
-      }
-      case "verify": {
-        const report = await deps.rescan();
-        const expected = onDiskApiserver(report); // renewed or not, what is on disk must be served
-        const line = await waitServing(expected, waits.readyMs);
-        if (apiserverRenewed && expected === progress.apiserverBefore)
-          throw new StepFailure("apiserver.crt on disk is still the old one", line);
-        const problem = renewProblems(await deps.rescan());
-        if (problem) throw new StepFailure(`rescan: ${problem}`, line);
-        return excerptOf(line);
-      }
-    }
-  };
-
-  /** On resume: does the step's postcondition still hold, so it need not run again? */
-  const stillHolds = async (id: StepId): Promise<boolean> => {
-    if (!resume) return false;
-    switch (id) {
-      case "preflight":
-        return false; // cheap and side-effect free: always again
-      case "backup":
-        return backupListed(); // even when not marked done: the plan's tar never overwrites
-      case "renew":
-        return progress.fingerprintsBefore !== undefined && renewProblems(await deps.rescan()) === null;
-      case "restart": {
-        if (!resume.completed.includes("restart") || !(await manifestsBack())) return false;
-        const disk = onDiskApiserver(await deps.rescan());
-        return (await health(plan.healthUrl, 2_000)) && (await served()) === disk;
-      }
-      case "verify":
-        return false;
-    }
-  };
+  const ctx = nodeContext(plan, progress, deps);
+  const steps = stepsFor(plan.spec);
+  const outcomes: StepOutcome[] = [];
+  const elapsed = (since: number) => deps.now().getTime() - since;
+  const emit = (event: Omit<ProgressEvent, "node">) =>
+    deps.onProgress({ node: plan.node, ...event }, structuredClone(progress));
+  const touched = () => TOUCHING.some((id) => progress.started?.includes(id));
 
   let failure: NodeExecution["failure"];
-  for (const step of plan.steps) {
-    const started = deps.now().getTime();
-    if (await stillHolds(step.id)) {
-      progress.completed.push(step.id);
-      const outcome = {
-        step: step.id,
-        ok: true,
-        skipped: true,
-        durationMs: deps.now().getTime() - started,
-        excerpt: "postcondition holds; not run again",
-      };
-      steps.push(outcome);
-      await emit({
-        node: plan.node,
-        step: step.id,
-        status: "✅",
-        durationMs: outcome.durationMs,
-        excerpt: outcome.excerpt,
-        skipped: true,
-      });
-      continue;
+  const fail = async (step: StepId, err: unknown, since: number) => {
+    const error = (err as Error).message;
+    const excerpt = err instanceof StepFailure ? err.excerpt : "";
+    const durationMs = elapsed(since);
+    outcomes.push({ step, ok: false, skipped: false, durationMs, excerpt, error });
+    await emit({ step, status: "❌", durationMs, excerpt, error });
+    failure = { step, error };
+  };
+
+  for (const step of steps) {
+    const since = deps.now().getTime();
+    try {
+      // A run interrupted while manifests were parked: they go back before anything else happens.
+      if (resume && step.id === "preflight") await steps.find((s) => s.id === "restart")!.undo(ctx);
+      if (resume && (await step.holds(ctx))) {
+        progress.completed.push(step.id);
+        const excerpt = "postcondition holds; not run again";
+        outcomes.push({ step: step.id, ok: true, skipped: true, durationMs: elapsed(since), excerpt });
+        await emit({ step: step.id, status: "✅", durationMs: elapsed(since), excerpt, skipped: true });
+        continue;
+      }
+    } catch (err) {
+      await fail(step.id, err, since);
+      break;
     }
-    await emit({ node: plan.node, step: step.id, status: "⏳", durationMs: 0, excerpt: "" });
+    if (step.mutates) await deps.guard?.(); // a lost lease ends the run here, before the change
+    if (!progress.started!.includes(step.id)) progress.started!.push(step.id);
+    await emit({ step: step.id, status: "⏳", durationMs: 0, excerpt: "" });
     let excerpt: string;
     try {
-      excerpt = await perform(step.id, step);
+      excerpt = excerptOf(await step.run(ctx));
     } catch (err) {
-      const error = (err as Error).message;
-      const excerpt = err instanceof StepFailure ? err.excerpt : "";
-      const durationMs = deps.now().getTime() - started;
-      steps.push({ step: step.id, ok: false, skipped: false, durationMs, excerpt, error });
-      await emit({ node: plan.node, step: step.id, status: "❌", durationMs, excerpt, error });
-      failure = { step: step.id, error };
+      await fail(step.id, err, since);
       break;
     }
     // Outside the try: a failing onProgress (the job cannot save) is not a failed step.
     progress.completed.push(step.id);
-    const durationMs = deps.now().getTime() - started;
-    steps.push({ step: step.id, ok: true, skipped: false, durationMs, excerpt });
-    await emit({ node: plan.node, step: step.id, status: "✅", durationMs, excerpt });
+    outcomes.push({ step: step.id, ok: true, skipped: false, durationMs: elapsed(since), excerpt });
+    await emit({ step: step.id, status: "✅", durationMs: elapsed(since), excerpt });
   }
 
   let rollback: NodeExecution["rollback"];
-  if (failure && failure.step !== "preflight" && failure.step !== "backup") {
-    rollback = await rollBack(failure.step);
+  if (failure && touched()) {
+    await deps.guard?.(); // another attempt holds the cluster now: it decides, this one touches nothing
+    rollback = await rollBack(steps, ctx, emit, deps);
   }
 
   const final = await deps.rescan().catch(() => undefined);
-  const renewed = renewedNames.map((name) => {
+  const renewed = plan.spec.names.map((name) => {
     const cert = final?.certificates.find((c) => c.name === name);
     return {
       name,
@@ -452,57 +292,79 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
   return {
     node: plan.node,
     ok: !failure,
-    steps,
+    steps: outcomes,
     ...(failure ? { failure } : {}),
     ...(rollback ? { rollback } : {}),
+    leftIn: leftIn(plan, failure, rollback),
     renewed,
     progress,
   };
+}
 
-  /** Restore the backup, restart again, verify the old state serves. */
-  async function rollBack(failedStep: StepId): Promise<NonNullable<NodeExecution["rollback"]>> {
-    const started = deps.now().getTime();
-    await emit({ node: plan.node, step: "rollback", status: "⏳", durationMs: 0, excerpt: "" });
-    const log: string[] = [];
-    const finish = async (excerpt: string, error?: string) => {
-      const durationMs = deps.now().getTime() - started;
-      await emit({
-        node: plan.node,
-        step: "rollback",
-        status: error ? "❌" : "✅",
-        durationMs,
-        excerpt,
-        ...(error ? { error } : {}),
-      });
-      return error ? { ok: false, error, excerpt } : { ok: true, excerpt };
-    };
+/** The one line the card, the thread and the audit give for the state a node was left in. */
+function leftIn(plan: NodePlan, failure: NodeExecution["failure"], rollback: NodeExecution["rollback"]): string {
+  if (!failure) return "renewed and verified";
+  if (!rollback) return "nothing was changed (it failed before pki/ was touched)";
+  if (rollback.ok)
+    return "rolled back: pki/, the kubeconfigs and manifests/ as before, the old certificate served";
+  return `NOT back to its old state (${rollback.error}); the backup is ${plan.backup}: restore it by hand (runbook in docs/operations.md)`;
+}
+
+/**
+ * Undo every started step in reverse (each undo tried even when an earlier one failed), restart with
+ * the manifests only if the control plane had been restarted, then check the node is where it started.
+ */
+async function rollBack(
+  steps: readonly Step[],
+  ctx: StepContext,
+  emit: (event: Omit<ProgressEvent, "node">) => void | Promise<void>,
+  deps: ExecutorDependencies,
+): Promise<NonNullable<NodeExecution["rollback"]>> {
+  const since = deps.now().getTime();
+  await emit({ step: "rollback", status: "⏳", durationMs: 0, excerpt: "" });
+  const { progress } = ctx;
+  const log: string[] = [];
+  const errors: string[] = [];
+  const attempt = async (what: string, action: () => Promise<string>) => {
     try {
-      if (!(await backupListed())) throw new StepFailure(`no usable backup at ${plan.backup}`);
-      log.push(await exec(stepOf("renew")?.undoCommands ?? [], "restoring the backup"));
-      log.push(`restored ${plan.backup}`);
-      const restart = stepOf("restart");
-      if (restart) {
-        if (failedStep === "restart" && restart.undoCommands.length) {
-          // Best effort: put back whatever the failed restart left parked (each line may fail).
-          log.push(await exec(lenient(restart.undoCommands), "un-parking the manifests"));
-        }
-        log.push(await runCommands(restart));
-      }
-      const expected = progress.apiserverBefore ?? null;
-      log.push(await waitServing(expected, waits.readyMs));
-      const report = await deps.rescan();
-      const changed = renewedNames.filter(
+      log.push(await action());
+    } catch (err) {
+      errors.push(`${what}: ${(err as Error).message}`);
+      if (err instanceof StepFailure && err.excerpt) log.push(err.excerpt);
+    }
+  };
+  for (const step of [...steps].reverse()) {
+    if (!progress.started?.includes(step.id)) continue;
+    if (step.id === "renew" && !(await backupUsable(ctx).catch(() => false))) {
+      errors.push(`no usable backup at ${ctx.spec.backup}`);
+      continue;
+    }
+    await attempt(`undo ${step.id}`, () => step.undo(ctx));
+  }
+  if (errors.length === 0) {
+    if (progress.started?.includes("restart")) await attempt("restart", () => restartWithoutTools(ctx));
+    await attempt("the old certificate served", () =>
+      waitServing(ctx, progress.apiserverBefore ?? null, ctx.waits.readyMs),
+    );
+    await attempt("the old files", async () => {
+      const report = await ctx.rescan();
+      const changed = ctx.spec.names.filter(
         (n) =>
           (report.certificates.find((c) => c.name === n)?.sha256 ?? null) !==
           (progress.fingerprintsBefore?.[n] ?? null),
       );
-      if (changed.length)
-        throw new StepFailure(`after the restore these differ from before: ${changed.join(", ")}`);
-      log.push("the old certificates are back and served");
-      return finish(excerptOf(log.join("\n")));
-    } catch (err) {
-      const error = (err as Error).message;
-      return finish(excerptOf([...log, err instanceof StepFailure ? err.excerpt : ""].join("\n")), error);
-    }
+      if (changed.length) throw new StepFailure(`after the restore these differ from before: ${changed.join(", ")}`);
+      return "the old certificates are back and served";
+    });
   }
+  const error = errors.length ? errors.join("; ") : undefined;
+  const excerpt = excerptOf(log.join("\n"));
+  await emit({
+    step: "rollback",
+    status: error ? "❌" : "✅",
+    durationMs: deps.now().getTime() - since,
+    excerpt,
+    ...(error ? { error } : {}),
+  });
+  return error ? { ok: false, error, excerpt } : { ok: true, excerpt };
 }

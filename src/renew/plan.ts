@@ -1,8 +1,9 @@
 // A renewal plan from a fresh scan: per node (one at a time, in config order) the kubeadm version,
 // what will be renewed, the exact commands for that version, the backup, the restart, how it is
 // verified and what triggers a rollback; or a refusal with a clear reason. Pure: the clock comes in
-// as `now`, the scan as `report`. The workflow is data: each step has run, verify and undo (here
-// their descriptions and commands; the executor comes later and runs exactly these).
+// as `now`, the scan as `report`. Each node's plan keeps its `NodeSpec` (structured data); its steps
+// (steps/) are derived from it, and at run time `checkPlan` derives them again and refuses a stored
+// plan whose spec or shown commands differ from what the current config and the planner give.
 import type { ClusterConfig, NodeConfig, RenewalSettings } from "../config/load.js";
 import { catalogueEntry } from "../kubeadm/catalogue.js";
 import {
@@ -10,39 +11,23 @@ import {
   NOT_RENEWED,
   RENEWABLE,
   checkPath,
-  command,
   healthPath,
   isRenewable,
   knows,
-  renewCommands,
   ruleFor,
-  type Command,
+  UnsafeCommandError,
   type RenewMethod,
   type RenewableName,
 } from "../kubeadm/versions.js";
 import type { CertificateReport, CertificateStatus, ClusterReport, NodeReport } from "../report/types.js";
 import { RENEWED_LEAF_VALIDITY_DAYS } from "../scan/judge.js";
 import { suggestNames } from "../config/suggest.js";
+import { stepsFor } from "./steps/index.js";
+import { WAITS, type NodeSpec, type PlanStep, type RestartStrategy } from "./steps/step.js";
+
+export { WAITS, type NodeSpec, type PlanStep, type RestartStrategy, type StepId } from "./steps/step.js";
 
 const DAY_MS = 86_400_000;
-/** Bounded waits the executor will use; in the plan so approvers see them. */
-export const WAITS = { containersGoneSeconds: 120, readySeconds: 300 } as const;
-
-export type RestartStrategy = RenewalSettings["restartStrategy"];
-export type StepId = "preflight" | "backup" | "renew" | "restart" | "verify";
-
-/** One unit of the workflow: what run does, its postcondition, and how it is undone. */
-export interface PlanStep {
-  id: StepId;
-  title: string;
-  run: string;
-  commands: Command[];
-  /** A bounded wait the executor does before `commands[before]` (shown in the plan, not a command). */
-  wait?: { before: number; what: string };
-  verify: string;
-  undo: string;
-  undoCommands: Command[];
-}
 
 export interface PlannedCertificate {
   name: RenewableName;
@@ -69,6 +54,8 @@ export interface NodePlan {
   healthUrl: string;
   /** The node's kubernetesDir: what the backup holds (pki/ and the kubeconfigs). */
   kubernetesDir: string;
+  /** The structured data every step is derived from (again at run time). */
+  spec: NodeSpec;
   steps: PlanStep[];
   rollbackTriggers: string[];
 }
@@ -202,72 +189,42 @@ function notRenewedOnNode(node: NodeReport): NodePlan["notRenewed"] {
   return out;
 }
 
-interface Paths {
-  kubernetesDir: string;
-  base: string;
-  backup: string;
-  aside: string;
-  config: string;
-}
+export const CONTROL_PLANE_COMPONENTS = [...CONTROL_PLANE, "etcd"] as const;
 
-function restartStep(strategy: RestartStrategy, paths: Paths, components: readonly string[]): PlanStep {
-  const manifest = (c: string) => ({ path: `${paths.kubernetesDir}/manifests/${c}.yaml` });
-  const parked = (c: string) => ({ path: `${paths.aside}/manifests/${c}.yaml` });
-  const kubelet = command("systemctl", "restart", "kubelet");
-  const list = components.join(", ");
-  switch (strategy) {
-    case "manifests":
-      return {
-        id: "restart",
-        title: "restart the control plane (static pod manifests)",
-        run:
-          `Move the static pod manifests of ${list} out of manifests/, wait (at most ${WAITS.containersGoneSeconds} s) ` +
-          "until the kubelet has stopped their containers, move them back, then restart the kubelet.",
-        commands: [
-          command("mkdir", "-p", { path: `${paths.aside}/manifests` }),
-          ...components.map((c) => command("mv", manifest(c), parked(c))),
-          ...components.map((c) => command("mv", parked(c), manifest(c))),
-          kubelet,
-        ],
-        wait: {
-          before: 1 + components.length,
-          what: `until no container of ${list} runs (at most ${WAITS.containersGoneSeconds} s)`,
-        },
-        verify: `Every manifest is back in manifests/, the kubelet is active, and ${list} run again with new container ids.`,
-        undo: "Move any manifest still parked back into manifests/ and restart the kubelet.",
-        undoCommands: [...components.map((c) => command("mv", parked(c), manifest(c))), kubelet],
-      };
-    case "crictl":
-      return {
-        id: "restart",
-        title: "restart the control plane (crictl)",
-        run: `Remove the pods of ${list} with crictl (the kubelet re-creates static pods), then restart the kubelet.`,
-        commands: [
-          ...components.map((c) =>
-            command("crictl", "pods", "-q", "--name", c, "|", "xargs", "-r", "crictl", "rmp", "-f"),
-          ),
-          kubelet,
-        ],
-        verify: `The kubelet is active and ${list} run again in new pods (crictl pods).`,
-        undo: "Nothing to undo: the kubelet re-creates static pods; restart the kubelet once more.",
-        undoCommands: [kubelet],
-      };
-    case "docker":
-      return {
-        id: "restart",
-        title: "restart the control plane (docker)",
-        run: `Stop the containers of ${list} (k8s_<name>_…), then restart the kubelet, which starts them again.`,
-        commands: [
-          ...components.map((c) =>
-            command("docker", "ps", "-q", "--filter", `name=k8s_${c}_`, "|", "xargs", "-r", "docker", "stop"),
-          ),
-          kubelet,
-        ],
-        verify: `The kubelet is active and ${list} run again in new containers (docker ps).`,
-        undo: "Nothing to undo: the kubelet starts the containers again; restart the kubelet once more.",
-        undoCommands: [kubelet],
-      };
-  }
+/** The structured data of one node's renewal: everything its steps are derived from. */
+export function nodeSpec(input: {
+  cluster: string;
+  node: NodeConfig;
+  renewal: RenewalSettings;
+  kubeadmVersion: string;
+  names: RenewableName[];
+  all: boolean;
+  kubeconfigs: string[];
+  localEtcd: boolean;
+  timestamp: string;
+}): NodeSpec {
+  const { node, renewal } = input;
+  const lookup = ruleFor(input.kubeadmVersion);
+  if (!lookup.ok) throw new UnsafeCommandError(lookup.reason);
+  const base = checkPath(`${renewal.backupDir}/${input.cluster}/${node.name}/${input.timestamp}`);
+  const host = node.host.includes(":") ? `[${node.host}]` : node.host;
+  return {
+    node: node.name,
+    host: node.host,
+    kubeadmVersion: input.kubeadmVersion,
+    kubernetesDir: checkPath(node.paths.kubernetesDir),
+    names: input.names,
+    all: input.all,
+    kubeconfigs: input.kubeconfigs,
+    components: [...CONTROL_PLANE, ...(input.localEtcd ? ["etcd"] : [])],
+    restart: renewal.restartStrategy,
+    backupRoot: checkPath(renewal.backupDir),
+    backup: `${base}.tar.gz`,
+    aside: `${base}.aside`,
+    configFile: `${base}.kubeadm.yaml`,
+    healthUrl: `https://${host}:${node.apiserver.port}${healthPath(lookup.rule, lookup.version)}`,
+    probeServed: node.apiserver.probe,
+  };
 }
 
 function nodePlan(
@@ -281,139 +238,48 @@ function nodePlan(
   timestamp: string,
 ): NodePlan {
   const { rule, version } = lookup;
-  const kubernetesDir = config.paths.kubernetesDir;
-  const base = checkPath(`${input.renewal.backupDir}/${input.cluster.name}/${node.name}/${timestamp}`);
-  const paths: Paths = {
-    kubernetesDir,
-    base,
-    backup: `${base}.tar.gz`,
-    aside: `${base}.aside`,
-    config: `${base}.kubeadm.yaml`,
-  };
-  const kubeconfigs = node.certificates
-    .filter((c) => catalogueEntry(c.name).kind === "kubeconfig" && c.status !== "missing")
-    .map((c) => catalogueEntry(c.name).path);
-  const backupDir = { path: `${input.renewal.backupDir}/${input.cluster.name}/${node.name}` };
-  const restore = command("tar", "-xzf", { path: paths.backup }, "-C", { path: kubernetesDir });
-  const components = [...CONTROL_PLANE, ...(hasLocalEtcd(node) ? ["etcd"] : [])];
-  const health = healthPath(rule, version);
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const healthUrl = `https://${host}:${config.apiserver.port}${health}`;
-  const renewed = names.map((name) => {
-    const cert = present(node, name)!;
-    return { name, path: cert.path, status: cert.status, notAfter: cert.notAfter };
+  const spec = nodeSpec({
+    cluster: input.cluster.name,
+    node: config,
+    renewal: input.renewal,
+    kubeadmVersion: version.text,
+    names,
+    all,
+    kubeconfigs: node.certificates
+      .filter((c) => catalogueEntry(c.name).kind === "kubeconfig" && c.status !== "missing")
+      .map((c) => catalogueEntry(c.name).path),
+    localEtcd: hasLocalEtcd(node),
+    timestamp,
   });
-  const apiserverRenewed = names.includes("apiserver");
-  const served = !config.apiserver.probe
-    ? "The served certificate is not checked: apiserver.probe is false for this node."
-    : apiserverRenewed
-      ? `The certificate served on :${config.apiserver.port} is the new apiserver.crt (a new fingerprint, ` +
-        "not the one served before): a renewed file with a process still serving the old one is the trap."
-      : `The certificate served on :${config.apiserver.port} is apiserver.crt on disk (no drift).`;
-  const renewRun =
-    rule.method === "renew"
-      ? `kubeadm ${version.text} re-issues ${all ? "every certificate it manages" : names.join(", ")} in place, ` +
-        "keeping subject and SANs."
-      : `kubeadm ${version.text} only creates missing pairs: export the cluster's kubeadm configuration ` +
-        "(for the same SANs and endpoints), move each old pair aside, re-create it with --config.";
-  const steps: PlanStep[] = [
-    {
-      id: "preflight",
-      title: "preflight",
-      run:
-        "Connect over SSH, read `kubeadm version -o short`, check free space for the backup, and take the " +
-        "cluster's renewal lock.",
-      commands: [command("kubeadm", "version", "-o", "short")],
-      verify:
-        `kubeadm still says ${version.text}; free space under ${input.renewal.backupDir} is at least twice ` +
-        "the size of pki/ and the kubeconfigs; no other renewal holds the lock.",
-      undo: "Release the lock. Nothing on the node changed.",
-      undoCommands: [],
-    },
-    {
-      id: "backup",
-      title: "backup",
-      run: `A timestamped tarball of pki/ and the kubeconfigs, never overwriting an existing file: ${paths.backup}.`,
-      commands: [
-        command("mkdir", "-p", backupDir),
-        command(
-          "[",
-          "!",
-          "-e",
-          { path: paths.backup },
-          "]",
-          "&&",
-          "tar",
-          "-czf",
-          { path: paths.backup },
-          "-C",
-          { path: kubernetesDir },
-          "pki",
-          ...kubeconfigs,
-        ),
-      ],
-      verify: `Listing the tarball (tar -tzf) shows pki/ca.crt${kubeconfigs.length ? ` and ${kubeconfigs.join(", ")}` : ""}.`,
-      undo: "None: a backup is kept, never deleted or overwritten.",
-      undoCommands: [],
-    },
-    {
-      id: "renew",
-      title: `renew (kubeadm ${rule.label})`,
-      run: renewRun,
-      commands: renewCommands({
-        rule,
-        version,
-        names,
-        all,
-        kubernetesDir,
-        asideDir: paths.aside,
-        configFile: paths.config,
-      }),
-      verify:
-        `Each renewed file is readable, signed by its CA, with a new fingerprint and notAfter about ` +
-        `${RENEWED_LEAF_VALIDITY_DAYS} days away` +
-        (rule.method === "phase"
-          ? `; the exported configuration is not empty and its certificatesDir is ${kubernetesDir}/pki.`
-          : "."),
-      undo: "Restore the backup over the kubernetes directory.",
-      undoCommands: [restore],
-    },
-    restartStep(input.renewal.restartStrategy, paths, components),
-    {
-      id: "verify",
-      title: "verify",
-      run:
-        `Wait (at most ${WAITS.readySeconds} s) until ${healthUrl} answers, check what the apiserver serves, ` +
-        "then rescan the node.",
-      commands: [],
-      verify: `${health} answers ok. ${served} The rescan shows nothing renewed still near expiry.`,
-      undo: "Roll back (below).",
-      undoCommands: [],
-    },
-  ];
+  const health = new URL(spec.healthUrl).pathname;
   return {
     node: node.name,
     host: config.host,
     kubeadmVersion: version.text,
     versionRule: rule.label,
     method: rule.method,
-    renew: renewed,
+    renew: names.map((name) => {
+      const cert = present(node, name)!;
+      return { name, path: cert.path, status: cert.status, notAfter: cert.notAfter };
+    }),
     notRenewed: notRenewedOnNode(node),
     skipped,
-    backup: paths.backup,
-    restart: input.renewal.restartStrategy,
-    healthUrl,
-    kubernetesDir,
-    steps,
+    backup: spec.backup,
+    restart: spec.restart,
+    healthUrl: spec.healthUrl,
+    kubernetesDir: spec.kubernetesDir,
+    spec,
+    steps: stepsFor(spec).map((s) => s.shown),
     rollbackTriggers: [
       "a step's command fails or its postcondition does not hold",
       `the control plane does not stop or come back within ${WAITS.containersGoneSeconds} s`,
       `${health} does not answer within ${WAITS.readySeconds} s`,
-      ...(config.apiserver.probe && apiserverRenewed
+      ...(spec.probeServed && names.includes("apiserver")
         ? ["the apiserver still serves the old certificate"]
         : []),
       "the rescan shows a renewed certificate still near expiry",
-      `→ restore ${paths.backup}, restart again, verify the old state serves, report both failures, stop`,
+      `→ put back any parked manifest, restore ${spec.backup}, restart with the manifests only (no runtime ` +
+        "tool), verify the old certificate serves, report both failures, stop",
     ],
   };
 }
@@ -546,4 +412,82 @@ export function planRenewal(input: PlanInput): PlanResult {
       notes,
     },
   };
+}
+
+const KUBECONFIGS: readonly string[] = RENEWABLE.filter((n) => catalogueEntry(n).kind === "kubeconfig").map(
+  (n) => catalogueEntry(n).path,
+);
+
+/** The stored spec's own choices, checked against the fixed sets they come from. */
+function choiceProblems(spec: NodeSpec, plan: RenewalPlan): string[] {
+  const problems: string[] = [];
+  const names = Array.isArray(spec.names) ? spec.names : [];
+  if (names.length === 0 || !names.every((n) => isRenewable(n)) || new Set(names).size !== names.length)
+    problems.push("its certificate names are not renewable names");
+  if (!Array.isArray(spec.kubeconfigs) || !spec.kubeconfigs.every((k) => KUBECONFIGS.includes(k)))
+    problems.push("its kubeconfigs are not kubeadm's");
+  if (!["manifests", "crictl", "docker"].includes(spec.restart)) problems.push("its restart strategy is unknown");
+  if (!ruleFor(spec.kubeadmVersion).ok) problems.push("its kubeadm version is not one certs-bot knows");
+  if (!/^\d{8}T\d{6}Z$/.test(plan.timestamp)) problems.push("its backup timestamp is malformed");
+  return problems;
+}
+
+/**
+ * Why a stored plan may not run under today's config, or [] when every node's spec is what the
+ * planner derives from the config and the plan's own choices (version, certificates, strategy,
+ * timestamp), and every step shown to the approvers is what that spec derives. The commands that run
+ * are derived from the spec again, never read from storage, so this is what stands between write
+ * access to Redis and a root shell on the nodes.
+ */
+export function checkPlan(plan: RenewalPlan, cluster: ClusterConfig, renewal: RenewalSettings): string[] {
+  if (plan.cluster !== cluster.name) return [`the plan is for ${String(plan.cluster)}, not ${cluster.name}`];
+  const problems: string[] = [];
+  for (const stored of plan.nodes) {
+    const where = `node ${String(stored.node).slice(0, 64)}`;
+    const node = cluster.nodes.find((n) => n.name === stored.node);
+    if (!node) {
+      problems.push(`${where}: not in today's config`);
+      continue;
+    }
+    const spec = stored.spec;
+    const choices = spec ? choiceProblems(spec, plan) : ["it has no spec"];
+    if (choices.length) {
+      problems.push(`${where}: ${choices.join(", ")}`);
+      continue;
+    }
+    let derived: NodeSpec;
+    try {
+      derived = nodeSpec({
+        cluster: cluster.name,
+        node,
+        renewal: { ...renewal, restartStrategy: spec.restart },
+        kubeadmVersion: spec.kubeadmVersion,
+        names: spec.names,
+        all: spec.all === true,
+        kubeconfigs: spec.kubeconfigs,
+        localEtcd: spec.components?.includes("etcd") === true,
+        timestamp: plan.timestamp,
+      });
+    } catch (err) {
+      problems.push(`${where}: ${(err as Error).message}`);
+      continue;
+    }
+    const fields = (Object.keys(derived) as (keyof NodeSpec)[]).filter(
+      (k) => JSON.stringify(derived[k]) !== JSON.stringify(spec[k]),
+    );
+    if (Object.keys(spec).length !== Object.keys(derived).length) fields.push("node" as keyof NodeSpec);
+    if (fields.length) {
+      problems.push(`${where}: ${[...new Set(fields)].join(", ")} differ from today's config`);
+      continue;
+    }
+    const shown = stepsFor(derived).map((s) => s.shown);
+    const differing = shown.filter(
+      (s, i) => JSON.stringify(s) !== JSON.stringify(stored.steps?.[i]),
+    );
+    if (differing.length || stored.steps?.length !== shown.length)
+      problems.push(
+        `${where}: the stored ${differing.map((s) => s.id).join(", ") || "steps"} differ from what its spec derives`,
+      );
+  }
+  return problems;
 }

@@ -35,5 +35,6 @@ export interface RenewalRecords {
   applyClick(id: string, click: Click, ctx: { cluster: ClusterConfig; now: Date }): Promise<DecideResult>;
   expire(id: string, now: Date): Promise<RenewalRequest | null>;
   markRunning(id: string, now: Date): Promise<RenewalRequest | null>;
-  finish(id: string, ok: boolean, now: Date): Promise<RenewalRequest | null>;
+  /** `outcome`: the run's one-line result (what state the nodes were left in), shown on the card. */
+  finish(id: string, ok: boolean, now: Date, outcome?: string): Promise<RenewalRequest | null>;
 }

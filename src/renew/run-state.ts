@@ -33,6 +33,8 @@ export interface NodeRun {
   progress?: NodeProgress;
   failure?: { step: StepId; error: string };
   rollback?: { ok: boolean; error?: string };
+  /** One line: the state the node was left in (see NodeExecution.leftIn). */
+  leftIn?: string;
   renewed?: RenewedCertificate[];
 }
 
@@ -45,6 +47,8 @@ export interface RunState {
   outcome?: "done" | "failed";
   /** How many times the run was (re)started: 1 normally, more after a crash. */
   attempts: number;
+  /** Why nothing ran: the stored plan was refused. */
+  refused?: string;
   nodes: NodeRun[];
 }
 
@@ -94,6 +98,7 @@ export function finishNode(state: RunState, plan: RenewalPlan, execution: NodeEx
     ...n,
     state: execution.ok ? "done" : "failed",
     progress: execution.progress,
+    leftIn: execution.leftIn,
     ...(execution.failure ? { failure: execution.failure } : {}),
     ...(execution.rollback
       ? {

@@ -5,10 +5,17 @@
 // steps. The run stops at the first failed node (the executor has rolled that node back; later nodes
 // are skipped), then ends the request, audits a one-line result and posts the summary.
 //
+// Before anything, the stored plan is checked against today's config and derived again (`checkPlan`):
+// a plan that differs from what its data derives is refused, audited and shown, and nothing runs.
+// Before every step that changes a node, the run confirms it still holds the cluster's lease; an
+// attempt that lost it stops there, touches nothing more and saves nothing (the attempt that holds
+// it now owns the run).
+//
 // A failed renewal is an outcome, returned; only infrastructure errors (the state cannot be saved,
 // the audit cannot be written) are thrown, so the job that runs this fails visibly. Reporter errors
 // (Slack) are logged and never stop a renewal half way.
 import type { Logger } from "pino";
+import type { ClusterConfig, RenewalSettings } from "../config/load.js";
 import type { NodeReport } from "../report/types.js";
 import type { ExecutionLease, HeldLease } from "../store/run-lease.js";
 import type { Transport } from "../transport/transport.js";
@@ -20,7 +27,7 @@ import {
   type NodeProgress,
   type ProgressEvent,
 } from "./executor.js";
-import type { NodePlan, RenewalPlan } from "./plan.js";
+import { checkPlan, type NodePlan, type RenewalPlan } from "./plan.js";
 import type { AuditTrail, RenewalRecords, RunReporter } from "./ports.js";
 import { applyEvent, endRun, finishNode, startRunState, type NodeRun, type RunState } from "./run-state.js";
 
@@ -33,6 +40,8 @@ export interface RunInput {
 }
 
 export interface RunDependencies {
+  /** Today's config of the plan's cluster: the stored plan must still be what it derives. */
+  config: { cluster: ClusterConfig; renewal: RenewalSettings };
   requests: Pick<RenewalRecords, "markRunning" | "finish">;
   audit: AuditTrail;
   reporter: RunReporter;
@@ -49,8 +58,14 @@ export interface RunDependencies {
   logger?: Logger;
 }
 
-/** `ran: false`: the request was not approved (or running) any more, so nothing was touched. */
-export type RunResult = { ran: true; state: RunState } | { ran: false; reason: string };
+/**
+ * `ran: false`: the request was not approved (or running) any more, so nothing was touched; or this
+ * attempt lost the cluster's lease and stopped before its next change (`leaseLost`).
+ */
+export type RunResult = { ran: true; state: RunState } | { ran: false; reason: string; leaseLost?: true };
+
+/** Thrown by the guard: another attempt holds the cluster's lease now. */
+export class LeaseLost extends Error {}
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
@@ -69,17 +84,13 @@ export function runSummary(state: RunState): string {
   const notRun = state.nodes.filter((n) => n.state === "skipped");
   const failed = state.nodes.find((n) => n.state === "failed");
   if (state.outcome === "done") return `done: renewed and verified on ${names(done)}`;
+  if (state.refused) return state.refused;
   const parts = [
     failed?.failure
       ? `failed on ${failed.node} at ${failed.failure.step}: ${failed.failure.error}`
       : "failed",
   ];
-  if (failed?.rollback)
-    parts.push(
-      failed.rollback.ok
-        ? "rolled back, the old certificates serve"
-        : `rollback failed: ${failed.rollback.error}`,
-    );
+  if (failed?.leftIn) parts.push(`${failed.node} ${failed.leftIn.startsWith("NOT") ? "is " : "was left: "}${failed.leftIn}`);
   if (done.length) parts.push(`renewed before it: ${names(done)}`);
   if (notRun.length) parts.push(`not run: ${names(notRun)}`);
   return parts.join("; ");
@@ -92,6 +103,7 @@ function refusedAtPreflight(node: NodePlan, error: string, progress: NodeProgres
     ok: false,
     steps: [{ step: "preflight", ok: false, skipped: false, durationMs: 0, excerpt: "", error }],
     failure: { step: "preflight", error },
+    leftIn: "nothing was changed (another renewal held the cluster)",
     renewed: node.renew.map((r) => ({ name: r.name, before: null, after: null, notAfter: null })),
     progress,
   };
@@ -111,6 +123,9 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
     logger?.warn({ requestId, cluster }, reason);
     return { ran: false, reason };
   }
+
+  const problems = checkPlan(plan, deps.config.cluster, deps.config.renewal);
+  if (problems.length) return refuseTampered(input, deps, problems);
 
   const saved = input.saved?.requestId === requestId ? input.saved : undefined;
   let state: RunState = saved
@@ -169,6 +184,10 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
       probe: deps.probe,
       rescan: () => deps.rescan(node),
       onProgress: record,
+      guard: async () => {
+        const holder = await lease?.confirm();
+        if (holder) throw new LeaseLost(`this attempt lost the cluster's run lease to ${holder}`);
+      },
       now: deps.now,
       sleep: deps.sleep,
       ...(deps.waits ? { waits: deps.waits } : {}),
@@ -201,11 +220,37 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
       state = endRun(state, failed ? "failed" : "done", deps.now());
       await saveAndShow();
     }
-    await deps.requests.finish(requestId, !failed, deps.now());
+    await deps.requests.finish(requestId, !failed, deps.now(), runSummary(state));
     await audit.append(cluster, { kind: "result", requestId, detail: runSummary(state) }, deps.now());
     await quietly("summary", () => reporter.finished(state));
     return { ran: true, state };
+  } catch (err) {
+    if (!(err instanceof LeaseLost)) throw err;
+    // Saving or finishing now would overwrite the attempt that holds the cluster: only say so.
+    const reason = `${err.message}; stopped before its next change`;
+    logger?.warn({ requestId, cluster }, reason);
+    await audit.append(cluster, { kind: "refused", requestId, detail: reason }, deps.now());
+    return { ran: false, reason, leaseLost: true };
   } finally {
     await lease?.release();
   }
+}
+
+/** The stored plan is not what its data derives under today's config: refused, audited, shown; nothing ran. */
+async function refuseTampered(input: RunInput, deps: RunDependencies, problems: string[]): Promise<RunResult> {
+  const { request, plan } = input;
+  const reason =
+    "refused: the stored plan is not the plan its data derives under today's config, so nothing was run " +
+    `(${problems.join("; ")}). Make a new request.`;
+  deps.logger?.error({ requestId: request.id, cluster: plan.cluster, problems }, "stored renewal plan refused");
+  const state = { ...endRun(startRunState(request.id, plan, deps.now()), "failed", deps.now()), refused: reason };
+  await deps.save(state);
+  await deps.requests.finish(request.id, false, deps.now(), reason);
+  await deps.audit.append(plan.cluster, { kind: "refused", requestId: request.id, detail: reason }, deps.now());
+  try {
+    await deps.reporter.finished(state);
+  } catch (err) {
+    deps.logger?.warn({ requestId: request.id, err: (err as Error).message }, "renewal refusal not shown");
+  }
+  return { ran: true, state };
 }

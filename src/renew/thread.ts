@@ -192,6 +192,7 @@ function stateLines(request: RenewalRequest, cluster: string, timeZone: string, 
       return [
         `:x: *Failed* at ${at(request.endedAt)} (approved by ${approved}); the thread says what happened ` +
           "and what to do now.",
+        ...(request.outcome ? [plain(request.outcome, 600)] : []),
         requested,
       ];
   }

@@ -256,9 +256,9 @@ export class RenewalStore {
   }
 
   /** running → done | failed (frees the cluster); null when the request was not approved/running. */
-  async finish(id: string, ok: boolean, now: Date): Promise<RenewalRequest | null> {
+  async finish(id: string, ok: boolean, now: Date, outcome?: string): Promise<RenewalRequest | null> {
     return this.update(id, (current) => {
-      const next = finish(current, ok, now);
+      const next = finish(current, ok, now, outcome);
       return next ? { next, value: next } : { value: null };
     });
   }

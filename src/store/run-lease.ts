@@ -1,50 +1,62 @@
-// The execution lease of a cluster's renewal run (issue 5):
-//   <p>:renewal-run:<cluster>   id of the request whose run is executing on that cluster   PX ttl
+// The execution lease of a cluster's renewal run:
+//   <p>:renewal-run:<cluster>   "<request id> <attempt token>" of the attempt executing there   PX ttl
 //
-// The run takes it before its first node and keeps it alive every ttl/3 while it lives; it is
-// released in a `finally`, and only if it still names that request. The same request taking it again
-// succeeds and refreshes it: a run resumed after its worker was SIGKILLed holds it again at once,
-// without waiting for the dead worker's lease to lapse. Another request finds it held and is refused.
-// It differs from RenewalStore's `renewal-lock` (one *pending/approved/running request* a cluster,
-// 90-day backstop): this one exists only while some process is actually executing steps, and a dead
-// process loses it after `ttl`.
+// Each attempt (a run of a request, or its rerun after a crash) takes it with a random token, keeps it
+// alive every ttl/3 while it lives, confirms it before every step that changes a node, and releases it
+// in a `finally` — each only while the lease still carries its own token. So two attempts never hold it
+// at once, not even two attempts of one request: a rerun after a SIGKILL waits (at most ttl) for the
+// dead attempt's lease to lapse, and an attempt that finds another token in it stops before its next
+// change. Another request finds it held and is refused. It differs from RenewalStore's `renewal-lock`
+// (one *pending/approved/running request* a cluster, 90-day backstop): this one exists only while some
+// process is actually executing steps, and a dead process loses it after `ttl`.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { randomUUID } from "node:crypto";
 import { redisKey } from "./store.js";
 
 /** Outlives a Redis restart or a slow renewal of the lease, yet frees the cluster a minute after a crash. */
 export const RUN_LEASE_TTL_MS = 60_000;
 
-// KEYS: lease. ARGV: request id, ttl ms. 1 when taken (or taken again by the same request), else the holder.
+// KEYS: lease. ARGV: holder ("<request> <token>"), ttl ms. 1 when taken, else the holder.
 const ACQUIRE = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return redis.call('GET', KEYS[1])`;
+
+// KEYS: lease. ARGV: holder, ttl ms. 1 while it carries this holder (extended), or when it had lapsed
+// and nobody took it (taken again); else the holder now.
+const CONFIRM = `
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return holder`;
 
-// KEYS: lease. ARGV: request id, ttl ms. Extends the lease only while it names that request.
+// KEYS: lease. ARGV: holder, ttl ms. Extends the lease only while it carries that holder.
 const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
-// KEYS: lease. ARGV: request id. Deletes the lease only while it names that request.
+// KEYS: lease. ARGV: holder. Deletes the lease only while it carries that holder.
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+/** The request id of a lease value ("<request> <token>"). */
+const requestOf = (holder: string): string => holder.split(" ")[0] ?? holder;
 
 /** A lease this process holds; kept alive until `release`. */
 export interface HeldLease {
   readonly cluster: string;
   readonly requestId: string;
   /**
-   * Asserts the lease again: null while it names this request (extended) or once it was free and is
-   * taken again (it had lapsed); otherwise the id of the request that holds it now.
+   * Asserts the lease again: null while it carries this attempt's token (extended) or once it was free
+   * and is taken again (it had lapsed); otherwise who holds it now ("request <id>, another attempt").
    */
   confirm(): Promise<string | null>;
   /** Stops keeping it alive and deletes it if it still names this request. Never throws. */
   release(): Promise<void>;
 }
 
+/** `holder`: the id of the request whose attempt holds the cluster. */
 export type LeaseAttempt = { ok: true; lease: HeldLease } | { ok: false; holder: string };
 
 /** What a run needs of the lease (RunLease in Redis; memory elsewhere). */
@@ -64,36 +76,44 @@ export class RunLease implements ExecutionLease {
   }
 
   /** The request whose run holds the cluster now, if any. */
-  holder(cluster: string): Promise<string | null> {
-    return this.redis.get(this.key(cluster));
+  async holder(cluster: string): Promise<string | null> {
+    const value = await this.redis.get(this.key(cluster));
+    return value === null ? null : requestOf(value);
   }
 
-  /** Takes the lease (or takes it again, refreshed, for the same request) and keeps it alive every ttl/3. */
+  /**
+   * Takes the lease with a new attempt token and keeps it alive every ttl/3. Held by an earlier attempt
+   * of the same request (a worker that died), it waits for that lease to lapse (at most ttl); held by
+   * another request, it is refused at once.
+   */
   async acquire(cluster: string, requestId: string, ttlMs = this.ttl): Promise<LeaseAttempt> {
-    const reply = await this.take(cluster, requestId, ttlMs);
-    if (reply !== 1) return { ok: false, holder: String(reply) };
-    return { ok: true, lease: this.keepAlive(cluster, requestId, ttlMs) };
+    const holder = `${requestId} ${randomUUID()}`;
+    const deadline = Date.now() + ttlMs + 1_000;
+    for (;;) {
+      const reply = await this.redis.eval(ACQUIRE, 1, this.key(cluster), holder, ttlMs);
+      if (reply === 1) return { ok: true, lease: this.keepAlive(cluster, holder, ttlMs) };
+      const other = requestOf(String(reply));
+      if (other !== requestId || Date.now() >= deadline) return { ok: false, holder: other };
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 
-  /** True while the lease named `requestId` and was extended. */
-  async renew(cluster: string, requestId: string, ttlMs = this.ttl): Promise<boolean> {
-    return (await this.redis.eval(RENEW, 1, this.key(cluster), requestId, ttlMs)) === 1;
+  /** True while the lease carries `holder` and was extended. */
+  async renew(cluster: string, holder: string, ttlMs = this.ttl): Promise<boolean> {
+    return (await this.redis.eval(RENEW, 1, this.key(cluster), holder, ttlMs)) === 1;
   }
 
-  /** True when the lease named `requestId` and is gone now. */
-  async release(cluster: string, requestId: string): Promise<boolean> {
-    return (await this.redis.eval(RELEASE, 1, this.key(cluster), requestId)) === 1;
-  }
-
-  private async take(cluster: string, requestId: string, ttlMs: number): Promise<number | string> {
-    return (await this.redis.eval(ACQUIRE, 1, this.key(cluster), requestId, ttlMs)) as number | string;
+  /** True when the lease carried `holder` and is gone now. */
+  async release(cluster: string, holder: string): Promise<boolean> {
+    return (await this.redis.eval(RELEASE, 1, this.key(cluster), holder)) === 1;
   }
 
   private get ttl(): number {
     return this.options.ttlMs ?? RUN_LEASE_TTL_MS;
   }
 
-  private keepAlive(cluster: string, requestId: string, ttlMs: number): HeldLease {
+  private keepAlive(cluster: string, holder: string, ttlMs: number): HeldLease {
+    const requestId = requestOf(holder);
     const logger = this.options.logger;
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
@@ -102,10 +122,10 @@ export class RunLease implements ExecutionLease {
     const schedule = () => {
       timer = setTimeout(async () => {
         try {
-          if (!(await this.renew(cluster, requestId, ttlMs)) && !stopped)
+          if (!(await this.renew(cluster, holder, ttlMs)) && !stopped)
             logger?.warn(
               { cluster, requestId },
-              "renewal run lease lost (it lapsed or another request took it)",
+              "renewal run lease lost (it lapsed or another attempt took it)",
             );
         } catch (err) {
           logger?.warn({ cluster, requestId, err: (err as Error).message }, "could not extend the run lease");
@@ -119,14 +139,16 @@ export class RunLease implements ExecutionLease {
       cluster,
       requestId,
       confirm: async () => {
-        const reply = await this.take(cluster, requestId, ttlMs);
-        return reply === 1 ? null : String(reply);
+        const reply = await this.redis.eval(CONFIRM, 1, this.key(cluster), holder, ttlMs);
+        if (reply === 1) return null;
+        const other = requestOf(String(reply));
+        return other === requestId ? `another attempt of request ${other}` : `request ${other}`;
       },
       release: async () => {
         stopped = true;
         clearTimeout(timer);
         try {
-          await this.release(cluster, requestId);
+          await this.release(cluster, holder);
         } catch (err) {
           // It lapses within ttl anyway; the run's outcome must not hinge on this.
           logger?.warn(

@@ -10,6 +10,7 @@ import {
   shellCommand,
   TransportError,
   type ExecResult,
+  type RunOptions,
   type Transport,
 } from "./transport.js";
 
@@ -26,7 +27,7 @@ export class SshConnector {
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
   transport(target: SshTarget): Transport {
-    return { run: (script) => this.run(target, script) };
+    return { run: (script, options) => this.run(target, script, options) };
   }
 
   /** Reads a file named by a setting once; a failure names the setting. */
@@ -56,7 +57,7 @@ export class SshConnector {
     return SshConnector.cached(this.knownHosts, "ssh.knownHostsPath", path, (p) => KnownHosts.load(p));
   }
 
-  private async run({ host, ssh }: SshTarget, script: string): Promise<ExecResult> {
+  private async run({ host, ssh }: SshTarget, script: string, options: RunOptions = {}): Promise<ExecResult> {
     const where = hostToken(host, ssh.port);
     const known = this.hosts(ssh.knownHostsPath);
     const pinned = known.keysFor(host, ssh.port);
@@ -105,7 +106,7 @@ export class SshConnector {
     const sock = tcpConnect({ host, port: ssh.port, noDelay: true });
     config.sock = sock;
     const client = new Client();
-    const collector = new OutputCollector(ssh.connectTimeoutMs + ssh.commandTimeoutMs, () =>
+    const collector = new OutputCollector(ssh.connectTimeoutMs + (options.timeoutMs ?? ssh.commandTimeoutMs), () =>
       client.destroy(),
     );
     client.on("error", (err: Error & { level?: string; code?: string }) =>

@@ -8,9 +8,14 @@ export interface ExecResult {
   code: number | null;
 }
 
+export interface RunOptions {
+  /** A longer bound than the node's command timeout, for a script that waits on purpose. */
+  timeoutMs?: number;
+}
+
 export interface Transport {
   /** Runs `/bin/sh -s` (through `sudo -n` when configured) with `script` on stdin. */
-  run(script: string): Promise<ExecResult>;
+  run(script: string, options?: RunOptions): Promise<ExecResult>;
 }
 
 export type TransportFailure = "connect" | "auth" | "host-key" | "timeout" | "exec" | "config";

@@ -65,7 +65,7 @@ interface CrashPoint {
 const argsOf = (command: Command): string =>
   command.words
     .slice(1)
-    .map((w) => (typeof w === "string" ? w : w.path))
+    .map((w) => (typeof w === "string" ? w : "path" in w ? w.path : w.code))
     .join(" ");
 
 const stepOf = (node: NodePlan, id: StepId) => node.steps.find((s) => s.id === id)!;

@@ -92,6 +92,7 @@ async function run(
   const reporter = new RecordingReporter(options.onStep);
   const saved: RunState[] = [];
   const deps: RunDependencies = {
+    config: { cluster: lab.cluster, renewal: lab.config.renewal },
     requests: renewals,
     audit,
     reporter,

@@ -5,6 +5,9 @@ import { NOW, clusterReport, config, node } from "./renew-fixtures.js";
 import type { NodeReport } from "../../src/report/types.js";
 
 const HA = config();
+/** Shell text a step writes itself: only these shapes, with kubeadm's component names. */
+const CODE_WORD =
+  /^(?:crictl info >\/dev\/null 2>&1 \|\| docker info|pods=\$\(crictl pods -q --namespace kube-system --label component=[a-z-]+\)|\[ -z "\$pods" \] \|\| crictl rmp -f \$pods|ids=\$\(docker ps -q --filter 'name=\^k8s_([a-z-]+)_\1-\[\^_\]\+_kube-system_'\)|\[ -z "\$ids" \] \|\| docker stop \$ids)$/;
 const input = (nodes: NodeReport[], extra: Partial<PlanInput> = {}, cfg = HA): PlanInput => ({
   cluster: cfg.clusters[0]!,
   report: clusterReport(...nodes),
@@ -87,16 +90,23 @@ test("backup, restart and rollback per node", () => {
     ["tar -xzf '/var/lib/certs-bot/backups/prod/m1/20261128T090000Z.tar.gz' -C '/etc/kubernetes'"],
   );
   assert.ok(plan.nodes[0]!.rollbackTriggers.some((t) => /still serves the old certificate/.test(t)));
-  assert.ok(plan.nodes[0]!.rollbackTriggers.some((t) => /restore .*\.tar\.gz, restart again/.test(t)));
+  assert.ok(
+    plan.nodes[0]!.rollbackTriggers.some((t) => /restore .*\.tar\.gz, restart with the manifests only/.test(t)),
+  );
 
   const crictl = config("renewal: { restartStrategy: crictl }");
   const c = planOf(planRenewal(input(ha(), {}, crictl)));
   assert.deepEqual(lines(c, 0, "restart"), [
-    "crictl pods -q --name kube-apiserver | xargs -r crictl rmp -f",
-    "crictl pods -q --name kube-controller-manager | xargs -r crictl rmp -f",
-    "crictl pods -q --name kube-scheduler | xargs -r crictl rmp -f",
-    "crictl pods -q --name etcd | xargs -r crictl rmp -f",
+    ...["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"].flatMap((name) => [
+      `pods=$(crictl pods -q --namespace kube-system --label component=${name})`,
+      '[ -z "$pods" ] || crictl rmp -f $pods',
+    ]),
     "systemctl restart kubelet",
+  ]);
+  assert.deepEqual(lines(c, 0, "preflight"), [
+    "kubeadm version -o short",
+    "systemctl is-active kubelet",
+    "crictl info",
   ]);
   const docker = config("renewal: { restartStrategy: docker }");
   const d = planOf(
@@ -123,9 +133,10 @@ test("backup, restart and rollback per node", () => {
   assert.deepEqual(
     lines(d, 0, "restart"),
     [
-      "docker ps -q --filter name=k8s_kube-apiserver_ | xargs -r docker stop",
-      "docker ps -q --filter name=k8s_kube-controller-manager_ | xargs -r docker stop",
-      "docker ps -q --filter name=k8s_kube-scheduler_ | xargs -r docker stop",
+      ...["kube-apiserver", "kube-controller-manager", "kube-scheduler"].flatMap((name) => [
+        `ids=$(docker ps -q --filter 'name=^k8s_${name}_${name}-[^_]+_kube-system_')`,
+        '[ -z "$ids" ] || docker stop $ids',
+      ]),
       "systemctl restart kubelet",
     ],
     "external etcd: no etcd container to restart",
@@ -335,6 +346,7 @@ test("nothing unvalidated reaches a command: every word is a fixed word or a val
           for (const c of [...step.commands, ...step.undoCommands]) {
             for (const word of c.words) {
               if (typeof word === "string") assert.match(word, fixed, c.line);
+              else if ("code" in word) assert.match(word.code, CODE_WORD, c.line);
               else
                 assert.match(
                   word.path,

@@ -36,7 +36,7 @@ test("terminal text: every node, step, command, verify, undo and rollback trigge
   assert.match(text, /\$ kubeadm alpha phase certs apiserver-kubelet-client --config '/);
   assert.match(
     text,
-    /\$ mv '[^']+\/manifests\/etcd\.yaml' '[^']+\.aside\/manifests\/etcd\.yaml'\n\s+… wait until no container of kube-apiserver, kube-controller-manager, kube-scheduler, etcd runs \(at most 120 s\)\n\s+\$ mv '[^']+\.aside\/manifests\/kube-apiserver\.yaml'/,
+    /\$ mv '[^']+\/manifests\/etcd\.yaml' '[^']+\.aside\/manifests\/etcd\.yaml'\n\s+… wait until no container of kube-apiserver, kube-controller-manager, kube-scheduler, etcd runs in kube-system \(at most 120 s\)\n\s+\$ mv '[^']+\.aside\/manifests\/kube-apiserver\.yaml'/,
     "the manifests come back only after their containers are gone",
   );
   assert.match(text, /rollback when:/);

@@ -1,0 +1,132 @@
+// Parking static pod manifests so the kubelet stops the control plane, and always putting them back.
+// A parked manifest is a control plane that stays down, so the parking is guarded on the node itself:
+// one long script moves the manifests aside, marks them parked, waits until certs-bot releases it or
+// its own deadline passes, and its EXIT trap moves them back — when certs-bot releases it, when the
+// connection drops, when a tool fails, when it is told to stop. certs-bot watches from outside (the
+// container runtime, or the apiserver's health), releases, then checks that every manifest is back
+// and puts back anything still parked itself. Putting back needs only `mv`: never the tool that failed.
+import { command, type Command } from "../../kubeadm/versions.js";
+import { quote, StepFailure, type NodeSpec, type StepContext } from "./step.js";
+
+const manifest = (spec: NodeSpec, c: string): string => `${spec.kubernetesDir}/manifests/${c}.yaml`;
+const parkedManifest = (spec: NodeSpec, c: string): string => `${spec.aside}/manifests/${c}.yaml`;
+const releaseFlag = (spec: NodeSpec): string => `${spec.aside}/manifests/.release`;
+const parkedMark = (spec: NodeSpec): string => `${spec.aside}/manifests/.parked`;
+
+/** The commands approvers see for parking and for putting back. */
+export const parkCommands = (spec: NodeSpec): Command[] => [
+  command("mkdir", "-p", { path: `${spec.aside}/manifests` }),
+  ...spec.components.map((c) => command("mv", { path: manifest(spec, c) }, { path: parkedManifest(spec, c) })),
+];
+export const putBackCommands = (spec: NodeSpec): Command[] =>
+  spec.components.map((c) => command("mv", { path: parkedManifest(spec, c) }, { path: manifest(spec, c) }));
+
+/** Moves back every parked manifest whose place is free; idempotent, each move may fail alone. */
+function putBackScript(spec: NodeSpec): string {
+  return [
+    ...spec.components.map(
+      (c) =>
+        `if [ -e ${quote(parkedManifest(spec, c))} ] && [ ! -e ${quote(manifest(spec, c))} ]; then ` +
+        `mv ${quote(parkedManifest(spec, c))} ${quote(manifest(spec, c))} || true; fi`,
+    ),
+    `rm -f ${quote(releaseFlag(spec))} ${quote(parkedMark(spec))}`,
+    `rmdir ${quote(`${spec.aside}/manifests`)} 2>/dev/null || true`,
+    `rmdir ${quote(spec.aside)} 2>/dev/null || true`,
+  ].join("\n");
+}
+
+/** The guarded parking: parks, marks, waits for the release (at most `seconds`), puts back on exit. */
+function parkScript(spec: NodeSpec, seconds: number): string {
+  return [
+    `put_back() {\n${putBackScript(spec)}\n}`,
+    "trap put_back EXIT",
+    "trap 'exit 3' HUP INT TERM PIPE",
+    `rm -f ${quote(releaseFlag(spec))} ${quote(parkedMark(spec))}`,
+    ...parkCommands(spec).map((c) => c.line),
+    `: > ${quote(parkedMark(spec))}`,
+    "i=0",
+    `while [ ! -e ${quote(releaseFlag(spec))} ]; do`,
+    `  if [ "$i" -ge ${seconds} ]; then echo "no release within ${seconds} s: putting the manifests back" >&2; exit 3; fi`,
+    "  sleep 1",
+    "  i=$((i + 1))",
+    "done",
+  ].join("\n");
+}
+
+/** Every manifest is in manifests/ and none is parked. */
+export async function manifestsBack(ctx: StepContext): Promise<boolean> {
+  const { spec } = ctx;
+  const checks = spec.components.flatMap((c) => [
+    `[ -f ${quote(manifest(spec, c))} ]`,
+    `[ ! -e ${quote(parkedManifest(spec, c))} ]`,
+  ]);
+  return (await ctx.probeExec(checks.join(" && "))).code === 0;
+}
+
+/** Puts back whatever is parked (no tool but mv; retried while the node is unreachable). */
+export async function putBack(ctx: StepContext): Promise<string> {
+  await ctx.exec(putBackScript(ctx.spec), "putting the manifests back", { reconnect: true });
+  if (!(await manifestsBack(ctx)))
+    throw new StepFailure(
+      `a manifest is still not back in ${ctx.spec.kubernetesDir}/manifests/ (see ${ctx.spec.aside}/manifests)`,
+    );
+  return "every manifest is in manifests/";
+}
+
+/**
+ * Parks the manifests until `stopped` holds (at most `ms`), then puts them back, whatever happened.
+ * Returns whether `stopped` was seen; throws StepFailure when the parking or the watching failed
+ * (after the manifests are back) or when they could not be put back.
+ */
+export async function parkUntil(
+  ctx: StepContext,
+  what: string,
+  ms: number,
+  stopped: () => Promise<boolean>,
+): Promise<boolean> {
+  const { spec } = ctx;
+  const seconds = Math.ceil(ms / 1000) + 10;
+  let ended = false;
+  const parking = ctx
+    .exec(parkScript(spec, seconds), "parking the manifests", { timeoutMs: (seconds + 30) * 1000 })
+    .then(
+      () => undefined,
+      (err: Error) => err,
+    )
+    .finally(() => (ended = true));
+  let parked = false;
+  let seen = false;
+  let watchError: Error | undefined;
+  try {
+    await ctx.waitFor(what, ms, async () => {
+      if (ended) return true;
+      parked ||= (await ctx.probeExec(`[ -e ${quote(parkedMark(spec))} ]`)).code === 0;
+      seen = parked && (await stopped());
+      return seen;
+    });
+  } catch (err) {
+    watchError = err as Error;
+  }
+  await ctx.probeExec(`: > ${quote(releaseFlag(spec))}`, { reconnect: true }).catch(() => undefined);
+  const parkingError = await parking;
+  await putBack(ctx);
+  if (parkingError) throw parkingError;
+  if (watchError) throw watchError;
+  return seen;
+}
+
+/**
+ * Restarts the control plane with nothing but `mv`: park until the apiserver stops answering (or the
+ * containers wait passes), put back. What a rollback uses, so it never needs the tool that failed.
+ */
+export async function restartWithoutTools(ctx: StepContext): Promise<string> {
+  const stopped = await parkUntil(
+    ctx,
+    "for the apiserver to stop",
+    ctx.waits.containersGoneMs,
+    async () => !(await ctx.healthy()),
+  );
+  return stopped
+    ? "parked the manifests until the apiserver stopped, then put them back"
+    : `the apiserver still answered after ${ctx.waits.containersGoneMs} ms parked; put the manifests back`;
+}
