@@ -40,6 +40,7 @@ export default tseslint.config(
       "src/renew/approval.ts",
       "src/renew/run-state.ts",
       "src/renew/thread.ts",
+      "src/renew/steps/**",
       "src/scan/judge.ts",
       "src/scan/script.ts",
     ],

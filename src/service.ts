@@ -19,7 +19,7 @@ import { RenewalDesk } from "./renew/desk.js";
 import { runRenewalJob, type RenewalJobData } from "./renew/job.js";
 import type { RunReporter } from "./renew/ports.js";
 import { SlackThreadReporter } from "./slack/thread-reporter.js";
-import { RunLease } from "./store/run-lease.js";
+import { leaseTtlFor, RunLease } from "./store/run-lease.js";
 import { AuditLog } from "./store/audit.js";
 import { connectRedis } from "./store/redis.js";
 import { RenewalStore } from "./store/renewals.js";
@@ -97,7 +97,10 @@ export class Service {
     this.scanDeps = options.scanDependencies ?? defaultDependencies(logger);
     this.renewals = new RenewalStore(this.redis, prefix);
     this.audit = new AuditLog(this.redis, prefix, logger);
-    this.lease = new RunLease(this.redis, prefix, { logger });
+    this.lease = new RunLease(this.redis, prefix, {
+      logger,
+      ttlMs: leaseTtlFor(workerTuning().renewalLockDuration),
+    });
     this.slackClient = client;
     this.desk = new RenewalDesk({
       config: options.config,

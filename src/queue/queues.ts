@@ -141,12 +141,17 @@ export class Queues {
 }
 
 /**
- * Operators may tune crash detection (CERTS_BOT_LOCK_DURATION_MS, CERTS_BOT_STALLED_INTERVAL_MS,
- * at least 1000) and how many clusters one process scans at once (CERTS_BOT_SCAN_JOBS, 1–64).
+ * Operators may tune crash detection of scans and digests (CERTS_BOT_LOCK_DURATION_MS,
+ * CERTS_BOT_STALLED_INTERVAL_MS) and, separately, of renewals (CERTS_BOT_RENEWAL_LOCK_DURATION_MS,
+ * CERTS_BOT_RENEWAL_STALLED_INTERVAL_MS), each at least 1000; and how many clusters one process scans
+ * at once (CERTS_BOT_SCAN_JOBS, 1–64). A renewal restarts control planes, so a setting meant to make
+ * scans recover faster never shortens a renewal's lock.
  */
 export interface WorkerTuning {
   lockDuration?: number;
   stalledInterval?: number;
+  renewalLockDuration?: number;
+  renewalStalledInterval?: number;
   scanJobs?: number;
 }
 
@@ -158,6 +163,8 @@ export function workerTuning(env: NodeJS.ProcessEnv = process.env): WorkerTuning
   const tuning: WorkerTuning = {
     lockDuration: int("CERTS_BOT_LOCK_DURATION_MS", 1000, 3_600_000),
     stalledInterval: int("CERTS_BOT_STALLED_INTERVAL_MS", 1000, 3_600_000),
+    renewalLockDuration: int("CERTS_BOT_RENEWAL_LOCK_DURATION_MS", 1000, 3_600_000),
+    renewalStalledInterval: int("CERTS_BOT_RENEWAL_STALLED_INTERVAL_MS", 1000, 3_600_000),
     scanJobs: int("CERTS_BOT_SCAN_JOBS", 1, 64),
   };
   return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)) as WorkerTuning;
@@ -181,7 +188,7 @@ export class Workers {
     config: Config,
     handlers: JobHandlers,
     private readonly logger: Logger,
-    { scanJobs, ...locks }: WorkerTuning = {},
+    { scanJobs, renewalLockDuration, renewalStalledInterval, ...locks }: WorkerTuning = {},
   ) {
     // Named, so every job records which process ran it (Job#processedBy).
     const name = `certs-bot@${hostname()}:${process.pid}`;
@@ -219,7 +226,8 @@ export class Workers {
           prefix,
           name,
           ...WORKER_SETTINGS.renewal,
-          ...locks,
+          ...(renewalLockDuration ? { lockDuration: renewalLockDuration } : {}),
+          ...(renewalStalledInterval ? { stalledInterval: renewalStalledInterval } : {}),
         }),
       );
     }

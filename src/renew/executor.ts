@@ -302,7 +302,11 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
 }
 
 /** The one line the card, the thread and the audit give for the state a node was left in. */
-function leftIn(plan: NodePlan, failure: NodeExecution["failure"], rollback: NodeExecution["rollback"]): string {
+function leftIn(
+  plan: NodePlan,
+  failure: NodeExecution["failure"],
+  rollback: NodeExecution["rollback"],
+): string {
   if (!failure) return "renewed and verified";
   if (!rollback) return "nothing was changed (it failed before pki/ was touched)";
   if (rollback.ok)
@@ -353,7 +357,8 @@ async function rollBack(
           (report.certificates.find((c) => c.name === n)?.sha256 ?? null) !==
           (progress.fingerprintsBefore?.[n] ?? null),
       );
-      if (changed.length) throw new StepFailure(`after the restore these differ from before: ${changed.join(", ")}`);
+      if (changed.length)
+        throw new StepFailure(`after the restore these differ from before: ${changed.join(", ")}`);
       return "the old certificates are back and served";
     });
   }

@@ -426,7 +426,8 @@ function choiceProblems(spec: NodeSpec, plan: RenewalPlan): string[] {
     problems.push("its certificate names are not renewable names");
   if (!Array.isArray(spec.kubeconfigs) || !spec.kubeconfigs.every((k) => KUBECONFIGS.includes(k)))
     problems.push("its kubeconfigs are not kubeadm's");
-  if (!["manifests", "crictl", "docker"].includes(spec.restart)) problems.push("its restart strategy is unknown");
+  if (!["manifests", "crictl", "docker"].includes(spec.restart))
+    problems.push("its restart strategy is unknown");
   if (!ruleFor(spec.kubeadmVersion).ok) problems.push("its kubeadm version is not one certs-bot knows");
   if (!/^\d{8}T\d{6}Z$/.test(plan.timestamp)) problems.push("its backup timestamp is malformed");
   return problems;
@@ -481,9 +482,7 @@ export function checkPlan(plan: RenewalPlan, cluster: ClusterConfig, renewal: Re
       continue;
     }
     const shown = stepsFor(derived).map((s) => s.shown);
-    const differing = shown.filter(
-      (s, i) => JSON.stringify(s) !== JSON.stringify(stored.steps?.[i]),
-    );
+    const differing = shown.filter((s, i) => JSON.stringify(s) !== JSON.stringify(stored.steps?.[i]));
     if (differing.length || stored.steps?.length !== shown.length)
       problems.push(
         `${where}: the stored ${differing.map((s) => s.id).join(", ") || "steps"} differ from what its spec derives`,

@@ -90,7 +90,8 @@ export function runSummary(state: RunState): string {
       ? `failed on ${failed.node} at ${failed.failure.step}: ${failed.failure.error}`
       : "failed",
   ];
-  if (failed?.leftIn) parts.push(`${failed.node} ${failed.leftIn.startsWith("NOT") ? "is " : "was left: "}${failed.leftIn}`);
+  if (failed?.leftIn)
+    parts.push(`${failed.node} ${failed.leftIn.startsWith("NOT") ? "is " : "was left: "}${failed.leftIn}`);
   if (done.length) parts.push(`renewed before it: ${names(done)}`);
   if (notRun.length) parts.push(`not run: ${names(notRun)}`);
   return parts.join("; ");
@@ -237,16 +238,30 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
 }
 
 /** The stored plan is not what its data derives under today's config: refused, audited, shown; nothing ran. */
-async function refuseTampered(input: RunInput, deps: RunDependencies, problems: string[]): Promise<RunResult> {
+async function refuseTampered(
+  input: RunInput,
+  deps: RunDependencies,
+  problems: string[],
+): Promise<RunResult> {
   const { request, plan } = input;
   const reason =
     "refused: the stored plan is not the plan its data derives under today's config, so nothing was run " +
     `(${problems.join("; ")}). Make a new request.`;
-  deps.logger?.error({ requestId: request.id, cluster: plan.cluster, problems }, "stored renewal plan refused");
-  const state = { ...endRun(startRunState(request.id, plan, deps.now()), "failed", deps.now()), refused: reason };
+  deps.logger?.error(
+    { requestId: request.id, cluster: plan.cluster, problems },
+    "stored renewal plan refused",
+  );
+  const state = {
+    ...endRun(startRunState(request.id, plan, deps.now()), "failed", deps.now()),
+    refused: reason,
+  };
   await deps.save(state);
   await deps.requests.finish(request.id, false, deps.now(), reason);
-  await deps.audit.append(plan.cluster, { kind: "refused", requestId: request.id, detail: reason }, deps.now());
+  await deps.audit.append(
+    plan.cluster,
+    { kind: "refused", requestId: request.id, detail: reason },
+    deps.now(),
+  );
   try {
     await deps.reporter.finished(state);
   } catch (err) {

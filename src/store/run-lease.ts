@@ -17,6 +17,13 @@ import { redisKey } from "./store.js";
 /** Outlives a Redis restart or a slow renewal of the lease, yet frees the cluster a minute after a crash. */
 export const RUN_LEASE_TTL_MS = 60_000;
 
+/**
+ * The lease of a renewal worker lapses no later than its job lock: when the queue hands a dead
+ * worker's job to another, the dead attempt's lease is gone or about to be.
+ */
+export const leaseTtlFor = (renewalLockDuration: number | undefined): number =>
+  Math.min(RUN_LEASE_TTL_MS, renewalLockDuration ?? RUN_LEASE_TTL_MS);
+
 // KEYS: lease. ARGV: holder ("<request> <token>"), ttl ms. 1 when taken, else the holder.
 const ACQUIRE = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end

@@ -15,7 +15,9 @@ export class LocalTransport implements Transport {
   run(script: string, options: RunOptions = {}): Promise<ExecResult> {
     const [command, ...args] = shellCommand(this.options.become) as [string, ...string[]];
     const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
-    const collector = new OutputCollector(options.timeoutMs ?? this.options.commandTimeoutMs, () => child.kill("SIGKILL"));
+    const collector = new OutputCollector(options.timeoutMs ?? this.options.commandTimeoutMs, () =>
+      child.kill("SIGKILL"),
+    );
     child.stdout.on("data", collector.stdout);
     child.stderr.on("data", collector.stderr);
     child.on("error", (err) =>

@@ -106,8 +106,9 @@ export class SshConnector {
     const sock = tcpConnect({ host, port: ssh.port, noDelay: true });
     config.sock = sock;
     const client = new Client();
-    const collector = new OutputCollector(ssh.connectTimeoutMs + (options.timeoutMs ?? ssh.commandTimeoutMs), () =>
-      client.destroy(),
+    const collector = new OutputCollector(
+      ssh.connectTimeoutMs + (options.timeoutMs ?? ssh.commandTimeoutMs),
+      () => client.destroy(),
     );
     client.on("error", (err: Error & { level?: string; code?: string }) =>
       collector.fail(describeError(err, where, ssh, hostKeyProblem)),

@@ -45,7 +45,10 @@ import {
 import { until } from "../lab/wait.js";
 
 /** Short, so a killed worker's job is picked up again within ~3 s. */
-const FAST_STALL = { CERTS_BOT_LOCK_DURATION_MS: "2000", CERTS_BOT_STALLED_INTERVAL_MS: "1000" };
+const FAST_STALL = {
+  CERTS_BOT_RENEWAL_LOCK_DURATION_MS: "2000",
+  CERTS_BOT_RENEWAL_STALLED_INTERVAL_MS: "1000",
+};
 
 type Tool = "kubeadm" | "tar" | "systemctl" | "crictl" | "probe";
 

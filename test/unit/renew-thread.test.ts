@@ -193,6 +193,7 @@ function execution(
     node: name,
     ok: true,
     steps: [],
+    leftIn: "renewed and verified",
     renewed: planned.renew.map((c) => ({
       name: c.name,
       before: "old",

@@ -16,7 +16,10 @@ async function backupHolds(ctx: StepContext): Promise<boolean> {
     ].join("\n"),
   );
   if (code !== 0) return false;
-  const modes = out.trim().split("\n").map((l) => l.slice(0, 10));
+  const modes = out
+    .trim()
+    .split("\n")
+    .map((l) => l.slice(0, 10));
   return modes.length === 2 && modes[0] === "drwx------" && modes[1] === "-rw-------";
 }
 
@@ -58,7 +61,10 @@ export function backupStep(spec: NodeSpec): Step {
     async run(ctx) {
       const out = await ctx.exec(commands.map((c) => c.line).join("\n"), "backup");
       if (!(await backupHolds(ctx)))
-        throw new StepFailure(`${spec.backup} does not list pki/ca.crt or is not root-only (0600 in a 0700 directory)`, out);
+        throw new StepFailure(
+          `${spec.backup} does not list pki/ca.crt or is not root-only (0600 in a 0700 directory)`,
+          out,
+        );
       return `${out}\n${spec.backup} lists pki/ca.crt; 0600 in a 0700 directory`;
     },
     // Even when not marked done: the tar never overwrites, so a backup that holds is this run's.

@@ -8,5 +8,11 @@ import type { NodeSpec, Step } from "./step.js";
 import { verifyStep } from "./verify.js";
 
 export function stepsFor(spec: NodeSpec): Step[] {
-  return [preflightStep(spec), backupStep(spec), renewStep(spec), RESTARTS[spec.restart].step(spec), verifyStep(spec)];
+  return [
+    preflightStep(spec),
+    backupStep(spec),
+    renewStep(spec),
+    RESTARTS[spec.restart].step(spec),
+    verifyStep(spec),
+  ];
 }

@@ -16,7 +16,9 @@ const parkedMark = (spec: NodeSpec): string => `${spec.aside}/manifests/.parked`
 /** The commands approvers see for parking and for putting back. */
 export const parkCommands = (spec: NodeSpec): Command[] => [
   command("mkdir", "-p", { path: `${spec.aside}/manifests` }),
-  ...spec.components.map((c) => command("mv", { path: manifest(spec, c) }, { path: parkedManifest(spec, c) })),
+  ...spec.components.map((c) =>
+    command("mv", { path: manifest(spec, c) }, { path: parkedManifest(spec, c) }),
+  ),
 ];
 export const putBackCommands = (spec: NodeSpec): Command[] =>
   spec.components.map((c) => command("mv", { path: parkedManifest(spec, c) }, { path: manifest(spec, c) }));

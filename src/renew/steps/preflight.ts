@@ -45,7 +45,9 @@ async function checkVersion(ctx: StepContext): Promise<string> {
   const out = await ctx.exec("kubeadm version -o short", "kubeadm version");
   const version = out.trim().split("\n")[0] ?? "";
   if (version.replace(/^v/, "") !== ctx.spec.kubeadmVersion.replace(/^v/, ""))
-    throw new StepFailure(`kubeadm says ${version || "nothing"}, the plan was made for ${ctx.spec.kubeadmVersion}`);
+    throw new StepFailure(
+      `kubeadm says ${version || "nothing"}, the plan was made for ${ctx.spec.kubeadmVersion}`,
+    );
   return `kubeadm ${version}`;
 }
 
@@ -107,9 +109,7 @@ export function preflightStep(spec: NodeSpec): Step {
       if (!ctx.progress.fingerprintsBefore) {
         const report = await ctx.rescan();
         if (!report.reachable) throw new StepFailure(`rescan failed: ${report.error ?? "unreachable"}`);
-        ctx.progress.fingerprintsBefore = Object.fromEntries(
-          spec.names.map((n) => [n, sha256Of(report, n)]),
-        );
+        ctx.progress.fingerprintsBefore = Object.fromEntries(spec.names.map((n) => [n, sha256Of(report, n)]));
         ctx.progress.apiserverBefore = sha256Of(report, "apiserver");
       }
       return lines.join("\n");

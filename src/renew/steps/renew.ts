@@ -2,14 +2,7 @@
 // is a rescan finding every planned certificate new (not the fingerprint seen in preflight) and valid
 // for about a year. Its undo restores the backup over the kubernetes directory and removes the old
 // pairs a phase-based renew moved aside (the backup holds them).
-import {
-  checkPath,
-  command,
-  filesOf,
-  renewCommands,
-  ruleFor,
-  type Command,
-} from "../../kubeadm/versions.js";
+import { checkPath, command, filesOf, renewCommands, ruleFor, type Command } from "../../kubeadm/versions.js";
 import type { NodeReport } from "../../report/types.js";
 import { RENEWED_LEAF_VALIDITY_DAYS } from "../../scan/judge.js";
 import { quote, StepFailure, type NodeSpec, type Step, type StepContext } from "./step.js";
@@ -45,7 +38,9 @@ export function renewProblems(report: NodeReport, ctx: StepContext): string | nu
     if (!cert?.sha256 || !cert.notAfter) bad.push(`${name}: unreadable`);
     else if (cert.sha256 === before[name]) bad.push(`${name}: unchanged`);
     else if (Math.abs((cert.notAfter.getTime() - now) / DAY_MS - RENEWED_LEAF_VALIDITY_DAYS) > 2)
-      bad.push(`${name}: notAfter ${cert.notAfter.toISOString()} is not ~${RENEWED_LEAF_VALIDITY_DAYS} d away`);
+      bad.push(
+        `${name}: notAfter ${cert.notAfter.toISOString()} is not ~${RENEWED_LEAF_VALIDITY_DAYS} d away`,
+      );
   }
   return bad.length ? bad.join("; ") : null;
 }
@@ -91,8 +86,7 @@ export function renewStep(spec: NodeSpec): Step {
       return out;
     },
     holds: async (ctx) =>
-      ctx.progress.fingerprintsBefore !== undefined &&
-      renewProblems(await ctx.rescan(), ctx) === null,
+      ctx.progress.fingerprintsBefore !== undefined && renewProblems(await ctx.rescan(), ctx) === null,
     async undo(ctx) {
       const parked = rule.method === "phase" ? parkedPairs(spec) : [];
       const out = await ctx.exec(

@@ -17,7 +17,10 @@ function runningScript(ctx: StepContext): string {
 async function containersGone(ctx: StepContext): Promise<boolean> {
   const { code, out } = await ctx.probeExec(runningScript(ctx));
   if (code !== 0)
-    throw new StepFailure(`${ctx.progress.runtime ?? "crictl"} failed while waiting (exit ${code ?? "signal"})`, out);
+    throw new StepFailure(
+      `${ctx.progress.runtime ?? "crictl"} failed while waiting (exit ${code ?? "signal"})`,
+      out,
+    );
   return out.trim() === "";
 }
 
