@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.js";
 import { defaultChannel, runConsole } from "./console/console.js";
+import { consoleRenewals } from "./console/exclusion.js";
 import { EXIT, exitCode, renderJson, renderTable } from "./report/render.js";
 import { renderDigest } from "./notify/digest.js";
 import { planRenewal } from "./renew/plan.js";
@@ -102,6 +103,7 @@ async function consoleCommand(options: {
   user: string;
   channel?: string;
   groups?: string;
+  allowRenewals?: boolean;
 }): Promise<number> {
   const config = loadConfig(options.config);
   const groups = options.groups?.split(",").filter(Boolean) ?? [];
@@ -118,15 +120,30 @@ async function consoleCommand(options: {
   const bad = groups.find((group) => !SLACK_ID.group.test(group));
   if (bad !== undefined)
     throw new UsageError(`--groups ${bad}: not a Slack user group id such as S0SREGROUP`);
-  await runConsole({
-    config,
-    userId: options.user,
-    channelId,
-    groups,
-    input: process.stdin,
-    output: process.stdout,
-    logger,
-  });
+  const allowed = options.allowRenewals
+    ? await consoleRenewals({
+        url: redisUrl(),
+        explicit: Boolean(process.env.REDIS_URL),
+        prefix: keyPrefix(),
+        logger,
+      })
+    : null;
+  if (allowed && !allowed.ok) throw new UsageError(allowed.reason);
+  const renewals = allowed?.renewals;
+  try {
+    await runConsole({
+      config,
+      userId: options.user,
+      channelId,
+      groups,
+      input: process.stdin,
+      output: process.stdout,
+      logger,
+      ...(renewals ? { renewals } : {}),
+    });
+  } finally {
+    await renewals?.close();
+  }
   return EXIT.ok;
 }
 
@@ -207,12 +224,19 @@ function buildProgram(): Command {
   program
     .command("console")
     .description(
-      "type /certs commands as a Slack user and read the bot's answers, with no Slack and no Redis",
+      "type /certs commands as a Slack user and read the bot's answers, with no Slack. /certs renew " +
+        "shows the plan; only with --allow-renewals can an approved renewal change real nodes",
     )
     .addOption(configOption())
     .requiredOption("--user <id>", "the Slack user id you act as (e.g. U0ALICE01)")
     .option("--channel <id>", "the channel you type in (default: the first viewer channel in the config)")
     .option("--groups <ids>", "user groups (S…) you belong to, comma-separated; there is no Slack to ask")
+    .option(
+      "--allow-renewals",
+      "let approved renewals run on the nodes, under serve's run lease and audit in Redis " +
+        "(REDIS_URL, CERTS_BOT_REDIS_PREFIX); refused if REDIS_URL is set and does not answer, " +
+        "in memory with a warning if it is not set and no Redis is at the default",
+    )
     .action(async (options) => {
       process.exitCode = await consoleCommand(options);
     });

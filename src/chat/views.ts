@@ -501,14 +501,19 @@ export function renderRepliesCut(omitted: number): ChatReply {
   };
 }
 
-/** The immediate answer to `/certs renew`: the plan follows once the fresh scan is done. */
-export function renderRenewalPlanning(cluster: string): ChatReply {
+/**
+ * The immediate answer to `/certs renew`: the plan follows once the fresh scan is done, posted for
+ * approval, or only shown where renewals do not run (a console without --allow-renewals).
+ */
+export function renderRenewalPlanning(cluster: string, forApproval = true): ChatReply {
   return {
     text: `${cluster}: building a renewal plan`,
     blocks: [
       section(
         `:hourglass_flowing_sand: Scanning *${cluster}* and building a renewal plan; ` +
-          "it is posted in the cluster's channel for approval.",
+          (forApproval
+            ? "it is posted in the cluster's channel for approval."
+            : "it is shown here only, not posted for approval."),
       ),
     ],
   };

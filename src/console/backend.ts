@@ -1,13 +1,17 @@
-// The ChatBackend of `certs-bot console`: no Redis, no queue, no Slack. A scan runs in this process
+// The ChatBackend of `certs-bot console`: no queue, no Slack. A scan runs in this process
 // with the real scanner, and the latest scan of each cluster is kept in memory for as long as the
 // console runs. User-group membership is simulated (`--groups`, `as USER GROUPS`), since there is
-// no Slack to ask. Renewal requests, cards and the audit log live in memory too; an approved
-// renewal runs in this process (`runRenewal`), reporting to the screen.
+// no Slack to ask. Renewal requests and cards live in memory too. With a way to run renewals
+// (`--allow-renewals`) an approved one runs in this process (`runRenewal`), reporting to the screen,
+// and its audit goes where that way says (serve's Redis or memory); without one, `/certs renew` shows
+// the plan and creates no request, so nothing anyone types can change a node.
 import type { ChatBackend, ScanTicket } from "../chat/backend.js";
 import type { ChatReply } from "../chat/views.js";
-import type { Config } from "../config/load.js";
+import type { ClusterConfig, Config } from "../config/load.js";
 import type { Click, RenewalRequest } from "../renew/approval.js";
 import { RenewalDesk, type AskOutcome, type ClickOutcome, type RenewalAsk } from "../renew/desk.js";
+import type { AuditTrail } from "../renew/ports.js";
+import { renderPlanBlocks } from "../renew/render.js";
 import { renderRenewalRefused } from "../renew/thread.js";
 import { scanClusters, selectClusters, type ScanDependencies } from "../scan/scan.js";
 import type { AuditEntry } from "../store/audit.js";
@@ -23,16 +27,24 @@ export interface InMemoryBackendOptions {
   channelId: string;
   /** Prints what certs-bot posts (approval cards and their updates). */
   show(replies: readonly ChatReply[], ephemeral: boolean): void;
-  /** Runs an approved renewal in this process (console.ts wires the executor to the screen). */
-  run(request: RenewalRequest, backend: InMemoryBackend): Promise<void>;
+  /** The audit log (default: in memory). */
+  audit?: AuditTrail;
+  /**
+   * Runs an approved renewal in this process (console.ts wires the executor to the screen). Absent
+   * without --allow-renewals: a request then only shows its plan.
+   */
+  run?(request: RenewalRequest, backend: InMemoryBackend): Promise<void>;
 }
+
+/** Why a console without --allow-renewals shows a plan and nothing more. */
+export const RENEWALS_OFF = "renewals change real nodes; start the console with --allow-renewals to run them";
 
 export class InMemoryBackend implements ChatBackend {
   private readonly scans = new Map<string, StoredScan>();
   /** Scans in progress, by cluster: a second request joins the first, as the queue deduplicates. */
   private readonly running = new Map<string, Promise<StoredScan>>();
   readonly records = new MemoryRenewals();
-  readonly audit = new MemoryAudit();
+  readonly audit: AuditTrail;
   readonly desk: RenewalDesk;
   /** Runs started by approvals, so the console can wait for them before it leaves. */
   readonly runs = new Set<Promise<void>>();
@@ -43,12 +55,13 @@ export class InMemoryBackend implements ChatBackend {
   constructor(private readonly options: InMemoryBackendOptions) {
     const { config, show } = options;
     this.config = config;
+    this.audit = options.audit ?? new MemoryAudit();
     this.desk = new RenewalDesk({
       config,
       records: this.records,
       audit: this.audit,
       scan: async (cluster) => (await (await this.requestScan(cluster.name)).done).report,
-      channelFor: (cluster) => cluster.channel ?? options.channelId,
+      channelFor: (cluster) => this.channelFor(cluster),
       cards: {
         post: async (message) => {
           show([message], false);
@@ -57,6 +70,8 @@ export class InMemoryBackend implements ChatBackend {
         update: async (_card, message) => show([message], false),
       },
       startRun: async (request) => {
+        // Unreachable without `run`: no request is ever created then (requestRenewal).
+        if (!options.run) throw new Error(RENEWALS_OFF);
         const run = options
           .run(request, this)
           .catch((err: Error) =>
@@ -91,8 +106,18 @@ export class InMemoryBackend implements ChatBackend {
     return this.audit.latest(cluster, n);
   }
 
-  requestRenewal(ask: RenewalAsk): Promise<AskOutcome> {
-    return this.desk.request(ask);
+  async requestRenewal(ask: RenewalAsk): Promise<AskOutcome> {
+    if (this.options.run) return this.desk.request(ask);
+    // The plan as its approval card would show it, but no request: there is nothing to approve.
+    const planned = await this.desk.preview(ask);
+    if (!planned.ok) return { ok: false, reason: planned.reason };
+    const opts = { channel: this.channelFor(ask.cluster), timeZone: this.config.timezone };
+    this.options.show([renderPlanBlocks(planned.plan, opts)], true);
+    return { ok: false, reason: RENEWALS_OFF };
+  }
+
+  private channelFor(cluster: ClusterConfig): string {
+    return cluster.channel ?? this.options.channelId;
   }
 
   clickRenewal(requestId: string, click: Click): Promise<ClickOutcome> {

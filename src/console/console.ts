@@ -1,6 +1,8 @@
 // `certs-bot console`: the idea of Hubot's shell adapter. A person types `/certs …` lines as a
 // chosen user in a chosen channel and reads the bot's real answers (the same router and views as
-// Slack), rendered as text, with no Slack workspace and no Redis: scans run in this process.
+// Slack), rendered as text, with no Slack workspace: scans run in this process. Renewals run only
+// with --allow-renewals, under serve's run lease and audit when its Redis answers (exclusion.ts);
+// without it `/certs renew` shows the plan and nothing more.
 //
 // Works on a terminal (a prompt naming who types, colour, answers of background scans and renewal
 // steps printed above the line being typed) and with piped input (every line in order, each echoed
@@ -16,8 +18,9 @@ import type { RenewalRequest } from "../renew/approval.js";
 import { runRenewal } from "../renew/run.js";
 import { renderRunStatus, renderRunSummary, renderStepReply } from "../renew/thread.js";
 import { defaultDependencies, nodeAccess, type ScanDependencies } from "../scan/scan.js";
+import type { ExecutionLease } from "../store/run-lease.js";
 import { InMemoryBackend } from "./backend.js";
-import { MemoryLease } from "./renewals.js";
+import type { ConsoleRenewals } from "./exclusion.js";
 import { ConsoleSession } from "./session.js";
 import { ANSI_STYLE, MARKER, PLAIN_STYLE } from "./text.js";
 
@@ -30,6 +33,8 @@ export interface ConsoleOptions {
   input: NodeJS.ReadableStream & { isTTY?: boolean };
   output: NodeJS.WritableStream & { isTTY?: boolean };
   logger?: Logger;
+  /** How renewals run (--allow-renewals); absent, `/certs renew` only shows the plan. */
+  renewals?: ConsoleRenewals;
 }
 
 /** Where the console puts you without --channel: the first viewer channel in config order. */
@@ -38,7 +43,7 @@ export function defaultChannel(config: Config): string | undefined {
 }
 
 export async function runConsole(options: ConsoleOptions): Promise<void> {
-  const { config, userId, channelId, groups, input, output } = options;
+  const { config, userId, channelId, groups, input, output, renewals } = options;
   const terminal = Boolean(input.isTTY && output.isTTY);
   const style = terminal && !process.env.NO_COLOR ? ANSI_STYLE : PLAIN_STYLE;
   const prompt = `${userId}> `;
@@ -61,8 +66,15 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
     groups: people,
     channelId,
     show: (replies, ephemeral) => session.show(replies, ephemeral),
-    run: (request, own) =>
-      runInConsole(request, own, scanDependencies, (replies) => session.show(replies, false)),
+    ...(renewals
+      ? {
+          audit: renewals.audit,
+          run: (request: RenewalRequest, own: InMemoryBackend) =>
+            runInConsole(request, own, renewals.lease, scanDependencies, (replies) =>
+              session.show(replies, false),
+            ),
+        }
+      : {}),
   });
   const session: ConsoleSession = new ConsoleSession({
     config,
@@ -70,6 +82,7 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
     userId,
     groups: people,
     channelId,
+    runsRenewals: renewals !== undefined,
     print,
     style,
   });
@@ -79,6 +92,7 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
     `${style.bold(`${MARKER} console`)}: you are ${userId} in channel ${channelId}` +
       ` (user groups: ${groups.length ? groups.join(", ") : "none"}; --groups simulates them).`,
   );
+  if (renewals) print(`${style.bold("Renewals")}: ${renewals.notice}`);
   if (shown.length > 0) {
     print(`Clusters shown here: ${shown.join(", ")}. Scanning them first, as serve does when it starts…`);
     const started = Date.now();
@@ -118,8 +132,6 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
   }
 }
 
-const lease = new MemoryLease();
-
 /** Resolves once no renewal runs. */
 async function settled(backend: InMemoryBackend): Promise<void> {
   while (backend.runs.size > 0) await Promise.all(backend.runs);
@@ -133,6 +145,7 @@ async function settled(backend: InMemoryBackend): Promise<void> {
 async function runInConsole(
   request: RenewalRequest,
   backend: InMemoryBackend,
+  lease: ExecutionLease,
   scanDependencies: ScanDependencies,
   show: (replies: ChatReply[]) => void,
 ): Promise<void> {

@@ -6,7 +6,7 @@ import type { ChatBackend } from "../chat/backend.js";
 import { SCAN_NOW_ACTION } from "../chat/home.js";
 import { decideCommand } from "../chat/router.js";
 import { groupsToCheck } from "../chat/access.js";
-import { renderScanDone, renderScanFailed, type ChatReply } from "../chat/views.js";
+import { renderRenewalPlanning, renderScanDone, renderScanFailed, type ChatReply } from "../chat/views.js";
 import { clusterOfRequest } from "../renew/approval.js";
 import {
   APPROVE_ACTION,
@@ -93,6 +93,8 @@ export interface SessionOptions {
   /** Simulated user groups per user (there is no Slack to ask); `as USER GROUPS` sets them. */
   groups: Map<string, readonly string[]>;
   channelId: string;
+  /** Whether an approved renewal can run here (--allow-renewals); if not, renew only shows the plan. */
+  runsRenewals: boolean;
   /** Prints one message or note (no trailing newline). */
   print(text: string): void;
   style: TextStyle;
@@ -168,9 +170,14 @@ export class ConsoleSession {
     const { config, backend, channelId } = this.options;
     const userId = this.user;
     const decision = await decideCommand(backend, config, { text, userId, channelId }, new Date());
-    this.show(decision.reply, decision.ephemeral);
-    if (decision.enqueueScan !== undefined) this.track(this.scan(decision.enqueueScan, true));
     const renewal = decision.requestRenewal;
+    // The router's answer promises an approval card, which a console that cannot renew never posts.
+    const planOnly = renewal && !this.options.runsRenewals;
+    this.show(
+      planOnly ? [renderRenewalPlanning(renewal.cluster, false)] : decision.reply,
+      decision.ephemeral,
+    );
+    if (decision.enqueueScan !== undefined) this.track(this.scan(decision.enqueueScan, true));
     if (renewal) {
       const cluster = config.clusters.find((c) => c.name === renewal.cluster)!;
       // Awaited, unlike a scan: the approval card should be on screen before the next line is read.

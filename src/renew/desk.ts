@@ -9,7 +9,7 @@ import type { SlackMessage } from "../notify/slack-types.js";
 import type { ClusterReport } from "../report/types.js";
 import type { CardLocation } from "../store/renewals.js";
 import { isDue, newRequest, type Click, type RenewalRequest } from "./approval.js";
-import { planRenewal, type RenewalPlan } from "./plan.js";
+import { planRenewal, type PlanResult, type RenewalPlan } from "./plan.js";
 import type { AuditTrail, RenewalRecords } from "./ports.js";
 import { renderApprovalCard } from "./thread.js";
 
@@ -66,18 +66,9 @@ export class RenewalDesk {
     if (active && !isDue(active, this.deps.now())) {
       return refuse(`a renewal of ${cluster.name} is already ${active.state} (request ${active.id}).`);
     }
-    const report = await this.deps.scan(cluster);
-    const now = this.deps.now();
-    const planned = planRenewal({
-      cluster,
-      report,
-      renewal: config.renewal,
-      now,
-      requestedBy: userId,
-      ...(ask.node ? { node: ask.node } : {}),
-      ...(ask.certs?.length ? { certs: ask.certs } : {}),
-    });
+    const planned = await this.plan(ask, userId);
     if (!planned.ok) return refuse(planned.reason);
+    const now = planned.plan.createdAt;
     const request = newRequest({
       cluster: cluster.name,
       requestedBy: userId,
@@ -112,6 +103,27 @@ export class RenewalDesk {
     }
     await records.setCard(request.id, card);
     return { ok: true, request, plan, card };
+  }
+
+  /**
+   * The plan a request would be approved on, from a fresh scan, with nothing saved, audited or
+   * posted (a console that may not renew shows it instead of a card).
+   */
+  preview(ask: RenewalAsk): Promise<PlanResult> {
+    return this.plan(ask);
+  }
+
+  private async plan(ask: RenewalAsk, requestedBy?: string): Promise<PlanResult> {
+    const report = await this.deps.scan(ask.cluster);
+    return planRenewal({
+      cluster: ask.cluster,
+      report,
+      renewal: this.deps.config.renewal,
+      now: this.deps.now(),
+      ...(requestedBy ? { requestedBy } : {}),
+      ...(ask.node ? { node: ask.node } : {}),
+      ...(ask.certs?.length ? { certs: ask.certs } : {}),
+    });
   }
 
   /** An Approve or Reject click; `click.userGroups` resolved by the edge. */

@@ -24,3 +24,40 @@ export function connectRedis(url: string): Redis {
 export function keyPrefix(env: NodeJS.ProcessEnv = process.env): string {
   return env.CERTS_BOT_REDIS_PREFIX || "certs-bot";
 }
+
+/**
+ * A connection (as connectRedis) once Redis answers, or why it did not: the first error or
+ * `timeoutMs` without an answer, whichever comes first, and then no connection is left behind. For
+ * a process that must decide at once whether Redis is there (the console), not wait for it forever.
+ */
+export async function connectRedisWithin(
+  url: string,
+  timeoutMs: number,
+): Promise<{ ok: true; redis: Redis } | { ok: false; error: string }> {
+  const redis = connectRedis(url);
+  let timer: NodeJS.Timeout | undefined;
+  let onReady = (): void => undefined;
+  let onError = (_err: Error): void => undefined;
+  const error = await new Promise<string | null>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${timeoutMs / 1000} s`), timeoutMs);
+    onReady = () => resolve(null);
+    onError = (err) => resolve(err.message || String(err));
+    redis.once("ready", onReady).on("error", onError);
+  });
+  clearTimeout(timer);
+  redis.off("ready", onReady).off("error", onError);
+  if (error === null) return { ok: true, redis };
+  redis.disconnect();
+  return { ok: false, error };
+}
+
+/** The URL as it may be shown: its password, if any, masked. */
+export function shownRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(REDIS_URL, not a URL)";
+  }
+}

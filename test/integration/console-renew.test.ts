@@ -1,45 +1,33 @@
-// Issue 5's "done when", in console mode: the real `certs-bot console` as a child process, lines piped
-// to it, a lab control-plane node whose apiserver-kubelet-client expired (local transport with the
-// lab's kubeadm and runtimes first on PATH, as on a node; no sshd, no Redis, no Slack). Alice asks,
-// cannot approve her own request, Bob approves, the renewal runs step by step on screen, the new
+// Issue 5's "done when", in console mode: the real `certs-bot console --allow-renewals` as a child
+// process, lines piped to it, a lab control-plane node whose apiserver-kubelet-client expired (local
+// transport with the lab's kubeadm and runtimes first on PATH, as on a node; no sshd, no Slack; the
+// run lease and the audit in the machine's Redis under this file's own prefix). Alice asks, cannot
+// approve her own request, Bob approves, the renewal runs step by step on screen, the new
 // certificate is served, and `/certs status` is green afterwards.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { redisUrl } from "../../src/store/redis.js";
+import { consoleCli, transcriptAfter, type ConsoleRun } from "../lab/console-cli.js";
 import { fingerprintOf, stopAllControlPlanes } from "../lab/control-plane.js";
+import { dropKeys } from "../lab/redis.js";
 import { renewalLabNode, type RenewalLabNode } from "../lab/renewal-lab.js";
 import { newClusterPki } from "../lab/tree.js";
 
+const PREFIX = `console-renew-${process.pid}`;
 let root: string;
 let configPath: string;
 let lab: RenewalLabNode;
 
-function consoleSession(lines: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "src/cli.ts", "console", "--config", configPath, "--user", "U0ALICE01"],
-      { env: { ...process.env, NO_COLOR: "1", PATH: `${lab.tree.binDir}:${process.env.PATH ?? ""}` } },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdin.end(lines.map((line) => `${line}\n`).join(""));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+function consoleSession(lines: string[]): Promise<ConsoleRun> {
+  return consoleCli(["--config", configPath, "--user", "U0ALICE01", "--allow-renewals"], lines, {
+    ...process.env,
+    CERTS_BOT_REDIS_PREFIX: PREFIX,
+    NO_COLOR: "1",
+    PATH: `${lab.tree.binDir}:${process.env.PATH ?? ""}`,
   });
-}
-
-/** The transcript cut at each echoed prompt line: what followed `USER> LINE`. */
-function transcriptAfter(stdout: string, promptLine: string): string {
-  const start = stdout.indexOf(`${promptLine}\n`);
-  assert.ok(start >= 0, `the transcript has ${promptLine}`);
-  const rest = stdout.slice(start + promptLine.length + 1);
-  const next = rest.search(/^U0[A-Z0-9]+> /m);
-  return next < 0 ? rest : rest.slice(0, next);
 }
 
 before(async () => {
@@ -70,6 +58,7 @@ before(async () => {
 
 after(async () => {
   await stopAllControlPlanes();
+  await dropKeys(redisUrl(), PREFIX);
   if (root) rmSync(root, { recursive: true, force: true });
 });
 

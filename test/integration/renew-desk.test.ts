@@ -99,6 +99,22 @@ describe("renewal desk", () => {
     assert.equal(entries[1]!.requestId, request.id);
   });
 
+  test("preview: the plan from a fresh scan, with nothing saved, audited or posted", async () => {
+    const w = world();
+    const preview = await w.desk.preview({ cluster: w.cluster, userId: "U0ALICE" });
+    assert.ok(preview.ok);
+    assert.equal(preview.plan.requestedBy, undefined, "nobody requested it");
+    assert.deepEqual(
+      preview.plan.nodes.map((n) => n.node),
+      ["m1", "m2"],
+    );
+    assert.equal(w.scans, 1, "from a fresh scan");
+    assert.equal(w.cards.length, 0, "no card");
+    assert.equal(await w.deps.records.active("prod"), null, "no request");
+    assert.deepEqual(await w.audit.latest("prod"), [], "no audit entry");
+    await requested(w); // and a request after it is not blocked by it
+  });
+
   test("a cluster whose CA expires before the renewed leaves would is refused, and audited", async () => {
     const w = world();
     w.deps.scan = async () =>

@@ -7,10 +7,12 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { redisUrl } from "../../src/store/redis.js";
 import { startApiserver } from "./apiserver.js";
 import { issueCert } from "./pki.js";
 import { freePort } from "./ports.js";
 import { stopAllControlPlanes } from "./control-plane.js";
+import { dropKeys } from "./redis.js";
 import { renewalLabNode } from "./renewal-lab.js";
 import { newClusterPki, writeLabNode, type LabNodeSpec } from "./tree.js";
 
@@ -219,24 +221,30 @@ async function renewalAct(): Promise<number> {
       "",
     ].join("\n"),
   );
+  // Where a Redis answers (REDIS_URL, else the default), the console renews under serve's run lease
+  // and audit: under a prefix of the demo's own, removed at the end, so no serve or other run meets it.
+  const prefix = `certs-bot-demo-${process.pid}`;
   process.stdout.write(
     "\nThe 3 a.m. fix, with a second pair of eyes: a lab control plane whose apiserver-kubelet-client\n" +
       "expired. Alice requests the renewal and may not approve it herself; Bob approves; certs-bot\n" +
       "backs up, renews, restarts and checks what the apiserver serves, step by step.\n" +
-      `$ certs-bot console --config ${config} --user U0ALICE01 <<EOF\n${RENEWAL_SCRIPT.join("\n")}\nEOF\n\n`,
+      `$ CERTS_BOT_REDIS_PREFIX=${prefix} certs-bot console --config ${config} --user U0ALICE01 ` +
+      `--allow-renewals <<EOF\n${RENEWAL_SCRIPT.join("\n")}\nEOF\n\n`,
   );
   try {
     // The node's lab tools (kubeadm, crictl, …) first on PATH, as on a real node.
     return await cli(
-      ["console", "--config", config, "--user", "U0ALICE01"],
+      ["console", "--config", config, "--user", "U0ALICE01", "--allow-renewals"],
       `${RENEWAL_SCRIPT.join("\n")}\n`,
       {
         ...process.env,
+        CERTS_BOT_REDIS_PREFIX: prefix,
         PATH: `${node.tree.binDir}:${process.env.PATH ?? ""}`,
       },
     );
   } finally {
     await stopAllControlPlanes();
+    await dropKeys(redisUrl(), prefix);
   }
 }
 

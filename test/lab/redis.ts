@@ -1,11 +1,13 @@
 // A private redis-server for tests that restart Redis under a running service: the machine's
 // shared Redis on :6379 is never stopped. With `persistent`, an append-only file in the lab dir
-// keeps data across a restart, as a production Redis would.
+// keeps data across a restart, as a production Redis would. `dropKeys` cleans a prefix of its own on
+// the shared Redis after a test or the demo.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { connectRedisWithin } from "../../src/store/redis.js";
 import { freePort } from "./ports.js";
 
 export interface LabRedis {
@@ -82,4 +84,17 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Deletes every key under `<prefix>:` at `url`; nothing to do when no Redis answers there. */
+export async function dropKeys(url: string, prefix: string): Promise<void> {
+  const connected = await connectRedisWithin(url, 3000);
+  if (!connected.ok) return;
+  const { redis } = connected;
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
 }
