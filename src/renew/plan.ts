@@ -5,7 +5,7 @@
 // (steps/) are derived from it, and at run time `checkPlan` derives them again and refuses a stored
 // plan whose spec or shown commands differ from what the current config and the planner give.
 import type { ClusterConfig, NodeConfig, RenewalSettings } from "../config/load.js";
-import { catalogueEntry } from "../kubeadm/catalogue.js";
+import { CATALOGUE, catalogueEntry } from "../kubeadm/catalogue.js";
 import {
   DEFAULT_KUBERNETES_DIR,
   NOT_RENEWED,
@@ -414,9 +414,7 @@ export function planRenewal(input: PlanInput): PlanResult {
   };
 }
 
-const KUBECONFIGS: readonly string[] = RENEWABLE.filter((n) => catalogueEntry(n).kind === "kubeconfig").map(
-  (n) => catalogueEntry(n).path,
-);
+const KUBECONFIGS: readonly string[] = CATALOGUE.filter((e) => e.kind === "kubeconfig").map((e) => e.path);
 
 /** The stored spec's own choices, checked against the fixed sets they come from. */
 function choiceProblems(spec: NodeSpec, plan: RenewalPlan): string[] {

@@ -90,8 +90,7 @@ export function runSummary(state: RunState): string {
       ? `failed on ${failed.node} at ${failed.failure.step}: ${failed.failure.error}`
       : "failed",
   ];
-  if (failed?.leftIn)
-    parts.push(`${failed.node} ${failed.leftIn.startsWith("NOT") ? "is " : "was left: "}${failed.leftIn}`);
+  if (failed?.leftIn) parts.push(`${failed.node}: ${failed.leftIn}`);
   if (done.length) parts.push(`renewed before it: ${names(done)}`);
   if (notRun.length) parts.push(`not run: ${names(notRun)}`);
   return parts.join("; ");

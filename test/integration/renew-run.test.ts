@@ -273,7 +273,7 @@ describe("a renewal run on lab clusters", () => {
     assert.ok(entries.some((e) => /^rollback stop-2: rollback ✅/.test(e)));
     assert.match(
       entries.at(-1)!,
-      /^result failed on stop-2 at renew: .*injected renew failure.*; rolled back, the old certificates serve; renewed before it: stop-1; not run: stop-3$/,
+      /^result failed on stop-2 at renew: .*injected renew failure.*; stop-2: rolled back: pki\/, the kubeconfigs and manifests\/ as before, the old certificate served; renewed before it: stop-1; not run: stop-3$/,
     );
     await assertEnded(request, "lab-stop", "failed");
   });
@@ -363,29 +363,45 @@ describe("a renewal run on lab clusters", () => {
 });
 
 describe("the run lease on Redis", () => {
-  test("kept alive while held, taken again by the same request, refused to another, released only by its holder", async () => {
+  test("one attempt at a time: kept alive, refused to another request, to a second attempt of the same request while the first lives, taken over only once it lapsed", async () => {
     const ttlMs = 300;
     const cluster = "lab-lease-unit";
+    const key = lease.key(cluster);
     const first = await lease.acquire(cluster, "req-a", ttlMs);
     assert.ok(first.ok);
     await new Promise((r) => setTimeout(r, 3 * ttlMs)); // it would have lapsed twice without renewals
     assert.equal(await lease.holder(cluster), "req-a");
-    assert.ok((await redis.pttl(lease.key(cluster))) > 0);
+    assert.match((await redis.get(key)) ?? "", /^req-a [0-9a-f-]{36}$/, "a random token per attempt");
+    assert.ok((await redis.pttl(key)) > 0);
     assert.deepEqual(await lease.acquire(cluster, "req-b", ttlMs), { ok: false, holder: "req-a" });
+    // A second attempt of the same request waits (at most ttl) for the first to lapse; it never does.
+    assert.deepEqual(await lease.acquire(cluster, "req-a", ttlMs), { ok: false, holder: "req-a" });
     assert.equal(await first.lease.confirm(), null);
-    assert.equal(await lease.release(cluster, "req-b"), false, "not released by another request");
-    const resumed = await lease.acquire(cluster, "req-a", ttlMs); // the same request, after a crash
-    assert.ok(resumed.ok);
-    await resumed.lease.release();
+    assert.equal(await lease.release(cluster, "req-a"), false, "not released without the token");
+    await first.lease.release();
     assert.equal(await lease.holder(cluster), null);
 
-    // Lost: the key is gone (a Redis without persistence restarted) and another request took it.
-    const other = await lease.acquire(cluster, "req-b", ttlMs);
-    assert.ok(other.ok);
-    assert.equal(await first.lease.confirm(), "req-b", "the first run learns who holds it now");
-    await first.lease.release();
-    assert.equal(await lease.holder(cluster), "req-b", "its release leaves the other's lease alone");
-    await other.lease.release();
+    // A dead attempt (no keep-alive, no release): the rerun takes over once it lapsed.
+    await redis.set(key, "req-a dead-attempt", "PX", ttlMs);
+    const rerun = await lease.acquire(cluster, "req-a", ttlMs);
+    assert.ok(rerun.ok, "taken once the dead attempt's lease lapsed");
+    assert.notEqual(await redis.get(key), "req-a dead-attempt");
+
+    // Lost to another attempt of the same request, then to another request.
+    await redis.set(key, "req-a other-token", "PX", 5_000);
+    assert.equal(await rerun.lease.confirm(), "another attempt of request req-a");
+    await redis.set(key, "req-b token", "PX", 5_000);
+    assert.equal(await rerun.lease.confirm(), "request req-b", "the attempt learns who holds it now");
+    await rerun.lease.release();
+    assert.equal(await redis.get(key), "req-b token", "its release leaves the other's lease alone");
+    await redis.del(key);
+    // Lapsed with nobody in it (a Redis restart without persistence): confirming takes it again.
+    const again = await lease.acquire(cluster, "req-c", ttlMs);
+    assert.ok(again.ok);
+    await redis.del(key);
+    assert.equal(await again.lease.confirm(), null);
+    assert.equal(await lease.holder(cluster), "req-c");
+    await again.lease.release();
     await new Promise((r) => setTimeout(r, ttlMs)); // no renewal brings a released lease back
     assert.equal(await lease.holder(cluster), null);
   });
