@@ -422,6 +422,7 @@ function outcomeText(state: RunState): string {
   if (state.outcome === "done") {
     return `${mark} *${cluster}* renewed: ${plural(count, "certificate")} on ${plural(renewed.length, "node")}.`;
   }
+  if (state.refused) return `${mark} Renewal of *${cluster}* ${plain(state.refused, 1200)}`;
   if (!failed) {
     return `${mark} Renewal of *${cluster}* failed before it finished; the replies above say why. \`/certs scan ${cluster}\` shows what the nodes hold now.`;
   }
@@ -434,7 +435,8 @@ function outcomeText(state: RunState): string {
       `${failed.rollback.error ? `: ${plain(failed.rollback.error, 300)}` : ""}.\n` +
       `*A person must act now: ${node} may be down or half-renewed.* On ${node}: restore the backup${backup} ` +
       "over the kubernetes directory, restart the control plane (its static pods and the kubelet), and " +
-      `check that its apiserver answers and serves a valid certificate; then \`/certs scan ${cluster}\`. ` +
+      `check that its apiserver answers and serves a valid certificate (the runbook in certs-bot's ` +
+      `docs/operations.md, step by step); then \`/certs scan ${cluster}\`. ` +
       `Request no new renewal until ${node} is healthy.${kept}`
     );
   }

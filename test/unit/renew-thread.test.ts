@@ -529,3 +529,23 @@ test("a refused click tells the clicker why, naming the cluster", () => {
   ]);
   assert.match(reply.text, /^prod: /);
 });
+
+test("a refused stored plan: the summary and the card say why and that nothing ran", () => {
+  const p = plan(["m1", "m2"]);
+  const refused =
+    "refused: the stored plan is not the plan its data derives under today's config, so nothing was run " +
+    "(node m1: the stored renew differ from what its spec derives). Make a new request.";
+  const state: RunState = { ...endRun(startRunState(REQUEST_ID, p, NOW), "failed", NOW), refused };
+  const summary = textOf(renderRunSummary(state, { timeZone: TZ }).blocks);
+  assert.match(summary, /Renewal of \*prod\* refused: the stored plan is not the plan its data derives/);
+  assert.match(summary, /node m1: the stored renew differ/);
+  const card = textOf(
+    renderApprovalCard(p, request({ state: "failed", endedAt: later(5), outcome: refused }), {
+      channel: "C0PROD0001",
+      timeZone: TZ,
+      now: later(5),
+    }).blocks,
+  );
+  assert.match(card, /\*Failed\*/);
+  assert.match(card, /refused: the stored plan is not the plan/, "the card says why in one line");
+});
