@@ -6,6 +6,7 @@ import { Client, type ConnectConfig } from "ssh2";
 import type { SshSettings } from "../config/load.js";
 import { fingerprint, hostKeyAlgorithms, hostToken, KnownHosts } from "./known-hosts.js";
 import {
+  guardScript,
   OutputCollector,
   shellCommand,
   TransportError,
@@ -120,7 +121,7 @@ export class SshConnector {
         stream.on("data", collector.stdout);
         stream.stderr.on("data", collector.stderr);
         stream.on("close", (code: number | null) => collector.exit(code ?? null));
-        stream.end(script);
+        stream.end(guardScript(script, ssh.commandTimeoutMs));
       });
     });
     try {

@@ -1,13 +1,17 @@
 // The scan script must read the same on every control plane: Debian/Ubuntu (dash + mawk), RHEL
 // (bash + gawk) and minimal images (busybox sh + awk). Runs it under every shell and awk found
-// here over one lab tree full of oddities and requires byte-identical output.
+// here over one lab tree full of oddities and requires byte-identical output. The transports'
+// wrapper (umask, deadline) must behave the same under every shell too.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { randomInt } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildScanScript, parseScanOutput, type NodeDirs } from "../../src/scan/script.js";
+import { guardScript } from "../../src/transport/transport.js";
+import { processesWith } from "../lab/processes.js";
 import { newClusterPki, writeLabNode } from "../lab/tree.js";
 
 const SHELLS = [
@@ -77,3 +81,27 @@ test(
     assert.ok(combos.length >= 2, combos.join(", "));
   },
 );
+
+/** The wrapped script under `shell`, in its own session as sshd and the local transport run it. */
+function runGuarded(shell: string, script: string) {
+  const args = shell.endsWith("busybox") ? ["sh", "-s"] : ["-s"];
+  // The timeout only keeps a broken wrapper from hanging the suite.
+  return spawnSync("setsid", [shell, ...args], {
+    input: guardScript(script, 1000),
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+}
+
+test("the wrapper passes the script through and kills it at the deadline under every shell", () => {
+  for (const [name, shell] of SHELLS) {
+    const passed = runGuarded(shell, "umask\necho err >&2\nexit 7\n");
+    assert.deepEqual([passed.status, passed.stdout, passed.stderr], [7, "0077\n", "err\n"], name);
+
+    const sleeps = [randomInt(1e7, 1e8), randomInt(1e7, 1e8)].map((n) => `sleep ${n}`);
+    const hung = runGuarded(shell, `echo started\n${sleeps[0]} &\n${sleeps[1]}\n`);
+    assert.equal(hung.signal, "SIGKILL", `${name}: the wrapper killed its own group`);
+    assert.deepEqual([hung.stdout, hung.stderr], ["started\n", "@certs-bot deadline\n"], name);
+    for (const sleep of sleeps) assert.deepEqual(processesWith(sleep), [], `${name}: ${sleep} is left`);
+  }
+});
