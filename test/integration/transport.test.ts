@@ -1,12 +1,21 @@
 // What every script run on a node is guaranteed, by the transports themselves: `umask 077`, its
 // exit status and output passed through, and a deadline that kills it with all its children,
-// locally and on the far side of a real sshd (through real sudo too). Faults are judged by what
-// is left on the node: file modes, processes.
+// locally and on the far side of a real sshd (through real sudo too). Also: known_hosts is
+// re-read when it changes. Faults are judged by what is left on the node: file modes, processes.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SshSettings } from "../../src/config/load.js";
@@ -184,4 +193,26 @@ describe("SSH transport", { skip: !isRoot && "needs root (lab users, sshd, sudo)
 
   test("through sudo too: root's children die at the deadline", () =>
     killsHungScript(new SshConnector().transport(target({ user: users.sudo, become: "sudo" })), dir));
+
+  test("known_hosts is re-read when it changes: an @revoked line refuses the next connection", async () => {
+    const file = join(root, "known_hosts_revoked");
+    writeKnownHosts(file, [sshd.knownHostsLine()]);
+    const ssh = new SshConnector();
+    const transport = ssh.transport(target({ knownHostsPath: file }));
+    const ran = join(dir, "ran-after-revocation");
+    assert.equal((await transport.run("echo connected\n")).stdout, "connected\n");
+
+    appendFileSync(file, `@revoked * ${sshd.hostPublicKey}\n`);
+    await assert.rejects(
+      transport.run(`touch '${ran}'\n`),
+      (err: Error) =>
+        err instanceof TransportError &&
+        err.failure === "host-key" &&
+        /the host key pinned for \[127\.0\.0\.41\]:\d+ in .* is marked @revoked \(SHA256:/.test(err.message),
+    );
+    assert.equal(existsSync(ran), false, "no command ran");
+
+    writeKnownHosts(file, [sshd.knownHostsLine()]);
+    assert.equal((await transport.run("echo again\n")).stdout, "again\n", "and the fixed file counts too");
+  });
 });
