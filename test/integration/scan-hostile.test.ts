@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { createHash, generateKeyPairSync, randomInt, type KeyObject } from "node:crypto";
 import {
+  chmodSync,
   chownSync,
   closeSync,
   constants,
   mkdtempSync,
-  chmodSync,
   openSync,
   readFileSync,
   rmSync,
@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.js";
 import type { CertificateReport, NodeReport, ScanReport } from "../../src/report/types.js";
-import { defaultDependencies, scanClusters } from "../../src/scan/scan.js";
+import { defaultDependencies, scanClusters, selectClusters } from "../../src/scan/scan.js";
 import { freePort, labAddress } from "../lab/ports.js";
 import { processesWith } from "../lab/processes.js";
 import { recordOutputs } from "../lab/recording.js";
@@ -44,17 +44,12 @@ after(async () => {
 const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
 const ec = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
 const der = (key: KeyObject, type: "pkcs8" | "pkcs1" | "sec1") => key.export({ format: "der", type });
-const DER_KEYS = {
-  apiserver: der(rsa, "pkcs8"),
-  "apiserver-kubelet-client": der(rsa, "pkcs1"),
-  "front-proxy-client": der(ec, "sec1"),
-  "etcd-healthcheck-client": der(ec, "pkcs8"),
-} as const;
-const KEY_FILES: Record<keyof typeof DER_KEYS, string> = {
-  apiserver: "pki/apiserver.crt",
-  "apiserver-kubelet-client": "pki/apiserver-kubelet-client.crt",
-  "front-proxy-client": "pki/front-proxy-client.crt",
-  "etcd-healthcheck-client": "pki/etcd/healthcheck-client.crt",
+/** Catalogue entry → the .crt that holds a key instead, and the key. */
+const DER_KEYS: Record<string, { file: string; key: Buffer }> = {
+  apiserver: { file: "pki/apiserver.crt", key: der(rsa, "pkcs8") },
+  "apiserver-kubelet-client": { file: "pki/apiserver-kubelet-client.crt", key: der(rsa, "pkcs1") },
+  "front-proxy-client": { file: "pki/front-proxy-client.crt", key: der(ec, "sec1") },
+  "etcd-healthcheck-client": { file: "pki/etcd/healthcheck-client.crt", key: der(ec, "pkcs8") },
 };
 
 interface HostileNode {
@@ -77,9 +72,7 @@ async function hostileNode(name: string, address: string): Promise<HostileNode> 
     der: ["etcd-peer"],
     ...(users ? { owner: { uid: users.plainUid, gid: users.plainGid } } : {}),
   });
-  for (const [entry, path] of Object.entries(KEY_FILES)) {
-    writeFileSync(join(tree.kubernetesDir, path), DER_KEYS[entry as keyof typeof DER_KEYS]);
-  }
+  for (const { file, key } of Object.values(DER_KEYS)) writeFileSync(join(tree.kubernetesDir, file), key);
   const serverCrt = join(tree.kubernetesDir, "pki/etcd/server.crt");
   const referenced = join(tree.kubeletPkiDir, "kubelet-client-fifo.pem");
   rmSync(serverCrt);
@@ -112,8 +105,8 @@ function hasReader(fifo: string): boolean {
   }
 }
 
-const nodeLines = (name: string, tree: LabNode, extra: string[]) => [
-  `      - host: 127.0.0.1`,
+const nodeLines = (name: string, host: string, tree: LabNode, extra: string[]) => [
+  `      - host: ${host}`,
   `        name: ${name}`,
   ...extra.map((line) => `        ${line}`),
   `        paths: { kubernetesDir: "${tree.kubernetesDir}", kubeletPkiDir: "${tree.kubeletPkiDir}" }`,
@@ -177,7 +170,7 @@ const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest(
 function assertNoKeyBytes(sent: string): void {
   assert.match(sent, /@entry etcd-peer der/, "the capture saw the node's output");
   let checked = 0;
-  for (const [entry, key] of Object.entries(DER_KEYS)) {
+  for (const [entry, { key }] of Object.entries(DER_KEYS)) {
     for (const skip of [0, 1, 2]) {
       const base64 = key.subarray(skip).toString("base64");
       for (let at = 0; at + 24 <= base64.length; at += 24, checked++) {
@@ -220,6 +213,19 @@ async function assertNothingLeft(fifos: string[], sleeps: string[]): Promise<voi
   }
 }
 
+/** The hostile cluster scanned in-process, with everything its transport returned recorded. */
+async function scansHostileNode(config: string, name: string, hostile: HostileNode): Promise<void> {
+  const sent: string[] = [];
+  const loaded = loadConfig(config);
+  const deps = recordOutputs(defaultDependencies(), (_node, result) =>
+    sent.push(result.stdout, result.stderr),
+  );
+  const report = await scanClusters(loaded, selectClusters(loaded, ["hostile"]), deps);
+  assertHostileReport(nodeOf(report, name), hostile);
+  assertNoKeyBytes(sent.join("\n"));
+  await assertNothingLeft(hostile.fifos, []);
+}
+
 before(async () => {
   pki = await newClusterPki();
   if (isRoot) users = await ensureLabUsers(join(root, "users"));
@@ -234,22 +240,16 @@ describe("local transport", () => {
     hostile = await hostileNode("hostile-local", "127.0.0.1");
     hung = await hungNode("hung-local", "127.0.0.1");
     config = writeConfig("local.yaml", {
-      hostile: nodeLines("hostile-local", hostile.tree, ["transport: local"]),
-      hung: nodeLines("hung-local", hung.tree, ["transport: local", "ssh: { commandTimeoutMs: 1000 }"]),
+      hostile: nodeLines("hostile-local", "127.0.0.1", hostile.tree, ["transport: local"]),
+      hung: nodeLines("hung-local", "127.0.0.1", hung.tree, [
+        "transport: local",
+        "ssh: { commandTimeoutMs: 1000 }",
+      ]),
     });
   });
 
-  test("DER keys and FIFOs are reported unreadable; no key byte is sent", async () => {
-    const sent: string[] = [];
-    const loaded = loadConfig(config);
-    const deps = recordOutputs(defaultDependencies(), (_node, result) =>
-      sent.push(result.stdout, result.stderr),
-    );
-    const report = await scanClusters(loaded, loaded.clusters.slice(0, 1), deps);
-    assertHostileReport(nodeOf(report, "hostile-local"), hostile);
-    assertNoKeyBytes(sent.join("\n"));
-    await assertNothingLeft(hostile.fifos, []);
-  });
+  test("DER keys and FIFOs are reported unreadable; no key byte is sent", () =>
+    scansHostileNode(config, "hostile-local", hostile));
 
   test("certs-bot scan exits with its report, through FIFOs and a hung kubeadm", async () => {
     const files = await cli(process.env, "scan", "--config", config, "--cluster", "hostile", "--json");
@@ -293,9 +293,7 @@ describe("SSH transport", { skip: !isRoot && "needs root (lab users, sshd)" }, (
     ];
     writeKnownHosts(join(root, "known_hosts"), [a.knownHostsLine(), b.knownHostsLine()]);
     const sshNode = (name: string, tree: LabNode, sshd: LabSshd) =>
-      nodeLines(name, tree, [`port: ${sshd.port}`]).map((line) =>
-        line.replace("host: 127.0.0.1", `host: ${sshd.address}`),
-      );
+      nodeLines(name, sshd.address, tree, [`port: ${sshd.port}`]);
     config = writeConfig(
       "ssh.yaml",
       { hostile: sshNode("hostile-ssh", hostile.tree, a), hung: sshNode("hung-ssh", hung.tree, b) },
@@ -310,17 +308,8 @@ describe("SSH transport", { skip: !isRoot && "needs root (lab users, sshd)" }, (
     );
   });
 
-  test("DER keys and FIFOs are reported unreadable; no key byte crosses the wire", async () => {
-    const sent: string[] = [];
-    const loaded = loadConfig(config);
-    const deps = recordOutputs(defaultDependencies(), (_node, result) =>
-      sent.push(result.stdout, result.stderr),
-    );
-    const report = await scanClusters(loaded, loaded.clusters.slice(0, 1), deps);
-    assertHostileReport(nodeOf(report, "hostile-ssh"), hostile);
-    assertNoKeyBytes(sent.join("\n"));
-    await assertNothingLeft(hostile.fifos, []);
-  });
+  test("DER keys and FIFOs are reported unreadable; no key byte crosses the wire", () =>
+    scansHostileNode(config, "hostile-ssh", hostile));
 
   test("certs-bot scan exits with its report; the hung node's processes die on the node", async () => {
     const run = await cli(process.env, "scan", "--config", config, "--json");
