@@ -111,9 +111,6 @@ export function excerptOf(text: string): string {
   return clean.length > EXCERPT_CHARS ? `…${clean.slice(-EXCERPT_CHARS)}` : clean;
 }
 
-/** Every script certs-bot runs on a node starts private: nothing it writes is readable by others. */
-export const PRELUDE = "umask 077";
-
 const sha256Hex = (der: Uint8Array): string => createHash("sha256").update(der).digest("hex");
 
 function defaultHealth(url: string, timeoutMs: number): Promise<boolean> {
@@ -151,7 +148,7 @@ function nodeContext(plan: NodePlan, progress: NodeProgress, deps: ExecutorDepen
     const runOptions = options.timeoutMs ? { timeoutMs: options.timeoutMs } : {};
     for (;;) {
       try {
-        return await deps.transport.run(`${PRELUDE}\n${script}\n`, runOptions);
+        return await deps.transport.run(script, runOptions);
       } catch (err) {
         if (!(err instanceof TransportError) || now() >= deadline) throw err;
         await deps.sleep(1_000);

@@ -8,11 +8,13 @@
 // pure base64 are printed (the key in kubelet-client-current.pem, a truncated block, anything
 // else is dropped on the node); from kubeconfigs only the client-certificate lines are read, and
 // embedded data is base64-decoded and filtered on the node the same way; DER bytes are sent only
-// for `.crt` entries that hold no PEM at all, at most MAX_DER_BYTES of them.
+// for `.crt` entries that hold no PEM at all and begin like a certificate (DER_SENDER), at most
+// MAX_DER_BYTES of them. Only regular files are read: a FIFO or a device would block.
 //
 // It is also cheap: sh builtins classify every file (missing, unreadable, empty…) and one awk
 // reads all of them, so a scan forks about three processes on the node instead of several per
-// file (kubeadm itself, awk, and base64 only for a DER file).
+// file (kubeadm itself, awk, and od + base64 only for a DER file; one sh only for a kubeconfig
+// pointing at a file the script did not list).
 import { posix } from "node:path";
 import { CATALOGUE, LOCAL_ETCD_MARKER, type CatalogueEntry } from "../kubeadm/catalogue.js";
 
@@ -33,9 +35,27 @@ function absolute(dirs: NodeDirs, base: keyof NodeDirs, path: string): string {
   return posix.join(dirs[base], path);
 }
 
-// Reads "NAME<TAB>MODE<TAB>PATH" lines (files sh found present and readable) and prints each
-// entry. POSIX awk only (mawk, gawk and busybox all run it). \047 is a single quote: paths from
-// the config cannot contain one, and only those reach system().
+/** An awk string literal. */
+const awkString = (text: string): string => `"${text.replace(/[\\"]/g, "\\$&").replace(/\n/g, "\\n")}"`;
+
+// Sends a file with no PEM in it as DER, when its first bytes are shaped like a certificate: a
+// SEQUENCE (0x30, any length form) whose first element is a SEQUENCE too (the tbsCertificate). A
+// DER private key (PKCS#8, PKCS#1, SEC1) starts SEQUENCE, INTEGER (0x02): it is reported, never
+// sent. sh with $n (entry name) and $f (path), run by awk's system(); od reads the 8 bytes.
+const DER_SENDER = [
+  `set -- $(od -An -tx1 -N8 < "$f")`,
+  `case "$*" in`,
+  `"30 "[0-7]?" 30"*|"30 81 "??" 30"*|"30 82 "??" "??" 30"*|"30 83 "??" "??" "??" 30"*)`,
+  `echo "@entry $n der"`,
+  `head -c ${MAX_DER_BYTES} < "$f" | { if command -v base64 >/dev/null 2>&1; then base64; else openssl base64; fi; }`,
+  "echo @end;;",
+  `*) echo "@entry $n unreadable not PEM and not a DER certificate";;`,
+  "esac",
+].join("\n");
+
+// Reads "NAME<TAB>MODE<TAB>PATH" lines (files sh found regular, readable and not empty) and prints
+// each entry. POSIX awk only (mawk, gawk and busybox all run it). \047 is a single quote: paths
+// from the config cannot contain one, and kubeconfig references lose theirs before system().
 const READER = String.raw`
 function reset() { out = ""; buf = ""; on = 0; begins = 0 }
 function pem(line) {
@@ -63,9 +83,8 @@ function certfile(name, mode, path,    line, r) {
   close(path)
   if (r < 0) { print "@entry " name " unreadable cannot read " path; return }
   if (begins || mode != "der") { emit(name, "pem"); return }
-  print "@entry " name " der"; fflush()
-  system("head -c ${MAX_DER_BYTES} < \047" path "\047 | { if command -v base64 >/dev/null 2>&1; then base64; else openssl base64; fi; }")
-  print "@end"
+  fflush()
+  system("n=" name "; f=\047" path "\047\n" ${awkString(DER_SENDER)})
 }
 function kubeconfig(name, path,    line, data, ref, parts, n, i) {
   data = ""; ref = ""
@@ -83,6 +102,10 @@ function kubeconfig(name, path,    line, data, ref, parts, n, i) {
   if (ref == "") { print "@entry " name " unreadable no client certificate in kubeconfig"; return }
   if (ref !~ /^\//) { sub(/[^\/]*$/, "", path); ref = path ref }
   print "@ref " name " " ref
+  # A FIFO or a device would block getline until the deadline; a listed path was checked by sh.
+  if (!(ref in LISTED) && system("[ ! -e \047" ref "\047 ] || [ -f \047" ref "\047 ]")) {
+    print "@entry " name " unreadable not a regular file"; return
+  }
   certfile(name, "pem", ref)
 }
 BEGIN {
@@ -91,8 +114,14 @@ BEGIN {
   for (i = 1; i <= 64; i++) B64[substr(A, i, 1)] = i - 1
   P[0] = 1; for (i = 1; i < 8; i++) P[i] = P[i - 1] * 2 # no "^": busybox awk may lack math support
 }
-$2 == "kubeconfig" { kubeconfig($1, $3); next }
-NF == 3 { certfile($1, $2, $3) }`;
+# All lines first, so a kubeconfig's reference can be looked up among the listed paths.
+NF == 3 { count++; NAMES[count] = $1; MODES[count] = $2; PATHS[count] = $3; LISTED[$3] = 1 }
+END {
+  for (e = 1; e <= count; e++) {
+    if (MODES[e] == "kubeconfig") kubeconfig(NAMES[e], PATHS[e])
+    else certfile(NAMES[e], MODES[e], PATHS[e])
+  }
+}`;
 
 const PRELUDE = String.raw`set -u
 LC_ALL=C; export LC_ALL
@@ -105,6 +134,7 @@ entry() {
   if [ -L "$3" ] && [ ! -e "$3" ]; then echo "@entry $1 unreadable broken symlink"
   elif [ ! -e "$3" ]; then echo "@entry $1 missing"
   elif [ -d "$3" ]; then echo "@entry $1 unreadable is a directory"
+  elif [ ! -f "$3" ]; then echo "@entry $1 unreadable not a regular file"
   elif [ ! -r "$3" ]; then echo "@entry $1 unreadable Permission denied"
   elif [ ! -s "$3" ]; then echo "@entry $1 unreadable empty file"
   else list="$list$1$tab$2$tab$3$nl"

@@ -82,8 +82,17 @@ export class KnownHosts {
     return KnownHosts.parse(readFileSync(file, "utf8"), file);
   }
 
-  /** Keys pinned for host:port (revoked ones excluded). */
+  /** Keys pinned for host:port; a key an `@revoked` line names is never pinned. */
   keysFor(host: string, port: number): HostKey[] {
+    return this.listedFor(host, port).filter((k) => !this.isRevoked(k.blob));
+  }
+
+  /** Keys listed for host:port that an `@revoked` line revokes: why keysFor may be empty. */
+  revokedFor(host: string, port: number): HostKey[] {
+    return this.listedFor(host, port).filter((k) => this.isRevoked(k.blob));
+  }
+
+  private listedFor(host: string, port: number): HostKey[] {
     const token = hostToken(host, port);
     return this.entries.filter((e) => !e.revoked && entryMatches(e, token)).map((e) => e.key);
   }

@@ -1,6 +1,7 @@
 // The bot running on the control-plane node itself: the same script, run by a local /bin/sh.
 import { spawn } from "node:child_process";
 import {
+  guardScript,
   OutputCollector,
   shellCommand,
   TransportError,
@@ -14,10 +15,25 @@ export class LocalTransport implements Transport {
 
   run(script: string, options: RunOptions = {}): Promise<ExecResult> {
     const [command, ...args] = shellCommand(this.options.become) as [string, ...string[]];
-    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
-    const collector = new OutputCollector(options.timeoutMs ?? this.options.commandTimeoutMs, () =>
-      child.kill("SIGKILL"),
-    );
+    // Detached: the script gets its own process group (and session), which the node-side
+    // watchdog kills at its deadline instead of ours, and which we kill at ours.
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
+    // A little after the node-side deadline, which first lets the script's traps run.
+    const collector = new OutputCollector(timeoutMs + 3_000, () => {
+      // The whole group, not just sh: an orphaned awk would keep running and hold the pipes.
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // the group is already gone
+        }
+      }
+      // A child that left the group may still hold the pipes; we stop listening either way.
+      child.stdin.destroy();
+      child.stdout.destroy();
+      child.stderr.destroy();
+    });
     child.stdout.on("data", collector.stdout);
     child.stderr.on("data", collector.stderr);
     child.on("error", (err) =>
@@ -25,7 +41,7 @@ export class LocalTransport implements Transport {
     );
     child.on("close", collector.exit);
     child.stdin.on("error", () => undefined); // the shell may exit before reading all of stdin
-    child.stdin.end(script);
+    child.stdin.end(guardScript(script, timeoutMs));
     return collector.done;
   }
 }

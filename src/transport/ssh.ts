@@ -1,11 +1,12 @@
 // One SSH connection and one exec per node per scan (ssh2). Host keys are pinned from
-// known_hosts; connect and command timeouts bound every node.
-import { readFileSync } from "node:fs";
+// known_hosts, re-read when it changes; connect and command timeouts bound every node.
+import { readFileSync, statSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { Client, type ConnectConfig } from "ssh2";
 import type { SshSettings } from "../config/load.js";
 import { fingerprint, hostKeyAlgorithms, hostToken, KnownHosts } from "./known-hosts.js";
 import {
+  guardScript,
   OutputCollector,
   shellCommand,
   TransportError,
@@ -19,10 +20,16 @@ export interface SshTarget {
   ssh: SshSettings;
 }
 
-/** Reads each key and known_hosts file once, and makes a transport per node. */
+/** A file's contents as parsed, and the stat it was read under. */
+interface CachedFile<T> {
+  stamp: string;
+  value: T;
+}
+
+/** Reads each key and known_hosts file, again only when it changes, and makes a transport per node. */
 export class SshConnector {
-  private readonly keys = new Map<string, Buffer>();
-  private readonly knownHosts = new Map<string, KnownHosts>();
+  private readonly keys = new Map<string, CachedFile<Buffer>>();
+  private readonly knownHosts = new Map<string, CachedFile<KnownHosts>>();
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
@@ -30,23 +37,28 @@ export class SshConnector {
     return { run: (script, options) => this.run(target, script, options) };
   }
 
-  /** Reads a file named by a setting once; a failure names the setting. */
+  /**
+   * Reads a file named by a setting; a stat per connection tells whether it changed (inode, size,
+   * times), so an `@revoked` line or a rotated key counts from the next connection, without a
+   * restart. A failure names the setting.
+   */
   private static cached<T>(
-    cache: Map<string, T>,
+    cache: Map<string, CachedFile<T>>,
     setting: string,
     path: string,
     read: (path: string) => T,
   ): T {
-    let value = cache.get(path);
-    if (value === undefined) {
-      try {
-        value = read(path);
-      } catch (err) {
-        throw new TransportError("config", `cannot read ${setting} ${path}: ${(err as Error).message}`);
-      }
-      cache.set(path, value);
+    try {
+      const st = statSync(path, { bigint: true });
+      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      const hit = cache.get(path);
+      if (hit?.stamp === stamp) return hit.value;
+      const value = read(path);
+      cache.set(path, { stamp, value });
+      return value;
+    } catch (err) {
+      throw new TransportError("config", `cannot read ${setting} ${path}: ${(err as Error).message}`);
     }
-    return value;
   }
 
   private privateKey(path: string): Buffer {
@@ -62,10 +74,14 @@ export class SshConnector {
     const known = this.hosts(ssh.knownHostsPath);
     const pinned = known.keysFor(host, ssh.port);
     if (pinned.length === 0) {
+      const revoked = known.revokedFor(host, ssh.port).map((k) => fingerprint(k.blob));
       throw new TransportError(
         "host-key",
-        `no host key for ${where} in ${ssh.knownHostsPath}; refusing to connect (no trust on first use). ` +
-          `Verify the node's key fingerprint and add it (ssh-keyscan -p ${ssh.port} ${host}).`,
+        revoked.length > 0
+          ? `the host key pinned for ${where} in ${ssh.knownHostsPath} is marked @revoked ` +
+              `(${revoked.join(", ")}); refusing to connect. Verify the node's new key before pinning it.`
+          : `no host key for ${where} in ${ssh.knownHostsPath}; refusing to connect (no trust on first use). ` +
+              `Verify the node's key fingerprint and add it (ssh-keyscan -p ${ssh.port} ${host}).`,
       );
     }
     let passphrase: string | undefined;
@@ -122,7 +138,7 @@ export class SshConnector {
         stream.on("data", collector.stdout);
         stream.stderr.on("data", collector.stderr);
         stream.on("close", (code: number | null) => collector.exit(code ?? null));
-        stream.end(script);
+        stream.end(guardScript(script, options.timeoutMs ?? ssh.commandTimeoutMs));
       });
     });
     try {

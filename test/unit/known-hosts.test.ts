@@ -42,6 +42,9 @@ test("revoked keys are never pinned and are recognised", () => {
   );
   assert.ok(hosts.isRevoked(keyA));
   assert.ok(!hosts.isRevoked(keyB));
+  assert.deepEqual(hosts.keysFor("10.0.0.1", 22), [], "a revoked key is not pinned, wherever it is listed");
+  assert.ok(hosts.revokedFor("10.0.0.1", 22)[0]!.blob.equals(keyA), "and the refusal can say why");
+  assert.deepEqual(hosts.revokedFor("10.0.0.2", 22), [], "a host it was never pinned for");
 });
 
 test("host key algorithms offered follow what is pinned", () => {

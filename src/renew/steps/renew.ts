@@ -80,7 +80,9 @@ export function renewStep(spec: NodeSpec): Step {
       undoCommands: [restore],
     },
     async run(ctx) {
-      const out = await ctx.exec(commands.map((c) => c.line).join("\n"), "renew");
+      // kubeadm gives its files their modes (certificates 0644, keys 0600) under the usual umask; the
+      // private 077 would make a re-created certificate unreadable to a scan without sudo.
+      const out = await ctx.exec(["umask 022", ...commands.map((c) => c.line)].join("\n"), "renew");
       const problem = renewProblems(await ctx.rescan(), ctx);
       if (problem) throw new StepFailure(`the renew did not take effect: ${problem}`, out);
       return out;

@@ -96,7 +96,7 @@ export interface StepContext {
   /** Mutable: saved after every step. */
   readonly progress: NodeProgress;
   readonly waits: { containersGoneMs: number; readyMs: number; pollMs: number; reconnectMs: number };
-  /** Runs a script (`set -e` and `umask 077` first); its output, or StepFailure on a non-zero exit. */
+  /** Runs a script under `set -e` (the transport adds `umask 077`); its output, or StepFailure on a non-zero exit. */
   exec(script: string, what: string, options?: ExecOptions): Promise<string>;
   /** Runs a script and hands back its exit status and output; throws only when the node is unreachable. */
   probeExec(script: string, options?: ExecOptions): Promise<{ code: number | null; out: string }>;
