@@ -19,16 +19,19 @@ export class LocalTransport implements Transport {
     // watchdog kills at its deadline instead of ours, and which we kill at ours.
     const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], detached: true });
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
-    // A little after the node-side deadline, which first lets the script's traps run.
-    const collector = new OutputCollector(timeoutMs + 3_000, () => {
-      // The whole group, not just sh: an orphaned awk would keep running and hold the pipes.
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          // the group is already gone
-        }
+    const signalGroup = (signal: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // the group is already gone
       }
+    };
+    const collector = new OutputCollector(timeoutMs, () => {
+      // The whole group, not just sh: an orphaned awk would keep running and hold the pipes. TERM
+      // first, so the script's own traps run (a parking script puts its manifests back), then KILL.
+      signalGroup("SIGTERM");
+      setTimeout(() => signalGroup("SIGKILL"), 2_000).unref();
       // A child that left the group may still hold the pipes; we stop listening either way.
       child.stdin.destroy();
       child.stdout.destroy();
