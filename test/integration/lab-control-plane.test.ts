@@ -1,7 +1,8 @@
 // The lab control plane (test/lab/control-plane.ts) driven by the exact commands planRenewal emits:
 // lab nodes at kubeadm 1.28, 1.19 and 1.11 (local sh, no ssh), each renewed with its version's
 // commands, then restarted by each strategy while the lab apiserver's served certificate is
-// watched; plus the failure switches and kubeadm's answers to another version's commands.
+// watched; plus the failure switches, kubeadm's answers to another version's commands, and the
+// runtime stubs' selection (names, namespaces, labels) with decoy pods beside the control plane.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
@@ -15,9 +16,11 @@ import { catalogueEntry } from "../../src/kubeadm/catalogue.js";
 import { filesOf } from "../../src/kubeadm/versions.js";
 import { planRenewal, type NodePlan, type PlanStep, type RestartStrategy } from "../../src/renew/plan.js";
 import {
+  DECOY_WORKLOADS,
   fingerprintOf,
   startControlPlane,
   stopAllControlPlanes,
+  type FailSwitch,
   type LabControlPlane,
 } from "../lab/control-plane.js";
 import { freePort, labAddress } from "../lab/ports.js";
@@ -362,5 +365,206 @@ describe("lab control plane", () => {
     assert.ok(Date.now() - started < 3_000);
     assert.equal((await lab.cp.sh(`mv '${parked}' '${m}'`)).code, 0);
     await lab.cp.waitServing(fp, 5_000);
+  });
+  test("exact selection: crictl and docker filter by regular expression, namespace and label; decoys are hit only by loose names", async () => {
+    const lab = labs.get("new-1")!;
+    const [backup, extender] = DECOY_WORKLOADS as [(typeof DECOY_WORKLOADS)[0], (typeof DECOY_WORKLOADS)[0]];
+    for (const w of DECOY_WORKLOADS) lab.cp.runWorkload(w);
+    const backupId = lab.cp.workloadId(backup)!;
+    const extenderId = lab.cp.workloadId(extender)!;
+    assert.match(backupId, /^[0-9a-f]{64}$/);
+    const pod = (id: string) => id.slice(0, 13);
+    const container = (id: string) => id.slice(13, 25);
+    const ids = async (line: string): Promise<string[]> => {
+      const r = await lab.cp.sh(line);
+      assert.equal(r.code, 0, `${line}\n${r.stderr}`);
+      return r.stdout.split("\n").filter(Boolean).sort();
+    };
+    try {
+      // Loose names hit the decoys.
+      const looseScheduler = await ids("crictl pods -q --name kube-scheduler");
+      assert.equal(looseScheduler.length, 2);
+      assert.ok(looseScheduler.includes(pod(extenderId)));
+      assert.ok((await ids("crictl ps -q --name '^etcd$'")).includes(container(backupId)));
+      assert.ok((await ids("docker ps -q --filter name=k8s_etcd_")).includes(container(backupId)));
+      assert.equal((await ids("docker ps -q --filter 'name=^/k8s_etcd_'")).length, 2, "matched with its /");
+
+      // Exact selection does not.
+      const scheduler = await ids("crictl pods -q --namespace kube-system --label component=kube-scheduler");
+      assert.equal(scheduler.length, 1);
+      assert.ok(!scheduler.includes(pod(extenderId)));
+      assert.deepEqual(
+        await ids("crictl pods -q --name '^kube-scheduler-new-1$'"),
+        scheduler,
+        "<component>-<node>",
+      );
+      const etcd = await ids(
+        "crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=etcd",
+      );
+      assert.equal(etcd.length, 1);
+      assert.ok(!etcd.includes(container(backupId)));
+      assert.deepEqual(await ids("crictl ps -q --namespace kube-system --name '^etcd$'"), etcd);
+      assert.deepEqual(await ids("docker ps -q --filter 'name=^k8s_etcd_etcd-new-1_kube-system_'"), etcd);
+      assert.deepEqual(
+        await ids(
+          "docker ps -q --filter label=io.kubernetes.pod.namespace=kube-system --filter label=io.kubernetes.container.name=etcd",
+        ),
+        etcd,
+      );
+      assert.deepEqual(await ids(`crictl ps -q --pod ${pod(extenderId)}`), [container(extenderId)]);
+      assert.deepEqual(await ids("crictl pods -q --namespace backup"), [pod(backupId)]);
+      assert.equal(
+        (await ids("crictl pods -q --label tier=control-plane")).length,
+        lab.cp.components.length + 1,
+      );
+      assert.equal(
+        (
+          await ids(
+            "docker ps -q --filter 'name=^k8s_etcd_etcd-new-1_' --filter 'name=^k8s_etcd_etcd-backup_'",
+          )
+        ).length,
+        2,
+        "several name filters: any",
+      );
+      const table = await lab.cp.sh("crictl pods --namespace backup");
+      assert.match(table.stdout, new RegExp(`^${pod(backupId)} .* etcd-backup +backup `, "m"));
+      const names = await lab.cp.sh("docker ps --filter name=etcd-backup");
+      assert.match(
+        names.stdout,
+        new RegExp(` k8s_etcd_etcd-backup_backup_${backupId.slice(25, 57)}_0$`, "m"),
+      );
+
+      // Health answers, and what the stubs refuse.
+      const info = await lab.cp.sh("crictl info");
+      assert.equal(info.code, 0);
+      assert.equal(
+        (JSON.parse(info.stdout) as { status: { conditions: unknown[] } }).status.conditions.length,
+        2,
+      );
+      assert.equal((await lab.cp.sh("docker info")).code, 0);
+      const active = await lab.cp.sh("systemctl is-active kubelet");
+      assert.deepEqual([active.code, active.stdout], [0, "active\n"]);
+      for (const [line, error] of [
+        ["crictl pods --label component", /incorrectly specified label: component/],
+        ["crictl ps -a", /only running containers/],
+        ["docker ps --filter bogus=1", /Invalid filter 'bogus'/],
+      ] as const) {
+        const r = await lab.cp.sh(line);
+        assert.notEqual(r.code, 0, line);
+        assert.match(r.stderr, error, line);
+      }
+
+      // A decoy stopped exactly stays stopped: nothing brings it back.
+      await ids("crictl pods -q --namespace '^backup$' --label app=etcd-backup | xargs -r crictl rmp -f");
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(lab.cp.workloadId(backup), null);
+      assert.equal(lab.cp.workloadId(extender), extenderId, "the other decoy runs on");
+    } finally {
+      await lab.cp.sh(`crictl rmp -f ${pod(backupId)} ${pod(extenderId)}`);
+    }
+    assert.equal(lab.cp.workloadId(extender), null);
+  });
+
+  test("failure switch exit: the tool fails as it does when what it talks to is down (a pattern limits it)", async () => {
+    const lab = labs.get("new-1")!;
+    const pid = lab.cp.apiserverPid();
+    const cases: [FailSwitch, string, string, RegExp][] = [
+      [
+        "exit-crictl",
+        "ps",
+        "crictl ps -q",
+        /^FATA\[0000\] validate service connection: .*connection refused/,
+      ],
+      ["exit-crictl", "", "crictl info", /containerd\.sock/],
+      ["exit-docker", "", "docker ps -q", /^Cannot connect to the Docker daemon/],
+      ["exit-docker", "", "docker info", /Is the docker daemon running\?/],
+      ["exit-systemctl", "", "systemctl is-active kubelet", /^Failed to connect to bus/],
+    ];
+    for (const [which, pattern, line, error] of cases) {
+      lab.cp.fail(which, true, pattern);
+      try {
+        const r = await lab.cp.sh(line);
+        assert.equal(r.code, 1, line);
+        assert.match(r.stderr, error, line);
+        if (pattern) assert.equal((await lab.cp.sh("crictl pods -q")).code, 0, "other arguments work");
+      } finally {
+        lab.cp.fail(which, false);
+      }
+      assert.equal((await lab.cp.sh(line)).code, 0, `${line} works again`);
+    }
+    assert.equal(lab.cp.apiserverPid(), pid, "nothing was restarted");
+  });
+
+  test("removeTool: crictl and docker missing on the node (the lab PATH has no real one); installTool puts them back", async () => {
+    const lab = labs.get("new-1")!;
+    try {
+      await lab.cp.removeTool("crictl");
+      await lab.cp.removeTool("docker");
+      const crictl = await lab.cp.sh("crictl pods -q");
+      assert.equal(crictl.code, 127);
+      assert.match(crictl.stderr, /crictl: not found/);
+      assert.equal((await lab.cp.sh("docker ps -q")).code, 127);
+    } finally {
+      lab.cp.installTool("crictl");
+      lab.cp.installTool("docker");
+    }
+    assert.equal((await lab.cp.sh("crictl pods -q")).code, 0);
+    assert.equal((await lab.cp.sh("docker ps -q")).code, 0);
+  });
+
+  test("failure switch no-stop: removed manifests, rmp, stopp and docker stop all leave the containers running", async () => {
+    const lab = labs.get("mid-1")!;
+    const fp = apiserverFingerprint(lab);
+    await lab.cp.waitServing(fp);
+    const containers = async () => (await lab.cp.sh("crictl ps -q")).stdout;
+    const before = await containers();
+    const pid = lab.cp.apiserverPid();
+    const manifests = join(lab.tree.kubernetesDir, "manifests");
+    lab.cp.fail("no-stop");
+    try {
+      assert.equal(
+        (await lab.cp.sh(`mv '${manifests}/kube-apiserver.yaml' '${root}/parked-apiserver.yaml'`)).code,
+        0,
+      );
+      for (const line of [
+        "crictl pods -q --name kube-scheduler | xargs -r crictl rmp -f",
+        "crictl pods -q --name kube-controller-manager | xargs -r crictl stopp",
+        "docker ps -q --filter name=k8s_etcd_ | xargs -r docker stop",
+      ]) {
+        const r = await lab.cp.sh(line);
+        assert.equal(r.code, 0, `${line}: ${r.stderr}`);
+        assert.notEqual(r.stdout, "", `${line} reports what it stopped`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await containers(), before);
+      assert.equal(lab.cp.apiserverPid(), pid);
+      assert.equal((await lab.cp.served())?.fingerprint256, fp);
+    } finally {
+      await lab.cp.sh(`mv '${root}/parked-apiserver.yaml' '${manifests}/kube-apiserver.yaml'`);
+      lab.cp.fail("no-stop", false);
+    }
+    await lab.cp.waitServing(fp);
+    assert.equal(await containers(), before, "nothing was restarted");
+  });
+
+  test("failure switch renew-partial: kubeadm writes the first certificate of its command, then fails", async () => {
+    const lab = labs.get("new-1")!;
+    const names = ["apiserver", "apiserver-kubelet-client", "front-proxy-client"];
+    const fingerprints = () => names.map((n) => onDisk(lab, n).fingerprint256);
+    const [apiserver, client, proxy] = fingerprints();
+    lab.cp.fail("renew-partial");
+    try {
+      const all = await lab.cp.sh("kubeadm certs renew all");
+      assert.equal(all.code, 1);
+      assert.match(all.stderr, /injected failure after writing apiserver \(lab\/fail\/renew-partial\)/);
+      const [apiserverNow, clientNow, proxyNow] = fingerprints();
+      assert.notEqual(apiserverNow, apiserver, "the first one was renewed");
+      assert.deepEqual([clientNow, proxyNow], [client, proxy], "the others were not");
+      const one = await lab.cp.sh("kubeadm certs renew front-proxy-client");
+      assert.equal(one.code, 1);
+      assert.notEqual(fingerprints()[2], proxy, "written, then failed");
+    } finally {
+      lab.cp.fail("renew-partial", false);
+    }
   });
 });

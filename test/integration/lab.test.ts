@@ -1,7 +1,7 @@
 // Proves the test lab itself: real kubeadm-like trees, real sshd + sudo, a real TLS apiserver.
 // Everything else in the integration suite trusts these pieces.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import {
   chmodSync,
@@ -26,6 +26,7 @@ import { startApiserver } from "../lab/apiserver.js";
 import { freePort, labAddress } from "../lab/ports.js";
 import { ensureLabUsers, startSshd, writeKnownHosts, type LabSshd, type LabUsers } from "../lab/sshd.js";
 import { newClusterPki, writeLabNode, type ClusterPki, type LabNode } from "../lab/tree.js";
+import { until } from "../lab/wait.js";
 
 const needsRoot = { skip: process.getuid?.() !== 0 && "needs root" };
 const expired = { notBefore: new Date("2023-01-01T00:00:00Z"), notAfter: new Date("2024-01-01T00:00:00Z") };
@@ -257,7 +258,8 @@ describe("lab sshd", needsRoot, () => {
   });
   after(() => sshd?.stop());
 
-  const ssh = (user: string, knownHostsLine: string, command: string, input?: string) => {
+  /** ssh's arguments to run `command` as `user`, trusting only this known_hosts line. */
+  const sshArgs = (user: string, knownHostsLine: string, command: string): string[] => {
     const knownHosts = join(base, `known_hosts-${user}`);
     writeKnownHosts(knownHosts, [knownHostsLine]);
     // -F /dev/null and no global known_hosts: only what this test wrote may vouch for the server.
@@ -273,12 +275,10 @@ describe("lab sshd", needsRoot, () => {
     ];
     options.push("-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null");
     options.push("-o", "StrictHostKeyChecking=yes", "-p", String(sshd.port));
-    return spawnSync("ssh", [...options, `${user}@${address}`, command], {
-      input,
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    return [...options, `${user}@${address}`, command];
   };
+  const ssh = (user: string, knownHostsLine: string, command: string, input?: string) =>
+    spawnSync("ssh", sshArgs(user, knownHostsLine, command), { input, encoding: "utf8", timeout: 20_000 });
   const versionProbe = "echo hi; command -v kubeadm && kubeadm version -o short";
 
   test("a plain user logs in with the client key, with the node's kubeadm on PATH", () => {
@@ -312,5 +312,23 @@ describe("lab sshd", needsRoot, () => {
     const plain = ssh(users.plain, sshd.knownHostsLine(), `cat ${secret} ${apiserverCrt}`);
     assert.equal(plain.stdout, "");
     assert.match(plain.stderr, /Permission denied[^]*Permission denied/);
+  });
+  test("drop kills the sshd with its live sessions; start brings it back on the same address, port and host key", async () => {
+    const line = sshd.knownHostsLine();
+    const session = spawn("ssh", sshArgs(users.plain, line, "echo started; sleep 10; echo finished"));
+    let out = "";
+    session.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    const ended = new Promise<number | null>((resolve) => session.once("close", resolve));
+    await until("the session to start", async () => out.includes("started"), 10_000);
+    await sshd.drop();
+    assert.equal(await ended, 255, "the live session was cut");
+    assert.equal(out, "started\n");
+    const refused = ssh(users.plain, line, "echo hi");
+    assert.equal(refused.status, 255);
+    assert.match(refused.stderr, /Connection refused/);
+    await sshd.start();
+    const again = ssh(users.plain, line, "echo hi");
+    assert.equal(again.stderr, "");
+    assert.equal(again.stdout, "hi\n", "the same host key is pinned");
   });
 });

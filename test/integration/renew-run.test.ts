@@ -3,23 +3,16 @@
 // thread: a three-node HA 1.28 cluster renewed one node at a time; 1.19 and 1.11 nodes; the first
 // failed node stops the run; a failed verify rolled back; another request holding the cluster; and
 // one run over the real SSH transport with a lab sshd.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Redis } from "ioredis";
 import type { RenewalRequest } from "../../src/renew/approval.js";
 import type { ProgressEvent } from "../../src/renew/executor.js";
 import type { RenewalPlan, StepId } from "../../src/renew/plan.js";
 import { runRenewal, runSummary, type RunDependencies } from "../../src/renew/run.js";
 import type { RunState } from "../../src/renew/run-state.js";
-import { AuditLog } from "../../src/store/audit.js";
-import { connectRedis, DEFAULT_REDIS_URL } from "../../src/store/redis.js";
-import { RenewalStore } from "../../src/store/renewals.js";
-import { RunLease } from "../../src/store/run-lease.js";
 import { probeServedCertificate } from "../../src/transport/tls-probe.js";
-import { stopAllControlPlanes } from "../lab/control-plane.js";
 import {
   approvedRequest,
   labNodeAccess,
@@ -30,35 +23,13 @@ import {
   type LabCluster,
   type LabNodeDef,
 } from "../lab/renewal-cluster.js";
+import { renewalFixture } from "../lab/renewal-fixture.js";
 
 const DAY = 86_400_000;
 const STEPS: StepId[] = ["preflight", "backup", "renew", "restart", "verify"];
 const isRoot = process.getuid?.() === 0;
 
-let root: string;
-let redis: Redis;
-const prefix = `renew-run-${process.pid}`;
-let renewals: RenewalStore;
-let audit: AuditLog;
-let lease: RunLease;
-const labs: LabCluster[] = [];
-
-before(() => {
-  root = mkdtempSync(join(tmpdir(), "certs-bot-renew-run-"));
-  redis = connectRedis(DEFAULT_REDIS_URL);
-  renewals = new RenewalStore(redis, prefix);
-  audit = new AuditLog(redis, prefix);
-  lease = new RunLease(redis, prefix);
-});
-
-after(async () => {
-  await stopAllControlPlanes();
-  await Promise.all(labs.map((l) => l.stop()));
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+const { root, redis, renewals, audit, lease, labs } = renewalFixture("renew-run");
 
 async function cluster(
   name: string,

@@ -5,11 +5,25 @@
 // start until it is restarted the way a restart strategy restarts it. The tools are POSIX sh +
 // openssl in test/lab/bin/, installed in the node's binDir; all state is under <root>/lab/ (see
 // test/lab/bin/lab-common.sh), so a command run over SSH or locally sees the same node.
+//
+// The runtime stubs select the way crictl and docker do (regular expressions on names, exact labels,
+// namespaces), and the lab can run other pods beside the control plane (DECOY_WORKLOADS: names a
+// loose match on a component's name would also hit), so a test can prove a restart stopped exactly
+// the control plane. The lab's PATH never reaches a real crictl or docker (LAB_SYSTEM_PATH), so a
+// tool removed from a node (removeTool) is really missing there.
 import { spawn } from "node:child_process";
-import { X509Certificate } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes, X509Certificate } from "node:crypto";
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { request } from "node:https";
-import { dirname, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { connect } from "node:tls";
 import { fileURLToPath } from "node:url";
 import type { LabNode } from "./tree.js";
@@ -34,16 +48,62 @@ export const CONTROL_PLANE_COMPONENTS = [
   "etcd",
 ] as const;
 
+/** The lab's stubs of a node's tools. */
+export type LabTool = "kubeadm" | "crictl" | "docker" | "systemctl" | "df";
+
 /**
- * Failure injection, as files under <root>/lab/fail/:
+ * Failure injection, as files under <root>/lab/fail/ (each can be switched on and off mid-run):
  * - `renew`: kubeadm's renew and phase commands fail and change nothing;
+ * - `renew-partial`: kubeadm writes the first certificate or kubeconfig of its command (of
+ *   `renew all`: the first it finds), then fails: a renewal that stopped half way;
  * - `no-restart`: once stopped, the apiserver does not come back (the kubelet never starts it);
- * - `hang-<tool>`: that tool hangs (sleeps a day) — with a pattern, only when its arguments
- *   contain it (e.g. `hang-kubeadm` + "renew" leaves `kubeadm version` working);
+ * - `no-stop`: nothing stops: the kubelet ignores removed manifests (their containers keep running),
+ *   and `crictl rmp`/`stopp` and `docker stop` report success but stop nothing;
+ * - `hang-<tool>`: that tool hangs (sleeps a day);
+ * - `exit-<tool>`: that tool exits 1 with the error it gives when what it talks to is down (crictl:
+ *   the CRI socket refuses; docker: no daemon; systemctl: no bus);
+ *   with a pattern, both only when the tool's arguments contain it (e.g. `hang-kubeadm` + "renew"
+ *   leaves `kubeadm version` working; `exit-crictl` + "ps" fails `crictl ps` but not `crictl rmp`);
  * - `no-space`: `df` shows every file system full (0 KiB available).
+ * A missing tool is not a switch: see `removeTool`.
  */
 export type FailSwitch =
-  "renew" | "no-restart" | "no-space" | "hang-kubeadm" | "hang-crictl" | "hang-docker" | "hang-systemctl";
+  "renew" | "renew-partial" | "no-restart" | "no-stop" | "no-space" | `hang-${LabTool}` | `exit-${LabTool}`;
+
+/** A pod the lab runtime runs beside the static pods, until something stops it (no manifest). */
+export interface LabWorkload {
+  pod: string;
+  namespace: string;
+  container: string;
+  labels?: Record<string, string>;
+}
+
+/**
+ * Pods a loose selection of the control plane also hits: `crictl pods --name kube-scheduler`
+ * (a regular expression on pod names), `crictl ps --name '^etcd$'` (on container names, in every
+ * namespace) and `docker ps --filter name=k8s_etcd_` (k8s_etcd_etcd-backup_backup_…).
+ */
+export const DECOY_WORKLOADS: readonly LabWorkload[] = [
+  { pod: "etcd-backup", namespace: "backup", container: "etcd", labels: { app: "etcd-backup" } },
+  {
+    pod: "kube-scheduler-extender",
+    namespace: "kube-system",
+    container: "kube-scheduler-extender",
+    labels: { component: "kube-scheduler-extender", tier: "control-plane" },
+  },
+];
+
+/** The tools the lab stubs that a machine may also have installed for real (this one has a docker CLI). */
+const RUNTIME_TOOLS = ["crictl", "docker"] as const;
+
+/**
+ * The system part of every lab node's PATH: this process's PATH without the directories that hold
+ * a real crictl or docker, so a node only ever finds the lab's (or none, once removed).
+ */
+export const LAB_SYSTEM_PATH = (process.env.PATH ?? "/usr/bin:/bin")
+  .split(delimiter)
+  .filter((dir) => dir !== "" && RUNTIME_TOOLS.every((tool) => !existsSync(join(dir, tool))))
+  .join(delimiter);
 
 export interface ControlPlaneSpec {
   /** A tree from writeLabNode; its bin/kubeadm stub is replaced by the lab kubeadm. */
@@ -84,6 +144,14 @@ export interface LabControlPlane {
   /** Run one shell command line (e.g. a plan step's `line`) on the node, with the lab tools. */
   sh(line: string, opts?: { timeoutMs?: number }): Promise<ShResult>;
   fail(which: FailSwitch, on?: boolean, pattern?: string): void;
+  /** Take a runtime tool off the node (then `crictl …` is "not found", exit 127); throws if one is still found. */
+  removeTool(tool: (typeof RUNTIME_TOOLS)[number]): Promise<void>;
+  /** Put a removed tool back. */
+  installTool(tool: (typeof RUNTIME_TOOLS)[number]): void;
+  /** Start a pod beside the control plane (new ids); it runs until crictl or docker stops it. */
+  runWorkload(workload: LabWorkload): void;
+  /** The workload's full id (pod, container and uid) while it runs, else null. */
+  workloadId(workload: Pick<LabWorkload, "pod" | "namespace">): string | null;
   running(component: string): boolean;
   apiserverPid(): number | null;
   /** The certificate served on address:port now, or null when nothing answers. */
@@ -143,6 +211,9 @@ function manifest(component: string): string {
   ].join("\n");
 }
 
+/** A workload's name in lab/run/ (namespaces and pod names cannot hold "_"). */
+const workloadKey = (w: Pick<LabWorkload, "pod" | "namespace">): string => `${w.namespace}_${w.pod}`;
+
 function shIn(env: NodeJS.ProcessEnv, line: string, timeoutMs = 60_000): Promise<ShResult> {
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout also kills what the line started (a hanging stub).
@@ -193,7 +264,7 @@ export async function startControlPlane(spec: ControlPlaneSpec): Promise<LabCont
   mkdirSync(join(kubernetesDir, "manifests"), { recursive: true });
   for (const c of components) writeFileSync(join(kubernetesDir, "manifests", `${c}.yaml`), manifest(c));
 
-  const env = { ...process.env, PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+  const env = { ...process.env, PATH: `${binDir}${delimiter}${LAB_SYSTEM_PATH}` };
   const run = join(labDir, "run");
   const pidOf = (name: string): number | null => Number(read(join(run, `${name}.pid`))) || null;
   const host = spec.address.includes(":") ? `[${spec.address}]` : spec.address;
@@ -246,6 +317,36 @@ export async function startControlPlane(spec: ControlPlaneSpec): Promise<LabCont
       if (on) writeFileSync(file, pattern);
       else rmSync(file, { force: true });
     },
+    async removeTool(tool) {
+      rmSync(join(binDir, tool), { force: true });
+      const found = await cp.sh(`command -v ${tool}`);
+      if (found.code === 0)
+        throw new Error(
+          `lab: ${tool} removed from ${binDir}, yet the node still finds ${found.stdout.trim()}`,
+        );
+    },
+    installTool(tool) {
+      copyFileSync(join(SOURCE_BIN, tool), join(binDir, tool));
+    },
+    runWorkload(w) {
+      const name = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+      for (const part of [w.pod, w.namespace, w.container])
+        if (!name.test(part)) throw new Error(`lab: workload name ${part} is not a DNS label`);
+      const labels = Object.entries(w.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+      if (labels.some((l) => /[\s,]/.test(l))) throw new Error(`lab: workload labels ${labels.join()}`);
+      const key = workloadKey(w);
+      if (
+        !read(join(labDir, "workloads"))
+          .split("\n")
+          .some((l) => l.startsWith(`${key} `))
+      )
+        appendFileSync(
+          join(labDir, "workloads"),
+          `${key} ${w.pod} ${w.namespace} ${w.container} ${labels.join(",") || "-"}\n`,
+        );
+      writeFileSync(join(run, `${key}.id`), `${randomBytes(32).toString("hex")}\n`);
+    },
+    workloadId: (w) => read(join(run, `${workloadKey(w)}.id`)) || null,
     running,
     apiserverPid: () => (alive(pidOf("kube-apiserver")) ? pidOf("kube-apiserver") : null),
     served,

@@ -17,7 +17,7 @@ import { scanNode } from "../../src/scan/scan.js";
 import { SshConnector } from "../../src/transport/ssh.js";
 import { probeServedCertificate } from "../../src/transport/tls-probe.js";
 import type { Transport } from "../../src/transport/transport.js";
-import { fingerprintOf } from "./control-plane.js";
+import { fingerprintOf, LAB_SYSTEM_PATH } from "./control-plane.js";
 import { freePort } from "./ports.js";
 import { labTransport, renewalLabNode, type RenewalLabNode } from "./renewal-lab.js";
 import { ensureLabUsers, startSshd, writeKnownHosts, type LabSshd } from "./sshd.js";
@@ -80,6 +80,7 @@ export async function startLabCluster(spec: LabClusterSpec): Promise<LabCluster>
         port: await freePort(node.address),
         users,
         pathPrepend: node.tree.binDir,
+        systemPath: LAB_SYSTEM_PATH,
       });
       // Over SSH: the same entry with the sshd's port and the sudo user instead of `transport: local`.
       const yaml = node.yaml.replace(
@@ -203,16 +204,23 @@ export async function approvedRequest(
   return request;
 }
 
-/** A RunReporter that keeps what it was told, and lets a test act when a step ends. */
+/**
+ * A RunReporter that keeps what it was told, and lets a test act when a step ends (`onStep`) or
+ * when the checklist changes (`onStatus`: a step's ⏳, which is not a step reply).
+ */
 export class RecordingReporter implements RunReporter {
   readonly statuses: RunState[] = [];
   readonly steps: ProgressEvent[] = [];
   readonly summaries: RunState[] = [];
 
-  constructor(private readonly onStep?: (event: ProgressEvent) => void | Promise<void>) {}
+  constructor(
+    private readonly onStep?: (event: ProgressEvent) => void | Promise<void>,
+    private readonly onStatus?: (state: RunState) => void | Promise<void>,
+  ) {}
 
   async status(state: RunState): Promise<void> {
     this.statuses.push(state);
+    await this.onStatus?.(state);
   }
 
   async step(event: ProgressEvent): Promise<void> {

@@ -6,7 +6,7 @@ import type { NodeConfig } from "../../src/config/load.js";
 import { defaultDependencies, type ScanDependencies } from "../../src/scan/scan.js";
 import { LocalTransport } from "../../src/transport/local.js";
 import type { Transport } from "../../src/transport/transport.js";
-import { startControlPlane, type LabControlPlane } from "./control-plane.js";
+import { LAB_SYSTEM_PATH, startControlPlane, type LabControlPlane } from "./control-plane.js";
 import { freePort, labAddress } from "./ports.js";
 import { writeLabNode, type CertName, type ClusterPki, type LabNode } from "./tree.js";
 
@@ -67,11 +67,14 @@ export async function renewalLabNode(spec: RenewalLabNodeSpec): Promise<RenewalL
   return { name: spec.name, address, tree, cp, yaml };
 }
 
-/** A local node's transport with its lab tools (and `toolsFirst`, if given) first on PATH. */
+/**
+ * A local node's transport with its lab tools (and `toolsFirst`, if given) first on PATH, then the
+ * lab's system PATH (never a real crictl or docker).
+ */
 export function labTransport(binDir: string, node: NodeConfig, toolsFirst?: string): Transport {
   const local = new LocalTransport(node.ssh);
-  const path = [toolsFirst, binDir].filter(Boolean).join(":");
-  return { run: (script) => local.run(`PATH='${path}':"$PATH"; export PATH\n${script}`) };
+  const path = [toolsFirst, binDir, LAB_SYSTEM_PATH].filter(Boolean).join(":");
+  return { run: (script) => local.run(`PATH='${path}'; export PATH\n${script}`) };
 }
 
 /** The default scan dependencies, except that the lab nodes run with their lab tools. */

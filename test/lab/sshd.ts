@@ -2,7 +2,16 @@
 // tested against the same sshd, sudo and /bin/sh it meets in production.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -111,6 +120,8 @@ export interface SshdOptions {
   users: LabUsers;
   /** Prepended to sessions' PATH, e.g. a lab node's binDir. */
   pathPrepend?: string;
+  /** The rest of sessions' PATH; default /usr/local/bin:/usr/bin:/bin. */
+  systemPath?: string;
   hostKeyType?: "ed25519" | "rsa" | "ecdsa";
 }
 
@@ -121,6 +132,14 @@ export interface LabSshd {
   hostPublicKey: string;
   /** A known_hosts line for this server; hashed like `ssh-keygen -H` (HashKnownHosts). */
   knownHostsLine(hashed?: boolean): string;
+  /**
+   * Kill this sshd at once together with every sshd process of its connections, as a crash or a
+   * cut network does: live sessions end and new connections are refused. What those sessions ran
+   * (a shell, a sudo) is left to what a lost connection does to it: its input ends, its output breaks.
+   */
+  drop(): Promise<void>;
+  /** Start it again (after drop or stop): the same address, port, host key and configuration. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -164,11 +183,43 @@ export async function startSshd(opts: SshdOptions): Promise<LabSshd> {
       "MaxSessions 50",
       "LogLevel ERROR",
       // Quoted: a node's bin directory may contain spaces.
-      `SetEnv "PATH=${[opts.pathPrepend, "/usr/local/bin:/usr/bin:/bin"].filter(Boolean).join(":")}"`,
+      `SetEnv "PATH=${[opts.pathPrepend, opts.systemPath ?? "/usr/local/bin:/usr/bin:/bin"].filter(Boolean).join(":")}"`,
       "",
     ].join("\n"),
   );
 
+  const where = `${opts.address}:${opts.port}`;
+  let daemon = await launch(config, pidFile, where);
+
+  const hostPattern = opts.port === 22 ? opts.address : `[${opts.address}]:${opts.port}`;
+  return {
+    address: opts.address,
+    port: opts.port,
+    hostPublicKey,
+    knownHostsLine(hashed = false) {
+      if (!hashed) return `${hostPattern} ${hostPublicKey}`;
+      const salt = randomBytes(20);
+      const hash = createHmac("sha1", salt).update(hostPattern).digest();
+      return `|1|${salt.toString("base64")}|${hash.toString("base64")} ${hostPublicKey}`;
+    },
+    drop: () => daemon.drop(),
+    async start() {
+      if (daemon.running()) throw new Error(`lab sshd on ${where} is already running`);
+      daemon = await launch(config, pidFile, where);
+    },
+    stop: () => daemon.stop(),
+  };
+}
+
+interface SshDaemon {
+  running(): boolean;
+  stop(): Promise<void>;
+  drop(): Promise<void>;
+}
+
+/** Starts sshd with this configuration and waits until it listens. */
+async function launch(config: string, pidFile: string, where: string): Promise<SshDaemon> {
+  rmSync(pidFile, { force: true });
   // sshd's absolute path: it refuses to run otherwise (it re-executes itself per connection).
   const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
   live.add(child);
@@ -202,32 +253,69 @@ export async function startSshd(opts: SshdOptions): Promise<LabSshd> {
   while (!(existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() === String(child.pid))) {
     if (!running()) {
       if (!spawnError) await awaitClose();
-      throw new Error(
-        `lab sshd on ${opts.address}:${opts.port} exited: ${spawnError?.message ?? stderr.trim()}`,
-      );
+      throw new Error(`lab sshd on ${where} exited: ${spawnError?.message ?? stderr.trim()}`);
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(
-        `lab sshd on ${opts.address}:${opts.port} not listening after ${START_TIMEOUT_MS} ms: ${stderr.trim()}`,
-      );
+      throw new Error(`lab sshd on ${where} not listening after ${START_TIMEOUT_MS} ms: ${stderr.trim()}`);
     }
     await sleep(10);
   }
 
-  const hostPattern = opts.port === 22 ? opts.address : `[${opts.address}]:${opts.port}`;
-  return {
-    address: opts.address,
-    port: opts.port,
-    hostPublicKey,
-    knownHostsLine(hashed = false) {
-      if (!hashed) return `${hostPattern} ${hostPublicKey}`;
-      const salt = randomBytes(20);
-      const hash = createHmac("sha1", salt).update(hostPattern).digest();
-      return `|1|${salt.toString("base64")}|${hash.toString("base64")} ${hostPublicKey}`;
-    },
-    stop,
+  const drop = async () => {
+    if (!running()) return;
+    for (const pid of freezeTree(child.pid!)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await awaitClose();
   };
+  return { running, stop, drop };
+}
+
+/** Parent pid and command name of every process, from /proc. */
+function processTable(): Map<number, { ppid: number; comm: string }> {
+  const table = new Map<number, { ppid: number; comm: string }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      table.set(Number(entry), { ppid, comm });
+    } catch {
+      // exited while listed
+    }
+  }
+  return table;
+}
+
+/**
+ * The listening sshd and its sshd descendants (one or two per connection), each stopped (SIGSTOP)
+ * so none accepts or forks while the tree is read again, until no new one appears.
+ */
+function freezeTree(root: number): number[] {
+  const frozen = new Set<number>();
+  for (;;) {
+    const table = processTable();
+    const found = table.has(root) ? [root] : [];
+    for (let i = 0; i < found.length; i++)
+      for (const [pid, p] of table)
+        if (p.ppid === found[i] && p.comm.startsWith("sshd") && !found.includes(pid)) found.push(pid);
+    const fresh = found.filter((pid) => !frozen.has(pid));
+    if (fresh.length === 0) return [...frozen];
+    for (const pid of fresh) {
+      try {
+        process.kill(pid, "SIGSTOP");
+        frozen.add(pid);
+      } catch {
+        // already gone
+      }
+    }
+  }
 }
 
 export function writeKnownHosts(path: string, lines: string[]): void {

@@ -3,7 +3,9 @@
 // A manifest present and its component not running: start it (new ids; for kube-apiserver a new
 // lab-apiserver.mjs process, which loads apiserver.crt once, at start). A manifest gone: stop it.
 // A component whose process died (crictl rmp, docker stop, a crash): started again. Like the real
-// kubelet, stopping this process leaves the containers running.
+// kubelet, stopping this process leaves the containers running. Under lab/fail/no-stop a removed
+// manifest is ignored (its containers keep running), and under lab/fail/no-restart a stopped
+// apiserver is not started again.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -65,6 +67,7 @@ function retire(idFile) {
 
 function sync() {
   const components = read(join(lab, "components")).split(/\s+/).filter(Boolean);
+  const neverStop = existsSync(join(lab, "fail/no-stop"));
   for (const c of components) {
     const present = existsSync(join(manifests, `${c}.yaml`));
     const idFile = join(run, `${c}.id`);
@@ -77,9 +80,9 @@ function sync() {
         rmSync(pidFile, { force: true });
         running = false;
       }
-      if (!present && running) process.kill(pid, "SIGTERM");
+      if (!present && running && !neverStop) process.kill(pid, "SIGTERM");
       if (present && !running && !existsSync(join(lab, "fail/no-restart"))) startApiserver();
-    } else if (!present && running) {
+    } else if (!present && running && !neverStop) {
       retire(idFile);
     } else if (present && !running) {
       writeFileSync(idFile, `${newId()}\n`);

@@ -1,0 +1,50 @@
+// What a test file of renewal runs shares: a temporary root for its lab clusters, the Redis stores
+// (requests, audit, run lease) under a key prefix of its own, and, after the file, everything
+// stopped and removed: control planes, sshds, its Redis keys and the root.
+import { after } from "node:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Redis } from "ioredis";
+import { AuditLog } from "../../src/store/audit.js";
+import { connectRedis, DEFAULT_REDIS_URL } from "../../src/store/redis.js";
+import { RenewalStore } from "../../src/store/renewals.js";
+import { RunLease } from "../../src/store/run-lease.js";
+import { stopAllControlPlanes } from "./control-plane.js";
+import type { LabCluster } from "./renewal-cluster.js";
+
+export interface RenewalFixture {
+  root: string;
+  redis: Redis;
+  prefix: string;
+  renewals: RenewalStore;
+  audit: AuditLog;
+  lease: RunLease;
+  /** Clusters to stop after the file (push each one started). */
+  labs: LabCluster[];
+}
+
+/** Call once at the top of a test file; `name` names its root and key prefix. */
+export function renewalFixture(name: string): RenewalFixture {
+  const root = mkdtempSync(join(tmpdir(), `certs-bot-${name}-`));
+  const redis = connectRedis(DEFAULT_REDIS_URL);
+  const prefix = `${name}-${process.pid}`;
+  const fixture: RenewalFixture = {
+    root,
+    redis,
+    prefix,
+    renewals: new RenewalStore(redis, prefix),
+    audit: new AuditLog(redis, prefix),
+    lease: new RunLease(redis, prefix),
+    labs: [],
+  };
+  after(async () => {
+    await stopAllControlPlanes();
+    await Promise.all(fixture.labs.map((l) => l.stop()));
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+    rmSync(root, { recursive: true, force: true });
+  });
+  return fixture;
+}
