@@ -290,6 +290,7 @@ async function runWithFault(c: FaultCase, p: Prepared): Promise<Ran> {
   const result = await runRenewal(
     { request, plan: p.plan },
     {
+      config: { cluster: p.lab.cluster, renewal: p.lab.config.renewal },
       requests: renewals,
       audit,
       reporter,

@@ -27,7 +27,7 @@ import {
   startLabCluster,
   type LabCluster,
 } from "../lab/renewal-cluster.js";
-import { assertSameAsBefore, snapshotNode, type NodeSnapshot } from "../lab/snapshot.js";
+import { assertSameAsBefore, snapshotNode, type NodeSnapshot } from "../lab/node-state.js";
 
 let root: string;
 let redis: Redis;
@@ -182,7 +182,7 @@ describe("one runner per cluster", () => {
     const plan = await planLabRenewal(lab);
     const request = await approvedRequest(renewals, plan);
     const apiserverBefore = pkiFingerprint(lab.node(first), "apiserver.crt");
-    const manifestsBefore = snapshotNode(lab.node(first)).manifests;
+    const snapshotBefore = snapshotNode(lab.node(first));
     let renewedClient = "";
 
     // When the first node's renew has ended, another attempt of the same request takes the lease (as
@@ -205,7 +205,7 @@ describe("one runner per cluster", () => {
       [`${first} preflight ✅`, `${first} backup ✅`, `${first} renew ✅`],
       "nothing after the renew: no restart began, no rollback either (the holder decides)",
     );
-    assert.deepEqual(snapshotNode(lab.node(first)).manifests, manifestsBefore, "no manifest was parked");
+    assertSameAsBefore(lab.node(first), snapshotBefore, "manifests/"); // no manifest was parked
     assert.equal(
       await servedNow(lab, first),
       apiserverBefore,
