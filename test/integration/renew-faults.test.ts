@@ -377,7 +377,12 @@ async function judgeRun(
     ];
     await f.check("node 2 not run", () => assert.deepEqual(touched, [], touched.join(", ")));
     // Loose: the summary names the state node 1 was left in (renewed, or back as it was).
-    const says = changedOnDisk(p) ? /renewed/i : /rolled back|nothing was changed|nothing changed/i;
+    const says = changedOnDisk(p)
+      ? /renewed/i
+      : new RegExp(
+          `; ${first.name}: (rolled back: pki/, the kubeconfigs and manifests/ as before, the old certificate ` +
+            "served|nothing was changed \\(it failed before pki/ was touched\\));",
+        );
     await f.check("runSummary says how node 1 was left", () => {
       assert.ok(!summary.includes("\n"), "not one line");
       assert.match(summary, says, `${String(says)} does not match`);
@@ -387,6 +392,7 @@ async function judgeRun(
   await f.check("the request ended", () =>
     assert.equal(ended?.state, done ? "done" : "failed", `request ${ended?.state}`),
   );
+  await f.check("the card's line says the same", () => assert.equal(ended?.outcome, summary));
   const holder = await redis.get(lease.key(lab.name));
   await f.check("the run lease released", () => assert.equal(holder, null, `held by ${holder}`));
   const results = (await audit.latest(lab.name, 200))

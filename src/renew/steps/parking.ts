@@ -5,13 +5,16 @@
 // connection drops, when a tool fails, when it is told to stop. certs-bot watches from outside (the
 // container runtime, or the apiserver's health), releases, then checks that every manifest is back
 // and puts back anything still parked itself. Putting back needs only `mv`: never the tool that failed.
+// Each parking has its own token: a parking script left running by a dropped connection puts back
+// only while its own mark is there, so it never undoes a later parking or a later put-back.
+import { randomUUID } from "node:crypto";
 import { command, type Command } from "../../kubeadm/versions.js";
 import { quote, StepFailure, type NodeSpec, type StepContext } from "./step.js";
 
 const manifest = (spec: NodeSpec, c: string): string => `${spec.kubernetesDir}/manifests/${c}.yaml`;
 const parkedManifest = (spec: NodeSpec, c: string): string => `${spec.aside}/manifests/${c}.yaml`;
-const releaseFlag = (spec: NodeSpec): string => `${spec.aside}/manifests/.release`;
-const parkedMark = (spec: NodeSpec): string => `${spec.aside}/manifests/.parked`;
+const releaseFlag = (spec: NodeSpec, token: string): string => `${spec.aside}/manifests/.release-${token}`;
+const parkedMark = (spec: NodeSpec, token: string): string => `${spec.aside}/manifests/.parked-${token}`;
 
 /** The commands approvers see for parking and for putting back. */
 export const parkCommands = (spec: NodeSpec): Command[] => [
@@ -24,30 +27,55 @@ export const putBackCommands = (spec: NodeSpec): Command[] =>
   spec.components.map((c) => command("mv", { path: parkedManifest(spec, c) }, { path: manifest(spec, c) }));
 
 /** Moves back every parked manifest whose place is free; idempotent, each move may fail alone. */
+function moveBackLines(spec: NodeSpec): string[] {
+  return spec.components.map(
+    (c) =>
+      `if [ -e ${quote(parkedManifest(spec, c))} ] && [ ! -e ${quote(manifest(spec, c))} ]; then ` +
+      `mv ${quote(parkedManifest(spec, c))} ${quote(manifest(spec, c))} || true; fi`,
+  );
+}
+
+const removeAsideDirs = (spec: NodeSpec): string[] => [
+  `rmdir ${quote(`${spec.aside}/manifests`)} 2>/dev/null || true`,
+  `rmdir ${quote(spec.aside)} 2>/dev/null || true`,
+];
+
+/** certs-bot's own put-back: every parking's marks go (any parking script left running stands down). */
 function putBackScript(spec: NodeSpec): string {
+  const dir = quote(`${spec.aside}/manifests`);
   return [
-    ...spec.components.map(
-      (c) =>
-        `if [ -e ${quote(parkedManifest(spec, c))} ] && [ ! -e ${quote(manifest(spec, c))} ]; then ` +
-        `mv ${quote(parkedManifest(spec, c))} ${quote(manifest(spec, c))} || true; fi`,
-    ),
-    `rm -f ${quote(releaseFlag(spec))} ${quote(parkedMark(spec))}`,
-    `rmdir ${quote(`${spec.aside}/manifests`)} 2>/dev/null || true`,
-    `rmdir ${quote(spec.aside)} 2>/dev/null || true`,
+    `rm -f ${dir}/.parked-* ${dir}/.release-* 2>/dev/null || true`,
+    ...moveBackLines(spec),
+    ...removeAsideDirs(spec),
   ].join("\n");
 }
 
-/** The guarded parking: parks, marks, waits for the release (at most `seconds`), puts back on exit. */
-function parkScript(spec: NodeSpec, seconds: number): string {
+/**
+ * The guarded parking: parks, marks, waits for its release (at most `seconds`), and on exit puts back
+ * — only while its mark is still there (a later parking or put-back removed it: theirs now).
+ */
+function parkScript(spec: NodeSpec, token: string, seconds: number): string {
+  const mark = quote(parkedMark(spec, token));
+  const release = quote(releaseFlag(spec, token));
+  const dir = quote(`${spec.aside}/manifests`);
   return [
-    `put_back() {\n${putBackScript(spec)}\n}`,
+    "put_back() {",
+    `  if [ -e ${mark} ]; then`,
+    ...moveBackLines(spec).map((l) => `    ${l}`),
+    "  fi",
+    `  rm -f ${mark} ${release}`,
+    ...removeAsideDirs(spec).map((l) => `  ${l}`),
+    "}",
     "trap put_back EXIT",
     "trap 'exit 3' HUP INT TERM PIPE",
-    `rm -f ${quote(releaseFlag(spec))} ${quote(parkedMark(spec))}`,
-    ...parkCommands(spec).map((c) => c.line),
-    `: > ${quote(parkedMark(spec))}`,
+    `mkdir -p ${dir}`,
+    `rm -f ${dir}/.parked-* ${dir}/.release-* 2>/dev/null || true`,
+    `: > ${mark}`,
+    ...parkCommands(spec)
+      .slice(1)
+      .map((c) => c.line),
     "i=0",
-    `while [ ! -e ${quote(releaseFlag(spec))} ]; do`,
+    `while [ ! -e ${release} ] && [ -e ${mark} ]; do`,
     `  if [ "$i" -ge ${seconds} ]; then echo "no release within ${seconds} s: putting the manifests back" >&2; exit 3; fi`,
     "  sleep 1",
     "  i=$((i + 1))",
@@ -88,9 +116,10 @@ export async function parkUntil(
 ): Promise<boolean> {
   const { spec } = ctx;
   const seconds = Math.ceil(ms / 1000) + 10;
+  const token = randomUUID().slice(0, 8);
   let ended = false;
   const parking = ctx
-    .exec(parkScript(spec, seconds), "parking the manifests", { timeoutMs: (seconds + 30) * 1000 })
+    .exec(parkScript(spec, token, seconds), "parking the manifests", { timeoutMs: (seconds + 30) * 1000 })
     .then(
       () => undefined,
       (err: Error) => err,
@@ -99,17 +128,21 @@ export async function parkUntil(
   let parked = false;
   let seen = false;
   let watchError: Error | undefined;
-  try {
-    await ctx.waitFor(what, ms, async () => {
+  // Not seeing `stopped` within `ms` is an answer (false); a failing watch is an error.
+  await ctx
+    .waitFor(what, ms, async () => {
       if (ended) return true;
-      parked ||= (await ctx.probeExec(`[ -e ${quote(parkedMark(spec))} ]`)).code === 0;
-      seen = parked && (await stopped());
+      try {
+        parked ||= (await ctx.probeExec(`[ -e ${quote(parkedMark(spec, token))} ]`)).code === 0;
+        seen = parked && (await stopped());
+      } catch (err) {
+        watchError = err as Error;
+        return true;
+      }
       return seen;
-    });
-  } catch (err) {
-    watchError = err as Error;
-  }
-  await ctx.probeExec(`: > ${quote(releaseFlag(spec))}`, { reconnect: true }).catch(() => undefined);
+    })
+    .catch(() => undefined);
+  await ctx.probeExec(`: > ${quote(releaseFlag(spec, token))}`, { reconnect: true }).catch(() => undefined);
   const parkingError = await parking;
   await putBack(ctx);
   if (parkingError) throw parkingError;
