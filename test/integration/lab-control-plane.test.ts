@@ -92,12 +92,16 @@ function planFor(lab: Lab, restartStrategy: RestartStrategy, certs?: string[]): 
 const step = (plan: NodePlan, id: PlanStep["id"]) => plan.steps.find((s) => s.id === id)!;
 
 /** Run a step's commands in order, honouring its bounded wait; every command must succeed. */
+/** A step's commands as the executor runs them: one `set -e` script, split only by its wait. */
 async function runStep(lab: Lab, s: PlanStep): Promise<string> {
+  const at = s.wait?.before ?? s.commands.length;
   let out = "";
-  for (const [i, cmd] of s.commands.entries()) {
-    if (s.wait?.before === i) await lab.cp.waitStopped();
-    const r = await lab.cp.sh(cmd.line);
-    assert.equal(r.code, 0, `${cmd.line}\n${r.stdout}${r.stderr}`);
+  for (const [i, part] of [s.commands.slice(0, at), s.commands.slice(at)].entries()) {
+    if (i === 1 && s.wait) await lab.cp.waitStopped();
+    if (part.length === 0) continue;
+    const script = ["set -e", ...part.map((c) => c.line)].join("\n");
+    const r = await lab.cp.sh(script);
+    assert.equal(r.code, 0, `${script}\n${r.stdout}${r.stderr}`);
     out += r.stdout;
   }
   return out;

@@ -3,7 +3,16 @@
 // the failure switches; and resume after a crash right after the renew step.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CertificateCache } from "../../src/certs/certificate.js";
@@ -71,7 +80,7 @@ async function labNode(name: string, host: number): Promise<Lab> {
   const local = new LocalTransport({ become: "none", commandTimeoutMs: 60_000 });
   // The lab tools first on PATH, as they would be on a node.
   const transport: Transport = {
-    run: (script) => local.run(`PATH='${tree.binDir}':"$PATH"; export PATH\n${script}`),
+    run: (script, options) => local.run(`PATH='${tree.binDir}':"$PATH"; export PATH\n${script}`, options),
   };
   return { name, tree, cp, config, cluster: config.clusters[0]!, transport };
 }
@@ -163,6 +172,51 @@ describe("renewal executor on a 1.28 lab node", () => {
     assert.ok(events.every((e) => e.node === "exec-ok" && e.durationMs >= 0));
     assert.match(events[1]!.excerpt, /v1\.28\.4/);
     assert.ok(events.every((e) => !/PRIVATE KEY/.test(e.excerpt)));
+  });
+
+  test("the backup is root-only even under umask 022: tarball 0600, its directories 0700", async () => {
+    const lab = await labNode("exec-modes", 45);
+    const plan = await planFor(lab);
+    const previous = process.umask(0o022);
+    try {
+      const result = await run(lab, plan).execution;
+      assert.ok(result.ok, JSON.stringify(result.failure));
+    } finally {
+      process.umask(previous);
+    }
+    const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+    assert.equal(mode(plan.backup), "600", "the tarball holds CA keys");
+    const nodeDir = plan.backup.slice(0, plan.backup.lastIndexOf("/"));
+    assert.equal(mode(nodeDir), "700");
+    assert.equal(mode(join(nodeDir, "..")), "700", "the cluster's directory too");
+    assert.deepEqual(
+      readdirSync(nodeDir).filter((f) => f.endsWith(".aside")),
+      [],
+      "nothing left aside after a restart",
+    );
+  });
+
+  test("a backupDir open to others: preflight refuses, nothing is written or renewed", async () => {
+    const lab = await labNode("exec-open-backups", 46);
+    const plan = await planFor(lab);
+    const backupRoot = plan.spec.backupRoot;
+    mkdirSync(backupRoot, { recursive: true });
+    chmodSync(backupRoot, 0o755);
+    const client = diskFp(lab, "apiserver-kubelet-client.crt");
+    try {
+      const result = await run(lab, plan).execution;
+      assert.equal(result.failure?.step, "preflight");
+      assert.match(
+        result.failure!.error,
+        /the backup directory is open to others \(drwxr-xr-x.*\); backups hold CA keys/,
+      );
+      assert.equal(result.rollback, undefined);
+      assert.match(result.leftIn, /^nothing was changed/);
+      assert.equal(existsSync(plan.backup), false, "no backup written");
+      assert.equal(diskFp(lab, "apiserver-kubelet-client.crt"), client, "nothing renewed");
+    } finally {
+      chmodSync(backupRoot, 0o700);
+    }
   });
 
   test("renew failure: rollback restores the original files and the old certificate is served", async () => {

@@ -137,8 +137,13 @@ test("the wrapper passes the script through and kills it at the deadline under e
 
     const sleeps = [randomInt(1e7, 1e8), randomInt(1e7, 1e8)].map((n) => `sleep ${n}`);
     const hung = runGuarded(shell, `echo started\n${sleeps[0]} &\n${sleeps[1]}\n`);
-    assert.equal(hung.signal, "SIGKILL", `${name}: the wrapper killed its own group`);
+    assert.equal(hung.signal, "SIGTERM", `${name}: the wrapper ended its own group (TERM, then KILL)`);
     assert.deepEqual([hung.stdout, hung.stderr], ["started\n", "@certs-bot deadline\n"], name);
     for (const sleep of sleeps) assert.deepEqual(processesWith(sleep), [], `${name}: ${sleep} is left`);
+
+    // TERM first: a script's own traps run at the deadline (a parking script puts manifests back).
+    const trapped = runGuarded(shell, `trap 'echo put back >&2' EXIT\ntrap 'exit 3' TERM\n${sleeps[0]}\n`);
+    assert.match(trapped.stderr, /put back/, `${name}: the script's EXIT trap ran`);
+    assert.deepEqual(processesWith(sleeps[0]!), [], name);
   }
 });

@@ -74,7 +74,7 @@ export async function renewalLabNode(spec: RenewalLabNodeSpec): Promise<RenewalL
 export function labTransport(binDir: string, node: NodeConfig, toolsFirst?: string): Transport {
   const local = new LocalTransport(node.ssh);
   const path = [toolsFirst, binDir, LAB_SYSTEM_PATH].filter(Boolean).join(":");
-  return { run: (script) => local.run(`PATH='${path}'; export PATH\n${script}`) };
+  return { run: (script, options) => local.run(`PATH='${path}'; export PATH\n${script}`, options) };
 }
 
 /** The default scan dependencies, except that the lab nodes run with their lab tools. */
