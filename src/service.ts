@@ -11,7 +11,7 @@ import { Queues, Workers, workerTuning, type ScanClusterData, type ScannedProgre
 import type { ClusterReport } from "./report/types.js";
 import { defaultDependencies, nodeAccess, scanClusters, type ScanDependencies } from "./scan/scan.js";
 import { SlackApp, type SlackSurface } from "./slack/app.js";
-import { ServiceBackend } from "./slack/backend.js";
+import { groupsNow, ServiceBackend } from "./slack/backend.js";
 import { INTERACTIVE_CALLS, SlackPoster, webClient, type SlackEnvironment } from "./slack/poster.js";
 import type { WebClient } from "@slack/web-api";
 import { clusterOfRequest } from "./renew/approval.js";
@@ -99,6 +99,7 @@ export class Service {
     this.audit = new AuditLog(this.redis, prefix, logger);
     this.lease = new RunLease(this.redis, prefix, { logger });
     this.slackClient = client;
+    const interactive = webClient(options.slack, logger, INTERACTIVE_CALLS);
     this.desk = new RenewalDesk({
       config: options.config,
       records: this.renewals,
@@ -120,6 +121,7 @@ export class Service {
           } as never);
         },
       },
+      groupsNow: (userId, groups) => groupsNow(interactive, userId, groups),
       startRun: async (request) => void (await this.queues.requestRun(request.id)),
       now: () => new Date(),
     });
@@ -141,7 +143,7 @@ export class Service {
         store: this.store,
         queues: this.queues,
         connection,
-        client: webClient(options.slack, logger, INTERACTIVE_CALLS),
+        client: interactive,
         logger,
         desk: this.desk,
         audit: this.audit,

@@ -56,6 +56,7 @@ export class InMemoryBackend implements ChatBackend {
         },
         update: async (_card, message) => show([message], false),
       },
+      groupsNow: (userId, groups) => this.groupsOf(userId, groups),
       startRun: async (request) => {
         const run = options
           .run(request, this)
