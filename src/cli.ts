@@ -13,7 +13,7 @@ import { defaultDependencies, scanClusters, selectClusters, UnknownClusterError 
 import { Service, type Role } from "./service.js";
 import { SlackSurfaceError, slackSurface } from "./slack/app.js";
 import { slackEnvironment } from "./slack/poster.js";
-import { keyPrefix, redisUrl } from "./store/redis.js";
+import { checkRedis, keyPrefix, maskRedisUrl, redisTarget, RedisSettingsError } from "./store/redis.js";
 
 /** A mistake the user can fix: printed as one line, exit 3, no stack trace. */
 class UsageError extends Error {}
@@ -135,10 +135,14 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
   const slack = slackEnvironment();
   if (!slack) throw new UsageError("SLACK_BOT_TOKEN is not set (see .env.example)");
   const surface = role === "serve" ? slackSurface(process.env, logger) : null;
+  const redis = redisTarget();
+  const unreachable = await checkRedis(redis);
+  if (unreachable) logger.warn({ redis: unreachable }, "Redis is not reachable yet; certs-bot keeps trying");
   const service = new Service({
     role,
     config,
-    redisUrl: redisUrl(),
+    redisUrl: redis.url,
+    ...(redis.ca ? { redisCa: redis.ca } : {}),
     prefix: keyPrefix(),
     slack,
     slackSurface: surface,
@@ -163,7 +167,10 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
-  logger.info({ role, clusters: config.clusters.length }, "certs-bot is running");
+  logger.info(
+    { role, clusters: config.clusters.length, redis: maskRedisUrl(redis.url) },
+    "certs-bot is running",
+  );
   await stopped;
   return EXIT.ok;
 }
@@ -250,7 +257,8 @@ async function main(argv: string[]): Promise<number> {
       err instanceof ConfigError ||
       err instanceof UnknownClusterError ||
       err instanceof UsageError ||
-      err instanceof SlackSurfaceError
+      err instanceof SlackSurfaceError ||
+      err instanceof RedisSettingsError
     ) {
       process.stderr.write(`certs-bot: ${err.message}\n`);
       return EXIT.unknown;
