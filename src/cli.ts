@@ -14,7 +14,7 @@ import { defaultDependencies, scanClusters, selectClusters, UnknownClusterError 
 import { Service, type Role } from "./service.js";
 import { SlackSurfaceError, slackSurface } from "./slack/app.js";
 import { slackEnvironment } from "./slack/poster.js";
-import { keyPrefix, redisUrl } from "./store/redis.js";
+import { checkRedis, keyPrefix, maskRedisUrl, redisTarget, RedisSettingsError } from "./store/redis.js";
 
 /** A mistake the user can fix: printed as one line, exit 3, no stack trace. */
 class UsageError extends Error {}
@@ -122,7 +122,7 @@ async function consoleCommand(options: {
     throw new UsageError(`--groups ${bad}: not a Slack user group id such as S0SREGROUP`);
   const allowed = options.allowRenewals
     ? await consoleRenewals({
-        url: redisUrl(),
+        target: redisTarget(),
         explicit: Boolean(process.env.REDIS_URL),
         prefix: keyPrefix(),
         logger,
@@ -152,10 +152,14 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
   const slack = slackEnvironment();
   if (!slack) throw new UsageError("SLACK_BOT_TOKEN is not set (see .env.example)");
   const surface = role === "serve" ? slackSurface(process.env, logger) : null;
+  const redis = redisTarget();
+  const unreachable = await checkRedis(redis);
+  if (unreachable) logger.warn({ redis: unreachable }, "Redis is not reachable yet; certs-bot keeps trying");
   const service = new Service({
     role,
     config,
-    redisUrl: redisUrl(),
+    redisUrl: redis.url,
+    ...(redis.ca ? { redisCa: redis.ca } : {}),
     prefix: keyPrefix(),
     slack,
     slackSurface: surface,
@@ -180,7 +184,10 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
-  logger.info({ role, clusters: config.clusters.length }, "certs-bot is running");
+  logger.info(
+    { role, clusters: config.clusters.length, redis: maskRedisUrl(redis.url) },
+    "certs-bot is running",
+  );
   await stopped;
   return EXIT.ok;
 }
@@ -274,7 +281,8 @@ async function main(argv: string[]): Promise<number> {
       err instanceof ConfigError ||
       err instanceof UnknownClusterError ||
       err instanceof UsageError ||
-      err instanceof SlackSurfaceError
+      err instanceof SlackSurfaceError ||
+      err instanceof RedisSettingsError
     ) {
       process.stderr.write(`certs-bot: ${err.message}\n`);
       return EXIT.unknown;

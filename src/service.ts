@@ -11,7 +11,7 @@ import { Queues, Workers, workerTuning, type ScanClusterData, type ScannedProgre
 import type { ClusterReport } from "./report/types.js";
 import { defaultDependencies, nodeAccess, scanClusters, type ScanDependencies } from "./scan/scan.js";
 import { SlackApp, type SlackSurface } from "./slack/app.js";
-import { ServiceBackend } from "./slack/backend.js";
+import { groupsNow, ServiceBackend } from "./slack/backend.js";
 import { INTERACTIVE_CALLS, SlackPoster, webClient, type SlackEnvironment } from "./slack/poster.js";
 import type { WebClient } from "@slack/web-api";
 import { clusterOfRequest } from "./renew/approval.js";
@@ -21,7 +21,7 @@ import type { RunReporter } from "./renew/ports.js";
 import { SlackThreadReporter } from "./slack/thread-reporter.js";
 import { leaseTtlFor, RunLease } from "./store/run-lease.js";
 import { AuditLog } from "./store/audit.js";
-import { connectRedis } from "./store/redis.js";
+import { connectRedis, redisOptions } from "./store/redis.js";
 import { RenewalStore } from "./store/renewals.js";
 import { Store, type StoredScan } from "./store/store.js";
 
@@ -31,6 +31,8 @@ export interface ServiceOptions {
   role: Role;
   config: Config;
   redisUrl: string;
+  /** The CA for a rediss:// `redisUrl` (REDIS_TLS_CA_FILE); default: Node's trusted CAs. */
+  redisCa?: Buffer;
   /** Redis key prefix (CERTS_BOT_REDIS_PREFIX); BullMQ queues live under `<prefix>:bull`. */
   prefix: string;
   slack: SlackEnvironment;
@@ -79,12 +81,13 @@ export class Service {
 
   constructor(private readonly options: ServiceOptions) {
     const { redisUrl, prefix, logger } = options;
-    this.redis = connectRedis(redisUrl);
+    const target = { url: redisUrl, ...(options.redisCa ? { ca: options.redisCa } : {}) };
+    this.redis = connectRedis(target);
     this.redis.on("error", (err: Error) =>
       logger.warn({ err: err.message }, "redis connection problem; retrying"),
     );
     this.store = new Store(this.redis, prefix);
-    const connection = { url: redisUrl, protocol: 2, maxRetriesPerRequest: null } as const;
+    const connection = redisOptions(target);
     this.queues = new Queues(connection, `${prefix}:bull`);
     for (const queue of [this.queues.scan, this.queues.digest]) {
       // Without a listener BullMQ prints connection errors to the console, around pino.
@@ -102,6 +105,7 @@ export class Service {
       ttlMs: leaseTtlFor(workerTuning().renewalLockDuration),
     });
     this.slackClient = client;
+    const interactive = webClient(options.slack, logger, INTERACTIVE_CALLS);
     this.desk = new RenewalDesk({
       config: options.config,
       records: this.renewals,
@@ -123,6 +127,7 @@ export class Service {
           } as never);
         },
       },
+      groupsNow: (userId, groups) => groupsNow(interactive, userId, groups),
       startRun: async (request) => void (await this.queues.requestRun(request.id)),
       now: () => new Date(),
     });
@@ -144,7 +149,7 @@ export class Service {
         store: this.store,
         queues: this.queues,
         connection,
-        client: webClient(options.slack, logger, INTERACTIVE_CALLS),
+        client: interactive,
         logger,
         desk: this.desk,
         audit: this.audit,

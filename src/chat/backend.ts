@@ -23,6 +23,6 @@ export interface ChatBackend {
   auditEntries(cluster: string, n: number): Promise<AuditEntry[]>;
   /** An operator's renewal request (RenewalDesk.request). */
   requestRenewal(ask: RenewalAsk): Promise<AskOutcome>;
-  /** An Approve or Reject click on an approval card. */
+  /** An Approve or Reject click on an approval card (the desk asks Slack for the clicker's groups). */
   clickRenewal(requestId: string, click: Click): Promise<ClickOutcome>;
 }

@@ -1,7 +1,22 @@
 // Reads config/clusters.yaml into resolved clusters and nodes. Every error names the file, the
-// line, the path inside the document (clusters[1].nodes[0].host) and what is wrong.
-import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from "yaml";
+// line, the path inside the document (clusters[1].nodes[0].host) and what is wrong. Whatever the
+// file holds (a directory, binary or non-UTF-8 bytes, broken YAML, an alias bomb), loading it either
+// succeeds or throws a ConfigError: nothing else escapes to the CLI as an "unexpected failure".
+import { readFileSync, statSync } from "node:fs";
+import {
+  LineCounter,
+  parseDocument,
+  isAlias,
+  isMap,
+  isSeq,
+  isPair,
+  isScalar,
+  visit,
+  type Alias,
+  type Document,
+  type Node as YamlNode,
+  type YAMLError,
+} from "yaml";
 import type { z } from "zod";
 import { configSchema, type RawConfig, type RenewalSettings, type Thresholds } from "./schema.js";
 
@@ -77,6 +92,17 @@ const SSH_DEFAULTS: SshSettings = {
 const PATH_DEFAULTS: NodePaths = { kubernetesDir: "/etc/kubernetes", kubeletPkiDir: "/var/lib/kubelet/pki" };
 const APISERVER_DEFAULTS = { port: 6443, probe: true };
 
+/**
+ * How often aliases may be expanded (yaml's `maxAliasCount`, counted per anchor as uses × the aliases
+ * inside it): an anchor shared by a thousand clusters is fine, while nested aliases that would
+ * expand exponentially (an alias bomb, "billion laughs") stop after a few levels.
+ */
+export const MAX_ALIAS_COUNT = 1000;
+
+/** C0 controls other than tab, LF and CR, and DEL: YAML forbids them, binary files are full of them. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+
 export class ConfigError extends Error {
   constructor(
     readonly file: string,
@@ -142,6 +168,51 @@ function describe(issue: z.core.$ZodIssue, data: unknown): { path: PropertyKey[]
   return [{ path: issue.path, message: issue.message }];
 }
 
+/** The first alias in document order whose anchor (the last one before it, as yaml resolves) fits. */
+function aliasWhere(doc: Document, fits: (anchored: YamlNode | undefined) => boolean): Alias | undefined {
+  const anchors = new Map<string, YamlNode>();
+  let found: Alias | undefined;
+  visit(doc, {
+    Node(_, node) {
+      if (isAlias(node)) {
+        if (!fits(anchors.get(node.source))) return undefined;
+        found = node;
+        return visit.BREAK;
+      }
+      if (node.anchor) anchors.set(node.anchor, node);
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/** yaml's error in the config's words where its own would puzzle (or name its API). */
+function syntaxProblem(doc: Document, error: YAMLError): string {
+  if (error.code === "MULTIPLE_DOCS") return "more than one YAML document (a second `---`); a config is one";
+  if (error.code !== "DUPLICATE_KEY") return error.message.split("\n")[0]!;
+  let key: unknown;
+  visit(doc, {
+    Pair(_, pair) {
+      if (!isScalar(pair.key) || pair.key.range?.[0] !== error.pos[0]) return undefined;
+      key = pair.key.value;
+      return visit.BREAK;
+    },
+  });
+  return `duplicate key${key === undefined ? "" : ` ${JSON.stringify(String(key)).slice(0, 80)}`} (a key may appear once per mapping)`;
+}
+
+/** Does `node` contain an alias (then an alias of it expands aliases: the nesting a bomb needs)? */
+function holdsAlias(node: YamlNode): boolean {
+  let found = false;
+  visit(node, {
+    Alias: () => {
+      found = true;
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
 export function parseConfig(text: string, file: string): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -150,13 +221,37 @@ export function parseConfig(text: string, file: string): Config {
     const { line, col } = lineCounter.linePos(offset);
     return `${file}:${line}:${col}`;
   };
+  const control = CONTROL.exec(text);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+    throw new ConfigError(file, [
+      `${at(control.index)}: control character U+${code}; a config is YAML text (is this a binary file?)`,
+    ]);
+  }
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => `${at(e.pos[0])}: YAML syntax: ${e.message.split("\n")[0]}`),
+      doc.errors.map((e) => `${at(e.pos[0])}: YAML syntax: ${syntaxProblem(doc, e)}`),
     );
   }
-  const data: unknown = doc.toJS() ?? {};
+  if (doc.contents === null) {
+    throw new ConfigError(file, [`${file}: the file is empty; a config lists at least its \`clusters:\``]);
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    // yaml throws, rather than reports, an alias without its anchor and an alias expanded too often.
+    const message = (err as Error).message;
+    const bomb = /excessive alias count/i.test(message);
+    const alias = bomb
+      ? aliasWhere(doc, (anchored) => anchored !== undefined && holdsAlias(anchored))
+      : aliasWhere(doc, (anchored) => anchored === undefined);
+    const what = bomb
+      ? `aliases expand too often (over ${MAX_ALIAS_COUNT} expansions of one anchor; nested aliases, an alias bomb?)`
+      : message;
+    throw new ConfigError(file, [`${at(alias?.range?.[0])}: YAML aliases: ${what}`]);
+  }
   const result = configSchema.safeParse(data);
   if (!result.success) {
     const root = doc.contents as YamlNode | null;
@@ -176,15 +271,65 @@ export function parseConfig(text: string, file: string): Config {
   return resolve(result.data, file);
 }
 
-export function loadConfig(file: string): Config {
-  let text: string;
+/** `line:col` (1-based) of the end of `prefix`. */
+function endOf(prefix: string): string {
+  const lines = prefix.split("\n");
+  return `${lines.length}:${lines[lines.length - 1]!.length + 1}`;
+}
+
+/** The file's bytes as text; a ConfigError naming where they stop being UTF-8. */
+function decodeUtf8(bytes: Buffer, file: string): string {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
   try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(err);
-    throw new ConfigError(file, [`${file}: ${reason}`]);
+    return decoder.decode(bytes);
+  } catch {
+    // Fed byte by byte, it fails inside the bad sequence: that sequence starts after the last
+    // character it put out. Only on this error path, and it stops there.
+    let start = 0;
+    try {
+      for (let offset = 0; offset < bytes.length; offset++) {
+        if (decoder.decode(bytes.subarray(offset, offset + 1), { stream: true })) start = offset + 1;
+      }
+      decoder.decode(); // a sequence cut off at the end of the file
+    } catch {
+      // `start` is where the bad sequence begins
+    }
+    const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
+    const byte = (bytes[start] ?? 0).toString(16).padStart(2, "0");
+    throw new ConfigError(file, [
+      `${file}:${endOf(bytes.subarray(0, start).toString("utf8"))}: not UTF-8 text (byte 0x${byte}` +
+        `${utf16 ? "; the file looks like UTF-16" : ""}); save the config as UTF-8`,
+    ]);
   }
-  return parseConfig(text, file);
+}
+
+/** The file's bytes; a ConfigError when it is missing, unreadable or not a regular file. */
+function readConfigFile(file: string): Buffer {
+  const problem = (why: string) => new ConfigError(file, [`${file}: ${why}`]);
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw problem(code === "ENOENT" ? "file not found" : `cannot be read: ${(err as Error).message}`);
+  }
+  if (stat.isDirectory()) throw problem("is a directory, not a config file");
+  // A FIFO or a device (/dev/zero) could block or never end.
+  if (!stat.isFile()) throw problem("is not a regular file");
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw problem(
+      code === "EACCES" || code === "EPERM"
+        ? "cannot be read: permission denied"
+        : `cannot be read: ${(err as Error).message}`,
+    );
+  }
+}
+
+export function loadConfig(file: string): Config {
+  return parseConfig(decodeUtf8(readConfigFile(file), file), file);
 }
 
 const unique = (ids: readonly string[]): string[] => [...new Set(ids)];

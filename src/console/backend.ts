@@ -69,6 +69,7 @@ export class InMemoryBackend implements ChatBackend {
         },
         update: async (_card, message) => show([message], false),
       },
+      groupsNow: (userId, groups) => this.groupsOf(userId, groups),
       startRun: async (request) => {
         // Unreachable without `run`: no request is ever created then (requestRenewal).
         if (!options.run) throw new Error(RENEWALS_OFF);

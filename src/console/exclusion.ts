@@ -12,7 +12,7 @@ import { hostname, userInfo } from "node:os";
 import type { Logger } from "pino";
 import type { AuditTrail } from "../renew/ports.js";
 import { AuditLog } from "../store/audit.js";
-import { connectRedisWithin, shownRedisUrl } from "../store/redis.js";
+import { connectRedisWithin, maskRedisUrl, type RedisTarget } from "../store/redis.js";
 import { RunLease, type ExecutionLease } from "../store/run-lease.js";
 import { MemoryAudit, MemoryLease } from "./renewals.js";
 
@@ -30,8 +30,8 @@ export interface ConsoleRenewals {
 export type ConsoleRenewalsResult = { ok: true; renewals: ConsoleRenewals } | { ok: false; reason: string };
 
 export interface ConsoleRenewalsInput {
-  /** serve's Redis: REDIS_URL, else the default. */
-  url: string;
+  /** serve's Redis: REDIS_URL (and REDIS_TLS_CA_FILE), else the default. */
+  target: RedisTarget | string;
   /** Whether REDIS_URL was set (a Redis someone meant), or the default was only tried. */
   explicit: boolean;
   /** serve's key prefix, so the lease and the audit keys are the ones serve uses. */
@@ -62,9 +62,9 @@ function markedAudit(log: AuditLog, mark: string): AuditTrail {
 const ALLOWED = "allowed here, and they change real nodes.";
 
 export async function consoleRenewals(input: ConsoleRenewalsInput): Promise<ConsoleRenewalsResult> {
-  const { url, explicit, prefix, logger } = input;
-  const shown = shownRedisUrl(url);
-  const connected = await connectRedisWithin(url, input.timeoutMs ?? REDIS_CONNECT_TIMEOUT_MS);
+  const { target, explicit, prefix, logger } = input;
+  const shown = maskRedisUrl(typeof target === "string" ? target : target.url);
+  const connected = await connectRedisWithin(target, input.timeoutMs ?? REDIS_CONNECT_TIMEOUT_MS);
   if (connected.ok) {
     const { redis } = connected;
     redis.on("error", (err: Error) =>

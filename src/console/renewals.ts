@@ -1,7 +1,6 @@
 // Renewal requests and the audit log of `certs-bot console`, in memory: the same rules as the Redis
 // stores (approval.ts decides every change; one active request per cluster, a due one expired on
 // the way), without the atomicity Redis needs — one process, one event loop, no other writer.
-import type { ClusterConfig } from "../config/load.js";
 import {
   decide,
   expire,
@@ -9,9 +8,10 @@ import {
   isDue,
   isEnded,
   markRunning,
-  type Click,
+  type DecideContext,
   type DecideResult,
   type RenewalRequest,
+  type ResolvedClick,
 } from "../renew/approval.js";
 import type { RenewalPlan } from "../renew/plan.js";
 import type { AuditTrail, RenewalRecords } from "../renew/ports.js";
@@ -76,11 +76,7 @@ export class MemoryRenewals implements RenewalRecords {
     return null;
   }
 
-  async applyClick(
-    id: string,
-    click: Click,
-    ctx: { cluster: ClusterConfig; now: Date },
-  ): Promise<DecideResult> {
+  async applyClick(id: string, click: ResolvedClick, ctx: DecideContext): Promise<DecideResult> {
     const entry = this.entries.get(id);
     if (!entry) return { ok: false, reason: "this renewal request no longer exists; request a new renewal." };
     const result = decide(entry.request, click, ctx);

@@ -5,9 +5,7 @@
 import type { ChatBackend } from "../chat/backend.js";
 import { SCAN_NOW_ACTION } from "../chat/home.js";
 import { decideCommand } from "../chat/router.js";
-import { groupsToCheck } from "../chat/access.js";
 import { renderRenewalPlanning, renderScanDone, renderScanFailed, type ChatReply } from "../chat/views.js";
-import { clusterOfRequest } from "../renew/approval.js";
 import {
   APPROVE_ACTION,
   REJECT_ACTION,
@@ -205,12 +203,7 @@ export class ConsoleSession {
 
   /** Approve or Reject typed as a button label; checked by the desk like a click in Slack. */
   private async click(action: "approve" | "reject", requestId: string): Promise<void> {
-    const { config, backend } = this.options;
-    const cluster = config.clusters.find((c) => c.name === clusterOfRequest(requestId));
-    const userGroups = cluster
-      ? await backend.groupsOf(this.user, groupsToCheck(cluster.approvers, this.user))
-      : [];
-    const outcome = await backend.clickRenewal(requestId, { user: this.user, userGroups, action });
+    const outcome = await this.options.backend.clickRenewal(requestId, { user: this.user, action });
     if (!outcome.ok) this.show([renderClickRefused(outcome.cluster, outcome.reason)], true);
   }
 

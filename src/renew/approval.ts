@@ -1,5 +1,6 @@
 // Renewal requests and the approval rules (issue 5, "Approving"). Pure: the clock comes in as `now`,
-// the clicker's user groups come from the edge, persistence is `src/store/renewals.ts`.
+// the clicker's user groups come from the edge (looked up at the click), the approval rules from the
+// config in force at the click, persistence is `src/store/renewals.ts`.
 //
 // A request is pending until enough different approvers approve it (→ approved, and exactly one
 // click gets `startRun: true`), one eligible person rejects it (→ rejected), or nobody approves it
@@ -7,6 +8,11 @@
 // Every click is checked here: the clicker is an approver of this cluster (by user id or user group),
 // is not the requester (unless `allowSelfApproval`), has not already approved, and the request is
 // still pending and not past its expiry. Refusals are worded for the clicker (shown to them only).
+//
+// `requiredApprovals` and `allowSelfApproval` are not part of the request: a click is judged by the
+// rules of today's config, so raising the count or turning self-approval off after a request
+// applies to it. An approval counts for the rights its approver had when they clicked; the
+// requester's own approval stops counting when self-approval is turned off.
 import { createHash } from "node:crypto";
 import { canApprove, mention } from "../chat/access.js";
 import type { ClusterConfig, RenewalSettings } from "../config/load.js";
@@ -37,8 +43,6 @@ export interface RenewalRequest {
   requestedBy: string;
   requestedAt: Date;
   expiresAt: Date;
-  requiredApprovals: number;
-  allowSelfApproval: boolean;
   /** In click order; one entry per different approver. */
   approvals: Approval[];
   rejection?: Rejection;
@@ -54,23 +58,32 @@ export interface NewRequestInput {
   cluster: string;
   requestedBy: string;
   now: Date;
-  settings: Pick<RenewalSettings, "approvalTtlMinutes" | "requiredApprovals" | "allowSelfApproval">;
+  settings: Pick<RenewalSettings, "approvalTtlMinutes">;
   node?: string;
   certs?: readonly string[];
 }
 
+/** An Approve or Reject click as the edge receives it (the user id from Slack's signed payload). */
 export interface Click {
   user: string;
-  /** The user groups (S…) the clicker belongs to, resolved by the edge. */
-  userGroups: readonly string[];
   action: "approve" | "reject";
   /** Optional words with a rejection. */
   reason?: string;
 }
 
+/** A click with the user groups (S…) the clicker belongs to, asked of Slack at the click. */
+export interface ResolvedClick extends Click {
+  userGroups: readonly string[];
+}
+
+/** How many approvals a request needs and whether the requester may give one. */
+export type ApprovalRules = Pick<RenewalSettings, "requiredApprovals" | "allowSelfApproval">;
+
 export interface DecideContext {
   /** The request's cluster, from the current config (its `approvers` decide). */
   cluster: ClusterConfig;
+  /** From the current config, not from the time of the request. */
+  rules: ApprovalRules;
   now: Date;
 }
 
@@ -116,8 +129,6 @@ export function newRequest(input: NewRequestInput): RenewalRequest {
     requestedBy: input.requestedBy,
     requestedAt: now,
     expiresAt: new Date(now.getTime() + settings.approvalTtlMinutes * MINUTE_MS),
-    requiredApprovals: settings.requiredApprovals,
-    allowSelfApproval: settings.allowSelfApproval,
     approvals: [],
     state: "pending",
   };
@@ -145,6 +156,10 @@ export const isDue = (request: RenewalRequest, now: Date): boolean =>
 export function expire(request: RenewalRequest, now: Date): RenewalRequest | null {
   return isDue(request, now) ? { ...request, state: "expired", endedAt: now } : null;
 }
+
+/** The approvals that count under `rules`: the requester's own only while self-approval is allowed. */
+export const countedApprovals = (request: RenewalRequest, rules: ApprovalRules): Approval[] =>
+  request.approvals.filter((a) => rules.allowSelfApproval || a.user !== request.requestedBy);
 
 /** Why a request that is no longer pending takes no click, for `user`. */
 function notPending(request: RenewalRequest, user: string): string {
@@ -174,8 +189,8 @@ function notPending(request: RenewalRequest, user: string): string {
 }
 
 /** Applies one Approve or Reject click, or refuses it with a reason for the clicker. */
-export function decide(request: RenewalRequest, click: Click, ctx: DecideContext): DecideResult {
-  const { now } = ctx;
+export function decide(request: RenewalRequest, click: ResolvedClick, ctx: DecideContext): DecideResult {
+  const { now, rules } = ctx;
   if (ctx.cluster.name !== request.cluster) {
     return { ok: false, reason: `this request is for ${request.cluster}, not ${ctx.cluster.name}.` };
   }
@@ -212,16 +227,21 @@ export function decide(request: RenewalRequest, click: Click, ctx: DecideContext
 
   const may = canApprove(ctx.cluster, click.user, click.userGroups);
   if (!may.allowed) return { ok: false, reason: may.reason };
-  if (isRequester && !request.allowSelfApproval) {
+  if (isRequester && !rules.allowSelfApproval) {
     return {
       ok: false,
       reason:
         "you requested this renewal, so a different approver must approve it (self-approval is off for this bot).",
     };
   }
-  const needed = Math.max(1, request.requiredApprovals);
-  if (request.approvals.some((a) => a.user === click.user)) {
-    const missing = needed - request.approvals.length;
+  const already = request.approvals.some((a) => a.user === click.user);
+  const approvals = already ? request.approvals : [...request.approvals, { user: click.user, at: now }];
+  const counted = countedApprovals({ ...request, approvals }, rules).length;
+  const needed = Math.max(1, rules.requiredApprovals);
+  const reached = counted >= needed;
+  // A repeat click counts nothing new, but completes a request whose requirement was lowered since.
+  if (already && !reached) {
+    const missing = needed - counted;
     return {
       ok: false,
       reason:
@@ -229,8 +249,6 @@ export function decide(request: RenewalRequest, click: Click, ctx: DecideContext
         "from a different approver.",
     };
   }
-  const approvals = [...request.approvals, { user: click.user, at: now }];
-  const reached = approvals.length >= needed;
   return {
     ok: true,
     startRun: reached,

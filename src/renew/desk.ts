@@ -4,11 +4,17 @@
 // audited, and shown on the card; the click that completes the approvals starts the run (the run's
 // job id derives from the request, so nothing starts twice). A request nobody approves is expired
 // by `sweep`. Access to *request* is the router's check (operators); clicks are checked here.
+//
+// A click is judged with today's rights: the clicker's user groups are asked of Slack at the click
+// (no cache; when Slack cannot answer, the click is refused and nothing is recorded), and the
+// approval rules are the loaded config's, not those in force when the request was made. The card
+// shows the rules of the config that drew it last; it is redrawn at every click, expiry and run end.
 import type { ClusterConfig, Config } from "../config/load.js";
+import { groupsToCheck } from "../chat/access.js";
 import type { SlackMessage } from "../notify/slack-types.js";
 import type { ClusterReport } from "../report/types.js";
 import type { CardLocation } from "../store/renewals.js";
-import { isDue, newRequest, type Click, type RenewalRequest } from "./approval.js";
+import { countedApprovals, isDue, newRequest, type Click, type RenewalRequest } from "./approval.js";
 import { planRenewal, type PlanResult, type RenewalPlan } from "./plan.js";
 import type { AuditTrail, RenewalRecords } from "./ports.js";
 import { renderApprovalCard } from "./thread.js";
@@ -25,6 +31,11 @@ export interface RenewalDeskDependencies {
     post(message: SlackMessage, requestId: string): Promise<CardLocation>;
     update(card: CardLocation, message: SlackMessage): Promise<void>;
   };
+  /**
+   * Which of `groups` (S…) the user is a member of, asked now and never from a cache, so an approver
+   * removed from a group loses the right at once. Throws when it cannot say (the click is refused).
+   */
+  groupsNow(userId: string, groups: readonly string[]): Promise<string[]>;
   /** Starts (or joins) the run of an approved request. */
   startRun(request: RenewalRequest): Promise<void>;
   now(): Date;
@@ -87,7 +98,7 @@ export class RenewalDesk {
       kind: "requested",
       actor: userId,
       requestId: request.id,
-      detail: `${scope} on ${plan.nodes.map((n) => n.node).join(", ")}; needs ${request.requiredApprovals} approval(s)`,
+      detail: `${scope} on ${plan.nodes.map((n) => n.node).join(", ")}; needs ${config.renewal.requiredApprovals} approval(s)`,
     });
     let card: CardLocation;
     try {
@@ -126,7 +137,7 @@ export class RenewalDesk {
     });
   }
 
-  /** An Approve or Reject click; `click.userGroups` resolved by the edge. */
+  /** An Approve or Reject click: the clicker's groups are looked up now, the rules are today's. */
   async click(requestId: string, click: Click): Promise<ClickOutcome> {
     const { config, records, audit } = this.deps;
     const stored = await records.get(requestId);
@@ -138,16 +149,37 @@ export class RenewalDesk {
         cluster: stored?.cluster ?? "unknown",
       };
     }
-    const result = await records.applyClick(requestId, click, { cluster, now: this.deps.now() });
-    if (!result.ok) {
-      if (result.request?.state === "expired") await this.expired(result.request);
+    const refuse = async (reason: string, why = reason): Promise<ClickOutcome> => {
       await audit.append(cluster.name, {
         kind: "refused",
         actor: click.user,
         requestId,
-        detail: `${click.action} refused: ${result.reason}`,
+        detail: `${click.action} refused: ${why}`,
       });
-      return { ok: false, reason: result.reason, cluster: cluster.name };
+      return { ok: false, reason, cluster: cluster.name };
+    };
+    // The requester may always withdraw; everyone else's right depends on the approvers list.
+    const withdraws = click.action === "reject" && click.user === stored.requestedBy;
+    let userGroups: string[];
+    try {
+      userGroups = withdraws
+        ? []
+        : await this.deps.groupsNow(click.user, groupsToCheck(cluster.approvers, click.user));
+    } catch (err) {
+      const reason =
+        "could not check your approver rights with Slack; " +
+        `nothing was ${click.action === "approve" ? "approved" : "rejected"}, try again.`;
+      return refuse(reason, `${reason} (${(err as Error).message})`);
+    }
+    const rules = config.renewal;
+    const result = await records.applyClick(
+      requestId,
+      { ...click, userGroups },
+      { cluster, rules, now: this.deps.now() },
+    );
+    if (!result.ok) {
+      if (result.request?.state === "expired") await this.expired(result.request);
+      return refuse(result.reason);
     }
     const { request, startRun } = result;
     await audit.append(cluster.name, {
@@ -156,7 +188,7 @@ export class RenewalDesk {
       requestId,
       detail:
         click.action === "approve"
-          ? `approval ${request.approvals.length} of ${request.requiredApprovals}`
+          ? `approval ${countedApprovals(request, rules).length} of ${rules.requiredApprovals}`
           : `rejected${request.rejection?.reason ? `: ${request.rejection.reason}` : ""}`,
     });
     await this.refreshCard(request);
@@ -198,6 +230,7 @@ export class RenewalDesk {
       channel,
       timeZone: this.deps.config.timezone,
       now: this.deps.now(),
+      rules: this.deps.config.renewal,
     });
   }
 
@@ -205,7 +238,7 @@ export class RenewalDesk {
     await this.deps.audit.append(request.cluster, {
       kind: "expired",
       requestId: request.id,
-      detail: `no ${request.requiredApprovals} approval(s) by ${request.expiresAt.toISOString()}`,
+      detail: `no ${this.deps.config.renewal.requiredApprovals} approval(s) by ${request.expiresAt.toISOString()}`,
     });
     await this.refreshCard(request);
   }
@@ -214,7 +247,7 @@ export class RenewalDesk {
     await this.deps.records.applyClick(
       request.id,
       { user: request.requestedBy, userGroups: [], action: "reject", reason },
-      { cluster, now: this.deps.now() },
+      { cluster, rules: this.deps.config.renewal, now: this.deps.now() },
     );
     await this.deps.audit.append(cluster.name, { kind: "rejected", requestId: request.id, detail: reason });
   }

@@ -1,9 +1,8 @@
 // What a renewal run and the request flow need from the edges, as interfaces: the Redis stores and
 // BullMQ in the service, memory in `certs-bot console`, recorders in tests.
-import type { ClusterConfig } from "../config/load.js";
 import type { AuditEntry, AuditInput } from "../store/audit.js";
 import type { CardLocation, CreateResult } from "../store/renewals.js";
-import type { Click, DecideResult, RenewalRequest } from "./approval.js";
+import type { DecideContext, DecideResult, RenewalRequest, ResolvedClick } from "./approval.js";
 import type { RenewalPlan } from "./plan.js";
 import type { ProgressEvent } from "./executor.js";
 import type { RunState } from "./run-state.js";
@@ -32,7 +31,7 @@ export interface RenewalRecords {
   setCard(id: string, card: CardLocation): Promise<void>;
   card(id: string): Promise<CardLocation | null>;
   active(cluster: string): Promise<RenewalRequest | null>;
-  applyClick(id: string, click: Click, ctx: { cluster: ClusterConfig; now: Date }): Promise<DecideResult>;
+  applyClick(id: string, click: ResolvedClick, ctx: DecideContext): Promise<DecideResult>;
   expire(id: string, now: Date): Promise<RenewalRequest | null>;
   markRunning(id: string, now: Date): Promise<RenewalRequest | null>;
   /** `outcome`: the run's one-line result (what state the nodes were left in), shown on the card. */

@@ -24,7 +24,7 @@ import {
   truncate,
 } from "../notify/format.js";
 import type { ActionsBlock, Block, SlackMessage } from "../notify/slack-types.js";
-import type { RenewalRequest, RequestState } from "./approval.js";
+import { countedApprovals, type ApprovalRules, type RenewalRequest, type RequestState } from "./approval.js";
 import type { ProgressEvent } from "./executor.js";
 import type { RenewalPlan } from "./plan.js";
 import { codeBlock, renderPlanCard, renderRefusalText } from "./render.js";
@@ -140,14 +140,26 @@ function approvalsText(request: RenewalRequest, timeZone: string): string {
   return request.approvals.map((a) => `${person(a.user)} (${formatDate(a.at, timeZone)})`).join(", ");
 }
 
-function pendingLines(request: RenewalRequest, cluster: string, timeZone: string, now: Date): string[] {
-  const needed = Math.max(1, request.requiredApprovals);
+interface CardContext {
+  cluster: string;
+  timeZone: string;
+  now: Date;
+  /** Today's rules (the config that draws the card), not those of the time of the request. */
+  rules: ApprovalRules;
+}
+
+function pendingLines(request: RenewalRequest, { cluster, timeZone, now, rules }: CardContext): string[] {
+  const needed = Math.max(1, rules.requiredApprovals);
   const who = needed === 1 ? "1 approval" : `${needed} approvals from different approvers`;
-  const self = request.allowSelfApproval ? "the requester may approve too" : "not the requester";
+  const self = rules.allowSelfApproval ? "the requester may approve too" : "not the requester";
+  const counted = countedApprovals(request, rules).length;
   return [
-    `:hourglass_flowing_sand: *Waiting for approval*: ${request.approvals.length} of ${needed} so far.`,
+    `:hourglass_flowing_sand: *Waiting for approval*: ${counted} of ${needed} so far.`,
     `Needs ${who} of *${cluster}* (${self}).`,
     ...(request.approvals.length ? [`Approved so far by ${approvalsText(request, timeZone)}.`] : []),
+    ...(counted < request.approvals.length
+      ? ["The requester's own approval does not count: self-approval is off now."]
+      : []),
     `Expires at ${formatDate(request.expiresAt, timeZone)} (in ${duration(request.expiresAt.getTime() - now.getTime())}).`,
   ];
 }
@@ -160,17 +172,18 @@ function rejectedLine(request: RenewalRequest, timeZone: string): string {
 }
 
 /** What the card says about the request now, a line each. */
-function stateLines(request: RenewalRequest, cluster: string, timeZone: string, now: Date): string[] {
+function stateLines(request: RenewalRequest, card: CardContext): string[] {
+  const { cluster, timeZone, now, rules } = card;
   const at = (d: Date | undefined): string => (d ? formatDate(d, timeZone) : "-");
   const approved = approvalsText(request, timeZone);
   const requested = `Requested by ${person(request.requestedBy)} at ${at(request.requestedAt)}.`;
   switch (shownState(request, now)) {
     case "pending":
-      return [...pendingLines(request, cluster, timeZone, now), requested];
+      return [...pendingLines(request, card), requested];
     case "expired":
       return [
-        `:alarm_clock: *Expired* at ${at(request.expiresAt)} with ${request.approvals.length} of ` +
-          `${request.requiredApprovals} approvals; \`/certs renew ${cluster}\` makes a new request.`,
+        `:alarm_clock: *Expired* at ${at(request.expiresAt)} with ${countedApprovals(request, rules).length} of ` +
+          `${rules.requiredApprovals} approvals; \`/certs renew ${cluster}\` makes a new request.`,
         requested,
       ];
     case "rejected":
@@ -224,19 +237,28 @@ function buttons(request: RenewalRequest): ActionsBlock {
   };
 }
 
-/** The plan, the request's state and, only while it can be approved, Approve and Reject. */
+/**
+ * The plan, the request's state and, only while it can be approved, Approve and Reject. Both the
+ * plan's "Needs …" and the state show `opts.rules` (today's), never the rules the plan was made with.
+ */
 export function renderApprovalCard(
   plan: RenewalPlan,
   request: RenewalRequest,
-  opts: { channel: string; timeZone: string; now: Date },
+  opts: { channel: string; timeZone: string; now: Date; rules: ApprovalRules },
 ): SlackMessage {
+  const { rules } = opts;
   const state = shownState(request, opts.now);
   const extra: Block[] = [
-    section(stateLines(request, plan.cluster, opts.timeZone, opts.now).join("\n")),
+    section(stateLines(request, { ...opts, cluster: plan.cluster }).join("\n")),
     context(`request ${code(request.id, 120)}`),
     ...(state === "pending" ? [buttons(request)] : []),
   ];
-  const card = renderPlanCard(plan, opts, extra);
+  const approval = {
+    ...plan.approval,
+    requiredApprovals: rules.requiredApprovals,
+    allowSelfApproval: rules.allowSelfApproval,
+  };
+  const card = renderPlanCard({ ...plan, approval }, opts, extra);
   return { ...card, text: `Renewal of ${plan.cluster}: ${STATE_WORDS[state]} (request ${request.id})` };
 }
 

@@ -25,7 +25,6 @@ import type { ClusterConfig, Config } from "../config/load.js";
 import type { ScanTicket } from "../chat/backend.js";
 import { canOperate, groupsToCheck, type OperatorAction } from "../chat/access.js";
 import type { RouterDecision } from "../chat/router.js";
-import { clusterOfRequest } from "../renew/approval.js";
 import {
   APPROVE_ACTION,
   REJECT_ACTION,
@@ -321,8 +320,9 @@ export class SlackApp {
   }
 
   /**
-   * Approve or Reject on an approval card. The button is no proof: the desk checks the clicker, the
-   * request's state and its expiry atomically; a refusal is shown to the clicker only.
+   * Approve or Reject on an approval card. The button is no proof: the desk asks Slack for the
+   * clicker's user groups afresh and checks them, the request's state and its expiry atomically; a
+   * refusal is shown to the clicker only.
    */
   private async renewalClick(
     action: "approve" | "reject",
@@ -331,13 +331,8 @@ export class SlackApp {
     await ack();
     const userId = body.user.id;
     const requestId = button.value ?? "";
-    const { backend, config } = this.options;
     try {
-      const cluster = config.clusters.find((c) => c.name === clusterOfRequest(requestId));
-      const userGroups = cluster
-        ? await backend.groupsOf(userId, groupsToCheck(cluster.approvers, userId))
-        : [];
-      const outcome = await backend.clickRenewal(requestId, { user: userId, userGroups, action });
+      const outcome = await this.options.backend.clickRenewal(requestId, { user: userId, action });
       if (!outcome.ok)
         await this.respond(respond, "ephemeral", renderClickRefused(outcome.cluster, outcome.reason));
     } catch (err) {

@@ -7,7 +7,9 @@
 // the channel, Slack down) still answers with its result instead of "failed" after the job's retries.
 //
 // Membership fails closed: when Slack cannot say who is in a group or channel, nobody is (logged),
-// and that answer is kept for FAILED_LOOKUP_TTL_MS so an outage does not slow every command.
+// and that answer is kept for FAILED_LOOKUP_TTL_MS so an outage does not slow every command. The
+// cache serves what only shows or requests (answers, App Home, scans); an approval decides with
+// `groupsNow`, which asks Slack at every click and throws when Slack cannot answer.
 import { QueueEvents, type ConnectionOptions } from "bullmq";
 import type { WebClient } from "@slack/web-api";
 import type { Logger } from "pino";
@@ -25,6 +27,22 @@ export const MEMBERS_TTL_MS = 5 * 60_000;
 const FAILED_LOOKUP_TTL_MS = 30_000;
 /** A response_url takes replies for 30 minutes; a scan not stored by then is answered as failed. */
 export const SCAN_WAIT_MS = 25 * 60_000;
+
+const usergroupMembers = async (client: WebClient, usergroup: string): Promise<string[]> =>
+  (await client.usergroups.users.list({ usergroup })).users ?? [];
+
+/**
+ * Which of `groups` have `userId` as a member, asked of Slack now (no cache). Rejects when any list
+ * cannot be had (an error, a 429, a timeout): the caller must not take that as "not a member" only.
+ */
+export async function groupsNow(
+  client: WebClient,
+  userId: string,
+  groups: readonly string[],
+): Promise<string[]> {
+  const lists = await Promise.all(groups.map((group) => usergroupMembers(client, group)));
+  return groups.filter((_, i) => lists[i]!.includes(userId));
+}
 
 /** Member lists of user groups or channels, cached per id, one request in flight per id. */
 class MemberLists {
@@ -98,11 +116,7 @@ export class ServiceBackend implements ChatBackend {
     });
     this.events.on("completed", ({ jobId }) => this.settle(jobId));
     this.events.on("failed", ({ jobId, failedReason }) => this.settle(jobId, new Error(failedReason)));
-    this.groups = new MemberLists(
-      "user group",
-      async (usergroup) => (await client.usergroups.users.list({ usergroup })).users ?? [],
-      logger,
-    );
+    this.groups = new MemberLists("user group", (usergroup) => usergroupMembers(client, usergroup), logger);
     this.channels = new MemberLists(
       "channel",
       async (channel) => {

@@ -18,7 +18,6 @@
 // Nothing secret is stored: user ids, cluster/node/certificate names, times and a rejection reason.
 import type { Redis } from "ioredis";
 import { redisKey } from "./store.js";
-import type { ClusterConfig } from "../config/load.js";
 import type { RenewalPlan } from "../renew/plan.js";
 import {
   decide,
@@ -27,9 +26,10 @@ import {
   isDue,
   isEnded,
   markRunning,
-  type Click,
+  type DecideContext,
   type DecideResult,
   type RenewalRequest,
+  type ResolvedClick,
 } from "../renew/approval.js";
 import { mention } from "../chat/access.js";
 
@@ -227,11 +227,7 @@ export class RenewalStore {
    * One Approve or Reject click, atomically: of any number of concurrent clicks each counts once,
    * and exactly one gets `startRun: true`. A refusal that found the request expired saves that.
    */
-  async applyClick(
-    id: string,
-    click: Click,
-    ctx: { cluster: ClusterConfig; now: Date },
-  ): Promise<DecideResult> {
+  async applyClick(id: string, click: ResolvedClick, ctx: DecideContext): Promise<DecideResult> {
     const result = await this.update<DecideResult>(id, (current) => {
       const decision = decide(current, click, ctx);
       return decision.request ? { next: decision.request, value: decision } : { value: decision };

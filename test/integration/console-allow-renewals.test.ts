@@ -248,7 +248,7 @@ describe("certs-bot console --allow-renewals", () => {
 describe("consoleRenewals: where the lease and the audit live without Redis", () => {
   test("REDIS_URL not set and nothing at the default: in memory, with a warning", async () => {
     const url = `redis://127.0.0.1:${await freePort("127.0.0.1")}`;
-    const result = await consoleRenewals({ url, explicit: false, prefix: `${PREFIX}-memory` });
+    const result = await consoleRenewals({ target: url, explicit: false, prefix: `${PREFIX}-memory` });
     assert.ok(result.ok);
     const { renewals } = result;
     assert.match(renewals.notice, /REDIS_URL is not set/);
@@ -264,7 +264,7 @@ describe("consoleRenewals: where the lease and the audit live without Redis", ()
 
   test("REDIS_URL set and not answering: refused, naming it", async () => {
     const url = `redis://127.0.0.1:${await freePort("127.0.0.1")}`;
-    const result = await consoleRenewals({ url, explicit: true, prefix: `${PREFIX}-memory` });
+    const result = await consoleRenewals({ target: url, explicit: true, prefix: `${PREFIX}-memory` });
     assert.equal(result.ok, false);
     assert.match(!result.ok ? result.reason : "", /\(REDIS_URL\) does not answer \(connect ECONNREFUSED/);
   });

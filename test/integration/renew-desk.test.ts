@@ -2,20 +2,55 @@
 // active request per cluster, every approval rule as a click on the card (non-approver, requester,
 // double click, two approvers, rejection, expiry), the card kept in step, the run started exactly
 // once, and every step of it in the audit log. The scan and the cards are recorders here; the
-// Slack and console edges are tested end to end elsewhere (renew-slack, console).
-import { after, describe, test } from "node:test";
+// Slack and console edges are tested end to end elsewhere (renew-slack, console). User-group
+// membership is asked of the fake Slack Web API through the service's lookup (`groupsNow`), so a
+// click sees today's groups and a Slack that cannot answer; a changed config is a new desk on the
+// same records, as a restarted `serve` would be.
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
+import { pino } from "pino";
 import type { RenewalRequest } from "../../src/renew/approval.js";
-import type { ClusterConfig } from "../../src/config/load.js";
+import type { ClusterConfig, Config } from "../../src/config/load.js";
 import { RenewalDesk, type RenewalDeskDependencies } from "../../src/renew/desk.js";
 import type { SlackMessage } from "../../src/notify/slack-types.js";
+import { groupsNow } from "../../src/slack/backend.js";
+import { INTERACTIVE_CALLS, webClient } from "../../src/slack/poster.js";
 import { AuditLog } from "../../src/store/audit.js";
 import { RenewalStore } from "../../src/store/renewals.js";
+import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
 import { clusterReport, config as fixtureConfig, node, NOW } from "../unit/renew-fixtures.js";
 
 const redis = new Redis({ host: "127.0.0.1", port: 6379, protocol: 2, maxRetriesPerRequest: null });
 const MINUTE = 60_000;
+/** What the fake Slack answers to usergroups.users.list; tests change it in place. */
+const usergroups: Record<string, string[]> = {};
+let fake: FakeSlack;
+/** A Slack that takes the request and never answers (the lookup's timeout). */
+let silent: Server;
+let silentUrl: string;
+
+before(async () => {
+  fake = await startFakeSlack({ usergroups });
+  silent = createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/api/`;
+});
+
+after(async () => {
+  await fake.close();
+  silent.closeAllConnections();
+  await new Promise((r) => silent.close(r));
+  await redis.quit();
+});
+
+/** The service's lookup, against `apiUrl` (the fake Slack by default). */
+const slackGroups = (apiUrl = fake.url): RenewalDeskDependencies["groupsNow"] => {
+  const client = webClient({ token: "xoxb-test", apiUrl }, pino({ level: "silent" }), INTERACTIVE_CALLS);
+  return (userId, groups) => groupsNow(client, userId, groups);
+};
 
 interface World {
   desk: RenewalDesk;
@@ -30,14 +65,22 @@ interface World {
 
 let worlds = 0;
 
-function world(yaml = "renewal: { approvalTtlMinutes: 60, requiredApprovals: 1 }", days = 5): World {
+/** The desk's config: prod with its channel, operators and approvers, and `yaml` on top. */
+function deskConfig(yaml: string): Config {
   const config = fixtureConfig(yaml, ["m1", "m2"]);
-  const cluster = config.clusters[0]!;
-  Object.assign(cluster, {
+  Object.assign(config.clusters[0]!, {
     channel: "C0PROD",
     operators: ["U0ALICE"],
     approvers: ["U0ALICE", "U0BOB", "U0DAN", "S0SRE"],
   });
+  return config;
+}
+
+function world(yaml = "renewal: { approvalTtlMinutes: 60, requiredApprovals: 1 }", days = 5): World {
+  const config = deskConfig(yaml);
+  const cluster = config.clusters[0]!;
+  usergroups.S0SRE = ["U0CAROL"];
+  fake.reset();
   const prefix = `desk-test-${process.pid}-${++worlds}`;
   const audit = new AuditLog(redis, prefix);
   const w = { audit, cluster, cards: [], started: [], clock: { now: NOW }, scans: 0 } as unknown as World;
@@ -60,6 +103,7 @@ function world(yaml = "renewal: { approvalTtlMinutes: 60, requiredApprovals: 1 }
       },
       update: async (_card, message) => void w.cards.push(message),
     },
+    groupsNow: slackGroups(),
     startRun: async (request) => void w.started.push(request),
     now: () => w.clock.now,
   };
@@ -67,17 +111,22 @@ function world(yaml = "renewal: { approvalTtlMinutes: 60, requiredApprovals: 1 }
   return w;
 }
 
+/** The world after `serve` restarted with `yaml` as its config: a new desk on the same records. */
+function restartedWith(w: World, yaml: string): void {
+  w.deps = { ...w.deps, config: deskConfig(yaml) };
+  w.cluster = w.deps.config.clusters[0]!;
+  w.desk = new RenewalDesk(w.deps);
+}
+
 const lastCard = (w: World) => JSON.stringify(w.cards[w.cards.length - 1]);
-const approve = (w: World, id: string, user: string, userGroups: string[] = []) =>
-  w.desk.click(id, { user, userGroups, action: "approve" });
+const approve = (w: World, id: string, user: string) => w.desk.click(id, { user, action: "approve" });
+const lookups = () => fake.calls.filter((c) => c.method === "usergroups.users.list").length;
 
 async function requested(w: World): Promise<RenewalRequest> {
   const outcome = await w.desk.request({ cluster: w.cluster, userId: "U0ALICE" });
   assert.ok(outcome.ok, outcome.ok ? "" : outcome.reason);
   return outcome.request;
 }
-
-after(() => redis.quit());
 
 describe("renewal desk", () => {
   test("request: plan from a fresh scan, card with buttons, one active request per cluster", async () => {
@@ -158,7 +207,7 @@ describe("renewal desk", () => {
     assert.ok(!twice.ok);
     assert.match(twice.reason, /already approved this request; it needs 1 more approval/);
     assert.match(lastCard(w), /U0BOB/);
-    const viaGroup = await approve(w, request.id, "U0CAROL", ["S0SRE"]);
+    const viaGroup = await approve(w, request.id, "U0CAROL");
     assert.ok(viaGroup.ok);
     assert.equal(w.started.length, 1);
   });
@@ -166,7 +215,7 @@ describe("renewal desk", () => {
   test("reject: the card says who and when, later clicks are refused, the cluster is free again", async () => {
     const w = world();
     const request = await requested(w);
-    const rejected = await w.desk.click(request.id, { user: "U0BOB", userGroups: [], action: "reject" });
+    const rejected = await w.desk.click(request.id, { user: "U0BOB", action: "reject" });
     assert.ok(rejected.ok);
     assert.match(lastCard(w), /\*Rejected\* by <@U0BOB> at 2026-11-28 10:00 CET/);
     const late = await approve(w, request.id, "U0DAN");
@@ -221,5 +270,136 @@ describe("renewal desk", () => {
     w.deps.startRun = async (r) => void started.push(r.id);
     assert.equal(await w.desk.sweep(), 0, "nothing expired");
     assert.deepEqual(started, [request.id]);
+  });
+
+  test("an approver removed from a user group after the request cannot approve; added back, can", async () => {
+    const w = world();
+    const request = await requested(w);
+    usergroups.S0SRE = ["U0ERIN"];
+    const removed = await approve(w, request.id, "U0CAROL");
+    assert.ok(!removed.ok);
+    assert.match(removed.reason, /only approvers of prod may approve renewals/);
+    assert.deepEqual((await w.deps.records.get(request.id))?.approvals, [], "nothing recorded");
+    assert.equal(w.started.length, 0);
+    usergroups.S0SRE = ["U0CAROL"];
+    const back = await approve(w, request.id, "U0CAROL");
+    assert.ok(back.ok && back.started);
+  });
+
+  test("every click asks Slack again: no membership is reused from an earlier click", async () => {
+    const w = world("renewal: { approvalTtlMinutes: 60, requiredApprovals: 2 }");
+    usergroups.S0SRE = ["U0CAROL", "U0ERIN"];
+    const request = await requested(w);
+    assert.ok((await approve(w, request.id, "U0CAROL")).ok);
+    assert.equal(lookups(), 1);
+    usergroups.S0SRE = ["U0CAROL"];
+    const erin = await approve(w, request.id, "U0ERIN");
+    assert.ok(!erin.ok, "Erin left the group a moment ago");
+    assert.equal(lookups(), 2);
+    assert.equal(w.started.length, 0);
+    // An approver listed by name needs no lookup.
+    assert.ok((await approve(w, request.id, "U0BOB")).ok);
+    assert.equal(lookups(), 2);
+    assert.equal(w.started.length, 1);
+  });
+
+  test("Slack cannot say who is in the group (error, 429, timeout): the click is refused, nothing recorded", async () => {
+    const w = world();
+    const request = await requested(w);
+    const cardsBefore = w.cards.length;
+    const list = "usergroups.users.list";
+    const failures: [string, () => void][] = [
+      ["a 500", () => fake.failNext(list, 1, { status: 500 })],
+      ["a 429", () => fake.failNext(list, 1, { status: 429, retryAfter: 30 })],
+      ["an API error", () => fake.failNext(list, 1, { error: "missing_scope" })],
+      ["no answer", () => void (w.deps.groupsNow = slackGroups(silentUrl))],
+    ];
+    for (const [what, breakSlack] of failures) {
+      for (const action of ["approve", "reject"] as const) {
+        breakSlack();
+        const outcome = await w.desk.click(request.id, { user: "U0CAROL", action });
+        assert.ok(!outcome.ok, `${what}: ${action} refused`);
+        const verb = action === "approve" ? "approved" : "rejected";
+        assert.equal(
+          outcome.reason,
+          `could not check your approver rights with Slack; nothing was ${verb}, try again.`,
+          what,
+        );
+      }
+    }
+    const saved = (await w.deps.records.get(request.id))!;
+    assert.equal(saved.state, "pending");
+    assert.deepEqual(saved.approvals, []);
+    assert.equal(w.started.length, 0);
+    assert.equal(w.cards.length, cardsBefore, "the card is not touched");
+    const refusals = (await w.audit.latest("prod", 20)).filter((e) => e.kind === "refused");
+    assert.equal(refusals.length, 8);
+    for (const entry of refusals)
+      assert.match(entry.detail ?? "", /^(approve|reject) refused: could not check your approver rights/);
+    assert.match(refusals[0]!.detail ?? "", /timeout/, "the audit keeps why");
+
+    // Slack answers again: the same click goes through.
+    w.deps.groupsNow = slackGroups();
+    const ok = await approve(w, request.id, "U0CAROL");
+    assert.ok(ok.ok && ok.started);
+  });
+
+  test("the requester may withdraw while Slack cannot answer", async () => {
+    const w = world();
+    const request = await requested(w);
+    fake.failNext("usergroups.users.list", 5, { status: 500 });
+    const withdrawn = await w.desk.click(request.id, { user: "U0ALICE", action: "reject" });
+    assert.ok(withdrawn.ok);
+    assert.equal(withdrawn.request.state, "rejected");
+  });
+
+  test("requiredApprovals raised in the config after the request: the extra approval is needed, the card says so", async () => {
+    const w = world("renewal: { approvalTtlMinutes: 60, requiredApprovals: 1 }");
+    const request = await requested(w);
+    assert.match(lastCard(w), /Waiting for approval\*: 0 of 1 so far/);
+    restartedWith(w, "renewal: { approvalTtlMinutes: 60, requiredApprovals: 2 }");
+    const bob = await approve(w, request.id, "U0BOB");
+    assert.ok(bob.ok && !bob.started, "one approval of two");
+    assert.equal(bob.request.state, "pending");
+    assert.equal(w.started.length, 0);
+    assert.match(lastCard(w), /Waiting for approval\*: 1 of 2 so far/);
+    assert.match(lastCard(w), /Needs 2 approvals from different approvers of \*prod\*/);
+    assert.match(lastCard(w), /Needs 2 different approvers, not the requester/, "the plan part too");
+    assert.match(lastCard(w), /renewal_approve/, "still approvable");
+    const dan = await approve(w, request.id, "U0DAN");
+    assert.ok(dan.ok && dan.started);
+    assert.equal(w.started.length, 1);
+    const approved = (await w.audit.latest("prod")).filter((e) => e.kind === "approved");
+    assert.deepEqual(
+      approved.map((e) => e.detail),
+      ["approval 2 of 2", "approval 1 of 2"],
+    );
+  });
+
+  test("requiredApprovals lowered after the request: the click that reaches the new count completes it", async () => {
+    const w = world("renewal: { approvalTtlMinutes: 60, requiredApprovals: 3 }");
+    const request = await requested(w);
+    assert.ok((await approve(w, request.id, "U0BOB")).ok);
+    assert.ok((await approve(w, request.id, "U0DAN")).ok);
+    assert.equal(w.started.length, 0);
+    restartedWith(w, "renewal: { approvalTtlMinutes: 60, requiredApprovals: 2 }");
+    const again = await approve(w, request.id, "U0BOB");
+    assert.ok(again.ok && again.started, "two approvals are enough now");
+    assert.equal(again.request.approvals.length, 2);
+    assert.match(lastCard(w), /\*Approved\* by <@U0BOB>/);
+  });
+
+  test("allowSelfApproval turned off after the request: the requester is refused", async () => {
+    const w = world("renewal: { approvalTtlMinutes: 60, allowSelfApproval: true }");
+    const request = await requested(w);
+    assert.match(lastCard(w), /the requester may approve too/);
+    restartedWith(w, "renewal: { approvalTtlMinutes: 60, allowSelfApproval: false }");
+    const self = await approve(w, request.id, "U0ALICE");
+    assert.ok(!self.ok);
+    assert.match(self.reason, /you requested this renewal, so a different approver must approve it/);
+    assert.equal((await w.deps.records.get(request.id))?.state, "pending");
+    assert.equal(w.started.length, 0);
+    const bob = await approve(w, request.id, "U0BOB");
+    assert.ok(bob.ok && bob.started);
   });
 });

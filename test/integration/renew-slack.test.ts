@@ -36,6 +36,8 @@ let responseServer: Server;
 let responseBase: string;
 const responses = new Map<string, { response_type?: string; text: string; blocks?: unknown[] }[]>();
 let sent = 0;
+/** What the fake Slack answers to usergroups.users.list; a test changes it in place. */
+const usergroups: Record<string, string[]> = { S0APPROVERS: ["U0DAN"] };
 
 async function post(body: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${port}/slack/events`, {
@@ -86,7 +88,7 @@ const apiserverFp = (n: RenewalLabNode) =>
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "certs-bot-renew-slack-"));
   redis = await startRedis();
-  fake = await startFakeSlack({ usergroups: { S0APPROVERS: ["U0DAN"] } });
+  fake = await startFakeSlack({ usergroups });
   responseServer = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -287,5 +289,49 @@ describe("a renewal through Slack, end to end", () => {
     assert.match(await followUp(await click("U0DAN", fresh, "Approve")), /rejected by <@U0BOB>/);
     assert.equal((await service.queue.renewal.getJobs()).length, jobs, "no run started");
     assert.equal(thread(fresh.ts).length, 0);
+  });
+
+  test("approver rights are asked of Slack at every click: removed from the group, or Slack failing, refuses", async () => {
+    const cards = () =>
+      fake.messages(CHANNEL).filter((m) => !m.thread_ts && /^Renewal of lab-r: /.test(m.text));
+    const jobs = (await service.queue.renewal.getJobs()).length;
+    const request = async () => {
+      const before = cards().length;
+      const alice = await certs("renew lab-r", "U0ALICE");
+      assert.match(await followUp(alice.id), /for approval/);
+      await until("the card", async () => cards().length > before);
+      return cards()[before]!;
+    };
+
+    // Dan acts through S0APPROVERS (his membership is looked up), then leaves the group.
+    const first = await request();
+    await click("U0DAN", first, "Reject");
+    await until("the card says rejected", async () => /: rejected /.test(cards().at(-1)!.text));
+    const second = await request();
+    usergroups.S0APPROVERS = [];
+    try {
+      const removed = await followUp(await click("U0DAN", second, "Approve"));
+      assert.match(removed, /"response_type":"ephemeral"/);
+      assert.match(removed, /only approvers of lab-r may approve renewals/);
+
+      // Back in the group, but Slack cannot answer: refused, nothing approved.
+      usergroups.S0APPROVERS = ["U0DAN"];
+      fake.failNext("usergroups.users.list", 1, { status: 500 });
+      const failed = await followUp(await click("U0DAN", second, "Approve"));
+      assert.match(
+        failed,
+        /could not check your approver rights with Slack; nothing was approved, try again/,
+      );
+      const card = cards().find((m) => m.ts === second.ts)!;
+      assert.match(JSON.stringify(card.blocks), /Waiting for approval\*: 0 of 1 so far/);
+      assert.match(JSON.stringify(card.blocks), /renewal_approve/);
+      assert.equal((await service.queue.renewal.getJobs()).length, jobs, "no run started");
+    } finally {
+      usergroups.S0APPROVERS = ["U0DAN"];
+    }
+    await click("U0BOB", second, "Reject");
+    await until("the card says rejected", async () => /: rejected /.test(cards().at(-1)!.text));
+    const audit = await certs("audit lab-r", "U0BOB");
+    assert.match(audit.all, /could not check your approver rights/);
   });
 });

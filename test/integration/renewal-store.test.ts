@@ -30,6 +30,9 @@ clusters:
 );
 const A = CONFIG.clusters[0] as ClusterConfig;
 const B = CONFIG.clusters[1] as ClusterConfig;
+/** The approval rules of today's config (CONFIG's defaults), and the same asking for two. */
+const ONE = CONFIG.renewal;
+const TWO = { ...ONE, requiredApprovals: 2 };
 
 let lab: LabRedis;
 const clients: Redis[] = [];
@@ -55,13 +58,8 @@ function stores() {
   };
 }
 
-const request = (cluster: string, minutes = 0, requiredApprovals = 1, by = "U0ALICE"): RenewalRequest =>
-  newRequest({
-    cluster,
-    requestedBy: by,
-    now: at(minutes),
-    settings: { approvalTtlMinutes: 240, requiredApprovals, allowSelfApproval: false },
-  });
+const request = (cluster: string, minutes = 0, by = "U0ALICE"): RenewalRequest =>
+  newRequest({ cluster, requestedBy: by, now: at(minutes), settings: { approvalTtlMinutes: 240 } });
 
 test("create refuses while pending, approved or running; frees the cluster when the run ends", async () => {
   const { renewals, prefix } = stores();
@@ -74,7 +72,7 @@ test("create refuses while pending, approved or running; frees the cluster when 
   const ttl = await clients[0]!.ttl(`${prefix}:renewal:${first.id}`);
   assert.ok(ttl > 89 * 86_400 && ttl <= 90 * 86_400, `request TTL ${ttl}`);
 
-  const second = await s.create(request("cluster-a", 5, 1, "U0CAROL"));
+  const second = await s.create(request("cluster-a", 5, "U0CAROL"));
   assert.equal(second.ok, false);
   assert.equal(
     second.ok ? "" : second.reason,
@@ -87,7 +85,7 @@ test("create refuses while pending, approved or running; frees the cluster when 
   const click = await s.applyClick(
     first.id,
     { user: APPROVERS[0]!, userGroups: [], action: "approve" },
-    { cluster: A, now: at(1) },
+    { cluster: A, rules: ONE, now: at(1) },
   );
   assert.equal(click.ok && click.startRun, true);
   assert.match(refusal(await s.create(request("cluster-a", 2))), /already approved/);
@@ -106,14 +104,14 @@ function refusal(result: Awaited<ReturnType<RenewalStore["create"]>>): string {
 
 test("20 concurrent approve clicks, requiredApprovals 2: one transition, one startRun", async () => {
   const { renewals } = stores();
-  const r = request("cluster-a", 0, 2);
+  const r = request("cluster-a");
   assert.equal((await renewals[0]!.create(r)).ok, true);
   const results = await Promise.all(
     APPROVERS.map((user, i) =>
       renewals[i % renewals.length]!.applyClick(
         r.id,
         { user, userGroups: [], action: "approve" },
-        { cluster: A, now: at(1) },
+        { cluster: A, rules: TWO, now: at(1) },
       ),
     ),
   );
@@ -143,7 +141,7 @@ test("20 concurrent approve clicks, requiredApprovals 2: one transition, one sta
   const replay = await renewals[1]!.applyClick(
     r.id,
     { user: saved.approvals[0]!.user, userGroups: [], action: "approve" },
-    { cluster: A, now: at(2) },
+    { cluster: A, rules: TWO, now: at(2) },
   );
   assert.match(
     replay.ok ? "" : replay.reason,
@@ -151,6 +149,31 @@ test("20 concurrent approve clicks, requiredApprovals 2: one transition, one sta
   );
   assert.deepEqual(await renewals[0]!.get(r.id), saved);
 });
+
+test("a request saved with the rules of its time (before they were today's) is judged by today's", async () => {
+  const { renewals } = stores();
+  const s = renewals[0]!;
+  const requester = APPROVERS[5]!;
+  const legacy = { ...request("cluster-a", 0, requester), requiredApprovals: 1, allowSelfApproval: true };
+  assert.equal((await s.create(legacy)).ok, true);
+  const click = (user: string, minutes: number) =>
+    s.applyClick(
+      legacy.id,
+      { user, userGroups: [], action: "approve" },
+      { cluster: A, rules: TWO, now: at(minutes) },
+    );
+  assert.match(refusalOf(await click(requester, 1)), /you requested this renewal/);
+  const first = await click(APPROVERS[0]!, 2);
+  assert.equal(first.ok && first.request.state, "pending", "one approval of the two today's config asks for");
+  const second = await click(APPROVERS[1]!, 3);
+  assert.equal(second.ok && second.startRun, true);
+  assert.equal((await s.get(legacy.id))?.state, "approved");
+});
+
+const refusalOf = (result: Awaited<ReturnType<RenewalStore["applyClick"]>>): string => {
+  assert.equal(result.ok, false);
+  return result.ok ? "" : result.reason;
+};
 
 test("reject releases the cluster lock", async () => {
   const { renewals, prefix } = stores();
@@ -160,14 +183,14 @@ test("reject releases the cluster lock", async () => {
   const refused = await s.applyClick(
     r.id,
     { user: "U0MALLORY", userGroups: [], action: "reject" },
-    { cluster: B, now: at(1) },
+    { cluster: B, rules: ONE, now: at(1) },
   );
   assert.equal(refused.ok, false, "a non-approver cannot reject");
   assert.equal(await clients[0]!.get(`${prefix}:renewal-lock:cluster-b`), r.id);
   const rejected = await s.applyClick(
     r.id,
     { user: "U0BOB", userGroups: [], action: "reject", reason: "not now" },
-    { cluster: B, now: at(2) },
+    { cluster: B, rules: ONE, now: at(2) },
   );
   assert.equal(rejected.ok && rejected.request.state, "rejected");
   assert.equal(await clients[0]!.exists(`${prefix}:renewal-lock:cluster-b`), 0);
@@ -192,7 +215,7 @@ test("expiry releases the cluster lock: by expire(), by a late click, and on the
   const late = await s.applyClick(
     r2.id,
     { user: "U0BOB", userGroups: [], action: "approve" },
-    { cluster: B, now: at(600) },
+    { cluster: B, rules: ONE, now: at(600) },
   );
   assert.match(late.ok ? "" : late.reason, /expired at/);
   assert.equal((await s.get(r2.id))?.state, "expired", "the late click saved the expiry");
@@ -219,7 +242,7 @@ test("a stale lock (its request gone) is taken over", async () => {
   const missing = await renewals[0]!.applyClick(
     "cluster-a-gone",
     { user: APPROVERS[0]!, userGroups: [], action: "approve" },
-    { cluster: A, now: at(1) },
+    { cluster: A, rules: ONE, now: at(1) },
   );
   assert.match(missing.ok ? "" : missing.reason, /no longer exists/);
 });

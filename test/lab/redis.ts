@@ -1,16 +1,28 @@
 // A private redis-server for tests that restart Redis under a running service: the machine's
 // shared Redis on :6379 is never stopped. With `persistent`, an append-only file in the lab dir
-// keeps data across a restart, as a production Redis would. `dropKeys` cleans a prefix of its own on
-// the shared Redis after a test or the demo.
+// keeps data across a restart, as a production Redis would. With `password`, `users` and `tls` it
+// is locked down as production Redis should be: a password, ACL users, TLS only. `dropKeys` cleans
+// a prefix of its own on the shared Redis after a test or the demo.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { connectRedisWithin } from "../../src/store/redis.js";
 import { freePort } from "./ports.js";
 
+export interface LabRedisOptions {
+  persistent?: boolean;
+  /** `requirepass`: the default user's password. */
+  password?: string;
+  /** ACL users, each a rule list as `--user` takes it: ["certs-bot", "on", ">secret", "~*", "&*", "+@all"]. */
+  users?: string[][];
+  /** TLS only, no plain port: the server's certificate and key, and the CA that signed them (PEM files). */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+}
+
 export interface LabRedis {
+  /** `redis://127.0.0.1:PORT`, or `rediss://…` with `tls`; no credentials in it. */
   url: string;
   port: number;
   /** Kills the server (SIGKILL: no goodbye to clients) and starts it again on the same port. */
@@ -18,7 +30,7 @@ export interface LabRedis {
   stop(): Promise<void>;
 }
 
-async function waitForPing(port: number, timeoutMs = 5000): Promise<void> {
+async function waitForPing(port: number, options: LabRedisOptions, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new Redis({
@@ -27,6 +39,8 @@ async function waitForPing(port: number, timeoutMs = 5000): Promise<void> {
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
+      ...(options.password ? { password: options.password } : {}),
+      ...(options.tls ? { tls: { ca: readFileSync(options.tls.caFile) } } : {}),
     });
     client.on("error", () => undefined); // refused while the server starts: expected
     try {
@@ -41,12 +55,21 @@ async function waitForPing(port: number, timeoutMs = 5000): Promise<void> {
   }
 }
 
-export async function startRedis(options: { persistent?: boolean } = {}): Promise<LabRedis> {
+export async function startRedis(options: LabRedisOptions = {}): Promise<LabRedis> {
   const dir = mkdtempSync(join(tmpdir(), "certs-bot-redis-"));
   const port = await freePort("127.0.0.1");
+  const { tls } = options;
+  const tlsArgs = tls
+    ? ["--tls-port", String(port), "--tls-auth-clients", "no", "--tls-cert-file", tls.certFile]
+    : [];
   const args = [
+    // With TLS the plain port is closed (0), as certs-bot's production Redis should have it.
     "--port",
-    String(port),
+    tls ? "0" : String(port),
+    ...tlsArgs,
+    ...(tls ? ["--tls-key-file", tls.keyFile, "--tls-ca-cert-file", tls.caFile] : []),
+    ...(options.password ? ["--requirepass", options.password] : []),
+    ...(options.users ?? []).flatMap((rules) => ["--user", ...rules]),
     "--bind",
     "127.0.0.1",
     "--dir",
@@ -62,7 +85,7 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
   const launch = async () => {
     child = spawn("redis-server", args, { stdio: "ignore" });
     child.unref();
-    await waitForPing(port);
+    await waitForPing(port, options);
   };
   const kill = () =>
     new Promise<void>((resolve) => {
@@ -72,7 +95,7 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
     });
   await launch();
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`,
     port,
     async restart(downMs = 500) {
       await kill();

@@ -194,7 +194,7 @@ export async function approvedRequest(
       cluster: plan.cluster,
       requestedBy: "U0OPERATOR",
       now,
-      settings: { approvalTtlMinutes: 240, requiredApprovals: 1, allowSelfApproval: false },
+      settings: { approvalTtlMinutes: 240 },
     }),
     approvals: [{ user: "U0APPROVER", at: now }],
     state: "approved",

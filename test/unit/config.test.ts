@@ -1,6 +1,11 @@
-import { test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "../../src/config/load.js";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, loadConfig, MAX_ALIAS_COUNT, parseConfig } from "../../src/config/load.js";
+import { ALIAS_BOMB } from "../lab/alias-bomb.js";
 
 const VALID = `
 timezone: Europe/Berlin
@@ -69,7 +74,6 @@ test("defaults, top level, cluster and node settings layer in that order", () =>
 });
 
 test("the shipped example config is valid", async () => {
-  const { loadConfig } = await import("../../src/config/load.js");
   const config = loadConfig("config/clusters.example.yaml");
   assert.ok(config.clusters.length > 0);
 });
@@ -175,8 +179,146 @@ test("YAML syntax errors name the line", () => {
   assert.match(problem!, /^clusters\.yaml:\d+:\d+: YAML syntax: /);
 });
 
-test("an empty file asks for clusters", () => {
-  assert.match(problems("")[0]!, /clusters: is required/);
+test("an empty file, or one of blank lines and comments, says it is empty", () => {
+  for (const text of ["", "\n\n  \n", "# nothing yet\n"])
+    assert.deepEqual(problems(text), [
+      "clusters.yaml: the file is empty; a config lists at least its `clusters:`",
+    ]);
+  assert.match(problems("~\n")[0]!, /clusters: is required/, "an explicit null is a document");
+});
+
+// --- YAML that is broken, hostile or not text: always a ConfigError with file:line:col ---------
+
+test("an alias bomb (billion laughs) is refused at its first nested alias, without expanding it", () => {
+  assert.deepEqual(problems(ALIAS_BOMB), [
+    `clusters.yaml:3:8: YAML aliases: aliases expand too often (over ${MAX_ALIAS_COUNT} expansions of one anchor; nested aliases, an alias bomb?)`,
+  ]);
+});
+
+test("an anchor shared by many clusters is fine; an alias without its anchor names its line", () => {
+  const clusters = Array.from(
+    { length: 500 },
+    (_, i) =>
+      `  - { name: c${i}, approvers: ${i === 0 ? "&sre [U0ALICE, S0SRE]" : "*sre"}, ` +
+      `ssh: ${i === 0 ? "&ssh { user: certsbot }" : "*ssh"}, nodes: [{ host: 10.0.${i >> 8}.${i & 255} }] }`,
+  );
+  const many = parseConfig(["clusters:", ...clusters].join("\n"), "clusters.yaml").clusters;
+  assert.equal(many.length, 500);
+  assert.deepEqual(many[499]!.approvers, ["U0ALICE", "S0SRE"]);
+  assert.equal(many[499]!.nodes[0]!.ssh.user, "certsbot");
+  assert.deepEqual(
+    problems("clusters:\n  - name: a\n    approvers: *sre\n    nodes: [{ host: 10.0.0.1 }]\n"),
+    ["clusters.yaml:3:16: YAML aliases: Unresolved alias (the anchor must be set before the alias): sre"],
+  );
+});
+
+test("duplicate keys name the key and where it repeats, at any depth", () => {
+  assert.deepEqual(problems(`timezone: UTC\n${VALID}`), [
+    'clusters.yaml:3:1: YAML syntax: duplicate key "timezone" (a key may appear once per mapping)',
+  ]);
+  assert.deepEqual(
+    problems(VALID.replace("    channel: C0CLUSTERA\n", "    channel: C0CLUSTERA\n    name: again\n")),
+    ['clusters.yaml:18:5: YAML syntax: duplicate key "name" (a key may appear once per mapping)'],
+  );
+});
+
+test("bad indentation, tabs and a second document are YAML syntax errors with line and column", () => {
+  const cases: [string, RegExp][] = [
+    ["clusters:\n  - name: a\n     nodes: []\n", /^clusters\.yaml:2:11: YAML syntax: /],
+    ["clusters:\n\t- name: a\n", /^clusters\.yaml:2:1: YAML syntax: Tabs are not allowed as indentation$/],
+    [
+      `${VALID}---\n${VALID}`,
+      /^clusters\.yaml:31:1: YAML syntax: more than one YAML document \(a second `---`\); a config is one$/,
+    ],
+  ];
+  for (const [text, expected] of cases) assert.match(problems(text)[0]!, expected, text.slice(0, 40));
+});
+
+test("control characters (binary content) name the line and column of the first", () => {
+  assert.deepEqual(problems("clusters:\n  - name: a\u0000b\n"), [
+    "clusters.yaml:2:12: control character U+0000; a config is YAML text (is this a binary file?)",
+  ]);
+  assert.match(problems("timezone: UTC\u007f\n")[0]!, /^clusters\.yaml:1:14: control character U\+007F/);
+  assert.equal(parseConfig(`# tab\there, CRLF\r\n${VALID}`, "clusters.yaml").clusters.length, 2);
+});
+
+describe("loadConfig: the file itself", () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "certs-bot-config-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The problems of loading a file holding `bytes` (or made by `make`). */
+  function loadProblems(name: string, make: (path: string) => void): string[] {
+    const path = join(dir, name);
+    make(path);
+    try {
+      loadConfig(path);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+      return err.problems.map((p) => p.replace(dir, "DIR"));
+    }
+    assert.fail("expected the config to be rejected");
+  }
+  const file = (bytes: Buffer | string) => (path: string) => writeFileSync(path, bytes);
+
+  test("not UTF-8: Latin-1, UTF-16, binary and a sequence cut off at the end name line and column", () => {
+    assert.deepEqual(
+      loadProblems("latin1.yaml", file(Buffer.from("clusters:\n  - name: caf\xe9\n", "latin1"))),
+      ["DIR/latin1.yaml:2:14: not UTF-8 text (byte 0xe9); save the config as UTF-8"],
+    );
+    assert.deepEqual(loadProblems("utf16.yaml", file(Buffer.from("\ufeffclusters: []\n", "utf16le"))), [
+      "DIR/utf16.yaml:1:1: not UTF-8 text (byte 0xff; the file looks like UTF-16); save the config as UTF-8",
+    ]);
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d]);
+    assert.deepEqual(loadProblems("image.yaml", file(png)), [
+      "DIR/image.yaml:1:1: not UTF-8 text (byte 0x89); save the config as UTF-8",
+    ]);
+    assert.deepEqual(
+      loadProblems("cut.yaml", file(Buffer.from([...Buffer.from("clusters:\n  - é€"), 0xe2, 0x82]))),
+      ["DIR/cut.yaml:2:7: not UTF-8 text (byte 0xe2); save the config as UTF-8"],
+    );
+  });
+
+  test("UTF-8 with a byte order mark loads", () => {
+    const path = join(dir, "bom.yaml");
+    writeFileSync(path, `\ufeff${VALID}`);
+    assert.equal(loadConfig(path).clusters.length, 2);
+  });
+
+  test("an empty file, a directory, a FIFO, a symlink loop and a missing file", () => {
+    assert.deepEqual(loadProblems("empty.yaml", file("")), [
+      "DIR/empty.yaml: the file is empty; a config lists at least its `clusters:`",
+    ]);
+    assert.deepEqual(
+      loadProblems("dir.yaml", (p) => mkdirSync(p)),
+      ["DIR/dir.yaml: is a directory, not a config file"],
+    );
+    assert.deepEqual(
+      loadProblems("fifo.yaml", (p) => execFileSync("mkfifo", [p])),
+      ["DIR/fifo.yaml: is not a regular file"],
+    );
+    assert.match(
+      loadProblems("loop.yaml", (p) => symlinkSync(p, p))[0]!,
+      /^DIR\/loop\.yaml: cannot be read: ELOOP/,
+    );
+    assert.deepEqual(
+      loadProblems("missing.yaml", () => undefined),
+      ["DIR/missing.yaml: file not found"],
+    );
+  });
+
+  test(
+    "a file that cannot be read",
+    { skip: process.getuid?.() === 0 && "root reads any file (the CLI test runs it as nobody)" },
+    () => {
+      assert.deepEqual(
+        loadProblems("secret.yaml", (p) => writeFileSync(p, VALID, { mode: 0o000 })),
+        ["DIR/secret.yaml: cannot be read: permission denied"],
+      );
+    },
+  );
 });
 
 test("Slack access: viewers default to the cluster's channel and the digest channel; nobody operates", () => {

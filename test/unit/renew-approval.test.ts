@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig, type ClusterConfig } from "../../src/config/load.js";
 import {
+  countedApprovals,
   decide,
   expire,
   finish,
@@ -9,8 +10,9 @@ import {
   newRequest,
   requestId,
   runJobId,
-  type Click,
+  type ApprovalRules,
   type RenewalRequest,
+  type ResolvedClick,
 } from "../../src/renew/approval.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");
@@ -33,25 +35,31 @@ clusters:
 const A = CONFIG.clusters[0] as ClusterConfig;
 const B = CONFIG.clusters[1] as ClusterConfig;
 
-function request(
-  over: Partial<{ requiredApprovals: number; allowSelfApproval: boolean }> = {},
-): RenewalRequest {
+function request(): RenewalRequest {
   return newRequest({
     cluster: "cluster-a",
     requestedBy: "U0ALICE",
     now: NOW,
-    settings: { approvalTtlMinutes: 240, requiredApprovals: 1, allowSelfApproval: false, ...over },
+    settings: { approvalTtlMinutes: 240 },
   });
 }
 
-const approve = (user: string, userGroups: string[] = []): Click => ({ user, userGroups, action: "approve" });
-const reject = (user: string, reason?: string): Click => ({
+const approve = (user: string, userGroups: string[] = []): ResolvedClick => ({
+  user,
+  userGroups,
+  action: "approve",
+});
+const reject = (user: string, reason?: string): ResolvedClick => ({
   user,
   userGroups: [],
   action: "reject",
   ...(reason ? { reason } : {}),
 });
-const ctx = (minutes = 1, cluster = A) => ({ cluster, now: at(minutes) });
+const ONE: ApprovalRules = { requiredApprovals: 1, allowSelfApproval: false };
+const TWO: ApprovalRules = { requiredApprovals: 2, allowSelfApproval: false };
+const SELF: ApprovalRules = { requiredApprovals: 1, allowSelfApproval: true };
+/** The cluster and rules of today's config at `minutes` after the request. */
+const ctx = (minutes = 1, cluster = A, rules = ONE) => ({ cluster, rules, now: at(minutes) });
 
 function ok(result: ReturnType<typeof decide>) {
   assert.equal(result.ok, true, result.ok ? "" : result.reason);
@@ -71,13 +79,12 @@ test("newRequest: fields, expiry from approvalTtlMinutes, deterministic URL-safe
     now: NOW,
     node: "m1",
     certs: ["apiserver"],
-    settings: { approvalTtlMinutes: 30, requiredApprovals: 2, allowSelfApproval: true },
+    settings: { approvalTtlMinutes: 30 },
   });
   assert.equal(r.state, "pending");
   assert.deepEqual(r.approvals, []);
   assert.equal(r.expiresAt.toISOString(), "2026-11-28T09:30:00.000Z");
-  assert.equal(r.requiredApprovals, 2);
-  assert.equal(r.allowSelfApproval, true);
+  assert.ok(!("requiredApprovals" in r) && !("allowSelfApproval" in r), "the rules are today's, not saved");
   assert.equal(r.node, "m1");
   assert.deepEqual(r.certs, ["apiserver"]);
   assert.match(r.id, /^cluster-a-20261128T090000Z-[0-9a-f]{12}$/);
@@ -109,7 +116,7 @@ test("a cluster without approvers refuses everyone", () => {
     cluster: "cluster-b",
     requestedBy: "U0ALICE",
     now: NOW,
-    settings: { approvalTtlMinutes: 240, requiredApprovals: 1, allowSelfApproval: false },
+    settings: { approvalTtlMinutes: 240 },
   });
   refused(decide(r, approve("U0BOB"), ctx(1, B)), /has no approvers/);
 });
@@ -131,14 +138,14 @@ test("self-approval is refused by default", () => {
 });
 
 test("self-approval is allowed with allowSelfApproval", () => {
-  const result = ok(decide(request({ allowSelfApproval: true }), approve("U0ALICE"), ctx()));
+  const result = ok(decide(request(), approve("U0ALICE"), ctx(1, A, SELF)));
   assert.equal(result.request.state, "approved");
   assert.equal(result.startRun, true);
 });
 
 test("self-approval still needs the requester to be an approver", () => {
-  const r = { ...request({ allowSelfApproval: true }), requestedBy: "U0OPERATOR" };
-  refused(decide(r, approve("U0OPERATOR"), ctx()), /only approvers/);
+  const r = { ...request(), requestedBy: "U0OPERATOR" };
+  refused(decide(r, approve("U0OPERATOR"), ctx(1, A, SELF)), /only approvers/);
 });
 
 test("one approval of 1 approves and starts the run; the input is not mutated", () => {
@@ -161,18 +168,18 @@ test("a double click after approval is refused: already approved by you / alread
 });
 
 test("requiredApprovals 2: two different approvers; the same one twice does not count", () => {
-  let r = request({ requiredApprovals: 2 });
-  const first = ok(decide(r, approve("U0BOB"), ctx(1)));
+  let r = request();
+  const first = ok(decide(r, approve("U0BOB"), ctx(1, A, TWO)));
   assert.equal(first.request.state, "pending");
   assert.equal(first.startRun, false);
   r = first.request;
   refused(
-    decide(r, approve("U0BOB"), ctx(2)),
+    decide(r, approve("U0BOB"), ctx(2, A, TWO)),
     /you already approved.*1 more approval from a different approver/,
   );
   // The same person through a group is still the same person.
-  refused(decide(r, approve("U0BOB", ["S0SRE"]), ctx(2)), /you already approved/);
-  const second = ok(decide(r, approve("U0CAROL"), ctx(3)));
+  refused(decide(r, approve("U0BOB", ["S0SRE"]), ctx(2, A, TWO)), /you already approved/);
+  const second = ok(decide(r, approve("U0CAROL"), ctx(3, A, TWO)));
   assert.equal(second.request.state, "approved");
   assert.equal(second.startRun, true);
   assert.deepEqual(
@@ -182,12 +189,12 @@ test("requiredApprovals 2: two different approvers; the same one twice does not 
 });
 
 test("reaching the count starts exactly one run over any sequence of clicks and replays", () => {
-  let r = request({ requiredApprovals: 2 });
+  let r = request();
   const clicks = ["U0BOB", "U0BOB", "U0CAROL", "U0CAROL", "U0DAVE", "U0BOB", "U0ALICE"];
   let starts = 0;
   let transitions = 0;
   for (const [i, user] of clicks.entries()) {
-    const result = decide(r, approve(user, ["S0SRE"]), ctx(i + 1));
+    const result = decide(r, approve(user, ["S0SRE"]), ctx(i + 1, A, TWO));
     if (result.ok) {
       if (r.state !== "approved" && result.request.state === "approved") transitions++;
       if (result.startRun) starts++;
@@ -199,16 +206,16 @@ test("reaching the count starts exactly one run over any sequence of clicks and 
   assert.equal(r.approvals.length, 2);
   // Replaying the same stale snapshot twice: each says startRun, which is why the store saves with
   // a compare-and-set and the job id comes from the request (same id → one job).
-  const pending = ok(decide(request({ requiredApprovals: 2 }), approve("U0BOB"), ctx())).request;
-  const x = ok(decide(pending, approve("U0CAROL"), ctx(2)));
-  const y = ok(decide(pending, approve("U0DAVE", ["S0SRE"]), ctx(2)));
+  const pending = ok(decide(request(), approve("U0BOB"), ctx(1, A, TWO))).request;
+  const x = ok(decide(pending, approve("U0CAROL"), ctx(2, A, TWO)));
+  const y = ok(decide(pending, approve("U0DAVE", ["S0SRE"]), ctx(2, A, TWO)));
   assert.equal(runJobId(x.request), runJobId(y.request));
 });
 
 test("an expired request refuses every click and reports the expiry to save", () => {
   const r = request();
   const exactly = refused(
-    decide(r, approve("U0BOB"), { cluster: A, now: r.expiresAt }),
+    decide(r, approve("U0BOB"), { cluster: A, rules: ONE, now: r.expiresAt }),
     /expired at 2026-11-28 13:00 UTC/,
   );
   assert.equal(exactly.request?.state, "expired");
@@ -230,8 +237,8 @@ test("expire: only a pending request past its window", () => {
 });
 
 test("reject: by an approver ends the request; later clicks are refused", () => {
-  const r = request({ requiredApprovals: 2 });
-  const half = ok(decide(r, approve("U0BOB"), ctx(1))).request;
+  const r = request();
+  const half = ok(decide(r, approve("U0BOB"), ctx(1, A, TWO))).request;
   const rejected = ok(decide(half, reject("U0CAROL", "  wrong cluster  "), ctx(2)));
   assert.equal(rejected.startRun, false);
   assert.equal(rejected.request.state, "rejected");
@@ -261,4 +268,58 @@ test("a request that already ran refuses clicks", () => {
   refused(decide(failed, approve("U0CAROL"), ctx(11)), /already ran \(it failed\)/);
   assert.equal(finish(done, true, at(12)), null);
   assert.equal(markRunning(request(), at(1)), null);
+});
+
+// --- today's rules, not the request's ------------------------------------------------------------
+
+test("requiredApprovals raised after the request: the click that would have completed it waits", () => {
+  const first = ok(decide(request(), approve("U0BOB"), ctx(1, A, TWO)));
+  assert.equal(first.request.state, "pending");
+  assert.equal(first.startRun, false);
+  const second = ok(decide(first.request, approve("U0CAROL"), ctx(2, A, TWO)));
+  assert.equal(second.request.state, "approved");
+  assert.equal(second.startRun, true);
+});
+
+test("requiredApprovals lowered after the request: the next click, even a repeat, completes it", () => {
+  const three: ApprovalRules = { requiredApprovals: 3, allowSelfApproval: false };
+  let r = ok(decide(request(), approve("U0BOB"), ctx(1, A, three))).request;
+  r = ok(decide(r, approve("U0CAROL"), ctx(2, A, three))).request;
+  assert.equal(r.state, "pending");
+  refused(decide(r, approve("U0BOB"), ctx(3, A, three)), /already approved.*1 more approval/);
+  const repeat = ok(decide(r, approve("U0BOB"), ctx(3, A, TWO)));
+  assert.equal(repeat.request.state, "approved");
+  assert.equal(repeat.startRun, true);
+  assert.equal(repeat.request.approvals.length, 2, "a repeat adds no approval");
+  const third = ok(decide(r, approve("U0DAVE", ["S0SRE"]), ctx(3, A, TWO)));
+  assert.equal(third.request.state, "approved");
+});
+
+test("allowSelfApproval turned off after the request: the requester is refused, their approval stops counting", () => {
+  refused(decide(request(), approve("U0ALICE"), ctx(1, A, ONE)), /you requested this renewal/);
+  // Allowed at her click (of two needed), then turned off: Bob's approval alone is not enough.
+  const selfTwo: ApprovalRules = { requiredApprovals: 2, allowSelfApproval: true };
+  const hers = ok(decide(request(), approve("U0ALICE"), ctx(1, A, selfTwo))).request;
+  refused(decide(hers, approve("U0ALICE"), ctx(2, A, TWO)), /you requested this renewal/);
+  const bob = ok(decide(hers, approve("U0BOB"), ctx(2, A, TWO)));
+  assert.equal(bob.request.state, "pending");
+  assert.equal(bob.startRun, false);
+  assert.equal(ok(decide(bob.request, approve("U0CAROL"), ctx(3, A, TWO))).startRun, true);
+  // Still allowed: her approval and Bob's make two.
+  assert.equal(ok(decide(hers, approve("U0BOB"), ctx(2, A, selfTwo))).startRun, true);
+});
+
+test("countedApprovals: the requester's own approval counts only while self-approval is allowed", () => {
+  const r = {
+    ...request(),
+    approvals: [
+      { user: "U0ALICE", at: at(1) },
+      { user: "U0BOB", at: at(2) },
+    ],
+  };
+  assert.deepEqual(
+    countedApprovals(r, ONE).map((a) => a.user),
+    ["U0BOB"],
+  );
+  assert.equal(countedApprovals(r, SELF).length, 2);
 });

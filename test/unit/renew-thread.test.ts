@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { newRequest, type RenewalRequest } from "../../src/renew/approval.js";
+import { newRequest, type ApprovalRules, type RenewalRequest } from "../../src/renew/approval.js";
 import type { NodeExecution, NodeProgress, ProgressEvent } from "../../src/renew/executor.js";
 import type { RenewalPlan } from "../../src/renew/plan.js";
 import { applyEvent, endRun, finishNode, startRunState, type RunState } from "../../src/renew/run-state.js";
@@ -33,13 +33,19 @@ function request(changes: Partial<RenewalRequest> = {}): RenewalRequest {
     cluster: "prod",
     requestedBy: "U0ALICE01",
     now: NOW,
-    settings: { approvalTtlMinutes: 240, requiredApprovals: 1, allowSelfApproval: false },
+    settings: { approvalTtlMinutes: 240 },
   });
   return { ...base, ...changes };
 }
 
+const ONE: ApprovalRules = { requiredApprovals: 1, allowSelfApproval: false };
+const TWO_SELF: ApprovalRules = { requiredApprovals: 2, allowSelfApproval: true };
+
 const FIFTY = Array.from({ length: 50 }, (_, i) => `kube-master${String(i + 1).padStart(3, "0")}`);
 const textOf = (blocks: ChatReply["blocks"]): string => blockTexts(blocks).join("\n");
+/** The text of `r`'s card as drawn at `now` under `rules`. */
+const cardText = (r: RenewalRequest, now: Date, rules = ONE): string =>
+  textOf(renderApprovalCard(plan(), r, { channel: "C0PROD0001", timeZone: TZ, now, rules }).blocks);
 const limits = (reply: ChatReply) => checkBlockLimits({ channel: "C0PROD0001", ...reply });
 const buttonsOf = (blocks: ChatReply["blocks"]): ButtonElement[] =>
   blocks.flatMap((b) => (b.type === "actions" ? b.elements : []));
@@ -48,7 +54,12 @@ const buttonsOf = (blocks: ChatReply["blocks"]): ButtonElement[] =>
 
 test("a pending card shows who asked, what it needs, when it expires (in the cluster's zone), and both buttons", () => {
   const r = request();
-  const card = renderApprovalCard(plan(), r, { channel: "C0PROD0001", timeZone: TZ, now: later(30) });
+  const card = renderApprovalCard(plan(), r, {
+    channel: "C0PROD0001",
+    timeZone: TZ,
+    now: later(30),
+    rules: ONE,
+  });
   assert.deepEqual(checkBlockLimits(card), []);
   assert.equal(card.channel, "C0PROD0001");
   assert.match(card.text, /^Renewal of prod: waiting for approval/);
@@ -71,12 +82,13 @@ test("a pending card shows who asked, what it needs, when it expires (in the clu
 });
 
 test("a partly approved request lists its approvers and keeps its buttons", () => {
-  const r = request({
-    requiredApprovals: 2,
-    allowSelfApproval: true,
-    approvals: [{ user: "U0BOB01", at: later(5) }],
+  const r = request({ approvals: [{ user: "U0BOB01", at: later(5) }] });
+  const card = renderApprovalCard(plan(), r, {
+    channel: "C0PROD0001",
+    timeZone: TZ,
+    now: later(6),
+    rules: TWO_SELF,
   });
-  const card = renderApprovalCard(plan(), r, { channel: "C0PROD0001", timeZone: TZ, now: later(6) });
   const text = textOf(card.blocks);
   assert.match(text, /1 of 2 so far/);
   assert.match(
@@ -85,6 +97,25 @@ test("a partly approved request lists its approvers and keeps its buttons", () =
   );
   assert.match(text, /Approved so far by <@U0BOB01> \(2026-11-28 10:05 CET\)/);
   assert.equal(buttonsOf(card.blocks).length, 2);
+});
+
+test("the card shows today's rules, not those the plan was made with", () => {
+  assert.equal(plan().approval.requiredApprovals, 1);
+  const mine = request({ approvals: [{ user: "U0ALICE01", at: later(2) }] });
+  const drawn = (rules: ApprovalRules) => cardText(mine, later(3), rules);
+  const raised = drawn({ requiredApprovals: 2, allowSelfApproval: false });
+  assert.match(raised, /Needs 2 different approvers, not the requester;/, "the plan part");
+  assert.match(raised, /Waiting for approval\*: 0 of 2 so far/);
+  assert.match(raised, /Approved so far by <@U0ALICE01>/);
+  assert.match(raised, /The requester's own approval does not count: self-approval is off now/);
+  const allowed = drawn(TWO_SELF);
+  assert.match(allowed, /Waiting for approval\*: 1 of 2 so far/);
+  assert.doesNotMatch(allowed, /does not count/);
+  const expired = request({ state: "expired", approvals: [{ user: "U0BOB01", at: later(2) }] });
+  assert.match(
+    cardText(expired, later(300), TWO_SELF),
+    /Expired\* at 2026-11-28 14:00 CET with 1 of 2 approvals/,
+  );
 });
 
 test("buttons show only while the request is pending and its window is open", () => {
@@ -118,7 +149,12 @@ test("buttons show only while the request is pending and its window is open", ()
     [request(), /Expired\* at 2026-11-28 14:00 CET/, /expired/], // pending, but its window has closed
   ];
   for (const [r, shown, state] of cases) {
-    const card = renderApprovalCard(plan(), r, { channel: "C0PROD0001", timeZone: TZ, now: later(300) });
+    const card = renderApprovalCard(plan(), r, {
+      channel: "C0PROD0001",
+      timeZone: TZ,
+      now: later(300),
+      rules: ONE,
+    });
     assert.match(textOf(card.blocks), shown);
     assert.match(card.text, new RegExp(`^Renewal of prod: ${state.source}`));
     assert.deepEqual(buttonsOf(card.blocks), [], r.state);
@@ -131,31 +167,25 @@ test("a rejection shows who, when and the reason, escaped", () => {
     state: "rejected",
     rejection: { user: "U0BOB01", at: later(10), reason: "not now <!channel> & later" },
   });
-  const text = textOf(
-    renderApprovalCard(plan(), r, { channel: "C0PROD0001", timeZone: TZ, now: later(11) }).blocks,
-  );
+  const text = cardText(r, later(11));
   assert.match(
     text,
     /Rejected\* by <@U0BOB01> at 2026-11-28 10:10 CET: not now &lt;!channel&gt; &amp; later/,
   );
   assert.ok(!text.includes("<!channel>"));
   const withdrawn = request({ state: "rejected", rejection: { user: "U0ALICE01", at: later(10) } });
-  assert.match(
-    textOf(
-      renderApprovalCard(plan(), withdrawn, { channel: "C0PROD0001", timeZone: TZ, now: later(11) }).blocks,
-    ),
-    /Withdrawn\* by <@U0ALICE01>/,
-  );
+  assert.match(cardText(withdrawn, later(11)), /Withdrawn\* by <@U0ALICE01>/);
 });
 
 test("the card of a large plan still fits with its state and buttons", () => {
   const nodes = FIFTY;
   for (const version of ["v1.11.10", "v1.30.4"]) {
-    const r = request({ approvals: [{ user: "U0BOB01", at: later(1) }], requiredApprovals: 2 });
+    const r = request({ approvals: [{ user: "U0BOB01", at: later(1) }] });
     const card = renderApprovalCard(plan(nodes, version), r, {
       channel: "C0PROD0001",
       timeZone: TZ,
       now: NOW,
+      rules: TWO_SELF,
     });
     assert.deepEqual(checkBlockLimits(card), [], version);
     const text = textOf(card.blocks);
@@ -544,6 +574,7 @@ test("a refused stored plan: the summary and the card say why and that nothing r
       channel: "C0PROD0001",
       timeZone: TZ,
       now: later(5),
+      rules: ONE,
     }).blocks,
   );
   assert.match(card, /\*Failed\*/);
