@@ -22,12 +22,10 @@ import type { NodePlan, RenewalPlan, RestartStrategy, StepId } from "../../src/r
 import { runRenewal, runSummary } from "../../src/renew/run.js";
 import type { RunState } from "../../src/renew/run-state.js";
 import { sanitize } from "../../src/store/audit.js";
-import { probeServedCertificate } from "../../src/transport/tls-probe.js";
 import { DECOY_WORKLOADS } from "../lab/control-plane.js";
 import { assertSameAsBefore, filesAside, snapshotNode, type NodeSnapshot } from "../lab/node-state.js";
 import {
   approvedRequest,
-  labNodeAccess,
   pkiFingerprint,
   planLabRenewal,
   RecordingReporter,
@@ -35,7 +33,7 @@ import {
   type LabCluster,
   type LabClusterNode,
 } from "../lab/renewal-cluster.js";
-import { renewalFixture } from "../lab/renewal-fixture.js";
+import { labRunDependencies, renewalFixture } from "../lab/renewal-fixture.js";
 
 const DAY = 86_400_000;
 const WAITS = { containersGoneMs: 5_000, readyMs: 10_000, pollMs: 200 };
@@ -160,7 +158,8 @@ const CASES: FaultCase[] = [
   },
 ];
 
-const { root, redis, renewals, audit, lease, labs } = renewalFixture("renew-faults");
+const fixture = renewalFixture("renew-faults");
+const { root, redis, renewals, audit, lease, labs } = fixture;
 chmodSync(root, 0o755); // the lab users of the SSH case must traverse it
 
 /** Calls each act once, when node 1's step first shows ⏳ in the run state. */
@@ -289,19 +288,7 @@ async function runWithFault(c: FaultCase, p: Prepared): Promise<Ran> {
   const reporter = new RecordingReporter(undefined, onStepStart(p.first, c.when, later));
   const result = await runRenewal(
     { request, plan: p.plan },
-    {
-      config: { cluster: p.lab.cluster, renewal: p.lab.config.renewal },
-      requests: renewals,
-      audit,
-      reporter,
-      lease,
-      ...labNodeAccess(p.lab.config),
-      probe: probeServedCertificate,
-      save: async () => undefined,
-      now: () => new Date(),
-      sleep: (ms) => sleep(ms),
-      waits: WAITS,
-    },
+    labRunDependencies(fixture, p.lab, reporter, { waits: WAITS }),
   );
   await Promise.all(later);
   assert.ok(result.ran, result.ran ? "" : result.reason);

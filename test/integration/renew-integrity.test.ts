@@ -2,25 +2,16 @@
 // real stores on Redis, (a) a plan changed in Redis between approval and run is refused, audited and
 // shown, and nothing on any node changes; (b) an attempt whose lease is taken over mid-run stops
 // before its next change, and the attempt holding the lease finishes the run without renewing twice.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Redis } from "ioredis";
 import type { RenewalPlan } from "../../src/renew/plan.js";
-import { runRenewal, type RunDependencies } from "../../src/renew/run.js";
+import { runRenewal } from "../../src/renew/run.js";
 import type { RunState } from "../../src/renew/run-state.js";
 import { stepsFor } from "../../src/renew/steps/index.js";
-import { AuditLog } from "../../src/store/audit.js";
-import { connectRedis, DEFAULT_REDIS_URL } from "../../src/store/redis.js";
-import { RenewalStore } from "../../src/store/renewals.js";
-import { RunLease } from "../../src/store/run-lease.js";
-import { probeServedCertificate } from "../../src/transport/tls-probe.js";
-import { stopAllControlPlanes } from "../lab/control-plane.js";
 import {
   approvedRequest,
-  labNodeAccess,
   pkiFingerprint,
   planLabRenewal,
   RecordingReporter,
@@ -28,31 +19,10 @@ import {
   type LabCluster,
 } from "../lab/renewal-cluster.js";
 import { assertSameAsBefore, snapshotNode, type NodeSnapshot } from "../lab/node-state.js";
+import { auditOf as auditOfRequest, labRunDependencies, renewalFixture } from "../lab/renewal-fixture.js";
 
-let root: string;
-let redis: Redis;
-const prefix = `renew-integrity-${process.pid}`;
-let renewals: RenewalStore;
-let audit: AuditLog;
-let lease: RunLease;
-const labs: LabCluster[] = [];
-
-before(() => {
-  root = mkdtempSync(join(tmpdir(), "certs-bot-renew-integrity-"));
-  redis = connectRedis(DEFAULT_REDIS_URL);
-  renewals = new RenewalStore(redis, prefix);
-  audit = new AuditLog(redis, prefix);
-  lease = new RunLease(redis, prefix);
-});
-
-after(async () => {
-  await stopAllControlPlanes();
-  await Promise.all(labs.map((l) => l.stop()));
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+const fixture = renewalFixture("renew-integrity");
+const { root, redis, renewals, lease, labs, prefix } = fixture;
 
 async function labCluster(name: string, first: number): Promise<LabCluster> {
   const lab = await startLabCluster({
@@ -68,32 +38,12 @@ async function labCluster(name: string, first: number): Promise<LabCluster> {
   return lab;
 }
 
-function deps(lab: LabCluster, reporter: RecordingReporter, saved: RunState[]): RunDependencies {
-  return {
-    config: { cluster: lab.cluster, renewal: lab.config.renewal },
-    requests: renewals,
-    audit,
-    reporter,
-    lease,
-    ...labNodeAccess(lab.config),
-    probe: probeServedCertificate,
-    save: async (state) => void saved.push(structuredClone(state)),
-    now: () => new Date(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    waits: { containersGoneMs: 10_000, readyMs: 10_000, pollMs: 100 },
-  };
-}
+const deps = (lab: LabCluster, reporter: RecordingReporter, saved: RunState[]) =>
+  labRunDependencies(fixture, lab, reporter, { saved });
+const auditOf = (requestId: string, cluster: string) => auditOfRequest(fixture, requestId, cluster);
 
 const servedNow = async (lab: LabCluster, node: string) =>
   (await lab.node(node).cp.served())?.fingerprint256 ?? null;
-
-async function auditOf(requestId: string, cluster: string): Promise<string[]> {
-  const entries = await audit.latest(cluster, 200);
-  return entries
-    .filter((e) => e.requestId === requestId)
-    .reverse()
-    .map((e) => `${e.kind} ${e.detail}`);
-}
 
 /** Rewrites the plan stored with a request, as someone with write access to Redis could. */
 async function tamperStoredPlan(requestId: string, change: (plan: RenewalPlan) => void): Promise<void> {

@@ -10,12 +10,10 @@ import { join } from "node:path";
 import type { RenewalRequest } from "../../src/renew/approval.js";
 import type { ProgressEvent } from "../../src/renew/executor.js";
 import type { RenewalPlan, StepId } from "../../src/renew/plan.js";
-import { runRenewal, runSummary, type RunDependencies } from "../../src/renew/run.js";
+import { runRenewal, runSummary } from "../../src/renew/run.js";
 import type { RunState } from "../../src/renew/run-state.js";
-import { probeServedCertificate } from "../../src/transport/tls-probe.js";
 import {
   approvedRequest,
-  labNodeAccess,
   pkiFingerprint,
   planLabRenewal,
   RecordingReporter,
@@ -23,13 +21,14 @@ import {
   type LabCluster,
   type LabNodeDef,
 } from "../lab/renewal-cluster.js";
-import { renewalFixture } from "../lab/renewal-fixture.js";
+import { auditOf as auditOfRequest, labRunDependencies, renewalFixture } from "../lab/renewal-fixture.js";
 
 const DAY = 86_400_000;
 const STEPS: StepId[] = ["preflight", "backup", "renew", "restart", "verify"];
 const isRoot = process.getuid?.() === 0;
 
-const { root, redis, renewals, audit, lease, labs } = renewalFixture("renew-run");
+const fixture = renewalFixture("renew-run");
+const { root, redis, renewals, lease, labs } = fixture;
 
 async function cluster(
   name: string,
@@ -62,32 +61,16 @@ async function run(
   const request = await approvedRequest(renewals, plan);
   const reporter = new RecordingReporter(options.onStep);
   const saved: RunState[] = [];
-  const deps: RunDependencies = {
-    config: { cluster: lab.cluster, renewal: lab.config.renewal },
-    requests: renewals,
-    audit,
-    reporter,
-    lease,
-    ...labNodeAccess(lab.config),
-    probe: probeServedCertificate,
-    save: async (state) => void saved.push(structuredClone(state)),
-    now: () => new Date(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  const deps = labRunDependencies(fixture, lab, reporter, {
+    saved,
     waits: { containersGoneMs: 10_000, readyMs: options.readyMs ?? 10_000, pollMs: 100 },
-  };
+  });
   const result = await runRenewal({ request, plan }, deps);
   assert.ok(result.ran, result.ran ? "" : result.reason);
   return { state: result.state, reporter, saved, request };
 }
 
-/** The audit entries of one request, oldest first, as `kind detail`. */
-async function auditOf(requestId: string, cluster: string): Promise<string[]> {
-  const entries = await audit.latest(cluster, 200);
-  return entries
-    .filter((e) => e.requestId === requestId)
-    .reverse()
-    .map((e) => `${e.kind} ${e.detail}`);
-}
+const auditOf = (requestId: string, cluster: string) => auditOfRequest(fixture, requestId, cluster);
 
 const backupsOf = (lab: LabCluster, node: string): string[] => {
   const dir = join(root, lab.name, "backups", lab.name, node);

@@ -6,12 +6,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
+import type { RunDependencies } from "../../src/renew/run.js";
+import type { RunState } from "../../src/renew/run-state.js";
+import type { RunReporter } from "../../src/renew/ports.js";
+import { probeServedCertificate } from "../../src/transport/tls-probe.js";
 import { AuditLog } from "../../src/store/audit.js";
 import { connectRedis, DEFAULT_REDIS_URL } from "../../src/store/redis.js";
 import { RenewalStore } from "../../src/store/renewals.js";
 import { RunLease } from "../../src/store/run-lease.js";
 import { stopAllControlPlanes } from "./control-plane.js";
-import type { LabCluster } from "./renewal-cluster.js";
+import { labNodeAccess, type LabCluster } from "./renewal-cluster.js";
 
 export interface RenewalFixture {
   root: string;
@@ -47,4 +51,38 @@ export function renewalFixture(name: string): RenewalFixture {
     rmSync(root, { recursive: true, force: true });
   });
   return fixture;
+}
+
+/**
+ * A run's dependencies on a lab cluster with the fixture's stores: the real probe and node access,
+ * the wall clock, short waits; `save` keeps every state when given an array.
+ */
+export function labRunDependencies(
+  f: RenewalFixture,
+  lab: LabCluster,
+  reporter: RunReporter,
+  options: { saved?: RunState[]; waits?: RunDependencies["waits"] } = {},
+): RunDependencies {
+  return {
+    config: { cluster: lab.cluster, renewal: lab.config.renewal },
+    requests: f.renewals,
+    audit: f.audit,
+    reporter,
+    lease: f.lease,
+    ...labNodeAccess(lab.config),
+    probe: probeServedCertificate,
+    save: async (state) => void options.saved?.push(structuredClone(state)),
+    now: () => new Date(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    waits: options.waits ?? { containersGoneMs: 10_000, readyMs: 10_000, pollMs: 100 },
+  };
+}
+
+/** The audit entries of one request, oldest first, as `kind detail`. */
+export async function auditOf(f: RenewalFixture, requestId: string, cluster: string): Promise<string[]> {
+  const entries = await f.audit.latest(cluster, 200);
+  return entries
+    .filter((e) => e.requestId === requestId)
+    .reverse()
+    .map((e) => `${e.kind} ${e.detail}`);
 }
