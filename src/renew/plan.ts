@@ -189,8 +189,6 @@ function notRenewedOnNode(node: NodeReport): NodePlan["notRenewed"] {
   return out;
 }
 
-export const CONTROL_PLANE_COMPONENTS = [...CONTROL_PLANE, "etcd"] as const;
-
 /** The structured data of one node's renewal: everything its steps are derived from. */
 export function nodeSpec(input: {
   cluster: string;
