@@ -72,7 +72,7 @@ async function renewCommand(options: {
 }): Promise<number> {
   if (!options.dryRun) {
     throw new UsageError(
-      "renewals are requested in Slack (/certs renew, issue 5 in progress); use --dry-run to see the plan",
+      "renewals are requested and approved in Slack (/certs renew) or in certs-bot console; use --dry-run to see the plan",
     );
   }
   const config = loadConfig(options.config);

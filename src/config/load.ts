@@ -75,7 +75,7 @@ export interface Config {
   /** When scheduled scans run, in `timezone`. */
   scanCron: string;
   slack?: { digestChannel: string; digestCron: string };
-  /** Renewal approvals and procedure (issue 5); every key has a default. */
+  /** Renewal approvals and procedure; every key has a default. */
   renewal: RenewalSettings;
   clusters: ClusterConfig[];
 }

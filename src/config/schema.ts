@@ -126,7 +126,7 @@ const clusterSchema = z.strictObject({
   nodes: z.array(nodeSchema).min(1, "a cluster needs at least one node"),
 });
 
-/** Renewals (issue 5): how requests are approved and how a node is renewed. */
+/** Renewals: how requests are approved and how a node is renewed. */
 export const renewalSchema = z.strictObject({
   /** A request nobody approves within this many minutes expires. */
   approvalTtlMinutes: z.number().int().min(5).max(10_080).default(240),

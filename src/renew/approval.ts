@@ -1,4 +1,4 @@
-// Renewal requests and the approval rules (issue 5, "Approving"). Pure: the clock comes in as `now`,
+// Renewal requests and the approval rules. Pure: the clock comes in as `now`,
 // the clicker's user groups come from the edge (looked up at the click), the approval rules from the
 // config in force at the click, persistence is `src/store/renewals.ts`.
 //

@@ -1,4 +1,4 @@
-// The request side of renewals (issue 5, "Requesting" and "Approving"), the same for Slack and the
+// The request side of renewals (requesting and approving), the same for Slack and the
 // console: a request builds a plan from a fresh scan, is saved with that plan (one active request
 // per cluster), and is shown as an approval card; each click is decided atomically by the records,
 // audited, and shown on the card; the click that completes the approvals starts the run (the run's

@@ -1,4 +1,4 @@
-// What a renewal shows in Slack (issue 5): the approval card with its state and buttons, the run's
+// What a renewal shows in Slack: the approval card with its state and buttons, the run's
 // checklist in the card's thread (one message, updated), a reply per finished step, the final
 // summary, `/certs audit`, and the short answers to the requester and to a refused click. Pure:
 // data and the clock in, Block Kit out; the edges (Slack, the console) post it.

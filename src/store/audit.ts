@@ -1,4 +1,4 @@
-// The audit log of renewals (issue 5): one Redis stream per cluster,
+// The audit log of renewals: one Redis stream per cluster,
 //   <p>:audit:<cluster>   XADD … MAXLEN ~ 1000: the latest ~1000 entries     TTL 365 d after the last entry
 // Each entry: kind, when, who (a Slack user id, or nothing for certs-bot itself), the request id and a
 // short detail. `/certs audit <cluster>` reads the newest first. The same entries also go to the logs.

@@ -1,4 +1,4 @@
-// Renewal requests in Redis (issue 5), under the same prefix as everything else:
+// Renewal requests in Redis, under the same prefix as everything else:
 //   <p>:renewal:<request id>      hash { json: RenewalRequest, version: n,          TTL 90 d, refreshed per write
 //                                        plan: the RenewalPlan shown for approval (what runs),
 //                                        card: { channel, ts } of the approval card }

@@ -1,4 +1,4 @@
-// Issue 5's "done when", in console mode: the real `certs-bot console --allow-renewals` as a child
+// The renewal flow end to end, in console mode: the real `certs-bot console --allow-renewals` as a child
 // process, lines piped to it, a lab control-plane node whose apiserver-kubelet-client expired (local
 // transport with the lab's kubeadm and runtimes first on PATH, as on a node; no sshd, no Slack; the
 // run lease and the audit in the machine's Redis under this file's own prefix). Alice asks, cannot

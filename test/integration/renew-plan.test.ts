@@ -204,7 +204,7 @@ describe("certs-bot renew --dry-run", () => {
     assert.equal(run.stdout, "");
     assert.match(
       run.stderr,
-      /certs-bot: renewals are requested in Slack \(\/certs renew, issue 5 in progress\); use --dry-run to see the plan/,
+      /certs-bot: renewals are requested and approved in Slack \(\/certs renew\) or in certs-bot console; use --dry-run to see the plan/,
     );
   });
 });

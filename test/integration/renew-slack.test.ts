@@ -1,4 +1,4 @@
-// Issue 5's "done when", through Slack: `certs-bot serve` in HTTP mode receives correctly signed
+// The renewal flow end to end, through Slack: `certs-bot serve` in HTTP mode receives correctly signed
 // requests, talks to the fake Slack Web API (the only stand-in), keeps everything in a real Redis
 // and runs the renewal through the real BullMQ queue on two lab control-plane nodes whose
 // apiserver-kubelet-client expired. An operator requests, the requester and a stranger are refused,
