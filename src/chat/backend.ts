@@ -4,7 +4,7 @@
 // console in memory, scanning in-process. The router and views stay pure.
 import type { AskOutcome, ClickOutcome, RenewalAsk } from "../renew/desk.js";
 import type { Click } from "../renew/approval.js";
-import type { AuditEntry } from "../store/audit.js";
+import type { AuditEntry } from "../renew/ports.js";
 import type { StoredScan } from "../store/store.js";
 
 export interface ScanTicket {

@@ -15,7 +15,7 @@
 // the approval card); `list`, `status` and `scan` answer in the channel, where the team can see
 // them (the channel is a viewer of every cluster shown).
 import type { Config } from "../config/load.js";
-import type { AuditEntry } from "../store/audit.js";
+import type { AuditEntry } from "../renew/ports.js";
 import type { StoredScan } from "../store/store.js";
 import { renderAudit } from "../renew/thread.js";
 import type { ChatBackend } from "./backend.js";

@@ -14,7 +14,7 @@ import type { AuditTrail } from "../renew/ports.js";
 import { renderPlanBlocks } from "../renew/render.js";
 import { renderRenewalRefused } from "../renew/thread.js";
 import { scanClusters, selectClusters, type ScanDependencies } from "../scan/scan.js";
-import type { AuditEntry } from "../store/audit.js";
+import type { AuditEntry } from "../renew/ports.js";
 import type { StoredScan } from "../store/store.js";
 import { MemoryAudit, MemoryRenewals } from "./renewals.js";
 

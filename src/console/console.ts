@@ -18,7 +18,7 @@ import type { RenewalRequest } from "../renew/approval.js";
 import { runRenewal } from "../renew/run.js";
 import { renderRunStatus, renderRunSummary, renderStepReply } from "../renew/thread.js";
 import { defaultDependencies, nodeAccess, type ScanDependencies } from "../scan/scan.js";
-import type { ExecutionLease } from "../store/run-lease.js";
+import type { ExecutionLease } from "../renew/ports.js";
 import { InMemoryBackend } from "./backend.js";
 import type { ConsoleRenewals } from "./exclusion.js";
 import { ConsoleSession } from "./session.js";

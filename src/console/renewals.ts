@@ -14,10 +14,17 @@ import {
   type ResolvedClick,
 } from "../renew/approval.js";
 import type { RenewalPlan } from "../renew/plan.js";
-import type { AuditTrail, RenewalRecords } from "../renew/ports.js";
-import { sanitize, type AuditEntry, type AuditInput } from "../store/audit.js";
-import type { CardLocation, CreateResult } from "../store/renewals.js";
-import type { ExecutionLease, LeaseAttempt } from "../store/run-lease.js";
+import type {
+  AuditEntry,
+  AuditInput,
+  AuditTrail,
+  CardLocation,
+  CreateResult,
+  ExecutionLease,
+  LeaseAttempt,
+  RenewalRecords,
+} from "../renew/ports.js";
+import { sanitize } from "../store/audit.js";
 
 interface Entry {
   request: RenewalRequest;

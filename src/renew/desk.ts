@@ -13,7 +13,7 @@ import type { ClusterConfig, Config } from "../config/load.js";
 import { groupsToCheck } from "../chat/access.js";
 import type { SlackMessage } from "../notify/slack-types.js";
 import type { ClusterReport } from "../report/types.js";
-import type { CardLocation } from "../store/renewals.js";
+import type { CardLocation } from "./ports.js";
 import { countedApprovals, isDue, newRequest, type Click, type RenewalRequest } from "./approval.js";
 import { planRenewal, type PlanResult, type RenewalPlan } from "./plan.js";
 import type { AuditTrail, RenewalRecords } from "./ports.js";

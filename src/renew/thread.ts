@@ -8,7 +8,7 @@
 // through a code block it cannot end; and every message fits Block Kit's limits. A message that
 // would not fit (50 nodes, 1000 audit entries) is folded to less detail, then cut with a note
 // saying how much is not shown.
-import type { AuditEntry } from "../store/audit.js";
+import type { AuditEntry } from "./ports.js";
 import { mention } from "../chat/access.js";
 import type { ChatReply } from "../chat/views.js";
 import { formatDate } from "../report/render.js";

@@ -17,7 +17,7 @@ import type { ChatBackend, ScanTicket } from "../chat/backend.js";
 import type { Click } from "../renew/approval.js";
 import type { AskOutcome, ClickOutcome, RenewalAsk, RenewalDesk } from "../renew/desk.js";
 import type { AuditTrail } from "../renew/ports.js";
-import type { AuditEntry } from "../store/audit.js";
+import type { AuditEntry } from "../renew/ports.js";
 import { SCAN_QUEUE, isScanned, type Queues } from "../queue/queues.js";
 import type { Store, StoredScan } from "../store/store.js";
 

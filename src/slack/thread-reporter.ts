@@ -8,7 +8,7 @@ import type { ProgressEvent } from "../renew/executor.js";
 import type { RunReporter } from "../renew/ports.js";
 import type { RunState } from "../renew/run-state.js";
 import { renderRunStatus, renderRunSummary, renderStepReply } from "../renew/thread.js";
-import type { CardLocation } from "../store/renewals.js";
+import type { CardLocation } from "../renew/ports.js";
 import type { SlackPoster } from "./poster.js";
 
 /** chat.update is rate-limited (Tier 3, ~50 a minute); steps can end faster than that. */

@@ -19,6 +19,7 @@
 import type { Redis } from "ioredis";
 import { redisKey } from "./store.js";
 import type { RenewalPlan } from "../renew/plan.js";
+import type { CardLocation, CreateResult } from "../renew/ports.js";
 import {
   decide,
   expire,
@@ -52,12 +53,6 @@ const reviving =
 const parse = (text: string): RenewalRequest => JSON.parse(text, reviving(DATE_KEYS)) as RenewalRequest;
 const parsePlan = (text: string): RenewalPlan => JSON.parse(text, reviving(PLAN_DATE_KEYS)) as RenewalPlan;
 
-/** Where the approval card was posted: its thread carries the run. */
-export interface CardLocation {
-  channel: string;
-  ts: string;
-}
-
 // KEYS: lock, request. ARGV: id, json, request ttl, lock ttl, plan json.
 const CREATE = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'exists'} end
@@ -81,15 +76,6 @@ return 1`;
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
-
-export type CreateResult =
-  | {
-      ok: true;
-      request: RenewalRequest;
-      /** Requests found pending past their expiry on the way and marked expired (audit them). */
-      expired: RenewalRequest[];
-    }
-  | { ok: false; reason: string; active?: RenewalRequest; expired: RenewalRequest[] };
 
 /** One change: what to save (nothing when `next` is absent) and what to answer. */
 interface Change<T> {

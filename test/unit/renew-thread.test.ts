@@ -17,7 +17,7 @@ import {
   renderStepReply,
 } from "../../src/renew/thread.js";
 import type { ChatReply } from "../../src/chat/views.js";
-import type { AuditEntry } from "../../src/store/audit.js";
+import type { AuditEntry } from "../../src/renew/ports.js";
 import { blockTexts, checkBlockLimits, type ButtonElement } from "../../src/notify/slack-types.js";
 import { NOW, planOf } from "./renew-fixtures.js";
 
