@@ -17,7 +17,7 @@ import type { CardLocation } from "./ports.js";
 import { countedApprovals, isDue, newRequest, type Click, type RenewalRequest } from "./approval.js";
 import { planRenewal, type PlanResult, type RenewalPlan } from "./plan.js";
 import type { AuditTrail, RenewalRecords } from "./ports.js";
-import { renderApprovalCard } from "./thread.js";
+import { renderApprovalCard, renderClusterHeld } from "./thread.js";
 
 export interface RenewalDeskDependencies {
   config: Config;
@@ -75,7 +75,7 @@ export class RenewalDesk {
     // Early and cheap: no scan while another request holds the cluster (create checks it again).
     const active = await records.active(cluster.name);
     if (active && !isDue(active, this.deps.now())) {
-      return refuse(`a renewal of ${cluster.name} is already ${active.state} (request ${active.id}).`);
+      return refuse(renderClusterHeld(active, config.timezone));
     }
     const planned = await this.plan(ask, userId);
     if (!planned.ok) return refuse(planned.reason);
@@ -90,7 +90,13 @@ export class RenewalDesk {
     });
     const created = await records.create(request, { plan: planned.plan, now });
     for (const expired of created.expired) await this.expired(expired);
-    if (!created.ok) return refuse(created.reason);
+    if (!created.ok) {
+      return refuse(
+        created.active
+          ? renderClusterHeld(created.active, config.timezone)
+          : `request ${request.id} already exists.`,
+      );
+    }
 
     const plan = planned.plan;
     const scope = plan.scope === "all" ? "all renewable certificates" : plan.scope.join(", ");

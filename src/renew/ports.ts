@@ -52,7 +52,11 @@ export type CreateResult =
       /** Requests found pending past their expiry on the way and marked expired (audit them). */
       expired: RenewalRequest[];
     }
-  | { ok: false; reason: string; active?: RenewalRequest; expired: RenewalRequest[] };
+  /**
+   * Not saved: `active` is the cluster's request that holds it, absent when a request with this id
+   * exists already. The records return data; the desk words the refusal.
+   */
+  | { ok: false; active?: RenewalRequest; expired: RenewalRequest[] };
 
 /** Renewal requests with their plans (RenewalStore in Redis; memory in the console). */
 export interface RenewalRecords {

@@ -583,6 +583,14 @@ export function renderRenewalRefused(cluster: string, reason: string): ChatReply
   };
 }
 
+/** Why a cluster takes no new request: its active one, who asked for it and when. */
+export function renderClusterHeld(active: RenewalRequest, timeZone: string): string {
+  return (
+    `a renewal of ${active.cluster} is already ${active.state} ` +
+    `(requested by ${mention(active.requestedBy)} at ${formatDate(active.requestedAt, timeZone)}).`
+  );
+}
+
 /** To a clicker only: why their Approve or Reject did not count. */
 export function renderClickRefused(cluster: string, reason: string): ChatReply {
   return {

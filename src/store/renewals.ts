@@ -32,7 +32,6 @@ import {
   type RenewalRequest,
   type ResolvedClick,
 } from "../renew/approval.js";
-import { mention } from "../chat/access.js";
 
 const DAY_S = 86_400;
 export const REQUEST_TTL_S = 90 * DAY_S;
@@ -126,7 +125,7 @@ export class RenewalStore {
       )) as [string, string | null];
       if (reply[0] === "ok") return { ok: true, request, expired };
       if (reply[0] === "exists") {
-        return { ok: false, reason: `request ${request.id} already exists.`, expired };
+        return { ok: false, expired };
       }
       const holderId = reply[1];
       const holder = holderId ? await this.get(holderId) : null;
@@ -140,14 +139,7 @@ export class RenewalStore {
         continue;
       }
       if (!holder) continue; // the lock vanished between the two reads: try again
-      return {
-        ok: false,
-        reason:
-          `a renewal of ${request.cluster} is already ${holder.state} ` +
-          `(requested by ${mention(holder.requestedBy)} at ${holder.requestedAt.toISOString().slice(0, 16).replace("T", " ")} UTC).`,
-        active: holder,
-        expired,
-      };
+      return { ok: false, active: holder, expired };
     }
     throw new Error(`could not take the renewal lock of ${request.cluster}: too much contention`);
   }

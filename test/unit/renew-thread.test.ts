@@ -10,6 +10,7 @@ import {
   renderApprovalCard,
   renderAudit,
   renderClickRefused,
+  renderClusterHeld,
   renderRenewalRefused,
   renderRenewalRequested,
   renderRunStatus,
@@ -547,6 +548,14 @@ test("a refused request lists every reason, escaped but for our own mentions", (
   );
   assert.deepEqual(limits(many), []);
   assert.match(textOf(many.blocks), /more lines? not shown/);
+});
+
+test("a held cluster names its active request's state, requester and time, in the configured zone", () => {
+  assert.equal(
+    renderClusterHeld(request({ state: "approved" }), TZ),
+    "a renewal of prod is already approved (requested by <@U0ALICE01> at 2026-11-28 10:00 CET).",
+  );
+  assert.match(renderClusterHeld(request(), "America/New_York"), /at 2026-11-28 04:00 EST\)\.$/);
 });
 
 test("a refused click tells the clicker why, naming the cluster", () => {
