@@ -16,7 +16,7 @@
 // them (the channel is a viewer of every cluster shown).
 import type { Config } from "../config/load.js";
 import type { AuditEntry } from "../renew/ports.js";
-import type { StoredScan } from "../store/store.js";
+import type { StoredScan } from "../report/types.js";
 import { renderAudit } from "../renew/thread.js";
 import type { ChatBackend } from "./backend.js";
 import { suggestNames } from "../config/suggest.js";

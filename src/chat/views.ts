@@ -6,7 +6,6 @@
 // cluster in `text` and in its first block; and a reply that would not fit one message (a list of
 // 500 clusters, `status --all` on a big cluster) is split into several, each under the block count
 // and TEXT_BUDGET, the later ones saying "continued (2/3)". The caller posts them in order.
-import type { StoredScan } from "../store/store.js";
 import { formatDate, residualTime } from "../report/render.js";
 import {
   worstOf,
@@ -14,6 +13,7 @@ import {
   type ClusterReport,
   type NodeReport,
   type Status,
+  type StoredScan,
 } from "../report/types.js";
 import {
   STATUS_EMOJI,

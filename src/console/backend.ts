@@ -15,7 +15,7 @@ import { renderPlanBlocks } from "../renew/render.js";
 import { renderRenewalRefused } from "../renew/thread.js";
 import { scanClusters, selectClusters, type ScanDependencies } from "../scan/scan.js";
 import type { AuditEntry } from "../renew/ports.js";
-import type { StoredScan } from "../store/store.js";
+import type { StoredScan } from "../report/types.js";
 import { MemoryAudit, MemoryRenewals } from "./renewals.js";
 
 export interface InMemoryBackendOptions {

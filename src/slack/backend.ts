@@ -19,7 +19,8 @@ import type { AskOutcome, ClickOutcome, RenewalAsk, RenewalDesk } from "../renew
 import type { AuditTrail } from "../renew/ports.js";
 import type { AuditEntry } from "../renew/ports.js";
 import { SCAN_QUEUE, isScanned, type Queues } from "../queue/queues.js";
-import type { Store, StoredScan } from "../store/store.js";
+import type { StoredScan } from "../report/types.js";
+import type { Store } from "../store/store.js";
 
 /** How long a user group's or channel's member list is trusted. */
 export const MEMBERS_TTL_MS = 5 * 60_000;

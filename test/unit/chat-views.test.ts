@@ -1,8 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { CertificateReport, ClusterReport, NodeReport, Status } from "../../src/report/types.js";
+import type {
+  CertificateReport,
+  ClusterReport,
+  NodeReport,
+  Status,
+  StoredScan,
+} from "../../src/report/types.js";
 import { certificateAt } from "./report-fixtures.js";
-import type { StoredScan } from "../../src/store/store.js";
 import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
 import { blockTexts, checkBlockLimits, type HeaderBlock } from "../../src/notify/slack-types.js";
 import {
