@@ -23,17 +23,13 @@ import {
   section,
   truncate,
 } from "../notify/format.js";
+import { APPROVE_ACTION, REJECT_ACTION } from "../notify/actions.js";
 import type { ActionsBlock, Block, SlackMessage } from "../notify/slack-types.js";
 import { countedApprovals, type ApprovalRules, type RenewalRequest, type RequestState } from "./approval.js";
 import type { ProgressEvent } from "./executor.js";
 import type { RenewalPlan } from "./plan.js";
 import { codeBlock, renderPlanCard, renderRefusalText } from "./render.js";
 import type { NodeRun, RenewedCertificate, RunState, StepLine } from "./run-state.js";
-
-export const APPROVE_ACTION = "renewal_approve";
-export const REJECT_ACTION = "renewal_reject";
-/** "Request renewal" on a critical or expired warning: value is the cluster name. */
-export const REQUEST_RENEWAL_ACTION = "renewal_request";
 
 // --- small pieces ------------------------------------------------------------------------------
 

@@ -4,9 +4,8 @@ import { newRequest, type ApprovalRules, type RenewalRequest } from "../../src/r
 import type { NodeExecution, NodeProgress, ProgressEvent } from "../../src/renew/executor.js";
 import type { RenewalPlan } from "../../src/renew/plan.js";
 import { applyEvent, endRun, finishNode, startRunState, type RunState } from "../../src/renew/run-state.js";
+import { APPROVE_ACTION, REJECT_ACTION } from "../../src/notify/actions.js";
 import {
-  APPROVE_ACTION,
-  REJECT_ACTION,
   renderApprovalCard,
   renderAudit,
   renderClickRefused,
