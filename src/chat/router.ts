@@ -32,8 +32,8 @@ import {
   renderScanQueued,
   renderStatus,
   renderUnknownNode,
-  type ChatReply,
 } from "./views.js";
+import type { ChatReply } from "../notify/slack-types.js";
 
 export interface CommandRequest {
   /** What follows `/certs`, as Slack sends it. */

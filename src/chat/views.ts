@@ -30,15 +30,8 @@ import {
   severity,
 } from "../notify/format.js";
 import { rankConcerns, type Concern } from "../notify/rank.js";
-import type { Block, SlackMessage } from "../notify/slack-types.js";
+import type { Block, ChatReply, SlackMessage } from "../notify/slack-types.js";
 import { USAGE, type CommandError, type Subcommand } from "./command.js";
-
-/** One message of a reply; where it goes (channel, thread, ephemeral) is the edge's business. */
-export interface ChatReply {
-  /** Notification and accessibility fallback. Names the cluster. */
-  text: string;
-  blocks: Block[];
-}
 
 const NOT_SCANNED_EMOJI = ":hourglass_flowing_sand:";
 /** Room for the "continued (i/n)" note, whose numbers are known only after splitting. */

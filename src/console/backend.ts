@@ -6,7 +6,7 @@
 // and its audit goes where that way says (serve's Redis or memory); without one, `/certs renew` shows
 // the plan and creates no request, so nothing anyone types can change a node.
 import type { ChatBackend, ScanTicket } from "../chat/backend.js";
-import type { ChatReply } from "../chat/views.js";
+import type { ChatReply } from "../notify/slack-types.js";
 import type { ClusterConfig, Config } from "../config/load.js";
 import type { Click, RenewalRequest } from "../renew/approval.js";
 import { RenewalDesk, type AskOutcome, type ClickOutcome, type RenewalAsk } from "../renew/desk.js";

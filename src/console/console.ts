@@ -10,10 +10,10 @@
 // the next line is read; at EOF it waits until the scans it started have printed their answers).
 // `as USER [GROUPS]` changes who types, so a second person can approve.
 import { createInterface } from "node:readline";
+import type { ChatReply } from "../notify/slack-types.js";
 import type { Logger } from "pino";
 import { visibleClusters } from "../chat/access.js";
 import type { Config } from "../config/load.js";
-import type { ChatReply } from "../chat/views.js";
 import type { RenewalRequest } from "../renew/approval.js";
 import { runRenewal } from "../renew/run.js";
 import { renderRunStatus, renderRunSummary, renderStepReply } from "../renew/thread.js";

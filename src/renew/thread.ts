@@ -10,7 +10,6 @@
 // saying how much is not shown.
 import type { AuditEntry } from "./ports.js";
 import { mention } from "../chat/access.js";
-import type { ChatReply } from "../chat/views.js";
 import { formatDate } from "../report/render.js";
 import {
   code,
@@ -24,7 +23,7 @@ import {
   truncate,
 } from "../notify/format.js";
 import { APPROVE_ACTION, REJECT_ACTION } from "../notify/actions.js";
-import type { ActionsBlock, Block, SlackMessage } from "../notify/slack-types.js";
+import type { ActionsBlock, Block, ChatReply, SlackMessage } from "../notify/slack-types.js";
 import { countedApprovals, type ApprovalRules, type RenewalRequest, type RequestState } from "./approval.js";
 import type { ProgressEvent } from "./executor.js";
 import type { RenewalPlan } from "./plan.js";

@@ -36,8 +36,8 @@ import {
   renderScanDone,
   renderScanFailed,
   renderScanQueued,
-  type ChatReply,
 } from "../chat/views.js";
+import type { ChatReply } from "../notify/slack-types.js";
 import { code } from "../notify/format.js";
 import type { Store } from "../store/store.js";
 import { AppHome } from "./app-home.js";

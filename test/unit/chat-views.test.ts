@@ -9,7 +9,12 @@ import type {
 } from "../../src/report/types.js";
 import { certificateAt } from "./report-fixtures.js";
 import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
-import { blockTexts, checkBlockLimits, type HeaderBlock } from "../../src/notify/slack-types.js";
+import {
+  blockTexts,
+  checkBlockLimits,
+  type ChatReply,
+  type HeaderBlock,
+} from "../../src/notify/slack-types.js";
 import {
   renderCommandError,
   renderHelp,
@@ -22,7 +27,6 @@ import {
   renderScanQueued,
   renderStatus,
   renderUnknownNode,
-  type ChatReply,
 } from "../../src/chat/views.js";
 import { SUBCOMMANDS, parseCommand } from "../../src/chat/command.js";
 

@@ -16,9 +16,13 @@ import {
   renderRunSummary,
   renderStepReply,
 } from "../../src/renew/thread.js";
-import type { ChatReply } from "../../src/chat/views.js";
 import type { AuditEntry } from "../../src/renew/ports.js";
-import { blockTexts, checkBlockLimits, type ButtonElement } from "../../src/notify/slack-types.js";
+import {
+  blockTexts,
+  checkBlockLimits,
+  type ButtonElement,
+  type ChatReply,
+} from "../../src/notify/slack-types.js";
 import { NOW, planOf } from "./renew-fixtures.js";
 
 const TZ = "Europe/Berlin";
