@@ -34,6 +34,7 @@ export default tseslint.config(
       "src/report/**",
       "src/notify/**",
       "src/chat/**",
+      "src/access/**",
       "src/console/text.ts",
       "src/renew/plan.ts",
       "src/renew/render.ts",

@@ -20,7 +20,7 @@ import type { StoredScan } from "../report/types.js";
 import { renderAudit } from "../renew/thread.js";
 import type { ChatBackend } from "./backend.js";
 import { suggestNames } from "../config/suggest.js";
-import { canOperate, canView, groupsToCheck, visibleClusters } from "./access.js";
+import { canOperate, canView, groupsToCheck, visibleClusters } from "../access/access.js";
 import { checkCluster, parseCommand, type ClusterCommand } from "./command.js";
 import {
   renderCommandError,

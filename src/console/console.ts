@@ -12,7 +12,7 @@
 import { createInterface } from "node:readline";
 import type { ChatReply } from "../notify/slack-types.js";
 import type { Logger } from "pino";
-import { visibleClusters } from "../chat/access.js";
+import { visibleClusters } from "../access/access.js";
 import type { Config } from "../config/load.js";
 import type { RenewalRequest } from "../renew/approval.js";
 import { runRenewal } from "../renew/run.js";

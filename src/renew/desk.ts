@@ -10,7 +10,7 @@
 // approval rules are the loaded config's, not those in force when the request was made. The card
 // shows the rules of the config that drew it last; it is redrawn at every click, expiry and run end.
 import type { ClusterConfig, Config } from "../config/load.js";
-import { groupsToCheck } from "../chat/access.js";
+import { groupsToCheck } from "../access/access.js";
 import type { SlackMessage } from "../notify/slack-types.js";
 import type { ClusterReport } from "../report/types.js";
 import type { CardLocation } from "./ports.js";

@@ -9,7 +9,7 @@
 // would not fit (50 nodes, 1000 audit entries) is folded to less detail, then cut with a note
 // saying how much is not shown.
 import type { AuditEntry } from "./ports.js";
-import { mention } from "../chat/access.js";
+import { mention } from "../access/access.js";
 import { formatDate } from "../report/render.js";
 import {
   code,

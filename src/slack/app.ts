@@ -23,7 +23,7 @@ import {
 import type { Logger } from "pino";
 import type { ClusterConfig, Config } from "../config/load.js";
 import type { ScanTicket } from "../chat/backend.js";
-import { canOperate, groupsToCheck, type OperatorAction } from "../chat/access.js";
+import { canOperate, groupsToCheck, type OperatorAction } from "../access/access.js";
 import type { RouterDecision } from "../chat/router.js";
 import { APPROVE_ACTION, REJECT_ACTION, REQUEST_RENEWAL_ACTION, SCAN_NOW_ACTION } from "../notify/actions.js";
 import { renderClickRefused, renderRenewalRefused, renderRenewalRequested } from "../renew/thread.js";
