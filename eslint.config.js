@@ -11,6 +11,7 @@ const edges = [
   "ssh2",
   "ioredis",
   "bullmq",
+  "@slack/*",
   "node:child_process",
   "node:net",
   "node:tls",
