@@ -10,11 +10,10 @@ import type { ChatReply } from "../notify/slack-types.js";
 import type { ClusterConfig, Config } from "../config/load.js";
 import type { Click, RenewalRequest } from "../renew/approval.js";
 import { RenewalDesk, type AskOutcome, type ClickOutcome, type RenewalAsk } from "../renew/desk.js";
-import type { AuditTrail } from "../renew/ports.js";
+import type { AuditEntry, AuditTrail } from "../renew/ports.js";
 import { renderPlanBlocks } from "../renew/render.js";
 import { renderRenewalRefused } from "../renew/thread.js";
 import { scanClusters, selectClusters, type ScanDependencies } from "../scan/scan.js";
-import type { AuditEntry } from "../renew/ports.js";
 import type { StoredScan } from "../report/types.js";
 import { MemoryAudit, MemoryRenewals } from "./renewals.js";
 

@@ -13,10 +13,9 @@ import type { ClusterConfig, Config } from "../config/load.js";
 import { groupsToCheck } from "../access/access.js";
 import type { SlackMessage } from "../notify/slack-types.js";
 import type { ClusterReport } from "../report/types.js";
-import type { CardLocation } from "./ports.js";
 import { countedApprovals, isDue, newRequest, type Click, type RenewalRequest } from "./approval.js";
 import { planRenewal, type PlanResult, type RenewalPlan } from "./plan.js";
-import type { AuditTrail, RenewalRecords } from "./ports.js";
+import type { AuditTrail, CardLocation, RenewalRecords } from "./ports.js";
 import { renderApprovalCard, renderClusterHeld } from "./thread.js";
 
 export interface RenewalDeskDependencies {
