@@ -8,7 +8,7 @@ import type { ClusterConfig, Config } from "./config/load.js";
 import { planAlerts, applyAlert, emptyAlertState, type AlertState } from "./notify/warnings.js";
 import { renderDigest } from "./notify/digest.js";
 import { Queues, Workers, workerTuning, type ScanClusterData, type ScannedProgress } from "./queue/queues.js";
-import type { ClusterReport } from "./report/types.js";
+import type { ClusterReport, StoredScan } from "./report/types.js";
 import { defaultDependencies, nodeAccess, scanClusters, type ScanDependencies } from "./scan/scan.js";
 import { SlackApp, type SlackSurface } from "./slack/app.js";
 import { groupsNow, ServiceBackend } from "./slack/backend.js";
@@ -23,7 +23,7 @@ import { leaseTtlFor, RunLease } from "./store/run-lease.js";
 import { AuditLog } from "./store/audit.js";
 import { connectRedis, redisOptions } from "./store/redis.js";
 import { RenewalStore } from "./store/renewals.js";
-import { Store, type StoredScan } from "./store/store.js";
+import { Store } from "./store/store.js";
 
 export type Role = "serve" | "worker";
 

@@ -4,8 +4,8 @@
 // console in memory, scanning in-process. The router and views stay pure.
 import type { AskOutcome, ClickOutcome, RenewalAsk } from "../renew/desk.js";
 import type { Click } from "../renew/approval.js";
-import type { AuditEntry } from "../store/audit.js";
-import type { StoredScan } from "../store/store.js";
+import type { AuditEntry } from "../renew/ports.js";
+import type { StoredScan } from "../report/types.js";
 
 export interface ScanTicket {
   /** Resolves with the stored scan once it is done, or rejects with why it failed. */

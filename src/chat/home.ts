@@ -8,6 +8,7 @@
 // line. The whole view stays under TEXT_BUDGET, the same budget as a message, since Slack does not
 // document how much text a view may carry.
 import { formatDate } from "../report/render.js";
+import { SCAN_NOW_ACTION } from "../notify/actions.js";
 import { context, divider, header, packLines, section } from "../notify/format.js";
 import {
   TEXT_BUDGET,
@@ -17,9 +18,6 @@ import {
   type SectionBlock,
 } from "../notify/slack-types.js";
 import { compareRows, countRows, listLine, listRow, type ListCluster, type ListRow } from "./views.js";
-
-/** The action_id of the "Scan now" button; its value is the cluster's name. */
-export const SCAN_NOW_ACTION = "scan_now";
 
 /** Clusters with a row of their own (and a button, for operators). */
 export const HOME_ROWS = 40;

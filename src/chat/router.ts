@@ -15,12 +15,12 @@
 // the approval card); `list`, `status` and `scan` answer in the channel, where the team can see
 // them (the channel is a viewer of every cluster shown).
 import type { Config } from "../config/load.js";
-import type { AuditEntry } from "../store/audit.js";
-import type { StoredScan } from "../store/store.js";
+import type { AuditEntry } from "../renew/ports.js";
+import type { StoredScan } from "../report/types.js";
 import { renderAudit } from "../renew/thread.js";
 import type { ChatBackend } from "./backend.js";
 import { suggestNames } from "../config/suggest.js";
-import { canOperate, canView, groupsToCheck, visibleClusters } from "./access.js";
+import { canOperate, canView, groupsToCheck, visibleClusters } from "../access/access.js";
 import { checkCluster, parseCommand, type ClusterCommand } from "./command.js";
 import {
   renderCommandError,
@@ -32,8 +32,8 @@ import {
   renderScanQueued,
   renderStatus,
   renderUnknownNode,
-  type ChatReply,
 } from "./views.js";
+import type { ChatReply } from "../notify/slack-types.js";
 
 export interface CommandRequest {
   /** What follows `/certs`, as Slack sends it. */

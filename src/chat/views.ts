@@ -6,7 +6,6 @@
 // cluster in `text` and in its first block; and a reply that would not fit one message (a list of
 // 500 clusters, `status --all` on a big cluster) is split into several, each under the block count
 // and TEXT_BUDGET, the later ones saying "continued (2/3)". The caller posts them in order.
-import type { StoredScan } from "../store/store.js";
 import { formatDate, residualTime } from "../report/render.js";
 import {
   worstOf,
@@ -14,6 +13,7 @@ import {
   type ClusterReport,
   type NodeReport,
   type Status,
+  type StoredScan,
 } from "../report/types.js";
 import {
   STATUS_EMOJI,
@@ -30,15 +30,8 @@ import {
   severity,
 } from "../notify/format.js";
 import { rankConcerns, type Concern } from "../notify/rank.js";
-import type { Block, SlackMessage } from "../notify/slack-types.js";
+import type { Block, ChatReply, SlackMessage } from "../notify/slack-types.js";
 import { USAGE, type CommandError, type Subcommand } from "./command.js";
-
-/** One message of a reply; where it goes (channel, thread, ephemeral) is the edge's business. */
-export interface ChatReply {
-  /** Notification and accessibility fallback. Names the cluster. */
-  text: string;
-  blocks: Block[];
-}
 
 const NOT_SCANNED_EMOJI = ":hourglass_flowing_sand:";
 /** Room for the "continued (i/n)" note, whose numbers are known only after splitting. */

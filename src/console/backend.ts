@@ -6,16 +6,15 @@
 // and its audit goes where that way says (serve's Redis or memory); without one, `/certs renew` shows
 // the plan and creates no request, so nothing anyone types can change a node.
 import type { ChatBackend, ScanTicket } from "../chat/backend.js";
-import type { ChatReply } from "../chat/views.js";
+import type { ChatReply } from "../notify/slack-types.js";
 import type { ClusterConfig, Config } from "../config/load.js";
 import type { Click, RenewalRequest } from "../renew/approval.js";
 import { RenewalDesk, type AskOutcome, type ClickOutcome, type RenewalAsk } from "../renew/desk.js";
-import type { AuditTrail } from "../renew/ports.js";
+import type { AuditEntry, AuditTrail } from "../renew/ports.js";
 import { renderPlanBlocks } from "../renew/render.js";
 import { renderRenewalRefused } from "../renew/thread.js";
 import { scanClusters, selectClusters, type ScanDependencies } from "../scan/scan.js";
-import type { AuditEntry } from "../store/audit.js";
-import type { StoredScan } from "../store/store.js";
+import type { StoredScan } from "../report/types.js";
 import { MemoryAudit, MemoryRenewals } from "./renewals.js";
 
 export interface InMemoryBackendOptions {

@@ -10,15 +10,15 @@
 // the next line is read; at EOF it waits until the scans it started have printed their answers).
 // `as USER [GROUPS]` changes who types, so a second person can approve.
 import { createInterface } from "node:readline";
+import type { ChatReply } from "../notify/slack-types.js";
 import type { Logger } from "pino";
-import { visibleClusters } from "../chat/access.js";
+import { visibleClusters } from "../access/access.js";
 import type { Config } from "../config/load.js";
-import type { ChatReply } from "../chat/views.js";
 import type { RenewalRequest } from "../renew/approval.js";
 import { runRenewal } from "../renew/run.js";
 import { renderRunStatus, renderRunSummary, renderStepReply } from "../renew/thread.js";
 import { defaultDependencies, nodeAccess, type ScanDependencies } from "../scan/scan.js";
-import type { ExecutionLease } from "../store/run-lease.js";
+import type { ExecutionLease } from "../renew/ports.js";
 import { InMemoryBackend } from "./backend.js";
 import type { ConsoleRenewals } from "./exclusion.js";
 import { ConsoleSession } from "./session.js";

@@ -10,10 +10,10 @@
 //     and a renewal that cannot see it could restart a control plane in the middle of serve's run.
 import { hostname, userInfo } from "node:os";
 import type { Logger } from "pino";
-import type { AuditTrail } from "../renew/ports.js";
+import type { AuditTrail, ExecutionLease } from "../renew/ports.js";
 import { AuditLog } from "../store/audit.js";
 import { connectRedisWithin, maskRedisUrl, type RedisTarget } from "../store/redis.js";
-import { RunLease, type ExecutionLease } from "../store/run-lease.js";
+import { RunLease } from "../store/run-lease.js";
 import { MemoryAudit, MemoryLease } from "./renewals.js";
 
 /** Long enough for a Redis across a network; short enough that a missing one does not stall the start. */

@@ -14,10 +14,17 @@ import {
   type ResolvedClick,
 } from "../renew/approval.js";
 import type { RenewalPlan } from "../renew/plan.js";
-import type { AuditTrail, RenewalRecords } from "../renew/ports.js";
-import { sanitize, type AuditEntry, type AuditInput } from "../store/audit.js";
-import type { CardLocation, CreateResult } from "../store/renewals.js";
-import type { ExecutionLease, LeaseAttempt } from "../store/run-lease.js";
+import type {
+  AuditEntry,
+  AuditInput,
+  AuditTrail,
+  CardLocation,
+  CreateResult,
+  ExecutionLease,
+  LeaseAttempt,
+  RenewalRecords,
+} from "../renew/ports.js";
+import { sanitize } from "../store/audit.js";
 
 interface Entry {
   request: RenewalRequest;
@@ -34,19 +41,14 @@ export class MemoryRenewals implements RenewalRecords {
   ): Promise<CreateResult> {
     const expired: RenewalRequest[] = [];
     if (this.entries.has(request.id)) {
-      return { ok: false, reason: `request ${request.id} already exists.`, expired };
+      return { ok: false, expired };
     }
     const holder = await this.active(request.cluster);
     if (holder && isDue(holder, now)) {
       const done = await this.expire(holder.id, now);
       if (done) expired.push(done);
     } else if (holder) {
-      return {
-        ok: false,
-        reason: `a renewal of ${request.cluster} is already ${holder.state} (request ${holder.id}).`,
-        active: holder,
-        expired,
-      };
+      return { ok: false, active: holder, expired };
     }
     this.entries.set(request.id, { request, ...(plan ? { plan } : {}) });
     return { ok: true, request, expired };

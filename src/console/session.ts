@@ -3,19 +3,12 @@
 // posts the immediate reply first and the result of a queued scan when that scan is done; it only
 // prints instead of posting. Reading lines and the terminal are console.ts's business.
 import type { ChatBackend } from "../chat/backend.js";
-import { SCAN_NOW_ACTION } from "../chat/home.js";
 import { decideCommand } from "../chat/router.js";
-import { renderRenewalPlanning, renderScanDone, renderScanFailed, type ChatReply } from "../chat/views.js";
-import {
-  APPROVE_ACTION,
-  REJECT_ACTION,
-  REQUEST_RENEWAL_ACTION,
-  renderClickRefused,
-  renderRenewalRefused,
-  renderRenewalRequested,
-} from "../renew/thread.js";
+import { renderRenewalPlanning, renderScanDone, renderScanFailed } from "../chat/views.js";
+import { APPROVE_ACTION, REJECT_ACTION, REQUEST_RENEWAL_ACTION, SCAN_NOW_ACTION } from "../notify/actions.js";
+import { renderClickRefused, renderRenewalRefused, renderRenewalRequested } from "../renew/thread.js";
 import type { Config } from "../config/load.js";
-import type { ButtonElement } from "../notify/slack-types.js";
+import type { ButtonElement, ChatReply } from "../notify/slack-types.js";
 import { buttonsOf, MARKER, renderReply, type TextStyle } from "./text.js";
 
 export type LineAction =

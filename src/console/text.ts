@@ -3,8 +3,7 @@
 //
 // Why render the blocks and not `text`: `text` is only the notification fallback; the blocks are what
 // a Slack user reads, and the console exists to show exactly that without a workspace.
-import type { ChatReply } from "../chat/views.js";
-import type { Block, ButtonElement, TextObject } from "../notify/slack-types.js";
+import type { Block, ButtonElement, ChatReply, TextObject } from "../notify/slack-types.js";
 
 /** How emphasis looks: ANSI on a terminal, plain characters in a pipe or a file. */
 export interface TextStyle {

@@ -79,6 +79,13 @@ export interface SlackMessage {
   blocks: Block[];
 }
 
+/** One message of a reply; where it goes (channel, thread, ephemeral) is the edge's business. */
+export interface ChatReply {
+  /** Notification and accessibility fallback. Names the cluster. */
+  text: string;
+  blocks: Block[];
+}
+
 /** Counted in UTF-16 code units (String#length), never fewer than Slack's characters: safe side. */
 export const BLOCK_LIMITS = {
   /** Blocks in one message. */

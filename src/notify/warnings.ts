@@ -57,7 +57,7 @@
 //     two within 12 h (after an outage of scans).
 //   - `scannedAt` identifies the scan: planning the same scan again (a retried job) does not count
 //     an unreachable node twice, and a scan older than the last one planned is ignored.
-import { REQUEST_RENEWAL_ACTION } from "../renew/thread.js";
+import { REQUEST_RENEWAL_ACTION } from "./actions.js";
 import type {
   CertificateReport,
   ClusterReport,

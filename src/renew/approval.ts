@@ -14,7 +14,7 @@
 // applies to it. An approval counts for the rights its approver had when they clicked; the
 // requester's own approval stops counting when self-approval is turned off.
 import { createHash } from "node:crypto";
-import { canApprove, mention } from "../chat/access.js";
+import { canApprove, mention } from "../access/access.js";
 import type { ClusterConfig, RenewalSettings } from "../config/load.js";
 import { backupTimestamp } from "./plan.js";
 

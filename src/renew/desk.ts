@@ -10,14 +10,13 @@
 // approval rules are the loaded config's, not those in force when the request was made. The card
 // shows the rules of the config that drew it last; it is redrawn at every click, expiry and run end.
 import type { ClusterConfig, Config } from "../config/load.js";
-import { groupsToCheck } from "../chat/access.js";
+import { groupsToCheck } from "../access/access.js";
 import type { SlackMessage } from "../notify/slack-types.js";
 import type { ClusterReport } from "../report/types.js";
-import type { CardLocation } from "../store/renewals.js";
 import { countedApprovals, isDue, newRequest, type Click, type RenewalRequest } from "./approval.js";
 import { planRenewal, type PlanResult, type RenewalPlan } from "./plan.js";
-import type { AuditTrail, RenewalRecords } from "./ports.js";
-import { renderApprovalCard } from "./thread.js";
+import type { AuditTrail, CardLocation, RenewalRecords } from "./ports.js";
+import { renderApprovalCard, renderClusterHeld } from "./thread.js";
 
 export interface RenewalDeskDependencies {
   config: Config;
@@ -75,7 +74,7 @@ export class RenewalDesk {
     // Early and cheap: no scan while another request holds the cluster (create checks it again).
     const active = await records.active(cluster.name);
     if (active && !isDue(active, this.deps.now())) {
-      return refuse(`a renewal of ${cluster.name} is already ${active.state} (request ${active.id}).`);
+      return refuse(renderClusterHeld(active, config.timezone));
     }
     const planned = await this.plan(ask, userId);
     if (!planned.ok) return refuse(planned.reason);
@@ -90,7 +89,13 @@ export class RenewalDesk {
     });
     const created = await records.create(request, { plan: planned.plan, now });
     for (const expired of created.expired) await this.expired(expired);
-    if (!created.ok) return refuse(created.reason);
+    if (!created.ok) {
+      return refuse(
+        created.active
+          ? renderClusterHeld(created.active, config.timezone)
+          : `request ${request.id} already exists.`,
+      );
+    }
 
     const plan = planned.plan;
     const scope = plan.scope === "all" ? "all renewable certificates" : plan.scope.join(", ");

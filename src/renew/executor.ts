@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { request } from "node:https";
 import type { NodeReport } from "../report/types.js";
-import type { ServedObservation } from "../scan/judge.js";
+import type { ServedObservation } from "../certs/served.js";
 import { TransportError, type Transport } from "../transport/transport.js";
 import type { NodePlan } from "./plan.js";
 import { backupUsable } from "./steps/backup.js";

@@ -17,7 +17,7 @@
 import type { Logger } from "pino";
 import type { ClusterConfig, RenewalSettings } from "../config/load.js";
 import type { NodeReport } from "../report/types.js";
-import type { ExecutionLease, HeldLease } from "../store/run-lease.js";
+import type { ExecutionLease, HeldLease } from "./ports.js";
 import type { Transport } from "../transport/transport.js";
 import type { RenewalRequest } from "./approval.js";
 import {

@@ -8,9 +8,8 @@
 // through a code block it cannot end; and every message fits Block Kit's limits. A message that
 // would not fit (50 nodes, 1000 audit entries) is folded to less detail, then cut with a note
 // saying how much is not shown.
-import type { AuditEntry } from "../store/audit.js";
-import { mention } from "../chat/access.js";
-import type { ChatReply } from "../chat/views.js";
+import type { AuditEntry } from "./ports.js";
+import { mention } from "../access/access.js";
 import { formatDate } from "../report/render.js";
 import {
   code,
@@ -23,17 +22,13 @@ import {
   section,
   truncate,
 } from "../notify/format.js";
-import type { ActionsBlock, Block, SlackMessage } from "../notify/slack-types.js";
+import { APPROVE_ACTION, REJECT_ACTION } from "../notify/actions.js";
+import type { ActionsBlock, Block, ChatReply, SlackMessage } from "../notify/slack-types.js";
 import { countedApprovals, type ApprovalRules, type RenewalRequest, type RequestState } from "./approval.js";
 import type { ProgressEvent } from "./executor.js";
 import type { RenewalPlan } from "./plan.js";
 import { codeBlock, renderPlanCard, renderRefusalText } from "./render.js";
 import type { NodeRun, RenewedCertificate, RunState, StepLine } from "./run-state.js";
-
-export const APPROVE_ACTION = "renewal_approve";
-export const REJECT_ACTION = "renewal_reject";
-/** "Request renewal" on a critical or expired warning: value is the cluster name. */
-export const REQUEST_RENEWAL_ACTION = "renewal_request";
 
 // --- small pieces ------------------------------------------------------------------------------
 
@@ -581,6 +576,14 @@ export function renderRenewalRefused(cluster: string, reason: string): ChatReply
     text: truncate(renderRefusalText(cluster, reasons.join("\n")), 3000),
     blocks: fitLines(head, lines, (left) => [...moreLines(left), context("Nothing was run.")]).blocks,
   };
+}
+
+/** Why a cluster takes no new request: its active one, who asked for it and when. */
+export function renderClusterHeld(active: RenewalRequest, timeZone: string): string {
+  return (
+    `a renewal of ${active.cluster} is already ${active.state} ` +
+    `(requested by ${mention(active.requestedBy)} at ${formatDate(active.requestedAt, timeZone)}).`
+  );
 }
 
 /** To a clicker only: why their Approve or Reject did not count. */

@@ -98,3 +98,11 @@ export interface ScanReport {
   scannedAt: Date;
   clusters: ClusterReport[];
 }
+
+/** A cluster's latest scan as kept (the store) and shown (`/certs status`, App Home). */
+export interface StoredScan {
+  cluster: string;
+  scannedAt: Date;
+  durationMs: number;
+  report: ClusterReport;
+}

@@ -6,6 +6,7 @@ import {
   firstPemCertificate,
   type Certificate,
 } from "../certs/certificate.js";
+import type { ServedObservation } from "../certs/served.js";
 import { CATALOGUE, type CatalogueEntry } from "../kubeadm/catalogue.js";
 import type { Thresholds } from "../config/schema.js";
 import {
@@ -27,9 +28,6 @@ export interface JudgeContext {
   thresholds: Thresholds;
   cache: CertificateCache;
 }
-
-/** The apiserver probe's outcome: the chain it served (leaf first), or why it could not be had. */
-export type ServedObservation = { port: number; chain: Uint8Array[] } | { port: number; error: string };
 
 export interface NodeObservation {
   name: string;

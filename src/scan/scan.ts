@@ -3,6 +3,7 @@
 // pool, and a node that fails is reported, never allowed to stall or fail the scan.
 import type { Logger } from "pino";
 import { CertificateCache } from "../certs/certificate.js";
+import type { ServedObservation } from "../certs/served.js";
 import type { ClusterConfig, Config, NodeConfig } from "../config/load.js";
 import { worstOf, type ClusterReport, type NodeReport, type ScanReport } from "../report/types.js";
 import { LocalTransport } from "../transport/local.js";
@@ -10,7 +11,7 @@ import { SshConnector } from "../transport/ssh.js";
 import { probeServedCertificate } from "../transport/tls-probe.js";
 import type { Transport } from "../transport/transport.js";
 import { suggestNames } from "../config/suggest.js";
-import { judgeNode, unreachableNode, type ServedObservation } from "./judge.js";
+import { judgeNode, unreachableNode } from "./judge.js";
 import { buildScanScript, parseScanOutput } from "./script.js";
 
 export interface ScanDependencies {

@@ -14,7 +14,7 @@ import { randomUUID } from "node:crypto";
 import type { WebClient } from "@slack/web-api";
 import type { Logger } from "pino";
 import type { ClusterConfig, Config } from "../config/load.js";
-import { canOperate, homeChannelsToCheck, homeClusters, roleGroups } from "../chat/access.js";
+import { canOperate, homeChannelsToCheck, homeClusters, roleGroups } from "../access/access.js";
 import { renderHome } from "../chat/home.js";
 import type { Block } from "../notify/slack-types.js";
 import type { Store } from "../store/store.js";

@@ -23,17 +23,10 @@ import {
 import type { Logger } from "pino";
 import type { ClusterConfig, Config } from "../config/load.js";
 import type { ScanTicket } from "../chat/backend.js";
-import { canOperate, groupsToCheck, type OperatorAction } from "../chat/access.js";
+import { canOperate, groupsToCheck, type OperatorAction } from "../access/access.js";
 import type { RouterDecision } from "../chat/router.js";
-import {
-  APPROVE_ACTION,
-  REJECT_ACTION,
-  REQUEST_RENEWAL_ACTION,
-  renderClickRefused,
-  renderRenewalRefused,
-  renderRenewalRequested,
-} from "../renew/thread.js";
-import { SCAN_NOW_ACTION } from "../chat/home.js";
+import { APPROVE_ACTION, REJECT_ACTION, REQUEST_RENEWAL_ACTION, SCAN_NOW_ACTION } from "../notify/actions.js";
+import { renderClickRefused, renderRenewalRefused, renderRenewalRequested } from "../renew/thread.js";
 import { decideCommand } from "../chat/router.js";
 import {
   renderInternalError,
@@ -43,8 +36,8 @@ import {
   renderScanDone,
   renderScanFailed,
   renderScanQueued,
-  type ChatReply,
 } from "../chat/views.js";
+import type { ChatReply } from "../notify/slack-types.js";
 import { code } from "../notify/format.js";
 import type { Store } from "../store/store.js";
 import { AppHome } from "./app-home.js";

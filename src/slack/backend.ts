@@ -16,10 +16,10 @@ import type { Logger } from "pino";
 import type { ChatBackend, ScanTicket } from "../chat/backend.js";
 import type { Click } from "../renew/approval.js";
 import type { AskOutcome, ClickOutcome, RenewalAsk, RenewalDesk } from "../renew/desk.js";
-import type { AuditTrail } from "../renew/ports.js";
-import type { AuditEntry } from "../store/audit.js";
+import type { AuditEntry, AuditTrail } from "../renew/ports.js";
 import { SCAN_QUEUE, isScanned, type Queues } from "../queue/queues.js";
-import type { Store, StoredScan } from "../store/store.js";
+import type { StoredScan } from "../report/types.js";
+import type { Store } from "../store/store.js";
 
 /** How long a user group's or channel's member list is trusted. */
 export const MEMBERS_TTL_MS = 5 * 60_000;

@@ -5,10 +5,9 @@
 import type { WebClient } from "@slack/web-api";
 import type { Logger } from "pino";
 import type { ProgressEvent } from "../renew/executor.js";
-import type { RunReporter } from "../renew/ports.js";
+import type { CardLocation, RunReporter } from "../renew/ports.js";
 import type { RunState } from "../renew/run-state.js";
 import { renderRunStatus, renderRunSummary, renderStepReply } from "../renew/thread.js";
-import type { CardLocation } from "../store/renewals.js";
 import type { SlackPoster } from "./poster.js";
 
 /** chat.update is rate-limited (Tier 3, ~50 a minute); steps can end faster than that. */

@@ -9,27 +9,11 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { redisKey } from "./store.js";
+import type { AuditEntry, AuditInput, AuditKind } from "../renew/ports.js";
 
 export const AUDIT_MAXLEN = 1000;
 export const AUDIT_TTL_S = 365 * 86_400;
 export const DETAIL_MAX = 1000;
-
-export type AuditKind =
-  "requested" | "refused" | "approved" | "rejected" | "expired" | "started" | "step" | "rollback" | "result";
-
-export interface AuditInput {
-  kind: AuditKind;
-  /** Who did it: a Slack user id; absent for certs-bot's own actions. */
-  actor?: string;
-  requestId?: string;
-  detail: string;
-}
-
-export interface AuditEntry extends AuditInput {
-  /** The stream entry id (`<ms>-<seq>`). */
-  id: string;
-  at: Date;
-}
 
 const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g;
 const SLACK_TOKEN = /\bxox[abposr]-[A-Za-z0-9-]+/g;

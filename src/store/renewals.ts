@@ -19,6 +19,7 @@
 import type { Redis } from "ioredis";
 import { redisKey } from "./store.js";
 import type { RenewalPlan } from "../renew/plan.js";
+import type { CardLocation, CreateResult } from "../renew/ports.js";
 import {
   decide,
   expire,
@@ -31,7 +32,6 @@ import {
   type RenewalRequest,
   type ResolvedClick,
 } from "../renew/approval.js";
-import { mention } from "../chat/access.js";
 
 const DAY_S = 86_400;
 export const REQUEST_TTL_S = 90 * DAY_S;
@@ -51,12 +51,6 @@ const reviving =
 
 const parse = (text: string): RenewalRequest => JSON.parse(text, reviving(DATE_KEYS)) as RenewalRequest;
 const parsePlan = (text: string): RenewalPlan => JSON.parse(text, reviving(PLAN_DATE_KEYS)) as RenewalPlan;
-
-/** Where the approval card was posted: its thread carries the run. */
-export interface CardLocation {
-  channel: string;
-  ts: string;
-}
 
 // KEYS: lock, request. ARGV: id, json, request ttl, lock ttl, plan json.
 const CREATE = `
@@ -81,15 +75,6 @@ return 1`;
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
-
-export type CreateResult =
-  | {
-      ok: true;
-      request: RenewalRequest;
-      /** Requests found pending past their expiry on the way and marked expired (audit them). */
-      expired: RenewalRequest[];
-    }
-  | { ok: false; reason: string; active?: RenewalRequest; expired: RenewalRequest[] };
 
 /** One change: what to save (nothing when `next` is absent) and what to answer. */
 interface Change<T> {
@@ -140,7 +125,7 @@ export class RenewalStore {
       )) as [string, string | null];
       if (reply[0] === "ok") return { ok: true, request, expired };
       if (reply[0] === "exists") {
-        return { ok: false, reason: `request ${request.id} already exists.`, expired };
+        return { ok: false, expired };
       }
       const holderId = reply[1];
       const holder = holderId ? await this.get(holderId) : null;
@@ -154,14 +139,7 @@ export class RenewalStore {
         continue;
       }
       if (!holder) continue; // the lock vanished between the two reads: try again
-      return {
-        ok: false,
-        reason:
-          `a renewal of ${request.cluster} is already ${holder.state} ` +
-          `(requested by ${mention(holder.requestedBy)} at ${holder.requestedAt.toISOString().slice(0, 16).replace("T", " ")} UTC).`,
-        active: holder,
-        expired,
-      };
+      return { ok: false, active: holder, expired };
     }
     throw new Error(`could not take the renewal lock of ${request.cluster}: too much contention`);
   }

@@ -13,6 +13,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { randomUUID } from "node:crypto";
 import { redisKey } from "./store.js";
+import type { ExecutionLease, HeldLease, LeaseAttempt } from "../renew/ports.js";
 
 /** Outlives a Redis restart or a slow renewal of the lease, yet frees the cluster a minute after a crash. */
 export const RUN_LEASE_TTL_MS = 60_000;
@@ -49,27 +50,6 @@ return 0`;
 
 /** The request id of a lease value ("<request> <token>"). */
 const requestOf = (holder: string): string => holder.split(" ")[0] ?? holder;
-
-/** A lease this process holds; kept alive until `release`. */
-export interface HeldLease {
-  readonly cluster: string;
-  readonly requestId: string;
-  /**
-   * Asserts the lease again: null while it carries this attempt's token (extended) or once it was free
-   * and is taken again (it had lapsed); otherwise who holds it now ("request <id>, another attempt").
-   */
-  confirm(): Promise<string | null>;
-  /** Stops keeping it alive and deletes it if it still names this request. Never throws. */
-  release(): Promise<void>;
-}
-
-/** `holder`: the id of the request whose attempt holds the cluster. */
-export type LeaseAttempt = { ok: true; lease: HeldLease } | { ok: false; holder: string };
-
-/** What a run needs of the lease (RunLease in Redis; memory elsewhere). */
-export interface ExecutionLease {
-  acquire(cluster: string, requestId: string, ttlMs?: number): Promise<LeaseAttempt>;
-}
 
 export class RunLease implements ExecutionLease {
   constructor(

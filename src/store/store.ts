@@ -8,19 +8,12 @@
 //   <p>:home:opened          who opened App Home lately: user id → when (sorted set)  TTL = window
 // Nothing secret is stored: reports hold certificate metadata and fingerprints, never key bytes.
 import type { Redis } from "ioredis";
-import { worstOf, type ClusterReport, type Status } from "../report/types.js";
+import { worstOf, type Status, type StoredScan } from "../report/types.js";
 
 const DAY_S = 86_400;
 export const HISTORY_LENGTH = 120; // 30 days of 6-hourly scans
 const REPORT_TTL_S = 90 * DAY_S;
 const POSTED_TTL_S = 35 * DAY_S;
-
-export interface StoredScan {
-  cluster: string;
-  scannedAt: Date;
-  durationMs: number;
-  report: ClusterReport;
-}
 
 export interface HistoryEntry {
   scannedAt: Date;

@@ -2,7 +2,7 @@
 // SSH. Trust is not checked here (we only read what is presented); judging happens in the core.
 import { connect, type DetailedPeerCertificate } from "node:tls";
 import { isIP } from "node:net";
-import type { ServedObservation } from "../scan/judge.js";
+import type { ServedObservation } from "../certs/served.js";
 
 export function probeServedCertificate(
   host: string,

@@ -200,7 +200,7 @@ export async function approvedRequest(
     state: "approved",
   };
   const created = await records.create(request, { plan });
-  assert.ok(created.ok, created.ok ? "" : created.reason);
+  assert.ok(created.ok, created.ok ? "" : `held by ${created.active?.id ?? "a request with this id"}`);
   return request;
 }
 

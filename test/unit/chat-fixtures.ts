@@ -1,7 +1,6 @@
 // Report fixtures shared by the chat unit tests: a certificate judged by its days left (30/7-day
 // thresholds) and a one-node cluster scan around it.
-import type { CertificateReport, NodeReport } from "../../src/report/types.js";
-import type { StoredScan } from "../../src/store/store.js";
+import type { CertificateReport, NodeReport, StoredScan } from "../../src/report/types.js";
 
 const DAY = 86_400_000;
 

@@ -11,8 +11,9 @@ import {
   type Block,
   type SectionBlock,
 } from "../../src/notify/slack-types.js";
-import { HOME_ROWS, SCAN_NOW_ACTION, renderHome } from "../../src/chat/home.js";
-import { groupsToCheck, homeChannelsToCheck, homeClusters, roleGroups } from "../../src/chat/access.js";
+import { HOME_ROWS, renderHome } from "../../src/chat/home.js";
+import { SCAN_NOW_ACTION } from "../../src/notify/actions.js";
+import { groupsToCheck, homeChannelsToCheck, homeClusters, roleGroups } from "../../src/access/access.js";
 import { decideCommand, groupsNeeded } from "../../src/chat/router.js";
 import { renderRefusal } from "../../src/chat/views.js";
 import { scanWith } from "./chat-fixtures.js";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.js";
-import type { StoredScan } from "../../src/store/store.js";
+import type { StoredScan } from "../../src/report/types.js";
 import { blockTexts, checkBlockLimits } from "../../src/notify/slack-types.js";
 import {
   auditNeeded,

@@ -1,10 +1,20 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { CertificateReport, ClusterReport, NodeReport, Status } from "../../src/report/types.js";
+import type {
+  CertificateReport,
+  ClusterReport,
+  NodeReport,
+  Status,
+  StoredScan,
+} from "../../src/report/types.js";
 import { certificateAt } from "./report-fixtures.js";
-import type { StoredScan } from "../../src/store/store.js";
 import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
-import { blockTexts, checkBlockLimits, type HeaderBlock } from "../../src/notify/slack-types.js";
+import {
+  blockTexts,
+  checkBlockLimits,
+  type ChatReply,
+  type HeaderBlock,
+} from "../../src/notify/slack-types.js";
 import {
   renderCommandError,
   renderHelp,
@@ -17,7 +27,6 @@ import {
   renderScanQueued,
   renderStatus,
   renderUnknownNode,
-  type ChatReply,
 } from "../../src/chat/views.js";
 import { SUBCOMMANDS, parseCommand } from "../../src/chat/command.js";
 

@@ -4,21 +4,25 @@ import { newRequest, type ApprovalRules, type RenewalRequest } from "../../src/r
 import type { NodeExecution, NodeProgress, ProgressEvent } from "../../src/renew/executor.js";
 import type { RenewalPlan } from "../../src/renew/plan.js";
 import { applyEvent, endRun, finishNode, startRunState, type RunState } from "../../src/renew/run-state.js";
+import { APPROVE_ACTION, REJECT_ACTION } from "../../src/notify/actions.js";
 import {
-  APPROVE_ACTION,
-  REJECT_ACTION,
   renderApprovalCard,
   renderAudit,
   renderClickRefused,
+  renderClusterHeld,
   renderRenewalRefused,
   renderRenewalRequested,
   renderRunStatus,
   renderRunSummary,
   renderStepReply,
 } from "../../src/renew/thread.js";
-import type { ChatReply } from "../../src/chat/views.js";
-import type { AuditEntry } from "../../src/store/audit.js";
-import { blockTexts, checkBlockLimits, type ButtonElement } from "../../src/notify/slack-types.js";
+import type { AuditEntry } from "../../src/renew/ports.js";
+import {
+  blockTexts,
+  checkBlockLimits,
+  type ButtonElement,
+  type ChatReply,
+} from "../../src/notify/slack-types.js";
 import { NOW, planOf } from "./renew-fixtures.js";
 
 const TZ = "Europe/Berlin";
@@ -547,6 +551,14 @@ test("a refused request lists every reason, escaped but for our own mentions", (
   );
   assert.deepEqual(limits(many), []);
   assert.match(textOf(many.blocks), /more lines? not shown/);
+});
+
+test("a held cluster names its active request's state, requester and time, in the configured zone", () => {
+  assert.equal(
+    renderClusterHeld(request({ state: "approved" }), TZ),
+    "a renewal of prod is already approved (requested by <@U0ALICE01> at 2026-11-28 10:00 CET).",
+  );
+  assert.match(renderClusterHeld(request(), "America/New_York"), /at 2026-11-28 04:00 EST\)\.$/);
 });
 
 test("a refused click tells the clicker why, naming the cluster", () => {
