@@ -3,21 +3,22 @@
 // Exit codes follow monitoring plugins: 0 ok, 1 warning, 2 critical, 3 unknown (incl. bad usage).
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.js";
+import { DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.js";
 import { defaultChannel, runConsole } from "./console/console.js";
 import { consoleRenewals } from "./console/exclusion.js";
 import { EXIT, exitCode, renderJson, renderTable } from "./report/render.js";
 import { renderDigest } from "./notify/digest.js";
 import { planRenewal } from "./renew/plan.js";
 import { renderPlanText, renderRefusalText } from "./renew/render.js";
-import { defaultDependencies, scanClusters, selectClusters, UnknownClusterError } from "./scan/scan.js";
+import { OperatorError } from "./operator-error.js";
+import { defaultDependencies, scanClusters, selectClusters } from "./scan/scan.js";
 import { Service, type Role } from "./service.js";
-import { SlackSurfaceError, slackSurface } from "./slack/app.js";
+import { slackSurface } from "./slack/app.js";
 import { slackEnvironment } from "./slack/poster.js";
-import { checkRedis, keyPrefix, maskRedisUrl, redisTarget, RedisSettingsError } from "./store/redis.js";
+import { checkRedis, keyPrefix, maskRedisUrl, redisTarget } from "./store/redis.js";
 
 /** A mistake the user can fix: printed as one line, exit 3, no stack trace. */
-class UsageError extends Error {}
+class UsageError extends OperatorError {}
 
 const isService = ["serve", "worker"].includes(process.argv[2] ?? "");
 const logger = pino(
@@ -277,13 +278,7 @@ async function main(argv: string[]): Promise<number> {
         ? EXIT.ok
         : EXIT.unknown;
     }
-    if (
-      err instanceof ConfigError ||
-      err instanceof UnknownClusterError ||
-      err instanceof UsageError ||
-      err instanceof SlackSurfaceError ||
-      err instanceof RedisSettingsError
-    ) {
+    if (err instanceof OperatorError) {
       process.stderr.write(`certs-bot: ${err.message}\n`);
       return EXIT.unknown;
     }
