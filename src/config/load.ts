@@ -23,8 +23,6 @@ import { OperatorError } from "../operator-error.js";
 
 export type { RenewalSettings } from "./schema.js";
 
-export const DEFAULT_CONFIG_PATH = "config/clusters.yaml";
-
 export interface SshSettings {
   user: string;
   port: number;
