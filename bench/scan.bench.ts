@@ -5,11 +5,10 @@
 // a parse microbenchmark, peak RSS of a 10-node vs an N-node scan in child processes, and a
 // breakdown of where the scan's time goes. Progress on stderr; results on stdout, the last line
 // one JSON object. Exits 0 whether or not the targets are met; non-zero only if the bench failed.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CertificateCache } from "../src/certs/certificate.js";
 import { loadConfig, type Config, type NodeConfig } from "../src/config/load.js";
@@ -26,14 +25,15 @@ import {
   measure,
   median,
   pidsBetween,
+  REPO,
   sample,
   seededRandom,
+  sourceState,
   type Sample,
 } from "./measure.js";
 import { recordOutputs } from "../test/lab/recording.js";
 import { sshExec, type RawTarget } from "./ssh-raw.js";
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TARGETS = { ratioToLimit: 1.3, speedupOverNaive: 10, rssGrowth: 1.2 } as const;
 const RSS_SMALL_NODES = 10;
 const PARSE_ROUNDS = 7;
@@ -441,25 +441,6 @@ async function breakdown(
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/** Which code is measured: others may commit or edit src/ while the bench runs. */
-function sourceState(): { commit: string; srcChanges: string } {
-  const git = (...args: string[]) => {
-    try {
-      return execFileSync("git", args, {
-        cwd: REPO,
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      }).trim();
-    } catch {
-      return "?";
-    }
-  };
-  return {
-    commit: git("rev-parse", "--short", "HEAD"),
-    srcChanges: git("status", "--porcelain", "--", "src"),
-  };
-}
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const x = (ratio: number) => `${ratio.toFixed(2)}×`;
