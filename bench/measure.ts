@@ -1,8 +1,33 @@
 // Small measuring helpers: wall time, this process's CPU, the whole machine's busy CPU (so a
 // loopback lab that shares its cores with the client shows when it is CPU-bound), the CPU of reaped
-// child processes, and how many processes the kernel created meanwhile.
+// child processes, and how many processes the kernel created meanwhile; and which code was measured.
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** git in the repository: its output, trimmed; throws when git fails. */
+export function git(...args: string[]): string {
+  return execFileSync("git", args, { cwd: REPO, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+/** Which code is measured: others may commit or edit src/ while the bench runs. */
+export function sourceState(): { commit: string; srcChanges: string } {
+  const tryGit = (...args: string[]) => {
+    try {
+      return git(...args);
+    } catch {
+      return "?";
+    }
+  };
+  return {
+    commit: tryGit("rev-parse", "--short", "HEAD"),
+    srcChanges: tryGit("status", "--porcelain", "--", "src"),
+  };
+}
 
 const CLK_TCK = 100; // USER_HZ: the unit of /proc/stat and /proc/<pid>/stat on every Linux ABI
 

@@ -1,5 +1,5 @@
-// `npm run bench`: the scan benchmark, then the /certs ack-latency benchmark, each printing its own
-// block; the last line is one JSON object: the scan figures, plus `ack`.
+// `npm run bench`: the scan benchmark, the /certs ack-latency benchmark, then CLI start-up, each
+// printing its own block; the last line is one JSON object: the scan figures, plus `ack` and `startup`.
 // Arguments go to the scan benchmark (`npm run bench -- --nodes 50`).
 import { spawn } from "node:child_process";
 
@@ -22,4 +22,6 @@ const lastJson = (out: string): Record<string, unknown> => JSON.parse(out.trim()
 const scan = lastJson(await run("bench/scan.bench.ts", process.argv.slice(2)));
 process.stdout.write("\n");
 const ack = lastJson(await run("bench/ack.bench.ts", []));
-process.stdout.write(`\n${JSON.stringify({ ...scan, ...ack })}\n`);
+process.stdout.write("\n");
+const startup = lastJson(await run("bench/startup.bench.ts", []));
+process.stdout.write(`\n${JSON.stringify({ ...scan, ...ack, ...startup })}\n`);

@@ -1,15 +1,15 @@
 // `npm run bench [-- --nodes 100 --concurrency 16 --repeat 3]`: certs-bot's scan against N real
 // sshd lab nodes, side by side with (b) the limit — bare ssh2 connect + exec `true` + close per node
 // at the same concurrency — and (c) the naive way — one SSH connection and one
-// `openssl x509 -noout -enddate` per certificate file, as done by hand. Also: CPU per certificate,
+// `openssl x509 -noout -enddate` per certificate file, as done by hand — and (a') the same scan as a
+// whole process of the production CLI, as a monitoring plugin runs it. Also: CPU per certificate,
 // a parse microbenchmark, peak RSS of a 10-node vs an N-node scan in child processes, and a
 // breakdown of where the scan's time goes. Progress on stderr; results on stdout, the last line
 // one JSON object. Exits 0 whether or not the targets are met; non-zero only if the bench failed.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CertificateCache } from "../src/certs/certificate.js";
 import { loadConfig, type Config, type NodeConfig } from "../src/config/load.js";
@@ -18,6 +18,7 @@ import type { ScanReport } from "../src/report/types.js";
 import { judgeNode } from "../src/scan/judge.js";
 import { defaultDependencies, mapBounded, scanClusters, scanNode } from "../src/scan/scan.js";
 import { buildScanScript, parseScanOutput, shellQuote } from "../src/scan/script.js";
+import { buildCli, type BuiltCli } from "./cli-build.js";
 import { BenchLab, CLUSTER_SIZE, MAX_NODES, type BenchNode } from "./lab.js";
 import {
   childrenCpuSeconds,
@@ -26,14 +27,15 @@ import {
   measure,
   median,
   pidsBetween,
+  REPO,
   sample,
   seededRandom,
+  sourceState,
   type Sample,
 } from "./measure.js";
 import { recordOutputs } from "../test/lab/recording.js";
 import { sshExec, type RawTarget } from "./ssh-raw.js";
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TARGETS = { ratioToLimit: 1.3, speedupOverNaive: 10, rssGrowth: 1.2 } as const;
 const RSS_SMALL_NODES = 10;
 const PARSE_ROUNDS = 7;
@@ -237,29 +239,55 @@ interface ChildResult {
   maxRssKiB: number;
 }
 
-function scanChild(configPath: string): Promise<ChildResult> {
+interface ChildRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time from spawn to exit. */
+  ms: number;
+}
+
+function runNode(args: string[]): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "bench/scan-child.ts", configPath], {
-      cwd: REPO,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.add(child);
+    const t0 = performance.now();
+    const spawned = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    children.add(spawned);
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      children.delete(child);
-      const last = stdout.trim().split("\n").pop() ?? "";
-      if (code !== 0 || !last.startsWith("{"))
-        return reject(new Error(`scan child exited ${code}: ${stderr.trim().slice(-500)}`));
-      const result = JSON.parse(last) as ChildResult;
-      if (result.unreachable > 0)
-        return reject(new Error(`scan child: ${result.unreachable} nodes unreachable: ${result.firstError}`));
-      resolve(result);
+    spawned.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+    spawned.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+    spawned.on("error", reject);
+    spawned.on("close", (code) => {
+      children.delete(spawned);
+      resolve({ code, stdout, stderr, ms: performance.now() - t0 });
     });
   });
+}
+
+async function scanChild(configPath: string): Promise<ChildResult> {
+  const { code, stdout, stderr } = await runNode(["--import", "tsx", "bench/scan-child.ts", configPath]);
+  const last = stdout.trim().split("\n").pop() ?? "";
+  if (code !== 0 || !last.startsWith("{"))
+    throw new Error(`scan child exited ${code}: ${stderr.trim().slice(-500)}`);
+  const result = JSON.parse(last) as ChildResult;
+  if (result.unreachable > 0)
+    throw new Error(`scan child: ${result.unreachable} nodes unreachable: ${result.firstError}`);
+  return result;
+}
+
+/**
+ * (a') `certs-bot scan --json` as a monitoring plugin runs it: a whole process of the production
+ * build, so Node's start, loading the CLI and the config count too. Returns its wall time.
+ */
+async function cliScan(
+  cli: string,
+  configPath: string,
+  expected: ReadonlyMap<string, number>,
+): Promise<number> {
+  const { code, stdout, stderr, ms } = await runNode([cli, "scan", "--config", configPath, "--json"]);
+  if (code !== 0) throw new Error(`certs-bot scan exited ${code}: ${stderr.trim().slice(-500)}`);
+  checkReport(JSON.parse(stdout) as ScanReport, expected, "whole-process scan");
+  return ms;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,31 +470,12 @@ async function breakdown(
 
 // ---------------------------------------------------------------------------------------------
 
-/** Which code is measured: others may commit or edit src/ while the bench runs. */
-function sourceState(): { commit: string; srcChanges: string } {
-  const git = (...args: string[]) => {
-    try {
-      return execFileSync("git", args, {
-        cwd: REPO,
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      }).trim();
-    } catch {
-      return "?";
-    }
-  };
-  return {
-    commit: git("rev-parse", "--short", "HEAD"),
-    srcChanges: git("status", "--porcelain", "--", "src"),
-  };
-}
-
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const x = (ratio: number) => `${ratio.toFixed(2)}×`;
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 
-async function run(lab: BenchLab, opts: Options): Promise<void> {
+async function run(lab: BenchLab, opts: Options, cli: string): Promise<void> {
   const loadAtStart = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const sourceAtStart = sourceState();
   const scriptText = buildScanScript({
@@ -527,11 +536,12 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
         : ", measured in full"),
   );
 
-  // Interleaved repetitions: a, b, c, then b, c, a, then c, a, b, ...
+  // Interleaved repetitions: a, a', b, c, then a', b, c, a, then b, c, a, a', ...
   const scans: ScanRun[] = [];
+  const cliScans: number[] = [];
   const limits: Sample<void>[] = [];
   const naives: Sample<number>[] = [];
-  const kinds = ["scan", "limit", "naive"] as const;
+  const kinds = ["scan", "cli", "limit", "naive"] as const;
   for (let r = 0; r < opts.repeat; r++) {
     for (let k = 0; k < kinds.length; k++) {
       const kind = kinds[(k + r) % kinds.length]!;
@@ -539,6 +549,9 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
         const scan = await certsBotScan(config, expected);
         scans.push(scan);
         log(`run ${r + 1}/${opts.repeat}: certs-bot scan ${s(scan.cold.ms)} cold, ${s(scan.warm.ms)} warm`);
+      } else if (kind === "cli") {
+        cliScans.push(await cliScan(cli, configPath, expected));
+        log(`run ${r + 1}/${opts.repeat}: certs-bot scan as a whole process ${s(cliScans.at(-1)!)}`);
       } else if (kind === "limit") {
         const sampleRun = await measure(() => limit(lab, key, opts.concurrency));
         limits.push(sampleRun);
@@ -577,6 +590,8 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
   const naiveExecsPerNode = naives[0]!.value / naiveNodes.length;
   const ratioToLimit = scanMs / limitMs;
   const warmRatioToLimit = warmScanMs / limitMs;
+  const cliScanMs = median(cliScans);
+  const cliRatioToLimit = cliScanMs / limitMs;
   const speedupOverNaive = naiveMs / scanMs;
   const decoded = scans[0]!.decoded;
   const reported = scans[0]!.reported;
@@ -615,6 +630,7 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
     "",
     `(a) certs-bot scan, cold cache    ${s(scanMs).padStart(9)}   runs: ${runs(scans.map((r) => r.cold.ms))}   machine CPU ${s(scanMachineCpuMs)}, ~${(pids(scans.map((r) => r.cold)) / opts.nodes).toFixed(0)} new PIDs/node`,
     `    certs-bot scan, warm cache    ${s(warmScanMs).padStart(9)}   runs: ${runs(scans.map((r) => r.warm.ms))}   (same dependencies: nothing decoded again)`,
+    `(a') certs-bot scan, whole process ${s(cliScanMs).padStart(8)}   runs: ${runs(cliScans)}   node dist/cli.js scan --json (production build): Node's start, the CLI, the config, a cold scan`,
     `(b) limit: connect+true+close     ${s(limitMs).padStart(9)}   runs: ${runs(limits.map((r) => r.ms))}   machine CPU ${s(limitMachineCpuMs)}, ~${(pids(limits) / opts.nodes).toFixed(0)} new PIDs/node`,
     `(c) naive: ssh+openssl per file   ${s(naiveMs).padStart(9)}   ${naiveExtrapolated ? "sample runs" : "runs"}: ${runs(naives.map((r) => r.ms))}   ${naiveExecsPerNode} connections/node, machine CPU ${s(naiveMachineCpuMs)}` +
       (naiveExtrapolated
@@ -624,6 +640,7 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
     "",
     `ratio to the limit          ${x(ratioToLimit).padStart(8)}   target ≤ ${TARGETS.ratioToLimit}×   ${verdict(met.ratioToLimit)}`,
     `  with a warm cache          ${x(warmRatioToLimit).padStart(8)}   (informational: a bot's every scan after the first; certificates rarely change)`,
+    `  as a whole process          ${x(cliRatioToLimit).padStart(8)}   (informational: what a monitoring plugin's certs-bot scan costs against the in-process SSH floor)`,
     `speedup over naive          ${x(speedupOverNaive).padStart(8)}   target ≥ ${TARGETS.speedupOverNaive}×    ${verdict(met.speedupOverNaive)}`,
     `peak RSS ${String(smallCount).padStart(3)} → ${opts.nodes} nodes    ${x(rssGrowth).padStart(8)}   target ≤ ${TARGETS.rssGrowth}×   ${verdict(met.rssGrowth)}   (${rss10MiB.toFixed(1)} MiB → ${rssNMiB.toFixed(1)} MiB, maxRSS of a child process after one cold scan)`,
     `CPU per certificate parsed  ${cpuMsPerCert.toFixed(2).padStart(6)} ms   whole bench process (SSH crypto, parse, judge) during a cold scan ÷ ${decoded} certificates decoded; ${reported} certificates reported`,
@@ -668,6 +685,8 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
     naiveExecs: naives[0]!.value,
     ratioToLimit: round(ratioToLimit, 3),
     warmRatioToLimit: round(warmRatioToLimit, 3),
+    cliScanMs: round(cliScanMs, 1),
+    cliRatioToLimit: round(cliRatioToLimit, 3),
     speedupOverNaive: round(speedupOverNaive, 2),
     cpuMsPerCert: round(cpuMsPerCert, 3),
     certsDecoded: decoded,
@@ -685,6 +704,7 @@ async function run(lab: BenchLab, opts: Options): Promise<void> {
     runsMs: {
       scan: scans.map((r) => round(r.cold.ms, 1)),
       warmScan: scans.map((r) => round(r.warm.ms, 1)),
+      cliScan: cliScans.map((ms) => round(ms, 1)),
       limit: limits.map((r) => round(r.ms, 1)),
       naive: naives.map((r) => round(r.ms, 1)),
     },
@@ -721,18 +741,22 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const lab = new BenchLab();
+  let cli: BuiltCli | undefined;
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
     log(`${signal}: stopping sshds and removing ${lab.root}`);
     for (const child of children) child.kill("SIGKILL");
+    cli?.remove();
     void lab.destroy().finally(() => process.exit(130));
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    await run(lab, opts);
+    log("building the CLI for the whole-process scan (tsc into a temporary directory)");
+    cli = buildCli();
+    await run(lab, opts, cli.cli);
   } catch (err) {
     // After a signal, in-flight work fails as its sshds go away: not worth reporting.
     if (!interrupted) {
@@ -741,6 +765,7 @@ async function main(): Promise<void> {
     }
   } finally {
     if (!interrupted) {
+      cli?.remove();
       log(`cleaning up ${lab.root}`);
       await lab.destroy();
       log(`total ${s(performance.now() - started)}`);

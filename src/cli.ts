@@ -1,23 +1,24 @@
 #!/usr/bin/env node
 // certs-bot's command line. stdout carries only the result; logs (pino) go to stderr.
 // Exit codes follow monitoring plugins: 0 ok, 1 warning, 2 critical, 3 unknown (incl. bad usage).
+//
+// Each command imports the modules it uses when it runs (`await import`): a monitoring plugin runs
+// `scan` every few minutes, and loading Bolt, BullMQ and ioredis for it would take longer than
+// Node's own start. Only commander, pino and the report renderer (exit codes) load up front.
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.js";
-import { defaultChannel, runConsole } from "./console/console.js";
-import { consoleRenewals } from "./console/exclusion.js";
+import type { ClusterConfig, Config } from "./config/load.js";
+import type { ConsoleRenewalsResult } from "./console/exclusion.js";
+import { OperatorError } from "./operator-error.js";
 import { EXIT, exitCode, renderJson, renderTable } from "./report/render.js";
-import { renderDigest } from "./notify/digest.js";
-import { planRenewal } from "./renew/plan.js";
-import { renderPlanText, renderRefusalText } from "./renew/render.js";
-import { defaultDependencies, scanClusters, selectClusters, UnknownClusterError } from "./scan/scan.js";
-import { Service, type Role } from "./service.js";
-import { SlackSurfaceError, slackSurface } from "./slack/app.js";
-import { slackEnvironment } from "./slack/poster.js";
-import { checkRedis, keyPrefix, maskRedisUrl, redisTarget, RedisSettingsError } from "./store/redis.js";
+import type { ScanReport } from "./report/types.js";
+import type { Role } from "./service.js";
 
 /** A mistake the user can fix: printed as one line, exit 3, no stack trace. */
-class UsageError extends Error {}
+class UsageError extends OperatorError {}
+
+/** Where `--config` points when neither it nor $CERTS_BOT_CONFIG is given. */
+const DEFAULT_CONFIG_PATH = "config/clusters.yaml";
 
 const isService = ["serve", "worker"].includes(process.argv[2] ?? "");
 const logger = pino(
@@ -28,13 +29,27 @@ const logger = pino(
 const configOption = (): Option =>
   new Option("--config <file>", "configuration file").default(
     process.env.CERTS_BOT_CONFIG ?? DEFAULT_CONFIG_PATH,
-    "$CERTS_BOT_CONFIG, else config/clusters.yaml",
+    `$CERTS_BOT_CONFIG, else ${DEFAULT_CONFIG_PATH}`,
   );
 
+async function readConfig(file: string): Promise<Config> {
+  const { loadConfig } = await import("./config/load.js");
+  return loadConfig(file);
+}
+
+/** A fresh scan of the named clusters (every cluster when none is named). */
+async function scan(
+  config: Config,
+  names: readonly string[],
+): Promise<{ clusters: ClusterConfig[]; report: ScanReport }> {
+  const { defaultDependencies, scanClusters, selectClusters } = await import("./scan/scan.js");
+  const clusters = selectClusters(config, names);
+  return { clusters, report: await scanClusters(config, clusters, defaultDependencies(logger)) };
+}
+
 async function scanCommand(options: { config: string; cluster?: string[]; json?: boolean }): Promise<number> {
-  const config = loadConfig(options.config);
-  const clusters = selectClusters(config, options.cluster ?? []);
-  const report = await scanClusters(config, clusters, defaultDependencies(logger));
+  const config = await readConfig(options.config);
+  const { report } = await scan(config, options.cluster ?? []);
   process.stdout.write(`${options.json ? renderJson(report) : renderTable(report, config.timezone)}\n`);
   return exitCode(report);
 }
@@ -42,9 +57,10 @@ async function scanCommand(options: { config: string; cluster?: string[]; json?:
 async function digestCommand(options: { config: string; print?: boolean }): Promise<number> {
   if (!options.print)
     throw new UsageError("digest posts on its schedule under `serve`; use --print to see it now");
-  const config = loadConfig(options.config);
+  const config = await readConfig(options.config);
   if (!config.slack) throw new UsageError(`${config.file}: the digest needs slack.digestChannel`);
-  const report = await scanClusters(config, config.clusters, defaultDependencies(logger));
+  const { report } = await scan(config, []);
+  const { renderDigest } = await import("./notify/digest.js");
   const messages = renderDigest({
     channel: config.slack.digestChannel,
     clusters: report.clusters.map((cluster) => ({
@@ -75,9 +91,11 @@ async function renewCommand(options: {
       "renewals are requested and approved in Slack (/certs renew) or in certs-bot console; use --dry-run to see the plan",
     );
   }
-  const config = loadConfig(options.config);
-  const [cluster] = selectClusters(config, [options.cluster]);
-  const report = await scanClusters(config, [cluster!], defaultDependencies(logger));
+  const config = await readConfig(options.config);
+  const { clusters, report } = await scan(config, [options.cluster]);
+  const [cluster] = clusters;
+  const { planRenewal } = await import("./renew/plan.js");
+  const { renderPlanText, renderRefusalText } = await import("./renew/render.js");
   const result = planRenewal({
     cluster: cluster!,
     report: report.clusters[0]!,
@@ -98,6 +116,18 @@ async function renewCommand(options: {
 /** Ids as Slack sends them; the console takes nothing else, so what it shows is what Slack would. */
 const SLACK_ID = { user: /^[UW][A-Z0-9]{2,20}$/, channel: /^[CGD][A-Z0-9]{6,}$/, group: /^S[A-Z0-9]{2,20}$/ };
 
+/** The run lease and audit `console --allow-renewals` runs under: serve's in Redis, else see consoleRenewals. */
+async function consoleRenewalsFromEnv(): Promise<ConsoleRenewalsResult> {
+  const { consoleRenewals } = await import("./console/exclusion.js");
+  const { keyPrefix, redisTarget } = await import("./store/redis.js");
+  return consoleRenewals({
+    target: redisTarget(),
+    explicit: Boolean(process.env.REDIS_URL),
+    prefix: keyPrefix(),
+    logger,
+  });
+}
+
 async function consoleCommand(options: {
   config: string;
   user: string;
@@ -105,7 +135,8 @@ async function consoleCommand(options: {
   groups?: string;
   allowRenewals?: boolean;
 }): Promise<number> {
-  const config = loadConfig(options.config);
+  const config = await readConfig(options.config);
+  const { defaultChannel, runConsole } = await import("./console/console.js");
   const groups = options.groups?.split(",").filter(Boolean) ?? [];
   const channelId = options.channel ?? defaultChannel(config);
   if (!SLACK_ID.user.test(options.user)) {
@@ -120,14 +151,7 @@ async function consoleCommand(options: {
   const bad = groups.find((group) => !SLACK_ID.group.test(group));
   if (bad !== undefined)
     throw new UsageError(`--groups ${bad}: not a Slack user group id such as S0SREGROUP`);
-  const allowed = options.allowRenewals
-    ? await consoleRenewals({
-        target: redisTarget(),
-        explicit: Boolean(process.env.REDIS_URL),
-        prefix: keyPrefix(),
-        logger,
-      })
-    : null;
+  const allowed = options.allowRenewals ? await consoleRenewalsFromEnv() : null;
   if (allowed && !allowed.ok) throw new UsageError(allowed.reason);
   const renewals = allowed?.renewals;
   try {
@@ -148,9 +172,13 @@ async function consoleCommand(options: {
 }
 
 async function serviceCommand(role: Role, options: { config: string }): Promise<number> {
-  const config = loadConfig(options.config);
+  const config = await readConfig(options.config);
+  const { slackEnvironment } = await import("./slack/poster.js");
   const slack = slackEnvironment();
   if (!slack) throw new UsageError("SLACK_BOT_TOKEN is not set (see .env.example)");
+  const { slackSurface } = await import("./slack/app.js");
+  const { checkRedis, keyPrefix, maskRedisUrl, redisTarget } = await import("./store/redis.js");
+  const { Service } = await import("./service.js");
   const surface = role === "serve" ? slackSurface(process.env, logger) : null;
   const redis = redisTarget();
   const unreachable = await checkRedis(redis);
@@ -277,13 +305,7 @@ async function main(argv: string[]): Promise<number> {
         ? EXIT.ok
         : EXIT.unknown;
     }
-    if (
-      err instanceof ConfigError ||
-      err instanceof UnknownClusterError ||
-      err instanceof UsageError ||
-      err instanceof SlackSurfaceError ||
-      err instanceof RedisSettingsError
-    ) {
+    if (err instanceof OperatorError) {
       process.stderr.write(`certs-bot: ${err.message}\n`);
       return EXIT.unknown;
     }

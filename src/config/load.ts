@@ -19,10 +19,9 @@ import {
 } from "yaml";
 import type { z } from "zod";
 import { configSchema, type RawConfig, type RenewalSettings, type Thresholds } from "./schema.js";
+import { OperatorError } from "../operator-error.js";
 
 export type { RenewalSettings } from "./schema.js";
-
-export const DEFAULT_CONFIG_PATH = "config/clusters.yaml";
 
 export interface SshSettings {
   user: string;
@@ -103,7 +102,7 @@ export const MAX_ALIAS_COUNT = 1000;
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
-export class ConfigError extends Error {
+export class ConfigError extends OperatorError {
   constructor(
     readonly file: string,
     readonly problems: string[],

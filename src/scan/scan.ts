@@ -13,6 +13,7 @@ import type { Transport } from "../transport/transport.js";
 import { suggestNames } from "../config/suggest.js";
 import { judgeNode, unreachableNode } from "./judge.js";
 import { buildScanScript, parseScanOutput } from "./script.js";
+import { OperatorError } from "../operator-error.js";
 
 export interface ScanDependencies {
   cache: CertificateCache;
@@ -108,7 +109,7 @@ export function nodeAccess(cluster: ClusterConfig, deps: ScanDependencies) {
   };
 }
 
-export class UnknownClusterError extends Error {}
+export class UnknownClusterError extends OperatorError {}
 
 export function selectClusters(config: Config, names: readonly string[]): ClusterConfig[] {
   if (names.length === 0) return config.clusters;

@@ -43,6 +43,7 @@ import type { Store } from "../store/store.js";
 import { AppHome } from "./app-home.js";
 import type { ServiceBackend } from "./backend.js";
 import { JOB_CALLS, slackLogger, webClient, type SlackEnvironment } from "./poster.js";
+import { OperatorError } from "../operator-error.js";
 
 export type SlackSurface =
   | { mode: "socket"; appToken: string }
@@ -61,7 +62,7 @@ export const ACK_BUDGET_MS = 2000;
 export const RESPONSE_URL_USES = 5;
 
 /** A Slack setting the operator can fix (the CLI exits 3 with it). */
-export class SlackSurfaceError extends Error {}
+export class SlackSurfaceError extends OperatorError {}
 
 /**
  * The Slack surface the environment asks for, or null for none (serve then runs workers and

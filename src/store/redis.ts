@@ -11,11 +11,12 @@
 // with its password masked.
 import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
+import { OperatorError } from "../operator-error.js";
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
 /** REDIS_URL or REDIS_TLS_CA_FILE cannot be used, or Redis refuses us for good (the CLI exits 3). */
-export class RedisSettingsError extends Error {}
+export class RedisSettingsError extends OperatorError {}
 
 /** Where Redis is, and how certs-bot knows it is talking to the right server. */
 export interface RedisTarget {
