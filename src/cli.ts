@@ -9,7 +9,7 @@ import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import type { ClusterConfig, Config } from "./config/load.js";
 import type { ConsoleRenewalsResult } from "./console/exclusion.js";
-import { OperatorError } from "./operator-error.js";
+import { OperatorError } from "./config/operator-error.js";
 import { EXIT, exitCode, renderJson, renderTable } from "./report/render.js";
 import type { ScanReport } from "./report/types.js";
 import type { Role } from "./service.js";

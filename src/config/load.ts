@@ -19,7 +19,7 @@ import {
 } from "yaml";
 import type { z } from "zod";
 import { configSchema, type RawConfig, type RenewalSettings, type Thresholds } from "./schema.js";
-import { OperatorError } from "../operator-error.js";
+import { OperatorError } from "./operator-error.js";
 
 export type { RenewalSettings } from "./schema.js";
 

@@ -13,7 +13,7 @@ import type { Transport } from "../transport/transport.js";
 import { suggestNames } from "../config/suggest.js";
 import { judgeNode, unreachableNode } from "./judge.js";
 import { buildScanScript, parseScanOutput } from "./script.js";
-import { OperatorError } from "../operator-error.js";
+import { OperatorError } from "../config/operator-error.js";
 
 export interface ScanDependencies {
   cache: CertificateCache;

@@ -43,7 +43,7 @@ import type { Store } from "../store/store.js";
 import { AppHome } from "./app-home.js";
 import type { ServiceBackend } from "./backend.js";
 import { JOB_CALLS, slackLogger, webClient, type SlackEnvironment } from "./poster.js";
-import { OperatorError } from "../operator-error.js";
+import { OperatorError } from "../config/operator-error.js";
 
 export type SlackSurface =
   | { mode: "socket"; appToken: string }

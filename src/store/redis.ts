@@ -11,7 +11,7 @@
 // with its password masked.
 import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
-import { OperatorError } from "../operator-error.js";
+import { OperatorError } from "../config/operator-error.js";
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
