@@ -5,6 +5,7 @@
 // Each command imports the modules it uses when it runs (`await import`): a monitoring plugin runs
 // `scan` every few minutes, and loading Bolt, BullMQ and ioredis for it would take longer than
 // Node's own start. Only commander, pino and the report renderer (exit codes) load up front.
+import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import type { ClusterConfig, Config } from "./config/load.js";
@@ -220,9 +221,15 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
   return EXIT.ok;
 }
 
+/** package.json sits beside src/ and dist/ alike (and in the image, beside /app/dist). */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+}
+
 function buildProgram(): Command {
   const program = new Command("certs-bot")
     .description("Keeps kubeadm clusters from dying of expired certificates")
+    .version(packageVersion(), "--version", "print certs-bot's version")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program

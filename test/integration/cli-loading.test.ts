@@ -77,6 +77,16 @@ function cli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
 
 const loaded = (run: Run, names: string[]) => names.filter((name) => run.packages.has(name));
 
+test("--version prints package.json's version and loads neither the service nor the scan", async () => {
+  const run = await cli({}, "--version");
+  assert.equal(run.code, 0, run.stderr);
+  const { version } = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")) as {
+    version: string;
+  };
+  assert.equal(run.stdout, `${version}\n`);
+  assert.deepEqual(loaded(run, [...HEAVY, ...SCAN]), []);
+});
+
 test("--help and scan --help load commander, and neither the service nor the scan", async () => {
   for (const args of [["--help"], ["scan", "--help"]]) {
     const run = await cli({}, ...args);
