@@ -31,16 +31,17 @@ export type { NodeProgress } from "./steps/step.js";
 
 const EXCERPT_CHARS = 1_500;
 
-export type StepMark = "⏳" | "✅" | "❌";
+/** What a progress event says of its step, in words: views draw the icons (renew/thread.ts). */
+export type StepStatus = "running" | "done" | "failed";
 
 export interface ProgressEvent {
   node: string;
   step: StepId | "rollback";
-  status: StepMark;
+  status: StepStatus;
   durationMs: number;
   /** The step's output, tail only, scrubbed of keys and tokens. */
   excerpt: string;
-  /** Why it failed (❌ only). */
+  /** Why it failed ("failed" only). */
   error?: string;
   /** A resumed run found the step's postcondition still holding and did not run it again. */
   skipped?: true;
@@ -234,7 +235,7 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
     const excerpt = err instanceof StepFailure ? err.excerpt : "";
     const durationMs = elapsed(since);
     outcomes.push({ step, ok: false, skipped: false, durationMs, excerpt, error });
-    await emit({ step, status: "❌", durationMs, excerpt, error });
+    await emit({ step, status: "failed", durationMs, excerpt, error });
     failure = { step, error };
   };
 
@@ -247,7 +248,7 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
         progress.completed.push(step.id);
         const excerpt = "postcondition holds; not run again";
         outcomes.push({ step: step.id, ok: true, skipped: true, durationMs: elapsed(since), excerpt });
-        await emit({ step: step.id, status: "✅", durationMs: elapsed(since), excerpt, skipped: true });
+        await emit({ step: step.id, status: "done", durationMs: elapsed(since), excerpt, skipped: true });
         continue;
       }
     } catch (err) {
@@ -256,7 +257,7 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
     }
     if (step.mutates) await deps.guard?.(); // a lost lease ends the run here, before the change
     if (!progress.started!.includes(step.id)) progress.started!.push(step.id);
-    await emit({ step: step.id, status: "⏳", durationMs: 0, excerpt: "" });
+    await emit({ step: step.id, status: "running", durationMs: 0, excerpt: "" });
     let excerpt: string;
     try {
       excerpt = excerptOf(await step.run(ctx));
@@ -267,7 +268,7 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
     // Outside the try: a failing onProgress (the job cannot save) is not a failed step.
     progress.completed.push(step.id);
     outcomes.push({ step: step.id, ok: true, skipped: false, durationMs: elapsed(since), excerpt });
-    await emit({ step: step.id, status: "✅", durationMs: elapsed(since), excerpt });
+    await emit({ step: step.id, status: "done", durationMs: elapsed(since), excerpt });
   }
 
   let rollback: NodeExecution["rollback"];
@@ -322,7 +323,7 @@ async function rollBack(
   deps: ExecutorDependencies,
 ): Promise<NonNullable<NodeExecution["rollback"]>> {
   const since = deps.now().getTime();
-  await emit({ step: "rollback", status: "⏳", durationMs: 0, excerpt: "" });
+  await emit({ step: "rollback", status: "running", durationMs: 0, excerpt: "" });
   const { progress } = ctx;
   const log: string[] = [];
   const errors: string[] = [];
@@ -363,7 +364,7 @@ async function rollBack(
   const excerpt = excerptOf(log.join("\n"));
   await emit({
     step: "rollback",
-    status: error ? "❌" : "✅",
+    status: error ? "failed" : "done",
     durationMs: deps.now().getTime() - since,
     excerpt,
     ...(error ? { error } : {}),

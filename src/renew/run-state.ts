@@ -2,11 +2,14 @@
 // message in the approval card's thread is rendered from a RunState, the job saves it after every
 // step (so a rerun after a crash resumes from it), and the final summary is rendered from it.
 // Pure: `startRunState` and `applyEvent` only build new values.
-import type { NodeExecution, NodeProgress, ProgressEvent, StepMark } from "./executor.js";
+//
+// States are words; the icons a person sees are drawn by the views (renew/thread.ts), so changing
+// an icon never changes what is saved.
+import type { NodeExecution, NodeProgress, ProgressEvent, StepStatus } from "./executor.js";
 import type { RenewalPlan, StepId } from "./plan.js";
 
-/** A step not reached yet is "·"; "⏭" means a resumed run found its postcondition holding. */
-export type StepState = StepMark | "·" | "⏭";
+/** "pending": not reached yet; "skipped": a resumed run found its postcondition holding. */
+export type StepState = StepStatus | "pending" | "skipped";
 
 export interface StepLine {
   step: StepId | "rollback";
@@ -62,7 +65,7 @@ export function startRunState(requestId: string, plan: RenewalPlan, now: Date): 
       node: n.node,
       host: n.host,
       state: "waiting",
-      steps: n.steps.map((s) => ({ step: s.id, state: "·" as const })),
+      steps: n.steps.map((s) => ({ step: s.id, state: "pending" as const })),
     })),
   };
 }
@@ -77,8 +80,8 @@ export function applyEvent(state: RunState, event: ProgressEvent, progress: Node
   return replaceNode(state, event.node, (n) => {
     const line: StepLine = {
       step: event.step,
-      state: event.skipped ? "⏭" : event.status,
-      ...(event.status === "⏳" ? {} : { durationMs: event.durationMs }),
+      state: event.skipped ? "skipped" : event.status,
+      ...(event.status === "running" ? {} : { durationMs: event.durationMs }),
       ...(event.error ? { error: event.error } : {}),
     };
     const known = n.steps.some((s) => s.step === event.step);

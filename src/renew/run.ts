@@ -30,6 +30,7 @@ import {
 import { checkPlan, type NodePlan, type RenewalPlan } from "./plan.js";
 import type { AuditTrail, RenewalRecords, RunReporter } from "./ports.js";
 import { applyEvent, endRun, finishNode, startRunState, type NodeRun, type RunState } from "./run-state.js";
+import { renderStepAudit } from "./thread.js";
 
 export interface RunInput {
   request: RenewalRequest;
@@ -66,15 +67,6 @@ export type RunResult = { ran: true; state: RunState } | { ran: false; reason: s
 
 /** Thrown by the guard: another attempt holds the cluster's lease now. */
 export class LeaseLost extends Error {}
-
-const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
-
-/** One audit line per finished step: `cp-2: renew ❌ after 0.4 s: …`. */
-function stepDetail(event: ProgressEvent): string {
-  if (event.skipped) return `${event.node}: ${event.step} ⏭ ${event.excerpt}`;
-  const verb = event.status === "✅" ? "in" : "after";
-  return `${event.node}: ${event.step} ${event.status} ${verb} ${seconds(event.durationMs)}${event.error ? `: ${event.error}` : ""}`;
-}
 
 const names = (nodes: readonly NodeRun[]): string => nodes.map((n) => n.node).join(", ");
 
@@ -146,9 +138,9 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
   const record = async (event: ProgressEvent, progress: NodeProgress): Promise<void> => {
     state = applyEvent(state, event, progress);
     await saveAndShow();
-    if (event.status === "⏳") return;
+    if (event.status === "running") return;
     const kind = event.step === "rollback" ? "rollback" : "step";
-    await audit.append(cluster, { kind, requestId, detail: stepDetail(event) }, deps.now());
+    await audit.append(cluster, { kind, requestId, detail: renderStepAudit(event) }, deps.now());
     await quietly("step reply", () => reporter.step(event, state));
   };
 
@@ -174,7 +166,7 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
       const progress = resumeFrom ?? { node: node.node, backup: node.backup, completed: [] };
       const error = heldBy(cluster, holder);
       await record(
-        { node: node.node, step: "preflight", status: "❌", durationMs: 0, excerpt: "", error },
+        { node: node.node, step: "preflight", status: "failed", durationMs: 0, excerpt: "", error },
         progress,
       );
       return refusedAtPreflight(node, error, progress);

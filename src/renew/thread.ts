@@ -28,7 +28,7 @@ import { countedApprovals, type ApprovalRules, type RenewalRequest, type Request
 import type { ProgressEvent } from "./executor.js";
 import type { RenewalPlan } from "./plan.js";
 import { codeBlock, renderPlanCard, renderRefusalText } from "./render.js";
-import type { NodeRun, RenewedCertificate, RunState, StepLine } from "./run-state.js";
+import type { NodeRun, RenewedCertificate, RunState, StepLine, StepState } from "./run-state.js";
 
 // --- small pieces ------------------------------------------------------------------------------
 
@@ -259,25 +259,33 @@ export function renderApprovalCard(
 
 // --- the run: checklist, step replies, summary --------------------------------------------------
 
-const NODE_MARK: Record<NodeRun["state"], string> = {
+/**
+ * The one place run states become icons: saved states are words (run-state.ts), so an icon can
+ * change without changing job data. A node's and a step's states share the words; a node not
+ * reached yet is "waiting", a step "pending".
+ */
+const MARK: Record<NodeRun["state"] | StepState, string> = {
   waiting: "·",
+  pending: "·",
   running: "⏳",
   done: "✅",
   failed: "❌",
   skipped: "⏭",
 };
 
+const eventMark = (event: ProgressEvent): string => MARK[event.skipped ? "skipped" : event.status];
+
 const INDENT = "      ";
 
 /** A finished step's time; a skipped one says why it did not run. */
 function stepTime(step: StepLine): string {
-  if (step.state === "⏭") return " (postcondition held)";
-  const finished = step.state === "✅" || step.state === "❌";
+  if (step.state === "skipped") return " (postcondition held)";
+  const finished = step.state === "done" || step.state === "failed";
   return finished && step.durationMs !== undefined ? ` ${duration(step.durationMs)}` : "";
 }
 
 const stepLine = (step: StepLine): string =>
-  `${INDENT}${step.state} ${step.step}${stepTime(step)}${step.error ? ` — ${plain(step.error, 300)}` : ""}`;
+  `${INDENT}${MARK[step.state]} ${step.step}${stepTime(step)}${step.error ? ` — ${plain(step.error, 300)}` : ""}`;
 
 const nodeTime = (node: NodeRun): number => node.steps.reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
 
@@ -304,12 +312,12 @@ function nodeStateText(node: NodeRun): string {
 }
 
 const nodeHeadline = (node: NodeRun): string =>
-  `${NODE_MARK[node.state]} *${plain(node.node, 80)}* (${plain(node.host, 80)}) — ${nodeStateText(node)}`;
+  `${MARK[node.state]} *${plain(node.node, 80)}* (${plain(node.host, 80)}) — ${nodeStateText(node)}`;
 
 /** Nodes in one state on one line: the coarsest detail. */
 function groupLines(nodes: readonly NodeRun[], state: NodeRun["state"], what: string): string[] {
   const group = nodes.filter((n) => n.state === state).map((n) => n.node);
-  return group.length ? [`${NODE_MARK[state]} ${what} (${group.length}): ${names(group)}`] : [];
+  return group.length ? [`${MARK[state]} ${what} (${group.length}): ${names(group)}`] : [];
 }
 
 /** Running and failed nodes are the ones someone is watching: they keep their steps longest. */
@@ -390,7 +398,7 @@ function tailToFit(text: string, max: number): string {
 
 /** One reply in the thread per finished step, with the tail of its output. */
 export function renderStepReply(event: ProgressEvent, cluster: string): ChatReply {
-  const mark = event.skipped ? "⏭" : event.status;
+  const mark = eventMark(event);
   const took = event.skipped ? "skipped, its postcondition held" : duration(event.durationMs);
   const node = plain(event.node, 80);
   const error = event.error ? [`error: ${plain(event.error, 1000)}`] : [];
@@ -402,6 +410,16 @@ export function renderStepReply(event: ProgressEvent, cluster: string): ChatRepl
       ...(excerpt ? [section(codeBlock(tailToFit(excerpt, EXCERPT_MAX).split("\n")))] : []),
     ],
   };
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** The audit's line for a finished step: `cp-2: renew ❌ after 0.4 s: …`. */
+export function renderStepAudit(event: ProgressEvent): string {
+  const mark = eventMark(event);
+  if (event.skipped) return `${event.node}: ${event.step} ${mark} ${event.excerpt}`;
+  const verb = event.status === "done" ? "in" : "after";
+  return `${event.node}: ${event.step} ${mark} ${verb} ${seconds(event.durationMs)}${event.error ? `: ${event.error}` : ""}`;
 }
 
 function certLine(cert: RenewedCertificate, timeZone: string): string {

@@ -49,7 +49,7 @@ export class SlackThreadReporter implements RunReporter {
   }
 
   async step(event: ProgressEvent, state: RunState): Promise<void> {
-    if (event.status === "⏳") return;
+    if (event.status === "running") return;
     const { poster, card, requestId } = this.options;
     const key = `renewal:${requestId}:${state.attempts}:${event.node}:${event.step}:${event.skipped ? "skip" : "end"}`;
     await this.quietly("step reply", () =>

@@ -167,7 +167,7 @@ describe("renewal executor on a 1.28 lab node", () => {
     assert.ok(days > 364 && days <= 365, String(days));
     assert.deepEqual(
       events.map((e) => `${e.step} ${e.status}`),
-      ["preflight", "backup", "renew", "restart", "verify"].flatMap((s) => [`${s} ⏳`, `${s} ✅`]),
+      ["preflight", "backup", "renew", "restart", "verify"].flatMap((s) => [`${s} running`, `${s} done`]),
     );
     assert.ok(events.every((e) => e.node === "exec-ok" && e.durationMs >= 0));
     assert.match(events[1]!.excerpt, /v1\.28\.4/);
@@ -240,10 +240,10 @@ describe("renewal executor on a 1.28 lab node", () => {
       for (const [file, fp] of before) assert.equal(diskFp(lab, file), fp, file);
       assert.equal((await lab.cp.served())!.fingerprint256, oldServed);
       assert.deepEqual(events.map((e) => `${e.step} ${e.status}`).slice(-4), [
-        "renew ⏳",
-        "renew ❌",
-        "rollback ⏳",
-        "rollback ✅",
+        "renew running",
+        "renew failed",
+        "rollback running",
+        "rollback done",
       ]);
     } finally {
       lab.cp.fail("renew", false);
@@ -266,7 +266,7 @@ describe("renewal executor on a 1.28 lab node", () => {
       assert.equal(result.rollback, undefined, "nothing to roll back");
       assert.deepEqual(
         events.map((e) => `${e.step} ${e.status}`),
-        ["preflight ⏳", "preflight ❌"],
+        ["preflight running", "preflight failed"],
       );
       assert.equal(existsSync(plan.backup), false, "no backup written");
       assert.equal(diskFp(lab, "apiserver-kubelet-client.crt"), client, "nothing renewed");
@@ -292,7 +292,7 @@ describe("renewal executor on a 1.28 lab node", () => {
       assert.match(result.rollback!.error!, /timed out/);
       assert.equal(diskFp(lab, "apiserver.crt"), oldApiserver, "the backup was restored");
       assert.deepEqual(
-        events.filter((e) => e.status === "❌").map((e) => e.step),
+        events.filter((e) => e.status === "failed").map((e) => e.step),
         ["verify", "rollback"],
       );
     } finally {
@@ -305,7 +305,7 @@ describe("renewal executor on a 1.28 lab node", () => {
     const lab = await labNode("exec-resume", 44);
     const plan = await planFor(lab);
     // The worker dies right after saving the renew step's progress.
-    const first = run(lab, plan, undefined, (e) => e.step === "renew" && e.status === "✅");
+    const first = run(lab, plan, undefined, (e) => e.step === "renew" && e.status === "done");
     await assert.rejects(first.execution, Crash);
     const saved = first.saved.at(-1)!;
     assert.deepEqual(saved.completed, ["preflight", "backup", "renew"]);
@@ -322,7 +322,7 @@ describe("renewal executor on a 1.28 lab node", () => {
     assert.equal(diskFp(lab, "apiserver.crt"), renewedApiserver, "not renewed a second time");
     assert.equal(diskFp(lab, "apiserver-kubelet-client.crt"), renewedClient);
     assert.equal((await lab.cp.served())!.fingerprint256, renewedApiserver);
-    assert.ok(second.events.some((e) => e.step === "renew" && e.skipped && e.status === "✅"));
-    assert.ok(!second.events.some((e) => e.step === "renew" && e.status === "⏳"));
+    assert.ok(second.events.some((e) => e.step === "renew" && e.skipped && e.status === "done"));
+    assert.ok(!second.events.some((e) => e.step === "renew" && e.status === "running"));
   });
 });

@@ -56,7 +56,7 @@ interface FaultCase {
   decoys?: boolean;
   /** The fault, set before the run. */
   arrange?: Act;
-  /** Faults switched when a step of node 1 starts (its ⏳ in the run state). */
+  /** Faults switched when a step of node 1 starts (its state "running" in the run state). */
   when?: Partial<Record<StepId | "rollback", Act>>;
   expect: Expected;
 }
@@ -162,13 +162,13 @@ const fixture = renewalFixture("renew-faults");
 const { root, redis, renewals, audit, lease, labs } = fixture;
 chmodSync(root, 0o755); // the lab users of the SSH case must traverse it
 
-/** Calls each act once, when node 1's step first shows ⏳ in the run state. */
+/** Calls each act once, when node 1's step first shows "running" in the run state. */
 function onStepStart(node: LabClusterNode, acts: FaultCase["when"], later: Promise<unknown>[]) {
   const fired = new Set<string>();
   return async (state: RunState): Promise<void> => {
     const steps = state.nodes.find((n) => n.node === node.name)?.steps ?? [];
     for (const [step, act] of Object.entries(acts ?? {})) {
-      if (fired.has(step) || steps.find((s) => s.step === step)?.state !== "⏳") continue;
+      if (fired.has(step) || steps.find((s) => s.step === step)?.state !== "running") continue;
       fired.add(step);
       await act(node, later);
     }

@@ -138,7 +138,7 @@ describe("one runner per cluster", () => {
     // When the first node's renew has ended, another attempt of the same request takes the lease (as
     // after a stall: the queue handed the job to another worker, whose attempt holds a new token).
     const reporter = new RecordingReporter(async (event) => {
-      if (event.node !== first || event.step !== "renew" || event.status !== "✅") return;
+      if (event.node !== first || event.step !== "renew" || event.status !== "done") return;
       renewedClient = pkiFingerprint(lab.node(first), "apiserver-kubelet-client.crt");
       await redis.set(lease.key(lab.name), `${request.id} other-attempt-token`, "PX", 60_000);
     });
@@ -152,7 +152,7 @@ describe("one runner per cluster", () => {
     );
     assert.deepEqual(
       reporter.steps.map((e) => `${e.node} ${e.step} ${e.status}`),
-      [`${first} preflight ✅`, `${first} backup ✅`, `${first} renew ✅`],
+      [`${first} preflight done`, `${first} backup done`, `${first} renew done`],
       "nothing after the renew: no restart began, no rollback either (the holder decides)",
     );
     assertSameAsBefore(lab.node(first), snapshotBefore, "manifests/"); // no manifest was parked

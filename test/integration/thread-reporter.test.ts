@@ -45,14 +45,14 @@ const event = (
   node,
   step,
   status,
-  durationMs: status === "⏳" ? 0 : 1200,
-  excerpt: status === "⏳" ? "" : `${step} output`,
+  durationMs: status === "running" ? 0 : 1200,
+  excerpt: status === "running" ? "" : `${step} output`,
 });
 
 /** Every event of a clean run of the plan's nodes, in order. */
 function events(state: RunState): ProgressEvent[] {
   return state.nodes.flatMap((n) =>
-    n.steps.flatMap((s) => [event(n.node, s.step, "⏳"), event(n.node, s.step, "✅")]),
+    n.steps.flatMap((s) => [event(n.node, s.step, "running"), event(n.node, s.step, "done")]),
   );
 }
 
@@ -101,7 +101,7 @@ describe("the renewal thread in Slack", () => {
     let state = startRunState("prod-20261128T090000Z-abcdefabcdef", plan, new Date());
     fake.reset();
     const first = await reporter(state.requestId, 0);
-    const done = event(state.nodes[0]!.node, "preflight", "✅");
+    const done = event(state.nodes[0]!.node, "preflight", "done");
     state = applyEvent(state, done, { node: done.node, backup: "/b", completed: ["preflight"] });
     await first.status(state);
     await first.step(done, state);
@@ -109,7 +109,7 @@ describe("the renewal thread in Slack", () => {
     assert.equal(fake.messages(CHANNEL).filter((m) => m.thread_ts === cardTs).length, 2);
 
     fake.failNext("chat.postMessage", 10, { error: "channel_not_found" });
-    await first.step(event(done.node, "backup", "✅"), state);
+    await first.step(event(done.node, "backup", "done"), state);
     await first.finished(endRun(state, "done", new Date()));
   });
 });

@@ -206,7 +206,7 @@ export async function approvedRequest(
 
 /**
  * A RunReporter that keeps what it was told, and lets a test act when a step ends (`onStep`) or
- * when the checklist changes (`onStatus`: a step's ⏳, which is not a step reply).
+ * when the checklist changes (`onStatus`: a step turning "running", which is not a step reply).
  */
 export class RecordingReporter implements RunReporter {
   readonly statuses: RunState[] = [];

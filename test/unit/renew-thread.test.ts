@@ -242,24 +242,24 @@ function execution(
 function doneNode(state: RunState, p: RenewalPlan, name: string, unchanged: string[] = []): RunState {
   let s = state;
   for (const step of ["preflight", "backup", "renew", "restart", "verify"] as const) {
-    s = event(s, { node: name, step, status: "✅", durationMs: 1200 });
+    s = event(s, { node: name, step, status: "done", durationMs: 1200 });
   }
   return finishNode(s, p, execution(p, name, {}, unchanged));
 }
 
 function failedNode(state: RunState, p: RenewalPlan, name: string, rollbackOk: boolean): RunState {
-  let s = event(state, { node: name, step: "preflight", status: "✅", durationMs: 1200 });
-  s = event(s, { node: name, step: "backup", status: "✅", durationMs: 800, skipped: true });
-  s = event(s, { node: name, step: "renew", status: "✅", durationMs: 3400 });
-  s = event(s, { node: name, step: "restart", status: "✅", durationMs: 20_000 });
+  let s = event(state, { node: name, step: "preflight", status: "done", durationMs: 1200 });
+  s = event(s, { node: name, step: "backup", status: "done", durationMs: 800, skipped: true });
+  s = event(s, { node: name, step: "renew", status: "done", durationMs: 3400 });
+  s = event(s, { node: name, step: "restart", status: "done", durationMs: 20_000 });
   s = event(s, {
     node: name,
     step: "verify",
-    status: "❌",
+    status: "failed",
     durationMs: 300_000,
     error: "readyz did not answer <!here>",
   });
-  s = event(s, { node: name, step: "rollback", status: rollbackOk ? "✅" : "❌", durationMs: 9000 });
+  s = event(s, { node: name, step: "rollback", status: rollbackOk ? "done" : "failed", durationMs: 9000 });
   return finishNode(
     s,
     p,
@@ -286,9 +286,9 @@ test("the checklist shows each node's state and each step's mark, time and error
   const p = plan();
   let s = startRunState(REQUEST_ID, p, NOW);
   s = doneNode(s, p, "m1");
-  s = event(s, { node: "m2", step: "preflight", status: "✅", durationMs: 1234 });
-  s = event(s, { node: "m2", step: "backup", status: "✅", durationMs: 500, skipped: true });
-  s = event(s, { node: "m2", step: "renew", status: "⏳" });
+  s = event(s, { node: "m2", step: "preflight", status: "done", durationMs: 1234 });
+  s = event(s, { node: "m2", step: "backup", status: "done", durationMs: 500, skipped: true });
+  s = event(s, { node: "m2", step: "renew", status: "running" });
   const reply = renderRunStatus(s, { timeZone: TZ, now: later(2) });
   assert.deepEqual(limits(reply), []);
   assert.equal(reply.text, "Renewal of prod: running · node 2 of 3");
@@ -326,15 +326,15 @@ test("the checklist of 50 nodes folds but fits, and keeps the running node's ste
       s = event(s, {
         node: n,
         step,
-        status: "✅",
+        status: "done",
         durationMs: 1000,
         error: step === "verify" ? "x".repeat(200) : "",
       });
     }
     s = finishNode(s, p, execution(p, n));
   }
-  s = event(s, { node: "kube-master041", step: "preflight", status: "✅", durationMs: 1000 });
-  s = event(s, { node: "kube-master041", step: "backup", status: "⏳" });
+  s = event(s, { node: "kube-master041", step: "preflight", status: "done", durationMs: 1000 });
+  s = event(s, { node: "kube-master041", step: "backup", status: "running" });
   const reply = renderRunStatus(s, { timeZone: TZ, now: later(60) });
   assert.deepEqual(limits(reply), []);
   const text = textOf(reply.blocks);
@@ -347,7 +347,7 @@ test("the checklist of 50 nodes folds but fits, and keeps the running node's ste
 
 /** A step reply for prod; the event is m1's renew, 1 ms, no output, unless `e` says otherwise. */
 const stepReply = (e: Partial<ProgressEvent>): ChatReply =>
-  renderStepReply({ node: "m1", step: "renew", status: "✅", durationMs: 1, excerpt: "", ...e }, "prod");
+  renderStepReply({ node: "m1", step: "renew", status: "done", durationMs: 1, excerpt: "", ...e }, "prod");
 
 test("a step reply names node, step and time, with the excerpt in a code block", () => {
   const reply = stepReply({ node: "kube-master001", durationMs: 3400, excerpt: "certificate renewed\n" });
@@ -362,7 +362,7 @@ test("a step reply names node, step and time, with the excerpt in a code block",
 test("a failed step shows its error; a skipped step says its postcondition held; no output, no code block", () => {
   const failed = stepReply({
     step: "verify",
-    status: "❌",
+    status: "failed",
     durationMs: 300_000,
     error: "readyz <timeout> & gone",
   });
@@ -375,7 +375,7 @@ test("a failed step shows its error; a skipped step says its postcondition held;
 
 test("a long excerpt keeps its tail, and ``` or markup inside cannot break out of the code block", () => {
   const excerpt = `FIRST-LINE\n${"noise & <noise>\n".repeat(600)}\`\`\`\n<!channel> *bold*\nLAST-LINE`;
-  const reply = stepReply({ status: "❌", excerpt, error: "boom" });
+  const reply = stepReply({ status: "failed", excerpt, error: "boom" });
   assert.deepEqual(limits(reply), []);
   const block = blockTexts(reply.blocks)[1]!;
   assert.ok(
