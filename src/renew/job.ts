@@ -9,7 +9,7 @@ import type { RenewalRequest } from "./approval.js";
 import type { RenewalPlan } from "./plan.js";
 import type { RunReporter } from "./ports.js";
 import { runRenewal, type RunDependencies } from "./run.js";
-import type { RunState } from "./run-state.js";
+import { readRunState, type RunState } from "./run-state.js";
 
 /** The job name of a run on the renewal queue. */
 export const RENEW_JOB = "renew";
@@ -50,7 +50,7 @@ export async function runRenewalJob(
     return { requestId, outcome: "not-run", reason };
   }
   const result = await runRenewal(
-    { ...loaded, ...(job.data.state ? { saved: job.data.state } : {}) },
+    { ...loaded, ...(job.data.state ? { saved: readRunState(job.data.state) } : {}) },
     {
       ...deps,
       reporter: await deps.reporterFor(loaded.request),

@@ -4,7 +4,8 @@
 // Pure: `startRunState` and `applyEvent` only build new values.
 //
 // States are words; the icons a person sees are drawn by the views (renew/thread.ts), so changing
-// an icon never changes what is saved.
+// an icon never changes what is saved. `readRunState` reads back job data saved when step states
+// were still icons.
 import type { NodeExecution, NodeProgress, ProgressEvent, StepStatus } from "./executor.js";
 import type { RenewalPlan, StepId } from "./plan.js";
 
@@ -66,6 +67,40 @@ export function startRunState(requestId: string, plan: RenewalPlan, now: Date): 
       host: n.host,
       state: "waiting",
       steps: n.steps.map((s) => ({ step: s.id, state: "pending" as const })),
+    })),
+  };
+}
+
+const STEP_STATES: readonly string[] = [
+  "pending",
+  "running",
+  "done",
+  "failed",
+  "skipped",
+] satisfies StepState[];
+
+/** The icons step states were saved as before they were words: jobs saved then still resume. */
+const ICON_STATES: Readonly<Record<string, StepState>> = {
+  "·": "pending",
+  "⏳": "running",
+  "✅": "done",
+  "❌": "failed",
+  "⏭": "skipped",
+};
+
+function readStepState(saved: string): StepState {
+  if (STEP_STATES.includes(saved)) return saved as StepState;
+  if (Object.hasOwn(ICON_STATES, saved)) return ICON_STATES[saved]!;
+  throw new Error(`the saved run state has a step in an unknown state: ${JSON.stringify(saved)}`);
+}
+
+/** A RunState read back from job data, its step states as words whichever way they were saved. */
+export function readRunState(saved: RunState): RunState {
+  return {
+    ...saved,
+    nodes: saved.nodes.map((n) => ({
+      ...n,
+      steps: n.steps.map((s) => ({ ...s, state: readStepState(s.state) })),
     })),
   };
 }
