@@ -124,13 +124,7 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
     ? { ...saved, attempts: saved.attempts + 1 }
     : startRunState(requestId, plan, deps.now());
 
-  const quietly = async (what: string, show: () => Promise<void>): Promise<void> => {
-    try {
-      await show();
-    } catch (err) {
-      logger?.warn({ requestId, err: (err as Error).message }, `renewal ${what} not shown`);
-    }
-  };
+  const quietly = (what: string, show: () => Promise<void>) => showQuietly(logger, requestId, what, show);
   const saveAndShow = async (): Promise<void> => {
     await deps.save(state);
     await quietly("status", () => reporter.status(state));
@@ -228,6 +222,20 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
   }
 }
 
+/** Shows something of a run; a reporter (Slack) failure is logged and never stops a renewal. */
+async function showQuietly(
+  logger: Logger | undefined,
+  requestId: string,
+  what: string,
+  show: () => Promise<void>,
+): Promise<void> {
+  try {
+    await show();
+  } catch (err) {
+    logger?.warn({ requestId, err: (err as Error).message }, `renewal ${what} not shown`);
+  }
+}
+
 /** The stored plan is not what its data derives under today's config: refused, audited, shown; nothing ran. */
 async function refuseTampered(
   input: RunInput,
@@ -253,10 +261,6 @@ async function refuseTampered(
     { kind: "refused", requestId: request.id, detail: reason },
     deps.now(),
   );
-  try {
-    await deps.reporter.finished(state);
-  } catch (err) {
-    deps.logger?.warn({ requestId: request.id, err: (err as Error).message }, "renewal refusal not shown");
-  }
+  await showQuietly(deps.logger, request.id, "refusal", () => deps.reporter.finished(state));
   return { ran: true, state };
 }

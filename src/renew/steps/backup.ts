@@ -2,9 +2,7 @@
 // umask 077: the directories 0700, the tarball 0600), never overwriting an existing file. Its undo is
 // nothing: a backup is kept, never deleted or overwritten.
 import { command } from "../../kubeadm/versions.js";
-import { quote, StepFailure, type NodeSpec, type Step, type StepContext } from "./step.js";
-
-const nodeDir = (spec: NodeSpec): string => spec.backup.slice(0, spec.backup.lastIndexOf("/"));
+import { backupNodeDir, quote, StepFailure, type NodeSpec, type Step, type StepContext } from "./step.js";
 
 /** The tarball lists pki/ca.crt, and it and its directory are root-only. */
 async function backupHolds(ctx: StepContext): Promise<boolean> {
@@ -12,7 +10,7 @@ async function backupHolds(ctx: StepContext): Promise<boolean> {
   const { code, out } = await ctx.probeExec(
     [
       `tar -tzf ${quote(backup)} | grep -Eq '^(\\./)?pki/ca\\.crt$' || exit 1`,
-      `ls -ld ${quote(nodeDir(ctx.spec))} ${quote(backup)}`,
+      `ls -ld ${quote(backupNodeDir(ctx.spec))} ${quote(backup)}`,
     ].join("\n"),
   );
   if (code !== 0) return false;
@@ -25,7 +23,7 @@ async function backupHolds(ctx: StepContext): Promise<boolean> {
 
 export function backupStep(spec: NodeSpec): Step {
   const commands = [
-    command("mkdir", "-p", { path: nodeDir(spec) }),
+    command("mkdir", "-p", { path: backupNodeDir(spec) }),
     command(
       "[",
       "!",

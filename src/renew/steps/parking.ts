@@ -35,6 +35,10 @@ function moveBackLines(spec: NodeSpec): string[] {
   );
 }
 
+/** Every parking's marks go: a parking script still running stands down (its put-back is skipped). */
+const clearMarks = (spec: NodeSpec): string =>
+  `rm -f ${quote(`${spec.aside}/manifests`)}/.parked-* ${quote(`${spec.aside}/manifests`)}/.release-* 2>/dev/null || true`;
+
 const removeAsideDirs = (spec: NodeSpec): string[] => [
   `rmdir ${quote(`${spec.aside}/manifests`)} 2>/dev/null || true`,
   `rmdir ${quote(spec.aside)} 2>/dev/null || true`,
@@ -42,12 +46,7 @@ const removeAsideDirs = (spec: NodeSpec): string[] => [
 
 /** certs-bot's own put-back: every parking's marks go (any parking script left running stands down). */
 function putBackScript(spec: NodeSpec): string {
-  const dir = quote(`${spec.aside}/manifests`);
-  return [
-    `rm -f ${dir}/.parked-* ${dir}/.release-* 2>/dev/null || true`,
-    ...moveBackLines(spec),
-    ...removeAsideDirs(spec),
-  ].join("\n");
+  return [clearMarks(spec), ...moveBackLines(spec), ...removeAsideDirs(spec)].join("\n");
 }
 
 /**
@@ -69,7 +68,7 @@ function parkScript(spec: NodeSpec, token: string, seconds: number): string {
     "trap put_back EXIT",
     "trap 'exit 3' HUP INT TERM PIPE",
     `mkdir -p ${dir}`,
-    `rm -f ${dir}/.parked-* ${dir}/.release-* 2>/dev/null || true`,
+    clearMarks(spec),
     `: > ${mark}`,
     ...parkCommands(spec)
       .slice(1)

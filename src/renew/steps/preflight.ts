@@ -3,10 +3,17 @@
 // backup directory, where it exists, is private to root; there is room for the backup. It also records
 // what the old state is (fingerprints before, the apiserver certificate on disk) for verify and rollback.
 import { command, type Command } from "../../kubeadm/versions.js";
+import { kubeletActive } from "./restart.js";
 import { RESTARTS } from "./restarts.js";
-import { quote, sha256Of, StepFailure, type NodeSpec, type Step, type StepContext } from "./step.js";
-
-const kubeletActive = command("systemctl", "is-active", "kubelet");
+import {
+  backupNodeDir,
+  quote,
+  sha256Of,
+  StepFailure,
+  type NodeSpec,
+  type Step,
+  type StepContext,
+} from "./step.js";
 
 /** The tools each strategy needs, checked before anything is touched. */
 export function toolChecks(spec: NodeSpec): Command[] {
@@ -15,9 +22,12 @@ export function toolChecks(spec: NodeSpec): Command[] {
 
 /** Every existing level of backupDir/<cluster>/<node> must be a directory only root can enter. */
 function privateDirsScript(spec: NodeSpec): string {
-  const nodeDir = spec.backup.slice(0, spec.backup.lastIndexOf("/"));
   const levels = [spec.backupRoot];
-  for (let dir = nodeDir; dir.length > spec.backupRoot.length; dir = dir.slice(0, dir.lastIndexOf("/")))
+  for (
+    let dir = backupNodeDir(spec);
+    dir.length > spec.backupRoot.length;
+    dir = dir.slice(0, dir.lastIndexOf("/"))
+  )
     levels.splice(1, 0, dir);
   return [
     `for d in ${levels.map(quote).join(" ")}; do`,
@@ -32,7 +42,7 @@ function privateDirsScript(spec: NodeSpec): string {
 
 /** The backup needs room: twice what pki/ and the kubeconfigs take, on the file system that will hold it. */
 function freeSpaceScript(spec: NodeSpec): string {
-  const dir = spec.backup.slice(0, spec.backup.lastIndexOf("/")) || "/";
+  const dir = backupNodeDir(spec) || "/";
   return [
     `d=${quote(dir)}`,
     'while [ ! -d "$d" ]; do d=$(dirname "$d"); done',

@@ -15,7 +15,7 @@ function rowOf(spec: NodeSpec) {
   return lookup;
 }
 
-export const restoreCommand = (spec: NodeSpec): Command =>
+const restoreCommand = (spec: NodeSpec): Command =>
   command("tar", "-xzf", { path: spec.backup }, "-C", { path: spec.kubernetesDir });
 
 /** Where a phase-based renew parks each old file (see renewCommands). */

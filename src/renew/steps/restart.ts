@@ -14,6 +14,7 @@ export interface RestartKind {
 }
 
 export const restartKubelet = command("systemctl", "restart", "kubelet");
+export const kubeletActive = command("systemctl", "is-active", "kubelet");
 
 /** kubeadm's static pods, by component: `kube-apiserver, kube-controller-manager, …`. */
 export const componentList = (spec: NodeSpec): string => spec.components.join(", ");
@@ -35,7 +36,7 @@ export function restartStep(
     },
     async run(ctx) {
       const out = await run(ctx);
-      const active = await ctx.probeExec("systemctl is-active kubelet");
+      const active = await ctx.probeExec(kubeletActive.line);
       if (active.code !== 0) throw new StepFailure("the kubelet is not active after its restart", active.out);
       return `${out}\nkubelet active`;
     },

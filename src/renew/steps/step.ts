@@ -128,5 +128,8 @@ export interface Step {
 /** Single-quoted for sh: paths in specs are validated (no quote), this keeps that true anyway. */
 export const quote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
 
+/** The directory of this node's backups: `<backupDir>/<cluster>/<node>`. */
+export const backupNodeDir = (spec: NodeSpec): string => spec.backup.slice(0, spec.backup.lastIndexOf("/"));
+
 export const sha256Of = (report: NodeReport, name: string): string | null =>
   report.certificates.find((c) => c.name === name)?.sha256 ?? null;
