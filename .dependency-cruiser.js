@@ -1,38 +1,47 @@
 // The map of the house: which module of src/ may import which. `npm run lint` runs `depcruise src`,
-// which fails on any rule below and prints its comment (docs/architecture.md, "Direction").
+// which fails on any rule below and prints its comment (docs/architecture.md, "Layers").
 //
-// Layers, bottom to top. A module imports its own layer and the layers below, never one above; the
-// one allowance is that the core may name the runner's types (never call it).
+// Each folder of src/ is one layer. Bottom to top; a module imports its own layer and the layers
+// below, never one above, not even a type:
 //
-//   main      service.ts, cli.ts: wire everything together
-//   adapters  store/ (Redis), queue/ (BullMQ), slack/ (Bolt, Web API), transport/ (SSH, local,
-//             TLS probe), console/ (the terminal), scan/scan.ts (scans nodes over transports)
-//   runner    renew/desk.ts, run.ts, job.ts, executor.ts: drive the core through ports
-//             (renew/ports.ts, and the Transport interface in transport/transport.ts)
-//   core      pure: kubeadm/, certs/, report/, scan/judge.ts + script.ts, notify/, access/,
-//             renew/ (plan, render, approval, run-state, thread, ports, steps/), chat/,
-//             console/text.ts
-//   config    config/: the schema, the resolved config's types and its loader
+//   config/    the schema, the resolved config's types and its loader
+//   core/      the pure domain: kubeadm catalogue and versions, certificates, reports, the judge,
+//              access rules, the alert state machine, renewal plans, approval, run state, steps,
+//              and every port (the interfaces the edges implement) with its data types
+//   present/   what people read: Block Kit types and limits, times and durations, Slack ids and
+//              action ids, every view (Slack, terminal, CLI tables)
+//   app/       use cases over the ports: the command router, the renewal desk, run and executor,
+//              the scan, alert and digest jobs
+//   adapters/  the edges: store/ (Redis), queue/ (BullMQ), slack/ (Bolt, Web API), nodes/ (SSH,
+//              local, TLS probe, the scan over transports), console/ (the terminal)
+//   main       src/cli.ts and src/service.ts: wire everything together
 //
-// Within and across layers, folders import in one direction too (no-circular-folders), so a folder
-// that holds two layers (scan/, renew/, console/) still has one place in the order.
-// eslint's purity rule (eslint.config.js) keeps I/O modules and packages out of the same core list.
+// Within a layer, folders import in one direction too (no-circular-folders).
+// eslint's purity rule (eslint.config.js) keeps I/O modules and packages out of core/ and present/.
 
-const config = "^src/config/";
-const configLoader = "^src/config/load\\.ts$";
-const core = [
-  "^src/(kubeadm|certs|report|notify|access|chat)/",
-  "^src/scan/(judge|script)\\.ts$",
-  "^src/renew/(plan|render|approval|run-state|thread|ports)\\.ts$",
-  "^src/renew/steps/",
-  "^src/console/text\\.ts$",
+const layers = [
+  { name: "config", path: "^src/config/" },
+  { name: "core", path: "^src/core/" },
+  { name: "present", path: "^src/present/" },
+  { name: "app", path: "^src/app/" },
+  { name: "adapters", path: "^src/adapters/" },
+  { name: "main", path: "^src/(cli|service)\\.ts$" },
 ];
-const runner = "^src/renew/(desk|run|job|executor)\\.ts$";
-const adapters = ["^src/(store|queue|slack|transport)/", "^src/console/", "^src/scan/scan\\.ts$"];
-const main = "^src/(service|cli)\\.ts$";
-const mapped = [config, ...core, runner, ...adapters, main];
-// The Transport port: an interface and its error class, no imports, next to its implementations.
-const transportPort = "^src/transport/transport\\.ts$";
+const mapped = layers.map((layer) => layer.path);
+
+/** Each layer may not import any layer above it. */
+const upward = layers.slice(0, -1).map((layer, index) => ({
+  name: `${layer.name}-imports-downward`,
+  comment:
+    `${layer.name} imports only its own layer and those below it (` +
+    `${layers
+      .slice(0, index + 1)
+      .map((below) => below.name)
+      .join(", ")}): what it needs from above is a port in core/ that the upper layer implements.`,
+  severity: "error",
+  from: { path: layer.path },
+  to: { path: layers.slice(index + 1).map((above) => above.path) },
+}));
 
 /** @type {import("dependency-cruiser").IConfiguration} */
 export default {
@@ -66,53 +75,13 @@ export default {
       from: {},
       to: { path: "^src/", pathNot: mapped },
     },
-    {
-      name: "config-imports-config",
-      comment: "config/ is the floor: it imports nothing else of src/.",
-      severity: "error",
-      from: { path: config },
-      to: { path: "^src/", pathNot: config },
-    },
-    {
-      name: "core-imports-no-edge",
-      comment:
-        "The core imports nothing of the adapters or main, not even a type: what it needs of an edge " +
-        "is a port declared in the core (renew/ports.ts, chat/backend.ts) that the edge implements.",
-      severity: "error",
-      from: { path: core },
-      to: { path: [...adapters, main], pathNot: core },
-    },
-    {
-      name: "core-calls-no-runner",
-      comment:
-        "The core may name the runner's types (the executor's progress events, the desk's outcomes), " +
-        "never call it.",
-      severity: "error",
-      from: { path: core },
-      to: { path: runner, dependencyTypesNot: ["type-only"] },
-    },
+    ...upward,
     {
       name: "core-reads-no-config-file",
       comment: "The core takes the resolved config's types from config/load.ts; reading the file is main's.",
       severity: "error",
-      from: { path: core },
-      to: { path: configLoader, dependencyTypesNot: ["type-only"] },
-    },
-    {
-      name: "runner-through-ports",
-      comment:
-        "The runner reaches Redis, Slack, BullMQ and the nodes only through ports: renew/ports.ts, " +
-        "and the Transport interface in transport/transport.ts.",
-      severity: "error",
-      from: { path: runner },
-      to: { path: [...adapters, main], pathNot: transportPort },
-    },
-    {
-      name: "adapters-below-main",
-      comment: "Only main wires: no adapter imports service.ts or cli.ts.",
-      severity: "error",
-      from: { path: adapters, pathNot: core },
-      to: { path: main },
+      from: { path: ["^src/core/", "^src/present/"] },
+      to: { path: "^src/config/load\\.ts$", dependencyTypesNot: ["type-only"] },
     },
   ],
   options: {

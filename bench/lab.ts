@@ -4,7 +4,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mapBounded } from "../src/scan/scan.js";
+import { mapBounded } from "../src/adapters/nodes/scan.js";
 import { freePort, labAddress } from "../test/lab/ports.js";
 import { ensureLabUsers, startSshd, writeKnownHosts, type LabSshd, type LabUsers } from "../test/lab/sshd.js";
 import { newClusterPki, writeLabNode, type ClusterPki, type LabNode } from "../test/lab/tree.js";

@@ -1,7 +1,7 @@
 // One cold certs-bot scan of a config in a fresh process, for peak RSS:
 // `node --import tsx bench/scan-child.ts <clusters.yaml>` prints one JSON line.
 import { loadConfig } from "../src/config/load.js";
-import { defaultDependencies, scanClusters } from "../src/scan/scan.js";
+import { defaultDependencies, scanClusters } from "../src/adapters/nodes/scan.js";
 
 const file = process.argv[2];
 if (!file) {

@@ -9,10 +9,10 @@ import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import type { ClusterConfig, Config } from "./config/load.js";
-import type { ConsoleRenewalsResult } from "./console/exclusion.js";
+import type { ConsoleRenewalsResult } from "./adapters/console/exclusion.js";
 import { OperatorError } from "./config/operator-error.js";
-import { EXIT, exitCode, renderJson, renderTable } from "./report/render.js";
-import type { ScanReport } from "./report/types.js";
+import { EXIT, exitCode, renderJson, renderTable } from "./present/report.js";
+import type { ScanReport } from "./core/report/types.js";
 import type { Role } from "./service.js";
 
 /** A mistake the user can fix: printed as one line, exit 3, no stack trace. */
@@ -43,7 +43,7 @@ async function scan(
   config: Config,
   names: readonly string[],
 ): Promise<{ clusters: ClusterConfig[]; report: ScanReport }> {
-  const { defaultDependencies, scanClusters, selectClusters } = await import("./scan/scan.js");
+  const { defaultDependencies, scanClusters, selectClusters } = await import("./adapters/nodes/scan.js");
   const clusters = selectClusters(config, names);
   return { clusters, report: await scanClusters(config, clusters, defaultDependencies(logger)) };
 }
@@ -61,7 +61,7 @@ async function digestCommand(options: { config: string; print?: boolean }): Prom
   const config = await readConfig(options.config);
   if (!config.slack) throw new UsageError(`${config.file}: the digest needs slack.digestChannel`);
   const { report } = await scan(config, []);
-  const { renderDigest } = await import("./notify/digest.js");
+  const { renderDigest } = await import("./present/digest.js");
   const messages = renderDigest({
     channel: config.slack.digestChannel,
     clusters: report.clusters.map((cluster) => ({
@@ -95,8 +95,8 @@ async function renewCommand(options: {
   const config = await readConfig(options.config);
   const { clusters, report } = await scan(config, [options.cluster]);
   const [cluster] = clusters;
-  const { planRenewal } = await import("./renew/plan.js");
-  const { renderPlanText, renderRefusalText } = await import("./renew/render.js");
+  const { planRenewal } = await import("./core/renew/plan.js");
+  const { renderPlanText, renderRefusalText } = await import("./present/renewal.js");
   const result = planRenewal({
     cluster: cluster!,
     report: report.clusters[0]!,
@@ -119,8 +119,8 @@ const SLACK_ID = { user: /^[UW][A-Z0-9]{2,20}$/, channel: /^[CGD][A-Z0-9]{6,}$/,
 
 /** The run lease and audit `console --allow-renewals` runs under: serve's in Redis, else see consoleRenewals. */
 async function consoleRenewalsFromEnv(): Promise<ConsoleRenewalsResult> {
-  const { consoleRenewals } = await import("./console/exclusion.js");
-  const { keyPrefix, redisTarget } = await import("./store/redis.js");
+  const { consoleRenewals } = await import("./adapters/console/exclusion.js");
+  const { keyPrefix, redisTarget } = await import("./adapters/store/redis.js");
   return consoleRenewals({
     target: redisTarget(),
     explicit: Boolean(process.env.REDIS_URL),
@@ -137,7 +137,7 @@ async function consoleCommand(options: {
   allowRenewals?: boolean;
 }): Promise<number> {
   const config = await readConfig(options.config);
-  const { defaultChannel, runConsole } = await import("./console/console.js");
+  const { defaultChannel, runConsole } = await import("./adapters/console/console.js");
   const groups = options.groups?.split(",").filter(Boolean) ?? [];
   const channelId = options.channel ?? defaultChannel(config);
   if (!SLACK_ID.user.test(options.user)) {
@@ -174,11 +174,11 @@ async function consoleCommand(options: {
 
 async function serviceCommand(role: Role, options: { config: string }): Promise<number> {
   const config = await readConfig(options.config);
-  const { slackEnvironment } = await import("./slack/poster.js");
+  const { slackEnvironment } = await import("./adapters/slack/poster.js");
   const slack = slackEnvironment();
   if (!slack) throw new UsageError("SLACK_BOT_TOKEN is not set (see .env.example)");
-  const { slackSurface } = await import("./slack/app.js");
-  const { checkRedis, keyPrefix, maskRedisUrl, redisTarget } = await import("./store/redis.js");
+  const { slackSurface } = await import("./adapters/slack/app.js");
+  const { checkRedis, keyPrefix, maskRedisUrl, redisTarget } = await import("./adapters/store/redis.js");
   const { Service } = await import("./service.js");
   const surface = role === "serve" ? slackSurface(process.env, logger) : null;
   const redis = redisTarget();

@@ -1,29 +1,40 @@
 // The long-running service: BullMQ workers that scan clusters, keep the results in Redis and tell
 // Slack what matters, plus (role `serve`) the schedules and, when configured, the Slack surface
-// (slack/app.ts). Roles scale out on Redis: run one `serve` and as many `worker` processes as you like.
+// (adapters/slack/app.ts). Roles scale out on Redis: run one `serve` and as many `worker` processes as you like.
 import { randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import type { Logger } from "pino";
 import type { ClusterConfig, Config } from "./config/load.js";
-import { planAlerts, applyAlert, emptyAlertState, type AlertState } from "./notify/warnings.js";
-import { renderDigest } from "./notify/digest.js";
-import { Queues, Workers, workerTuning, type ScanClusterData, type ScannedProgress } from "./queue/queues.js";
-import type { ClusterReport, StoredScan } from "./report/types.js";
-import { defaultDependencies, nodeAccess, scanClusters, type ScanDependencies } from "./scan/scan.js";
-import { SlackApp, type SlackSurface } from "./slack/app.js";
-import { groupsNow, ServiceBackend } from "./slack/backend.js";
-import { INTERACTIVE_CALLS, SlackPoster, webClient, type SlackEnvironment } from "./slack/poster.js";
+import { planAlerts, applyAlert, emptyAlertState, type AlertState } from "./present/warnings.js";
+import { renderDigest } from "./present/digest.js";
+import {
+  Queues,
+  Workers,
+  workerTuning,
+  type ScanClusterData,
+  type ScannedProgress,
+} from "./adapters/queue/queues.js";
+import type { ClusterReport, StoredScan } from "./core/report/types.js";
+import {
+  defaultDependencies,
+  nodeAccess,
+  scanClusters,
+  type ScanDependencies,
+} from "./adapters/nodes/scan.js";
+import { SlackApp, type SlackSurface } from "./adapters/slack/app.js";
+import { groupsNow, ServiceBackend } from "./adapters/slack/backend.js";
+import { INTERACTIVE_CALLS, SlackPoster, webClient, type SlackEnvironment } from "./adapters/slack/poster.js";
 import type { WebClient } from "@slack/web-api";
-import { clusterOfRequest } from "./renew/approval.js";
-import { RenewalDesk } from "./renew/desk.js";
-import { runRenewalJob, type RenewalJobData } from "./renew/job.js";
-import type { RunReporter } from "./renew/ports.js";
-import { SlackThreadReporter } from "./slack/thread-reporter.js";
-import { leaseTtlFor, RunLease } from "./store/run-lease.js";
-import { AuditLog } from "./store/audit.js";
-import { connectRedis, redisOptions } from "./store/redis.js";
-import { RenewalStore } from "./store/renewals.js";
-import { Store } from "./store/store.js";
+import { clusterOfRequest } from "./core/renew/approval.js";
+import { RenewalDesk } from "./app/renew/desk.js";
+import { runRenewalJob, type RenewalJobData } from "./app/renew/job.js";
+import type { RunReporter } from "./core/renew/ports.js";
+import { SlackThreadReporter } from "./adapters/slack/thread-reporter.js";
+import { leaseTtlFor, RunLease } from "./adapters/store/run-lease.js";
+import { AuditLog } from "./adapters/store/audit.js";
+import { connectRedis, redisOptions } from "./adapters/store/redis.js";
+import { RenewalStore } from "./adapters/store/renewals.js";
+import { Store } from "./adapters/store/store.js";
 
 export type Role = "serve" | "worker";
 
@@ -118,7 +129,7 @@ export class Service {
           ts: await this.poster.postOnce(`renewal:${requestId}:card`, message),
         }),
         update: async (card, message) => {
-          // Our blocks are a structural subset of Slack's (notify/slack-types.ts).
+          // Our blocks are a structural subset of Slack's (present/slack-types.ts).
           await client.chat.update({
             channel: card.channel,
             ts: card.ts,

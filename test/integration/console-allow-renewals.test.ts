@@ -9,10 +9,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
-import { consoleRenewals } from "../../src/console/exclusion.js";
-import { AuditLog } from "../../src/store/audit.js";
-import { connectRedis } from "../../src/store/redis.js";
-import { RunLease } from "../../src/store/run-lease.js";
+import { consoleRenewals } from "../../src/adapters/console/exclusion.js";
+import { AuditLog } from "../../src/adapters/store/audit.js";
+import { connectRedis } from "../../src/adapters/store/redis.js";
+import { RunLease } from "../../src/adapters/store/run-lease.js";
 import { consoleCli, transcriptAfter, type ConsoleRun } from "../lab/console-cli.js";
 import { stopAllControlPlanes } from "../lab/control-plane.js";
 import { freePort } from "../lab/ports.js";

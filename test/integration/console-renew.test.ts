@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { redisUrl } from "../../src/store/redis.js";
+import { redisUrl } from "../../src/adapters/store/redis.js";
 import { consoleCli, transcriptAfter, type ConsoleRun } from "../lab/console-cli.js";
 import { fingerprintOf, stopAllControlPlanes } from "../lab/control-plane.js";
 import { dropKeys } from "../lab/redis.js";

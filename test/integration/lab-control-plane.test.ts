@@ -12,9 +12,14 @@ import { join } from "node:path";
 import "reflect-metadata"; // @peculiar/x509 needs it loaded first
 import * as x509 from "@peculiar/x509";
 import { parseConfig } from "../../src/config/load.js";
-import { catalogueEntry } from "../../src/kubeadm/catalogue.js";
-import { filesOf } from "../../src/kubeadm/versions.js";
-import { planRenewal, type NodePlan, type PlanStep, type RestartStrategy } from "../../src/renew/plan.js";
+import { catalogueEntry } from "../../src/core/kubeadm/catalogue.js";
+import { filesOf } from "../../src/core/kubeadm/versions.js";
+import {
+  planRenewal,
+  type NodePlan,
+  type PlanStep,
+  type RestartStrategy,
+} from "../../src/core/renew/plan.js";
 import {
   DECOY_WORKLOADS,
   fingerprintOf,

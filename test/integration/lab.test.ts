@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect } from "node:tls";
 import { parse } from "yaml";
-import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
+import { CATALOGUE } from "../../src/core/kubeadm/catalogue.js";
 import { startApiserver } from "../lab/apiserver.js";
 import { freePort, labAddress } from "../lab/ports.js";
 import { ensureLabUsers, startSshd, writeKnownHosts, type LabSshd, type LabUsers } from "../lab/sshd.js";

@@ -12,9 +12,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { newRequest } from "../../src/renew/approval.js";
-import { Queues } from "../../src/queue/queues.js";
-import { AuditLog } from "../../src/store/audit.js";
+import { newRequest } from "../../src/core/renew/approval.js";
+import { Queues } from "../../src/adapters/queue/queues.js";
+import { AuditLog } from "../../src/adapters/store/audit.js";
 import {
   checkRedis,
   connectRedis,
@@ -22,9 +22,9 @@ import {
   RedisSettingsError,
   redisTarget,
   type RedisTarget,
-} from "../../src/store/redis.js";
-import { RenewalStore } from "../../src/store/renewals.js";
-import { Store } from "../../src/store/store.js";
+} from "../../src/adapters/store/redis.js";
+import { RenewalStore } from "../../src/adapters/store/renewals.js";
+import { Store } from "../../src/adapters/store/store.js";
 import { issueCert, newKey, type LabCert } from "../lab/pki.js";
 import { freePort } from "../lab/ports.js";
 import { startRedis, type LabRedis } from "../lab/redis.js";

@@ -15,14 +15,16 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CertificateCache } from "../../src/certs/certificate.js";
+import { CertificateCache } from "../../src/core/certs/certificate.js";
 import { parseConfig, type ClusterConfig, type Config } from "../../src/config/load.js";
-import { executeNodePlan, type NodeProgress, type ProgressEvent } from "../../src/renew/executor.js";
-import { planRenewal, type NodePlan } from "../../src/renew/plan.js";
-import { scanNode } from "../../src/scan/scan.js";
-import { LocalTransport } from "../../src/transport/local.js";
-import { probeServedCertificate } from "../../src/transport/tls-probe.js";
-import type { Transport } from "../../src/transport/transport.js";
+import { executeNodePlan } from "../../src/app/renew/executor.js";
+import type { ProgressEvent } from "../../src/core/renew/progress.js";
+import type { NodeProgress } from "../../src/core/renew/steps/step.js";
+import { planRenewal, type NodePlan } from "../../src/core/renew/plan.js";
+import { scanNode } from "../../src/adapters/nodes/scan.js";
+import { LocalTransport } from "../../src/adapters/nodes/local.js";
+import { probeServedCertificate } from "../../src/adapters/nodes/tls-probe.js";
+import type { Transport } from "../../src/core/transport/transport.js";
 import {
   fingerprintOf,
   startControlPlane,

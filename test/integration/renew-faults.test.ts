@@ -17,11 +17,11 @@ import { X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { RenewalRequest } from "../../src/renew/approval.js";
-import type { NodePlan, RenewalPlan, RestartStrategy, StepId } from "../../src/renew/plan.js";
-import { runRenewal, runSummary } from "../../src/renew/run.js";
-import type { RunState } from "../../src/renew/run-state.js";
-import { sanitize } from "../../src/store/audit.js";
+import type { RenewalRequest } from "../../src/core/renew/approval.js";
+import type { NodePlan, RenewalPlan, RestartStrategy, StepId } from "../../src/core/renew/plan.js";
+import { runRenewal, runSummary } from "../../src/app/renew/run.js";
+import type { RunState } from "../../src/core/renew/run-state.js";
+import { sanitize } from "../../src/adapters/store/audit.js";
 import { DECOY_WORKLOADS } from "../lab/control-plane.js";
 import { assertSameAsBefore, filesAside, snapshotNode, type NodeSnapshot } from "../lab/node-state.js";
 import {

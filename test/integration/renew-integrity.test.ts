@@ -6,10 +6,10 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { RenewalPlan } from "../../src/renew/plan.js";
-import { runRenewal } from "../../src/renew/run.js";
-import type { RunState } from "../../src/renew/run-state.js";
-import { stepsFor } from "../../src/renew/steps/index.js";
+import type { RenewalPlan } from "../../src/core/renew/plan.js";
+import { runRenewal } from "../../src/app/renew/run.js";
+import type { RunState } from "../../src/core/renew/run-state.js";
+import { stepsFor } from "../../src/core/renew/steps/index.js";
 import {
   approvedRequest,
   pkiFingerprint,

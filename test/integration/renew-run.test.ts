@@ -7,11 +7,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { RenewalRequest } from "../../src/renew/approval.js";
-import type { ProgressEvent } from "../../src/renew/executor.js";
-import type { RenewalPlan, StepId } from "../../src/renew/plan.js";
-import { runRenewal, runSummary } from "../../src/renew/run.js";
-import type { RunState } from "../../src/renew/run-state.js";
+import type { RenewalRequest } from "../../src/core/renew/approval.js";
+import type { ProgressEvent } from "../../src/core/renew/progress.js";
+import type { RenewalPlan, StepId } from "../../src/core/renew/plan.js";
+import { runRenewal, runSummary } from "../../src/app/renew/run.js";
+import type { RunState } from "../../src/core/renew/run-state.js";
 import {
   approvedRequest,
   pkiFingerprint,

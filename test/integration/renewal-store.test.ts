@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import { pino } from "pino";
 import type { Redis } from "ioredis";
 import { parseConfig, type ClusterConfig } from "../../src/config/load.js";
-import { connectRedis } from "../../src/store/redis.js";
-import { RenewalStore } from "../../src/store/renewals.js";
-import { AuditLog, AUDIT_MAXLEN } from "../../src/store/audit.js";
-import { newRequest, runJobId, type RenewalRequest } from "../../src/renew/approval.js";
+import { connectRedis } from "../../src/adapters/store/redis.js";
+import { RenewalStore } from "../../src/adapters/store/renewals.js";
+import { AuditLog, AUDIT_MAXLEN } from "../../src/adapters/store/audit.js";
+import { newRequest, runJobId, type RenewalRequest } from "../../src/core/renew/approval.js";
 import { startRedis, type LabRedis } from "../lab/redis.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");

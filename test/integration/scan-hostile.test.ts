@@ -20,8 +20,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.js";
-import type { CertificateReport, NodeReport, ScanReport } from "../../src/report/types.js";
-import { defaultDependencies, scanClusters, selectClusters } from "../../src/scan/scan.js";
+import type { CertificateReport, NodeReport, ScanReport } from "../../src/core/report/types.js";
+import { defaultDependencies, scanClusters, selectClusters } from "../../src/adapters/nodes/scan.js";
 import { freePort, labAddress } from "../lab/ports.js";
 import { processesWith } from "../lab/processes.js";
 import { recordOutputs } from "../lab/recording.js";

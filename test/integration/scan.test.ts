@@ -17,9 +17,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../../src/config/load.js";
-import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
-import type { NodeReport, ScanReport } from "../../src/report/types.js";
-import { defaultDependencies, scanClusters, selectClusters } from "../../src/scan/scan.js";
+import { CATALOGUE } from "../../src/core/kubeadm/catalogue.js";
+import type { NodeReport, ScanReport } from "../../src/core/report/types.js";
+import { defaultDependencies, scanClusters, selectClusters } from "../../src/adapters/nodes/scan.js";
 import { startApiserver, type LabApiserver } from "../lab/apiserver.js";
 import { issueCert } from "../lab/pki.js";
 import { recordOutputs } from "../lab/recording.js";

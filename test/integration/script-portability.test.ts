@@ -17,8 +17,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildScanScript, parseScanOutput, type NodeDirs } from "../../src/scan/script.js";
-import { guardScript } from "../../src/transport/transport.js";
+import { buildScanScript, parseScanOutput, type NodeDirs } from "../../src/core/scan/script.js";
+import { guardScript } from "../../src/core/transport/transport.js";
 import { processesWith } from "../lab/processes.js";
 import { newClusterPki, writeLabNode } from "../lab/tree.js";
 

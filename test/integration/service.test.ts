@@ -12,13 +12,13 @@ import { CronExpressionParser } from "cron-parser";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { loadConfig, type Config } from "../../src/config/load.js";
-import { renderDigest } from "../../src/notify/digest.js";
-import { checkBlockLimits } from "../../src/notify/slack-types.js";
-import type { ClusterReport, NodeReport } from "../../src/report/types.js";
-import { defaultDependencies } from "../../src/scan/scan.js";
+import { renderDigest } from "../../src/present/digest.js";
+import { checkBlockLimits } from "../../src/present/slack-types.js";
+import type { ClusterReport, NodeReport } from "../../src/core/report/types.js";
+import { defaultDependencies } from "../../src/adapters/nodes/scan.js";
 import { Service } from "../../src/service.js";
-import { SlackPoster, webClient } from "../../src/slack/poster.js";
-import { Store } from "../../src/store/store.js";
+import { SlackPoster, webClient } from "../../src/adapters/slack/poster.js";
+import { Store } from "../../src/adapters/store/store.js";
 import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
 import { freePort } from "../lab/ports.js";
 import { startRedis, type LabRedis } from "../lab/redis.js";
@@ -486,7 +486,7 @@ describe("crashes", () => {
   test("worker processes scale out: scans of one fan-out run on both", async () => {
     fake.reset();
     const prefix = `scale-${process.pid}`;
-    const { Queues } = await import("../../src/queue/queues.js");
+    const { Queues } = await import("../../src/adapters/queue/queues.js");
     const queues = new Queues({ url: redis.url, protocol: 2, maxRetriesPerRequest: null }, `${prefix}:bull`);
     const workers = [
       worker(prefix, { CERTS_BOT_SCAN_JOBS: "1" }),
@@ -514,7 +514,7 @@ describe("crashes", () => {
   test("a worker SIGKILLed mid-scan: the scan reruns on another worker, one warning", async () => {
     fake.reset();
     const prefix = `kill-${process.pid}`;
-    const { Queues } = await import("../../src/queue/queues.js");
+    const { Queues } = await import("../../src/adapters/queue/queues.js");
     const queues = new Queues({ url: redis.url, protocol: 2, maxRetriesPerRequest: null }, `${prefix}:bull`);
     const first = worker(prefix);
     try {
@@ -544,7 +544,7 @@ describe("crashes", () => {
   test("SIGTERM lets the running scan finish, then exits 0", async () => {
     fake.reset();
     const prefix = `term-${process.pid}`;
-    const { Queues } = await import("../../src/queue/queues.js");
+    const { Queues } = await import("../../src/adapters/queue/queues.js");
     const queues = new Queues({ url: redis.url, protocol: 2, maxRetriesPerRequest: null }, `${prefix}:bull`);
     const child = worker(prefix);
     try {

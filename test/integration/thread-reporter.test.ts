@@ -5,12 +5,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { pino } from "pino";
-import type { ProgressEvent } from "../../src/renew/executor.js";
-import { applyEvent, endRun, startRunState, type RunState } from "../../src/renew/run-state.js";
-import { SlackPoster, webClient } from "../../src/slack/poster.js";
-import { SlackThreadReporter } from "../../src/slack/thread-reporter.js";
-import { connectRedis } from "../../src/store/redis.js";
-import { Store } from "../../src/store/store.js";
+import type { ProgressEvent } from "../../src/core/renew/progress.js";
+import { applyEvent, endRun, startRunState, type RunState } from "../../src/core/renew/run-state.js";
+import { SlackPoster, webClient } from "../../src/adapters/slack/poster.js";
+import { SlackThreadReporter } from "../../src/adapters/slack/thread-reporter.js";
+import { connectRedis } from "../../src/adapters/store/redis.js";
+import { Store } from "../../src/adapters/store/store.js";
 import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
 import { planOf } from "../unit/renew-fixtures.js";
 

@@ -19,9 +19,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SshSettings } from "../../src/config/load.js";
-import { LocalTransport } from "../../src/transport/local.js";
-import { SshConnector } from "../../src/transport/ssh.js";
-import { TransportError, type Transport } from "../../src/transport/transport.js";
+import { LocalTransport } from "../../src/adapters/nodes/local.js";
+import { SshConnector } from "../../src/adapters/nodes/ssh.js";
+import { TransportError, type Transport } from "../../src/core/transport/transport.js";
 import { freePort, labAddress } from "../lab/ports.js";
 import { ensureLabUsers, startSshd, writeKnownHosts, type LabSshd, type LabUsers } from "../lab/sshd.js";
 import { processesWith } from "../lab/processes.js";
@@ -107,7 +107,7 @@ describe("local transport", () => {
     // In a separate Node process, whose exit is the assertion: an open pipe would keep it running.
     const sleep = uniqueSleep();
     const program = [
-      `import { LocalTransport } from ${JSON.stringify(join(process.cwd(), "src/transport/local.ts"))};`,
+      `import { LocalTransport } from ${JSON.stringify(join(process.cwd(), "src/adapters/nodes/local.ts"))};`,
       "const local = new LocalTransport({ become: 'none', commandTimeoutMs: 1000 });",
       `await local.run("setsid ${sleep} &\\necho started\\n").then(`,
       "  () => console.log('resolved'), (err) => console.log(err.message));",

@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { redisUrl } from "../../src/store/redis.js";
+import { redisUrl } from "../../src/adapters/store/redis.js";
 import { startApiserver } from "./apiserver.js";
 import { issueCert } from "./pki.js";
 import { freePort } from "./ports.js";

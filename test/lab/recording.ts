@@ -1,8 +1,8 @@
 // Wraps scan dependencies so every node's raw output is seen by the caller: the private-key leak
 // check and the benchmark's replay both need exactly what a node sent.
 import type { NodeConfig } from "../../src/config/load.js";
-import type { ScanDependencies } from "../../src/scan/scan.js";
-import type { ExecResult } from "../../src/transport/transport.js";
+import type { ScanDependencies } from "../../src/adapters/nodes/scan.js";
+import type { ExecResult } from "../../src/core/transport/transport.js";
 
 export function recordOutputs(
   deps: ScanDependencies,

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { connectRedisWithin } from "../../src/store/redis.js";
+import { connectRedisWithin } from "../../src/adapters/store/redis.js";
 import { freePort } from "./ports.js";
 
 export interface LabRedisOptions {

@@ -10,14 +10,14 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import { loadConfig } from "../../src/config/load.js";
-import { Queues, Workers, workerTuning } from "../../src/queue/queues.js";
-import { runRenewalJob } from "../../src/renew/job.js";
-import type { ExecutorDependencies } from "../../src/renew/executor.js";
-import { AuditLog } from "../../src/store/audit.js";
-import { connectRedis } from "../../src/store/redis.js";
-import { RenewalStore } from "../../src/store/renewals.js";
-import { leaseTtlFor, RunLease } from "../../src/store/run-lease.js";
-import { probeServedCertificate } from "../../src/transport/tls-probe.js";
+import { Queues, Workers, workerTuning } from "../../src/adapters/queue/queues.js";
+import { runRenewalJob } from "../../src/app/renew/job.js";
+import type { ExecutorDependencies } from "../../src/app/renew/executor.js";
+import { AuditLog } from "../../src/adapters/store/audit.js";
+import { connectRedis } from "../../src/adapters/store/redis.js";
+import { RenewalStore } from "../../src/adapters/store/renewals.js";
+import { leaseTtlFor, RunLease } from "../../src/adapters/store/run-lease.js";
+import { probeServedCertificate } from "../../src/adapters/nodes/tls-probe.js";
 import { labNodeAccess, RecordingReporter } from "./renewal-cluster.js";
 
 const required = (name: string): string => {

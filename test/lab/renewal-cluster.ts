@@ -5,18 +5,23 @@
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CertificateCache } from "../../src/certs/certificate.js";
+import { CertificateCache } from "../../src/core/certs/certificate.js";
 import { loadConfig, type ClusterConfig, type Config, type NodeConfig } from "../../src/config/load.js";
-import { newRequest, type RenewalRequest } from "../../src/renew/approval.js";
-import type { ProgressEvent } from "../../src/renew/executor.js";
-import { planRenewal, type NodePlan, type RenewalPlan, type RestartStrategy } from "../../src/renew/plan.js";
-import type { RenewalRecords, RunReporter } from "../../src/renew/ports.js";
-import type { RunState } from "../../src/renew/run-state.js";
-import type { NodeReport } from "../../src/report/types.js";
-import { scanNode } from "../../src/scan/scan.js";
-import { SshConnector } from "../../src/transport/ssh.js";
-import { probeServedCertificate } from "../../src/transport/tls-probe.js";
-import type { Transport } from "../../src/transport/transport.js";
+import { newRequest, type RenewalRequest } from "../../src/core/renew/approval.js";
+import type { ProgressEvent } from "../../src/core/renew/progress.js";
+import {
+  planRenewal,
+  type NodePlan,
+  type RenewalPlan,
+  type RestartStrategy,
+} from "../../src/core/renew/plan.js";
+import type { RenewalRecords, RunReporter } from "../../src/core/renew/ports.js";
+import type { RunState } from "../../src/core/renew/run-state.js";
+import type { NodeReport } from "../../src/core/report/types.js";
+import { scanNode } from "../../src/adapters/nodes/scan.js";
+import { SshConnector } from "../../src/adapters/nodes/ssh.js";
+import { probeServedCertificate } from "../../src/adapters/nodes/tls-probe.js";
+import type { Transport } from "../../src/core/transport/transport.js";
 import { fingerprintOf, LAB_SYSTEM_PATH } from "./control-plane.js";
 import { freePort } from "./ports.js";
 import { labTransport, renewalLabNode, type RenewalLabNode } from "./renewal-lab.js";

@@ -3,9 +3,9 @@
 // lab tools first on PATH, as a real node would find kubeadm.
 import { join } from "node:path";
 import type { NodeConfig } from "../../src/config/load.js";
-import { defaultDependencies, type ScanDependencies } from "../../src/scan/scan.js";
-import { LocalTransport } from "../../src/transport/local.js";
-import type { Transport } from "../../src/transport/transport.js";
+import { defaultDependencies, type ScanDependencies } from "../../src/adapters/nodes/scan.js";
+import { LocalTransport } from "../../src/adapters/nodes/local.js";
+import type { Transport } from "../../src/core/transport/transport.js";
 import { LAB_SYSTEM_PATH, startControlPlane, type LabControlPlane } from "./control-plane.js";
 import { freePort, labAddress } from "./ports.js";
 import { writeLabNode, type CertName, type ClusterPki, type LabNode } from "./tree.js";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.js";
-import { canApprove, canOperate, canView, mention, visibleClusters } from "../../src/access/access.js";
+import { canApprove, canOperate, canView, mention, visibleClusters } from "../../src/core/access/access.js";
 
 const CONFIG = parseConfig(
   `

@@ -8,7 +8,7 @@ import {
   type CommandError,
   type CommandErrorCode,
   type ParseResult,
-} from "../../src/chat/command.js";
+} from "../../src/present/command.js";
 
 function ok(text: string) {
   const result = parseCommand(text);

@@ -1,6 +1,6 @@
 // Report fixtures shared by the chat unit tests: a certificate judged by its days left (30/7-day
 // thresholds) and a one-node cluster scan around it.
-import type { CertificateReport, NodeReport, StoredScan } from "../../src/report/types.js";
+import type { CertificateReport, NodeReport, StoredScan } from "../../src/core/report/types.js";
 
 const DAY = 86_400_000;
 

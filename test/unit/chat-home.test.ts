@@ -1,21 +1,26 @@
-// App Home (chat/home.ts), who sees what in it (chat/access.ts), and what the router asks an edge to
+// App Home (present/home.ts), who sees what in it (chat/access.ts), and what the router asks an edge to
 // resolve before answering (groupsNeeded, decideCommand).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.js";
-import type { ChatBackend } from "../../src/chat/backend.js";
+import type { ChatBackend } from "../../src/core/chat/backend.js";
 import {
   BLOCK_LIMITS,
   blockTexts,
   checkBlockLimits,
   type Block,
   type SectionBlock,
-} from "../../src/notify/slack-types.js";
-import { HOME_ROWS, renderHome } from "../../src/chat/home.js";
-import { SCAN_NOW_ACTION } from "../../src/notify/actions.js";
-import { groupsToCheck, homeChannelsToCheck, homeClusters, roleGroups } from "../../src/access/access.js";
-import { decideCommand, groupsNeeded } from "../../src/chat/router.js";
-import { renderRefusal } from "../../src/chat/views.js";
+} from "../../src/present/slack-types.js";
+import { HOME_ROWS, renderHome } from "../../src/present/home.js";
+import { SCAN_NOW_ACTION } from "../../src/present/actions.js";
+import {
+  groupsToCheck,
+  homeChannelsToCheck,
+  homeClusters,
+  roleGroups,
+} from "../../src/core/access/access.js";
+import { decideCommand, groupsNeeded } from "../../src/app/router.js";
+import { renderRefusal } from "../../src/present/views.js";
 import { scanWith } from "./chat-fixtures.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.js";
-import type { StoredScan } from "../../src/report/types.js";
-import { blockTexts, checkBlockLimits } from "../../src/notify/slack-types.js";
+import type { StoredScan } from "../../src/core/report/types.js";
+import { blockTexts, checkBlockLimits } from "../../src/present/slack-types.js";
 import {
   auditNeeded,
   groupsNeeded,
@@ -10,7 +10,7 @@ import {
   reportsNeeded,
   type CommandRequest,
   type RouterDecision,
-} from "../../src/chat/router.js";
+} from "../../src/app/router.js";
 import { cert as fixtureCert, node } from "./chat-fixtures.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");

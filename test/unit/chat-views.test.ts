@@ -6,15 +6,15 @@ import type {
   NodeReport,
   Status,
   StoredScan,
-} from "../../src/report/types.js";
+} from "../../src/core/report/types.js";
 import { certificateAt } from "./report-fixtures.js";
-import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
+import { CATALOGUE } from "../../src/core/kubeadm/catalogue.js";
 import {
   blockTexts,
   checkBlockLimits,
   type ChatReply,
   type HeaderBlock,
-} from "../../src/notify/slack-types.js";
+} from "../../src/present/slack-types.js";
 import {
   renderCommandError,
   renderHelp,
@@ -27,8 +27,8 @@ import {
   renderScanQueued,
   renderStatus,
   renderUnknownNode,
-} from "../../src/chat/views.js";
-import { SUBCOMMANDS, parseCommand } from "../../src/chat/command.js";
+} from "../../src/present/views.js";
+import { SUBCOMMANDS, parseCommand } from "../../src/present/command.js";
 
 const HOUR = 3_600_000;
 const NOW = new Date("2026-11-28T09:00:00Z");

@@ -3,8 +3,8 @@
 // not a reply), so clicking is tested here, on buttons made for the test.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buttonCommand, interpretLine } from "../../src/console/session.js";
-import type { ButtonElement } from "../../src/notify/slack-types.js";
+import { buttonCommand, interpretLine } from "../../src/adapters/console/session.js";
+import type { ButtonElement } from "../../src/present/slack-types.js";
 
 const button = (label: string, action_id: string, value?: string): ButtonElement => ({
   type: "button",

@@ -1,10 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { plain } from "../../src/notify/format.js";
-import { renderCommandError, renderHelp, renderRefusal, renderScanQueued } from "../../src/chat/views.js";
-import { checkCluster } from "../../src/chat/command.js";
-import { ANSI_STYLE, buttonsOf, mrkdwnToText, renderReply, type TextStyle } from "../../src/console/text.js";
-import type { Block, ChatReply } from "../../src/notify/slack-types.js";
+import { plain } from "../../src/present/format.js";
+import { renderCommandError, renderHelp, renderRefusal, renderScanQueued } from "../../src/present/views.js";
+import { checkCluster } from "../../src/present/command.js";
+import {
+  ANSI_STYLE,
+  buttonsOf,
+  mrkdwnToText,
+  renderReply,
+  type TextStyle,
+} from "../../src/present/console-text.js";
+import type { Block, ChatReply } from "../../src/present/slack-types.js";
 
 const mrkdwn = (text: string) => ({ type: "mrkdwn" as const, text });
 const button = (label: string, action_id: string, value?: string) => ({

@@ -1,10 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CertificateCache } from "../../src/certs/certificate.js";
-import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
-import { certificateStatus, judgeNode, unreachableNode, type JudgeContext } from "../../src/scan/judge.js";
-import type { RawEntry, RawNodeRead } from "../../src/scan/script.js";
-import { worstOf } from "../../src/report/types.js";
+import { CertificateCache } from "../../src/core/certs/certificate.js";
+import { CATALOGUE } from "../../src/core/kubeadm/catalogue.js";
+import {
+  certificateStatus,
+  judgeNode,
+  unreachableNode,
+  type JudgeContext,
+} from "../../src/core/scan/judge.js";
+import type { RawEntry, RawNodeRead } from "../../src/core/scan/script.js";
+import { worstOf } from "../../src/core/report/types.js";
 import { issueCert, newKey, type LabCert } from "../lab/pki.js";
 
 const DAY = 86_400_000;
@@ -255,7 +260,7 @@ test("each distinct certificate is decoded once", async () => {
 });
 
 test("subject alternative names parse from OpenSSL's text form", async () => {
-  const { subjectAltNames } = await import("../../src/certs/certificate.js");
+  const { subjectAltNames } = await import("../../src/core/certs/certificate.js");
   assert.deepEqual(subjectAltNames("DNS:kubernetes, IP Address:10.96.0.1, IP Address:FD00:0:0:0:0:0:0:1"), [
     "kubernetes",
     "10.96.0.1",

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
-import { fingerprint, hostKeyAlgorithms, KnownHosts } from "../../src/transport/known-hosts.js";
+import { fingerprint, hostKeyAlgorithms, KnownHosts } from "../../src/adapters/nodes/known-hosts.js";
 
 const keyA = randomBytes(51);
 const keyB = randomBytes(51);

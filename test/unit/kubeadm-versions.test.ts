@@ -11,8 +11,8 @@ import {
   renewCommands,
   ruleFor,
   type RenewableName,
-} from "../../src/kubeadm/versions.js";
-import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
+} from "../../src/core/kubeadm/versions.js";
+import { CATALOGUE } from "../../src/core/kubeadm/catalogue.js";
 
 const rule = (v: string) => {
   const found = ruleFor(v);

@@ -1,16 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { CertificateReport, ClusterReport, NodeReport, Status } from "../../src/report/types.js";
+import type { CertificateReport, ClusterReport, NodeReport, Status } from "../../src/core/report/types.js";
 import { certificateAt } from "./report-fixtures.js";
-import { STATUS_ORDER } from "../../src/report/types.js";
+import { STATUS_ORDER } from "../../src/core/report/types.js";
 import {
   BLOCK_LIMITS,
   blockTexts,
   checkBlockLimits,
   type SectionBlock,
   type SlackMessage,
-} from "../../src/notify/slack-types.js";
-import { DIGEST_BUCKET, digestCounts, renderDigest, type DigestCluster } from "../../src/notify/digest.js";
+} from "../../src/present/slack-types.js";
+import { DIGEST_BUCKET, digestCounts, renderDigest, type DigestCluster } from "../../src/present/digest.js";
 
 const HOUR = 3_600_000;
 const NOW = new Date("2026-11-28T09:00:00Z");

@@ -6,7 +6,7 @@ import {
   checkBlockLimits,
   type Block,
   type SlackMessage,
-} from "../../src/notify/slack-types.js";
+} from "../../src/present/slack-types.js";
 import {
   code,
   context,
@@ -17,7 +17,7 @@ import {
   plain,
   section,
   truncate,
-} from "../../src/notify/format.js";
+} from "../../src/present/format.js";
 
 const message = (blocks: Block[], text = "fallback"): SlackMessage => ({ channel: "C1", text, blocks });
 

@@ -6,8 +6,8 @@ import type {
   ClusterReport,
   NodeReport,
   ServedCertificate,
-} from "../../src/report/types.js";
-import { checkBlockLimits, blockTexts, type SlackMessage } from "../../src/notify/slack-types.js";
+} from "../../src/core/report/types.js";
+import { checkBlockLimits, blockTexts, type SlackMessage } from "../../src/present/slack-types.js";
 import {
   SERVED,
   applyAlert,
@@ -18,7 +18,7 @@ import {
   type ReminderAction,
   type ResolvedAction,
   type WarnAction,
-} from "../../src/notify/warnings.js";
+} from "../../src/present/warnings.js";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

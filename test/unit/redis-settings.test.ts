@@ -11,7 +11,7 @@ import {
   redisOptions,
   RedisSettingsError,
   redisTarget,
-} from "../../src/store/redis.js";
+} from "../../src/adapters/store/redis.js";
 
 let dir: string;
 let caFile: string;

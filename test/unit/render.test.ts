@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { exitCode, formatDate, renderJson, renderTable, residualTime } from "../../src/report/render.js";
-import type { NodeReport, ScanReport, Status } from "../../src/report/types.js";
+import { exitCode, formatDate, renderJson, renderTable, residualTime } from "../../src/present/report.js";
+import type { NodeReport, ScanReport, Status } from "../../src/core/report/types.js";
 
 const now = new Date("2026-11-28T09:00:00Z");
 const node = (status: Status, certStatus = status): NodeReport => ({

@@ -13,7 +13,7 @@ import {
   type ApprovalRules,
   type RenewalRequest,
   type ResolvedClick,
-} from "../../src/renew/approval.js";
+} from "../../src/core/renew/approval.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");
 const MIN = 60_000;

@@ -1,9 +1,9 @@
 // Fixtures for the renewal unit tests: a config parsed from YAML (so it is validated as in real
 // use) and scan reports of kubeadm nodes at chosen versions and dates.
 import { parseConfig, type Config } from "../../src/config/load.js";
-import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
-import type { CertificateReport, ClusterReport, NodeReport } from "../../src/report/types.js";
-import { planRenewal, type RenewalPlan } from "../../src/renew/plan.js";
+import { CATALOGUE } from "../../src/core/kubeadm/catalogue.js";
+import type { CertificateReport, ClusterReport, NodeReport } from "../../src/core/report/types.js";
+import { planRenewal, type RenewalPlan } from "../../src/core/renew/plan.js";
 
 export const NOW = new Date("2026-11-28T09:00:00Z");
 const DAY = 86_400_000;

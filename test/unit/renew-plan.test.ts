@@ -6,9 +6,9 @@ import {
   planRenewal,
   type PlanInput,
   type RenewalPlan,
-} from "../../src/renew/plan.js";
+} from "../../src/core/renew/plan.js";
 import { NOW, clusterReport, config, node } from "./renew-fixtures.js";
-import type { NodeReport } from "../../src/report/types.js";
+import type { NodeReport } from "../../src/core/report/types.js";
 
 const HA = config();
 /** Shell text a step writes itself: only these shapes, with kubeadm's component names. */

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { planRenewal, type RenewalPlan } from "../../src/renew/plan.js";
-import { renderPlanBlocks, renderPlanText, renderRefusalText } from "../../src/renew/render.js";
-import { BLOCK_LIMITS, blockTexts, checkBlockLimits } from "../../src/notify/slack-types.js";
+import { planRenewal, type RenewalPlan } from "../../src/core/renew/plan.js";
+import { renderPlanBlocks, renderPlanText, renderRefusalText } from "../../src/present/renewal.js";
+import { BLOCK_LIMITS, blockTexts, checkBlockLimits } from "../../src/present/slack-types.js";
 import { NOW, clusterReport, config, node } from "./renew-fixtures.js";
 
 function plan(version: string, nodes = ["m1", "m2", "m3"], requestedBy?: string): RenewalPlan {

@@ -2,8 +2,8 @@
 // and the thread shows it exactly as it showed before.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { applyEvent, readRunState, type RunState } from "../../src/renew/run-state.js";
-import { renderRunStatus } from "../../src/renew/thread.js";
+import { applyEvent, readRunState, type RunState } from "../../src/core/renew/run-state.js";
+import { renderRunStatus } from "../../src/present/thread.js";
 
 // A RunState as the job saved it when step states were icons (JSON.stringify of what that code built):
 // node 1 done, node 2 resumed (two steps skipped), failed at renew and rolling back, node 3 not reached.

@@ -1,10 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { newRequest, type ApprovalRules, type RenewalRequest } from "../../src/renew/approval.js";
-import type { NodeExecution, NodeProgress, ProgressEvent } from "../../src/renew/executor.js";
-import type { RenewalPlan } from "../../src/renew/plan.js";
-import { applyEvent, endRun, finishNode, startRunState, type RunState } from "../../src/renew/run-state.js";
-import { APPROVE_ACTION, REJECT_ACTION } from "../../src/notify/actions.js";
+import { newRequest, type ApprovalRules, type RenewalRequest } from "../../src/core/renew/approval.js";
+import type { NodeExecution, ProgressEvent } from "../../src/core/renew/progress.js";
+import type { NodeProgress } from "../../src/core/renew/steps/step.js";
+import type { RenewalPlan } from "../../src/core/renew/plan.js";
+import {
+  applyEvent,
+  endRun,
+  finishNode,
+  startRunState,
+  type RunState,
+} from "../../src/core/renew/run-state.js";
+import { APPROVE_ACTION, REJECT_ACTION } from "../../src/present/actions.js";
 import {
   renderApprovalCard,
   renderAudit,
@@ -15,14 +22,14 @@ import {
   renderRunStatus,
   renderRunSummary,
   renderStepReply,
-} from "../../src/renew/thread.js";
-import type { AuditEntry } from "../../src/renew/ports.js";
+} from "../../src/present/thread.js";
+import type { AuditEntry } from "../../src/core/renew/ports.js";
 import {
   blockTexts,
   checkBlockLimits,
   type ButtonElement,
   type ChatReply,
-} from "../../src/notify/slack-types.js";
+} from "../../src/present/slack-types.js";
 import { NOW, planOf } from "./renew-fixtures.js";
 
 const TZ = "Europe/Berlin";

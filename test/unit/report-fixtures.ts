@@ -1,6 +1,6 @@
 // Report fixtures shared by the digest and chat unit tests: a certificate as a judged report says
 // it, by status and days left around a fixed `now`.
-import type { CertificateReport, Status } from "../../src/report/types.js";
+import type { CertificateReport, Status } from "../../src/core/report/types.js";
 
 const DAY = 86_400_000;
 

@@ -1,7 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildScanScript, parseScanOutput, ScriptOutputError, shellQuote } from "../../src/scan/script.js";
-import { CATALOGUE } from "../../src/kubeadm/catalogue.js";
+import {
+  buildScanScript,
+  parseScanOutput,
+  ScriptOutputError,
+  shellQuote,
+} from "../../src/core/scan/script.js";
+import { CATALOGUE } from "../../src/core/kubeadm/catalogue.js";
 
 const dirs = { kubernetesDir: "/etc/kubernetes", kubeletPkiDir: "/var/lib/kubelet/pki" };
 
@@ -76,7 +81,7 @@ for (const [what, out, message] of [
 }
 
 test("mapBounded keeps order and never exceeds its bound", async () => {
-  const { mapBounded } = await import("../../src/scan/scan.js");
+  const { mapBounded } = await import("../../src/adapters/nodes/scan.js");
   let inFlight = 0;
   let peak = 0;
   const out = await mapBounded([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { workerTuning } from "../../src/queue/queues.js";
-import { leaseTtlFor, RUN_LEASE_TTL_MS } from "../../src/store/run-lease.js";
+import { workerTuning } from "../../src/adapters/queue/queues.js";
+import { leaseTtlFor, RUN_LEASE_TTL_MS } from "../../src/adapters/store/run-lease.js";
 
 test("scan lock settings never reach renewals; renewals have their own", () => {
   assert.deepEqual(

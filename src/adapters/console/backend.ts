@@ -1,0 +1,140 @@
+// The ChatBackend of `certs-bot console`: no queue, no Slack. A scan runs in this process
+// with the real scanner, and the latest scan of each cluster is kept in memory for as long as the
+// console runs. User-group membership is simulated (`--groups`, `as USER GROUPS`), since there is
+// no Slack to ask. Renewal requests and cards live in memory too. With a way to run renewals
+// (`--allow-renewals`) an approved one runs in this process (`runRenewal`), reporting to the screen,
+// and its audit goes where that way says (serve's Redis or memory); without one, `/certs renew` shows
+// the plan and creates no request, so nothing anyone types can change a node.
+import type { ChatBackend, ScanTicket } from "../../core/chat/backend.js";
+import type { ChatReply } from "../../present/slack-types.js";
+import type { ClusterConfig, Config } from "../../config/load.js";
+import type { Click, RenewalRequest } from "../../core/renew/approval.js";
+import { RenewalDesk } from "../../app/renew/desk.js";
+import type { AskOutcome, AuditEntry, AuditTrail, ClickOutcome, RenewalAsk } from "../../core/renew/ports.js";
+import { renderPlanBlocks } from "../../present/renewal.js";
+import { renderRenewalRefused } from "../../present/thread.js";
+import { scanClusters, selectClusters, type ScanDependencies } from "../nodes/scan.js";
+import type { StoredScan } from "../../core/report/types.js";
+import { MemoryAudit, MemoryRenewals } from "./renewals.js";
+
+export interface InMemoryBackendOptions {
+  config: Config;
+  scanDependencies: ScanDependencies;
+  /** Simulated user groups (S…) per user. */
+  groups: ReadonlyMap<string, readonly string[]>;
+  /** Where cards go when a cluster has no channel: the console's channel. */
+  channelId: string;
+  /** Prints what certs-bot posts (approval cards and their updates). */
+  show(replies: readonly ChatReply[], ephemeral: boolean): void;
+  /** The audit log (default: in memory). */
+  audit?: AuditTrail;
+  /**
+   * Runs an approved renewal in this process (console.ts wires the executor to the screen). Absent
+   * without --allow-renewals: a request then only shows its plan.
+   */
+  run?(request: RenewalRequest, backend: InMemoryBackend): Promise<void>;
+}
+
+/** Why a console without --allow-renewals shows a plan and nothing more. */
+export const RENEWALS_OFF = "renewals change real nodes; start the console with --allow-renewals to run them";
+
+export class InMemoryBackend implements ChatBackend {
+  private readonly scans = new Map<string, StoredScan>();
+  /** Scans in progress, by cluster: a second request joins the first, as the queue deduplicates. */
+  private readonly running = new Map<string, Promise<StoredScan>>();
+  readonly records = new MemoryRenewals();
+  readonly audit: AuditTrail;
+  readonly desk: RenewalDesk;
+  /** Runs started by approvals, so the console can wait for them before it leaves. */
+  readonly runs = new Set<Promise<void>>();
+  private cards = 0;
+
+  readonly config: Config;
+
+  constructor(private readonly options: InMemoryBackendOptions) {
+    const { config, show } = options;
+    this.config = config;
+    this.audit = options.audit ?? new MemoryAudit();
+    this.desk = new RenewalDesk({
+      config,
+      records: this.records,
+      audit: this.audit,
+      scan: async (cluster) => (await (await this.requestScan(cluster.name)).done).report,
+      channelFor: (cluster) => this.channelFor(cluster),
+      cards: {
+        post: async (message) => {
+          show([message], false);
+          return { channel: message.channel, ts: `console.${++this.cards}` };
+        },
+        update: async (_card, message) => show([message], false),
+      },
+      groupsNow: (userId, groups) => this.groupsOf(userId, groups),
+      startRun: async (request) => {
+        // Unreachable without `run`: no request is ever created then (requestRenewal).
+        if (!options.run) throw new Error(RENEWALS_OFF);
+        const run = options
+          .run(request, this)
+          .catch((err: Error) =>
+            show([renderRenewalRefused(request.cluster, `the renewal run stopped: ${err.message}`)], false),
+          )
+          .finally(() => this.runs.delete(run));
+        this.runs.add(run);
+      },
+      now: () => new Date(),
+    });
+  }
+
+  async latest(clusters: readonly string[]): Promise<Map<string, StoredScan | null>> {
+    return new Map(clusters.map((cluster) => [cluster, this.scans.get(cluster) ?? null]));
+  }
+
+  async requestScan(cluster: string): Promise<ScanTicket> {
+    let done = this.running.get(cluster);
+    if (!done) {
+      done = this.scan(cluster).finally(() => this.running.delete(cluster));
+      this.running.set(cluster, done);
+    }
+    return { done };
+  }
+
+  async groupsOf(userId: string, groups: readonly string[]): Promise<string[]> {
+    const mine = this.options.groups.get(userId) ?? [];
+    return groups.filter((group) => mine.includes(group));
+  }
+
+  auditEntries(cluster: string, n: number): Promise<AuditEntry[]> {
+    return this.audit.latest(cluster, n);
+  }
+
+  async requestRenewal(ask: RenewalAsk): Promise<AskOutcome> {
+    if (this.options.run) return this.desk.request(ask);
+    // The plan as its approval card would show it, but no request: there is nothing to approve.
+    const planned = await this.desk.preview(ask);
+    if (!planned.ok) return { ok: false, reason: planned.reason };
+    const opts = { channel: this.channelFor(ask.cluster), timeZone: this.config.timezone };
+    this.options.show([renderPlanBlocks(planned.plan, opts)], true);
+    return { ok: false, reason: RENEWALS_OFF };
+  }
+
+  private channelFor(cluster: ClusterConfig): string {
+    return cluster.channel ?? this.options.channelId;
+  }
+
+  clickRenewal(requestId: string, click: Click): Promise<ClickOutcome> {
+    return this.desk.click(requestId, click);
+  }
+
+  private async scan(name: string): Promise<StoredScan> {
+    const { config, scanDependencies } = this.options;
+    const started = Date.now();
+    const report = await scanClusters(config, selectClusters(config, [name]), scanDependencies);
+    const scan: StoredScan = {
+      cluster: name,
+      scannedAt: report.scannedAt,
+      durationMs: Date.now() - started,
+      report: report.clusters[0]!,
+    };
+    this.scans.set(name, scan);
+    return scan;
+  }
+}

@@ -1,0 +1,258 @@
+// BullMQ queues, schedules and workers: one class per concept, settings chosen on purpose.
+//
+// Queues: `scan` (jobs "scan-all", the scheduled fan-out, and "scan-cluster", one per cluster),
+// `digest` (job "digest") and `renewal` (job "renew", one per approved request). A scan-cluster job
+// is deduplicated by cluster while it waits or runs, so a manual scan of a cluster already being
+// scanned joins that scan; a renew job's id derives from its request, so a run starts once.
+import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from "bullmq";
+import { hostname } from "node:os";
+import type { Logger } from "pino";
+import type { Config } from "../../config/load.js";
+import { runJobId } from "../../core/renew/approval.js";
+import { RENEW_JOB, type RenewalJobData } from "../../app/renew/job.js";
+
+export const SCAN_QUEUE = "scan";
+export const DIGEST_QUEUE = "digest";
+export const RENEWAL_QUEUE = "renewal";
+export const SCAN_SCHEDULER_ID = "scan-all";
+export const DIGEST_SCHEDULER_ID = "digest";
+
+export type ScanReason = "schedule" | "manual";
+export interface ScanClusterData {
+  cluster: string;
+  reason: ScanReason;
+}
+
+/** The progress a scan-cluster job reports once its report is stored (the Slack surface waits for it). */
+export interface ScannedProgress {
+  stage: "scanned";
+  cluster: string;
+  status: string;
+}
+
+export function isScanned(progress: unknown): progress is ScannedProgress {
+  const p = progress as Partial<ScannedProgress> | null;
+  return typeof p === "object" && p !== null && p.stage === "scanned" && typeof p.cluster === "string";
+}
+
+/**
+ * Worker settings (docs/operations.md explains each):
+ * - scans are idempotent, so a job lost with a crashed worker simply runs again: a stalled job
+ *   is detected within `stalledInterval` and retried up to `maxStalledCount` times;
+ * - the lock outlives the slowest cluster scan we allow (nodes × (connect + command) timeouts
+ *   run in parallel, so ~40 s with the defaults) and is renewed every lockDuration/2 anyway;
+ * - failures retry with exponential backoff; old jobs are trimmed by age and count.
+ */
+export const WORKER_SETTINGS = {
+  scan: { concurrency: 4, lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 2 },
+  digest: { concurrency: 1, lockDuration: 120_000, stalledInterval: 30_000, maxStalledCount: 2 },
+  // A renewal restarts a control plane: one at a time per process. A false stall (a live worker
+  // whose lock lapsed) would start a second run of the same request next to the first, so the lock
+  // is generous: BullMQ renews it every lockDuration/2, and only a blocked event loop or Redis gone
+  // for two minutes lets it lapse. A dead worker's run resumes within lockDuration + stalledInterval.
+  // Each stall reruns the job from its saved state (BullMQ fails it after maxStalledCount): three
+  // crashes cover rolling restarts and an OOM; a run that kills its worker every time is left to people.
+  renewal: { concurrency: 1, lockDuration: 120_000, stalledInterval: 30_000, maxStalledCount: 3 },
+} as const;
+
+const JOB_DEFAULTS: Record<typeof SCAN_QUEUE | typeof DIGEST_QUEUE | typeof RENEWAL_QUEUE, JobsOptions> = {
+  [SCAN_QUEUE]: {
+    attempts: 3,
+    backoff: { type: "exponential", delay: 10_000 },
+    removeOnComplete: { age: 24 * 3600, count: 1000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+  },
+  [DIGEST_QUEUE]: {
+    attempts: 5,
+    backoff: { type: "exponential", delay: 30_000 },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 100 },
+    removeOnFail: { age: 30 * 24 * 3600, count: 100 },
+  },
+  // A failed renewal is an outcome (rolled back, reported) and the job completes: it is never renewed
+  // again unattended on a cluster where something is wrong. The job itself fails only on an
+  // infrastructure error (Redis or the audit unwritable); it is retried a few times, resuming from
+  // its saved state as safely as after a crash, and after the last attempt the request is marked
+  // failed (service.ts) so the cluster is not held. Kept by age only: the job holds the run's final
+  // state, and while it exists a replayed start joins it.
+  [RENEWAL_QUEUE]: {
+    attempts: 3,
+    backoff: { type: "exponential", delay: 30_000 },
+    removeOnComplete: { age: 30 * 24 * 3600 },
+    removeOnFail: { age: 90 * 24 * 3600 },
+  },
+};
+
+export class Queues {
+  readonly scan: Queue;
+  readonly digest: Queue;
+  readonly renewal: Queue<RenewalJobData>;
+
+  constructor(
+    connection: ConnectionOptions,
+    readonly prefix: string,
+  ) {
+    this.scan = new Queue(SCAN_QUEUE, { connection, prefix, defaultJobOptions: JOB_DEFAULTS[SCAN_QUEUE] });
+    this.digest = new Queue(DIGEST_QUEUE, {
+      connection,
+      prefix,
+      defaultJobOptions: JOB_DEFAULTS[DIGEST_QUEUE],
+    });
+    this.renewal = new Queue<RenewalJobData>(RENEWAL_QUEUE, {
+      connection,
+      prefix,
+      defaultJobOptions: JOB_DEFAULTS[RENEWAL_QUEUE],
+    });
+  }
+
+  /** Queues a scan of one cluster, or joins the one already waiting or running. */
+  requestScan(cluster: string, reason: ScanReason): Promise<Job<ScanClusterData>> {
+    return this.scan.add("scan-cluster", { cluster, reason }, { deduplication: { id: `scan-${cluster}` } });
+  }
+
+  /**
+   * Starts the run of an approved request. The job id derives from the request, so a double click,
+   * a replayed action or a second caller gets the same single job back.
+   */
+  requestRun(requestId: string): Promise<Job<RenewalJobData>> {
+    return this.renewal.add(RENEW_JOB, { requestId }, { jobId: runJobId({ id: requestId }) });
+  }
+
+  /** Registers (or updates) the scan and digest schedules, in the configured time zone. */
+  async upsertSchedules(config: Config): Promise<void> {
+    await this.scan.upsertJobScheduler(
+      SCAN_SCHEDULER_ID,
+      { pattern: config.scanCron, tz: config.timezone },
+      { name: "scan-all", data: {} },
+    );
+    if (config.slack) {
+      await this.digest.upsertJobScheduler(
+        DIGEST_SCHEDULER_ID,
+        { pattern: config.slack.digestCron, tz: config.timezone },
+        { name: "digest", data: {} },
+      );
+    } else {
+      await this.digest.removeJobScheduler(DIGEST_SCHEDULER_ID);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.scan.close(), this.digest.close(), this.renewal.close()]);
+  }
+}
+
+/**
+ * Operators may tune crash detection of scans and digests (CERTS_BOT_LOCK_DURATION_MS,
+ * CERTS_BOT_STALLED_INTERVAL_MS) and, separately, of renewals (CERTS_BOT_RENEWAL_LOCK_DURATION_MS,
+ * CERTS_BOT_RENEWAL_STALLED_INTERVAL_MS), each at least 1000; and how many clusters one process scans
+ * at once (CERTS_BOT_SCAN_JOBS, 1–64). A renewal restarts control planes, so a setting meant to make
+ * scans recover faster never shortens a renewal's lock.
+ */
+export interface WorkerTuning {
+  lockDuration?: number;
+  stalledInterval?: number;
+  renewalLockDuration?: number;
+  renewalStalledInterval?: number;
+  scanJobs?: number;
+}
+
+export function workerTuning(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
+  const int = (name: string, min: number, max: number): number | undefined => {
+    const value = Number(env[name]);
+    return Number.isInteger(value) && value >= min && value <= max ? value : undefined;
+  };
+  const tuning: WorkerTuning = {
+    lockDuration: int("CERTS_BOT_LOCK_DURATION_MS", 1000, 3_600_000),
+    stalledInterval: int("CERTS_BOT_STALLED_INTERVAL_MS", 1000, 3_600_000),
+    renewalLockDuration: int("CERTS_BOT_RENEWAL_LOCK_DURATION_MS", 1000, 3_600_000),
+    renewalStalledInterval: int("CERTS_BOT_RENEWAL_STALLED_INTERVAL_MS", 1000, 3_600_000),
+    scanJobs: int("CERTS_BOT_SCAN_JOBS", 1, 64),
+  };
+  return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)) as WorkerTuning;
+}
+
+export interface JobHandlers {
+  scanCluster(data: ScanClusterData, job: Job): Promise<unknown>;
+  digest(job: Job): Promise<unknown>;
+  /** Runs renewals; a process without it takes no renewal job. */
+  renew?(data: RenewalJobData, job: Job<RenewalJobData>): Promise<unknown>;
+}
+
+/** The workers of one process; `close` lets running jobs finish (bounded) and stops taking new ones. */
+export class Workers {
+  private readonly workers: Worker[];
+
+  constructor(
+    connection: ConnectionOptions,
+    prefix: string,
+    queues: Queues,
+    config: Config,
+    handlers: JobHandlers,
+    private readonly logger: Logger,
+    { scanJobs, renewalLockDuration, renewalStalledInterval, ...locks }: WorkerTuning = {},
+  ) {
+    // Named, so every job records which process ran it (Job#processedBy).
+    const name = `certs-bot@${hostname()}:${process.pid}`;
+    const scan = new Worker(
+      SCAN_QUEUE,
+      async (job: Job) => {
+        if (job.name === "scan-all") {
+          await Promise.all(config.clusters.map((c) => queues.requestScan(c.name, "schedule")));
+          return { queued: config.clusters.length };
+        }
+        return handlers.scanCluster(job.data as ScanClusterData, job);
+      },
+      {
+        connection,
+        prefix,
+        name,
+        ...WORKER_SETTINGS.scan,
+        ...locks,
+        ...(scanJobs ? { concurrency: scanJobs } : {}),
+      },
+    );
+    const digest = new Worker(DIGEST_QUEUE, (job: Job) => handlers.digest(job), {
+      connection,
+      prefix,
+      name,
+      ...WORKER_SETTINGS.digest,
+      ...locks,
+    });
+    this.workers = [scan, digest];
+    const renew = handlers.renew;
+    if (renew) {
+      this.workers.push(
+        new Worker(RENEWAL_QUEUE, (job: Job<RenewalJobData>) => renew(job.data, job), {
+          connection,
+          prefix,
+          name,
+          ...WORKER_SETTINGS.renewal,
+          ...(renewalLockDuration ? { lockDuration: renewalLockDuration } : {}),
+          ...(renewalStalledInterval ? { stalledInterval: renewalStalledInterval } : {}),
+        }),
+      );
+    }
+    for (const worker of this.workers) {
+      worker.on("failed", (job, err) =>
+        logger.warn(
+          { queue: worker.name, job: job?.name, id: job?.id, attempts: job?.attemptsMade, err: err.message },
+          "job failed",
+        ),
+      );
+      worker.on("error", (err) => logger.error({ queue: worker.name, err: err.message }, "worker error"));
+    }
+  }
+
+  /** Stops taking jobs and waits for running ones, at most `graceMs`, then forces the close. */
+  async close(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = Promise.all(this.workers.map((w) => w.close()));
+    const deadline = new Promise<"timeout">(
+      (resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)),
+    );
+    if ((await Promise.race([graceful, deadline])) === "timeout") {
+      this.logger.warn({ graceMs }, "jobs still running at shutdown; closing anyway (they will be retried)");
+      await Promise.all(this.workers.map((w) => w.close(true)));
+    }
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,367 @@
+// The Slack surface: a Bolt app for `/certs`, App Home and its "Scan now" button, run by
+// `certs-bot serve` next to its workers. The decisions are the pure core's (chat/): this file turns
+// Slack requests into them and their answers back into Slack calls.
+//
+// Connection (slackSurface): Socket Mode when SLACK_APP_TOKEN is set (no public URL needed), HTTP
+// mode when only SLACK_SIGNING_SECRET is set (PORT, default 3000, endpoint /slack/events for
+// commands, actions and events). Bolt checks signatures and timestamps; nothing here does.
+//
+// `/certs`: the reports and user groups the answer needs are fetched first (ACK_BUDGET_MS at most),
+// then the first reply goes out with ack(), the rest through the command's response_url, all with
+// the router's response_type. A scan to queue is queued after the ack, and its outcome answers
+// through the same response_url ("in the same place"). Whatever fails, the user gets an ephemeral
+// answer with an id that is in the log.
+import { randomBytes } from "node:crypto";
+import {
+  App,
+  type BlockButtonAction,
+  type RespondArguments,
+  type RespondFn,
+  type SlackActionMiddlewareArgs,
+  type SlackCommandMiddlewareArgs,
+} from "@slack/bolt";
+import type { Logger } from "pino";
+import type { ClusterConfig, Config } from "../../config/load.js";
+import type { ScanTicket } from "../../core/chat/backend.js";
+import { canOperate, groupsToCheck, type OperatorAction } from "../../core/access/access.js";
+import type { RouterDecision } from "../../app/router.js";
+import {
+  APPROVE_ACTION,
+  REJECT_ACTION,
+  REQUEST_RENEWAL_ACTION,
+  SCAN_NOW_ACTION,
+} from "../../present/actions.js";
+import { renderClickRefused, renderRenewalRefused, renderRenewalRequested } from "../../present/thread.js";
+import { decideCommand } from "../../app/router.js";
+import {
+  renderInternalError,
+  renderRefusal,
+  renderRenewalPlanning,
+  renderRepliesCut,
+  renderScanDone,
+  renderScanFailed,
+  renderScanQueued,
+} from "../../present/views.js";
+import type { ChatReply } from "../../present/slack-types.js";
+import { code } from "../../present/format.js";
+import type { Store } from "../store/store.js";
+import { AppHome } from "./app-home.js";
+import type { ServiceBackend } from "./backend.js";
+import { JOB_CALLS, slackLogger, webClient, type SlackEnvironment } from "./poster.js";
+import { OperatorError } from "../../config/operator-error.js";
+
+export type SlackSurface =
+  | { mode: "socket"; appToken: string }
+  | {
+      mode: "http";
+      signingSecret: string;
+      port: number;
+      /** Where to listen; default every interface, since Slack must reach it. */
+      host?: string;
+    };
+
+export const DEFAULT_PORT = 3000;
+/** Slack wants the ack within 3 s; what the answer needs must be read by then, with room to send. */
+export const ACK_BUDGET_MS = 2000;
+/** Slack takes five replies through one command's response_url. */
+export const RESPONSE_URL_USES = 5;
+
+/** A Slack setting the operator can fix (the CLI exits 3 with it). */
+export class SlackSurfaceError extends OperatorError {}
+
+/**
+ * The Slack surface the environment asks for, or null for none (serve then runs workers and
+ * schedules only). Logs every choice it makes for the operator.
+ */
+export function slackSurface(env: NodeJS.ProcessEnv, logger: Logger): SlackSurface | null {
+  const { SLACK_APP_TOKEN: appToken, SLACK_SIGNING_SECRET: signingSecret, PORT: port } = env;
+  if (appToken) {
+    if (signingSecret) {
+      logger.info(
+        "SLACK_APP_TOKEN and SLACK_SIGNING_SECRET are both set: Socket Mode (the secret is unused)",
+      );
+    }
+    return { mode: "socket", appToken };
+  }
+  if (signingSecret) {
+    const number = port ? Number(port) : DEFAULT_PORT;
+    if (!Number.isInteger(number) || number < 1 || number > 65_535) {
+      throw new SlackSurfaceError(`PORT must be a TCP port (1-65535) for the Slack HTTP mode, not "${port}"`);
+    }
+    if (!port)
+      logger.info({ port: number }, "Slack HTTP mode: PORT is not set, so it listens on the default");
+    return { mode: "http", signingSecret, port: number };
+  }
+  logger.info(
+    "Slack surface off: neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) is set, " +
+      "so /certs and App Home are not served; warnings and the digest still are",
+  );
+  return null;
+}
+
+export interface SlackAppOptions {
+  surface: SlackSurface;
+  slack: SlackEnvironment;
+  config: Config;
+  backend: ServiceBackend;
+  store: Store;
+  logger: Logger;
+}
+
+type ResponseType = "ephemeral" | "in_channel";
+
+const message = (type: ResponseType, reply: ChatReply): RespondArguments =>
+  // Our blocks are a structural subset of Slack's (present/slack-types.ts).
+  ({ response_type: type, replace_original: false, ...reply }) as RespondArguments;
+
+/** `replies` within `uses` messages: when they do not fit, the last one says how many were cut. */
+function fitReplies(replies: readonly ChatReply[], uses: number): ChatReply[] {
+  if (replies.length <= uses) return [...replies];
+  return [...replies.slice(0, uses - 1), renderRepliesCut(replies.length - (uses - 1))];
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+export class SlackApp {
+  private readonly app: App;
+  private readonly home: AppHome;
+
+  constructor(private readonly options: SlackAppOptions) {
+    const { surface, slack, config, backend, store, logger } = options;
+    this.app = new App({
+      token: slack.token,
+      ...(surface.mode === "socket"
+        ? { socketMode: true, appToken: surface.appToken }
+        : { signingSecret: surface.signingSecret }),
+      // No retryConfig on purpose: the Socket Mode client then retries apps.connections.open its own
+      // patient way, where a few quick retries would let a failed reconnect end the process.
+      clientOptions: { ...(slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {}), timeout: JOB_CALLS.timeoutMs },
+      logger: slackLogger(logger),
+      convoStore: false,
+      // auth.test runs in start(), where a bad token fails the start instead of an unhandled rejection.
+      deferInitialization: true,
+    });
+    this.home = new AppHome({ config, backend, store, client: webClient(slack, logger), logger });
+    this.app.command("/certs", (args) => this.command(args));
+    this.app.event("app_home_opened", async ({ event }) => {
+      if (event.tab !== "home") return;
+      await this.home.opened(event.user).catch((err: Error) => this.incident(err, { user: event.user }));
+    });
+    this.app.action<BlockButtonAction>(SCAN_NOW_ACTION, (args) => this.scanNow(args));
+    this.app.action<BlockButtonAction>(APPROVE_ACTION, (args) => this.renewalClick("approve", args));
+    this.app.action<BlockButtonAction>(REJECT_ACTION, (args) => this.renewalClick("reject", args));
+    this.app.action<BlockButtonAction>(REQUEST_RENEWAL_ACTION, (args) => this.requestRenewalClick(args));
+    this.app.error(async (err) => void this.incident(err, { where: "bolt" }));
+    backend.onScanStored(
+      (cluster, eventId) =>
+        void this.home
+          .scanStored(cluster, eventId)
+          .catch((err: Error) => this.incident(err, { cluster, where: "home refresh" })),
+    );
+  }
+
+  async start(): Promise<void> {
+    const { surface, logger } = this.options;
+    await this.app.init();
+    if (surface.mode === "http") {
+      await this.app.start({ port: surface.port, ...(surface.host ? { host: surface.host } : {}) });
+      logger.info({ port: surface.port, endpoint: "/slack/events" }, "Slack surface: HTTP mode");
+    } else {
+      await this.app.start();
+      logger.info("Slack surface: Socket Mode, connected");
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.home.close();
+    await this.app.stop();
+  }
+
+  /** Logs `err` under a short id that the user is shown. */
+  private incident(err: unknown, context: Record<string, unknown>): string {
+    const incident = randomBytes(4).toString("hex");
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.options.logger.error(
+      { incident, ...context, err: error.message, stack: error.stack },
+      "Slack surface error",
+    );
+    return incident;
+  }
+
+  /** Sends one reply through a response_url; a failure is logged, never thrown. */
+  private async respond(respond: RespondFn, type: ResponseType, reply: ChatReply): Promise<void> {
+    await respond(message(type, reply)).catch((err: Error) => this.incident(err, { where: "response_url" }));
+  }
+
+  private async command({ command, ack, respond }: SlackCommandMiddlewareArgs): Promise<void> {
+    const request = { text: command.text, userId: command.user_id, channelId: command.channel_id };
+    let acked = false;
+    try {
+      const decision = await within(
+        decideCommand(this.options.backend, this.options.config, request, new Date()),
+        ACK_BUDGET_MS,
+        "reading reports and user groups",
+      );
+      const type: ResponseType = decision.ephemeral ? "ephemeral" : "in_channel";
+      const [first, ...rest] = decision.reply;
+      await ack(message(type, first!));
+      acked = true;
+      const scan = decision.enqueueScan;
+      if (scan) void this.followScan(scan, respond, type);
+      const renewal = decision.requestRenewal;
+      if (renewal) void this.followRenewal(renewal, request.userId, respond);
+      for (const reply of fitReplies(rest, RESPONSE_URL_USES - (scan || renewal ? 1 : 0))) {
+        await this.respond(respond, type, reply);
+      }
+    } catch (err) {
+      const answer = message("ephemeral", renderInternalError(this.incident(err, { command: request })));
+      await (acked ? respond(answer) : ack(answer)).catch((e: Error) => this.incident(e, { where: "ack" }));
+    }
+  }
+
+  /** The reply once a queued scan is stored, or why it is not (logged). */
+  private async outcome(cluster: string, ticket: ScanTicket | Promise<ScanTicket>): Promise<ChatReply> {
+    try {
+      const scan = await (await ticket).done;
+      return renderScanDone({ cluster, scan, now: new Date() });
+    } catch (err) {
+      const incident = this.incident(err, { cluster, where: "scan" });
+      return renderScanFailed(cluster, `${(err as Error).message} (logged as ${incident})`);
+    }
+  }
+
+  /** Queues the scan and answers with its outcome through the command's response_url. */
+  private async followScan(cluster: string, respond: RespondFn, type: ResponseType): Promise<void> {
+    await this.respond(respond, type, await this.outcome(cluster, this.options.backend.requestScan(cluster)));
+  }
+
+  /** Builds the plan and posts the approval card; tells the requester where it went, or why not. */
+  private async followRenewal(
+    renewal: NonNullable<RouterDecision["requestRenewal"]>,
+    userId: string,
+    respond: RespondFn,
+  ): Promise<void> {
+    const cluster = this.options.config.clusters.find((c) => c.name === renewal.cluster)!;
+    let reply: ChatReply;
+    try {
+      const outcome = await this.options.backend.requestRenewal({
+        cluster,
+        userId,
+        ...(renewal.node !== undefined ? { node: renewal.node } : {}),
+        ...(renewal.certs ? { certs: renewal.certs } : {}),
+      });
+      reply = outcome.ok
+        ? renderRenewalRequested(cluster.name, outcome.request.id, outcome.card.channel)
+        : renderRenewalRefused(cluster.name, outcome.reason);
+    } catch (err) {
+      reply = renderInternalError(this.incident(err, { cluster: cluster.name, where: "renewal request" }));
+    }
+    await this.respond(respond, "ephemeral", reply);
+  }
+
+  /**
+   * The cluster a button names, if the clicker operates it; else the refusal to show them (`gone`
+   * ends the sentence for a cluster no longer configured).
+   */
+  private async buttonOperator(
+    value: string | undefined,
+    userId: string,
+    what: OperatorAction,
+    gone = ".",
+  ): Promise<{ ok: true; cluster: ClusterConfig } | { ok: false; refusal: ChatReply }> {
+    const cluster = this.options.config.clusters.find((c) => c.name === value);
+    if (!cluster) {
+      const name = code(value ?? "", 80);
+      return {
+        ok: false,
+        refusal: renderRefusal(name, `${name} is not a configured cluster (any more)${gone}`),
+      };
+    }
+    const userGroups = await this.options.backend.groupsOf(userId, groupsToCheck(cluster.operators, userId));
+    const operate = canOperate(cluster, userId, userGroups, what);
+    return operate.allowed
+      ? { ok: true, cluster }
+      : { ok: false, refusal: renderRefusal(cluster.name, operate.reason) };
+  }
+
+  /**
+   * "Request renewal" on a warning: the same as `/certs renew CLUSTER` typed in that channel. The
+   * button is no proof: operator rights are checked here; answers go to the clicker only.
+   */
+  private async requestRenewalClick({
+    ack,
+    body,
+    action,
+    respond,
+  }: SlackActionMiddlewareArgs<BlockButtonAction>): Promise<void> {
+    await ack();
+    const userId = body.user.id;
+    try {
+      const checked = await this.buttonOperator(action.value, userId, "request renewals");
+      if (!checked.ok) return await this.respond(respond, "ephemeral", checked.refusal);
+      const { cluster } = checked;
+      await this.respond(respond, "ephemeral", renderRenewalPlanning(cluster.name));
+      await this.followRenewal({ cluster: cluster.name }, userId, respond);
+    } catch (err) {
+      const incident = this.incident(err, {
+        user: userId,
+        action: REQUEST_RENEWAL_ACTION,
+        value: action.value,
+      });
+      await this.respond(respond, "ephemeral", renderInternalError(incident));
+    }
+  }
+
+  /**
+   * Approve or Reject on an approval card. The button is no proof: the desk asks Slack for the
+   * clicker's user groups afresh and checks them, the request's state and its expiry atomically; a
+   * refusal is shown to the clicker only.
+   */
+  private async renewalClick(
+    action: "approve" | "reject",
+    { ack, body, action: button, respond }: SlackActionMiddlewareArgs<BlockButtonAction>,
+  ): Promise<void> {
+    await ack();
+    const userId = body.user.id;
+    const requestId = button.value ?? "";
+    try {
+      const outcome = await this.options.backend.clickRenewal(requestId, { user: userId, action });
+      if (!outcome.ok)
+        await this.respond(respond, "ephemeral", renderClickRefused(outcome.cluster, outcome.reason));
+    } catch (err) {
+      const incident = this.incident(err, { user: userId, action, request: requestId });
+      await this.respond(respond, "ephemeral", renderInternalError(incident));
+    }
+  }
+
+  /** "Scan now" in App Home. The button is no proof: operator rights are checked again here. */
+  private async scanNow({ ack, body, action }: SlackActionMiddlewareArgs<BlockButtonAction>): Promise<void> {
+    await ack();
+    const userId = body.user.id;
+    const { backend } = this.options;
+    try {
+      const checked = await this.buttonOperator(
+        action.value,
+        userId,
+        "request scans",
+        "; the view is refreshed.",
+      );
+      if (!checked.ok) return await this.home.notify(userId, checked.refusal.blocks);
+      const { cluster } = checked;
+      const ticket = await backend.requestScan(cluster.name);
+      await this.home.notify(userId, renderScanQueued(cluster.name, userId).blocks);
+      await this.home.notify(userId, (await this.outcome(cluster.name, ticket)).blocks);
+    } catch (err) {
+      const incident = this.incident(err, { user: userId, action: SCAN_NOW_ACTION, value: action.value });
+      await this.home
+        .notify(userId, renderInternalError(incident).blocks)
+        .catch((e: Error) => this.incident(e, { user: userId }));
+    }
+  }
+}

@@ -1,0 +1,175 @@
+// Redis connections. RESP2 on purpose: ioredis 6 defaults to RESP3, and BullMQ's scripts and
+// our replies are written for RESP2 shapes. `maxRetriesPerRequest: null` is what BullMQ workers
+// require (a command waits for a reconnect instead of failing), and it lets the service ride
+// out a Redis restart.
+//
+// Whoever can write to certs-bot's Redis can approve or alter renewals, so production Redis needs
+// credentials and TLS: REDIS_URL carries the user and password (`rediss://user:pass@host:port`, or
+// `redis://:pass@host` for the default user), `rediss://` turns TLS on with the server's certificate
+// verified (against Node's trusted CAs, or the CA in REDIS_TLS_CA_FILE); verification cannot be
+// turned off. The same options go to our connection and to BullMQ's. The URL is only ever shown
+// with its password masked.
+import { readFileSync } from "node:fs";
+import { Redis } from "ioredis";
+import { OperatorError } from "../../config/operator-error.js";
+
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/** REDIS_URL or REDIS_TLS_CA_FILE cannot be used, or Redis refuses us for good (the CLI exits 3). */
+export class RedisSettingsError extends OperatorError {}
+
+/** Where Redis is, and how certs-bot knows it is talking to the right server. */
+export interface RedisTarget {
+  url: string;
+  /** PEM of the CA(s) that sign the server's certificate (rediss:// only); default: Node's trusted CAs. */
+  ca?: Buffer;
+}
+
+export function redisUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return env.REDIS_URL || DEFAULT_REDIS_URL;
+}
+
+/** The URL as it may be shown: the password replaced by `***` (the user name stays: it helps). */
+export function maskRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(REDIS_URL, not shown: it is not a URL)";
+  }
+}
+
+/** REDIS_URL and REDIS_TLS_CA_FILE, checked (a RedisSettingsError says what is wrong). */
+export function redisTarget(env: NodeJS.ProcessEnv = process.env): RedisTarget {
+  const url = redisUrl(env);
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // Not echoed: a URL that does not parse may still hold a password.
+    throw new RedisSettingsError(
+      "REDIS_URL is not a URL; use redis://[user:password@]host[:port][/db] or rediss://… for TLS",
+    );
+  }
+  if (protocol !== "redis:" && protocol !== "rediss:") {
+    throw new RedisSettingsError(
+      `REDIS_URL must start with redis:// or rediss:// (TLS), not ${protocol}// (${maskRedisUrl(url)})`,
+    );
+  }
+  const caFile = env.REDIS_TLS_CA_FILE;
+  if (!caFile) return { url };
+  if (protocol !== "rediss:") {
+    throw new RedisSettingsError(
+      `REDIS_TLS_CA_FILE is set, but REDIS_URL (${maskRedisUrl(url)}) does not use TLS: use rediss://`,
+    );
+  }
+  let ca: Buffer;
+  try {
+    ca = readFileSync(caFile);
+  } catch (err) {
+    throw new RedisSettingsError(`REDIS_TLS_CA_FILE ${caFile} cannot be read: ${(err as Error).message}`);
+  }
+  if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new RedisSettingsError(`REDIS_TLS_CA_FILE ${caFile} holds no PEM certificate`);
+  }
+  return { url, ca };
+}
+
+/** The options of every connection to `target`, ours and BullMQ's (which takes `url` among them). */
+export function redisOptions(target: RedisTarget) {
+  return {
+    url: target.url,
+    protocol: 2,
+    maxRetriesPerRequest: null,
+    // rediss:// alone already means TLS with verification; this only adds the CA to trust.
+    ...(target.ca ? { tls: { ca: target.ca } } : {}),
+  } as const;
+}
+
+export function connectRedis(target: RedisTarget | string): Redis {
+  const { url, ...options } = redisOptions(typeof target === "string" ? { url: target } : target);
+  return new Redis(url, {
+    ...options,
+    enableReadyCheck: true,
+    // Back off up to 2 s between reconnects, forever: a restarted Redis is normal operations.
+    retryStrategy: (times) => Math.min(times * 100, 2000),
+  });
+}
+
+/** Why a connection failure will not go away by retrying, or null when it may (Redis down, restarting). */
+function refusal(err: Error & { code?: string }): string | null {
+  if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message)) {
+    return `Redis refused certs-bot's credentials (the user and password in REDIS_URL): ${err.message}`;
+  }
+  if (/CERT|SELF_SIGNED|ISSUER|VERIFY/.test(err.code ?? "")) {
+    return (
+      `certs-bot does not trust the Redis server's certificate (${err.message}); ` +
+      "set REDIS_TLS_CA_FILE to the CA that signed it"
+    );
+  }
+  return null;
+}
+
+/**
+ * Connects once and pings, so that wrong credentials or an untrusted server certificate stop the
+ * service at start with why (a RedisSettingsError) instead of being retried forever. A Redis that
+ * is merely not reachable yet is not an error: the reason is returned (to log), and the service's
+ * connections keep trying as usual. Null: all is well.
+ */
+export async function checkRedis(target: RedisTarget, timeoutMs = 5000): Promise<string | null> {
+  const { url, ...options } = redisOptions(target);
+  const client = new Redis(url, {
+    ...options,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  // ioredis rejects connect() with "Connection is closed."; the reason comes as an error event.
+  let reason: (Error & { code?: string }) | undefined;
+  client.on("error", (err: Error) => void (reason = err));
+  try {
+    await client.connect();
+    await client.ping();
+    return null;
+  } catch (err) {
+    const why = reason ?? (err as Error);
+    const refused = refusal(why);
+    if (refused) throw new RedisSettingsError(`${maskRedisUrl(url)}: ${refused}`);
+    return `${maskRedisUrl(url)}: ${why.message}`;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Key namespace: everything certs-bot writes lives under one prefix (BullMQ's queues too). */
+export function keyPrefix(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CERTS_BOT_REDIS_PREFIX || "certs-bot";
+}
+
+/**
+ * A connection (as connectRedis) once Redis answers, or why it did not: the first error or
+ * `timeoutMs` without an answer, whichever comes first, and then no connection is left behind. For
+ * a process that must decide at once whether Redis is there (the console), not wait for it forever.
+ */
+export async function connectRedisWithin(
+  target: RedisTarget | string,
+  timeoutMs: number,
+): Promise<{ ok: true; redis: Redis } | { ok: false; error: string }> {
+  const redis = connectRedis(target);
+  let timer: NodeJS.Timeout | undefined;
+  let onReady = (): void => undefined;
+  let onError = (_err: Error): void => undefined;
+  const error = await new Promise<string | null>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${timeoutMs / 1000} s`), timeoutMs);
+    onReady = () => resolve(null);
+    onError = (err) => resolve(err.message || String(err));
+    redis.once("ready", onReady).on("error", onError);
+  });
+  clearTimeout(timer);
+  redis.off("ready", onReady).off("error", onError);
+  if (error === null) return { ok: true, redis };
+  redis.disconnect();
+  return { ok: false, error };
+}

@@ -1,0 +1,152 @@
+// What certs-bot keeps in Redis, all under one prefix:
+//   <p>:report:<cluster>     latest scan (JSON)                                   TTL 90 d, refreshed per scan
+//   <p>:history:<cluster>    newest-first summaries, capped at HISTORY_LENGTH     TTL 90 d
+//   <p>:alerts:<cluster>     what has been warned about (AlertState JSON)         TTL 90 d
+//   <p>:posted:<action id>   Slack ts of a message already posted                 TTL 35 d
+//   <p>:slack-pace:<channel> next free posting slot for a channel (ms)            TTL 10 s
+//   <p>:lock:<name>          short leases (e.g. who upserts the schedules)
+//   <p>:home:opened          who opened App Home lately: user id → when (sorted set)  TTL = window
+// Nothing secret is stored: reports hold certificate metadata and fingerprints, never key bytes.
+import type { Redis } from "ioredis";
+import { worstOf, type Status, type StoredScan } from "../../core/report/types.js";
+
+const DAY_S = 86_400;
+export const HISTORY_LENGTH = 120; // 30 days of 6-hourly scans
+const REPORT_TTL_S = 90 * DAY_S;
+const POSTED_TTL_S = 35 * DAY_S;
+
+export interface HistoryEntry {
+  scannedAt: Date;
+  status: Status;
+  /** The certificate closest to expiry, if any was read. */
+  soonest?: { node: string; certificate: string; daysLeft: number };
+}
+
+const DATE_KEYS = new Set(["scannedAt", "notBefore", "notAfter", "postedAt"]);
+
+/** JSON.parse that turns our ISO date fields back into Dates. */
+function parse<T>(text: string): T {
+  return JSON.parse(text, (key, value) =>
+    DATE_KEYS.has(key) && typeof value === "string" ? new Date(value) : value,
+  ) as T;
+}
+
+export function summarize(scan: StoredScan): HistoryEntry {
+  let soonest: HistoryEntry["soonest"];
+  for (const node of scan.report.nodes) {
+    for (const cert of node.certificates) {
+      if (cert.daysLeft !== null && (!soonest || cert.daysLeft < soonest.daysLeft)) {
+        soonest = { node: node.name, certificate: cert.name, daysLeft: cert.daysLeft };
+      }
+    }
+  }
+  return {
+    scannedAt: scan.scannedAt,
+    status: worstOf(scan.report.nodes.map((n) => n.status)),
+    ...(soonest ? { soonest } : {}),
+  };
+}
+
+/** `<prefix>:<part>:<part>`: every record certs-bot keeps, whichever class writes it. */
+export function redisKey(prefix: string, ...parts: string[]): string {
+  return [prefix, ...parts].join(":");
+}
+
+export class Store {
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  key(...parts: string[]): string {
+    return redisKey(this.prefix, ...parts);
+  }
+
+  async saveScan(scan: StoredScan): Promise<void> {
+    const history = this.key("history", scan.cluster);
+    await this.redis
+      .multi()
+      .set(this.key("report", scan.cluster), JSON.stringify(scan), "EX", REPORT_TTL_S)
+      .lpush(history, JSON.stringify(summarize(scan)))
+      .ltrim(history, 0, HISTORY_LENGTH - 1)
+      .expire(history, REPORT_TTL_S)
+      .exec();
+  }
+
+  async latest(cluster: string): Promise<StoredScan | null> {
+    const text = await this.redis.get(this.key("report", cluster));
+    return text ? parse<StoredScan>(text) : null;
+  }
+
+  async latestAll(clusters: readonly string[]): Promise<Map<string, StoredScan | null>> {
+    if (clusters.length === 0) return new Map();
+    const texts = await this.redis.mget(clusters.map((c) => this.key("report", c)));
+    return new Map(clusters.map((c, i) => [c, texts[i] ? parse<StoredScan>(texts[i]!) : null]));
+  }
+
+  async history(cluster: string, limit = HISTORY_LENGTH): Promise<HistoryEntry[]> {
+    const texts = await this.redis.lrange(this.key("history", cluster), 0, limit - 1);
+    return texts.map((t) => parse<HistoryEntry>(t));
+  }
+
+  async loadJson<T>(kind: "alerts", cluster: string): Promise<T | null> {
+    const text = await this.redis.get(this.key(kind, cluster));
+    return text ? parse<T>(text) : null;
+  }
+
+  async saveJson(kind: "alerts", cluster: string, value: unknown): Promise<void> {
+    await this.redis.set(this.key(kind, cluster), JSON.stringify(value), "EX", REPORT_TTL_S);
+  }
+
+  /** The Slack ts of an action already posted, so a retried job never posts it twice. */
+  async postedTs(actionId: string): Promise<string | null> {
+    return this.redis.get(this.key("posted", actionId));
+  }
+
+  async markPosted(actionId: string, ts: string): Promise<void> {
+    await this.redis.set(this.key("posted", actionId), ts, "EX", POSTED_TTL_S);
+  }
+
+  /**
+   * Reserves the next posting slot for a channel, `spacingMs` after the previous one, across every
+   * certs-bot process sharing this Redis. Returns how long to wait before posting.
+   */
+  async reserveSlot(channel: string, spacingMs: number, now = Date.now()): Promise<number> {
+    const slot = (await this.redis.eval(
+      `local next = tonumber(redis.call('GET', KEYS[1]) or '0')
+       local now = tonumber(ARGV[1])
+       if next < now then next = now end
+       redis.call('SET', KEYS[1], next + tonumber(ARGV[2]), 'PX', 10000)
+       return next`,
+      1,
+      this.key("slack-pace", channel),
+      now,
+      spacingMs,
+    )) as number;
+    return Math.max(0, slot - now);
+  }
+
+  /**
+   * Remembers that `userId` opened App Home at `at`, so scans can refresh it while they may be
+   * looking. Entries older than `windowMs` are dropped on the way, and the key expires with them.
+   */
+  async noteHomeOpened(userId: string, windowMs: number, at = Date.now()): Promise<void> {
+    const key = this.key("home", "opened");
+    await this.redis
+      .multi()
+      .zadd(key, at, userId)
+      .zremrangebyscore(key, "-inf", at - windowMs)
+      .pexpire(key, windowMs)
+      .exec();
+  }
+
+  /** The users who opened App Home within `windowMs`. */
+  async homeOpenedWithin(windowMs: number, now = Date.now()): Promise<string[]> {
+    return this.redis.zrangebyscore(this.key("home", "opened"), now - windowMs, "+inf");
+  }
+
+  /** A lease: true for the one caller that gets it until it expires. */
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.key("lock", name), holder, "PX", ttlMs, "NX")) === "OK";
+  }
+}

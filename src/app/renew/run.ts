@@ -1,0 +1,269 @@
+// The whole run of one approved renewal request, edge-agnostic (the BullMQ job, the console and the
+// tests hand in the edges): mark the request running, take the cluster's execution lease, run the
+// plan's nodes one at a time in plan order with the executor, and after every progress event fold it
+// into the RunState, save it (so a rerun after a crash resumes from it), show it, and audit finished
+// steps. The run stops at the first failed node (the executor has rolled that node back; later nodes
+// are skipped), then ends the request, audits a one-line result and posts the summary.
+//
+// Before anything, the stored plan is checked against today's config and derived again (`checkPlan`):
+// a plan that differs from what its data derives is refused, audited and shown, and nothing runs.
+// Before every step that changes a node, the run confirms it still holds the cluster's lease; an
+// attempt that lost it stops there, touches nothing more and saves nothing (the attempt that holds
+// it now owns the run).
+//
+// A failed renewal is an outcome, returned; only infrastructure errors (the state cannot be saved,
+// the audit cannot be written) are thrown, so the job that runs this fails visibly. Reporter errors
+// (Slack) are logged and never stop a renewal half way.
+import type { Logger } from "pino";
+import type { ClusterConfig, RenewalSettings } from "../../config/load.js";
+import type { NodeReport } from "../../core/report/types.js";
+import type { ExecutionLease, HeldLease } from "../../core/renew/ports.js";
+import type { Transport } from "../../core/transport/transport.js";
+import type { RenewalRequest } from "../../core/renew/approval.js";
+import { executeNodePlan, type ExecutorDependencies } from "./executor.js";
+import type { NodeExecution, ProgressEvent } from "../../core/renew/progress.js";
+import type { NodeProgress } from "../../core/renew/steps/step.js";
+import { checkPlan, type NodePlan, type RenewalPlan } from "../../core/renew/plan.js";
+import type { AuditTrail, RenewalRecords, RunReporter } from "../../core/renew/ports.js";
+import {
+  applyEvent,
+  endRun,
+  finishNode,
+  startRunState,
+  type NodeRun,
+  type RunState,
+} from "../../core/renew/run-state.js";
+import { renderStepAudit } from "../../present/thread.js";
+
+export interface RunInput {
+  request: RenewalRequest;
+  /** The plan the request was approved on. */
+  plan: RenewalPlan;
+  /** The state the job saved before it was interrupted: the run resumes from it. */
+  saved?: RunState;
+}
+
+export interface RunDependencies {
+  /** Today's config of the plan's cluster: the stored plan must still be what it derives. */
+  config: { cluster: ClusterConfig; renewal: RenewalSettings };
+  requests: Pick<RenewalRecords, "markRunning" | "finish">;
+  audit: AuditTrail;
+  reporter: RunReporter;
+  lease: ExecutionLease;
+  transportFor(node: NodePlan): Transport;
+  /** A fresh scan of that node (files and served certificate). */
+  rescan(node: NodePlan): Promise<NodeReport>;
+  probe: ExecutorDependencies["probe"];
+  /** Persists the state (the job's data); awaited after every event, before anything is shown. */
+  save(state: RunState): Promise<void>;
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+  waits?: ExecutorDependencies["waits"];
+  logger?: Logger;
+}
+
+/**
+ * `ran: false`: the request was not approved (or running) any more, so nothing was touched; or this
+ * attempt lost the cluster's lease and stopped before its next change (`leaseLost`).
+ */
+export type RunResult = { ran: true; state: RunState } | { ran: false; reason: string; leaseLost?: true };
+
+/** Thrown by the guard: another attempt holds the cluster's lease now. */
+export class LeaseLost extends Error {}
+
+const names = (nodes: readonly NodeRun[]): string => nodes.map((n) => n.node).join(", ");
+
+/** The audit's one-line result of an ended run. */
+export function runSummary(state: RunState): string {
+  const done = state.nodes.filter((n) => n.state === "done");
+  const notRun = state.nodes.filter((n) => n.state === "skipped");
+  const failed = state.nodes.find((n) => n.state === "failed");
+  if (state.outcome === "done") return `done: renewed and verified on ${names(done)}`;
+  if (state.refused) return state.refused;
+  const parts = [
+    failed?.failure
+      ? `failed on ${failed.node} at ${failed.failure.step}: ${failed.failure.error}`
+      : "failed",
+  ];
+  if (failed?.leftIn) parts.push(`${failed.node}: ${failed.leftIn}`);
+  if (done.length) parts.push(`renewed before it: ${names(done)}`);
+  if (notRun.length) parts.push(`not run: ${names(notRun)}`);
+  return parts.join("; ");
+}
+
+/** A node refused before the executor touched it (another request's run holds the cluster). */
+function refusedAtPreflight(node: NodePlan, error: string, progress: NodeProgress): NodeExecution {
+  return {
+    node: node.node,
+    ok: false,
+    steps: [{ step: "preflight", ok: false, skipped: false, durationMs: 0, excerpt: "", error }],
+    failure: { step: "preflight", error },
+    leftIn: "nothing was changed (another renewal held the cluster)",
+    renewed: node.renew.map((r) => ({ name: r.name, before: null, after: null, notAfter: null })),
+    progress,
+  };
+}
+
+const heldBy = (cluster: string, holder: string): string =>
+  `another renewal of ${cluster} is executing (request ${holder} holds the cluster's run lease); nothing was changed`;
+
+export async function runRenewal(input: RunInput, deps: RunDependencies): Promise<RunResult> {
+  const { request, plan } = input;
+  const { audit, reporter, logger } = deps;
+  const cluster = plan.cluster;
+  const requestId = request.id;
+
+  if (!(await deps.requests.markRunning(requestId, deps.now()))) {
+    const reason = `request ${requestId} is ${request.state}, not approved: nothing was run`;
+    logger?.warn({ requestId, cluster }, reason);
+    return { ran: false, reason };
+  }
+
+  const problems = checkPlan(plan, deps.config.cluster, deps.config.renewal);
+  if (problems.length) return refuseTampered(input, deps, problems);
+
+  const saved = input.saved?.requestId === requestId ? input.saved : undefined;
+  let state: RunState = saved
+    ? { ...saved, attempts: saved.attempts + 1 }
+    : startRunState(requestId, plan, deps.now());
+
+  const quietly = (what: string, show: () => Promise<void>) => showQuietly(logger, requestId, what, show);
+  const saveAndShow = async (): Promise<void> => {
+    await deps.save(state);
+    await quietly("status", () => reporter.status(state));
+  };
+  const record = async (event: ProgressEvent, progress: NodeProgress): Promise<void> => {
+    state = applyEvent(state, event, progress);
+    await saveAndShow();
+    if (event.status === "running") return;
+    const kind = event.step === "rollback" ? "rollback" : "step";
+    await audit.append(cluster, { kind, requestId, detail: renderStepAudit(event) }, deps.now());
+    await quietly("step reply", () => reporter.step(event, state));
+  };
+
+  const finished = state.nodes.filter((n) => n.state === "done");
+  await audit.append(
+    cluster,
+    {
+      kind: "started",
+      requestId,
+      detail: saved
+        ? `resumed (attempt ${state.attempts}) after an interruption` +
+          (finished.length ? `; already renewed: ${names(finished)}` : "")
+        : `started: ${plan.nodes.length} node(s), one at a time: ${plan.nodes.map((n) => n.node).join(", ")}`,
+    },
+    deps.now(),
+  );
+  await saveAndShow();
+
+  /** One node: refused at preflight while another request's run holds the cluster, else executed. */
+  const runNode = async (node: NodePlan, holder: string | null): Promise<NodeExecution> => {
+    const resumeFrom = state.nodes.find((n) => n.node === node.node)?.progress;
+    if (holder !== null) {
+      const progress = resumeFrom ?? { node: node.node, backup: node.backup, completed: [] };
+      const error = heldBy(cluster, holder);
+      await record(
+        { node: node.node, step: "preflight", status: "failed", durationMs: 0, excerpt: "", error },
+        progress,
+      );
+      return refusedAtPreflight(node, error, progress);
+    }
+    return executeNodePlan(node, {
+      transport: deps.transportFor(node),
+      probe: deps.probe,
+      rescan: () => deps.rescan(node),
+      onProgress: record,
+      guard: async () => {
+        const holder = await lease?.confirm();
+        if (holder) throw new LeaseLost(`this attempt lost the cluster's run lease to ${holder}`);
+      },
+      now: deps.now,
+      sleep: deps.sleep,
+      ...(deps.waits ? { waits: deps.waits } : {}),
+      ...(resumeFrom ? { resumeFrom } : {}),
+    });
+  };
+
+  let lease: HeldLease | undefined;
+  try {
+    let failed = state.outcome === "failed";
+    if (!state.outcome) {
+      const taken = await deps.lease.acquire(cluster, requestId);
+      if (taken.ok) lease = taken.lease;
+      for (const node of plan.nodes) {
+        const before = state.nodes.find((n) => n.node === node.node)?.state;
+        if (before === "done") continue; // renewed and verified before the interruption
+        if (before === "failed") {
+          failed = true; // failed (and rolled back) before the interruption: the run stops there
+          break;
+        }
+        // Each node's preflight first makes sure this run still holds the cluster.
+        const execution = await runNode(node, taken.ok ? await taken.lease.confirm() : taken.holder);
+        state = finishNode(state, plan, execution);
+        await saveAndShow();
+        if (!execution.ok) {
+          failed = true;
+          break;
+        }
+      }
+      state = endRun(state, failed ? "failed" : "done", deps.now());
+      await saveAndShow();
+    }
+    await deps.requests.finish(requestId, !failed, deps.now(), runSummary(state));
+    await audit.append(cluster, { kind: "result", requestId, detail: runSummary(state) }, deps.now());
+    await quietly("summary", () => reporter.finished(state));
+    return { ran: true, state };
+  } catch (err) {
+    if (!(err instanceof LeaseLost)) throw err;
+    // Saving or finishing now would overwrite the attempt that holds the cluster: only say so.
+    const reason = `${err.message}; stopped before its next change`;
+    logger?.warn({ requestId, cluster }, reason);
+    await audit.append(cluster, { kind: "refused", requestId, detail: reason }, deps.now());
+    return { ran: false, reason, leaseLost: true };
+  } finally {
+    await lease?.release();
+  }
+}
+
+/** Shows something of a run; a reporter (Slack) failure is logged and never stops a renewal. */
+async function showQuietly(
+  logger: Logger | undefined,
+  requestId: string,
+  what: string,
+  show: () => Promise<void>,
+): Promise<void> {
+  try {
+    await show();
+  } catch (err) {
+    logger?.warn({ requestId, err: (err as Error).message }, `renewal ${what} not shown`);
+  }
+}
+
+/** The stored plan is not what its data derives under today's config: refused, audited, shown; nothing ran. */
+async function refuseTampered(
+  input: RunInput,
+  deps: RunDependencies,
+  problems: string[],
+): Promise<RunResult> {
+  const { request, plan } = input;
+  const reason =
+    "refused: the stored plan is not the plan its data derives under today's config, so nothing was run " +
+    `(${problems.join("; ")}). Make a new request.`;
+  deps.logger?.error(
+    { requestId: request.id, cluster: plan.cluster, problems },
+    "stored renewal plan refused",
+  );
+  const state = {
+    ...endRun(startRunState(request.id, plan, deps.now()), "failed", deps.now()),
+    refused: reason,
+  };
+  await deps.save(state);
+  await deps.requests.finish(request.id, false, deps.now(), reason);
+  await deps.audit.append(
+    plan.cluster,
+    { kind: "refused", requestId: request.id, detail: reason },
+    deps.now(),
+  );
+  await showQuietly(deps.logger, request.id, "refusal", () => deps.reporter.finished(state));
+  return { ran: true, state };
+}

@@ -1,0 +1,230 @@
+// `/certs TEXT` from a user in a channel → what to answer and whether to queue a scan. handleCommand
+// is pure: the edge (Bolt, the console) fetches the latest reports and user groups it needs
+// (decideCommand does that through any ChatBackend), then acks, posts `reply` in order (ephemeral
+// or in the channel) and queues `enqueueScan`. Nothing but decideCommand waits.
+//
+// Order of checks, each answering alone:
+//   1. the text parses (length, shell characters, subcommand, arguments, flags);
+//   2. the cluster exists and is shown in this channel: an unknown name gets suggestions among the
+//      clusters of this channel only; a cluster that exists but is not shown here gets a refusal
+//      (the user typed its exact name, so that says nothing they did not know);
+//   3. `scan` and `renew` need an operator; `audit` is shown to whoever may see the cluster here;
+//   4. `status --node` and `renew --node` name a node of that cluster (suggestions among its nodes).
+// Errors and refusals are ephemeral (only the user sees them) and never enqueue anything. `help`,
+// `audit` and `renew`'s answers are ephemeral too (the plan itself goes to the cluster's channel as
+// the approval card); `list`, `status` and `scan` answer in the channel, where the team can see
+// them (the channel is a viewer of every cluster shown).
+import type { Config } from "../config/load.js";
+import type { AuditEntry } from "../core/renew/ports.js";
+import type { StoredScan } from "../core/report/types.js";
+import { renderAudit } from "../present/thread.js";
+import type { ChatBackend } from "../core/chat/backend.js";
+import { suggestNames } from "../config/suggest.js";
+import { canOperate, canView, groupsToCheck, visibleClusters } from "../core/access/access.js";
+import { checkCluster, parseCommand, type ClusterCommand } from "../present/command.js";
+import {
+  renderCommandError,
+  renderHelp,
+  renderList,
+  renderNoReport,
+  renderRefusal,
+  renderRenewalPlanning,
+  renderScanQueued,
+  renderStatus,
+  renderUnknownNode,
+} from "../present/views.js";
+import type { ChatReply } from "../present/slack-types.js";
+
+export interface CommandRequest {
+  /** What follows `/certs`, as Slack sends it. */
+  text: string;
+  userId: string;
+  channelId: string;
+  /** The user groups (S…) the user belongs to, resolved by the edge. */
+  userGroups: readonly string[];
+}
+
+export interface RouterDeps {
+  config: Config;
+  /** The latest stored scan of a cluster, already fetched (see reportsNeeded). */
+  latest: (cluster: string) => StoredScan | null;
+  /** The newest audit entries of a cluster, already fetched (see auditNeeded). */
+  audit?: (cluster: string) => AuditEntry[];
+  now: Date;
+}
+
+/** How many audit entries `/certs audit` reads (the view shows the newest that fit). */
+export const AUDIT_ENTRIES = 50;
+
+export interface RouterDecision {
+  /** Messages to post, in order. */
+  reply: ChatReply[];
+  /** Only the user sees the reply. */
+  ephemeral: boolean;
+  /** Queue a scan of this cluster; the edge answers with renderScanDone when it is stored. */
+  enqueueScan?: string;
+  /** Ask for a renewal (RenewalDesk.request); the edge answers with its outcome. */
+  requestRenewal?: { cluster: string; node?: string; certs?: string[] };
+}
+
+const ephemeral = (reply: ChatReply): RouterDecision => ({ reply: [reply], ephemeral: true });
+
+/**
+ * The clusters whose latest report handleCommand will ask for, so the edge can fetch exactly those
+ * (in one round trip) before calling it.
+ */
+export function reportsNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
+  const parsed = parseCommand(request.text);
+  if (!parsed.ok) return [];
+  const { command } = parsed;
+  if (command.kind === "list") return visibleClusters(config, request.channelId).map((c) => c.name);
+  if (command.kind === "status") return shownHere(command.cluster, request.channelId, config);
+  return [];
+}
+
+/** The cluster whose audit entries handleCommand will show (`/certs audit` of a cluster shown here). */
+export function auditNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
+  const parsed = parseCommand(request.text);
+  if (!parsed.ok || parsed.command.kind !== "audit") return [];
+  return shownHere(parsed.command.cluster, request.channelId, config);
+}
+
+const shownHere = (name: string, channelId: string, config: Config): string[] => {
+  const cluster = config.clusters.find((c) => c.name === name);
+  return cluster && canView(cluster, channelId).allowed ? [cluster.name] : [];
+};
+
+/**
+ * The user groups whose membership handleCommand's answer depends on: only `scan` and `renew` of a
+ * cluster shown here ask, and only when the user is not an operator by name.
+ */
+export function groupsNeeded(
+  request: Pick<CommandRequest, "text" | "channelId" | "userId">,
+  config: Config,
+): string[] {
+  const parsed = parseCommand(request.text);
+  if (!parsed.ok || (parsed.command.kind !== "scan" && parsed.command.kind !== "renew")) return [];
+  const [name] = shownHere(parsed.command.cluster, request.channelId, config);
+  const cluster = config.clusters.find((c) => c.name === name);
+  return cluster ? groupsToCheck(cluster.operators, request.userId) : [];
+}
+
+/**
+ * What every edge does with `/certs TEXT`: fetch the reports and user groups the answer needs (in
+ * parallel, one store round trip), then decide. Slack's deadline is the edge's business.
+ */
+export async function decideCommand(
+  backend: ChatBackend,
+  config: Config,
+  request: Omit<CommandRequest, "userGroups">,
+  now: Date,
+): Promise<RouterDecision> {
+  const [audited] = auditNeeded(request, config);
+  const [reports, userGroups, audit] = await Promise.all([
+    backend.latest(reportsNeeded(request, config)),
+    backend.groupsOf(request.userId, groupsNeeded(request, config)),
+    audited ? backend.auditEntries(audited, AUDIT_ENTRIES) : Promise.resolve([]),
+  ]);
+  return handleCommand(
+    { ...request, userGroups },
+    { config, latest: (name) => reports.get(name) ?? null, audit: () => audit, now },
+  );
+}
+
+export function handleCommand(request: CommandRequest, deps: RouterDeps): RouterDecision {
+  const { config, latest, now } = deps;
+  const visible = visibleClusters(config, request.channelId);
+  const parsed = parseCommand(request.text);
+  if (!parsed.ok) return ephemeral(renderCommandError(parsed.error));
+  const command = parsed.command;
+
+  if (command.kind === "help") return ephemeral(renderHelp(command.topic, visible[0]?.name));
+  if (command.kind === "list") {
+    const clusters = visible.map((c) => ({ name: c.name, latest: latest(c.name) }));
+    return { reply: renderList({ clusters, now, timeZone: config.timezone }), ephemeral: false };
+  }
+  return clusterCommand(
+    command,
+    request,
+    deps,
+    visible.map((c) => c.name),
+  );
+}
+
+function clusterCommand(
+  command: ClusterCommand,
+  request: CommandRequest,
+  deps: RouterDeps,
+  visible: readonly string[],
+): RouterDecision {
+  const { config, latest, now } = deps;
+  const cluster = config.clusters.find((c) => c.name === command.cluster);
+  if (!cluster) {
+    const error = checkCluster(command.cluster, visible);
+    // checkCluster cannot pass a name that is not configured, since visible ⊆ configured.
+    return ephemeral(renderCommandError(error!));
+  }
+  const view = canView(cluster, request.channelId);
+  if (!view.allowed) return ephemeral(renderRefusal(cluster.name, view.reason));
+
+  switch (command.kind) {
+    case "audit":
+      // Only the asker sees it: the entries mention people, and a mention in the channel pings them.
+      return ephemeral(
+        renderAudit(cluster.name, deps.audit?.(cluster.name) ?? [], { timeZone: config.timezone, now }),
+      );
+    case "renew": {
+      const operate = canOperate(cluster, request.userId, request.userGroups, "request renewals");
+      if (!operate.allowed) return ephemeral(renderRefusal(cluster.name, operate.reason));
+      if (command.node !== undefined && !cluster.nodes.some((n) => n.name === command.node)) {
+        const known = cluster.nodes.map((n) => n.name);
+        return ephemeral(renderUnknownNode(cluster.name, command.node, suggestNames(command.node, known)));
+      }
+      return {
+        ...ephemeral(renderRenewalPlanning(cluster.name)),
+        requestRenewal: {
+          cluster: cluster.name,
+          ...(command.node !== undefined ? { node: command.node } : {}),
+          ...(command.certs ? { certs: command.certs } : {}),
+        },
+      };
+    }
+    case "scan": {
+      const operate = canOperate(cluster, request.userId, request.userGroups, "request scans");
+      if (!operate.allowed) return ephemeral(renderRefusal(cluster.name, operate.reason));
+      return {
+        reply: [renderScanQueued(cluster.name, request.userId)],
+        ephemeral: false,
+        enqueueScan: cluster.name,
+      };
+    }
+    case "status": {
+      const scan = latest(cluster.name);
+      if (command.node !== undefined) {
+        const known = [
+          ...new Set([...cluster.nodes.map((n) => n.name), ...(scan?.report.nodes.map((n) => n.name) ?? [])]),
+        ];
+        if (!known.includes(command.node)) {
+          return ephemeral(renderUnknownNode(cluster.name, command.node, suggestNames(command.node, known)));
+        }
+      }
+      // No report yet: say so and start one. Anyone who may see the cluster may cause this first
+      // scan (it is read-only, and the queue deduplicates scans per cluster); later scans need an
+      // operator.
+      if (!scan) {
+        return { reply: [renderNoReport(cluster.name, true)], ephemeral: false, enqueueScan: cluster.name };
+      }
+      return {
+        reply: renderStatus({
+          cluster: cluster.name,
+          scan,
+          now,
+          timeZone: config.timezone,
+          ...(command.node !== undefined ? { node: command.node } : {}),
+          all: command.all,
+        }),
+        ephemeral: false,
+      };
+    }
+  }
+}

@@ -1,0 +1,60 @@
+// What is worst about a cluster, in one place for every view that names it (the digest line,
+// `/certs list`, a finished scan).
+import type { ClusterReport, Status } from "../report/types.js";
+import { severity } from "../report/types.js";
+
+export interface Concern {
+  status: Status;
+  /** `node/certificate`, or `node` for a node that could not be scanned. */
+  label: string;
+  notBefore: Date | null;
+  notAfter: Date | null;
+  error?: string;
+}
+
+/**
+ * A report's certificates and unreachable nodes, worst first (status, then the soonest expiry,
+ * then the label). The apiserver's served certificate counts when it differs from the file.
+ * `includeOk` keeps healthy certificates, so a cluster that is fine still shows its next expiry.
+ */
+export function rankConcerns(report: ClusterReport, { includeOk }: { includeOk: boolean }): Concern[] {
+  const found: Concern[] = [];
+  for (const node of report.nodes) {
+    if (!node.reachable) {
+      found.push({
+        status: "unreachable",
+        label: node.name,
+        notBefore: null,
+        notAfter: null,
+        ...(node.error ? { error: node.error } : {}),
+      });
+      continue;
+    }
+    for (const cert of node.certificates) {
+      if (cert.status === "ok" && !includeOk) continue;
+      found.push({
+        status: cert.status,
+        label: `${node.name}/${cert.name}`,
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+        ...(cert.error ? { error: cert.error } : {}),
+      });
+    }
+    const served = node.apiserver;
+    const onDisk = node.certificates.find((c) => c.name === "apiserver")?.sha256;
+    if (served?.status && served.status !== "ok" && served.sha256 !== onDisk) {
+      found.push({
+        status: served.status,
+        label: `${node.name}/apiserver (served)`,
+        notBefore: null,
+        notAfter: served.notAfter ?? null,
+      });
+    }
+  }
+  return found.sort(
+    (a, b) =>
+      severity(b.status) - severity(a.status) ||
+      (a.notAfter?.getTime() ?? Infinity) - (b.notAfter?.getTime() ?? Infinity) ||
+      a.label.localeCompare(b.label),
+  );
+}

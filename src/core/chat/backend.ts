@@ -1,0 +1,28 @@
+// What an adapter (Bolt in Slack, the terminal console) needs from the rest of certs-bot to
+// answer a person: stored reports, a way to queue a scan and hear when it is done, the user
+// groups a user belongs to, and the renewal desk (requests, clicks, the audit log). The service implements it on Redis + BullMQ + the Web API; the
+// console in memory, scanning in-process. The router and views stay pure.
+import type { AskOutcome, ClickOutcome, RenewalAsk } from "../renew/ports.js";
+import type { Click } from "../renew/approval.js";
+import type { AuditEntry } from "../renew/ports.js";
+import type { StoredScan } from "../report/types.js";
+
+export interface ScanTicket {
+  /** Resolves with the stored scan once it is done, or rejects with why it failed. */
+  done: Promise<StoredScan>;
+}
+
+export interface ChatBackend {
+  /** Latest stored scans of these clusters, in one round trip (null: never scanned). */
+  latest(clusters: readonly string[]): Promise<Map<string, StoredScan | null>>;
+  /** Queues a scan (joining one already waiting or running). */
+  requestScan(cluster: string): Promise<ScanTicket>;
+  /** Which of `groups` (S…) the user is a member of; resolved through Slack, cached briefly. */
+  groupsOf(userId: string, groups: readonly string[]): Promise<string[]>;
+  /** The newest `n` audit entries of a cluster. */
+  auditEntries(cluster: string, n: number): Promise<AuditEntry[]>;
+  /** An operator's renewal request (RenewalDesk.request). */
+  requestRenewal(ask: RenewalAsk): Promise<AskOutcome>;
+  /** An Approve or Reject click on an approval card (the desk asks Slack for the clicker's groups). */
+  clickRenewal(requestId: string, click: Click): Promise<ClickOutcome>;
+}

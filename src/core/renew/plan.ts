@@ -1,0 +1,488 @@
+// A renewal plan from a fresh scan: per node (one at a time, in config order) the kubeadm version,
+// what will be renewed, the exact commands for that version, the backup, the restart, how it is
+// verified and what triggers a rollback; or a refusal with a clear reason. Pure: the clock comes in
+// as `now`, the scan as `report`. Each node's plan keeps its `NodeSpec` (structured data); its steps
+// (steps/) are derived from it, and at run time `checkPlan` derives them again and refuses a stored
+// plan whose spec or shown commands differ from what the current config and the planner give.
+import type { ClusterConfig, NodeConfig, RenewalSettings } from "../../config/load.js";
+import { CATALOGUE, catalogueEntry } from "../kubeadm/catalogue.js";
+import {
+  DEFAULT_KUBERNETES_DIR,
+  NOT_RENEWED,
+  RENEWABLE,
+  checkPath,
+  healthPath,
+  isRenewable,
+  knows,
+  ruleFor,
+  UnsafeCommandError,
+  type RenewMethod,
+  type RenewableName,
+} from "../kubeadm/versions.js";
+import type { CertificateReport, CertificateStatus, ClusterReport, NodeReport } from "../report/types.js";
+import { RENEWED_LEAF_VALIDITY_DAYS } from "../scan/judge.js";
+import { suggestNames } from "../../config/suggest.js";
+import { stepsFor } from "./steps/index.js";
+import { WAITS, type NodeSpec, type PlanStep, type RestartStrategy } from "./steps/step.js";
+
+export { WAITS, type NodeSpec, type PlanStep, type RestartStrategy, type StepId } from "./steps/step.js";
+
+const DAY_MS = 86_400_000;
+
+export interface PlannedCertificate {
+  name: RenewableName;
+  path: string;
+  status: CertificateStatus;
+  notAfter: Date | null;
+}
+
+export interface NodePlan {
+  node: string;
+  host: string;
+  kubeadmVersion: string;
+  /** The version row that applies ("1.20+", "1.8–1.12", …). */
+  versionRule: string;
+  method: RenewMethod;
+  renew: PlannedCertificate[];
+  /** Files on this node kubeadm never renews that need a look, with the documented repair. */
+  notRenewed: { name: string; status: CertificateStatus | "embedded"; why: string; repair: string }[];
+  /** Renewable files left out on this node, and why. */
+  skipped: { name: string; why: string }[];
+  backup: string;
+  restart: RestartStrategy;
+  /** Where /readyz (or /healthz before 1.16) is asked, from certs-bot. */
+  healthUrl: string;
+  /** The node's kubernetesDir: what the backup holds (pki/ and the kubeconfigs). */
+  kubernetesDir: string;
+  /** The structured data every step is derived from (again at run time). */
+  spec: NodeSpec;
+  steps: PlanStep[];
+  rollbackTriggers: string[];
+}
+
+export interface RenewalPlan {
+  cluster: string;
+  requestedBy?: string;
+  createdAt: Date;
+  /** Names every backup of this run: `<backupDir>/<cluster>/<node>/<timestamp>.tar.gz`. */
+  timestamp: string;
+  /** What was asked for: every renewable certificate, or these. */
+  scope: "all" | RenewableName[];
+  restartStrategy: RestartStrategy;
+  /** A renewed leaf is valid until about then (kubeadm's default validity). */
+  renewedUntil: Date;
+  approval: { requiredApprovals: number; allowSelfApproval: boolean; expiresAt: Date };
+  nodes: NodePlan[];
+  notes: string[];
+}
+
+/**
+ * A refusal. `usage`: the request names a node or certificate that does not exist (the caller's
+ * mistake, not a judgement about the cluster).
+ */
+export type PlanResult = { ok: true; plan: RenewalPlan } | { ok: false; reason: string; usage?: true };
+
+export interface PlanInput {
+  cluster: ClusterConfig;
+  /** A fresh scan of that cluster. */
+  report: ClusterReport;
+  renewal: RenewalSettings;
+  node?: string;
+  certs?: readonly string[];
+  now: Date;
+  requestedBy?: string;
+}
+
+/** `20260105T031500Z`: sortable, no characters a path or a shell cares about. */
+export const backupTimestamp = (now: Date): string =>
+  now
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "");
+
+const isoDay = (d: Date): string => d.toISOString().slice(0, 10);
+
+const CONTROL_PLANE = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
+
+const NEVER_RENEWED_NOTE =
+  "Never renewed by kubeadm, so never by certs-bot: the CAs, kubelet.conf, kubelet-client and " +
+  "kubelet-serving. Where one of them needs attention, the node's plan says what to do by hand.";
+
+function validateCerts(
+  certs: readonly string[],
+): { names: RenewableName[] } | { reason: string; usage: boolean } {
+  const problems: string[] = [];
+  let usage = false;
+  const names: RenewableName[] = [];
+  for (const raw of certs) {
+    const name = raw.trim();
+    if (isRenewable(name)) {
+      if (!names.includes(name)) names.push(name);
+      continue;
+    }
+    const never = NOT_RENEWED[name];
+    if (never) {
+      problems.push(`${name}: ${never.why}. ${never.repair}`);
+      continue;
+    }
+    const close = suggestNames(name, RENEWABLE);
+    usage = true;
+    problems.push(
+      `unknown certificate "${name.slice(0, 64)}"` +
+        (close.length ? `; did you mean ${close.join(", ")}?` : "") +
+        ` (renewable: ${RENEWABLE.join(", ")})`,
+    );
+  }
+  if (names.length === 0 && problems.length === 0) {
+    problems.push("--certs names no certificate");
+    usage = true;
+  }
+  return problems.length ? { reason: problems.join("\n"), usage } : { names };
+}
+
+const present = (node: NodeReport, name: string): CertificateReport | undefined =>
+  node.certificates.find((c) => c.name === name);
+
+const hasLocalEtcd = (node: NodeReport): boolean =>
+  node.certificates.some((c) => catalogueEntry(c.name).ca === "etcd-ca" || c.name === "etcd-ca");
+
+/** The CAs that sign what is renewed must outlive the renewed leaves. */
+function caProblems(node: NodeReport, names: readonly RenewableName[], now: Date): string[] {
+  const renewedUntil = new Date(now.getTime() + RENEWED_LEAF_VALIDITY_DAYS * DAY_MS);
+  const cas = [...new Set(names.map((n) => catalogueEntry(n).ca).filter((c): c is string => c !== null))];
+  const problems: string[] = [];
+  for (const caName of cas) {
+    const ca = present(node, caName);
+    if (!ca?.notAfter) {
+      problems.push(
+        `node ${node.name}: CA ${caName} is ${ca?.status ?? "missing"}${ca?.error ? ` (${ca.error})` : ""}; kubeadm cannot sign without it`,
+      );
+    } else if (ca.notAfter <= now) {
+      problems.push(
+        `node ${node.name}: CA ${caName} expired on ${isoDay(ca.notAfter)}, so renewing what it signs cannot help. ` +
+          "Rotate the CA by hand (kubeadm docs: 'Manual rotation of CA certificates'), then renew the leaves.",
+      );
+    } else if (ca.notAfter < renewedUntil) {
+      problems.push(
+        `node ${node.name}: CA ${caName} expires on ${isoDay(ca.notAfter)}, before the renewed leaves would ` +
+          `(${isoDay(renewedUntil)}), so renewing cannot help past that day. Rotate the CA first ` +
+          "(kubeadm docs: 'Manual rotation of CA certificates').",
+      );
+    }
+  }
+  return problems;
+}
+
+function notRenewedOnNode(node: NodeReport): NodePlan["notRenewed"] {
+  const out: NodePlan["notRenewed"] = [];
+  for (const cert of node.certificates) {
+    const never = NOT_RENEWED[cert.name];
+    if (!never || cert.status === "ok") continue;
+    out.push({ name: cert.name, status: cert.status, ...never });
+  }
+  if (
+    node.findings.some((f) => f.code === "kubelet-conf-embedded") &&
+    !out.some((n) => n.name === "kubelet.conf")
+  ) {
+    out.push({ name: "kubelet.conf", status: "embedded", ...NOT_RENEWED["kubelet.conf"]! });
+  }
+  return out;
+}
+
+/** The structured data of one node's renewal: everything its steps are derived from. */
+export function nodeSpec(input: {
+  cluster: string;
+  node: NodeConfig;
+  renewal: RenewalSettings;
+  kubeadmVersion: string;
+  names: RenewableName[];
+  all: boolean;
+  kubeconfigs: string[];
+  localEtcd: boolean;
+  timestamp: string;
+}): NodeSpec {
+  const { node, renewal } = input;
+  const lookup = ruleFor(input.kubeadmVersion);
+  if (!lookup.ok) throw new UnsafeCommandError(lookup.reason);
+  const base = checkPath(`${renewal.backupDir}/${input.cluster}/${node.name}/${input.timestamp}`);
+  const host = node.host.includes(":") ? `[${node.host}]` : node.host;
+  return {
+    node: node.name,
+    host: node.host,
+    kubeadmVersion: input.kubeadmVersion,
+    kubernetesDir: checkPath(node.paths.kubernetesDir),
+    names: input.names,
+    all: input.all,
+    kubeconfigs: input.kubeconfigs,
+    components: [...CONTROL_PLANE, ...(input.localEtcd ? ["etcd"] : [])],
+    restart: renewal.restartStrategy,
+    backupRoot: checkPath(renewal.backupDir),
+    backup: `${base}.tar.gz`,
+    aside: `${base}.aside`,
+    configFile: `${base}.kubeadm.yaml`,
+    healthUrl: `https://${host}:${node.apiserver.port}${healthPath(lookup.rule, lookup.version)}`,
+    probeServed: node.apiserver.probe,
+  };
+}
+
+function nodePlan(
+  config: NodeConfig,
+  node: NodeReport,
+  names: RenewableName[],
+  all: boolean,
+  skipped: NodePlan["skipped"],
+  lookup: Extract<ReturnType<typeof ruleFor>, { ok: true }>,
+  input: PlanInput,
+  timestamp: string,
+): NodePlan {
+  const { rule, version } = lookup;
+  const spec = nodeSpec({
+    cluster: input.cluster.name,
+    node: config,
+    renewal: input.renewal,
+    kubeadmVersion: version.text,
+    names,
+    all,
+    kubeconfigs: node.certificates
+      .filter((c) => catalogueEntry(c.name).kind === "kubeconfig" && c.status !== "missing")
+      .map((c) => catalogueEntry(c.name).path),
+    localEtcd: hasLocalEtcd(node),
+    timestamp,
+  });
+  const health = new URL(spec.healthUrl).pathname;
+  return {
+    node: node.name,
+    host: config.host,
+    kubeadmVersion: version.text,
+    versionRule: rule.label,
+    method: rule.method,
+    renew: names.map((name) => {
+      const cert = present(node, name)!;
+      return { name, path: cert.path, status: cert.status, notAfter: cert.notAfter };
+    }),
+    notRenewed: notRenewedOnNode(node),
+    skipped,
+    backup: spec.backup,
+    restart: spec.restart,
+    healthUrl: spec.healthUrl,
+    kubernetesDir: spec.kubernetesDir,
+    spec,
+    steps: stepsFor(spec).map((s) => s.shown),
+    rollbackTriggers: [
+      "a step's command fails or its postcondition does not hold",
+      `the control plane does not stop or come back within ${WAITS.containersGoneSeconds} s`,
+      `${health} does not answer within ${WAITS.readySeconds} s`,
+      ...(spec.probeServed && names.includes("apiserver")
+        ? ["the apiserver still serves the old certificate"]
+        : []),
+      "the rescan shows a renewed certificate still near expiry",
+      `→ put back any parked manifest, restore ${spec.backup}, restart with the manifests only (no runtime ` +
+        "tool), verify the old certificate serves, report both failures, stop",
+    ],
+  };
+}
+
+/** Plan a renewal of `input.cluster` from a fresh scan, or refuse with every reason at once. */
+export function planRenewal(input: PlanInput): PlanResult {
+  const { cluster, report, now } = input;
+  const refuse = (problems: string[]): PlanResult => ({ ok: false, reason: problems.join("\n") });
+
+  let scope: "all" | RenewableName[] = "all";
+  if (input.certs !== undefined) {
+    const checked = validateCerts(input.certs);
+    if ("reason" in checked) {
+      return checked.usage ? { ok: false, reason: checked.reason, usage: true } : refuse([checked.reason]);
+    }
+    scope = checked.names;
+  }
+
+  let nodes = cluster.nodes;
+  if (input.node !== undefined) {
+    const found = nodes.find((n) => n.name === input.node);
+    if (!found) {
+      const close = suggestNames(
+        input.node,
+        nodes.map((n) => n.name),
+      );
+      return {
+        ok: false,
+        usage: true,
+        reason:
+          `unknown node "${input.node.slice(0, 64)}" in cluster ${cluster.name}` +
+          (close.length ? `; did you mean ${close.join(", ")}?` : "") +
+          ` (nodes: ${nodes.map((n) => n.name).join(", ")})`,
+      };
+    }
+    nodes = [found];
+  }
+
+  const timestamp = backupTimestamp(now);
+  const problems: string[] = [];
+  const plans: NodePlan[] = [];
+  for (const config of nodes) {
+    const node = report.nodes.find((n) => n.name === config.name);
+    if (!node) {
+      problems.push(`node ${config.name}: not in the scan`);
+      continue;
+    }
+    if (!node.reachable) {
+      problems.push(
+        `node ${node.name} was not reachable in the fresh scan: ${node.error ?? "unknown error"}`,
+      );
+      continue;
+    }
+    const lookup = ruleFor(node.kubeadmVersion);
+    if (!lookup.ok) {
+      problems.push(`node ${node.name}: ${lookup.reason}`);
+      continue;
+    }
+    const { rule, version } = lookup;
+    const customDir = config.paths.kubernetesDir !== DEFAULT_KUBERNETES_DIR;
+    const kubeconfigStuck = (name: RenewableName) =>
+      rule.method === "renew" && customDir && catalogueEntry(name).kind === "kubeconfig";
+    const stuckWhy = `kubeadm ${rule.label} renews kubeconfigs only under ${DEFAULT_KUBERNETES_DIR}, and this node's kubernetesDir is ${config.paths.kubernetesDir}`;
+    const names: RenewableName[] = [];
+    const skipped: NodePlan["skipped"] = [];
+    const nodeProblems: string[] = [];
+    for (const name of scope === "all" ? RENEWABLE : scope) {
+      const cert = present(node, name);
+      const explicit = scope !== "all";
+      const skip = (why: string) =>
+        explicit
+          ? nodeProblems.push(`node ${node.name}: cannot renew ${name}: ${why}`)
+          : skipped.push({ name, why });
+      if (!cert || cert.status === "missing") {
+        if (explicit) skip("the scan found no such file on this node");
+        continue;
+      }
+      if (!knows(rule, version, name)) skip(`kubeadm ${version.text} does not know it`);
+      else if (cert.notAfter === null)
+        nodeProblems.push(
+          `node ${node.name}: ${name} is ${cert.status}${cert.error ? ` (${cert.error})` : ""}; fix it or leave it out with --certs`,
+        );
+      else if (kubeconfigStuck(name)) skip(stuckWhy);
+      else names.push(name);
+    }
+    if (nodeProblems.length) {
+      problems.push(...nodeProblems);
+      continue;
+    }
+    const caIssues = caProblems(node, names, now);
+    if (caIssues.length) {
+      problems.push(...caIssues);
+      continue;
+    }
+    if (names.length === 0) {
+      problems.push(`node ${node.name}: nothing kubeadm ${version.text} can renew was found`);
+      continue;
+    }
+    const all = scope === "all" && skipped.every((s) => s.why === "the scan found no such file on this node");
+    plans.push(nodePlan(config, node, names, all && !customDir, skipped, lookup, input, timestamp));
+  }
+  if (problems.length) return refuse(problems);
+
+  const notes = [
+    NEVER_RENEWED_NOTE,
+    "One node at a time, in config order; the first node that fails stops the run.",
+  ];
+  if (plans.some((p) => p.method === "phase")) {
+    notes.push(
+      "Phase-based nodes (kubeadm before 1.15) take their SANs and endpoints from the cluster's own kubeadm " +
+        "configuration (`kubeadm config view`, which needs a working admin.conf).",
+    );
+  }
+  return {
+    ok: true,
+    plan: {
+      cluster: cluster.name,
+      ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}),
+      createdAt: now,
+      timestamp,
+      scope,
+      restartStrategy: input.renewal.restartStrategy,
+      renewedUntil: new Date(now.getTime() + RENEWED_LEAF_VALIDITY_DAYS * DAY_MS),
+      approval: {
+        requiredApprovals: input.renewal.requiredApprovals,
+        allowSelfApproval: input.renewal.allowSelfApproval,
+        expiresAt: new Date(now.getTime() + input.renewal.approvalTtlMinutes * 60_000),
+      },
+      nodes: plans,
+      notes,
+    },
+  };
+}
+
+const KUBECONFIGS: readonly string[] = CATALOGUE.filter((e) => e.kind === "kubeconfig").map((e) => e.path);
+
+/** The stored spec's own choices, checked against the fixed sets they come from. */
+function choiceProblems(spec: NodeSpec, plan: RenewalPlan): string[] {
+  const problems: string[] = [];
+  const names = Array.isArray(spec.names) ? spec.names : [];
+  if (names.length === 0 || !names.every((n) => isRenewable(n)) || new Set(names).size !== names.length)
+    problems.push("its certificate names are not renewable names");
+  if (!Array.isArray(spec.kubeconfigs) || !spec.kubeconfigs.every((k) => KUBECONFIGS.includes(k)))
+    problems.push("its kubeconfigs are not kubeadm's");
+  if (!["manifests", "crictl", "docker"].includes(spec.restart))
+    problems.push("its restart strategy is unknown");
+  if (!ruleFor(spec.kubeadmVersion).ok) problems.push("its kubeadm version is not one certs-bot knows");
+  if (!/^\d{8}T\d{6}Z$/.test(plan.timestamp)) problems.push("its backup timestamp is malformed");
+  return problems;
+}
+
+/**
+ * Why a stored plan may not run under today's config, or [] when every node's spec is what the
+ * planner derives from the config and the plan's own choices (version, certificates, strategy,
+ * timestamp), and every step shown to the approvers is what that spec derives. The commands that run
+ * are derived from the spec again, never read from storage, so this is what stands between write
+ * access to Redis and a root shell on the nodes.
+ */
+export function checkPlan(plan: RenewalPlan, cluster: ClusterConfig, renewal: RenewalSettings): string[] {
+  if (plan.cluster !== cluster.name) return [`the plan is for ${String(plan.cluster)}, not ${cluster.name}`];
+  const problems: string[] = [];
+  for (const stored of plan.nodes) {
+    const where = `node ${String(stored.node).slice(0, 64)}`;
+    const node = cluster.nodes.find((n) => n.name === stored.node);
+    if (!node) {
+      problems.push(`${where}: not in today's config`);
+      continue;
+    }
+    const spec = stored.spec;
+    const choices = spec ? choiceProblems(spec, plan) : ["it has no spec"];
+    if (choices.length) {
+      problems.push(`${where}: ${choices.join(", ")}`);
+      continue;
+    }
+    let derived: NodeSpec;
+    try {
+      derived = nodeSpec({
+        cluster: cluster.name,
+        node,
+        renewal: { ...renewal, restartStrategy: spec.restart },
+        kubeadmVersion: spec.kubeadmVersion,
+        names: spec.names,
+        all: spec.all === true,
+        kubeconfigs: spec.kubeconfigs,
+        localEtcd: spec.components?.includes("etcd") === true,
+        timestamp: plan.timestamp,
+      });
+    } catch (err) {
+      problems.push(`${where}: ${(err as Error).message}`);
+      continue;
+    }
+    const fields = (Object.keys(derived) as (keyof NodeSpec)[]).filter(
+      (k) => JSON.stringify(derived[k]) !== JSON.stringify(spec[k]),
+    );
+    if (Object.keys(spec).length !== Object.keys(derived).length) fields.push("node" as keyof NodeSpec);
+    if (fields.length) {
+      problems.push(`${where}: ${[...new Set(fields)].join(", ")} differ from today's config`);
+      continue;
+    }
+    const shown = stepsFor(derived).map((s) => s.shown);
+    const differing = shown.filter((s, i) => JSON.stringify(s) !== JSON.stringify(stored.steps?.[i]));
+    if (differing.length || stored.steps?.length !== shown.length)
+      problems.push(
+        `${where}: the stored ${differing.map((s) => s.id).join(", ") || "steps"} differ from what its spec derives`,
+      );
+  }
+  return problems;
+}

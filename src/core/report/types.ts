@@ -1,0 +1,111 @@
+// What a scan reports. These records are the JSON contract of `certs-bot scan --json` (dates
+// become ISO-8601 UTC strings there) and what later features (store, digest, Slack) consume.
+
+export type CertificateStatus =
+  "ok" | "warning" | "critical" | "expired" | "not-yet-valid" | "unreadable" | "missing";
+
+export type Status = CertificateStatus | "unreachable";
+
+/**
+ * Worst last. Time-bound statuses outrank the unknowns: an expired certificate is a known outage,
+ * while an unreachable node or an unreadable file is something to look at.
+ */
+export const STATUS_ORDER: readonly Status[] = [
+  "ok",
+  "warning",
+  "missing",
+  "unreadable",
+  "unreachable",
+  "critical",
+  "not-yet-valid",
+  "expired",
+];
+
+/** Position in STATUS_ORDER: higher is worse. */
+export const severity = (status: Status): number => STATUS_ORDER.indexOf(status);
+
+export function worstOf(statuses: Iterable<Status>): Status {
+  let worst = 0;
+  for (const status of statuses) worst = Math.max(worst, STATUS_ORDER.indexOf(status));
+  return STATUS_ORDER[worst] ?? "ok";
+}
+
+export interface CertificateReport {
+  name: string;
+  path: string;
+  kind: "certificate" | "kubeconfig";
+  status: CertificateStatus;
+  /** Catalogue name of the CA expected to sign it (null for CAs and self-signed files). */
+  ca: string | null;
+  subject: string | null;
+  issuer: string | null;
+  serialNumber: string | null;
+  notBefore: Date | null;
+  notAfter: Date | null;
+  daysLeft: number | null;
+  isCA: boolean;
+  sans: string[];
+  keyAlgorithm: string | null;
+  sha256: string | null;
+  error?: string;
+}
+
+export type FindingCode =
+  | "kubelet-conf-embedded"
+  | "ca-expires-before-renewal"
+  | "not-signed-by-ca"
+  | "apiserver-drift"
+  | "apiserver-unreachable";
+
+export interface Finding {
+  code: FindingCode;
+  severity: "info" | "warning" | "critical";
+  /** The certificate it is about, when it is about one. */
+  certificate?: string;
+  message: string;
+  advice: string;
+}
+
+/** What the apiserver on the node actually serves, seen by a TLS handshake from certs-bot. */
+export interface ServedCertificate {
+  port: number;
+  reachable: boolean;
+  sha256?: string;
+  subject?: string;
+  notAfter?: Date;
+  daysLeft?: number;
+  status?: CertificateStatus;
+  error?: string;
+}
+
+export interface NodeReport {
+  name: string;
+  host: string;
+  port: number;
+  status: Status;
+  reachable: boolean;
+  error?: string;
+  kubeadmVersion?: string;
+  certificates: CertificateReport[];
+  findings: Finding[];
+  apiserver?: ServedCertificate;
+}
+
+export interface ClusterReport {
+  name: string;
+  status: Status;
+  nodes: NodeReport[];
+}
+
+export interface ScanReport {
+  scannedAt: Date;
+  clusters: ClusterReport[];
+}
+
+/** A cluster's latest scan as kept (the store) and shown (`/certs status`, App Home). */
+export interface StoredScan {
+  cluster: string;
+  scannedAt: Date;
+  durationMs: number;
+  report: ClusterReport;
+}

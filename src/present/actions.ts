@@ -1,0 +1,11 @@
+// The action_id of every button certs-bot posts. The views that draw a button and the edges that
+// route its click (adapters/slack/app.ts, adapters/console/session.ts) import it from here, so no view imports another.
+
+/** "Scan now" in App Home: value is the cluster name. */
+export const SCAN_NOW_ACTION = "scan_now";
+/** Approve on a renewal's approval card: value is the request id. */
+export const APPROVE_ACTION = "renewal_approve";
+/** Reject on a renewal's approval card: value is the request id. */
+export const REJECT_ACTION = "renewal_reject";
+/** "Request renewal" on a critical or expired warning: value is the cluster name. */
+export const REQUEST_RENEWAL_ACTION = "renewal_request";

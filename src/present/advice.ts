@@ -1,0 +1,138 @@
+// "What to do" for a warning. Pure.
+//
+// Why it is its own module: the advice is the part of a warning someone acts on at 3 a.m., and it
+// depends on what the certificate is, not on how bad it is. A kubeadm leaf is renewed by
+// `kubeadm certs renew` and only counts once the static pods restart (the origin story's trap); a
+// CA cannot be renewed that way at all; the kubelet's client certificate rotates itself and only
+// needs a look when that stopped working; an unknown (unreachable, unreadable, missing) needs a
+// different look. One place decides this, and it is tested on its own.
+import { CATALOGUE } from "../core/kubeadm/catalogue.js";
+import type { CertificateReport, NodeReport, Status } from "../core/report/types.js";
+import { code, plain } from "./format.js";
+
+/** The entries `kubeadm certs renew <name>` accepts: every catalogue leaf except the kubelet's own. */
+const KUBELET_OWN = new Set(["kubelet.conf", "kubelet-client", "kubelet-serving"]);
+export const KUBEADM_RENEWABLE: ReadonlySet<string> = new Set(
+  CATALOGUE.filter((e) => !e.isCA && !KUBELET_OWN.has(e.name)).map((e) => e.name),
+);
+
+/** Beyond this many names on one node, `kubeadm certs renew all` reads better than a list. */
+const RENEW_ALL_FROM = 4;
+
+/** What a warning is about, as advice needs it. */
+export type AdviceSubject =
+  | { kind: "certificate"; node: NodeReport; certificate: CertificateReport; level: Status }
+  | { kind: "served"; node: NodeReport; level: Status }
+  | { kind: "node"; node: NodeReport; level: Status };
+
+const RESTART =
+  "then restart the control-plane static pods so they load the new files (move their manifests out of " +
+  "the manifests directory and back, or remove the pods with `crictl`)";
+
+function one(subject: AdviceSubject): { group: string; text: string } {
+  const node = code(subject.node.name, 80);
+  if (subject.kind === "node") {
+    const where = subject.node.port
+      ? `${subject.node.host}:${subject.node.port}`
+      : `${subject.node.host} (local)`;
+    return {
+      group: "unreachable",
+      text:
+        `Check that certs-bot reaches ${code(where, 120)} over SSH: network and firewall, sshd, ` +
+        "the host key in known_hosts, the key and the user (and sudo, with become: sudo).",
+    };
+  }
+  if (subject.kind === "served") {
+    return {
+      group: "served",
+      text:
+        `The apiserver on ${node} serves an older certificate than apiserver.crt on disk (renewed but not ` +
+        "restarted): restart kube-apiserver there (move kube-apiserver.yaml out of the manifests directory and back).",
+    };
+  }
+  const { certificate: cert, level } = subject;
+  const name = code(cert.name, 80);
+  if (level === "unreadable") {
+    return {
+      group: `unreadable:${cert.name}`,
+      text: `certs-bot could not use ${name} on ${node}: ${plain(cert.error ?? "unreadable")}. Check the file's content and permissions.`,
+    };
+  }
+  if (level === "missing") {
+    return {
+      group: `missing:${cert.name}`,
+      text:
+        `${name} is missing on ${node}: restore it from a backup or another control-plane node; kubeadm ` +
+        "regenerates leaves with `kubeadm init phase certs` and kubeconfigs with `kubeadm init phase kubeconfig`.",
+    };
+  }
+  if (level === "not-yet-valid") {
+    return {
+      group: "clock",
+      text: `A certificate on ${node} is not valid yet: check the clock (NTP) of ${node} and of the machine that issued it.`,
+    };
+  }
+  if (cert.isCA) {
+    return {
+      group: `ca:${cert.name}`,
+      text:
+        `${name} is a CA: \`kubeadm certs renew\` cannot renew it, and no leaf outlives it. CA rotation is ` +
+        "manual (kubeadm docs: 'Manual rotation of CA certificates').",
+    };
+  }
+  if (cert.name === "kubelet-client") {
+    return {
+      group: "kubelet-client",
+      text:
+        `The kubelet on ${node} renews its client certificate itself (rotateCertificates): look at its log ` +
+        "(`journalctl -u kubelet`) and at pending CSRs (`kubectl get csr`); kubeadm docs: 'Kubelet client " +
+        "certificate rotation fails'.",
+    };
+  }
+  if (cert.name === "kubelet.conf") {
+    return {
+      group: "kubelet.conf",
+      text:
+        `kubelet.conf on ${node} embeds its client certificate, which never rotates: point client-certificate ` +
+        "and client-key at /var/lib/kubelet/pki/kubelet-client-current.pem and restart the kubelet.",
+    };
+  }
+  if (cert.name === "kubelet-serving") {
+    return {
+      group: "kubelet-serving",
+      text:
+        `The kubelet's serving certificate on ${node}: with serverTLSBootstrap, approve its CSR ` +
+        "(`kubectl get csr`); without, remove kubelet.crt and kubelet.key and restart the kubelet to make a new one.",
+    };
+  }
+  if (KUBEADM_RENEWABLE.has(cert.name)) return { group: "renew", text: cert.name };
+  return { group: `other:${cert.name}`, text: `Renew ${name} on ${node}.` };
+}
+
+/**
+ * The advice for one node's subjects, one line per distinct action, in the order the subjects come
+ * (worst first, when they are sorted so). kubeadm leaves on the node merge into one renew line.
+ */
+export function adviceFor(subjects: readonly AdviceSubject[]): string[] {
+  const lines = new Map<string, string>();
+  const renew: string[] = [];
+  for (const subject of subjects) {
+    if (subject.level === "ok") continue;
+    const { group, text } = one(subject);
+    if (group === "renew") {
+      if (!renew.includes(text)) renew.push(text);
+      if (!lines.has(group)) lines.set(group, "");
+    } else if (!lines.has(group)) {
+      lines.set(group, text);
+    }
+  }
+  const node = subjects[0] ? code(subjects[0].node.name, 80) : "the node";
+  if (lines.has("renew")) {
+    const commands =
+      renew.length >= RENEW_ALL_FROM
+        ? "`kubeadm certs renew all`"
+        : renew.map((name) => code(`kubeadm certs renew ${name}`, 120)).join(", ");
+    lines.set("renew", `Renew on ${node}: ${commands}, ${RESTART}.`);
+  }
+  return [...lines.values()];
+}

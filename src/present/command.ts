@@ -1,0 +1,355 @@
+// The text after `/certs`, parsed into a typed command or a typed usage error. Pure, and strict on
+// purpose: whatever a person types in Slack ends up in queue jobs and, with renewals, near a shell
+// on a control-plane node. So the grammar is a handful of plain words and flags, and anything that
+// looks like shell (metacharacters, quotes, line breaks) is refused outright rather than cleaned:
+// nothing runs, and the answer says so.
+//
+// Grammar (tokens are separated by spaces; flags may come before or after the cluster):
+//   (empty) | help [SUBCOMMAND]
+//   list
+//   status CLUSTER [--node NAME] [--all]
+//   scan CLUSTER
+//   renew CLUSTER [--node NAME] [--certs a,b]     (parsed; renewals are not enabled yet)
+//   audit CLUSTER                                 (parsed; renewals are not enabled yet)
+// `--flag VALUE` and `--flag=VALUE` are the same. The subcommand is case-insensitive; names are not
+// (they must match the config's patterns, so `Cluster-A` is malformed, never a near miss).
+//
+// Whether the cluster exists and may be shown here is not the parser's business: that needs the
+// config and the channel, and the router answers it (see checkCluster below and router.ts).
+import { CATALOGUE } from "../core/kubeadm/catalogue.js";
+import { CLUSTER_NAME } from "../config/schema.js";
+import { suggestNames } from "../config/suggest.js";
+import { code } from "./format.js";
+
+export const SUBCOMMANDS = ["help", "list", "status", "scan", "renew", "audit"] as const;
+export type Subcommand = (typeof SUBCOMMANDS)[number];
+
+/** Longest text accepted after `/certs`, in UTF-16 units. */
+export const MAX_TEXT = 500;
+
+/**
+ * A node is called by its configured `name`, which defaults to its host: a host name or an IP
+ * address, IPv6 included (hence the colon). Wider than NODE_NAME in the schema, on purpose.
+ */
+export const NODE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
+
+/** Certificates that `--certs` may name: the catalogue's names, nothing else. */
+export const CERTIFICATE_NAMES: readonly string[] = CATALOGUE.map((entry) => entry.name);
+
+export type Command =
+  | { kind: "help"; topic?: Subcommand }
+  | { kind: "list" }
+  | { kind: "status"; cluster: string; node?: string; all: boolean }
+  | { kind: "scan"; cluster: string }
+  | { kind: "renew"; cluster: string; node?: string; certs?: string[] }
+  | { kind: "audit"; cluster: string };
+
+/** Commands that are about one cluster. */
+export type ClusterCommand = Extract<Command, { cluster: string }>;
+
+export type CommandErrorCode =
+  | "too-long"
+  | "unsafe-text"
+  | "unknown-subcommand"
+  | "missing-cluster"
+  | "extra-argument"
+  | "unknown-flag"
+  | "bad-value"
+  | "unknown-cluster";
+
+export interface CommandError {
+  kind: "error";
+  code: CommandErrorCode;
+  /** One or two sentences of mrkdwn. Anything the user typed in it went through `quote`. */
+  message: string;
+  /** The subcommand it was about, when known: the answer then shows that subcommand's usage. */
+  subcommand?: Subcommand;
+  /** Close names (subcommands, clusters visible here, nodes, certificates), best first. */
+  suggestions?: string[];
+  /** The cluster it was about, when one was named (unknown-cluster: the name as typed). */
+  cluster?: string;
+}
+
+export type ParseResult = { ok: true; command: Command } | { ok: false; error: CommandError };
+
+export const USAGE: Record<Subcommand, string> = {
+  help: "/certs help [SUBCOMMAND]",
+  list: "/certs list",
+  status: "/certs status CLUSTER [--node NAME] [--all]",
+  scan: "/certs scan CLUSTER",
+  renew: "/certs renew CLUSTER [--node NAME] [--certs NAME,NAME]",
+  audit: "/certs audit CLUSTER",
+};
+
+/** Flags each subcommand takes, and whether they take a value. */
+const FLAGS: Record<Subcommand, Record<string, "boolean" | "value">> = {
+  help: {},
+  list: {},
+  status: { "--node": "value", "--all": "boolean" },
+  scan: {},
+  renew: { "--node": "value", "--certs": "value" },
+  audit: {},
+};
+
+/** Characters the shell would act on, and quotes; `/certs` takes none of them. Named in words. */
+const UNSAFE_CHARACTERS: Record<string, string> = {
+  ";": "a semicolon",
+  "|": "a pipe",
+  "&": "an ampersand",
+  $: "a dollar sign",
+  "`": "a backtick",
+  "<": "an angle bracket",
+  ">": "an angle bracket",
+  "(": "a parenthesis",
+  ")": "a parenthesis",
+  "{": "a brace",
+  "}": "a brace",
+  "\\": "a backslash",
+  "'": "a quote",
+  '"': "a quote",
+  "\u2018": "a quote",
+  "\u2019": "a quote",
+  "\u201c": "a quote",
+  "\u201d": "a quote",
+  "\r": "a line break",
+  "\n": "a line break",
+  "\u2028": "a line break",
+  "\u2029": "a line break",
+};
+
+/** Shown text from the user, as a code span that cannot break out. */
+const quote = (text: string): string => code(text, 60);
+
+const NOTHING_RUNS = "Nothing was run.";
+
+function fail(error: Omit<CommandError, "kind">): ParseResult {
+  return { ok: false, error: { kind: "error", ...error } };
+}
+
+function unsafeCharacter(text: string): string | null {
+  for (const char of text) {
+    const named = UNSAFE_CHARACTERS[char];
+    if (named) return named;
+    const unit = char.charCodeAt(0);
+    if ((unit < 0x20 && char !== "\t") || unit === 0x7f) return "a control character";
+  }
+  return null;
+}
+
+const isSubcommand = (word: string): word is Subcommand => (SUBCOMMANDS as readonly string[]).includes(word);
+
+/** Parse the text Slack sends after `/certs` (without the command itself). */
+export function parseCommand(text: string): ParseResult {
+  if (text.length > MAX_TEXT) {
+    return fail({
+      code: "too-long",
+      message: `That is ${text.length} characters; \`/certs\` takes at most ${MAX_TEXT}. ${NOTHING_RUNS}`,
+    });
+  }
+  const unsafe = unsafeCharacter(text);
+  if (unsafe) {
+    return fail({
+      code: "unsafe-text",
+      message:
+        `\`/certs\` takes plain words only, and this has ${unsafe} in it ` +
+        `(no shell characters, quotes or line breaks). ${NOTHING_RUNS}`,
+    });
+  }
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const [first, ...rest] = words;
+  if (first === undefined) return { ok: true, command: { kind: "help" } };
+  const sub = first.toLowerCase();
+  if (!isSubcommand(sub)) {
+    const suggestions = suggestNames(sub, SUBCOMMANDS);
+    return fail({
+      code: "unknown-subcommand",
+      message:
+        `${quote(first)} is not a \`/certs\` subcommand` +
+        (suggestions.length ? `; did you mean ${suggestions.map((s) => `\`${s}\``).join(" or ")}?` : ".") +
+        ` ${NOTHING_RUNS}`,
+      suggestions,
+    });
+  }
+
+  // Flags and positional words.
+  const flags = new Map<string, string | true>();
+  const positional: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const word = rest[i]!;
+    if (/^[\u2012-\u2015\u2212]/.test(word)) {
+      return fail({
+        code: "unknown-flag",
+        subcommand: sub,
+        message:
+          `${quote(word)} starts with a dash that is not \`-\` (autocorrect turns \`--\` into \`—\`); ` +
+          `type flags as \`--node\`. ${NOTHING_RUNS}`,
+      });
+    }
+    if (!word.startsWith("-")) {
+      positional.push(word);
+      continue;
+    }
+    const eq = word.indexOf("=");
+    const name = eq > 0 ? word.slice(0, eq) : word;
+    const kind = FLAGS[sub][name];
+    if (!kind) {
+      const known = Object.keys(FLAGS[sub]);
+      const suggestions = suggestNames(name, known);
+      return fail({
+        code: "unknown-flag",
+        subcommand: sub,
+        message:
+          (known.length
+            ? `\`${sub}\` has no flag ${quote(name)}` +
+              (suggestions.length
+                ? `; did you mean \`${suggestions[0]}\`?`
+                : `; it takes ${known.join(", ")}.`)
+            : `\`${sub}\` takes no flags, and got ${quote(name)}.`) + ` ${NOTHING_RUNS}`,
+        suggestions,
+      });
+    }
+    if (flags.has(name)) {
+      return fail({
+        code: "extra-argument",
+        subcommand: sub,
+        message: `\`${name}\` is given twice. ${NOTHING_RUNS}`,
+      });
+    }
+    if (kind === "boolean") {
+      if (eq > 0) {
+        return fail({
+          code: "bad-value",
+          subcommand: sub,
+          message: `\`${name}\` takes no value (got ${quote(word)}). ${NOTHING_RUNS}`,
+        });
+      }
+      flags.set(name, true);
+      continue;
+    }
+    const value = eq > 0 ? word.slice(eq + 1) : rest[i + 1];
+    if (eq < 0) i += 1;
+    if (value === undefined || value === "" || (eq < 0 && value.startsWith("-"))) {
+      return fail({
+        code: "bad-value",
+        subcommand: sub,
+        message: `\`${name}\` needs a value, as in \`${name} ${name === "--certs" ? "apiserver,admin.conf" : "NAME"}\`. ${NOTHING_RUNS}`,
+      });
+    }
+    flags.set(name, value);
+  }
+
+  if (sub === "help") {
+    const [topic, ...extra] = positional;
+    if (extra.length > 0 || (topic !== undefined && !isSubcommand(topic.toLowerCase()))) {
+      return fail({
+        code: "extra-argument",
+        subcommand: "help",
+        message: `\`help\` takes at most one subcommand (${SUBCOMMANDS.join(", ")}). ${NOTHING_RUNS}`,
+      });
+    }
+    const lower = topic?.toLowerCase();
+    return {
+      ok: true,
+      command: lower && isSubcommand(lower) ? { kind: "help", topic: lower } : { kind: "help" },
+    };
+  }
+  if (sub === "list") {
+    if (positional.length > 0) {
+      return fail({
+        code: "extra-argument",
+        subcommand: "list",
+        message:
+          `\`list\` takes no arguments (got ${quote(positional.join(" "))}); ` +
+          `for one cluster, use \`/certs status CLUSTER\`. ${NOTHING_RUNS}`,
+      });
+    }
+    return { ok: true, command: { kind: "list" } };
+  }
+
+  const [cluster, ...extra] = positional;
+  if (cluster === undefined) {
+    return fail({
+      code: "missing-cluster",
+      subcommand: sub,
+      message: `\`${sub}\` needs a cluster, as in \`${USAGE[sub]}\`; \`/certs list\` shows the clusters of this channel.`,
+    });
+  }
+  if (!CLUSTER_NAME.test(cluster)) {
+    return fail({
+      code: "bad-value",
+      subcommand: sub,
+      message:
+        `${quote(cluster)} is not a cluster name (lowercase letters, digits and dashes, ` +
+        `at most 63 characters). ${NOTHING_RUNS}`,
+    });
+  }
+  if (extra.length > 0) {
+    return fail({
+      code: "extra-argument",
+      subcommand: sub,
+      cluster,
+      message: `\`${sub}\` takes one cluster; ${quote(extra.join(" "))} is too much. ${NOTHING_RUNS}`,
+    });
+  }
+  const node = flags.get("--node");
+  if (typeof node === "string" && !NODE_ARG.test(node)) {
+    return fail({
+      code: "bad-value",
+      subcommand: sub,
+      cluster,
+      message: `${quote(node)} is not a node name. ${NOTHING_RUNS}`,
+    });
+  }
+  const nodePart = typeof node === "string" ? { node } : {};
+
+  switch (sub) {
+    case "status":
+      return {
+        ok: true,
+        command: { kind: "status", cluster, ...nodePart, all: flags.get("--all") === true },
+      };
+    case "scan":
+      return { ok: true, command: { kind: "scan", cluster } };
+    case "audit":
+      return { ok: true, command: { kind: "audit", cluster } };
+    case "renew": {
+      const list = flags.get("--certs");
+      if (typeof list !== "string") return { ok: true, command: { kind: "renew", cluster, ...nodePart } };
+      const certs = list.split(",");
+      for (const name of certs) {
+        if (CERTIFICATE_NAMES.includes(name)) continue;
+        const suggestions = name ? suggestNames(name, CERTIFICATE_NAMES) : [];
+        return fail({
+          code: "bad-value",
+          subcommand: sub,
+          cluster,
+          message:
+            (name ? `${quote(name)} is not a kubeadm certificate` : "`--certs` has an empty name") +
+            (suggestions.length ? `; did you mean \`${suggestions[0]}\`?` : ".") +
+            ` \`--certs\` takes a comma-separated list such as \`apiserver,admin.conf\`. ${NOTHING_RUNS}`,
+          suggestions,
+        });
+      }
+      return { ok: true, command: { kind: "renew", cluster, ...nodePart, certs: [...new Set(certs)] } };
+    }
+  }
+}
+
+/**
+ * Is the command's cluster among `visible` (the names shown in this channel)? Suggestions come from
+ * `visible` only, so a typo never reveals another team's cluster.
+ */
+export function checkCluster(cluster: string, visible: readonly string[]): CommandError | null {
+  if (visible.includes(cluster)) return null;
+  const suggestions = suggestNames(cluster, visible);
+  return {
+    kind: "error",
+    code: "unknown-cluster",
+    cluster,
+    suggestions,
+    message:
+      `There is no cluster ${quote(cluster)} in this channel` +
+      (suggestions.length ? `; did you mean ${suggestions.map((s) => `*${s}*`).join(", ")}?` : ".") +
+      " `/certs list` shows the clusters of this channel.",
+  };
+}

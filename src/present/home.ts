@@ -1,0 +1,123 @@
+// App Home: one user's dashboard of the clusters they may see (access.ts `homeClusters` decides
+// which), worst first, each with status, worst certificate, time left and scan age, and a "Scan now"
+// button where the user is an operator. Pure: the Bolt edge publishes what this returns.
+//
+// It must read the same at 3 clusters and at 500, within a Home view's 100 blocks. So the worst
+// HOME_ROWS clusters get a row (a section, with its button) each; the clusters after them that need
+// a look share packed sections; whatever is left (mostly clusters that are fine) is counted in one
+// line. The whole view stays under TEXT_BUDGET, the same budget as a message, since Slack does not
+// document how much text a view may carry.
+import { formatDate } from "./report.js";
+import { SCAN_NOW_ACTION } from "./actions.js";
+import { context, divider, header, packLines, section } from "./format.js";
+import {
+  TEXT_BUDGET,
+  blockTextLength,
+  type Block,
+  type ButtonElement,
+  type SectionBlock,
+} from "./slack-types.js";
+import { compareRows, countRows, listLine, listRow, type ListCluster, type ListRow } from "./views.js";
+
+/** Clusters with a row of their own (and a button, for operators). */
+export const HOME_ROWS = 40;
+
+/** Room kept for the closing "… and N more" line. */
+const MORE_LINE_RESERVE = 300;
+
+export interface HomeInput {
+  /** The clusters this user may see, with their latest scans (null: never scanned). */
+  clusters: readonly ListCluster[];
+  /** Whether the user may request scans of this cluster (decides the button). */
+  isOperatorOf: (cluster: string) => boolean;
+  now: Date;
+  timeZone: string;
+  /** Shown on top: what came of the user's last click (scan queued, refused, done). */
+  notice?: readonly Block[];
+}
+
+export interface HomeView {
+  type: "home";
+  blocks: Block[];
+}
+
+const WHO_SEES_WHAT =
+  "You see the clusters you operate or approve, and those of the channels you are in. " +
+  "`/certs help` in a channel shows the commands.";
+
+function scanButton(cluster: string): ButtonElement {
+  return {
+    type: "button",
+    text: { type: "plain_text", text: "Scan now" },
+    action_id: SCAN_NOW_ACTION,
+    value: cluster,
+  };
+}
+
+function rowBlock(row: ListRow, input: HomeInput): SectionBlock {
+  const block = section(listLine(row, input.now));
+  return input.isOperatorOf(row.name) ? { ...block, accessory: scanButton(row.name) } : block;
+}
+
+export function renderHome(input: HomeInput): HomeView {
+  const { now, timeZone } = input;
+  const head: Block[] = [
+    header("certs-bot — your clusters"),
+    ...(input.notice?.length ? [...input.notice, divider()] : []),
+  ];
+  const rows = input.clusters.map(listRow).sort(compareRows);
+  if (rows.length === 0) {
+    return {
+      type: "home",
+      blocks: [
+        ...head,
+        section(
+          "No clusters to show you. A cluster shows here when you are one of its operators or " +
+            "approvers, or a member of one of its channels.",
+        ),
+      ],
+    };
+  }
+  const n = rows.length;
+  head.push(
+    context(
+      `${n} ${n === 1 ? "cluster" : "clusters"}: ${countRows(rows)} · worst first · as of ${formatDate(now, timeZone)}`,
+    ),
+  );
+  const foot = [context(WHO_SEES_WHAT)];
+  let chars = blockTextLength([...head, ...foot]) + MORE_LINE_RESERVE;
+
+  const body: Block[] = [];
+  let shown = 0;
+  for (const row of rows.slice(0, HOME_ROWS)) {
+    const block = rowBlock(row, input);
+    const size = blockTextLength([block]);
+    if (chars + size > TEXT_BUDGET) break;
+    body.push(block);
+    chars += size;
+    shown += 1;
+  }
+
+  // After the rows: the clusters that still need a look, one line each, while the budget lasts.
+  const packed: string[] = [];
+  const unshown: ListRow[] = [];
+  for (const row of rows.slice(shown)) {
+    const line = listLine(row, now);
+    if (row.status !== "ok" && chars + line.length + 1 <= TEXT_BUDGET) {
+      packed.push(line);
+      chars += line.length + 1;
+    } else {
+      unshown.push(row);
+    }
+  }
+  body.push(...packLines(packed).map(section));
+  if (unshown.length > 0) {
+    body.push(
+      context(
+        `… and ${unshown.length} more: ${countRows(unshown)}. ` +
+          "`/certs list` in a cluster's channel lists every one.",
+      ),
+    );
+  }
+  return { type: "home", blocks: [...head, ...body, ...foot] };
+}

@@ -1,0 +1,532 @@
+// What `/certs` answers, as Block Kit. Pure: data and `now` in, `{ text, blocks }` out, so the Bolt
+// edge, the console adapter and the tests all see the same replies.
+//
+// The same rules as the digest (present/digest.ts): everything that came from a node, a config or a
+// user goes through notify/format's `code`/`plain`, which escape and bound it; every reply names its
+// cluster in `text` and in its first block; and a reply that would not fit one message (a list of
+// 500 clusters, `status --all` on a big cluster) is split into several, each under the block count
+// and TEXT_BUDGET, the later ones saying "continued (2/3)". The caller posts them in order.
+import { formatDate, residualTime } from "./report.js";
+import {
+  severity,
+  worstOf,
+  type CertificateReport,
+  type ClusterReport,
+  type NodeReport,
+  type Status,
+  type StoredScan,
+} from "../core/report/types.js";
+import {
+  STATUS_EMOJI,
+  STATUS_LABEL,
+  ago,
+  chunkToFit,
+  code,
+  context,
+  divider,
+  header,
+  packLines,
+  plain,
+  section,
+} from "./format.js";
+import { rankConcerns, type Concern } from "../core/alerts/rank.js";
+import type { Block, ChatReply, SlackMessage } from "./slack-types.js";
+import { USAGE, type CommandError, type Subcommand } from "./command.js";
+
+const NOT_SCANNED_EMOJI = ":hourglass_flowing_sand:";
+/** Room for the "continued (i/n)" note, whose numbers are known only after splitting. */
+const NOTE_PLACEHOLDER = "continued (999/999)";
+
+/** A user id as Slack sends it; anything else is not mentioned. */
+const USER_ID = /^[UW][A-Z0-9]{2,20}$/;
+
+const measure = (reply: ChatReply): SlackMessage => ({ channel: "-", ...reply });
+
+/** `12d left`, `expired 3d ago`, `valid in 2d`, or the status when there is no date. */
+function timeLeft(cert: Pick<CertificateReport, "notBefore" | "notAfter">, now: Date): string {
+  const residual = residualTime(cert, now);
+  if (residual === "-") return "no expiry known";
+  return /^(expired|valid in)/.test(residual) ? residual : `${residual} left`;
+}
+
+const scanAge = (scan: StoredScan | null, now: Date): string =>
+  scan ? `scanned ${ago(now.getTime() - scan.scannedAt.getTime())}` : "not scanned yet";
+
+// ---------------------------------------------------------------------------------------------
+// The worst thing about a cluster (list, scan-done).
+
+function clusterStatus(report: ClusterReport, worst: Concern | undefined): Status {
+  return worstOf([report.status, ...report.nodes.map((n) => n.status), ...(worst ? [worst.status] : [])]);
+}
+
+function worstDetail(worst: Concern, now: Date): string {
+  const what = code(worst.label, 140);
+  switch (worst.status) {
+    case "unreachable":
+    case "unreadable":
+      return `${what} ${worst.status}${worst.error ? `: ${plain(worst.error, 100)}` : ""}`;
+    case "missing":
+      return `${what} missing`;
+    default:
+      return worst.notAfter
+        ? `${what} ${timeLeft({ notBefore: worst.notBefore ?? new Date(0), notAfter: worst.notAfter }, now)}`
+        : `${what} ${STATUS_LABEL[worst.status]}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// help
+
+interface HelpEntry {
+  what: string;
+  examples: (cluster: string) => string[];
+}
+
+const HELP: Record<Subcommand, HelpEntry> = {
+  help: { what: "What each subcommand does, with examples.", examples: () => ["/certs help status"] },
+  list: {
+    what: "The clusters shown in this channel, worst first: status, worst certificate, days left, scan age.",
+    examples: () => ["/certs list"],
+  },
+  status: {
+    what:
+      "The latest report of a cluster: per node, the certificates that need attention (every one " +
+      "with `--all`), when they expire, the CA, findings and the report's age. Starts a scan when " +
+      "there is no report yet.",
+    examples: (c) => [`/certs status ${c}`, `/certs status ${c} --all`, `/certs status ${c} --node NAME`],
+  },
+  scan: {
+    what: "Scans a cluster now (operators only); the result follows in the same place.",
+    examples: (c) => [`/certs scan ${c}`],
+  },
+  renew: {
+    what:
+      "Requests a renewal (operators only): certs-bot scans the cluster, posts the plan in the " +
+      "cluster's channel with Approve and Reject buttons, and runs it node by node once an approver " +
+      "(not you) approves, reporting every step in the card's thread.",
+    examples: (c) => [`/certs renew ${c}`, `/certs renew ${c} --node NAME --certs apiserver,admin.conf`],
+  },
+  audit: {
+    what: "The renewals of a cluster, newest first: who asked, who approved or rejected, what ran.",
+    examples: (c) => [`/certs audit ${c}`],
+  },
+};
+
+const ORDER: readonly Subcommand[] = ["list", "status", "scan", "renew", "audit", "help"];
+
+/**
+ * Every subcommand (or only `topic`), with examples. `exampleCluster` (a cluster shown in this
+ * channel, when there is one) makes the examples copyable.
+ */
+export function renderHelp(topic?: Subcommand, exampleCluster = "CLUSTER"): ChatReply {
+  const shown = topic ? [topic] : ORDER;
+  const entry = (sub: Subcommand): string => {
+    const { what, examples } = HELP[sub];
+    return `*\`${USAGE[sub]}\`*\n${what}\n${examples(exampleCluster)
+      .map((e) => `\`${e}\``)
+      .join("  ·  ")}`;
+  };
+  return {
+    text: topic ? `certs-bot: ${USAGE[topic]}` : `certs-bot: /certs ${ORDER.join(" | ")}`,
+    blocks: [
+      header(topic ? `/certs ${topic}` : "certs-bot: /certs commands"),
+      ...shown.map((sub) => section(entry(sub))),
+      context(
+        topic
+          ? "`/certs help` lists every subcommand."
+          : "Cluster and node names are plain words; shell characters and quotes are refused.",
+      ),
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// list
+
+export interface ListCluster {
+  name: string;
+  /** The latest scan, or null when the cluster was never scanned. */
+  latest: StoredScan | null;
+}
+
+export interface ListInput {
+  /** The clusters visible in this channel (the router filters them; this renders what it gets). */
+  clusters: readonly ListCluster[];
+  now: Date;
+  timeZone: string;
+}
+
+export interface ListRow {
+  name: string;
+  status: Status | null;
+  worst?: Concern;
+  scan: StoredScan | null;
+}
+
+export function listRow(cluster: ListCluster): ListRow {
+  if (!cluster.latest) return { name: cluster.name, status: null, scan: null };
+  const worst = rankConcerns(cluster.latest.report, { includeOk: true })[0];
+  return {
+    name: cluster.name,
+    status: clusterStatus(cluster.latest.report, worst),
+    ...(worst ? { worst } : {}),
+    scan: cluster.latest,
+  };
+}
+
+/** Concern first; never-scanned clusters last. */
+export function compareRows(a: ListRow, b: ListRow): number {
+  if (a.status === null || b.status === null) {
+    return (a.status === null ? 1 : 0) - (b.status === null ? 1 : 0) || a.name.localeCompare(b.name);
+  }
+  return (
+    severity(b.status) - severity(a.status) ||
+    (a.worst?.notAfter?.getTime() ?? Infinity) - (b.worst?.notAfter?.getTime() ?? Infinity) ||
+    a.name.localeCompare(b.name)
+  );
+}
+
+/** One cluster on one line: status, worst certificate, time left, scan age. */
+export function listLine(row: ListRow, now: Date): string {
+  const name = `*${plain(row.name, 80)}*`;
+  if (row.status === null) return `${NOT_SCANNED_EMOJI} ${name} — not scanned yet`;
+  const worst = row.worst ? ` · ${worstDetail(row.worst, now)}` : "";
+  return `${STATUS_EMOJI[row.status]} ${name} — ${STATUS_LABEL[row.status]}${worst} · ${scanAge(row.scan, now)}`;
+}
+
+/** `2 expired, 1 warning, 40 ok`: the rows counted by status, in the rows' order. */
+export function countRows(rows: readonly ListRow[]): string {
+  const counts = new Map<string, number>();
+  for (const row of rows) {
+    const label = row.status ? STATUS_LABEL[row.status] : "not scanned yet";
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
+  return [...counts].map(([label, n]) => `${n} ${label}`).join(", ");
+}
+
+export function renderList(input: ListInput): ChatReply[] {
+  const { now, timeZone } = input;
+  const rows = input.clusters.map(listRow).sort(compareRows);
+  if (rows.length === 0) {
+    return [
+      {
+        text: "No clusters are shown in this channel.",
+        blocks: [
+          section(
+            "No clusters are shown in this channel. An admin can add this channel to a cluster's " +
+              "`viewers` in the config.",
+          ),
+        ],
+      },
+    ];
+  }
+  const summary = countRows(rows);
+  const n = rows.length;
+  const title = `${n} ${n === 1 ? "cluster" : "clusters"} in this channel`;
+  const head: Block[] = [
+    header(`Certificates — ${title}`),
+    context(`${summary} · worst first · as of ${formatDate(now, timeZone)}`),
+  ];
+  const lines = rows.map((row) => listLine(row, now));
+  const page = (chunk: readonly string[], note: string | null, first: boolean): ChatReply => ({
+    text: first ? `${title}: ${summary}` : `${title} (${note})`,
+    blocks: [
+      ...(first ? head : [context(`${title} · ${note}`)]),
+      ...packLines(chunk).map(section),
+      ...(first && note ? [context(note)] : []),
+    ],
+  });
+  return paginate(lines, page);
+}
+
+// ---------------------------------------------------------------------------------------------
+// status
+
+export interface StatusInput {
+  cluster: string;
+  scan: StoredScan;
+  now: Date;
+  timeZone: string;
+  /** Only this node (the router has checked that the cluster has it). */
+  node?: string;
+  /** Every certificate, not only those that need attention. */
+  all: boolean;
+}
+
+function certLine(cert: CertificateReport, now: Date, timeZone: string): string {
+  const parts = [`${STATUS_EMOJI[cert.status]} ${code(cert.name, 60)} *${STATUS_LABEL[cert.status]}*`];
+  if (cert.notAfter) parts.push(`expires ${formatDate(cert.notAfter, timeZone)} (${timeLeft(cert, now)})`);
+  parts.push(cert.ca ? `CA ${code(cert.ca, 60)}` : cert.isCA ? "a CA" : "no CA");
+  if (cert.error) parts.push(plain(cert.error, 200));
+  return parts.join(" · ");
+}
+
+function nodeLines(node: NodeReport, input: StatusInput): string[] {
+  const { now, timeZone, all } = input;
+  const version = node.kubeadmVersion ? ` · kubeadm ${plain(node.kubeadmVersion, 40)}` : "";
+  const lines = [
+    `${STATUS_EMOJI[node.status]} *${plain(node.name, 100)}* (${plain(node.host, 100)}) — ` +
+      `*${STATUS_LABEL[node.status]}*${version}`,
+  ];
+  if (!node.reachable) {
+    lines.push(`not scanned${node.error ? `: ${plain(node.error, 300)}` : ""}`);
+    return lines;
+  }
+  const shown = node.certificates
+    .filter((cert) => all || cert.status !== "ok")
+    .sort((a, b) => severity(b.status) - severity(a.status) || (a.daysLeft ?? 0) - (b.daysLeft ?? 0));
+  lines.push(...shown.map((cert) => certLine(cert, now, timeZone)));
+  if (!all) {
+    const fine = node.certificates.filter((cert) => cert.status === "ok");
+    const soonest = fine
+      .filter((cert) => cert.notAfter)
+      .sort((a, b) => a.notAfter!.getTime() - b.notAfter!.getTime())[0];
+    if (fine.length > 0) {
+      lines.push(
+        `${shown.length ? "the other " : "all "}${fine.length} ${fine.length === 1 ? "certificate" : "certificates"} ok` +
+          (soonest?.notAfter
+            ? `; the next to expire is ${code(soonest.name, 60)}, ${formatDate(soonest.notAfter, timeZone)} (${timeLeft(soonest, now)})`
+            : ""),
+      );
+    }
+  }
+  const served = node.apiserver;
+  if (served && (all || (served.status && served.status !== "ok"))) {
+    lines.push(
+      served.reachable && served.notAfter
+        ? `${STATUS_EMOJI[served.status ?? "ok"]} apiserver serves on :${served.port} a certificate that expires ` +
+            `${formatDate(served.notAfter, timeZone)} (${timeLeft({ notBefore: new Date(0), notAfter: served.notAfter }, now)})`
+        : `apiserver on :${served.port} not probed${served.error ? `: ${plain(served.error, 200)}` : ""}`,
+    );
+  }
+  for (const finding of node.findings) {
+    const about = finding.certificate ? ` ${code(finding.certificate, 60)}` : "";
+    lines.push(
+      `:warning: *${finding.severity}*${about}: ${plain(finding.message, 300)}\n      → ${plain(finding.advice, 300)}`,
+    );
+  }
+  return lines;
+}
+
+/** The latest report of one cluster, per node; several messages when it does not fit one. */
+export function renderStatus(input: StatusInput): ChatReply[] {
+  const { cluster, scan, now, timeZone, node, all } = input;
+  const report = scan.report;
+  const nodes = node ? report.nodes.filter((n) => n.name === node) : report.nodes;
+  const attention = nodes.reduce(
+    (sum, n) => sum + n.certificates.filter((c) => c.status !== "ok").length + (n.reachable ? 0 : 1),
+    0,
+  );
+  const status = node
+    ? worstOf(nodes.map((n) => n.status))
+    : clusterStatus(report, rankConcerns(report, { includeOk: true })[0]);
+  const age = ago(now.getTime() - scan.scannedAt.getTime());
+  const scope = node
+    ? `node ${plain(node, 100)}`
+    : `${nodes.length} ${nodes.length === 1 ? "node" : "nodes"}`;
+  const head: Block[] = [
+    header(`${cluster} — ${STATUS_LABEL[status]}${node ? ` (${node})` : ""}`),
+    context(
+      `${scope} · report of ${formatDate(scan.scannedAt, timeZone)} (${age}) · scan took ` +
+        `${(scan.durationMs / 1000).toFixed(1)}s · ` +
+        (all ? "every certificate" : "certificates that need attention; `--all` shows every one"),
+    ),
+  ];
+  const body: Block[] = [];
+  if (nodes.length === 0) {
+    body.push(
+      section(
+        `The latest report of *${cluster}* has no node ${code(node ?? "", 100)} yet; it was added after that scan, or \`/certs scan ${cluster}\` will tell.`,
+      ),
+    );
+  }
+  nodes.forEach((n, i) => {
+    if (i > 0) body.push(divider());
+    body.push(...packLines(nodeLines(n, input)).map(section));
+  });
+  const summary =
+    attention === 0
+      ? `nothing needs attention`
+      : `${attention} ${attention === 1 ? "thing needs" : "things need"} attention`;
+  const text = `${cluster}: ${STATUS_LABEL[status]}, ${summary} (report ${age})`;
+  const page = (chunk: readonly Block[], note: string | null, first: boolean): ChatReply => ({
+    text: first ? text : `${cluster} status (${note})`,
+    blocks: [
+      ...(first ? head : [context(`*${cluster}* status · ${note}`)]),
+      ...chunk.filter((b, i) => !(i === 0 && b.type === "divider")),
+      ...(first && note ? [context(note)] : []),
+    ],
+  });
+  return paginate(body, page);
+}
+
+/** `status` of a cluster that has no report yet. */
+export function renderNoReport(cluster: string, scanning: boolean): ChatReply {
+  const text = `${cluster} has no report yet${scanning ? " — scanning now" : ""}`;
+  return {
+    text,
+    blocks: [
+      section(
+        `${NOT_SCANNED_EMOJI} *${cluster}* has no report yet` +
+          (scanning
+            ? " — scanning now; the result follows here."
+            : `. \`/certs scan ${cluster}\` starts one.`),
+      ),
+    ],
+  };
+}
+
+/** `--node` names no node of the cluster. Suggestions are that cluster's own nodes. */
+export function renderUnknownNode(cluster: string, node: string, suggestions: readonly string[]): ChatReply {
+  const close = suggestions.length
+    ? `; did you mean ${suggestions.map((s) => code(s, 100)).join(", ")}?`
+    : ".";
+  return {
+    text: `${cluster} has no node ${node}`,
+    blocks: [
+      section(`:no_entry: *${cluster}* has no node ${code(node, 100)}${close}`),
+      context(`\`/certs status ${cluster}\` shows every node.`),
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// scan
+
+export function renderScanQueued(cluster: string, userId: string): ChatReply {
+  const by = USER_ID.test(userId) ? ` by <@${userId}>` : "";
+  return {
+    text: `Scan of ${cluster} requested`,
+    blocks: [section(`${NOT_SCANNED_EMOJI} Scan of *${cluster}* requested${by}; the result follows here.`)],
+  };
+}
+
+export interface ScanDoneInput {
+  cluster: string;
+  scan: StoredScan;
+  now: Date;
+}
+
+/** The answer to `/certs scan` once the scan is stored. */
+export function renderScanDone(input: ScanDoneInput): ChatReply {
+  const { cluster, scan, now } = input;
+  const items = rankConcerns(scan.report, { includeOk: true });
+  const status = clusterStatus(scan.report, items[0]);
+  const problems = items.filter((item) => item.status !== "ok").length;
+  const worst = items[0]
+    ? ` · ${status === "ok" ? "next to expire" : "worst"}: ${worstDetail(items[0], now)}`
+    : "";
+  const nodes = scan.report.nodes.length;
+  return {
+    text: `Scan of ${cluster} done: ${STATUS_LABEL[status]}`,
+    blocks: [
+      section(
+        `${STATUS_EMOJI[status]} Scan of *${cluster}* done: *${STATUS_LABEL[status]}* · ` +
+          `${nodes} ${nodes === 1 ? "node" : "nodes"} in ${(scan.durationMs / 1000).toFixed(1)}s` +
+          `${problems ? ` · ${problems} to look at` : ""}${worst}`,
+      ),
+      context(`\`/certs status ${cluster}\` for details.`),
+    ],
+  };
+}
+
+/** The answer to `/certs scan` when the scan job failed for good. */
+export function renderScanFailed(cluster: string, error: string): ChatReply {
+  return {
+    text: `Scan of ${cluster} failed`,
+    blocks: [section(`:x: Scan of *${cluster}* failed: ${plain(error, 500)}`)],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// refusals and errors
+
+/** A parse error or an unknown cluster; shows the subcommand's usage when it is known. */
+export function renderCommandError(error: CommandError): ChatReply {
+  const usage = error.subcommand ? [context(`Usage: \`${USAGE[error.subcommand]}\` · \`/certs help\``)] : [];
+  // The cluster (already checked against the name pattern) leads, except for an unknown one, whose
+  // message quotes it.
+  const about = error.cluster && error.code !== "unknown-cluster" ? `*${error.cluster}*: ` : "";
+  return {
+    text: `/certs: ${error.code.replace(/-/g, " ")}${error.cluster ? `: ${error.cluster}` : ""}`,
+    blocks: [
+      section(`:no_entry: ${about}${error.message}`),
+      ...(usage.length ? usage : [context("`/certs help` lists the subcommands.")]),
+    ],
+  };
+}
+
+/** Access denied; `reason` comes from access.ts and names the cluster. */
+export function renderRefusal(cluster: string, reason: string): ChatReply {
+  return {
+    text: `/certs: refused for ${cluster}`,
+    blocks: [section(`:lock: ${reason}`), context("Nothing was run.")],
+  };
+}
+
+/** The edge failed (a timeout, Redis, a bug): the user still gets an answer, and the log an id. */
+export function renderInternalError(incident: string): ChatReply {
+  return {
+    text: `certs-bot: something went wrong (logged as ${incident})`,
+    blocks: [
+      section(
+        `:warning: Something went wrong answering \`/certs\`; it is logged as ${code(incident, 40)}. ` +
+          "Try again in a minute, or give that id to whoever runs certs-bot.",
+      ),
+    ],
+  };
+}
+
+/**
+ * Replaces the replies that did not fit the follow-ups Slack allows for one command (five through
+ * a slash command's response_url).
+ */
+export function renderRepliesCut(omitted: number): ChatReply {
+  const more = `${omitted} more ${omitted === 1 ? "message" : "messages"}`;
+  return {
+    text: `certs-bot: ${more} not shown`,
+    blocks: [
+      section(
+        `:scissors: ${more} not shown: Slack takes only a few replies to one command. ` +
+          "Narrow it down, as in `/certs status CLUSTER --node NAME`, or open certs-bot's Home tab.",
+      ),
+    ],
+  };
+}
+
+/**
+ * The immediate answer to `/certs renew`: the plan follows once the fresh scan is done, posted for
+ * approval, or only shown where renewals do not run (a console without --allow-renewals).
+ */
+export function renderRenewalPlanning(cluster: string, forApproval = true): ChatReply {
+  return {
+    text: `${cluster}: building a renewal plan`,
+    blocks: [
+      section(
+        `:hourglass_flowing_sand: Scanning *${cluster}* and building a renewal plan; ` +
+          (forApproval
+            ? "it is posted in the cluster's channel for approval."
+            : "it is shown here only, not posted for approval."),
+      ),
+    ],
+  };
+}
+
+/** Splits items over as many replies as the limits need; the first says how many follow. */
+function paginate<T>(
+  items: readonly T[],
+  page: (chunk: readonly T[], note: string | null, first: boolean) => ChatReply,
+): ChatReply[] {
+  const chunks = chunkToFit(items, (chunk) => measure(page(chunk, NOTE_PLACEHOLDER, true)));
+  return chunks.map((chunk, i) =>
+    page(
+      chunk,
+      chunks.length > 1
+        ? i === 0
+          ? `continued in ${chunks.length - 1} more ${chunks.length === 2 ? "message" : "messages"}`
+          : `continued (${i + 1}/${chunks.length})`
+        : null,
+      i === 0,
+    ),
+  );
+}
