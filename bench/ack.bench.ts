@@ -1,10 +1,13 @@
-// How fast `/certs` is acknowledged under load: 50 concurrent, correctly signed slash commands
-// against `certs-bot serve` in Slack's HTTP mode (real Bolt, real Redis, the fake Slack Web API),
-// side by side with a bare HTTP server answering the same requests (the floor on this machine).
+// How fast `/certs` is acknowledged under load: concurrent, correctly signed slash commands against
+// `certs-bot serve` in Slack's HTTP mode, run as a whole process from a fresh production build (real
+// Bolt, real Redis, the fake Slack Web API), side by side with a bare HTTP server answering the same
+// requests (the floor on this machine). With --against <git ref>, that ref's build serves too and
+// the rounds interleave all of them: a before/after at the same moment on the same machine.
 // Slack gives up after 3 s; the figure that matters is p99.
 //
-// Usage: node --import tsx bench/ack.bench.ts [--concurrency 50] [--requests 1000]
+// Usage: node --import tsx bench/ack.bench.ts [--concurrency 50] [--requests 1000] [--rounds 3] [--against <ref>]
 // Prints a readable block, then one JSON object as the last line.
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, createServer, request, type Server } from "node:http";
@@ -12,23 +15,29 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
-import { loadConfig } from "../src/config/load.js";
-import { Service } from "../src/service.js";
+import { Redis } from "ioredis";
 import { startFakeSlack } from "../test/lab/fake-slack.js";
 import { freePort } from "../test/lab/ports.js";
 import { startRedis } from "../test/lab/redis.js";
 import { newClusterPki, writeLabNode } from "../test/lab/tree.js";
+import { buildCli, type BuiltCli } from "./cli-build.js";
+import { git } from "./measure.js";
 
 const { values } = parseArgs({
   options: {
     concurrency: { type: "string", default: "50" },
     requests: { type: "string", default: "1000" },
+    rounds: { type: "string", default: "3" },
+    against: { type: "string" },
   },
 });
 const concurrency = Number(values.concurrency);
 const total = Number(values.requests);
+const rounds = Number(values.rounds);
 const SECRET = "bench-signing-secret";
+const CLUSTERS = ["lab-a", "lab-b"];
+// The bare server also takes the replies certs-bot sends to a command's response_url.
+let responseUrl = "http://127.0.0.1:9/unused";
 const log = (line: string) => process.stderr.write(`[ack] ${line}\n`);
 
 function signed(body: string): Record<string, string> {
@@ -43,15 +52,15 @@ function signed(body: string): Record<string, string> {
 }
 
 const COMMANDS = ["status lab-a", "list", "status lab-b --all", "help"];
-const commandBody = (i: number) =>
+const commandBody = (i: number, text = COMMANDS[i % COMMANDS.length]!) =>
   new URLSearchParams({
     token: "unused",
     team_id: "T0TEAM",
     channel_id: "C0LABAAAA",
     user_id: "U0ALICE01",
     command: "/certs",
-    text: COMMANDS[i % COMMANDS.length]!,
-    response_url: "http://127.0.0.1:9/unused",
+    text,
+    response_url: responseUrl,
     trigger_id: `trigger-${i}`,
   }).toString();
 
@@ -74,24 +83,99 @@ function post(agent: Agent, port: number, path: string, body: string): Promise<n
   });
 }
 
-async function load(port: number, path: string): Promise<number[]> {
+async function load(port: number, path: string, count: number): Promise<number[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < total) {
+      while (next < count) {
         const i = next++;
         latencies.push(await post(agent, port, path, commandBody(i)));
       }
     }),
   );
   agent.destroy();
-  return latencies.sort((a, b) => a - b);
+  return latencies;
 }
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+/** One `certs-bot serve` process of a build, on its own port and Redis prefix. */
+interface Served {
+  label: string;
+  port: number;
+  child: ChildProcess;
+}
+
+async function serve(
+  label: string,
+  cli: string,
+  configPath: string,
+  redisUrl: string,
+  fakeUrl: string,
+  index: number,
+): Promise<Served> {
+  const port = await freePort("127.0.0.1");
+  const env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    SLACK_BOT_TOKEN: "xoxb-test",
+    SLACK_API_URL: fakeUrl,
+    SLACK_SIGNING_SECRET: SECRET,
+    PORT: String(port),
+    REDIS_URL: redisUrl,
+    CERTS_BOT_REDIS_PREFIX: `ack-bench-${index}`,
+    LOG_LEVEL: "warn",
+  };
+  const child = spawn(process.execPath, [cli, "serve", "--config", configPath], {
+    env,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  // Listening: a signed `/certs help` answers 200.
+  const agent = new Agent({ keepAlive: false });
+  for (let tries = 0; ; tries++) {
+    try {
+      await post(agent, port, "/slack/events", commandBody(3));
+      break;
+    } catch (err) {
+      if (child.exitCode !== null || tries > 600)
+        throw new Error(`${label}: serve did not answer`, { cause: err });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  // Stored scans, so `/certs status` renders real reports: an operator's `/certs scan`, then wait.
+  const redis = new Redis(redisUrl, { lazyConnect: true });
+  await redis.connect();
+  try {
+    for (const cluster of CLUSTERS)
+      await post(agent, port, "/slack/events", commandBody(0, `scan ${cluster}`));
+    const keys = CLUSTERS.map((cluster) => `ack-bench-${index}:report:${cluster}`);
+    while ((await redis.exists(...keys)) < keys.length) await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    redis.disconnect();
+    agent.destroy();
+  }
+  log(`${label}: serve up on :${port}, ${CLUSTERS.length} clusters scanned and stored`);
+  return { label, port, child };
+}
+
+interface Figures {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  over3s: number;
+}
+
+function figuresOf(latencies: number[]): Figures {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    p50Ms: +percentile(sorted, 50).toFixed(1),
+    p99Ms: +percentile(sorted, 99).toFixed(1),
+    maxMs: +sorted[sorted.length - 1]!.toFixed(1),
+    over3s: sorted.filter((ms) => ms >= 3000).length,
+  };
+}
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "certs-bot-ack-"));
@@ -101,7 +185,8 @@ async function main(): Promise<void> {
     req.resume();
     req.on("end", () => res.end(""));
   });
-  let service: Service | undefined;
+  const builds: BuiltCli[] = [];
+  const served: Served[] = [];
   try {
     const pki = await newClusterPki();
     const nodes = await Promise.all(
@@ -117,6 +202,7 @@ async function main(): Promise<void> {
       configPath,
       [
         "slack: { digestChannel: C0DIGEST0 }",
+        'scanCron: "0 0 1 1 *"', // no scheduled scan during the bench: the stored ones come from /certs scan
         "clusters:",
         "  - name: lab-a",
         "    channel: C0LABAAAA",
@@ -127,53 +213,71 @@ async function main(): Promise<void> {
         "  - name: lab-b",
         "    channel: C0LABBBBB",
         "    viewers: [C0LABAAAA, C0LABBBBB]",
+        "    operators: [U0ALICE01]",
         "    nodes:",
         node(2),
         "",
       ].join("\n"),
     );
-    const config = loadConfig(configPath);
-    const port = await freePort("127.0.0.1");
-    service = new Service({
-      role: "serve",
-      config,
-      redisUrl: redis.url,
-      prefix: "ack-bench",
-      slack: { token: "xoxb-test", apiUrl: fake.url },
-      slackSurface: { mode: "http", signingSecret: SECRET, port, host: "127.0.0.1" },
-      logger: pino({ level: "silent" }),
-    });
-    await service.start();
-    for (const cluster of ["lab-a", "lab-b"]) await service.queue.requestScan(cluster, "manual");
-    while ((await service.queue.scan.getCompletedCount()) < 2) await new Promise((r) => setTimeout(r, 50));
-    log(`serve up on :${port}, 2 clusters scanned and stored`);
-
+    log("building the CLI (tsc into a temporary directory)");
+    builds.push(buildCli());
+    const labels = ["certs-bot"];
+    if (values.against !== undefined) {
+      log(`building the CLI of ${values.against}`);
+      builds.push(buildCli(values.against));
+      labels.push(`${values.against} (${git("rev-parse", "--short", values.against)})`);
+    }
     const basePort = await freePort("127.0.0.1");
     await new Promise<void>((r) => baseline.listen(basePort, "127.0.0.1", r));
-    await load(port, "/slack/events"); // warm-up: JIT, connections, caches
-    const [bot, floor] = [await load(port, "/slack/events"), await load(basePort, "/")];
+    responseUrl = `http://127.0.0.1:${basePort}/response`;
+    for (const [i, build] of builds.entries())
+      served.push(await serve(labels[i]!, build.cli, configPath, redis.url, fake.url, i));
+
+    const subjects = [
+      ...served.map((s) => ({ label: s.label, port: s.port, path: "/slack/events" })),
+      { label: "bare HTTP", port: basePort, path: "/" },
+    ];
+    for (const subject of subjects) await load(subject.port, subject.path, total / 4); // warm-up: JIT, connections, caches
+    // Interleaved rounds, the order rotating: no subject always runs first or last.
+    const latencies = subjects.map(() => [] as number[]);
+    const perRound = Math.ceil(total / rounds);
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < subjects.length; k++) {
+        const index = (k + r) % subjects.length;
+        const subject = subjects[index]!;
+        latencies[index]!.push(...(await load(subject.port, subject.path, perRound)));
+      }
+      log(`round ${r + 1}/${rounds} done`);
+    }
+    const [bot, ...rest] = latencies.map(figuresOf);
+    const floor = rest.at(-1)!;
+    const before = served.length > 1 ? rest[0]! : undefined;
     const figures = {
       concurrency,
-      requests: total,
+      requests: perRound * rounds,
+      rounds,
       commands: COMMANDS.map((c) => `/certs ${c}`),
-      p50Ms: +percentile(bot, 50).toFixed(1),
-      p99Ms: +percentile(bot, 99).toFixed(1),
-      maxMs: +bot[bot.length - 1]!.toFixed(1),
-      over3s: bot.filter((ms) => ms >= 3000).length,
-      floorP50Ms: +percentile(floor, 50).toFixed(1),
-      floorP99Ms: +percentile(floor, 99).toFixed(1),
+      ...bot!,
+      floorP50Ms: floor.p50Ms,
+      floorP99Ms: floor.p99Ms,
+      ...(before ? { against: { ref: labels[1]!, ...before } } : {}),
     };
+    const line = (label: string, f: Figures) =>
+      `  ${label.padEnd(22)} p50 ${f.p50Ms} ms   p99 ${f.p99Ms} ms   max ${f.maxMs} ms   over 3 s: ${f.over3s}`;
     process.stdout.write(
       [
-        `/certs ack latency: ${total} signed requests, ${concurrency} concurrent, HTTP mode (Bolt + Redis + fake Slack Web API)`,
-        `  certs-bot     p50 ${figures.p50Ms} ms   p99 ${figures.p99Ms} ms   max ${figures.maxMs} ms   over 3 s: ${figures.over3s}`,
-        `  bare HTTP     p50 ${figures.floorP50Ms} ms   p99 ${figures.floorP99Ms} ms   (same client, a server that only answers 200)`,
+        `/certs ack latency: ${figures.requests} signed requests per subject, ${concurrency} concurrent, ${rounds} interleaved rounds; ` +
+          "certs-bot serve as a whole process (production build), HTTP mode (Bolt + Redis + fake Slack Web API)",
+        line("certs-bot", bot!),
+        ...(before ? [line(labels[1]!, before)] : []),
+        `  ${"bare HTTP".padEnd(22)} p50 ${floor.p50Ms} ms   p99 ${floor.p99Ms} ms   (same client, a server that only answers 200)`,
         JSON.stringify({ ack: figures }),
         "",
       ].join("\n"),
     );
   } finally {
-    await service?.stop();
+    for (const s of served) s.child.kill("SIGKILL");
+    for (const build of builds) build.remove();
     await new Promise((r) => baseline.close(r));
     await fake.close();
     await redis.stop();

@@ -48,6 +48,7 @@ const USAGE = `usage: npm run bench -- [--nodes N] [--concurrency C] [--repeat R
   --naive-budget   seconds one naive run may take before it is sampled and extrapolated (default 120)
   --seed           seed of the naive sample (default 1)
   --skip-breakdown skip the where-does-the-time-go measurements
+  --against        also time the whole-process scan of this git ref's CLI, in the same rounds
 `;
 
 interface Options {
@@ -57,6 +58,7 @@ interface Options {
   naiveBudgetMs: number;
   seed: number;
   breakdown: boolean;
+  against?: string;
 }
 
 function options(): Options {
@@ -68,6 +70,7 @@ function options(): Options {
       "naive-budget": { type: "string", default: "120" },
       seed: { type: "string", default: "1" },
       "skip-breakdown": { type: "boolean", default: false },
+      against: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -90,6 +93,7 @@ function options(): Options {
     naiveBudgetMs: int("naive-budget", values["naive-budget"], 1, 3600) * 1000,
     seed: int("seed", values.seed, 0, 2 ** 31),
     breakdown: !values["skip-breakdown"],
+    ...(values.against !== undefined ? { against: values.against } : {}),
   };
 }
 
@@ -475,7 +479,7 @@ const x = (ratio: number) => `${ratio.toFixed(2)}×`;
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 
-async function run(lab: BenchLab, opts: Options, cli: string): Promise<void> {
+async function run(lab: BenchLab, opts: Options, cli: string, againstCli?: string): Promise<void> {
   const loadAtStart = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const sourceAtStart = sourceState();
   const scriptText = buildScanScript({
@@ -539,9 +543,10 @@ async function run(lab: BenchLab, opts: Options, cli: string): Promise<void> {
   // Interleaved repetitions: a, a', b, c, then a', b, c, a, then b, c, a, a', ...
   const scans: ScanRun[] = [];
   const cliScans: number[] = [];
+  const againstScans: number[] = [];
   const limits: Sample<void>[] = [];
   const naives: Sample<number>[] = [];
-  const kinds = ["scan", "cli", "limit", "naive"] as const;
+  const kinds = ["scan", "cli", ...(againstCli ? (["against"] as const) : []), "limit", "naive"] as const;
   for (let r = 0; r < opts.repeat; r++) {
     for (let k = 0; k < kinds.length; k++) {
       const kind = kinds[(k + r) % kinds.length]!;
@@ -552,6 +557,11 @@ async function run(lab: BenchLab, opts: Options, cli: string): Promise<void> {
       } else if (kind === "cli") {
         cliScans.push(await cliScan(cli, configPath, expected));
         log(`run ${r + 1}/${opts.repeat}: certs-bot scan as a whole process ${s(cliScans.at(-1)!)}`);
+      } else if (kind === "against") {
+        againstScans.push(await cliScan(againstCli!, configPath, expected));
+        log(
+          `run ${r + 1}/${opts.repeat}: ${opts.against}'s scan as a whole process ${s(againstScans.at(-1)!)}`,
+        );
       } else if (kind === "limit") {
         const sampleRun = await measure(() => limit(lab, key, opts.concurrency));
         limits.push(sampleRun);
@@ -592,6 +602,7 @@ async function run(lab: BenchLab, opts: Options, cli: string): Promise<void> {
   const warmRatioToLimit = warmScanMs / limitMs;
   const cliScanMs = median(cliScans);
   const cliRatioToLimit = cliScanMs / limitMs;
+  const againstScanMs = againstCli ? median(againstScans) : undefined;
   const speedupOverNaive = naiveMs / scanMs;
   const decoded = scans[0]!.decoded;
   const reported = scans[0]!.reported;
@@ -631,6 +642,11 @@ async function run(lab: BenchLab, opts: Options, cli: string): Promise<void> {
     `(a) certs-bot scan, cold cache    ${s(scanMs).padStart(9)}   runs: ${runs(scans.map((r) => r.cold.ms))}   machine CPU ${s(scanMachineCpuMs)}, ~${(pids(scans.map((r) => r.cold)) / opts.nodes).toFixed(0)} new PIDs/node`,
     `    certs-bot scan, warm cache    ${s(warmScanMs).padStart(9)}   runs: ${runs(scans.map((r) => r.warm.ms))}   (same dependencies: nothing decoded again)`,
     `(a') certs-bot scan, whole process ${s(cliScanMs).padStart(8)}   runs: ${runs(cliScans)}   node dist/cli.js scan --json (production build): Node's start, the CLI, the config, a cold scan`,
+    ...(againstScanMs !== undefined
+      ? [
+          `(a") ${opts.against}, whole process ${s(againstScanMs).padStart(Math.max(1, 21 - (opts.against ?? "").length))}   runs: ${runs(againstScans)}   the same, built from ${opts.against} (--against), in the same rounds`,
+        ]
+      : []),
     `(b) limit: connect+true+close     ${s(limitMs).padStart(9)}   runs: ${runs(limits.map((r) => r.ms))}   machine CPU ${s(limitMachineCpuMs)}, ~${(pids(limits) / opts.nodes).toFixed(0)} new PIDs/node`,
     `(c) naive: ssh+openssl per file   ${s(naiveMs).padStart(9)}   ${naiveExtrapolated ? "sample runs" : "runs"}: ${runs(naives.map((r) => r.ms))}   ${naiveExecsPerNode} connections/node, machine CPU ${s(naiveMachineCpuMs)}` +
       (naiveExtrapolated
@@ -641,6 +657,11 @@ async function run(lab: BenchLab, opts: Options, cli: string): Promise<void> {
     `ratio to the limit          ${x(ratioToLimit).padStart(8)}   target ≤ ${TARGETS.ratioToLimit}×   ${verdict(met.ratioToLimit)}`,
     `  with a warm cache          ${x(warmRatioToLimit).padStart(8)}   (informational: a bot's every scan after the first; certificates rarely change)`,
     `  as a whole process          ${x(cliRatioToLimit).padStart(8)}   (informational: what a monitoring plugin's certs-bot scan costs against the in-process SSH floor)`,
+    ...(againstScanMs !== undefined
+      ? [
+          `  as a whole process, ${opts.against} ${x(againstScanMs / limitMs).padStart(Math.max(1, 7 - (opts.against ?? "").length))}   (the same for ${opts.against}: this tree is ${x(cliScanMs / againstScanMs)} of it)`,
+        ]
+      : []),
     `speedup over naive          ${x(speedupOverNaive).padStart(8)}   target ≥ ${TARGETS.speedupOverNaive}×    ${verdict(met.speedupOverNaive)}`,
     `peak RSS ${String(smallCount).padStart(3)} → ${opts.nodes} nodes    ${x(rssGrowth).padStart(8)}   target ≤ ${TARGETS.rssGrowth}×   ${verdict(met.rssGrowth)}   (${rss10MiB.toFixed(1)} MiB → ${rssNMiB.toFixed(1)} MiB, maxRSS of a child process after one cold scan)`,
     `CPU per certificate parsed  ${cpuMsPerCert.toFixed(2).padStart(6)} ms   whole bench process (SSH crypto, parse, judge) during a cold scan ÷ ${decoded} certificates decoded; ${reported} certificates reported`,
@@ -687,6 +708,15 @@ async function run(lab: BenchLab, opts: Options, cli: string): Promise<void> {
     warmRatioToLimit: round(warmRatioToLimit, 3),
     cliScanMs: round(cliScanMs, 1),
     cliRatioToLimit: round(cliRatioToLimit, 3),
+    ...(againstScanMs !== undefined
+      ? {
+          against: {
+            ref: opts.against,
+            cliScanMs: round(againstScanMs, 1),
+            cliRatioToLimit: round(againstScanMs / limitMs, 3),
+          },
+        }
+      : {}),
     speedupOverNaive: round(speedupOverNaive, 2),
     cpuMsPerCert: round(cpuMsPerCert, 3),
     certsDecoded: decoded,
@@ -705,6 +735,7 @@ async function run(lab: BenchLab, opts: Options, cli: string): Promise<void> {
       scan: scans.map((r) => round(r.cold.ms, 1)),
       warmScan: scans.map((r) => round(r.warm.ms, 1)),
       cliScan: cliScans.map((ms) => round(ms, 1)),
+      ...(againstCli ? { againstCliScan: againstScans.map((ms) => round(ms, 1)) } : {}),
       limit: limits.map((r) => round(r.ms, 1)),
       naive: naives.map((r) => round(r.ms, 1)),
     },
@@ -742,6 +773,7 @@ async function main(): Promise<void> {
   }
   const lab = new BenchLab();
   let cli: BuiltCli | undefined;
+  let againstCli: BuiltCli | undefined;
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
@@ -749,6 +781,7 @@ async function main(): Promise<void> {
     log(`${signal}: stopping sshds and removing ${lab.root}`);
     for (const child of children) child.kill("SIGKILL");
     cli?.remove();
+    againstCli?.remove();
     void lab.destroy().finally(() => process.exit(130));
   };
   process.on("SIGINT", onSignal);
@@ -756,7 +789,11 @@ async function main(): Promise<void> {
   try {
     log("building the CLI for the whole-process scan (tsc into a temporary directory)");
     cli = buildCli();
-    await run(lab, opts, cli.cli);
+    if (opts.against !== undefined) {
+      log(`building the CLI of ${opts.against}`);
+      againstCli = buildCli(opts.against);
+    }
+    await run(lab, opts, cli.cli, againstCli?.cli);
   } catch (err) {
     // After a signal, in-flight work fails as its sshds go away: not worth reporting.
     if (!interrupted) {
@@ -766,6 +803,7 @@ async function main(): Promise<void> {
   } finally {
     if (!interrupted) {
       cli?.remove();
+      againstCli?.remove();
       log(`cleaning up ${lab.root}`);
       await lab.destroy();
       log(`total ${s(performance.now() - started)}`);
