@@ -11,7 +11,7 @@ test("npm run demo: the scan finds the origin story, the console answers, the re
   const dir = mkdtempSync(join(tmpdir(), "certs-bot-demo-"));
   try {
     const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, ["--import", "tsx", "test/lab/demo.ts", join(dir, "lab")], {
+      const child = spawn(process.execPath, ["--import", "tsx", "demo/demo.ts", join(dir, "lab")], {
         env: { ...process.env, NO_COLOR: "1" },
       });
       let out = "";

@@ -7,14 +7,14 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { redisUrl } from "../../src/adapters/store/redis.js";
-import { startApiserver } from "./apiserver.js";
-import { issueCert } from "./pki.js";
-import { freePort } from "./ports.js";
-import { stopAllControlPlanes } from "./control-plane.js";
-import { dropKeys } from "./redis.js";
-import { renewalLabNode } from "./renewal-lab.js";
-import { newClusterPki, writeLabNode, type LabNodeSpec } from "./tree.js";
+import { redisUrl } from "../src/adapters/store/redis.js";
+import { startApiserver } from "../test/lab/apiserver.js";
+import { issueCert } from "../test/lab/pki.js";
+import { freePort } from "../test/lab/ports.js";
+import { stopAllControlPlanes } from "../test/lab/control-plane.js";
+import { dropKeys } from "../test/lab/redis.js";
+import { renewalLabNode } from "../test/lab/renewal-lab.js";
+import { newClusterPki, writeLabNode, type LabNodeSpec } from "../test/lab/tree.js";
 
 const DAY = 86_400_000;
 const now = new Date();
