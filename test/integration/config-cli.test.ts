@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ALIAS_BOMB } from "../lab/alias-bomb.js";
+import { ALIAS_BOMB } from "../fixtures/alias-bomb.js";
 
 let dir: string;
 

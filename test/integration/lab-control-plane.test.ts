@@ -30,7 +30,7 @@ import {
 } from "../lab/control-plane.js";
 import { freePort, labAddress } from "../lab/ports.js";
 import { newClusterPki, writeLabNode, type LabNode } from "../lab/tree.js";
-import { clusterReport, node as reportNode } from "../unit/renew-fixtures.js";
+import { clusterReport, node as reportNode } from "../fixtures/prod-cluster.js";
 
 const DAY = 86_400_000;
 

@@ -21,7 +21,7 @@ import { INTERACTIVE_CALLS, webClient } from "../../src/adapters/slack/poster.js
 import { AuditLog } from "../../src/adapters/store/audit.js";
 import { RenewalStore } from "../../src/adapters/store/renewals.js";
 import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
-import { clusterReport, config as fixtureConfig, node, NOW } from "../unit/renew-fixtures.js";
+import { clusterReport, config as fixtureConfig, node, NOW } from "../fixtures/prod-cluster.js";
 
 const redis = new Redis({ host: "127.0.0.1", port: 6379, protocol: 2, maxRetriesPerRequest: null });
 const MINUTE = 60_000;

@@ -12,7 +12,7 @@ import { SlackThreadReporter } from "../../src/adapters/slack/thread-reporter.js
 import { connectRedis } from "../../src/adapters/store/redis.js";
 import { Store } from "../../src/adapters/store/store.js";
 import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
-import { planOf } from "../unit/renew-fixtures.js";
+import { planOf } from "../fixtures/prod-cluster.js";
 
 const CHANNEL = "C0THREAD1";
 let fake: FakeSlack;

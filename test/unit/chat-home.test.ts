@@ -21,7 +21,7 @@ import {
 } from "../../src/core/access/access.js";
 import { decideCommand, groupsNeeded } from "../../src/app/router.js";
 import { renderRefusal } from "../../src/present/views.js";
-import { scanWith } from "./chat-fixtures.js";
+import { scanWith } from "../fixtures/stored-scan.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");
 const TZ = "Europe/Berlin";

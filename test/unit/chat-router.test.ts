@@ -11,7 +11,7 @@ import {
   type CommandRequest,
   type RouterDecision,
 } from "../../src/app/router.js";
-import { cert as fixtureCert, node } from "./chat-fixtures.js";
+import { cert as fixtureCert, node } from "../fixtures/stored-scan.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");
 

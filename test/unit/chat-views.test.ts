@@ -7,7 +7,7 @@ import type {
   Status,
   StoredScan,
 } from "../../src/core/report/types.js";
-import { certificateAt } from "./report-fixtures.js";
+import { certificateAt } from "../fixtures/certificate.js";
 import { CATALOGUE } from "../../src/core/kubeadm/catalogue.js";
 import {
   blockTexts,

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig, MAX_ALIAS_COUNT, parseConfig } from "../../src/config/load.js";
-import { ALIAS_BOMB } from "../lab/alias-bomb.js";
+import { ALIAS_BOMB } from "../fixtures/alias-bomb.js";
 
 const VALID = `
 timezone: Europe/Berlin

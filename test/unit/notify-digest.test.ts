@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { CertificateReport, ClusterReport, NodeReport, Status } from "../../src/core/report/types.js";
-import { certificateAt } from "./report-fixtures.js";
+import { certificateAt } from "../fixtures/certificate.js";
 import { STATUS_ORDER } from "../../src/core/report/types.js";
 import {
   BLOCK_LIMITS,

@@ -7,7 +7,7 @@ import {
   type PlanInput,
   type RenewalPlan,
 } from "../../src/core/renew/plan.js";
-import { NOW, clusterReport, config, node } from "./renew-fixtures.js";
+import { NOW, clusterReport, config, node } from "../fixtures/prod-cluster.js";
 import type { NodeReport } from "../../src/core/report/types.js";
 
 const HA = config();

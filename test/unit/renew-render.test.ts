@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { planRenewal, type RenewalPlan } from "../../src/core/renew/plan.js";
 import { renderPlanBlocks, renderPlanText, renderRefusalText } from "../../src/present/renewal.js";
 import { BLOCK_LIMITS, blockTexts, checkBlockLimits } from "../../src/present/slack-types.js";
-import { NOW, clusterReport, config, node } from "./renew-fixtures.js";
+import { NOW, clusterReport, config, node } from "../fixtures/prod-cluster.js";
 
 function plan(version: string, nodes = ["m1", "m2", "m3"], requestedBy?: string): RenewalPlan {
   const cfg = config("", nodes);

@@ -30,7 +30,7 @@ import {
   type ButtonElement,
   type ChatReply,
 } from "../../src/present/slack-types.js";
-import { NOW, planOf } from "./renew-fixtures.js";
+import { NOW, planOf } from "../fixtures/prod-cluster.js";
 
 const TZ = "Europe/Berlin";
 const MIN = 60_000;

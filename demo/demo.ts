@@ -4,17 +4,18 @@
 // scripted `certs-bot console` session shows what the bot answers to `/certs` in Slack, and a
 // second one renews a lab control plane from request to approval to a verified restart.
 // Nodes use the `local` transport, so the demo needs no sshd, no root and no Slack.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { constants } from "node:os";
 import { join, resolve } from "node:path";
-import { redisUrl } from "../../src/adapters/store/redis.js";
-import { startApiserver } from "./apiserver.js";
-import { issueCert } from "./pki.js";
-import { freePort } from "./ports.js";
-import { stopAllControlPlanes } from "./control-plane.js";
-import { dropKeys } from "./redis.js";
-import { renewalLabNode } from "./renewal-lab.js";
-import { newClusterPki, writeLabNode, type LabNodeSpec } from "./tree.js";
+import { redisUrl } from "../src/adapters/store/redis.js";
+import { startApiserver } from "../test/lab/apiserver.js";
+import { issueCert } from "../test/lab/pki.js";
+import { freePort } from "../test/lab/ports.js";
+import { stopAllControlPlanes } from "../test/lab/control-plane.js";
+import { dropKeys } from "../test/lab/redis.js";
+import { renewalLabNode } from "../test/lab/renewal-lab.js";
+import { newClusterPki, writeLabNode, type LabNodeSpec } from "../test/lab/tree.js";
 
 const DAY = 86_400_000;
 const now = new Date();
@@ -60,15 +61,39 @@ const SCRIPT = [
   "/certs status lab-a; rm -rf /", // shell characters: refused, and nothing runs
 ];
 
+/** The signal that stopped the demo, if one did: no CLI child starts after it. */
+let stoppedBy: NodeJS.Signals | undefined;
+/** The CLI children running now, for the signal to reach them. */
+const running = new Set<ChildProcess>();
+
+// Ctrl-C or kill: the running CLI child ends, the next one refuses to start, and the demo unwinds
+// through its clean-up, since the lab kubelet and apiserver run in process groups of their own
+// (test/lab/control-plane.ts) and would outlive it. A second Ctrl-C exits at once.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    stoppedBy = signal;
+    process.stderr.write(`\ndemo stopped (${signal}): stopping the lab control plane\n`);
+    for (const child of running) child.kill(signal);
+  });
+}
+
 /** The real CLI as a child; `input` is piped to its stdin, its output goes to ours. */
 function cli(args: string[], input?: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  return new Promise<number>((done) => {
+  return new Promise<number>((done, fail) => {
+    if (stoppedBy) return fail(new Error(`stopped by ${stoppedBy}`));
     const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
       stdio: [input === undefined ? "inherit" : "pipe", "inherit", "inherit"],
       env,
     });
+    running.add(child);
+    // A child stopped by a signal may end before it reads its input: EPIPE then, which is no failure.
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(input);
-    child.on("close", (status) => done(status ?? 3));
+    child.on("close", (status) => {
+      running.delete(child);
+      if (stoppedBy) fail(new Error(`stopped by ${stoppedBy}`));
+      else done(status ?? 3);
+    });
   });
 }
 
@@ -248,9 +273,13 @@ async function renewalAct(): Promise<number> {
   }
 }
 
+const stoppedCode = (signal: NodeJS.Signals) => 128 + constants.signals[signal];
+
 main().then(
-  (code) => (process.exitCode = code),
+  (code) => (process.exitCode = stoppedBy ? stoppedCode(stoppedBy) : code),
   (err: Error) => {
+    // Stopped: the renewal act has cleaned up; the first act's stand-in apiservers may still listen.
+    if (stoppedBy) process.exit(stoppedCode(stoppedBy));
     process.stderr.write(`demo failed: ${err.stack ?? err.message}\n`);
     process.exitCode = 1;
   },
