@@ -1,15 +1,13 @@
-// One active request per cluster: the rule, its wording, and the console's records applying it (the
-// Redis records are held to the same in test/integration/renewal-store.test.ts).
+// One active request per cluster: the rule and the console's records applying it (the Redis records
+// are held to the same in test/integration/renewal-store.test.ts, the wording in renew-thread.test.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { admission } from "../../src/core/renew/admission.js";
 import { newRequest, type RenewalRequest, type RequestState } from "../../src/core/renew/approval.js";
-import { renderClusterHeld } from "../../src/present/thread.js";
 import { MemoryRenewals } from "../../src/adapters/console/renewals.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");
 const at = (minutes: number) => new Date(NOW.getTime() + minutes * 60_000);
-const TZ = "Europe/Berlin";
 
 const request = (minutes = 0, by = "U0ALICE"): RenewalRequest =>
   newRequest({ cluster: "prod", requestedBy: by, now: at(minutes), settings: { approvalTtlMinutes: 240 } });
@@ -32,21 +30,6 @@ test("admission: held while pending, approved or running; a pending one past its
     const holder = inState(state);
     assert.deepEqual(admission(holder, at(241)), { verdict: "held", holder }, `${state} never expires`);
   }
-});
-
-test("the refusal names the active request and until when it holds the cluster, in the time zone", () => {
-  const pending = request();
-  assert.equal(
-    renderClusterHeld(pending, TZ),
-    `a renewal of prod is already pending (request ${pending.id}, requested by <@U0ALICE> at ` +
-      "2026-11-28 10:00 CET; it expires at 2026-11-28 14:00 CET unless approved).",
-  );
-  const running = inState("running");
-  assert.equal(
-    renderClusterHeld(running, TZ),
-    `a renewal of prod is already running (request ${running.id}, requested by <@U0ALICE> at ` +
-      "2026-11-28 10:00 CET; it holds the cluster until its run ends).",
-  );
 });
 
 test("the console's records apply the rule: held → the holder as data, due → expired on the way", async () => {
