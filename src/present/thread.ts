@@ -601,11 +601,18 @@ export function renderRenewalRefused(cluster: string, reason: string): ChatReply
   };
 }
 
-/** Why a cluster takes no new request: its active one, who asked for it and when. */
+/**
+ * Why a cluster takes no new request (core/renew/admission.ts): its active request, who asked for it
+ * and when, and until when it holds the cluster.
+ */
 export function renderClusterHeld(active: RenewalRequest, timeZone: string): string {
+  const until =
+    active.state === "pending"
+      ? `it expires at ${formatDate(active.expiresAt, timeZone)} unless approved`
+      : "it holds the cluster until its run ends";
   return (
-    `a renewal of ${active.cluster} is already ${active.state} ` +
-    `(requested by ${mention(active.requestedBy)} at ${formatDate(active.requestedAt, timeZone)}).`
+    `a renewal of ${active.cluster} is already ${active.state} (request ${active.id}, requested by ` +
+    `${mention(active.requestedBy)} at ${formatDate(active.requestedAt, timeZone)}; ${until}).`
   );
 }
 

@@ -17,6 +17,8 @@ import { renewalLabNode, type RenewalLabNode } from "../lab/renewal-lab.js";
 import { newClusterPki } from "../lab/tree.js";
 
 const PREFIX = `console-renew-${process.pid}`;
+/** A time in the config's zone, as the console shows it. */
+const DATE = "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d CES?T";
 let root: string;
 let configPath: string;
 let lab: RenewalLabNode;
@@ -68,6 +70,7 @@ describe("certs-bot console: a renewal from request to green", () => {
     const { code, stdout, stderr } = await consoleSession([
       "/certs status lab-c",
       "/certs renew lab-c",
+      "/certs renew lab-c --node c-1",
       "Approve",
       "as U0BOB0001",
       "Approve",
@@ -82,6 +85,17 @@ describe("certs-bot console: a renewal from request to green", () => {
     assert.match(requested, /apiserver-kubelet-client/);
     assert.match(requested, /\[ Approve \]/);
     assert.match(requested, /posted in .* for approval/);
+
+    const id = /request `(lab-c-[^`]+)`/.exec(requested)?.[1];
+    assert.ok(id, "the card names its request");
+    assert.match(
+      transcriptAfter(stdout, "U0ALICE01> /certs renew lab-c --node c-1"),
+      new RegExp(
+        `a renewal of lab-c is already pending \\(request ${id}, requested by @U0ALICE01 at ${DATE}; ` +
+          `it expires at ${DATE} unless approved\\)\\.`,
+      ),
+      "worded as the Redis records' refusal (test/integration/renewal-store.test.ts)",
+    );
 
     assert.match(transcriptAfter(stdout, "U0ALICE01> Approve"), /a different approver must approve it/);
     assert.match(transcriptAfter(stdout, "U0ALICE01> as U0BOB0001"), /you are U0BOB0001 now/);

@@ -140,7 +140,8 @@ describe("renewal desk", () => {
     assert.ok(!again.ok);
     assert.equal(
       again.reason,
-      "a renewal of prod is already pending (requested by <@U0ALICE> at 2026-11-28 10:00 CET).",
+      `a renewal of prod is already pending (request ${request.id}, requested by <@U0ALICE> at ` +
+        "2026-11-28 10:00 CET; it expires at 2026-11-28 11:00 CET unless approved).",
       "worded in the config's time zone",
     );
     assert.equal(w.scans, 1, "no scan while another request is pending");

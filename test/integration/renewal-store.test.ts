@@ -8,6 +8,7 @@ import { connectRedis } from "../../src/adapters/store/redis.js";
 import { RenewalStore } from "../../src/adapters/store/renewals.js";
 import { AuditLog, AUDIT_MAXLEN } from "../../src/adapters/store/audit.js";
 import { newRequest, runJobId, type RenewalRequest } from "../../src/core/renew/approval.js";
+import { renderClusterHeld } from "../../src/present/thread.js";
 import { startRedis, type LabRedis } from "../lab/redis.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");
@@ -74,7 +75,14 @@ test("create refuses while pending, approved or running; frees the cluster when 
 
   const second = await s.create(request("cluster-a", 5, "U0CAROL"));
   assert.equal(second.ok, false);
-  assert.deepEqual(second.ok ? undefined : second.active, first, "the holder, as data, for the desk to word");
+  assert.ok(!second.ok && second.active);
+  assert.deepEqual(second.active, first, "the holder, as data, for the desk to word");
+  assert.equal(
+    renderClusterHeld(second.active, "Europe/Berlin"),
+    `a renewal of cluster-a is already pending (request ${first.id}, requested by <@U0ALICE> at ` +
+      "2026-11-28 10:00 CET; it expires at 2026-11-28 14:00 CET unless approved).",
+    "worded as the console's records' refusal (test/unit/renew-admission.test.ts)",
+  );
   const replay = await s.create(first);
   assert.equal(replay.ok, false, "a replayed request is refused");
   assert.equal(replay.ok ? undefined : replay.active, undefined, "a taken id names no holder");

@@ -3,7 +3,7 @@
 // not a reply), so clicking is tested here, on buttons made for the test.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buttonCommand, interpretLine } from "../../src/adapters/console/session.js";
+import { buttonAction, interpretLine } from "../../src/adapters/console/session.js";
 import type { ButtonElement } from "../../src/present/slack-types.js";
 
 const button = (label: string, action_id: string, value?: string): ButtonElement => ({
@@ -46,10 +46,28 @@ test("typing a shown button's label clicks it, in any case; Scan now routes thro
   assert.deepEqual(interpretLine("scan now", same), { kind: "command", text: "scan lab-a" });
 });
 
-test("a button's /certs text: scan_now needs its cluster; other actions have none", () => {
-  assert.equal(buttonCommand(button("Scan now", "scan_now", "lab-b")), "scan lab-b");
-  assert.equal(buttonCommand(button("Scan now", "scan_now")), null);
-  assert.equal(buttonCommand(button("Approve", "approve_renewal", "lab-a")), null);
+test("a button's action: scan and renewal buttons as /certs text with their cluster, cards' as clicks", () => {
+  const command = (text: string) => ({ kind: "command", text });
+  assert.deepEqual(buttonAction(button("Scan now", "scan_now", "lab-b")), command("scan lab-b"));
+  assert.deepEqual(
+    buttonAction(button("Request renewal", "renewal_request", "lab-b")),
+    command("renew lab-b"),
+  );
+  assert.deepEqual(buttonAction(button("Approve", "renewal_approve", "lab-b-1")), {
+    kind: "click",
+    action: "approve",
+    requestId: "lab-b-1",
+  });
+  assert.deepEqual(buttonAction(button("Reject", "renewal_reject", "lab-b-1")), {
+    kind: "click",
+    action: "reject",
+    requestId: "lab-b-1",
+  });
+  assert.equal(buttonAction(button("Scan now", "scan_now")), null, "no value, nothing to do");
+  assert.equal(buttonAction(button("Approve", "approve_renewal", "lab-a")), null, "not an action of ours");
   // The value is parsed like typed text, so a hostile one is refused there, never run.
-  assert.equal(buttonCommand(button("Scan now", "scan_now", "lab-a; rm -rf /")), "scan lab-a; rm -rf /");
+  assert.deepEqual(
+    buttonAction(button("Scan now", "scan_now", "lab-a; rm -rf /")),
+    command("scan lab-a; rm -rf /"),
+  );
 });

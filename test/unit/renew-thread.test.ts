@@ -560,12 +560,24 @@ test("a refused request lists every reason, escaped but for our own mentions", (
   assert.match(textOf(many.blocks), /more lines? not shown/);
 });
 
-test("a held cluster names its active request's state, requester and time, in the configured zone", () => {
+test("a held cluster names its active request, requester, time and expiry, in the configured zone", () => {
+  const pending = request();
   assert.equal(
-    renderClusterHeld(request({ state: "approved" }), TZ),
-    "a renewal of prod is already approved (requested by <@U0ALICE01> at 2026-11-28 10:00 CET).",
+    renderClusterHeld(pending, TZ),
+    `a renewal of prod is already pending (request ${pending.id}, requested by <@U0ALICE01> at ` +
+      "2026-11-28 10:00 CET; it expires at 2026-11-28 14:00 CET unless approved).",
   );
-  assert.match(renderClusterHeld(request(), "America/New_York"), /at 2026-11-28 04:00 EST\)\.$/);
+  const approved = request({ state: "approved" });
+  assert.equal(
+    renderClusterHeld(approved, TZ),
+    `a renewal of prod is already approved (request ${approved.id}, requested by <@U0ALICE01> at ` +
+      "2026-11-28 10:00 CET; it holds the cluster until its run ends).",
+    "an approved or running request does not expire",
+  );
+  assert.match(
+    renderClusterHeld(pending, "America/New_York"),
+    /at 2026-11-28 04:00 EST; it expires at 2026-11-28 08:00 EST unless approved\)\.$/,
+  );
 });
 
 test("a refused click tells the clicker why, naming the cluster", () => {

@@ -1,11 +1,11 @@
 // Renewal requests and the audit log of `certs-bot console`, in memory: the same rules as the Redis
-// stores (approval.ts decides every change; one active request per cluster, a due one expired on
-// the way), without the atomicity Redis needs — one process, one event loop, no other writer.
+// stores (approval.ts decides every change, admission.ts who may take a cluster), without the
+// atomicity Redis needs — one process, one event loop, no other writer.
+import { admission, heldBy } from "../../core/renew/admission.js";
 import {
   decide,
   expire,
   finish,
-  isDue,
   isEnded,
   markRunning,
   type DecideContext,
@@ -43,12 +43,11 @@ export class MemoryRenewals implements RenewalRecords {
     if (this.entries.has(request.id)) {
       return { ok: false, expired };
     }
-    const holder = await this.active(request.cluster);
-    if (holder && isDue(holder, now)) {
-      const done = await this.expire(holder.id, now);
+    const admit = admission(await this.active(request.cluster), now);
+    if (admit.verdict === "held") return heldBy(admit.holder, expired);
+    if (admit.verdict === "expire") {
+      const done = await this.expire(admit.holder.id, now);
       if (done) expired.push(done);
-    } else if (holder) {
-      return { ok: false, active: holder, expired };
     }
     this.entries.set(request.id, { request, ...(plan ? { plan } : {}) });
     return { ok: true, request, expired };

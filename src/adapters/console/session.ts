@@ -4,14 +4,9 @@
 // prints instead of posting. Reading lines and the terminal are console.ts's business.
 import type { ChatBackend } from "../../core/chat/backend.js";
 import { decideCommand } from "../../app/router.js";
+import { answerRenewal, answerRenewalClick, dispatchButton, type ButtonUses } from "../../app/actions.js";
 import { renderRenewalPlanning, renderScanDone, renderScanFailed } from "../../present/views.js";
-import {
-  APPROVE_ACTION,
-  REJECT_ACTION,
-  REQUEST_RENEWAL_ACTION,
-  SCAN_NOW_ACTION,
-} from "../../present/actions.js";
-import { renderClickRefused, renderRenewalRefused, renderRenewalRequested } from "../../present/thread.js";
+import { renderRenewalRefused } from "../../present/thread.js";
 import type { Config } from "../../config/load.js";
 import type { ButtonElement, ChatReply } from "../../present/slack-types.js";
 import { buttonsOf, MARKER, renderReply, type TextStyle } from "../../present/console-text.js";
@@ -48,14 +43,20 @@ function interpretAs(rest: string): LineAction {
 }
 
 /**
- * What a button does, as the `/certs` text that does the same, so a click goes through the same
- * parser and access rules as typing it (App Home's "Scan now" needs an operator like `/certs scan`,
- * a warning's "Request renewal" like `/certs renew`).
+ * A button's use case at the console: a scan or a renewal as the `/certs` text that does the same, so
+ * a click goes through the same parser and access rules as typing it (App Home's "Scan now" needs an
+ * operator like `/certs scan`, a warning's "Request renewal" like `/certs renew`); Approve or Reject
+ * as a click the desk decides.
  */
-export function buttonCommand(button: ButtonElement): string | null {
-  if (button.action_id === SCAN_NOW_ACTION && button.value) return `scan ${button.value}`;
-  if (button.action_id === REQUEST_RENEWAL_ACTION && button.value) return `renew ${button.value}`;
-  return null;
+const CONSOLE_BUTTONS: ButtonUses<LineAction> = {
+  scan: (cluster) => ({ kind: "command", text: `scan ${cluster}` }),
+  requestRenewal: (cluster) => ({ kind: "command", text: `renew ${cluster}` }),
+  renewalClick: (requestId, action) => ({ kind: "click", action, requestId }),
+};
+
+/** What clicking `button` does here; null for a button without a value or not of ours. */
+export function buttonAction(button: ButtonElement): LineAction | null {
+  return button.value ? dispatchButton(button.action_id, button.value, CONSOLE_BUTTONS) : null;
 }
 
 /** A typed line: `/certs …`, the label of a button shown last (any case), quit/exit, or else a hint. */
@@ -73,12 +74,7 @@ export function interpretLine(line: string, buttons: readonly ButtonElement[]): 
   if (matching.some((b) => b.action_id !== clicked.action_id || b.value !== clicked.value)) {
     return { kind: "ambiguous", label: clicked.text.text };
   }
-  if ((clicked.action_id === APPROVE_ACTION || clicked.action_id === REJECT_ACTION) && clicked.value) {
-    const action = clicked.action_id === APPROVE_ACTION ? "approve" : "reject";
-    return { kind: "click", action, requestId: clicked.value };
-  }
-  const text = buttonCommand(clicked);
-  return text === null ? { kind: "no-action", label: clicked.text.text } : { kind: "command", text };
+  return buttonAction(clicked) ?? { kind: "no-action", label: clicked.text.text };
 }
 
 export interface SessionOptions {
@@ -175,34 +171,19 @@ export class ConsoleSession {
     );
     if (decision.enqueueScan !== undefined) this.track(this.scan(decision.enqueueScan, true));
     if (renewal) {
-      const cluster = config.clusters.find((c) => c.name === renewal.cluster)!;
       // Awaited, unlike a scan: the approval card should be on screen before the next line is read.
       try {
-        const { node, certs } = renewal;
-        const outcome = await backend.requestRenewal({
-          cluster,
-          userId,
-          ...(node !== undefined ? { node } : {}),
-          ...(certs ? { certs } : {}),
-        });
-        this.show(
-          [
-            outcome.ok
-              ? renderRenewalRequested(cluster.name, outcome.request.id, outcome.card.channel)
-              : renderRenewalRefused(cluster.name, outcome.reason),
-          ],
-          true,
-        );
+        this.show([await answerRenewal(backend, config, renewal, userId)], true);
       } catch (err) {
-        this.show([renderRenewalRefused(cluster.name, (err as Error).message)], true);
+        this.show([renderRenewalRefused(renewal.cluster, (err as Error).message)], true);
       }
     }
   }
 
   /** Approve or Reject typed as a button label; checked by the desk like a click in Slack. */
   private async click(action: "approve" | "reject", requestId: string): Promise<void> {
-    const outcome = await this.options.backend.clickRenewal(requestId, { user: this.user, action });
-    if (!outcome.ok) this.show([renderClickRefused(outcome.cluster, outcome.reason)], true);
+    const refusal = await answerRenewalClick(this.options.backend, requestId, { user: this.user, action });
+    if (refusal) this.show([refusal], true);
   }
 
   /** Keeps background work counted until it has printed its answer. */

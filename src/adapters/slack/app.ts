@@ -23,15 +23,10 @@ import {
 import type { Logger } from "pino";
 import type { ClusterConfig, Config } from "../../config/load.js";
 import type { ScanTicket } from "../../core/chat/backend.js";
+import type { Click } from "../../core/renew/approval.js";
 import { canOperate, groupsToCheck, type OperatorAction } from "../../core/access/access.js";
 import type { RouterDecision } from "../../app/router.js";
-import {
-  APPROVE_ACTION,
-  REJECT_ACTION,
-  REQUEST_RENEWAL_ACTION,
-  SCAN_NOW_ACTION,
-} from "../../present/actions.js";
-import { renderClickRefused, renderRenewalRefused, renderRenewalRequested } from "../../present/thread.js";
+import { answerRenewal, answerRenewalClick, BUTTON_ACTIONS, dispatchButton } from "../../app/actions.js";
 import { decideCommand } from "../../app/router.js";
 import {
   renderInternalError,
@@ -110,6 +105,13 @@ export interface SlackAppOptions {
 
 type ResponseType = "ephemeral" | "in_channel";
 
+/** Who clicked which button, and where to answer them. */
+interface ButtonClick {
+  actionId: string;
+  userId: string;
+  respond: RespondFn;
+}
+
 const message = (type: ResponseType, reply: ChatReply): RespondArguments =>
   // Our blocks are a structural subset of Slack's (present/slack-types.ts).
   ({ response_type: type, replace_original: false, ...reply }) as RespondArguments;
@@ -153,10 +155,7 @@ export class SlackApp {
       if (event.tab !== "home") return;
       await this.home.opened(event.user).catch((err: Error) => this.incident(err, { user: event.user }));
     });
-    this.app.action<BlockButtonAction>(SCAN_NOW_ACTION, (args) => this.scanNow(args));
-    this.app.action<BlockButtonAction>(APPROVE_ACTION, (args) => this.renewalClick("approve", args));
-    this.app.action<BlockButtonAction>(REJECT_ACTION, (args) => this.renewalClick("reject", args));
-    this.app.action<BlockButtonAction>(REQUEST_RENEWAL_ACTION, (args) => this.requestRenewalClick(args));
+    for (const id of BUTTON_ACTIONS) this.app.action<BlockButtonAction>(id, (args) => this.button(args));
     this.app.error(async (err) => void this.incident(err, { where: "bolt" }));
     backend.onScanStored(
       (cluster, eventId) =>
@@ -247,20 +246,11 @@ export class SlackApp {
     userId: string,
     respond: RespondFn,
   ): Promise<void> {
-    const cluster = this.options.config.clusters.find((c) => c.name === renewal.cluster)!;
     let reply: ChatReply;
     try {
-      const outcome = await this.options.backend.requestRenewal({
-        cluster,
-        userId,
-        ...(renewal.node !== undefined ? { node: renewal.node } : {}),
-        ...(renewal.certs ? { certs: renewal.certs } : {}),
-      });
-      reply = outcome.ok
-        ? renderRenewalRequested(cluster.name, outcome.request.id, outcome.card.channel)
-        : renderRenewalRefused(cluster.name, outcome.reason);
+      reply = await answerRenewal(this.options.backend, this.options.config, renewal, userId);
     } catch (err) {
-      reply = renderInternalError(this.incident(err, { cluster: cluster.name, where: "renewal request" }));
+      reply = renderInternalError(this.incident(err, { cluster: renewal.cluster, where: "renewal request" }));
     }
     await this.respond(respond, "ephemeral", reply);
   }
@@ -290,30 +280,34 @@ export class SlackApp {
       : { ok: false, refusal: renderRefusal(cluster.name, operate.reason) };
   }
 
+  /** A button of ours (app/actions.ts): acknowledged at once, then answered by its use case. */
+  private async button(args: SlackActionMiddlewareArgs<BlockButtonAction>): Promise<void> {
+    await args.ack();
+    const { action_id: actionId } = args.action;
+    const click: ButtonClick = { actionId, userId: args.body.user.id, respond: args.respond };
+    await dispatchButton(actionId, args.action.value ?? "", {
+      scan: (cluster) => this.scanNow(click, cluster),
+      requestRenewal: (cluster) => this.requestRenewalClick(click, cluster),
+      renewalClick: (requestId, action) => this.renewalClick(click, requestId, action),
+    });
+  }
+
   /**
    * "Request renewal" on a warning: the same as `/certs renew CLUSTER` typed in that channel. The
    * button is no proof: operator rights are checked here; answers go to the clicker only.
    */
-  private async requestRenewalClick({
-    ack,
-    body,
-    action,
-    respond,
-  }: SlackActionMiddlewareArgs<BlockButtonAction>): Promise<void> {
-    await ack();
-    const userId = body.user.id;
+  private async requestRenewalClick(
+    { actionId, userId, respond }: ButtonClick,
+    value: string,
+  ): Promise<void> {
     try {
-      const checked = await this.buttonOperator(action.value, userId, "request renewals");
+      const checked = await this.buttonOperator(value, userId, "request renewals");
       if (!checked.ok) return await this.respond(respond, "ephemeral", checked.refusal);
       const { cluster } = checked;
       await this.respond(respond, "ephemeral", renderRenewalPlanning(cluster.name));
       await this.followRenewal({ cluster: cluster.name }, userId, respond);
     } catch (err) {
-      const incident = this.incident(err, {
-        user: userId,
-        action: REQUEST_RENEWAL_ACTION,
-        value: action.value,
-      });
+      const incident = this.incident(err, { user: userId, action: actionId, value });
       await this.respond(respond, "ephemeral", renderInternalError(incident));
     }
   }
@@ -324,16 +318,13 @@ export class SlackApp {
    * refusal is shown to the clicker only.
    */
   private async renewalClick(
-    action: "approve" | "reject",
-    { ack, body, action: button, respond }: SlackActionMiddlewareArgs<BlockButtonAction>,
+    { userId, respond }: ButtonClick,
+    requestId: string,
+    action: Click["action"],
   ): Promise<void> {
-    await ack();
-    const userId = body.user.id;
-    const requestId = button.value ?? "";
     try {
-      const outcome = await this.options.backend.clickRenewal(requestId, { user: userId, action });
-      if (!outcome.ok)
-        await this.respond(respond, "ephemeral", renderClickRefused(outcome.cluster, outcome.reason));
+      const refusal = await answerRenewalClick(this.options.backend, requestId, { user: userId, action });
+      if (refusal) await this.respond(respond, "ephemeral", refusal);
     } catch (err) {
       const incident = this.incident(err, { user: userId, action, request: requestId });
       await this.respond(respond, "ephemeral", renderInternalError(incident));
@@ -341,24 +332,17 @@ export class SlackApp {
   }
 
   /** "Scan now" in App Home. The button is no proof: operator rights are checked again here. */
-  private async scanNow({ ack, body, action }: SlackActionMiddlewareArgs<BlockButtonAction>): Promise<void> {
-    await ack();
-    const userId = body.user.id;
+  private async scanNow({ actionId, userId }: ButtonClick, value: string): Promise<void> {
     const { backend } = this.options;
     try {
-      const checked = await this.buttonOperator(
-        action.value,
-        userId,
-        "request scans",
-        "; the view is refreshed.",
-      );
+      const checked = await this.buttonOperator(value, userId, "request scans", "; the view is refreshed.");
       if (!checked.ok) return await this.home.notify(userId, checked.refusal.blocks);
       const { cluster } = checked;
       const ticket = await backend.requestScan(cluster.name);
       await this.home.notify(userId, renderScanQueued(cluster.name, userId).blocks);
       await this.home.notify(userId, (await this.outcome(cluster.name, ticket)).blocks);
     } catch (err) {
-      const incident = this.incident(err, { user: userId, action: SCAN_NOW_ACTION, value: action.value });
+      const incident = this.incident(err, { user: userId, action: actionId, value });
       await this.home
         .notify(userId, renderInternalError(incident).blocks)
         .catch((e: Error) => this.incident(e, { user: userId }));

@@ -8,7 +8,8 @@
 // request (one Lua script), and every write that ends a request (rejected, expired, done, failed)
 // deletes the lock in the same script, if it still names that request. A lock whose holder is gone,
 // has ended, or is pending past its expiry is stale and taken over (a due request is expired first),
-// so a crash between steps never blocks a cluster for the 90-day backstop.
+// so a crash between steps never blocks a cluster for the 90-day backstop. Who may take the cluster
+// is core/renew/admission.ts, the same rule as the console's records.
 //
 // Every change is a compare-and-set on `version` (a Lua script: load, decide in TypeScript, save only
 // if the version is unchanged, else reload and decide again). WATCH/MULTI is not used because it
@@ -20,11 +21,11 @@ import type { Redis } from "ioredis";
 import { redisKey } from "./store.js";
 import type { RenewalPlan } from "../../core/renew/plan.js";
 import type { CardLocation, CreateResult } from "../../core/renew/ports.js";
+import { admission, heldBy } from "../../core/renew/admission.js";
 import {
   decide,
   expire,
   finish,
-  isDue,
   isEnded,
   markRunning,
   type DecideContext,
@@ -128,18 +129,15 @@ export class RenewalStore {
         return { ok: false, expired };
       }
       const holderId = reply[1];
-      const holder = holderId ? await this.get(holderId) : null;
-      if (holderId && (!holder || isEnded(holder))) {
-        await this.redis.eval(RELEASE, 1, lock, holderId); // stale: its request is gone or over
-        continue;
-      }
-      if (holder && isDue(holder, now)) {
-        const done = await this.expire(holder.id, now);
+      const admit = admission(holderId ? await this.get(holderId) : null, now);
+      if (admit.verdict === "held") return heldBy(admit.holder, expired);
+      if (admit.verdict === "expire") {
+        const done = await this.expire(admit.holder.id, now);
         if (done?.state === "expired") expired.push(done);
-        continue;
+      } else if (holderId) {
+        await this.redis.eval(RELEASE, 1, lock, holderId); // stale: its request is gone or over
       }
-      if (!holder) continue; // the lock vanished between the two reads: try again
-      return { ok: false, active: holder, expired };
+      // Free again (or the lock vanished between the two reads): try again.
     }
     throw new Error(`could not take the renewal lock of ${request.cluster}: too much contention`);
   }

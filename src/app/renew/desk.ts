@@ -11,6 +11,7 @@
 // shows the rules of the config that drew it last; it is redrawn at every click, expiry and run end.
 import type { ClusterConfig, Config } from "../../config/load.js";
 import { groupsToCheck } from "../../core/access/access.js";
+import { admission } from "../../core/renew/admission.js";
 import type { SlackMessage } from "../../present/slack-types.js";
 import type { ClusterReport } from "../../core/report/types.js";
 import {
@@ -68,13 +69,12 @@ export class RenewalDesk {
       });
       return { ok: false, reason };
     };
+    const held = (holder: RenewalRequest) => refuse(renderClusterHeld(holder, config.timezone));
     const channel = this.deps.channelFor(cluster);
     if (!channel) return refuse(`${cluster.name} has no channel for approval cards (set its \`channel\`).`);
     // Early and cheap: no scan while another request holds the cluster (create checks it again).
-    const active = await records.active(cluster.name);
-    if (active && !isDue(active, this.deps.now())) {
-      return refuse(renderClusterHeld(active, config.timezone));
-    }
+    const early = admission(await records.active(cluster.name), this.deps.now());
+    if (early.verdict === "held") return held(early.holder);
     const planned = await this.plan(ask, userId);
     if (!planned.ok) return refuse(planned.reason);
     const now = planned.plan.createdAt;
@@ -89,11 +89,7 @@ export class RenewalDesk {
     const created = await records.create(request, { plan: planned.plan, now });
     for (const expired of created.expired) await this.expired(expired);
     if (!created.ok) {
-      return refuse(
-        created.active
-          ? renderClusterHeld(created.active, config.timezone)
-          : `request ${request.id} already exists.`,
-      );
+      return created.active ? held(created.active) : refuse(`request ${request.id} already exists.`);
     }
 
     const plan = planned.plan;
