@@ -9,8 +9,8 @@
 //   list
 //   status CLUSTER [--node NAME] [--all]
 //   scan CLUSTER
-//   renew CLUSTER [--node NAME] [--certs a,b]     (parsed; renewals are not enabled yet)
-//   audit CLUSTER                                 (parsed; renewals are not enabled yet)
+//   renew CLUSTER [--node NAME] [--certs a,b]
+//   audit CLUSTER
 // `--flag VALUE` and `--flag=VALUE` are the same. The subcommand is case-insensitive; names are not
 // (they must match the config's patterns, so `Cluster-A` is malformed, never a near miss).
 //
