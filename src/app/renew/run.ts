@@ -125,7 +125,7 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
     return await attempt.finish();
   } catch (err) {
     if (!(err instanceof LeaseLost)) throw err;
-    return attempt.stopped(err);
+    return await attempt.stopped(err); // awaited: the lease is released after the audit
   } finally {
     await attempt.release();
   }
