@@ -27,6 +27,16 @@ export default tseslint.config(
     },
   },
   {
+    files: ["src/**"],
+    // A function that does not fit on a screen hides its steps: split it into named ones.
+    rules: { "max-lines-per-function": ["error", { max: 80, IIFEs: true }] },
+  },
+  {
+    // until split
+    files: ["src/core/renew/plan.ts", "src/present/warnings.ts", "src/service.ts"],
+    rules: { "max-lines-per-function": "off" },
+  },
+  {
     files: ["src/core/**", "src/present/**"],
     // typescript-eslint's variant, so a type-only import (a record's shape) stays allowed.
     rules: {

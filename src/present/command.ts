@@ -122,8 +122,15 @@ const quote = (text: string): string => code(text, 60);
 
 const NOTHING_RUNS = "Nothing was run.";
 
-function fail(error: Omit<CommandError, "kind">): ParseResult {
-  return { ok: false, error: { kind: "error", ...error } };
+/** Thrown by the small parsers below with the answer; parseCommand turns it into its result. */
+class Refusal extends Error {
+  constructor(readonly error: CommandError) {
+    super(error.message);
+  }
+}
+
+function refuse(error: Omit<CommandError, "kind">): never {
+  throw new Refusal({ kind: "error", ...error });
 }
 
 function unsafeCharacter(text: string): string | null {
@@ -140,44 +147,68 @@ const isSubcommand = (word: string): word is Subcommand => (SUBCOMMANDS as reado
 
 /** Parse the text Slack sends after `/certs` (without the command itself). */
 export function parseCommand(text: string): ParseResult {
+  try {
+    return { ok: true, command: parse(text) };
+  } catch (err) {
+    if (err instanceof Refusal) return { ok: false, error: err.error };
+    throw err;
+  }
+}
+
+function parse(text: string): Command {
+  checkText(text);
+  const [first, ...rest] = text.trim().split(/\s+/).filter(Boolean);
+  if (first === undefined) return { kind: "help" };
+  const sub = subcommand(first);
+  return PARSERS[sub](sub, parseArguments(sub, rest));
+}
+
+/** Too long, or anything that looks like shell: refused before a word is read. */
+function checkText(text: string): void {
   if (text.length > MAX_TEXT) {
-    return fail({
+    refuse({
       code: "too-long",
       message: `That is ${text.length} characters; \`/certs\` takes at most ${MAX_TEXT}. ${NOTHING_RUNS}`,
     });
   }
   const unsafe = unsafeCharacter(text);
   if (unsafe) {
-    return fail({
+    refuse({
       code: "unsafe-text",
       message:
         `\`/certs\` takes plain words only, and this has ${unsafe} in it ` +
         `(no shell characters, quotes or line breaks). ${NOTHING_RUNS}`,
     });
   }
-  const words = text.trim().split(/\s+/).filter(Boolean);
-  const [first, ...rest] = words;
-  if (first === undefined) return { ok: true, command: { kind: "help" } };
-  const sub = first.toLowerCase();
-  if (!isSubcommand(sub)) {
-    const suggestions = suggestNames(sub, SUBCOMMANDS);
-    return fail({
-      code: "unknown-subcommand",
-      message:
-        `${quote(first)} is not a \`/certs\` subcommand` +
-        (suggestions.length ? `; did you mean ${suggestions.map((s) => `\`${s}\``).join(" or ")}?` : ".") +
-        ` ${NOTHING_RUNS}`,
-      suggestions,
-    });
-  }
+}
 
-  // Flags and positional words.
+function subcommand(first: string): Subcommand {
+  const sub = first.toLowerCase();
+  if (isSubcommand(sub)) return sub;
+  const suggestions = suggestNames(sub, SUBCOMMANDS);
+  return refuse({
+    code: "unknown-subcommand",
+    message:
+      `${quote(first)} is not a \`/certs\` subcommand` +
+      (suggestions.length ? `; did you mean ${suggestions.map((s) => `\`${s}\``).join(" or ")}?` : ".") +
+      ` ${NOTHING_RUNS}`,
+    suggestions,
+  });
+}
+
+/** The words after the subcommand: its flags (checked against FLAGS) and its positional words. */
+interface Arguments {
+  flags: Map<string, string | true>;
+  positional: string[];
+}
+
+function parseArguments(sub: Subcommand, rest: readonly string[]): Arguments {
   const flags = new Map<string, string | true>();
   const positional: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i]!;
     if (/^[\u2012-\u2015\u2212]/.test(word)) {
-      return fail({
+      refuse({
         code: "unknown-flag",
         subcommand: sub,
         message:
@@ -191,25 +222,9 @@ export function parseCommand(text: string): ParseResult {
     }
     const eq = word.indexOf("=");
     const name = eq > 0 ? word.slice(0, eq) : word;
-    const kind = FLAGS[sub][name];
-    if (!kind) {
-      const known = Object.keys(FLAGS[sub]);
-      const suggestions = suggestNames(name, known);
-      return fail({
-        code: "unknown-flag",
-        subcommand: sub,
-        message:
-          (known.length
-            ? `\`${sub}\` has no flag ${quote(name)}` +
-              (suggestions.length
-                ? `; did you mean \`${suggestions[0]}\`?`
-                : `; it takes ${known.join(", ")}.`)
-            : `\`${sub}\` takes no flags, and got ${quote(name)}.`) + ` ${NOTHING_RUNS}`,
-        suggestions,
-      });
-    }
+    const kind = flagKind(sub, name);
     if (flags.has(name)) {
-      return fail({
+      refuse({
         code: "extra-argument",
         subcommand: sub,
         message: `\`${name}\` is given twice. ${NOTHING_RUNS}`,
@@ -217,7 +232,7 @@ export function parseCommand(text: string): ParseResult {
     }
     if (kind === "boolean") {
       if (eq > 0) {
-        return fail({
+        refuse({
           code: "bad-value",
           subcommand: sub,
           message: `\`${name}\` takes no value (got ${quote(word)}). ${NOTHING_RUNS}`,
@@ -229,7 +244,7 @@ export function parseCommand(text: string): ParseResult {
     const value = eq > 0 ? word.slice(eq + 1) : rest[i + 1];
     if (eq < 0) i += 1;
     if (value === undefined || value === "" || (eq < 0 && value.startsWith("-"))) {
-      return fail({
+      refuse({
         code: "bad-value",
         subcommand: sub,
         message: `\`${name}\` needs a value, as in \`${name} ${name === "--certs" ? "apiserver,admin.conf" : "NAME"}\`. ${NOTHING_RUNS}`,
@@ -237,45 +252,82 @@ export function parseCommand(text: string): ParseResult {
     }
     flags.set(name, value);
   }
+  return { flags, positional };
+}
 
-  if (sub === "help") {
-    const [topic, ...extra] = positional;
-    if (extra.length > 0 || (topic !== undefined && !isSubcommand(topic.toLowerCase()))) {
-      return fail({
-        code: "extra-argument",
-        subcommand: "help",
-        message: `\`help\` takes at most one subcommand (${SUBCOMMANDS.join(", ")}). ${NOTHING_RUNS}`,
-      });
-    }
-    const lower = topic?.toLowerCase();
-    return {
-      ok: true,
-      command: lower && isSubcommand(lower) ? { kind: "help", topic: lower } : { kind: "help" },
-    };
-  }
-  if (sub === "list") {
-    if (positional.length > 0) {
-      return fail({
-        code: "extra-argument",
-        subcommand: "list",
-        message:
-          `\`list\` takes no arguments (got ${quote(positional.join(" "))}); ` +
-          `for one cluster, use \`/certs status CLUSTER\`. ${NOTHING_RUNS}`,
-      });
-    }
-    return { ok: true, command: { kind: "list" } };
-  }
+/** Whether the subcommand's flag `name` takes a value; a flag it does not take is refused. */
+function flagKind(sub: Subcommand, name: string): "boolean" | "value" {
+  const kind = FLAGS[sub][name];
+  if (kind) return kind;
+  const known = Object.keys(FLAGS[sub]);
+  const suggestions = suggestNames(name, known);
+  return refuse({
+    code: "unknown-flag",
+    subcommand: sub,
+    message:
+      (known.length
+        ? `\`${sub}\` has no flag ${quote(name)}` +
+          (suggestions.length ? `; did you mean \`${suggestions[0]}\`?` : `; it takes ${known.join(", ")}.`)
+        : `\`${sub}\` takes no flags, and got ${quote(name)}.`) + ` ${NOTHING_RUNS}`,
+    suggestions,
+  });
+}
 
+/** Each subcommand's own parser of its arguments, in the order of the grammar above. */
+const PARSERS: Record<Subcommand, (sub: Subcommand, args: Arguments) => Command> = {
+  help: parseHelp,
+  list: parseList,
+  status: (sub, args) => ({
+    kind: "status",
+    ...clusterArguments(sub, args),
+    all: args.flags.get("--all") === true,
+  }),
+  scan: (sub, args) => ({ kind: "scan", cluster: clusterArguments(sub, args).cluster }),
+  renew: parseRenew,
+  audit: (sub, args) => ({ kind: "audit", cluster: clusterArguments(sub, args).cluster }),
+};
+
+function parseHelp(_sub: Subcommand, { positional }: Arguments): Command {
+  const [topic, ...extra] = positional;
+  if (extra.length > 0 || (topic !== undefined && !isSubcommand(topic.toLowerCase()))) {
+    refuse({
+      code: "extra-argument",
+      subcommand: "help",
+      message: `\`help\` takes at most one subcommand (${SUBCOMMANDS.join(", ")}). ${NOTHING_RUNS}`,
+    });
+  }
+  const lower = topic?.toLowerCase();
+  return lower && isSubcommand(lower) ? { kind: "help", topic: lower } : { kind: "help" };
+}
+
+function parseList(_sub: Subcommand, { positional }: Arguments): Command {
+  if (positional.length > 0) {
+    refuse({
+      code: "extra-argument",
+      subcommand: "list",
+      message:
+        `\`list\` takes no arguments (got ${quote(positional.join(" "))}); ` +
+        `for one cluster, use \`/certs status CLUSTER\`. ${NOTHING_RUNS}`,
+    });
+  }
+  return { kind: "list" };
+}
+
+/** The one cluster a cluster subcommand names, and its `--node` when given, both checked. */
+function clusterArguments(
+  sub: Subcommand,
+  { positional, flags }: Arguments,
+): { cluster: string; node?: string } {
   const [cluster, ...extra] = positional;
   if (cluster === undefined) {
-    return fail({
+    refuse({
       code: "missing-cluster",
       subcommand: sub,
       message: `\`${sub}\` needs a cluster, as in \`${USAGE[sub]}\`; \`/certs list\` shows the clusters of this channel.`,
     });
   }
   if (!CLUSTER_NAME.test(cluster)) {
-    return fail({
+    refuse({
       code: "bad-value",
       subcommand: sub,
       message:
@@ -284,7 +336,7 @@ export function parseCommand(text: string): ParseResult {
     });
   }
   if (extra.length > 0) {
-    return fail({
+    refuse({
       code: "extra-argument",
       subcommand: sub,
       cluster,
@@ -293,46 +345,36 @@ export function parseCommand(text: string): ParseResult {
   }
   const node = flags.get("--node");
   if (typeof node === "string" && !NODE_ARG.test(node)) {
-    return fail({
+    refuse({
       code: "bad-value",
       subcommand: sub,
       cluster,
       message: `${quote(node)} is not a node name. ${NOTHING_RUNS}`,
     });
   }
-  const nodePart = typeof node === "string" ? { node } : {};
+  return typeof node === "string" ? { cluster, node } : { cluster };
+}
 
-  switch (sub) {
-    case "status":
-      return {
-        ok: true,
-        command: { kind: "status", cluster, ...nodePart, all: flags.get("--all") === true },
-      };
-    case "scan":
-      return { ok: true, command: { kind: "scan", cluster } };
-    case "audit":
-      return { ok: true, command: { kind: "audit", cluster } };
-    case "renew": {
-      const list = flags.get("--certs");
-      if (typeof list !== "string") return { ok: true, command: { kind: "renew", cluster, ...nodePart } };
-      const certs = list.split(",");
-      for (const name of certs) {
-        if (CERTIFICATE_NAMES.includes(name)) continue;
-        const suggestions = name ? suggestNames(name, CERTIFICATE_NAMES) : [];
-        return fail({
-          code: "bad-value",
-          subcommand: sub,
-          cluster,
-          message:
-            (name ? `${quote(name)} is not a kubeadm certificate` : "`--certs` has an empty name") +
-            (suggestions.length ? `; did you mean \`${suggestions[0]}\`?` : ".") +
-            ` \`--certs\` takes a comma-separated list such as \`apiserver,admin.conf\`. ${NOTHING_RUNS}`,
-          suggestions,
-        });
-      }
-      return { ok: true, command: { kind: "renew", cluster, ...nodePart, certs: [...new Set(certs)] } };
-    }
+function parseRenew(sub: Subcommand, args: Arguments): Command {
+  const target = clusterArguments(sub, args);
+  const list = args.flags.get("--certs");
+  if (typeof list !== "string") return { kind: "renew", ...target };
+  const certs = list.split(",");
+  for (const name of certs) {
+    if (CERTIFICATE_NAMES.includes(name)) continue;
+    const suggestions = name ? suggestNames(name, CERTIFICATE_NAMES) : [];
+    refuse({
+      code: "bad-value",
+      subcommand: sub,
+      cluster: target.cluster,
+      message:
+        (name ? `${quote(name)} is not a kubeadm certificate` : "`--certs` has an empty name") +
+        (suggestions.length ? `; did you mean \`${suggestions[0]}\`?` : ".") +
+        ` \`--certs\` takes a comma-separated list such as \`apiserver,admin.conf\`. ${NOTHING_RUNS}`,
+      suggestions,
+    });
   }
+  return { kind: "renew", ...target, certs: [...new Set(certs)] };
 }
 
 /**

@@ -22,7 +22,7 @@ import type { ExecutionLease } from "../../core/renew/ports.js";
 import { InMemoryBackend } from "./backend.js";
 import type { ConsoleRenewals } from "./exclusion.js";
 import { ConsoleSession } from "./session.js";
-import { ANSI_STYLE, MARKER, PLAIN_STYLE } from "../../present/console-text.js";
+import { ANSI_STYLE, MARKER, PLAIN_STYLE, type TextStyle } from "../../present/console-text.js";
 
 export interface ConsoleOptions {
   config: Config;
@@ -43,10 +43,10 @@ export function defaultChannel(config: Config): string | undefined {
 }
 
 export async function runConsole(options: ConsoleOptions): Promise<void> {
-  const { config, userId, channelId, groups, input, output, renewals } = options;
+  const { input, output } = options;
   const terminal = Boolean(input.isTTY && output.isTTY);
   const style = terminal && !process.env.NO_COLOR ? ANSI_STYLE : PLAIN_STYLE;
-  const prompt = `${userId}> `;
+  const prompt = `${options.userId}> `;
   const lines = createInterface({ input, output, terminal, prompt });
   // Taken now: readline reads from the start, and lines read before an iterator exists are lost
   // (piped input arrives while the first scans run).
@@ -58,6 +58,42 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
     output.write(`${text}\n`);
     if (terminal && !busy) lines.prompt(true);
   };
+  const { backend, session } = openSession(options, print, style);
+  await greet(options, session, print, style);
+
+  // Ctrl-C leaves like quit; readline would otherwise only pause the input.
+  lines.on("SIGINT", () => lines.close());
+  busy = false;
+  if (terminal) lines.prompt();
+  for (let next = await typed.next(); !next.done; next = await typed.next()) {
+    const line = next.value;
+    busy = true;
+    if (!terminal) output.write(`${session.userId}> ${line}\n`);
+    if (!(await session.handle(line))) break;
+    if (!terminal) await settled(backend);
+    lines.setPrompt(`${session.userId}> `);
+    busy = false;
+    if (terminal) lines.prompt();
+  }
+  busy = true;
+  lines.close();
+  if (session.running > 0) {
+    print(`${MARKER}: waiting for ${session.running} scan${session.running === 1 ? "" : "s"} to finish…`);
+    await session.idle();
+  }
+  if (backend.runs.size > 0) {
+    print(`${MARKER}: waiting for the renewal to finish (a control plane is never left half restarted)…`);
+    await settled(backend);
+  }
+}
+
+/** The in-memory chat backend and the session that answers typed lines through it. */
+function openSession(
+  options: ConsoleOptions,
+  print: (text: string) => void,
+  style: TextStyle,
+): { backend: InMemoryBackend; session: ConsoleSession } {
+  const { config, userId, channelId, groups, renewals } = options;
   const scanDependencies = defaultDependencies(options.logger);
   const people = new Map<string, readonly string[]>([[userId, groups]]);
   const backend = new InMemoryBackend({
@@ -86,7 +122,17 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
     print,
     style,
   });
+  return { backend, session };
+}
 
+/** Who you are and where, then a first scan of the clusters shown here, as serve does when it starts. */
+async function greet(
+  options: ConsoleOptions,
+  session: ConsoleSession,
+  print: (text: string) => void,
+  style: TextStyle,
+): Promise<void> {
+  const { config, userId, channelId, groups, renewals } = options;
   const shown = visibleClusters(config, channelId).map((c) => c.name);
   print(
     `${style.bold(`${MARKER} console`)}: you are ${userId} in channel ${channelId}` +
@@ -105,31 +151,6 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
   print(
     "Type /certs help, /certs list or /certs status CLUSTER; the label of a button clicks it; quit leaves.",
   );
-
-  // Ctrl-C leaves like quit; readline would otherwise only pause the input.
-  lines.on("SIGINT", () => lines.close());
-  busy = false;
-  if (terminal) lines.prompt();
-  for (let next = await typed.next(); !next.done; next = await typed.next()) {
-    const line = next.value;
-    busy = true;
-    if (!terminal) output.write(`${session.userId}> ${line}\n`);
-    if (!(await session.handle(line))) break;
-    if (!terminal) await settled(backend);
-    lines.setPrompt(`${session.userId}> `);
-    busy = false;
-    if (terminal) lines.prompt();
-  }
-  busy = true;
-  lines.close();
-  if (session.running > 0) {
-    print(`${MARKER}: waiting for ${session.running} scan${session.running === 1 ? "" : "s"} to finish…`);
-    await session.idle();
-  }
-  if (backend.runs.size > 0) {
-    print(`${MARKER}: waiting for the renewal to finish (a control plane is never left half restarted)…`);
-    await settled(backend);
-  }
 }
 
 /** Resolves once no renewal runs. */

@@ -4,7 +4,7 @@ import { readFileSync, statSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { Client, type ConnectConfig } from "ssh2";
 import type { SshSettings } from "../../config/load.js";
-import { fingerprint, hostKeyAlgorithms, hostToken, KnownHosts } from "./known-hosts.js";
+import { fingerprint, hostKeyAlgorithms, hostToken, KnownHosts, type HostKey } from "./known-hosts.js";
 import {
   guardScript,
   OutputCollector,
@@ -72,30 +72,9 @@ export class SshConnector {
   private async run({ host, ssh }: SshTarget, script: string, options: RunOptions = {}): Promise<ExecResult> {
     const where = hostToken(host, ssh.port);
     const known = this.hosts(ssh.knownHostsPath);
-    const pinned = known.keysFor(host, ssh.port);
-    if (pinned.length === 0) {
-      const revoked = known.revokedFor(host, ssh.port).map((k) => fingerprint(k.blob));
-      throw new TransportError(
-        "host-key",
-        revoked.length > 0
-          ? `the host key pinned for ${where} in ${ssh.knownHostsPath} is marked @revoked ` +
-              `(${revoked.join(", ")}); refusing to connect. Verify the node's new key before pinning it.`
-          : `no host key for ${where} in ${ssh.knownHostsPath}; refusing to connect (no trust on first use). ` +
-              `Verify the node's key fingerprint and add it (ssh-keyscan -p ${ssh.port} ${host}).`,
-      );
-    }
-    let passphrase: string | undefined;
-    if (ssh.privateKeyPassphraseEnv) {
-      passphrase = this.env[ssh.privateKeyPassphraseEnv];
-      if (passphrase === undefined) {
-        throw new TransportError(
-          "config",
-          `environment variable ${ssh.privateKeyPassphraseEnv} (the key's passphrase) is not set`,
-        );
-      }
-    }
-
-    let hostKeyProblem: string | undefined;
+    const pinned = pinnedKeys(known, host, ssh, where);
+    const passphrase = this.passphrase(ssh);
+    const hostKey = hostKeyCheck(known, pinned, where, ssh.knownHostsPath);
     const config: ConnectConfig = {
       host,
       port: ssh.port,
@@ -104,56 +83,107 @@ export class SshConnector {
       passphrase,
       readyTimeout: ssh.connectTimeoutMs,
       algorithms: { serverHostKey: hostKeyAlgorithms(pinned) as never },
-      hostVerifier: (key: Buffer) => {
-        if (known.isRevoked(key))
-          hostKeyProblem = `the host key of ${where} (${fingerprint(key)}) is marked @revoked`;
-        else if (!pinned.some((k) => k.blob.equals(key))) {
-          hostKeyProblem =
-            `HOST KEY MISMATCH for ${where}: it presented ${fingerprint(key)}, but ${ssh.knownHostsPath} pins ` +
-            `${pinned.map((k) => fingerprint(k.blob)).join(", ")}. Someone may be intercepting the connection, ` +
-            "or the host was reinstalled; verify before updating known_hosts.";
-        }
-        return hostKeyProblem === undefined;
-      },
+      hostVerifier: hostKey.verify,
     };
+    return execOnce({ host, ssh }, config, script, options, () => hostKey.problem);
+  }
 
-    // Our own socket with TCP_NODELAY: ssh2 leaves Nagle on, and with delayed ACKs every
-    // handshake round trip stalls (~85 ms a connection measured by `npm run bench`).
-    const sock = tcpConnect({ host, port: ssh.port, noDelay: true });
-    config.sock = sock;
-    const client = new Client();
-    const collector = new OutputCollector(
-      ssh.connectTimeoutMs + (options.timeoutMs ?? ssh.commandTimeoutMs),
-      () => client.destroy(),
-    );
-    client.on("error", (err: Error & { level?: string; code?: string }) =>
-      collector.fail(describeError(err, where, ssh, hostKeyProblem)),
-    );
-    client.on("close", () =>
-      collector.fail(new TransportError("connect", `the connection to ${where} closed early`)),
-    );
-    client.on("ready", () => {
-      client.exec(shellCommand(ssh.become).join(" "), (err, stream) => {
-        if (err) return collector.fail(new TransportError("exec", `exec on ${where} failed: ${err.message}`));
-        stream.on("data", collector.stdout);
-        stream.stderr.on("data", collector.stderr);
-        stream.on("close", (code: number | null) => collector.exit(code ?? null));
-        stream.end(guardScript(script, options.timeoutMs ?? ssh.commandTimeoutMs));
-      });
-    });
-    try {
-      client.connect(config); // throws at once for a key it cannot parse or decrypt
-    } catch (err) {
-      collector.fail(
-        new TransportError("config", `cannot use ${ssh.privateKeyPath}: ${(err as Error).message}`),
+  /** The key's passphrase from its environment variable, when the config names one. */
+  private passphrase(ssh: SshSettings): string | undefined {
+    if (!ssh.privateKeyPassphraseEnv) return undefined;
+    const passphrase = this.env[ssh.privateKeyPassphraseEnv];
+    if (passphrase === undefined) {
+      throw new TransportError(
+        "config",
+        `environment variable ${ssh.privateKeyPassphraseEnv} (the key's passphrase) is not set`,
       );
     }
-    try {
-      return await collector.done;
-    } finally {
-      client.end();
-      sock.destroy();
-    }
+    return passphrase;
+  }
+}
+
+/** The keys known_hosts pins for the node; none (unknown, or every one revoked) refuses to connect. */
+function pinnedKeys(known: KnownHosts, host: string, ssh: SshSettings, where: string): HostKey[] {
+  const pinned = known.keysFor(host, ssh.port);
+  if (pinned.length > 0) return pinned;
+  const revoked = known.revokedFor(host, ssh.port).map((k) => fingerprint(k.blob));
+  throw new TransportError(
+    "host-key",
+    revoked.length > 0
+      ? `the host key pinned for ${where} in ${ssh.knownHostsPath} is marked @revoked ` +
+          `(${revoked.join(", ")}); refusing to connect. Verify the node's new key before pinning it.`
+      : `no host key for ${where} in ${ssh.knownHostsPath}; refusing to connect (no trust on first use). ` +
+          `Verify the node's key fingerprint and add it (ssh-keyscan -p ${ssh.port} ${host}).`,
+  );
+}
+
+/** ssh2's host verifier against the pinned keys; `problem` keeps why it refused, for the error. */
+function hostKeyCheck(
+  known: KnownHosts,
+  pinned: readonly HostKey[],
+  where: string,
+  knownHostsPath: string,
+): { verify(key: Buffer): boolean; problem?: string } {
+  const check: { verify(key: Buffer): boolean; problem?: string } = {
+    verify: (key) => {
+      if (known.isRevoked(key))
+        check.problem = `the host key of ${where} (${fingerprint(key)}) is marked @revoked`;
+      else if (!pinned.some((k) => k.blob.equals(key))) {
+        check.problem =
+          `HOST KEY MISMATCH for ${where}: it presented ${fingerprint(key)}, but ${knownHostsPath} pins ` +
+          `${pinned.map((k) => fingerprint(k.blob)).join(", ")}. Someone may be intercepting the connection, ` +
+          "or the host was reinstalled; verify before updating known_hosts.";
+      }
+      return check.problem === undefined;
+    },
+  };
+  return check;
+}
+
+/** One connection, one exec of the guarded script; the connection is closed whatever happens. */
+async function execOnce(
+  { host, ssh }: SshTarget,
+  config: ConnectConfig,
+  script: string,
+  options: RunOptions,
+  hostKeyProblem: () => string | undefined,
+): Promise<ExecResult> {
+  const where = hostToken(host, ssh.port);
+  // Our own socket with TCP_NODELAY: ssh2 leaves Nagle on, and with delayed ACKs every
+  // handshake round trip stalls (~85 ms a connection measured by `npm run bench`).
+  const sock = tcpConnect({ host, port: ssh.port, noDelay: true });
+  const client = new Client();
+  const collector = new OutputCollector(
+    ssh.connectTimeoutMs + (options.timeoutMs ?? ssh.commandTimeoutMs),
+    () => client.destroy(),
+  );
+  client.on("error", (err: Error & { level?: string; code?: string }) =>
+    collector.fail(describeError(err, where, ssh, hostKeyProblem())),
+  );
+  client.on("close", () =>
+    collector.fail(new TransportError("connect", `the connection to ${where} closed early`)),
+  );
+  client.on("ready", () => {
+    client.exec(shellCommand(ssh.become).join(" "), (err, stream) => {
+      if (err) return collector.fail(new TransportError("exec", `exec on ${where} failed: ${err.message}`));
+      stream.on("data", collector.stdout);
+      stream.stderr.on("data", collector.stderr);
+      stream.on("close", (code: number | null) => collector.exit(code ?? null));
+      stream.end(guardScript(script, options.timeoutMs ?? ssh.commandTimeoutMs));
+    });
+  });
+  try {
+    client.connect({ ...config, sock }); // throws at once for a key it cannot parse or decrypt
+  } catch (err) {
+    collector.fail(
+      new TransportError("config", `cannot use ${ssh.privateKeyPath}: ${(err as Error).message}`),
+    );
+  }
+  try {
+    return await collector.done;
+  } finally {
+    client.end();
+    sock.destroy();
   }
 }
 

@@ -171,7 +171,37 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
     deps.resumeFrom && deps.resumeFrom.node === plan.node && deps.resumeFrom.backup === plan.backup
       ? deps.resumeFrom
       : undefined;
-  const progress: NodeProgress = {
+  const progress = startProgress(plan, resume);
+  const ctx = nodeContext(plan, progress, deps);
+  const steps = stepsFor(plan.spec);
+  const emit: Emit = (event) => deps.onProgress({ node: plan.node, ...event }, structuredClone(progress));
+
+  const { outcomes, failure } = await runSteps(steps, ctx, resume !== undefined, emit, deps);
+
+  let rollback: NodeExecution["rollback"];
+  if (failure && TOUCHING.some((id) => progress.started?.includes(id))) {
+    await deps.guard?.(); // another attempt holds the cluster now: it decides, this one touches nothing
+    rollback = await rollBack(steps, ctx, emit, deps);
+  }
+
+  const final = await deps.rescan().catch(() => undefined);
+  return {
+    node: plan.node,
+    ok: !failure,
+    steps: outcomes,
+    ...(failure ? { failure } : {}),
+    ...(rollback ? { rollback } : {}),
+    leftIn: leftIn(plan, failure, rollback),
+    renewed: renewedCertificates(plan, progress, final),
+    progress,
+  };
+}
+
+type Emit = (event: Omit<ProgressEvent, "node">) => void | Promise<void>;
+
+/** The node's progress: empty, or on a resume what the interrupted run had started and recorded. */
+function startProgress(plan: NodePlan, resume: NodeProgress | undefined): NodeProgress {
+  return {
     node: plan.node,
     backup: plan.backup,
     completed: [],
@@ -180,22 +210,29 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
     ...(resume?.apiserverBefore !== undefined ? { apiserverBefore: resume.apiserverBefore } : {}),
     ...(resume?.runtime ? { runtime: resume.runtime } : {}),
   };
-  const ctx = nodeContext(plan, progress, deps);
-  const steps = stepsFor(plan.spec);
+}
+
+/**
+ * The steps in order, up to the first that fails. On a resume, parked manifests go back first, and a
+ * step whose postcondition still holds is not run again.
+ */
+async function runSteps(
+  steps: readonly Step[],
+  ctx: StepContext,
+  resume: boolean,
+  emit: Emit,
+  deps: ExecutorDependencies,
+): Promise<{ outcomes: StepOutcome[]; failure?: NodeExecution["failure"] }> {
+  const { progress } = ctx;
   const outcomes: StepOutcome[] = [];
   const elapsed = (since: number) => deps.now().getTime() - since;
-  const emit = (event: Omit<ProgressEvent, "node">) =>
-    deps.onProgress({ node: plan.node, ...event }, structuredClone(progress));
-  const touched = () => TOUCHING.some((id) => progress.started?.includes(id));
-
-  let failure: NodeExecution["failure"];
   const fail = async (step: StepId, err: unknown, since: number) => {
     const error = (err as Error).message;
     const excerpt = err instanceof StepFailure ? err.excerpt : "";
     const durationMs = elapsed(since);
     outcomes.push({ step, ok: false, skipped: false, durationMs, excerpt, error });
     await emit({ step, status: "failed", durationMs, excerpt, error });
-    failure = { step, error };
+    return { outcomes, failure: { step, error } };
   };
 
   for (const step of steps) {
@@ -211,8 +248,7 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
         continue;
       }
     } catch (err) {
-      await fail(step.id, err, since);
-      break;
+      return fail(step.id, err, since);
     }
     if (step.mutates) await deps.guard?.(); // a lost lease ends the run here, before the change
     if (!progress.started!.includes(step.id)) progress.started!.push(step.id);
@@ -221,23 +257,23 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
     try {
       excerpt = excerptOf(await step.run(ctx));
     } catch (err) {
-      await fail(step.id, err, since);
-      break;
+      return fail(step.id, err, since);
     }
     // Outside the try: a failing onProgress (the job cannot save) is not a failed step.
     progress.completed.push(step.id);
     outcomes.push({ step: step.id, ok: true, skipped: false, durationMs: elapsed(since), excerpt });
     await emit({ step: step.id, status: "done", durationMs: elapsed(since), excerpt });
   }
+  return { outcomes };
+}
 
-  let rollback: NodeExecution["rollback"];
-  if (failure && touched()) {
-    await deps.guard?.(); // another attempt holds the cluster now: it decides, this one touches nothing
-    rollback = await rollBack(steps, ctx, emit, deps);
-  }
-
-  const final = await deps.rescan().catch(() => undefined);
-  const renewed = plan.spec.names.map((name) => {
+/** Each certificate of the plan: its sha256 before the run, and after it from the final rescan. */
+function renewedCertificates(
+  plan: NodePlan,
+  progress: NodeProgress,
+  final: NodeReport | undefined,
+): NodeExecution["renewed"] {
+  return plan.spec.names.map((name) => {
     const cert = final?.certificates.find((c) => c.name === name);
     return {
       name,
@@ -246,16 +282,6 @@ export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies
       notAfter: cert?.notAfter ?? null,
     };
   });
-  return {
-    node: plan.node,
-    ok: !failure,
-    steps: outcomes,
-    ...(failure ? { failure } : {}),
-    ...(rollback ? { rollback } : {}),
-    leftIn: leftIn(plan, failure, rollback),
-    renewed,
-    progress,
-  };
 }
 
 /** The one line the card, the thread and the audit give for the state a node was left in. */
@@ -278,7 +304,7 @@ function leftIn(
 async function rollBack(
   steps: readonly Step[],
   ctx: StepContext,
-  emit: (event: Omit<ProgressEvent, "node">) => void | Promise<void>,
+  emit: Emit,
   deps: ExecutorDependencies,
 ): Promise<NonNullable<NodeExecution["rollback"]>> {
   const since = deps.now().getTime();

@@ -109,60 +109,128 @@ const heldBy = (cluster: string, holder: string): string =>
 
 export async function runRenewal(input: RunInput, deps: RunDependencies): Promise<RunResult> {
   const { request, plan } = input;
-  const { audit, reporter, logger } = deps;
-  const cluster = plan.cluster;
-  const requestId = request.id;
-
-  if (!(await deps.requests.markRunning(requestId, deps.now()))) {
-    const reason = `request ${requestId} is ${request.state}, not approved: nothing was run`;
-    logger?.warn({ requestId, cluster }, reason);
+  if (!(await deps.requests.markRunning(request.id, deps.now()))) {
+    const reason = `request ${request.id} is ${request.state}, not approved: nothing was run`;
+    deps.logger?.warn({ requestId: request.id, cluster: plan.cluster }, reason);
     return { ran: false, reason };
   }
 
   const problems = checkPlan(plan, deps.config.cluster, deps.config.renewal);
   if (problems.length) return refuseTampered(input, deps, problems);
 
-  const saved = input.saved?.requestId === requestId ? input.saved : undefined;
-  let state: RunState = saved
-    ? { ...saved, attempts: saved.attempts + 1 }
-    : startRunState(requestId, plan, deps.now());
+  const attempt = new Attempt(input, deps);
+  await attempt.announce();
+  try {
+    if (!attempt.state.outcome) await attempt.runNodes();
+    return await attempt.finish();
+  } catch (err) {
+    if (!(err instanceof LeaseLost)) throw err;
+    return await attempt.stopped(err); // awaited: the lease is released after the audit
+  } finally {
+    await attempt.release();
+  }
+}
 
-  const quietly = (what: string, show: () => Promise<void>) => showQuietly(logger, requestId, what, show);
-  const saveAndShow = async (): Promise<void> => {
-    await deps.save(state);
-    await quietly("status", () => reporter.status(state));
-  };
-  const record = async (event: ProgressEvent, progress: NodeProgress): Promise<void> => {
-    state = applyEvent(state, event, progress);
-    await saveAndShow();
-    if (event.status === "running") return;
-    const kind = event.step === "rollback" ? "rollback" : "step";
-    await audit.append(cluster, { kind, requestId, detail: renderStepAudit(event) }, deps.now());
-    await quietly("step reply", () => reporter.step(event, state));
-  };
+/** One attempt at a run: a fresh state, or the saved one resumed; saved after every change, then shown. */
+class Attempt {
+  state: RunState;
+  private readonly saved: RunState | undefined;
+  private readonly cluster: string;
+  private readonly requestId: string;
+  private lease: HeldLease | undefined;
 
-  const finished = state.nodes.filter((n) => n.state === "done");
-  await audit.append(
-    cluster,
-    {
-      kind: "started",
-      requestId,
-      detail: saved
-        ? `resumed (attempt ${state.attempts}) after an interruption` +
-          (finished.length ? `; already renewed: ${names(finished)}` : "")
-        : `started: ${plan.nodes.length} node(s), one at a time: ${plan.nodes.map((n) => n.node).join(", ")}`,
-    },
-    deps.now(),
-  );
-  await saveAndShow();
+  constructor(
+    private readonly input: RunInput,
+    private readonly deps: RunDependencies,
+  ) {
+    const { request, plan } = input;
+    this.cluster = plan.cluster;
+    this.requestId = request.id;
+    this.saved = input.saved?.requestId === request.id ? input.saved : undefined;
+    this.state = this.saved
+      ? { ...this.saved, attempts: this.saved.attempts + 1 }
+      : startRunState(request.id, plan, deps.now());
+  }
+
+  /** Audits that the run started, or resumed after an interruption, and shows the state. */
+  async announce(): Promise<void> {
+    const { plan } = this.input;
+    const finished = this.state.nodes.filter((n) => n.state === "done");
+    await this.deps.audit.append(
+      this.cluster,
+      {
+        kind: "started",
+        requestId: this.requestId,
+        detail: this.saved
+          ? `resumed (attempt ${this.state.attempts}) after an interruption` +
+            (finished.length ? `; already renewed: ${names(finished)}` : "")
+          : `started: ${plan.nodes.length} node(s), one at a time: ${plan.nodes.map((n) => n.node).join(", ")}`,
+      },
+      this.deps.now(),
+    );
+    await this.saveAndShow();
+  }
+
+  /** Takes the cluster's lease, runs the plan's nodes in order up to the first that fails, ends the run. */
+  async runNodes(): Promise<void> {
+    const { plan } = this.input;
+    const taken = await this.deps.lease.acquire(this.cluster, this.requestId);
+    if (taken.ok) this.lease = taken.lease;
+    let failed = false;
+    for (const node of plan.nodes) {
+      const before = this.state.nodes.find((n) => n.node === node.node)?.state;
+      if (before === "done") continue; // renewed and verified before the interruption
+      if (before === "failed") {
+        failed = true; // failed (and rolled back) before the interruption: the run stops there
+        break;
+      }
+      // Each node's preflight first makes sure this run still holds the cluster.
+      const execution = await this.runNode(node, taken.ok ? await taken.lease.confirm() : taken.holder);
+      this.state = finishNode(this.state, plan, execution);
+      await this.saveAndShow();
+      if (!execution.ok) {
+        failed = true;
+        break;
+      }
+    }
+    this.state = endRun(this.state, failed ? "failed" : "done", this.deps.now());
+    await this.saveAndShow();
+  }
+
+  /** Ends the request, audits the one-line result and shows the summary. */
+  async finish(): Promise<RunResult> {
+    const { requestId, deps, state } = this;
+    await deps.requests.finish(requestId, state.outcome !== "failed", deps.now(), runSummary(state));
+    await deps.audit.append(
+      this.cluster,
+      { kind: "result", requestId, detail: runSummary(state) },
+      deps.now(),
+    );
+    await this.quietly("summary", () => deps.reporter.finished(state));
+    return { ran: true, state };
+  }
+
+  /** Saving or finishing now would overwrite the attempt that holds the cluster: only say so. */
+  async stopped(err: LeaseLost): Promise<RunResult> {
+    const { requestId, cluster, deps } = this;
+    const reason = `${err.message}; stopped before its next change`;
+    deps.logger?.warn({ requestId, cluster }, reason);
+    await deps.audit.append(cluster, { kind: "refused", requestId, detail: reason }, deps.now());
+    return { ran: false, reason, leaseLost: true };
+  }
+
+  async release(): Promise<void> {
+    await this.lease?.release();
+  }
 
   /** One node: refused at preflight while another request's run holds the cluster, else executed. */
-  const runNode = async (node: NodePlan, holder: string | null): Promise<NodeExecution> => {
-    const resumeFrom = state.nodes.find((n) => n.node === node.node)?.progress;
+  private async runNode(node: NodePlan, holder: string | null): Promise<NodeExecution> {
+    const { deps } = this;
+    const resumeFrom = this.state.nodes.find((n) => n.node === node.node)?.progress;
     if (holder !== null) {
       const progress = resumeFrom ?? { node: node.node, backup: node.backup, completed: [] };
-      const error = heldBy(cluster, holder);
-      await record(
+      const error = heldBy(this.cluster, holder);
+      await this.record(
         { node: node.node, step: "preflight", status: "failed", durationMs: 0, excerpt: "", error },
         progress,
       );
@@ -172,9 +240,9 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
       transport: deps.transportFor(node),
       probe: deps.probe,
       rescan: () => deps.rescan(node),
-      onProgress: record,
+      onProgress: (event, progress) => this.record(event, progress),
       guard: async () => {
-        const holder = await lease?.confirm();
+        const holder = await this.lease?.confirm();
         if (holder) throw new LeaseLost(`this attempt lost the cluster's run lease to ${holder}`);
       },
       now: deps.now,
@@ -182,46 +250,28 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
       ...(deps.waits ? { waits: deps.waits } : {}),
       ...(resumeFrom ? { resumeFrom } : {}),
     });
-  };
+  }
 
-  let lease: HeldLease | undefined;
-  try {
-    let failed = state.outcome === "failed";
-    if (!state.outcome) {
-      const taken = await deps.lease.acquire(cluster, requestId);
-      if (taken.ok) lease = taken.lease;
-      for (const node of plan.nodes) {
-        const before = state.nodes.find((n) => n.node === node.node)?.state;
-        if (before === "done") continue; // renewed and verified before the interruption
-        if (before === "failed") {
-          failed = true; // failed (and rolled back) before the interruption: the run stops there
-          break;
-        }
-        // Each node's preflight first makes sure this run still holds the cluster.
-        const execution = await runNode(node, taken.ok ? await taken.lease.confirm() : taken.holder);
-        state = finishNode(state, plan, execution);
-        await saveAndShow();
-        if (!execution.ok) {
-          failed = true;
-          break;
-        }
-      }
-      state = endRun(state, failed ? "failed" : "done", deps.now());
-      await saveAndShow();
-    }
-    await deps.requests.finish(requestId, !failed, deps.now(), runSummary(state));
-    await audit.append(cluster, { kind: "result", requestId, detail: runSummary(state) }, deps.now());
-    await quietly("summary", () => reporter.finished(state));
-    return { ran: true, state };
-  } catch (err) {
-    if (!(err instanceof LeaseLost)) throw err;
-    // Saving or finishing now would overwrite the attempt that holds the cluster: only say so.
-    const reason = `${err.message}; stopped before its next change`;
-    logger?.warn({ requestId, cluster }, reason);
-    await audit.append(cluster, { kind: "refused", requestId, detail: reason }, deps.now());
-    return { ran: false, reason, leaseLost: true };
-  } finally {
-    await lease?.release();
+  /** Folds a progress event into the state, saves and shows it, and audits a finished step. */
+  private async record(event: ProgressEvent, progress: NodeProgress): Promise<void> {
+    const { requestId, deps } = this;
+    this.state = applyEvent(this.state, event, progress);
+    await this.saveAndShow();
+    if (event.status === "running") return;
+    const kind = event.step === "rollback" ? "rollback" : "step";
+    await deps.audit.append(this.cluster, { kind, requestId, detail: renderStepAudit(event) }, deps.now());
+    const state = this.state;
+    await this.quietly("step reply", () => deps.reporter.step(event, state));
+  }
+
+  private async saveAndShow(): Promise<void> {
+    const state = this.state;
+    await this.deps.save(state);
+    await this.quietly("status", () => this.deps.reporter.status(state));
+  }
+
+  private quietly(what: string, show: () => Promise<void>): Promise<void> {
+    return showQuietly(this.deps.logger, this.requestId, what, show);
   }
 }
 
