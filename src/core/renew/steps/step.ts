@@ -4,7 +4,8 @@
 // a step knows comes from the node's `NodeSpec`: structured data saved with the plan, from which the
 // commands are derived again at run time. Pure: a step reaches the node only through `StepContext`.
 import type { RenewalSettings } from "../../../config/load.js";
-import type { Command, RenewableName } from "../../kubeadm/versions.js";
+import type { RenewableName } from "../../kubeadm/catalogue.js";
+import type { Command } from "../../kubeadm/versions.js";
 import type { NodeReport } from "../../report/types.js";
 
 export type RestartStrategy = RenewalSettings["restartStrategy"];
