@@ -247,6 +247,12 @@ export const NOT_RENEWED: readonly NotRenewedName[] = ENTRIES.filter(
 export const isRenewable = (name: string): name is RenewableName =>
   (RENEWABLE as readonly string[]).includes(name);
 
+/** The entry the apiserver serves on its secure port: what the TLS probe's certificate is compared with. */
+export const SERVED_BY_APISERVER = "apiserver" satisfies RenewableName;
+
+/** The kubelet's kubeconfig: before 1.17 it embeds a client certificate that never rotates. */
+export const KUBELET_KUBECONFIG = "kubelet.conf" satisfies NotRenewedName;
+
 const BY_NAME: ReadonlyMap<string, CatalogueEntry> = new Map(CATALOGUE.map((e) => [e.name, e]));
 
 export const catalogueEntry = (name: CertificateName): CatalogueEntry => BY_NAME.get(name)!;

@@ -9,6 +9,7 @@ import {
   CATALOGUE,
   NOT_RENEWED,
   RENEWABLE,
+  SERVED_BY_APISERVER,
   catalogueEntry,
   findEntry,
   isRenewable,
@@ -287,7 +288,7 @@ function nodePlan(
       "a step's command fails or its postcondition does not hold",
       `the control plane does not stop or come back within ${WAITS.containersGoneSeconds} s`,
       `${health} does not answer within ${WAITS.readySeconds} s`,
-      ...(spec.probeServed && names.includes("apiserver")
+      ...(spec.probeServed && names.includes(SERVED_BY_APISERVER)
         ? ["the apiserver still serves the old certificate"]
         : []),
       "the rescan shows a renewed certificate still near expiry",
