@@ -6,15 +6,9 @@
 // CA cannot be renewed that way at all; the kubelet's client certificate rotates itself and only
 // needs a look when that stopped working; an unknown (unreachable, unreadable, missing) needs a
 // different look. One place decides this, and it is tested on its own.
-import { CATALOGUE } from "../core/kubeadm/catalogue.js";
+import { isRenewable, notRenewed } from "../core/kubeadm/catalogue.js";
 import type { CertificateReport, NodeReport, Status } from "../core/report/types.js";
 import { code, plain } from "./format.js";
-
-/** The entries `kubeadm certs renew <name>` accepts: every catalogue leaf except the kubelet's own. */
-const KUBELET_OWN = new Set(["kubelet.conf", "kubelet-client", "kubelet-serving"]);
-export const KUBEADM_RENEWABLE: ReadonlySet<string> = new Set(
-  CATALOGUE.filter((e) => !e.isCA && !KUBELET_OWN.has(e.name)).map((e) => e.name),
-);
 
 /** Beyond this many names on one node, `kubeadm certs renew all` reads better than a list. */
 const RENEW_ALL_FROM = 4;
@@ -80,32 +74,9 @@ function one(subject: AdviceSubject): { group: string; text: string } {
         "manual (kubeadm docs: 'Manual rotation of CA certificates').",
     };
   }
-  if (cert.name === "kubelet-client") {
-    return {
-      group: "kubelet-client",
-      text:
-        `The kubelet on ${node} renews its client certificate itself (rotateCertificates): look at its log ` +
-        "(`journalctl -u kubelet`) and at pending CSRs (`kubectl get csr`); kubeadm docs: 'Kubelet client " +
-        "certificate rotation fails'.",
-    };
-  }
-  if (cert.name === "kubelet.conf") {
-    return {
-      group: "kubelet.conf",
-      text:
-        `kubelet.conf on ${node} embeds its client certificate, which never rotates: point client-certificate ` +
-        "and client-key at /var/lib/kubelet/pki/kubelet-client-current.pem and restart the kubelet.",
-    };
-  }
-  if (cert.name === "kubelet-serving") {
-    return {
-      group: "kubelet-serving",
-      text:
-        `The kubelet's serving certificate on ${node}: with serverTLSBootstrap, approve its CSR ` +
-        "(`kubectl get csr`); without, remove kubelet.crt and kubelet.key and restart the kubelet to make a new one.",
-    };
-  }
-  if (KUBEADM_RENEWABLE.has(cert.name)) return { group: "renew", text: cert.name };
+  const own = notRenewed(cert.name)?.advice; // the kubelet's own files
+  if (own) return { group: cert.name, text: own(node) };
+  if (isRenewable(cert.name)) return { group: "renew", text: cert.name };
   return { group: `other:${cert.name}`, text: `Renew ${name} on ${node}.` };
 }
 

@@ -16,7 +16,7 @@
 //
 // Whether the cluster exists and may be shown here is not the parser's business: that needs the
 // config and the channel, and the router answers it (see checkCluster below and router.ts).
-import { CATALOGUE } from "../core/kubeadm/catalogue.js";
+import { CERTIFICATE_NAMES, isCertificateName, type CertificateName } from "../core/kubeadm/catalogue.js";
 import { CLUSTER_NAME } from "../config/schema.js";
 import { suggestNames } from "../config/suggest.js";
 import { code } from "./format.js";
@@ -33,15 +33,12 @@ export const MAX_TEXT = 500;
  */
 export const NODE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
 
-/** Certificates that `--certs` may name: the catalogue's names, nothing else. */
-export const CERTIFICATE_NAMES: readonly string[] = CATALOGUE.map((entry) => entry.name);
-
 export type Command =
   | { kind: "help"; topic?: Subcommand }
   | { kind: "list" }
   | { kind: "status"; cluster: string; node?: string; all: boolean }
   | { kind: "scan"; cluster: string }
-  | { kind: "renew"; cluster: string; node?: string; certs?: string[] }
+  | { kind: "renew"; cluster: string; node?: string; certs?: CertificateName[] }
   | { kind: "audit"; cluster: string };
 
 /** Commands that are about one cluster. */
@@ -359,9 +356,13 @@ function parseRenew(sub: Subcommand, args: Arguments): Command {
   const target = clusterArguments(sub, args);
   const list = args.flags.get("--certs");
   if (typeof list !== "string") return { kind: "renew", ...target };
-  const certs = list.split(",");
-  for (const name of certs) {
-    if (CERTIFICATE_NAMES.includes(name)) continue;
+  // `--certs` may name the catalogue's names, nothing else.
+  const certs: CertificateName[] = [];
+  for (const name of list.split(",")) {
+    if (isCertificateName(name)) {
+      certs.push(name);
+      continue;
+    }
     const suggestions = name ? suggestNames(name, CERTIFICATE_NAMES) : [];
     refuse({
       code: "bad-value",

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import "reflect-metadata"; // @peculiar/x509 needs it loaded first
 import * as x509 from "@peculiar/x509";
 import { parseConfig } from "../../src/config/load.js";
-import { catalogueEntry } from "../../src/core/kubeadm/catalogue.js";
+import { findEntry } from "../../src/core/kubeadm/catalogue.js";
 import { filesOf } from "../../src/core/kubeadm/versions.js";
 import {
   planRenewal,
@@ -116,13 +116,13 @@ async function runStep(lab: Lab, s: PlanStep): Promise<string> {
 function onDisk(lab: Lab, name: string): X509Certificate {
   const file = join(lab.tree.kubernetesDir, filesOf(name as never)[0]!);
   const text = readFileSync(file, "utf8");
-  if (catalogueEntry(name).kind !== "kubeconfig") return new X509Certificate(text);
+  if (findEntry(name)!.kind !== "kubeconfig") return new X509Certificate(text);
   const data = /client-certificate-data: (\S+)/.exec(text)![1]!;
   return new X509Certificate(Buffer.from(data, "base64"));
 }
 
 const caOf = (lab: Lab, name: string) =>
-  new X509Certificate(lab.tree.certs[catalogueEntry(name).ca as "ca" | "etcd-ca" | "front-proxy-ca"]!.der);
+  new X509Certificate(lab.tree.certs[findEntry(name)!.ca as "ca" | "etcd-ca" | "front-proxy-ca"]!.der);
 const keyUsages = (cert: X509Certificate) =>
   new x509.X509Certificate(cert.raw).getExtension(x509.KeyUsagesExtension)?.usages;
 const sanSet = (cert: X509Certificate) =>

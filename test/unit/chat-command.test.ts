@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { CERTIFICATE_NAMES } from "../../src/core/kubeadm/catalogue.js";
 import {
-  CERTIFICATE_NAMES,
   MAX_TEXT,
   checkCluster,
   parseCommand,

@@ -1,5 +1,6 @@
 // What is worst about a cluster, in one place for every view that names it (the digest line,
 // `/certs list`, a finished scan).
+import { SERVED_BY_APISERVER } from "../kubeadm/catalogue.js";
 import type { ClusterReport, Status } from "../report/types.js";
 import { severity } from "../report/types.js";
 
@@ -41,7 +42,7 @@ export function rankConcerns(report: ClusterReport, { includeOk }: { includeOk: 
       });
     }
     const served = node.apiserver;
-    const onDisk = node.certificates.find((c) => c.name === "apiserver")?.sha256;
+    const onDisk = node.certificates.find((c) => c.name === SERVED_BY_APISERVER)?.sha256;
     if (served?.status && served.status !== "ok" && served.sha256 !== onDisk) {
       found.push({
         status: served.status,

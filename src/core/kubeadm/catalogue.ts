@@ -25,63 +25,166 @@ export type ReadAs = "cert" | "pem" | "kubeconfig";
  */
 export type Requirement = "always" | "local-etcd" | "rotating-kubelet" | "never";
 
-export interface CatalogueEntry {
+/**
+ * Whether and how kubeadm re-issues a file:
+ * - `kubeadm`: `renew` is its name for `kubeadm certs renew` (1.15+), `phase` for the
+ *   `init phase certs|kubeconfig` of older releases; `since`: the first 1.x minor that knows it;
+ * - `never`: kubeadm never renews it; `why` and `repair` are what the plan says instead, `advice`
+ *   (when a warning's advice is specific to the file) what a warning about it says to do, given
+ *   the node's name as shown.
+ */
+export type Renewal = KubeadmRenewal | NeverRenewed;
+export interface KubeadmRenewal {
+  readonly by: "kubeadm";
+  readonly renew: string;
+  readonly phase: string;
+  readonly since?: number;
+}
+export interface NeverRenewed {
+  readonly by: "never";
+  readonly why: string;
+  readonly repair: string;
+  readonly advice?: (node: string) => string;
+}
+
+interface Entry<Name extends string> {
   /** The name kubeadm uses (`kubeadm certs check-expiration`), for file entries the file's base name. */
-  readonly name: string;
+  readonly name: Name;
   readonly base: BaseDir;
   /** Relative to `base`; fixed strings, never from config or chat. */
   readonly path: string;
   readonly kind: "certificate" | "kubeconfig";
   readonly readAs: ReadAs;
   /** Name of the catalogue entry of the CA that signs it; null for CAs and self-signed files. */
-  readonly ca: string | null;
+  readonly ca: Name | null;
   readonly isCA: boolean;
   readonly required: Requirement;
+  readonly renewal: Renewal;
 }
 
-const pki = (
-  name: string,
+const pki = <const Name extends string, const Ca extends string | null, R extends Renewal>(
+  name: Name,
   path: string,
-  ca: string | null,
+  ca: Ca,
+  renewal: R,
   required: Requirement = "always",
-): CatalogueEntry => ({
-  name,
-  base: "kubernetesDir",
-  path,
-  kind: "certificate",
-  readAs: "cert",
-  ca,
-  isCA: ca === null,
-  required,
+) =>
+  ({
+    name,
+    base: "kubernetesDir",
+    path,
+    kind: "certificate",
+    readAs: "cert",
+    ca,
+    isCA: ca === null,
+    required,
+    renewal,
+  }) as const;
+
+const kubeconfig = <const Name extends string, R extends Renewal>(
+  name: Name,
+  renewal: R,
+  required: Requirement = "always",
+) =>
+  ({
+    name,
+    base: "kubernetesDir",
+    path: name,
+    kind: "kubeconfig",
+    readAs: "kubeconfig",
+    ca: "ca",
+    isCA: false,
+    required,
+    renewal,
+  }) as const;
+
+/** Renewed by kubeadm under `renew`; the phase drops a kubeconfig's `.conf`. */
+const kubeadm = (renew: string, since?: number): KubeadmRenewal => ({
+  by: "kubeadm",
+  renew,
+  phase: renew.replace(/\.conf$/, ""),
+  ...(since === undefined ? {} : { since }),
 });
 
-const kubeconfig = (name: string, required: Requirement = "always"): CatalogueEntry => ({
-  name,
-  base: "kubernetesDir",
-  path: name,
-  kind: "kubeconfig",
-  readAs: "kubeconfig",
-  ca: "ca",
-  isCA: false,
-  required,
-});
+const CA: NeverRenewed = {
+  by: "never",
+  why: "a CA is not renewed by kubeadm",
+  repair: "Rotate it by hand (kubeadm docs: 'Manual rotation of CA certificates'), then renew the leaves.",
+};
 
-export const CATALOGUE: readonly CatalogueEntry[] = [
-  pki("ca", "pki/ca.crt", null),
-  pki("front-proxy-ca", "pki/front-proxy-ca.crt", null),
-  pki("etcd-ca", "pki/etcd/ca.crt", null, "local-etcd"),
-  pki("apiserver", "pki/apiserver.crt", "ca"),
-  pki("apiserver-kubelet-client", "pki/apiserver-kubelet-client.crt", "ca"),
-  pki("apiserver-etcd-client", "pki/apiserver-etcd-client.crt", "etcd-ca", "local-etcd"),
-  pki("front-proxy-client", "pki/front-proxy-client.crt", "front-proxy-ca"),
-  pki("etcd-server", "pki/etcd/server.crt", "etcd-ca", "local-etcd"),
-  pki("etcd-peer", "pki/etcd/peer.crt", "etcd-ca", "local-etcd"),
-  pki("etcd-healthcheck-client", "pki/etcd/healthcheck-client.crt", "etcd-ca", "local-etcd"),
-  kubeconfig("admin.conf"),
-  kubeconfig("super-admin.conf", "never"),
-  kubeconfig("controller-manager.conf"),
-  kubeconfig("scheduler.conf"),
-  kubeconfig("kubelet.conf"),
+const KUBELET_CLIENT: NeverRenewed = {
+  by: "never",
+  why: "the kubelet rotates its own client certificate; kubeadm does not renew it",
+  repair:
+    "If it has expired: on a working control-plane node run `kubeadm kubeconfig user --org system:nodes " +
+    "--client-name system:node:NODE > kubelet.conf` (`kubeadm alpha kubeconfig user` before 1.20), copy it " +
+    "to the failed node's /etc/kubernetes/kubelet.conf, restart the kubelet, wait for " +
+    "/var/lib/kubelet/pki/kubelet-client-current.pem, then point kubelet.conf's client-certificate and " +
+    "client-key at that file and restart the kubelet again (kubeadm docs: 'Kubelet client certificate " +
+    "rotation fails').",
+  advice: (node) =>
+    `The kubelet on ${node} renews its client certificate itself (rotateCertificates): look at its log ` +
+    "(`journalctl -u kubelet`) and at pending CSRs (`kubectl get csr`); kubeadm docs: 'Kubelet client " +
+    "certificate rotation fails'.",
+};
+
+const KUBELET_CONF: NeverRenewed = {
+  by: "never",
+  why: "kubelet.conf is the kubelet's own credential; kubeadm does not renew it",
+  repair:
+    "A pre-1.17 kubelet.conf embeds its client certificate and never rotates: point its client-certificate " +
+    "and client-key at /var/lib/kubelet/pki/kubelet-client-current.pem and restart the kubelet (kubeadm " +
+    "docs: 'Kubelet client certificate rotation fails').",
+  advice: (node) =>
+    `kubelet.conf on ${node} embeds its client certificate, which never rotates: point client-certificate ` +
+    "and client-key at /var/lib/kubelet/pki/kubelet-client-current.pem and restart the kubelet.",
+};
+
+const KUBELET_SERVING: NeverRenewed = {
+  by: "never",
+  why: "the kubelet's serving certificate is the kubelet's own; kubeadm does not renew it",
+  repair:
+    "Self-signed kubelet.crt: move kubelet.crt and kubelet.key aside and restart the kubelet, which writes " +
+    "new ones; or enable serverTLSBootstrap so it is signed by the cluster CA and rotates.",
+  advice: (node) =>
+    `The kubelet's serving certificate on ${node}: with serverTLSBootstrap, approve its CSR ` +
+    "(`kubectl get csr`); without, remove kubelet.crt and kubelet.key and restart the kubelet to make a new one.",
+};
+
+/** Local etcd TLS arrived in kubeadm 1.10, super-admin.conf in 1.29. */
+const ENTRIES = [
+  pki("ca", "pki/ca.crt", null, CA),
+  pki("front-proxy-ca", "pki/front-proxy-ca.crt", null, CA),
+  pki("etcd-ca", "pki/etcd/ca.crt", null, CA, "local-etcd"),
+  pki("apiserver", "pki/apiserver.crt", "ca", kubeadm("apiserver")),
+  pki(
+    "apiserver-kubelet-client",
+    "pki/apiserver-kubelet-client.crt",
+    "ca",
+    kubeadm("apiserver-kubelet-client"),
+  ),
+  pki("front-proxy-client", "pki/front-proxy-client.crt", "front-proxy-ca", kubeadm("front-proxy-client")),
+  pki(
+    "apiserver-etcd-client",
+    "pki/apiserver-etcd-client.crt",
+    "etcd-ca",
+    kubeadm("apiserver-etcd-client", 10),
+    "local-etcd",
+  ),
+  pki("etcd-server", "pki/etcd/server.crt", "etcd-ca", kubeadm("etcd-server", 10), "local-etcd"),
+  pki("etcd-peer", "pki/etcd/peer.crt", "etcd-ca", kubeadm("etcd-peer", 10), "local-etcd"),
+  pki(
+    "etcd-healthcheck-client",
+    "pki/etcd/healthcheck-client.crt",
+    "etcd-ca",
+    kubeadm("etcd-healthcheck-client", 10),
+    "local-etcd",
+  ),
+  kubeconfig("admin.conf", kubeadm("admin.conf")),
+  kubeconfig("super-admin.conf", kubeadm("super-admin.conf", 29), "never"),
+  kubeconfig("controller-manager.conf", kubeadm("controller-manager.conf")),
+  kubeconfig("scheduler.conf", kubeadm("scheduler.conf")),
+  kubeconfig("kubelet.conf", KUBELET_CONF),
   {
     name: "kubelet-client",
     base: "kubeletPkiDir",
@@ -91,6 +194,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     ca: "ca",
     isCA: false,
     required: "rotating-kubelet",
+    renewal: KUBELET_CLIENT,
   },
   {
     name: "kubelet-serving",
@@ -101,14 +205,70 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     ca: null, // the kubelet's own throwaway "<host>-ca@<unix>" CA (not the cluster's), or the cluster CA with serverTLSBootstrap
     isCA: false,
     required: "never",
+    renewal: KUBELET_SERVING,
   },
-];
+] as const satisfies readonly Entry<string>[];
+
+/** Every name the catalogue knows: a misspelt one is a compile error. */
+export type CertificateName = (typeof ENTRIES)[number]["name"];
+
+export type CatalogueEntry = Entry<CertificateName>;
+
+/** The table (its `ca` names are checked against its own names here). */
+export const CATALOGUE: readonly CatalogueEntry[] = ENTRIES;
+
+/** Every catalogue name, in catalogue order: what `--certs` may name. */
+export const CERTIFICATE_NAMES: readonly CertificateName[] = CATALOGUE.map((e) => e.name);
+
+/** For untrusted text (chat, stored JSON, a scan report). */
+export const isCertificateName = (name: string): name is CertificateName =>
+  (CERTIFICATE_NAMES as readonly string[]).includes(name);
+
+type Renewable = Extract<(typeof ENTRIES)[number], { renewal: KubeadmRenewal }>;
+type NotRenewed = Exclude<(typeof ENTRIES)[number], Renewable>;
+
+/** The names of the entries kubeadm re-issues. */
+export type RenewableName = Renewable["name"];
+export type NotRenewedName = NotRenewed["name"];
+
+/** Leaves kubeadm can re-issue, in catalogue order. */
+export const RENEWABLE: readonly RenewableName[] = ENTRIES.filter(
+  (e): e is Renewable => e.renewal.by === "kubeadm",
+).map((e) => e.name);
+
+/**
+ * Entries kubeadm never renews (the CAs and the kubelet's own files): the plan names them with their
+ * documented repair instead of attempting them silently.
+ */
+export const NOT_RENEWED: readonly NotRenewedName[] = ENTRIES.filter(
+  (e): e is NotRenewed => e.renewal.by === "never",
+).map((e) => e.name);
+
+export const isRenewable = (name: string): name is RenewableName =>
+  (RENEWABLE as readonly string[]).includes(name);
+
+/** The entry the apiserver serves on its secure port: what the TLS probe's certificate is compared with. */
+export const SERVED_BY_APISERVER = "apiserver" satisfies RenewableName;
+
+/** The kubelet's kubeconfig: before 1.17 it embeds a client certificate that never rotates. */
+export const KUBELET_KUBECONFIG = "kubelet.conf" satisfies NotRenewedName;
+
+const BY_NAME: ReadonlyMap<string, CatalogueEntry> = new Map(CATALOGUE.map((e) => [e.name, e]));
+
+export const catalogueEntry = (name: CertificateName): CatalogueEntry => BY_NAME.get(name)!;
+
+/** The entry of a name from outside (a scan report, stored JSON), if the catalogue has one. */
+export const findEntry = (name: string): CatalogueEntry | undefined => BY_NAME.get(name);
+
+/** Why kubeadm never renews `name` and what to do instead; undefined when it does (or no such entry). */
+export function notRenewed(name: string): NeverRenewed | undefined {
+  const renewal = BY_NAME.get(name)?.renewal;
+  return renewal?.by === "never" ? renewal : undefined;
+}
+
+/** How kubeadm renews `name`. */
+export const kubeadmRenewal = (name: RenewableName): KubeadmRenewal =>
+  BY_NAME.get(name)!.renewal as KubeadmRenewal;
 
 /** The directory whose presence means "this node runs a local (stacked) etcd". */
 export const LOCAL_ETCD_MARKER: { base: BaseDir; path: string } = { base: "kubernetesDir", path: "pki/etcd" };
-
-export function catalogueEntry(name: string): CatalogueEntry {
-  const entry = CATALOGUE.find((e) => e.name === name);
-  if (!entry) throw new Error(`no catalogue entry named ${name}`);
-  return entry;
-}

@@ -1,69 +1,10 @@
 // How each kubeadm version renews the catalogue's certificates, one declarative row per version
 // range (like the catalogue: behaviour hangs off this table, nothing else names a kubeadm command).
+// The per-certificate part (kubeadm's name for it under each method, since when it knows it) is in
+// the catalogue's entries.
 // Pure. Every command is built from fixed words and validated paths (`Command`), so nothing from
 // chat or config reaches a shell unchecked.
-import { catalogueEntry } from "./catalogue.js";
-
-/** Leaves kubeadm can re-issue, in catalogue order. */
-export const RENEWABLE = [
-  "apiserver",
-  "apiserver-kubelet-client",
-  "front-proxy-client",
-  "apiserver-etcd-client",
-  "etcd-server",
-  "etcd-peer",
-  "etcd-healthcheck-client",
-  "admin.conf",
-  "super-admin.conf",
-  "controller-manager.conf",
-  "scheduler.conf",
-] as const;
-export type RenewableName = (typeof RENEWABLE)[number];
-
-export const isRenewable = (name: string): name is RenewableName =>
-  (RENEWABLE as readonly string[]).includes(name);
-
-/**
- * Catalogue entries kubeadm never renews: the plan names them with their documented repair instead
- * of attempting them silently.
- */
-export const NOT_RENEWED: Readonly<Record<string, { why: string; repair: string }>> = {
-  ca: {
-    why: "a CA is not renewed by kubeadm",
-    repair: "Rotate it by hand (kubeadm docs: 'Manual rotation of CA certificates'), then renew the leaves.",
-  },
-  "front-proxy-ca": {
-    why: "a CA is not renewed by kubeadm",
-    repair: "Rotate it by hand (kubeadm docs: 'Manual rotation of CA certificates'), then renew the leaves.",
-  },
-  "etcd-ca": {
-    why: "a CA is not renewed by kubeadm",
-    repair: "Rotate it by hand (kubeadm docs: 'Manual rotation of CA certificates'), then renew the leaves.",
-  },
-  "kubelet-client": {
-    why: "the kubelet rotates its own client certificate; kubeadm does not renew it",
-    repair:
-      "If it has expired: on a working control-plane node run `kubeadm kubeconfig user --org system:nodes " +
-      "--client-name system:node:NODE > kubelet.conf` (`kubeadm alpha kubeconfig user` before 1.20), copy it " +
-      "to the failed node's /etc/kubernetes/kubelet.conf, restart the kubelet, wait for " +
-      "/var/lib/kubelet/pki/kubelet-client-current.pem, then point kubelet.conf's client-certificate and " +
-      "client-key at that file and restart the kubelet again (kubeadm docs: 'Kubelet client certificate " +
-      "rotation fails').",
-  },
-  "kubelet.conf": {
-    why: "kubelet.conf is the kubelet's own credential; kubeadm does not renew it",
-    repair:
-      "A pre-1.17 kubelet.conf embeds its client certificate and never rotates: point its client-certificate " +
-      "and client-key at /var/lib/kubelet/pki/kubelet-client-current.pem and restart the kubelet (kubeadm " +
-      "docs: 'Kubelet client certificate rotation fails').",
-  },
-  "kubelet-serving": {
-    why: "the kubelet's serving certificate is the kubelet's own; kubeadm does not renew it",
-    repair:
-      "Self-signed kubelet.crt: move kubelet.crt and kubelet.key aside and restart the kubelet, which writes " +
-      "new ones; or enable serverTLSBootstrap so it is signed by the cluster CA and rotates.",
-  },
-};
+import { catalogueEntry, kubeadmRenewal, type RenewableName } from "./catalogue.js";
 
 /** A parsed `kubeadm version -o short`: v1.28.4, 1.19.16, v1.11.10-rc.1+abc. */
 export interface KubeadmVersion {
@@ -90,6 +31,14 @@ export function parseKubeadmVersion(text: string | undefined): KubeadmVersion | 
  */
 export type RenewMethod = "renew" | "phase";
 
+/** What a plan says once when any of its nodes renews this way. */
+export const METHOD_NOTES: Readonly<Record<RenewMethod, string | null>> = {
+  renew: null,
+  phase:
+    "Phase-based nodes (kubeadm before 1.15) take their SANs and endpoints from the cluster's own kubeadm " +
+    "configuration (`kubeadm config view`, which needs a working admin.conf).",
+};
+
 export interface VersionRule {
   /** "1.20+", "1.15–1.19", … */
   readonly label: string;
@@ -105,40 +54,9 @@ export interface VersionRule {
   readonly all?: readonly string[];
   /** `phase` only: how the cluster's kubeadm configuration is exported for `--config`. */
   readonly configView?: readonly string[];
-  /** The name kubeadm uses for each renewable entry, and since which minor it knows it. */
-  readonly names: Readonly<Record<RenewableName, { arg: string; since?: number }>>;
   /** The health endpoint of that generation's apiserver. */
   readonly readyz: "/readyz" | "/healthz";
 }
-
-const RENEW_NAMES: VersionRule["names"] = {
-  apiserver: { arg: "apiserver" },
-  "apiserver-kubelet-client": { arg: "apiserver-kubelet-client" },
-  "front-proxy-client": { arg: "front-proxy-client" },
-  "apiserver-etcd-client": { arg: "apiserver-etcd-client" },
-  "etcd-server": { arg: "etcd-server" },
-  "etcd-peer": { arg: "etcd-peer" },
-  "etcd-healthcheck-client": { arg: "etcd-healthcheck-client" },
-  "admin.conf": { arg: "admin.conf" },
-  "super-admin.conf": { arg: "super-admin.conf", since: 29 },
-  "controller-manager.conf": { arg: "controller-manager.conf" },
-  "scheduler.conf": { arg: "scheduler.conf" },
-};
-
-/** Phase names: kubeconfig phases drop `.conf`; local etcd TLS arrived in 1.10. */
-const PHASE_NAMES: VersionRule["names"] = {
-  apiserver: { arg: "apiserver" },
-  "apiserver-kubelet-client": { arg: "apiserver-kubelet-client" },
-  "front-proxy-client": { arg: "front-proxy-client" },
-  "apiserver-etcd-client": { arg: "apiserver-etcd-client", since: 10 },
-  "etcd-server": { arg: "etcd-server", since: 10 },
-  "etcd-peer": { arg: "etcd-peer", since: 10 },
-  "etcd-healthcheck-client": { arg: "etcd-healthcheck-client", since: 10 },
-  "admin.conf": { arg: "admin" },
-  "super-admin.conf": { arg: "super-admin", since: 29 }, // never within a phase row: absent before 1.29
-  "controller-manager.conf": { arg: "controller-manager" },
-  "scheduler.conf": { arg: "scheduler" },
-};
 
 /** Newest first; the first row whose range holds the version applies. */
 export const VERSION_RULES: readonly VersionRule[] = [
@@ -150,7 +68,6 @@ export const VERSION_RULES: readonly VersionRule[] = [
     certs: ["kubeadm", "certs", "renew"],
     kubeconfigs: ["kubeadm", "certs", "renew"],
     all: ["kubeadm", "certs", "renew", "all"],
-    names: RENEW_NAMES,
     readyz: "/readyz",
   },
   {
@@ -161,7 +78,6 @@ export const VERSION_RULES: readonly VersionRule[] = [
     certs: ["kubeadm", "alpha", "certs", "renew"],
     kubeconfigs: ["kubeadm", "alpha", "certs", "renew"],
     all: ["kubeadm", "alpha", "certs", "renew", "all"],
-    names: RENEW_NAMES,
     readyz: "/readyz", // since 1.16; 1.15 below
   },
   {
@@ -172,7 +88,6 @@ export const VERSION_RULES: readonly VersionRule[] = [
     certs: ["kubeadm", "init", "phase", "certs"],
     kubeconfigs: ["kubeadm", "init", "phase", "kubeconfig"],
     configView: ["kubeadm", "config", "view"],
-    names: PHASE_NAMES,
     readyz: "/healthz",
   },
   {
@@ -183,7 +98,6 @@ export const VERSION_RULES: readonly VersionRule[] = [
     certs: ["kubeadm", "alpha", "phase", "certs"],
     kubeconfigs: ["kubeadm", "alpha", "phase", "kubeconfig"],
     configView: ["kubeadm", "config", "view"],
-    names: PHASE_NAMES,
     readyz: "/healthz",
   },
 ];
@@ -224,7 +138,10 @@ export function ruleFor(versionText: string | undefined): RuleLookup {
 
 /** Whether this version's kubeadm knows how to renew `name`. */
 export const knows = (rule: VersionRule, version: KubeadmVersion, name: RenewableName): boolean =>
-  version.minor >= (rule.names[name].since ?? 0);
+  version.minor >= (kubeadmRenewal(name).since ?? 0);
+
+/** kubeadm's name for `name` under this row's method (a kubeconfig's phase drops `.conf`). */
+const argOf = (rule: VersionRule, name: RenewableName): string => kubeadmRenewal(name)[rule.method];
 
 /** The apiserver's health endpoint for this exact version (/readyz arrived in 1.16). */
 export const healthPath = (rule: VersionRule, version: KubeadmVersion): "/readyz" | "/healthz" =>
@@ -285,6 +202,14 @@ export function filesOf(name: RenewableName): string[] {
   return entry.kind === "kubeconfig" ? [entry.path] : [entry.path, entry.path.replace(/\.crt$/, ".key")];
 }
 
+/** Where a phase-based renew moves each of `name`'s files: relative to kubernetesDir, and under `asideDir`. */
+export function parkedFiles(name: RenewableName, asideDir: string): { file: string; aside: string }[] {
+  return filesOf(name).map((file) => ({
+    file,
+    aside: `${asideDir}/${name.replace(/\.conf$/, "")}${file.slice(file.lastIndexOf("."))}`,
+  }));
+}
+
 export const DEFAULT_KUBERNETES_DIR = "/etc/kubernetes";
 
 export interface RenewCommandInput {
@@ -312,28 +237,25 @@ export function renewCommands(input: RenewCommandInput): Command[] {
   if (rule.method === "renew") {
     const certDir: Word[] = kubernetesDir === DEFAULT_KUBERNETES_DIR ? [] : ["--cert-dir", at("pki")];
     if (input.all && rule.all) return [command(...rule.all, ...certDir)];
-    return names.map((name) => command(...rule.certs, rule.names[name].arg, ...certDir));
+    return names.map((name) => command(...rule.certs, argOf(rule, name), ...certDir));
   }
   const config: Word[] = ["--config", { path: checkPath(input.configFile) }];
   const kubeconfigDir: Word[] =
     kubernetesDir === DEFAULT_KUBERNETES_DIR ? [] : ["--kubeconfig-dir", { path: kubernetesDir }];
   const commands = [
-    command(...rule.configView!, "--kubeconfig", at("admin.conf"), ">", { path: input.configFile }),
+    command(...rule.configView!, "--kubeconfig", at(catalogueEntry("admin.conf").path), ">", {
+      path: input.configFile,
+    }),
     command("mkdir", "-p", { path: checkPath(input.asideDir) }),
   ];
   for (const name of names) {
-    const files = filesOf(name);
-    const ext = (file: string) => file.slice(file.lastIndexOf("."));
-    for (const file of files) {
-      commands.push(
-        command("mv", at(file), { path: `${input.asideDir}/${name.replace(/\.conf$/, "")}${ext(file)}` }),
-      );
-    }
+    for (const { file, aside } of parkedFiles(name, input.asideDir))
+      commands.push(command("mv", at(file), { path: aside }));
     const kind = catalogueEntry(name).kind;
     commands.push(
       kind === "kubeconfig"
-        ? command(...rule.kubeconfigs, rule.names[name].arg, ...config, ...kubeconfigDir)
-        : command(...rule.certs, rule.names[name].arg, ...config),
+        ? command(...rule.kubeconfigs, argOf(rule, name), ...config, ...kubeconfigDir)
+        : command(...rule.certs, argOf(rule, name), ...config),
     );
   }
   return commands;

@@ -5,19 +5,28 @@
 // (steps/) are derived from it, and at run time `checkPlan` derives them again and refuses a stored
 // plan whose spec or shown commands differ from what the current config and the planner give.
 import type { ClusterConfig, NodeConfig, RenewalSettings } from "../../config/load.js";
-import { CATALOGUE, catalogueEntry } from "../kubeadm/catalogue.js";
 import {
-  DEFAULT_KUBERNETES_DIR,
+  CATALOGUE,
   NOT_RENEWED,
   RENEWABLE,
+  SERVED_BY_APISERVER,
+  catalogueEntry,
+  findEntry,
+  isRenewable,
+  notRenewed,
+  type CertificateName,
+  type RenewableName,
+} from "../kubeadm/catalogue.js";
+import {
+  DEFAULT_KUBERNETES_DIR,
+  METHOD_NOTES,
   checkPath,
   healthPath,
-  isRenewable,
   knows,
   ruleFor,
   UnsafeCommandError,
   type RenewMethod,
-  type RenewableName,
+  type RuleLookup,
 } from "../kubeadm/versions.js";
 import type { CertificateReport, CertificateStatus, ClusterReport, NodeReport } from "../report/types.js";
 import { RENEWED_LEAF_VALIDITY_DAYS } from "../scan/judge.js";
@@ -104,9 +113,13 @@ const isoDay = (d: Date): string => d.toISOString().slice(0, 10);
 
 const CONTROL_PLANE = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 
+/** "a, b and c" */
+const listed = (names: readonly string[]): string =>
+  names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names.join("");
+
 const NEVER_RENEWED_NOTE =
-  "Never renewed by kubeadm, so never by certs-bot: the CAs, kubelet.conf, kubelet-client and " +
-  "kubelet-serving. Where one of them needs attention, the node's plan says what to do by hand.";
+  `Never renewed by kubeadm, so never by certs-bot: the CAs, ${listed(NOT_RENEWED.filter((n) => !catalogueEntry(n).isCA))}. ` +
+  "Where one of them needs attention, the node's plan says what to do by hand.";
 
 function validateCerts(
   certs: readonly string[],
@@ -120,7 +133,7 @@ function validateCerts(
       if (!names.includes(name)) names.push(name);
       continue;
     }
-    const never = NOT_RENEWED[name];
+    const never = notRenewed(name);
     if (never) {
       problems.push(`${name}: ${never.why}. ${never.repair}`);
       continue;
@@ -144,12 +157,14 @@ const present = (node: NodeReport, name: string): CertificateReport | undefined 
   node.certificates.find((c) => c.name === name);
 
 const hasLocalEtcd = (node: NodeReport): boolean =>
-  node.certificates.some((c) => catalogueEntry(c.name).ca === "etcd-ca" || c.name === "etcd-ca");
+  node.certificates.some((c) => findEntry(c.name)?.required === "local-etcd");
 
 /** The CAs that sign what is renewed must outlive the renewed leaves. */
 function caProblems(node: NodeReport, names: readonly RenewableName[], now: Date): string[] {
   const renewedUntil = new Date(now.getTime() + RENEWED_LEAF_VALIDITY_DAYS * DAY_MS);
-  const cas = [...new Set(names.map((n) => catalogueEntry(n).ca).filter((c): c is string => c !== null))];
+  const cas = [
+    ...new Set(names.map((n) => catalogueEntry(n).ca).filter((c): c is CertificateName => c !== null)),
+  ];
   const problems: string[] = [];
   for (const caName of cas) {
     const ca = present(node, caName);
@@ -176,15 +191,15 @@ function caProblems(node: NodeReport, names: readonly RenewableName[], now: Date
 function notRenewedOnNode(node: NodeReport): NodePlan["notRenewed"] {
   const out: NodePlan["notRenewed"] = [];
   for (const cert of node.certificates) {
-    const never = NOT_RENEWED[cert.name];
+    const never = notRenewed(cert.name);
     if (!never || cert.status === "ok") continue;
-    out.push({ name: cert.name, status: cert.status, ...never });
+    out.push({ name: cert.name, status: cert.status, why: never.why, repair: never.repair });
   }
-  if (
-    node.findings.some((f) => f.code === "kubelet-conf-embedded") &&
-    !out.some((n) => n.name === "kubelet.conf")
-  ) {
-    out.push({ name: "kubelet.conf", status: "embedded", ...NOT_RENEWED["kubelet.conf"]! });
+  for (const finding of node.findings) {
+    const name = finding.code === "kubelet-conf-embedded" ? finding.certificate : undefined;
+    const never = name === undefined ? undefined : notRenewed(name);
+    if (name !== undefined && never && !out.some((n) => n.name === name))
+      out.push({ name, status: "embedded", why: never.why, repair: never.repair });
   }
   return out;
 }
@@ -231,7 +246,7 @@ function nodePlan(
   names: RenewableName[],
   all: boolean,
   skipped: NodePlan["skipped"],
-  lookup: Extract<ReturnType<typeof ruleFor>, { ok: true }>,
+  lookup: Extract<RuleLookup, { ok: true }>,
   input: PlanInput,
   timestamp: string,
 ): NodePlan {
@@ -243,9 +258,10 @@ function nodePlan(
     kubeadmVersion: version.text,
     names,
     all,
-    kubeconfigs: node.certificates
-      .filter((c) => catalogueEntry(c.name).kind === "kubeconfig" && c.status !== "missing")
-      .map((c) => catalogueEntry(c.name).path),
+    kubeconfigs: node.certificates.flatMap((c) => {
+      const entry = findEntry(c.name);
+      return entry?.kind === "kubeconfig" && c.status !== "missing" ? [entry.path] : [];
+    }),
     localEtcd: hasLocalEtcd(node),
     timestamp,
   });
@@ -272,7 +288,7 @@ function nodePlan(
       "a step's command fails or its postcondition does not hold",
       `the control plane does not stop or come back within ${WAITS.containersGoneSeconds} s`,
       `${health} does not answer within ${WAITS.readySeconds} s`,
-      ...(spec.probeServed && names.includes("apiserver")
+      ...(spec.probeServed && names.includes(SERVED_BY_APISERVER)
         ? ["the apiserver still serves the old certificate"]
         : []),
       "the rescan shows a renewed certificate still near expiry",
@@ -282,134 +298,145 @@ function nodePlan(
   };
 }
 
-/** Plan a renewal of `input.cluster` from a fresh scan, or refuse with every reason at once. */
-export function planRenewal(input: PlanInput): PlanResult {
-  const { cluster, report, now } = input;
-  const refuse = (problems: string[]): PlanResult => ({ ok: false, reason: problems.join("\n") });
+type Refusal = Extract<PlanResult, { ok: false }>;
 
-  let scope: "all" | RenewableName[] = "all";
-  if (input.certs !== undefined) {
-    const checked = validateCerts(input.certs);
-    if ("reason" in checked) {
-      return checked.usage ? { ok: false, reason: checked.reason, usage: true } : refuse([checked.reason]);
-    }
-    scope = checked.names;
-  }
+const refuse = (problems: string[]): Refusal => ({ ok: false, reason: problems.join("\n") });
 
-  let nodes = cluster.nodes;
-  if (input.node !== undefined) {
-    const found = nodes.find((n) => n.name === input.node);
-    if (!found) {
-      const close = suggestNames(
-        input.node,
-        nodes.map((n) => n.name),
-      );
-      return {
-        ok: false,
-        usage: true,
-        reason:
-          `unknown node "${input.node.slice(0, 64)}" in cluster ${cluster.name}` +
-          (close.length ? `; did you mean ${close.join(", ")}?` : "") +
-          ` (nodes: ${nodes.map((n) => n.name).join(", ")})`,
-      };
-    }
-    nodes = [found];
-  }
+/** What `--certs` asks for (every renewable certificate without it), or why not. */
+function scopeOf(input: PlanInput): { scope: RenewalPlan["scope"] } | Refusal {
+  if (input.certs === undefined) return { scope: "all" };
+  const checked = validateCerts(input.certs);
+  if ("names" in checked) return { scope: checked.names };
+  return checked.usage ? { ok: false, reason: checked.reason, usage: true } : refuse([checked.reason]);
+}
 
-  const timestamp = backupTimestamp(now);
+/** The configured nodes `--node` names (all of them without it), or a usage refusal. */
+function nodesOf(input: PlanInput): { nodes: NodeConfig[] } | Refusal {
+  const { cluster } = input;
+  if (input.node === undefined) return { nodes: cluster.nodes };
+  const found = cluster.nodes.find((n) => n.name === input.node);
+  if (found) return { nodes: [found] };
+  const names = cluster.nodes.map((n) => n.name);
+  const close = suggestNames(input.node, names);
+  return {
+    ok: false,
+    usage: true,
+    reason:
+      `unknown node "${input.node.slice(0, 64)}" in cluster ${cluster.name}` +
+      (close.length ? `; did you mean ${close.join(", ")}?` : "") +
+      ` (nodes: ${names.join(", ")})`,
+  };
+}
+
+/** What one node renews and skips of the scope, or why it cannot. */
+function chooseOnNode(
+  config: NodeConfig,
+  node: NodeReport,
+  { rule, version }: Extract<RuleLookup, { ok: true }>,
+  scope: RenewalPlan["scope"],
+): { names: RenewableName[]; skipped: NodePlan["skipped"]; problems: string[] } {
+  const customDir = config.paths.kubernetesDir !== DEFAULT_KUBERNETES_DIR;
+  const kubeconfigStuck = (name: RenewableName) =>
+    rule.method === "renew" && customDir && catalogueEntry(name).kind === "kubeconfig";
+  const stuckWhy = `kubeadm ${rule.label} renews kubeconfigs only under ${DEFAULT_KUBERNETES_DIR}, and this node's kubernetesDir is ${config.paths.kubernetesDir}`;
+  const names: RenewableName[] = [];
+  const skipped: NodePlan["skipped"] = [];
   const problems: string[] = [];
-  const plans: NodePlan[] = [];
-  for (const config of nodes) {
-    const node = report.nodes.find((n) => n.name === config.name);
-    if (!node) {
-      problems.push(`node ${config.name}: not in the scan`);
+  const explicit = scope !== "all";
+  for (const name of explicit ? scope : RENEWABLE) {
+    const cert = present(node, name);
+    const skip = (why: string) =>
+      explicit
+        ? problems.push(`node ${node.name}: cannot renew ${name}: ${why}`)
+        : skipped.push({ name, why });
+    if (!cert || cert.status === "missing") {
+      if (explicit) skip("the scan found no such file on this node");
       continue;
     }
-    if (!node.reachable) {
+    if (!knows(rule, version, name)) skip(`kubeadm ${version.text} does not know it`);
+    else if (cert.notAfter === null)
       problems.push(
-        `node ${node.name} was not reachable in the fresh scan: ${node.error ?? "unknown error"}`,
+        `node ${node.name}: ${name} is ${cert.status}${cert.error ? ` (${cert.error})` : ""}; fix it or leave it out with --certs`,
       );
-      continue;
-    }
-    const lookup = ruleFor(node.kubeadmVersion);
-    if (!lookup.ok) {
-      problems.push(`node ${node.name}: ${lookup.reason}`);
-      continue;
-    }
-    const { rule, version } = lookup;
-    const customDir = config.paths.kubernetesDir !== DEFAULT_KUBERNETES_DIR;
-    const kubeconfigStuck = (name: RenewableName) =>
-      rule.method === "renew" && customDir && catalogueEntry(name).kind === "kubeconfig";
-    const stuckWhy = `kubeadm ${rule.label} renews kubeconfigs only under ${DEFAULT_KUBERNETES_DIR}, and this node's kubernetesDir is ${config.paths.kubernetesDir}`;
-    const names: RenewableName[] = [];
-    const skipped: NodePlan["skipped"] = [];
-    const nodeProblems: string[] = [];
-    for (const name of scope === "all" ? RENEWABLE : scope) {
-      const cert = present(node, name);
-      const explicit = scope !== "all";
-      const skip = (why: string) =>
-        explicit
-          ? nodeProblems.push(`node ${node.name}: cannot renew ${name}: ${why}`)
-          : skipped.push({ name, why });
-      if (!cert || cert.status === "missing") {
-        if (explicit) skip("the scan found no such file on this node");
-        continue;
-      }
-      if (!knows(rule, version, name)) skip(`kubeadm ${version.text} does not know it`);
-      else if (cert.notAfter === null)
-        nodeProblems.push(
-          `node ${node.name}: ${name} is ${cert.status}${cert.error ? ` (${cert.error})` : ""}; fix it or leave it out with --certs`,
-        );
-      else if (kubeconfigStuck(name)) skip(stuckWhy);
-      else names.push(name);
-    }
-    if (nodeProblems.length) {
-      problems.push(...nodeProblems);
-      continue;
-    }
-    const caIssues = caProblems(node, names, now);
-    if (caIssues.length) {
-      problems.push(...caIssues);
-      continue;
-    }
-    if (names.length === 0) {
-      problems.push(`node ${node.name}: nothing kubeadm ${version.text} can renew was found`);
-      continue;
-    }
-    const all = scope === "all" && skipped.every((s) => s.why === "the scan found no such file on this node");
-    plans.push(nodePlan(config, node, names, all && !customDir, skipped, lookup, input, timestamp));
+    else if (kubeconfigStuck(name)) skip(stuckWhy);
+    else names.push(name);
   }
-  if (problems.length) return refuse(problems);
+  return { names, skipped, problems };
+}
 
+/** One node's plan, or every reason it cannot be renewed. */
+function planNode(
+  config: NodeConfig,
+  input: PlanInput,
+  scope: RenewalPlan["scope"],
+  timestamp: string,
+): NodePlan | string[] {
+  const node = input.report.nodes.find((n) => n.name === config.name);
+  if (!node) return [`node ${config.name}: not in the scan`];
+  if (!node.reachable)
+    return [`node ${node.name} was not reachable in the fresh scan: ${node.error ?? "unknown error"}`];
+  const lookup = ruleFor(node.kubeadmVersion);
+  if (!lookup.ok) return [`node ${node.name}: ${lookup.reason}`];
+  const { names, skipped, problems } = chooseOnNode(config, node, lookup, scope);
+  if (problems.length) return problems;
+  const caIssues = caProblems(node, names, input.now);
+  if (caIssues.length) return caIssues;
+  if (names.length === 0)
+    return [`node ${node.name}: nothing kubeadm ${lookup.version.text} can renew was found`];
+  const customDir = config.paths.kubernetesDir !== DEFAULT_KUBERNETES_DIR;
+  const all = scope === "all" && skipped.every((s) => s.why === "the scan found no such file on this node");
+  return nodePlan(config, node, names, all && !customDir, skipped, lookup, input, timestamp);
+}
+
+function assemble(
+  input: PlanInput,
+  scope: RenewalPlan["scope"],
+  timestamp: string,
+  plans: NodePlan[],
+): RenewalPlan {
+  const { now, renewal } = input;
   const notes = [
     NEVER_RENEWED_NOTE,
     "One node at a time, in config order; the first node that fails stops the run.",
   ];
-  if (plans.some((p) => p.method === "phase")) {
-    notes.push(
-      "Phase-based nodes (kubeadm before 1.15) take their SANs and endpoints from the cluster's own kubeadm " +
-        "configuration (`kubeadm config view`, which needs a working admin.conf).",
-    );
+  for (const method of new Set(plans.map((p) => p.method))) {
+    const note = METHOD_NOTES[method];
+    if (note) notes.push(note);
   }
   return {
-    ok: true,
-    plan: {
-      cluster: cluster.name,
-      ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}),
-      createdAt: now,
-      timestamp,
-      scope,
-      restartStrategy: input.renewal.restartStrategy,
-      renewedUntil: new Date(now.getTime() + RENEWED_LEAF_VALIDITY_DAYS * DAY_MS),
-      approval: {
-        requiredApprovals: input.renewal.requiredApprovals,
-        allowSelfApproval: input.renewal.allowSelfApproval,
-        expiresAt: new Date(now.getTime() + input.renewal.approvalTtlMinutes * 60_000),
-      },
-      nodes: plans,
-      notes,
+    cluster: input.cluster.name,
+    ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}),
+    createdAt: now,
+    timestamp,
+    scope,
+    restartStrategy: renewal.restartStrategy,
+    renewedUntil: new Date(now.getTime() + RENEWED_LEAF_VALIDITY_DAYS * DAY_MS),
+    approval: {
+      requiredApprovals: renewal.requiredApprovals,
+      allowSelfApproval: renewal.allowSelfApproval,
+      expiresAt: new Date(now.getTime() + renewal.approvalTtlMinutes * 60_000),
     },
+    nodes: plans,
+    notes,
   };
+}
+
+/** Plan a renewal of `input.cluster` from a fresh scan, or refuse with every reason at once. */
+export function planRenewal(input: PlanInput): PlanResult {
+  const scoped = scopeOf(input);
+  if ("ok" in scoped) return scoped;
+  const chosen = nodesOf(input);
+  if ("ok" in chosen) return chosen;
+  const timestamp = backupTimestamp(input.now);
+  const problems: string[] = [];
+  const plans: NodePlan[] = [];
+  for (const config of chosen.nodes) {
+    const planned = planNode(config, input, scoped.scope, timestamp);
+    if (Array.isArray(planned)) problems.push(...planned);
+    else plans.push(planned);
+  }
+  if (problems.length) return refuse(problems);
+  return { ok: true, plan: assemble(input, scoped.scope, timestamp, plans) };
 }
 
 const KUBECONFIGS: readonly string[] = CATALOGUE.filter((e) => e.kind === "kubeconfig").map((e) => e.path);

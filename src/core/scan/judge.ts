@@ -7,7 +7,12 @@ import {
   type Certificate,
 } from "../certs/certificate.js";
 import type { ServedObservation } from "../certs/served.js";
-import { CATALOGUE, type CatalogueEntry } from "../kubeadm/catalogue.js";
+import {
+  CATALOGUE,
+  KUBELET_KUBECONFIG,
+  SERVED_BY_APISERVER,
+  type CatalogueEntry,
+} from "../kubeadm/catalogue.js";
 import type { Thresholds } from "../../config/schema.js";
 import {
   worstOf,
@@ -68,7 +73,7 @@ function isRequired(entry: CatalogueEntry, read: RawNodeRead): boolean {
 }
 
 const kubeletConfEmbeds = (read: RawNodeRead): boolean => {
-  const entry = read.entries.get("kubelet.conf");
+  const entry = read.entries.get(KUBELET_KUBECONFIG);
   return entry?.state === "content" && entry.format === "embedded";
 };
 
@@ -185,7 +190,7 @@ function kubeletFindings(read: RawNodeRead): Finding[] {
     {
       code: "kubelet-conf-embedded",
       severity: "warning",
-      certificate: "kubelet.conf",
+      certificate: KUBELET_KUBECONFIG,
       message: "kubelet.conf embeds its client certificate (pre-1.17 layout): it will not rotate.",
       advice:
         "Point kubelet.conf's client-certificate and client-key at /var/lib/kubelet/pki/kubelet-client-current.pem " +
@@ -236,7 +241,7 @@ function judgeServed(
       {
         code: "apiserver-drift",
         severity: status === "ok" || status === "warning" ? "warning" : "critical",
-        certificate: "apiserver",
+        certificate: SERVED_BY_APISERVER,
         message:
           `The apiserver serves a different certificate (expires ${isoDay(cert.notAfter)}) than ` +
           `apiserver.crt on disk (expires ${isoDay(onDisk.notAfter)}): renewed but not restarted.`,
@@ -265,7 +270,7 @@ export function judgeNode(obs: NodeObservation, ctx: JudgeContext): NodeReport {
   if (obs.served) {
     const outcome = judgeServed(
       obs.served,
-      judged.find((j) => j.entry.name === "apiserver"),
+      judged.find((j) => j.entry.name === SERVED_BY_APISERVER),
       ctx,
     );
     apiserver = outcome.served;

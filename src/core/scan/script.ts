@@ -16,7 +16,7 @@
 // file (kubeadm itself, awk, and od + base64 only for a DER file; one sh only for a kubeconfig
 // pointing at a file the script did not list).
 import { posix } from "node:path";
-import { CATALOGUE, LOCAL_ETCD_MARKER, type CatalogueEntry } from "../kubeadm/catalogue.js";
+import { CATALOGUE, LOCAL_ETCD_MARKER, findEntry, type CatalogueEntry } from "../kubeadm/catalogue.js";
 
 export interface NodeDirs {
   kubernetesDir: string;
@@ -187,7 +187,6 @@ export function parseScanOutput(stdout: string, dirs: NodeDirs): RawNodeRead {
   }
   const read: RawNodeRead = { localEtcd: false, entries: new Map() };
   const refs = new Map<string, string>();
-  const known = new Map(CATALOGUE.map((e) => [e.name, e]));
   let open: { name: string; path: string; format: "pem" | "der" | "embedded"; body: string[] } | null = null;
   let done = false;
   for (const raw of lines.slice(header + 1)) {
@@ -206,7 +205,7 @@ export function parseScanOutput(stdout: string, dirs: NodeDirs): RawNodeRead {
       continue;
     }
     const [tag, name = "", state = "", ...rest] = raw.split(" ");
-    const entry = known.get(name);
+    const entry = findEntry(name);
     const pathOf = (): string => refs.get(name) ?? (entry ? absolute(dirs, entry.base, entry.path) : name);
     switch (tag) {
       case "@kubeadm":

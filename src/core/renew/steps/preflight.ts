@@ -2,6 +2,7 @@
 // tools answer on this node (so a restart cannot fail half way for a missing or broken tool); the
 // backup directory, where it exists, is private to root; there is room for the backup. It also records
 // what the old state is (fingerprints before, the apiserver certificate on disk) for verify and rollback.
+import { SERVED_BY_APISERVER } from "../../kubeadm/catalogue.js";
 import { command, type Command } from "../../kubeadm/versions.js";
 import { kubeletActive } from "./restart.js";
 import { RESTARTS } from "./restarts.js";
@@ -120,7 +121,7 @@ export function preflightStep(spec: NodeSpec): Step {
         const report = await ctx.rescan();
         if (!report.reachable) throw new StepFailure(`rescan failed: ${report.error ?? "unreachable"}`);
         ctx.progress.fingerprintsBefore = Object.fromEntries(spec.names.map((n) => [n, sha256Of(report, n)]));
-        ctx.progress.apiserverBefore = sha256Of(report, "apiserver");
+        ctx.progress.apiserverBefore = sha256Of(report, SERVED_BY_APISERVER);
       }
       return lines.join("\n");
     },

@@ -2,7 +2,14 @@
 // is a rescan finding every planned certificate new (not the fingerprint seen in preflight) and valid
 // for about a year. Its undo restores the backup over the kubernetes directory and removes the old
 // pairs a phase-based renew moved aside (the backup holds them).
-import { checkPath, command, filesOf, renewCommands, ruleFor, type Command } from "../../kubeadm/versions.js";
+import {
+  checkPath,
+  command,
+  parkedFiles,
+  renewCommands,
+  ruleFor,
+  type Command,
+} from "../../kubeadm/versions.js";
 import type { NodeReport } from "../../report/types.js";
 import { RENEWED_LEAF_VALIDITY_DAYS } from "../../scan/judge.js";
 import { quote, StepFailure, type NodeSpec, type Step, type StepContext } from "./step.js";
@@ -20,11 +27,7 @@ const restoreCommand = (spec: NodeSpec): Command =>
 
 /** Where a phase-based renew parks each old file (see renewCommands). */
 function parkedPairs(spec: NodeSpec): string[] {
-  return spec.names.flatMap((name) =>
-    filesOf(name).map((file) =>
-      checkPath(`${spec.aside}/${name.replace(/\.conf$/, "")}${file.slice(file.lastIndexOf("."))}`),
-    ),
-  );
+  return spec.names.flatMap((name) => parkedFiles(name, spec.aside).map((p) => checkPath(p.aside)));
 }
 
 /** Why the renew has not (fully) taken effect, or null when it has. */

@@ -1,6 +1,7 @@
 // What a restart strategy is: the tools preflight checks, and its step. Every strategy ends by
 // restarting the kubelet, and its undo puts back any parked manifest (with `mv` only), so a rollback
 // never depends on the tool that just failed.
+import { SERVED_BY_APISERVER } from "../../kubeadm/catalogue.js";
 import { command, type Command } from "../../kubeadm/versions.js";
 import { manifestsBack, putBack } from "./parking.js";
 import { sha256Of, StepFailure, type NodeSpec, type PlanStep, type Step, type StepContext } from "./step.js";
@@ -43,7 +44,7 @@ export function restartStep(
     // Done before the interruption, everything back, and the apiserver serving what is on disk.
     async holds(ctx) {
       if (!ctx.progress.completed.includes("restart") || !(await manifestsBack(ctx))) return false;
-      const disk = sha256Of(await ctx.rescan(), "apiserver");
+      const disk = sha256Of(await ctx.rescan(), SERVED_BY_APISERVER);
       return (await ctx.healthy()) && (!spec.probeServed || (await ctx.served()) === disk);
     },
     undo: putBack,

@@ -4,7 +4,8 @@
 // a step knows comes from the node's `NodeSpec`: structured data saved with the plan, from which the
 // commands are derived again at run time. Pure: a step reaches the node only through `StepContext`.
 import type { RenewalSettings } from "../../../config/load.js";
-import type { Command, RenewableName } from "../../kubeadm/versions.js";
+import type { CertificateName, RenewableName } from "../../kubeadm/catalogue.js";
+import type { Command } from "../../kubeadm/versions.js";
 import type { NodeReport } from "../../report/types.js";
 
 export type RestartStrategy = RenewalSettings["restartStrategy"];
@@ -131,5 +132,5 @@ export const quote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'
 /** The directory of this node's backups: `<backupDir>/<cluster>/<node>`. */
 export const backupNodeDir = (spec: NodeSpec): string => spec.backup.slice(0, spec.backup.lastIndexOf("/"));
 
-export const sha256Of = (report: NodeReport, name: string): string | null =>
+export const sha256Of = (report: NodeReport, name: CertificateName): string | null =>
   report.certificates.find((c) => c.name === name)?.sha256 ?? null;

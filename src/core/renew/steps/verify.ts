@@ -2,6 +2,7 @@
 // apiserver.probe is on), and a rescan finds every renewed certificate new and valid for about a year.
 // Nothing to undo: the rollback of the steps before it is what a failed verify triggers.
 import { renewProblems } from "./renew.js";
+import { SERVED_BY_APISERVER } from "../../kubeadm/catalogue.js";
 import { sha256Of, StepFailure, WAITS, type NodeSpec, type Step, type StepContext } from "./step.js";
 
 /** Health answers and (when probed) the served certificate is `expected`, within `ms`. */
@@ -28,7 +29,7 @@ export async function waitServing(ctx: StepContext, expected: string | null, ms:
 
 export function verifyStep(spec: NodeSpec): Step {
   const health = new URL(spec.healthUrl).pathname;
-  const apiserverRenewed = spec.names.includes("apiserver");
+  const apiserverRenewed = spec.names.includes(SERVED_BY_APISERVER);
   const served = !spec.probeServed
     ? "The served certificate is not checked: apiserver.probe is false for this node."
     : apiserverRenewed
@@ -50,7 +51,7 @@ export function verifyStep(spec: NodeSpec): Step {
       undoCommands: [],
     },
     async run(ctx) {
-      const expected = sha256Of(await ctx.rescan(), "apiserver"); // renewed or not, what is on disk must be served
+      const expected = sha256Of(await ctx.rescan(), SERVED_BY_APISERVER); // renewed or not, what is on disk must be served
       const line = await waitServing(ctx, expected, ctx.waits.readyMs);
       if (apiserverRenewed && expected === ctx.progress.apiserverBefore)
         throw new StepFailure("apiserver.crt on disk is still the old one", line);
