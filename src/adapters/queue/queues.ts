@@ -10,25 +10,13 @@ import type { Logger } from "pino";
 import type { Config } from "../../config/load.js";
 import { runJobId } from "../../core/renew/approval.js";
 import { RENEW_JOB, type RenewalJobData } from "../../app/renew/job.js";
+import type { ScanClusterData, ScannedProgress, ScanReason } from "../../app/scan-job.js";
 
 export const SCAN_QUEUE = "scan";
 export const DIGEST_QUEUE = "digest";
 export const RENEWAL_QUEUE = "renewal";
 export const SCAN_SCHEDULER_ID = "scan-all";
 export const DIGEST_SCHEDULER_ID = "digest";
-
-export type ScanReason = "schedule" | "manual";
-export interface ScanClusterData {
-  cluster: string;
-  reason: ScanReason;
-}
-
-/** The progress a scan-cluster job reports once its report is stored (the Slack surface waits for it). */
-export interface ScannedProgress {
-  stage: "scanned";
-  cluster: string;
-  status: string;
-}
 
 export function isScanned(progress: unknown): progress is ScannedProgress {
   const p = progress as Partial<ScannedProgress> | null;
