@@ -5,18 +5,11 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.js";
 import { digestMessages, runDigestJob, type DigestJobDependencies } from "../../src/app/digest-job.js";
 import { renderDigest } from "../../src/present/digest.js";
-import { SlackPoster, webClient } from "../../src/adapters/slack/poster.js";
-import { connectRedis } from "../../src/adapters/store/redis.js";
-import { Store } from "../../src/adapters/store/store.js";
-import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
-import { dropKeys } from "../lab/redis.js";
+import type { Store } from "../../src/adapters/store/store.js";
+import { startJobEdges, type JobEdges } from "../lab/job-edges.js";
 import { NOW, node } from "../unit/renew-fixtures.js";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
-const PREFIX = `digest-job-${process.pid}`;
-const redis = connectRedis(REDIS_URL);
-let fake: FakeSlack;
-let runs = 0;
+let edges: JobEdges;
 
 const CLUSTERS = `
 clusters:
@@ -32,33 +25,23 @@ const config = parseConfig(
 const scanned = { name: "scanned", status: "ok" as const, nodes: [node("m1")] };
 
 async function deps(c = config): Promise<DigestJobDependencies & { store: Store }> {
-  const store = new Store(redis, `${PREFIX}-${++runs}`);
+  const { store, poster } = edges.slack();
   await store.saveScan({ cluster: "scanned", scannedAt: NOW, durationMs: 5, report: scanned });
-  return {
-    store,
-    config: c,
-    archive: store,
-    poster: new SlackPoster(webClient({ token: "xoxb-test", apiUrl: fake.url }), store),
-    now: () => NOW,
-  };
+  return { store, config: c, archive: store, poster, now: () => NOW };
 }
 
 before(async () => {
-  fake = await startFakeSlack();
+  edges = await startJobEdges("digest-job");
 });
 
-after(async () => {
-  await fake.close();
-  for (let i = 1; i <= runs; i++) await dropKeys(REDIS_URL, `${PREFIX}-${i}`);
-  await redis.quit();
-});
+after(() => edges.close());
 
 describe("runDigestJob", () => {
   test("posts the digest of the stored scans in the digest channel, once per job", async () => {
-    fake.reset();
+    edges.fake.reset();
     const d = await deps();
     assert.deepEqual(await runDigestJob({ id: "1" }, d), { messages: 1 });
-    const [posted, ...more] = fake.messages("C0DIGEST");
+    const [posted, ...more] = edges.fake.messages("C0DIGEST");
     assert.deepEqual(more, []);
     const expected = digestMessages(config, "C0DIGEST", await d.store.latestAll(["scanned"]), NOW)[0]!;
     assert.equal(posted!.text, expected.text);
@@ -66,16 +49,16 @@ describe("runDigestJob", () => {
 
     // A retried job posts nothing again; the next day's job posts its own.
     await runDigestJob({ id: "1" }, d);
-    assert.equal(fake.messages("C0DIGEST").length, 1);
+    assert.equal(edges.fake.messages("C0DIGEST").length, 1);
     await runDigestJob({ id: "2" }, d);
-    assert.equal(fake.messages("C0DIGEST").length, 2);
+    assert.equal(edges.fake.messages("C0DIGEST").length, 2);
   });
 
   test("without slack.digestChannel it is skipped and posts nothing", async () => {
-    fake.reset();
+    edges.fake.reset();
     const d = await deps(parseConfig(CLUSTERS, "c.yaml"));
     assert.deepEqual(await runDigestJob({ id: "1" }, d), { skipped: "no slack.digestChannel configured" });
-    assert.deepEqual(fake.calls, []);
+    assert.deepEqual(edges.fake.calls, []);
   });
 });
 

@@ -75,6 +75,10 @@ function harness(lease?: ExecutionLease): Harness {
   return { ...h, deps };
 }
 
+/** A request of `cluster` that was never saved. */
+const unsaved = (cluster: string): RenewalRequest =>
+  newRequest({ cluster, requestedBy: "U0OPERATOR", now: new Date(), settings: { approvalTtlMinutes: 240 } });
+
 const attempt = (requestId: string, attemptsMade = 0, attempts = 3): RenewalAttempt => ({
   data: { requestId },
   attemptsMade,
@@ -134,12 +138,7 @@ describe("runRenewalAttempt", () => {
 
   test("a request that is gone runs nothing and rescans nothing", async () => {
     const h = harness();
-    const gone = newRequest({
-      cluster: "prod",
-      requestedBy: "U0OPERATOR",
-      now: new Date(),
-      settings: { approvalTtlMinutes: 240 },
-    });
+    const gone = unsaved("prod");
     const result = await runRenewalAttempt(attempt(gone.id), h.deps);
     assert.equal(result.outcome, "not-run");
     assert.deepEqual(h.scans, []);
@@ -174,12 +173,7 @@ describe("runRenewalAttempt", () => {
 
   test("a request of a cluster no longer configured fails the job", async () => {
     const h = harness();
-    const elsewhere = newRequest({
-      cluster: "elsewhere",
-      requestedBy: "U0OPERATOR",
-      now: new Date(),
-      settings: { approvalTtlMinutes: 240 },
-    });
+    const elsewhere = unsaved("elsewhere");
     await assert.rejects(
       runRenewalAttempt(attempt(elsewhere.id), h.deps),
       /cluster elsewhere is not in the configuration/,

@@ -10,18 +10,11 @@ import {
   type ScanJobDependencies,
   type ScannedProgress,
 } from "../../src/app/scan-job.js";
-import { SlackPoster, webClient } from "../../src/adapters/slack/poster.js";
-import { connectRedis } from "../../src/adapters/store/redis.js";
-import { Store } from "../../src/adapters/store/store.js";
-import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
-import { dropKeys } from "../lab/redis.js";
+import type { Store } from "../../src/adapters/store/store.js";
+import { startJobEdges, type JobEdges } from "../lab/job-edges.js";
 import { NOW, node } from "../unit/renew-fixtures.js";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
-const PREFIX = `scan-job-${process.pid}`;
-const redis = connectRedis(REDIS_URL);
-let fake: FakeSlack;
-let runs = 0;
+let edges: JobEdges;
 
 const CLUSTERS = `
 clusters:
@@ -42,14 +35,14 @@ function report(cluster: ClusterConfig, days: number): ClusterReport {
 
 /** Fresh Store keys and a poster on the fake; the scanner reports `days` for every cluster. */
 function deps(config: Config, days: { value: number }): ScanJobDependencies & { store: Store } {
-  const store = new Store(redis, `${PREFIX}-${++runs}`);
+  const { store, poster } = edges.slack();
   return {
     store,
     config,
     scan: async (cluster) => ({ scannedAt: NOW, clusters: [report(cluster, days.value)] }),
     archive: store,
     alerts: store,
-    poster: new SlackPoster(webClient({ token: "xoxb-test", apiUrl: fake.url }), store),
+    poster,
   };
 }
 
@@ -63,18 +56,14 @@ function job(cluster: string) {
 }
 
 before(async () => {
-  fake = await startFakeSlack();
+  edges = await startJobEdges("scan-job");
 });
 
-after(async () => {
-  await fake.close();
-  for (let i = 1; i <= runs; i++) await dropKeys(REDIS_URL, `${PREFIX}-${i}`);
-  await redis.quit();
-});
+after(() => edges.close());
 
 describe("runScanJob", () => {
   test("stores the scan, says it is stored, and warns once in the cluster's own channel", async () => {
-    fake.reset();
+    edges.fake.reset();
     const d = deps(withDigest, { value: 3 });
     const scan = job("own-channel");
     assert.deepEqual(await runScanJob(scan, d), { cluster: "own-channel", status: "critical" });
@@ -82,41 +71,41 @@ describe("runScanJob", () => {
     const stored = await d.store.latest("own-channel");
     assert.equal(stored?.report.status, "critical");
     assert.deepEqual(stored?.scannedAt, NOW);
-    const warnings = fake.messages("C0OWNCHAN");
+    const warnings = edges.fake.messages("C0OWNCHAN");
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!.text, /own-channel/);
-    assert.deepEqual(fake.messages("C0DIGEST"), []);
+    assert.deepEqual(edges.fake.messages("C0DIGEST"), []);
 
     // The alert state was saved: the same scan again tells nobody anything new.
     await runScanJob(job("own-channel"), d);
-    assert.equal(fake.messages("C0OWNCHAN").length, 1);
+    assert.equal(edges.fake.messages("C0OWNCHAN").length, 1);
     assert.ok(await d.store.loadJson("alerts", "own-channel"));
   });
 
   test("a cluster without a channel is warned about in the digest channel", async () => {
-    fake.reset();
+    edges.fake.reset();
     await runScanJob(job("no-channel"), deps(withDigest, { value: 3 }));
-    assert.equal(fake.messages("C0DIGEST").length, 1);
-    assert.match(fake.messages("C0DIGEST")[0]!.text, /no-channel/);
+    assert.equal(edges.fake.messages("C0DIGEST").length, 1);
+    assert.match(edges.fake.messages("C0DIGEST")[0]!.text, /no-channel/);
   });
 
   test("with no channel at all the scan is stored and nothing is posted", async () => {
-    fake.reset();
+    edges.fake.reset();
     const d = deps(withoutSlack, { value: 3 });
     assert.deepEqual(await runScanJob(job("no-channel"), d), { cluster: "no-channel", status: "critical" });
     assert.equal((await d.store.latest("no-channel"))?.report.status, "critical");
-    assert.deepEqual(fake.messages(), []);
+    assert.deepEqual(edges.fake.messages(), []);
     assert.equal(await d.store.loadJson("alerts", "no-channel"), null);
   });
 
   test("a renewed certificate is resolved in the warning's thread", async () => {
-    fake.reset();
+    edges.fake.reset();
     const days = { value: 3 };
     const d = deps(withDigest, days);
     await runScanJob(job("own-channel"), d);
     days.value = 365;
     await runScanJob(job("own-channel"), d);
-    const [warning, ...rest] = fake.messages("C0OWNCHAN");
+    const [warning, ...rest] = edges.fake.messages("C0OWNCHAN");
     assert.equal(rest.length, 1);
     assert.equal(rest[0]!.thread_ts, warning!.ts);
   });
