@@ -60,8 +60,8 @@ const JOB_DEFAULTS: Record<typeof SCAN_QUEUE | typeof DIGEST_QUEUE | typeof RENE
   // again unattended on a cluster where something is wrong. The job itself fails only on an
   // infrastructure error (Redis or the audit unwritable); it is retried a few times, resuming from
   // its saved state as safely as after a crash, and after the last attempt the request is marked
-  // failed (app/renewal-job.ts) so the cluster is not held. Kept by age only: the job holds the run's final
-  // state, and while it exists a replayed start joins it.
+  // failed (app/renewal-job.ts) so the cluster is not held. Kept by age only: the job holds the
+  // run's final state, and while it exists a replayed start joins it.
   [RENEWAL_QUEUE]: {
     attempts: 3,
     backoff: { type: "exponential", delay: 30_000 },

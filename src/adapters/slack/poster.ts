@@ -1,8 +1,8 @@
-// Posts and updates rendered messages through Slack's Web API (@slack/web-api, as Bolt uses): every
-// Slack write of certs-bot goes through SlackPoster. Paces each channel's posts to about one a
-// second across all processes (a slot reserved in Redis), and lets the client honour 429 Retry-After.
-// A message that still fails is thrown to the job, which BullMQ retries later; what was posted is
-// remembered by action id, so a retry never re-posts.
+// Posts and updates rendered messages through Slack's Web API (@slack/web-api, as Bolt uses):
+// every channel message certs-bot posts or edits goes through SlackPoster. Paces each channel's
+// posts to about one a second across all processes (a slot reserved in Redis), and lets the client
+// honour 429 Retry-After. A message that still fails is thrown to the job, which BullMQ retries
+// later; what was posted is remembered by action id, so a retry never re-posts.
 import { WebClient, type ChatPostMessageArguments, type ChatUpdateArguments } from "@slack/web-api";
 import type { Logger } from "pino";
 import type { CardLocation } from "../../core/renew/ports.js";
