@@ -61,17 +61,10 @@ async function digestCommand(options: { config: string; print?: boolean }): Prom
   const config = await readConfig(options.config);
   if (!config.slack) throw new UsageError(`${config.file}: the digest needs slack.digestChannel`);
   const { report } = await scan(config, []);
-  const { renderDigest } = await import("./present/digest.js");
-  const messages = renderDigest({
-    channel: config.slack.digestChannel,
-    clusters: report.clusters.map((cluster) => ({
-      name: cluster.name,
-      report: cluster,
-      scannedAt: report.scannedAt,
-    })),
-    now: report.scannedAt,
-    timeZone: config.timezone,
-  });
+  const { digestMessages } = await import("./app/digest-job.js");
+  const { scannedAt } = report;
+  const latest = new Map(report.clusters.map((cluster) => [cluster.name, { report: cluster, scannedAt }]));
+  const messages = digestMessages(config, config.slack.digestChannel, latest, scannedAt);
   process.stdout.write(`${JSON.stringify(messages, null, 2)}\n`);
   return EXIT.ok;
 }

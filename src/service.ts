@@ -2,19 +2,10 @@
 // Slack what matters, plus (role `serve`) the schedules and, when configured, the Slack surface
 // (adapters/slack/app.ts). Roles scale out on Redis: run one `serve` and as many `worker` processes as you like.
 import { randomUUID } from "node:crypto";
-import type { Job } from "bullmq";
+import type { WebClient } from "@slack/web-api";
 import type { Logger } from "pino";
-import type { ClusterConfig, Config } from "./config/load.js";
-import { planAlerts, applyAlert, emptyAlertState, type AlertState } from "./present/warnings.js";
-import { renderDigest } from "./present/digest.js";
-import {
-  Queues,
-  Workers,
-  workerTuning,
-  type ScanClusterData,
-  type ScannedProgress,
-} from "./adapters/queue/queues.js";
-import type { ClusterReport, StoredScan } from "./core/report/types.js";
+import { clusterChannel, type Config } from "./config/load.js";
+import { Queues, Workers, workerTuning } from "./adapters/queue/queues.js";
 import {
   defaultDependencies,
   nodeAccess,
@@ -24,11 +15,10 @@ import {
 import { SlackApp, type SlackSurface } from "./adapters/slack/app.js";
 import { groupsNow, ServiceBackend } from "./adapters/slack/backend.js";
 import { INTERACTIVE_CALLS, SlackPoster, webClient, type SlackEnvironment } from "./adapters/slack/poster.js";
-import type { WebClient } from "@slack/web-api";
-import { clusterOfRequest } from "./core/renew/approval.js";
 import { RenewalDesk } from "./app/renew/desk.js";
-import { runRenewalJob, type RenewalJobData } from "./app/renew/job.js";
-import type { RunReporter } from "./core/renew/ports.js";
+import { freshScan, runScanJob, type FreshScanDependencies } from "./app/scan-job.js";
+import { runDigestJob } from "./app/digest-job.js";
+import { runRenewalAttempt, type RenewalJobHandlerDependencies } from "./app/renewal-job.js";
 import { SlackThreadReporter } from "./adapters/slack/thread-reporter.js";
 import { leaseTtlFor, RunLease } from "./adapters/store/run-lease.js";
 import { AuditLog } from "./adapters/store/audit.js";
@@ -62,37 +52,24 @@ const SCHEDULES_REFRESH_MS = 5 * 60_000;
 /** How often `serve` expires renewal requests nobody approved in time (and updates their cards). */
 export const EXPIRY_SWEEP_MS = 60_000;
 
-/** A run whose approval card is unknown (its post was never recorded) is told only to the logs. */
-const unreported = (logger: Logger, requestId: string): RunReporter => ({
-  status: async () => undefined,
-  step: async () => undefined,
-  finished: async (state) =>
-    logger.warn(
-      { request: requestId, outcome: state.outcome },
-      "renewal ended; no approval card to report to",
-    ),
-});
-
 export class Service {
   private readonly redis;
   private readonly store: Store;
   private readonly queues: Queues;
   private readonly poster: SlackPoster;
   private readonly scanDeps: ScanDependencies;
+  /** A fresh scan of one cluster, stored: scan jobs and renewal plans both start here. */
+  private readonly scanning: FreshScanDependencies;
   private workers?: Workers;
   private readonly chat?: { backend: ServiceBackend; app: SlackApp };
-  private readonly renewals: RenewalStore;
-  private readonly audit: AuditLog;
   private readonly desk: RenewalDesk;
-  private readonly lease: RunLease;
-  private readonly slackClient: WebClient;
   private refresh?: NodeJS.Timeout;
   private sweeper?: NodeJS.Timeout;
   private readonly id = randomUUID();
 
   constructor(private readonly options: ServiceOptions) {
-    const { redisUrl, prefix, logger } = options;
-    const target = { url: redisUrl, ...(options.redisCa ? { ca: options.redisCa } : {}) };
+    const { config, prefix, logger } = options;
+    const target = { url: options.redisUrl, ...(options.redisCa ? { ca: options.redisCa } : {}) };
     this.redis = connectRedis(target);
     this.redis.on("error", (err: Error) =>
       logger.warn({ err: err.message }, "redis connection problem; retrying"),
@@ -106,74 +83,49 @@ export class Service {
         logger.warn({ queue: queue.name, err: err.message }, "queue connection problem"),
       );
     }
-    const client = webClient(options.slack, logger);
-    this.poster = new SlackPoster(client, this.store);
+    this.poster = new SlackPoster(webClient(options.slack, logger), this.store);
     this.scanDeps = options.scanDependencies ?? defaultDependencies(logger);
-    this.renewals = new RenewalStore(this.redis, prefix);
-    this.audit = new AuditLog(this.redis, prefix, logger);
-    this.lease = new RunLease(this.redis, prefix, {
-      logger,
-      ttlMs: leaseTtlFor(workerTuning().renewalLockDuration),
-    });
-    this.slackClient = client;
+    this.scanning = {
+      scan: (cluster) => scanClusters(config, [cluster], this.scanDeps),
+      archive: this.store,
+    };
+    const renewals = new RenewalStore(this.redis, prefix);
+    const audit = new AuditLog(this.redis, prefix, logger);
     const interactive = webClient(options.slack, logger, INTERACTIVE_CALLS);
     this.desk = new RenewalDesk({
-      config: options.config,
-      records: this.renewals,
-      audit: this.audit,
-      scan: async (cluster) => (await this.freshScan(cluster)).report,
-      channelFor: (cluster) => cluster.channel ?? options.config.slack?.digestChannel ?? null,
+      config,
+      records: renewals,
+      audit,
+      scan: async (cluster) => (await freshScan(cluster, this.scanning)).report,
+      channelFor: (cluster) => clusterChannel(config, cluster),
       cards: {
         post: async (message, requestId) => ({
           channel: message.channel,
           ts: await this.poster.postOnce(`renewal:${requestId}:card`, message),
         }),
-        update: async (card, message) => {
-          // Our blocks are a structural subset of Slack's (present/slack-types.ts).
-          await client.chat.update({
-            channel: card.channel,
-            ts: card.ts,
-            text: message.text,
-            blocks: message.blocks,
-          } as never);
-        },
+        update: (card, message) => this.poster.update(card, message),
       },
       groupsNow: (userId, groups) => groupsNow(interactive, userId, groups),
       startRun: async (request) => void (await this.queues.requestRun(request.id)),
       now: () => new Date(),
     });
+    const renewal = this.renewalJob(renewals, audit);
+    const { store, poster } = this;
     this.workers = new Workers(
       connection,
       `${prefix}:bull`,
       this.queues,
-      options.config,
+      config,
       {
-        scanCluster: (data, job) => this.scanCluster(data, job),
-        digest: (job) => this.digest(job),
-        renew: (_data, job) => this.renew(job),
+        scanCluster: (_data, job) => runScanJob(job, { ...this.scanning, config, alerts: store, poster }),
+        digest: (job) => runDigestJob(job, { config, archive: store, poster, now: () => new Date() }),
+        renew: (_data, job) => runRenewalAttempt(job, renewal),
       },
       logger,
       workerTuning(),
     );
     if (options.role === "serve" && options.slackSurface) {
-      const backend = new ServiceBackend({
-        store: this.store,
-        queues: this.queues,
-        connection,
-        client: interactive,
-        logger,
-        desk: this.desk,
-        audit: this.audit,
-      });
-      const app = new SlackApp({
-        surface: options.slackSurface,
-        slack: options.slack,
-        config: options.config,
-        backend,
-        store: this.store,
-        logger,
-      });
-      this.chat = { backend, app };
+      this.chat = this.slackChat(options.slackSurface, connection, interactive, audit);
     }
   }
 
@@ -203,18 +155,25 @@ export class Service {
     }
   }
 
-  /** Scans one cluster now and stores the report (scan jobs and renewal plans both start here). */
-  private async freshScan(cluster: ClusterConfig): Promise<StoredScan> {
-    const started = Date.now();
-    const report = await scanClusters(this.options.config, [cluster], this.scanDeps);
-    const scan: StoredScan = {
-      cluster: cluster.name,
-      scannedAt: report.scannedAt,
-      durationMs: Date.now() - started,
-      report: report.clusters[0]!,
-    };
-    await this.store.saveScan(scan);
-    return scan;
+  /** `/certs` and App Home: the Slack surface of `serve`. */
+  private slackChat(
+    surface: SlackSurface,
+    connection: ReturnType<typeof redisOptions>,
+    interactive: WebClient,
+    audit: AuditLog,
+  ): { backend: ServiceBackend; app: SlackApp } {
+    const { config, slack, logger } = this.options;
+    const backend = new ServiceBackend({
+      store: this.store,
+      queues: this.queues,
+      connection,
+      client: interactive,
+      logger,
+      desk: this.desk,
+      audit,
+    });
+    const app = new SlackApp({ surface, slack, config, backend, store: this.store, logger });
+    return { backend, app };
   }
 
   private async assertSchedules(): Promise<void> {
@@ -235,132 +194,33 @@ export class Service {
     }
   }
 
-  private cluster(name: string): ClusterConfig {
-    const cluster = this.options.config.clusters.find((c) => c.name === name);
-    if (!cluster) throw new Error(`cluster ${name} is not in the configuration`);
-    return cluster;
-  }
-
-  private async scanCluster({ cluster: name }: ScanClusterData, job: Job): Promise<unknown> {
-    const cluster = this.cluster(name);
-    const { report: clusterReport, scannedAt } = await this.freshScan(cluster);
-    const progress: ScannedProgress = { stage: "scanned", cluster: name, status: clusterReport.status };
-    await job.updateProgress(progress);
-    await this.notify(cluster, clusterReport, scannedAt);
-    return { cluster: name, status: clusterReport.status };
-  }
-
-  /** Plans what to tell the cluster's channel, then posts each action once, saving state after each. */
-  private async notify(cluster: ClusterConfig, report: ClusterReport, scannedAt: Date): Promise<void> {
-    const channel = cluster.channel ?? this.options.config.slack?.digestChannel;
-    if (!channel) return;
-    const saved = (await this.store.loadJson<AlertState>("alerts", cluster.name)) ?? emptyAlertState();
-    const plan = planAlerts({
-      cluster: cluster.name,
-      channel,
-      report,
-      state: saved,
-      scannedAt,
-      timeZone: this.options.config.timezone,
-    });
-    let state = plan.state;
-    await this.store.saveJson("alerts", cluster.name, state);
-    for (const action of plan.actions) {
-      const ts = await this.poster.postOnce(action.id, action.message, action.threadTs, action.broadcast);
-      state = applyAlert(state, action, ts);
-      await this.store.saveJson("alerts", cluster.name, state);
-    }
-  }
-
-  /**
-   * One renewal run (the renewal queue's job): resumes from the state the job saved, reports in the
-   * approval card's thread, shows the outcome on the card, then rescans the cluster so `/certs
-   * status` and the warnings see the renewed certificates.
-   */
-  private async renew(job: Job<RenewalJobData>): Promise<unknown> {
-    const cluster = this.cluster(clusterOfRequest(job.data.requestId) ?? "");
-    const result = await this.runRenewalJob(job, cluster).catch(async (err: Error) => {
-      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1))
-        await this.giveUp(job.data.requestId, cluster, err);
-      throw err;
-    });
-    if (result.outcome !== "not-run") await this.queues.requestScan(cluster.name, "manual");
-    return result;
-  }
-
-  /** The last attempt failed on infrastructure: the request ends failed (best effort), freeing the cluster. */
-  private async giveUp(requestId: string, cluster: ClusterConfig, err: Error): Promise<void> {
-    try {
-      const ended = await this.renewals.finish(requestId, false, new Date());
-      await this.audit.append(cluster.name, {
-        kind: "result",
-        requestId,
-        detail: `failed: the run could not go on (${err.message}); check the nodes before a new request`,
-      });
-      if (ended) await this.desk.refreshCard(ended);
-    } catch (cause) {
-      this.options.logger.error(
-        { request: requestId, err: (cause as Error).message },
-        "could not mark the renewal failed",
-      );
-    }
-  }
-
-  private runRenewalJob(job: Job<RenewalJobData>, cluster: ClusterConfig) {
-    const { config, logger } = this.options;
-    return runRenewalJob(job, {
-      load: async (id) => {
-        const [request, plan] = await Promise.all([this.renewals.get(id), this.renewals.loadPlan(id)]);
-        return request && plan ? { request, plan } : null;
-      },
-      reporterFor: async (request) => {
-        const card = await this.renewals.card(request.id);
-        if (!card) return unreported(logger, request.id);
-        return new SlackThreadReporter({
+  /** What the renewal job needs: this process's stores, the cluster's nodes, the card's thread in Slack. */
+  private renewalJob(records: RenewalStore, audit: AuditLog): RenewalJobHandlerDependencies {
+    const { config, prefix, logger } = this.options;
+    return {
+      config,
+      records,
+      audit,
+      lease: new RunLease(this.redis, prefix, {
+        logger,
+        ttlMs: leaseTtlFor(workerTuning().renewalLockDuration),
+      }),
+      nodes: (cluster) => nodeAccess(cluster, this.scanDeps),
+      threadReporter: (card, requestId, onFinished) =>
+        new SlackThreadReporter({
           poster: this.poster,
-          client: this.slackClient,
           card,
-          requestId: request.id,
+          requestId,
           timeZone: config.timezone,
           logger,
-          onFinished: async () => {
-            const ended = await this.renewals.get(request.id);
-            if (ended) await this.desk.refreshCard(ended);
-          },
-        });
-      },
-      config: { cluster, renewal: config.renewal },
-      requests: this.renewals,
-      audit: this.audit,
-      lease: this.lease,
-      ...nodeAccess(cluster, this.scanDeps),
+          onFinished,
+        }),
+      refreshCard: (request) => this.desk.refreshCard(request),
+      requestScan: (cluster) => this.queues.requestScan(cluster, "manual"),
+      logger,
       now: () => new Date(),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      logger,
-    });
-  }
-
-  private async digest(job: Job): Promise<unknown> {
-    const { config } = this.options;
-    if (!config.slack) return { skipped: "no slack.digestChannel configured" };
-    const names = config.clusters.map((c) => c.name);
-    const latest = await this.store.latestAll(names);
-    const messages = renderDigest({
-      channel: config.slack.digestChannel,
-      clusters: names.map((name) => ({
-        name,
-        report: latest.get(name)?.report ?? null,
-        scannedAt: latest.get(name)?.scannedAt ?? null,
-      })),
-      now: new Date(),
-      timeZone: config.timezone,
-    });
-    let parent: string | undefined;
-    for (const [i, message] of messages.entries()) {
-      const ts = await this.poster.postOnce(`digest:${job.id}:${i}`, message, parent);
-      parent ??= ts;
-    }
-    return { messages: messages.length };
+    };
   }
 
   /** Stops taking jobs, lets running ones finish (bounded), closes connections. */

@@ -79,6 +79,18 @@ export interface Config {
   clusters: ClusterConfig[];
 }
 
+/** Where a cluster's warnings and approval cards go: its `channel`, else the digest channel; null: nowhere. */
+export function clusterChannel(config: Config, cluster: ClusterConfig): string | null {
+  return cluster.channel ?? config.slack?.digestChannel ?? null;
+}
+
+/** The cluster a job names; one no longer in the configuration fails the job. */
+export function configuredCluster(config: Config, name: string): ClusterConfig {
+  const cluster = config.clusters.find((c) => c.name === name);
+  if (!cluster) throw new Error(`cluster ${name} is not in the configuration`);
+  return cluster;
+}
+
 const SSH_DEFAULTS: SshSettings = {
   user: "root",
   port: 22,

@@ -28,7 +28,6 @@ async function reporter(requestId: string, spacingMs = 300) {
   cardTs = card.ts!;
   return new SlackThreadReporter({
     poster,
-    client,
     card: { channel: CHANNEL, ts: cardTs },
     requestId,
     timeZone: "Europe/Berlin",

@@ -10,25 +10,13 @@ import type { Logger } from "pino";
 import type { Config } from "../../config/load.js";
 import { runJobId } from "../../core/renew/approval.js";
 import { RENEW_JOB, type RenewalJobData } from "../../app/renew/job.js";
+import type { ScanClusterData, ScannedProgress, ScanReason } from "../../app/scan-job.js";
 
 export const SCAN_QUEUE = "scan";
 export const DIGEST_QUEUE = "digest";
 export const RENEWAL_QUEUE = "renewal";
 export const SCAN_SCHEDULER_ID = "scan-all";
 export const DIGEST_SCHEDULER_ID = "digest";
-
-export type ScanReason = "schedule" | "manual";
-export interface ScanClusterData {
-  cluster: string;
-  reason: ScanReason;
-}
-
-/** The progress a scan-cluster job reports once its report is stored (the Slack surface waits for it). */
-export interface ScannedProgress {
-  stage: "scanned";
-  cluster: string;
-  status: string;
-}
 
 export function isScanned(progress: unknown): progress is ScannedProgress {
   const p = progress as Partial<ScannedProgress> | null;
@@ -72,8 +60,8 @@ const JOB_DEFAULTS: Record<typeof SCAN_QUEUE | typeof DIGEST_QUEUE | typeof RENE
   // again unattended on a cluster where something is wrong. The job itself fails only on an
   // infrastructure error (Redis or the audit unwritable); it is retried a few times, resuming from
   // its saved state as safely as after a crash, and after the last attempt the request is marked
-  // failed (service.ts) so the cluster is not held. Kept by age only: the job holds the run's final
-  // state, and while it exists a replayed start joins it.
+  // failed (app/renewal-job.ts) so the cluster is not held. Kept by age only: the job holds the
+  // run's final state, and while it exists a replayed start joins it.
   [RENEWAL_QUEUE]: {
     attempts: 3,
     backoff: { type: "exponential", delay: 30_000 },

@@ -1,19 +1,16 @@
-// Posts rendered messages through Slack's Web API (@slack/web-api, as Bolt uses). Paces each
-// channel to about one message a second across all processes (a slot reserved in Redis), and
-// lets the client honour 429 Retry-After. A message that still fails is thrown to the job, which
-// BullMQ retries later; what was posted is remembered by action id, so a retry never re-posts.
-import { WebClient, type ChatPostMessageArguments } from "@slack/web-api";
+// Posts and updates rendered messages through Slack's Web API (@slack/web-api, as Bolt uses):
+// every channel message certs-bot posts or edits goes through SlackPoster. Paces each channel's
+// posts to about one a second across all processes (a slot reserved in Redis), and lets the client
+// honour 429 Retry-After. A message that still fails is thrown to the job, which BullMQ retries
+// later; what was posted is remembered by action id, so a retry never re-posts.
+import { WebClient, type ChatPostMessageArguments, type ChatUpdateArguments } from "@slack/web-api";
 import type { Logger } from "pino";
+import type { CardLocation } from "../../core/renew/ports.js";
+import type { MessagePoster, OutgoingMessage } from "../../core/ports.js";
 import type { Store } from "../store/store.js";
 
 /** Slack allows about one message per second per channel (short bursts tolerated). */
 export const CHANNEL_SPACING_MS = 1100;
-
-export interface OutgoingMessage {
-  channel: string;
-  text: string;
-  blocks: unknown[];
-}
 
 export interface SlackEnvironment {
   token: string;
@@ -70,7 +67,7 @@ export function slackLogger(logger: Logger) {
   };
 }
 
-export class SlackPoster {
+export class SlackPoster implements MessagePoster {
   constructor(
     private readonly client: WebClient,
     private readonly store: Store,
@@ -100,5 +97,16 @@ export class SlackPoster {
     if (!result.ts) throw new Error(`Slack accepted ${actionId} without a message ts`);
     await this.store.markPosted(actionId, result.ts);
     return result.ts;
+  }
+
+  /** chat.update, with the same client (retries, 429 Retry-After) as the posts. */
+  async update(at: CardLocation, content: Omit<OutgoingMessage, "channel">): Promise<void> {
+    // Our blocks are a structural subset of Slack's (present/slack-types.ts).
+    await this.client.chat.update({
+      channel: at.channel,
+      ts: at.ts,
+      text: content.text,
+      blocks: content.blocks,
+    } as ChatUpdateArguments);
   }
 }

@@ -2,20 +2,18 @@
 // (coalesced: at most one chat.update per UPDATE_SPACING_MS, the last state always shown), one reply
 // per finished step, and the summary at the end. Replies are posted once per key (SlackPoster), so a
 // rerun after a crash does not repeat what was already said, and the status message is found again.
-import type { WebClient } from "@slack/web-api";
 import type { Logger } from "pino";
 import type { ProgressEvent } from "../../core/renew/progress.js";
 import type { CardLocation, RunReporter } from "../../core/renew/ports.js";
 import type { RunState } from "../../core/renew/run-state.js";
 import { renderRunStatus, renderRunSummary, renderStepReply } from "../../present/thread.js";
-import type { SlackPoster } from "./poster.js";
+import type { MessagePoster } from "../../core/ports.js";
 
 /** chat.update is rate-limited (Tier 3, ~50 a minute); steps can end faster than that. */
 export const UPDATE_SPACING_MS = 1500;
 
 export interface ThreadReporterOptions {
-  poster: SlackPoster;
-  client: WebClient;
+  poster: MessagePoster;
   card: CardLocation;
   requestId: string;
   timeZone: string;
@@ -83,7 +81,7 @@ export class SlackThreadReporter implements RunReporter {
   private async show(): Promise<void> {
     const state = this.latest;
     if (!state || state === this.shown) return;
-    const { poster, client, card, requestId, timeZone } = this.options;
+    const { poster, card, requestId, timeZone } = this.options;
     const reply = renderRunStatus(state, { timeZone, now: new Date() });
     this.shown = state;
     this.lastUpdate = Date.now();
@@ -97,8 +95,7 @@ export class SlackThreadReporter implements RunReporter {
         // A first run posted this state just now; a rerun found the old message, showing an old state.
         if (state.attempts === 1) return;
       }
-      // Our blocks are a structural subset of Slack's (present/slack-types.ts).
-      await client.chat.update({ channel: card.channel, ts: this.statusTs, ...reply } as never);
+      await poster.update({ channel: card.channel, ts: this.statusTs }, reply);
     });
   }
 

@@ -112,35 +112,20 @@ function refusal(err: Error & { code?: string }): string | null {
 }
 
 /**
- * Connects once and pings, so that wrong credentials or an untrusted server certificate stop the
- * service at start with why (a RedisSettingsError) instead of being retried forever. A Redis that
- * is merely not reachable yet is not an error: the reason is returned (to log), and the service's
- * connections keep trying as usual. Null: all is well.
+ * Connects once, so that wrong credentials or an untrusted server certificate stop the service at
+ * start with why (a RedisSettingsError) instead of being retried forever. A Redis that is merely not
+ * reachable yet is not an error: the reason is returned (to log), and the service's connections keep
+ * trying as usual. Null: all is well.
  */
 export async function checkRedis(target: RedisTarget, timeoutMs = 5000): Promise<string | null> {
-  const { url, ...options } = redisOptions(target);
-  const client = new Redis(url, {
-    ...options,
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  // ioredis rejects connect() with "Connection is closed."; the reason comes as an error event.
-  let reason: (Error & { code?: string }) | undefined;
-  client.on("error", (err: Error) => void (reason = err));
-  try {
-    await client.connect();
-    await client.ping();
+  const answer = await connectRedisWithin(target, timeoutMs);
+  if (answer.ok) {
+    answer.redis.disconnect();
     return null;
-  } catch (err) {
-    const why = reason ?? (err as Error);
-    const refused = refusal(why);
-    if (refused) throw new RedisSettingsError(`${maskRedisUrl(url)}: ${refused}`);
-    return `${maskRedisUrl(url)}: ${why.message}`;
-  } finally {
-    client.disconnect();
   }
+  const shown = maskRedisUrl(target.url);
+  if (answer.refused) throw new RedisSettingsError(`${shown}: ${answer.refused}`);
+  return `${shown}: ${answer.error}`;
 }
 
 /** Key namespace: everything certs-bot writes lives under one prefix (BullMQ's queues too). */
@@ -151,25 +136,26 @@ export function keyPrefix(env: NodeJS.ProcessEnv = process.env): string {
 /**
  * A connection (as connectRedis) once Redis answers, or why it did not: the first error or
  * `timeoutMs` without an answer, whichever comes first, and then no connection is left behind. For
- * a process that must decide at once whether Redis is there (the console), not wait for it forever.
+ * a process that must decide at once whether Redis is there (the console, the service's start
+ * check), not wait for it forever. `refused`: why retrying will not help (credentials, certificate).
  */
 export async function connectRedisWithin(
   target: RedisTarget | string,
   timeoutMs: number,
-): Promise<{ ok: true; redis: Redis } | { ok: false; error: string }> {
+): Promise<{ ok: true; redis: Redis } | { ok: false; error: string; refused: string | null }> {
   const redis = connectRedis(target);
   let timer: NodeJS.Timeout | undefined;
   let onReady = (): void => undefined;
   let onError = (_err: Error): void => undefined;
-  const error = await new Promise<string | null>((resolve) => {
-    timer = setTimeout(() => resolve(`no answer within ${timeoutMs / 1000} s`), timeoutMs);
+  const error = await new Promise<Error | null>((resolve) => {
+    timer = setTimeout(() => resolve(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
     onReady = () => resolve(null);
-    onError = (err) => resolve(err.message || String(err));
+    onError = resolve;
     redis.once("ready", onReady).on("error", onError);
   });
   clearTimeout(timer);
   redis.off("ready", onReady).off("error", onError);
   if (error === null) return { ok: true, redis };
   redis.disconnect();
-  return { ok: false, error };
+  return { ok: false, error: error.message || String(error), refused: refusal(error) };
 }

@@ -1,0 +1,89 @@
+// The scan-cluster job: a fresh scan of one cluster, stored, then what the scan calls for told to
+// the cluster's channel (planAlerts), each message posted once and the alert state saved after
+// each, so a retried job carries on where it stopped. Renewal plans start from the same freshScan.
+import { clusterChannel, configuredCluster, type ClusterConfig, type Config } from "../config/load.js";
+import type { AlertMemory, ClusterScanner, MessagePoster, ScanArchive } from "../core/ports.js";
+import type { ClusterReport, StoredScan } from "../core/report/types.js";
+import { applyAlert, emptyAlertState, planAlerts, type AlertState } from "../present/warnings.js";
+
+export type ScanReason = "schedule" | "manual";
+export interface ScanClusterData {
+  cluster: string;
+  reason: ScanReason;
+}
+
+/** The progress a scan-cluster job reports once its report is stored (the Slack surface waits for it). */
+export interface ScannedProgress {
+  stage: "scanned";
+  cluster: string;
+  status: string;
+}
+
+/** What the handler needs of a BullMQ Job. */
+export interface ScanJobLike {
+  readonly data: ScanClusterData;
+  updateProgress(progress: ScannedProgress): Promise<void>;
+}
+
+export interface FreshScanDependencies {
+  scan: ClusterScanner;
+  archive: Pick<ScanArchive, "saveScan">;
+}
+
+export interface ScanJobDependencies extends FreshScanDependencies {
+  config: Config;
+  alerts: AlertMemory;
+  poster: Pick<MessagePoster, "postOnce">;
+}
+
+/** Scans one cluster now and stores the report. */
+export async function freshScan(cluster: ClusterConfig, deps: FreshScanDependencies): Promise<StoredScan> {
+  const started = Date.now();
+  const report = await deps.scan(cluster);
+  const scan: StoredScan = {
+    cluster: cluster.name,
+    scannedAt: report.scannedAt,
+    durationMs: Date.now() - started,
+    report: report.clusters[0]!,
+  };
+  await deps.archive.saveScan(scan);
+  return scan;
+}
+
+export async function runScanJob(
+  job: ScanJobLike,
+  deps: ScanJobDependencies,
+): Promise<{ cluster: string; status: string }> {
+  const cluster = configuredCluster(deps.config, job.data.cluster);
+  const { report, scannedAt } = await freshScan(cluster, deps);
+  await job.updateProgress({ stage: "scanned", cluster: cluster.name, status: report.status });
+  await notify(cluster, report, scannedAt, deps);
+  return { cluster: cluster.name, status: report.status };
+}
+
+/** Plans what to tell the cluster's channel, then posts each action once, saving state after each. */
+async function notify(
+  cluster: ClusterConfig,
+  report: ClusterReport,
+  scannedAt: Date,
+  { config, alerts, poster }: ScanJobDependencies,
+): Promise<void> {
+  const channel = clusterChannel(config, cluster);
+  if (!channel) return;
+  const saved = (await alerts.loadJson<AlertState>("alerts", cluster.name)) ?? emptyAlertState();
+  const plan = planAlerts({
+    cluster: cluster.name,
+    channel,
+    report,
+    state: saved,
+    scannedAt,
+    timeZone: config.timezone,
+  });
+  let state = plan.state;
+  await alerts.saveJson("alerts", cluster.name, state);
+  for (const action of plan.actions) {
+    const ts = await poster.postOnce(action.id, action.message, action.threadTs, action.broadcast);
+    state = applyAlert(state, action, ts);
+    await alerts.saveJson("alerts", cluster.name, state);
+  }
+}
