@@ -7,7 +7,7 @@ import { digestMessages, runDigestJob, type DigestJobDependencies } from "../../
 import { renderDigest } from "../../src/present/digest.js";
 import type { Store } from "../../src/adapters/store/store.js";
 import { startJobEdges, type JobEdges } from "../lab/job-edges.js";
-import { NOW, node } from "../unit/renew-fixtures.js";
+import { NOW, node } from "../fixtures/prod-cluster.js";
 
 let edges: JobEdges;
 

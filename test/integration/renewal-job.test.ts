@@ -19,7 +19,7 @@ import { RenewalStore } from "../../src/adapters/store/renewals.js";
 import { RunLease } from "../../src/adapters/store/run-lease.js";
 import { dropKeys } from "../lab/redis.js";
 import { approvedRequest, RecordingReporter } from "../lab/renewal-cluster.js";
-import { config, planOf } from "../unit/renew-fixtures.js";
+import { config, planOf } from "../fixtures/prod-cluster.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const PREFIX = `renewal-job-${process.pid}`;

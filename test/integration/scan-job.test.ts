@@ -12,7 +12,7 @@ import {
 } from "../../src/app/scan-job.js";
 import type { Store } from "../../src/adapters/store/store.js";
 import { startJobEdges, type JobEdges } from "../lab/job-edges.js";
-import { NOW, node } from "../unit/renew-fixtures.js";
+import { NOW, node } from "../fixtures/prod-cluster.js";
 
 let edges: JobEdges;
 
