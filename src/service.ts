@@ -5,7 +5,9 @@ import { randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import type { Logger } from "pino";
 import type { ClusterConfig, Config } from "./config/load.js";
-import { planAlerts, applyAlert, emptyAlertState, type AlertState } from "./present/warnings.js";
+import { planAlerts } from "./present/warnings.js";
+import { applyAlert } from "./core/alerts/actions.js";
+import { emptyAlertState, type AlertState } from "./core/alerts/state.js";
 import { renderDigest } from "./present/digest.js";
 import {
   Queues,

@@ -4,21 +4,25 @@ import type {
   CertificateReport,
   CertificateStatus,
   ClusterReport,
+  Finding,
   NodeReport,
   ServedCertificate,
 } from "../../src/core/report/types.js";
 import { checkBlockLimits, blockTexts, type SlackMessage } from "../../src/present/slack-types.js";
+import { planAlerts } from "../../src/present/warnings.js";
+import { SERVED, emptyAlertState, type AlertState } from "../../src/core/alerts/state.js";
 import {
-  SERVED,
   applyAlert,
-  emptyAlertState,
-  planAlerts,
-  type AlertAction,
-  type AlertState,
-  type ReminderAction,
-  type ResolvedAction,
-  type WarnAction,
-} from "../../src/present/warnings.js";
+  type AlertAction as Action,
+  type ReminderAction as Reminder,
+  type ResolvedAction as Resolved,
+  type WarnAction as Warn,
+} from "../../src/core/alerts/actions.js";
+
+type AlertAction = Action<SlackMessage>;
+type WarnAction = Warn<SlackMessage>;
+type ResolvedAction = Resolved<SlackMessage>;
+type ReminderAction = Reminder<SlackMessage>;
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -67,7 +71,7 @@ function cert(
 function node(
   name: string,
   certificates: CertificateReport[],
-  extra: { apiserver?: ServedCertificate } = {},
+  extra: { apiserver?: ServedCertificate; findings?: Finding[] } = {},
 ): NodeReport {
   return {
     name,
@@ -80,6 +84,15 @@ function node(
     ...extra,
   };
 }
+
+/** What the judge finds when the apiserver serves another certificate than the file on disk. */
+const DRIFT: Finding = {
+  code: "apiserver-drift",
+  severity: "critical",
+  certificate: "apiserver",
+  message: "The apiserver serves a different certificate than apiserver.crt on disk.",
+  advice: "Restart the control-plane static pods.",
+};
 
 const down = (name: string, error = "connect ECONNREFUSED"): NodeReport => ({
   name,
@@ -434,7 +447,10 @@ test("renewed but not restarted: the served certificate is its own subject, unti
   );
   const renewed = bot.scan(
     cluster(
-      node("m1", [cert("apiserver", "ok", { sha: "v2" })], { apiserver: served("apiserver-v1", "critical") }),
+      node("m1", [cert("apiserver", "ok", { sha: "v2" })], {
+        apiserver: served("apiserver-v1", "critical"),
+        findings: [DRIFT],
+      }),
     ),
     at(1),
   );
