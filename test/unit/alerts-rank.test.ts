@@ -2,17 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rankConcerns } from "../../src/core/alerts/rank.js";
 import type { ClusterReport, Finding, NodeReport } from "../../src/core/report/types.js";
-import { certificateAt } from "./report-fixtures.js";
+import { APISERVER_DRIFT, certificateAt } from "./report-fixtures.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");
-
-const DRIFT: Finding = {
-  code: "apiserver-drift",
-  severity: "critical",
-  certificate: "apiserver",
-  message: "The apiserver serves a different certificate than apiserver.crt on disk.",
-  advice: "Restart the control-plane static pods.",
-};
 
 function cluster(findings: Finding[]): ClusterReport {
   const node: NodeReport = {
@@ -36,7 +28,7 @@ function cluster(findings: Finding[]): ClusterReport {
 
 test("the served certificate is a concern when the judge found drift, not on a sha256 comparison of its own", () => {
   assert.deepEqual(
-    rankConcerns(cluster([DRIFT]), { includeOk: false }).map((c) => [c.label, c.status]),
+    rankConcerns(cluster([APISERVER_DRIFT]), { includeOk: false }).map((c) => [c.label, c.status]),
     [["m1/apiserver (served)", "critical"]],
   );
   assert.deepEqual(rankConcerns(cluster([]), { includeOk: false }), []);

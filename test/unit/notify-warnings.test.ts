@@ -18,6 +18,7 @@ import {
   type ResolvedAction as Resolved,
   type WarnAction as Warn,
 } from "../../src/core/alerts/actions.js";
+import { APISERVER_DRIFT } from "./report-fixtures.js";
 
 type AlertAction = Action<SlackMessage>;
 type WarnAction = Warn<SlackMessage>;
@@ -84,15 +85,6 @@ function node(
     ...extra,
   };
 }
-
-/** What the judge finds when the apiserver serves another certificate than the file on disk. */
-const DRIFT: Finding = {
-  code: "apiserver-drift",
-  severity: "critical",
-  certificate: "apiserver",
-  message: "The apiserver serves a different certificate than apiserver.crt on disk.",
-  advice: "Restart the control-plane static pods.",
-};
 
 const down = (name: string, error = "connect ECONNREFUSED"): NodeReport => ({
   name,
@@ -449,7 +441,7 @@ test("renewed but not restarted: the served certificate is its own subject, unti
     cluster(
       node("m1", [cert("apiserver", "ok", { sha: "v2" })], {
         apiserver: served("apiserver-v1", "critical"),
-        findings: [DRIFT],
+        findings: [APISERVER_DRIFT],
       }),
     ),
     at(1),
@@ -772,7 +764,7 @@ test("drift is the judge's finding: a served certificate without it is no subjec
   const renewedOnDisk = [cert("apiserver", "ok", { sha: "v2" })];
   assert.deepEqual(new Poster().scan(cluster(node("m1", renewedOnDisk, { apiserver: served })), T0), []);
   const [drift] = new Poster().scan(
-    cluster(node("m1", renewedOnDisk, { apiserver: served, findings: [DRIFT] })),
+    cluster(node("m1", renewedOnDisk, { apiserver: served, findings: [APISERVER_DRIFT] })),
     T0,
   ) as WarnAction[];
   assert.deepEqual(

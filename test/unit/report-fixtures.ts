@@ -1,6 +1,6 @@
-// Report fixtures shared by the digest and chat unit tests: a certificate as a judged report says
+// Report fixtures shared by the digest, chat and alert unit tests: a certificate as a judged report says
 // it, by status and days left around a fixed `now`.
-import type { CertificateReport, Status } from "../../src/core/report/types.js";
+import type { CertificateReport, Finding, Status } from "../../src/core/report/types.js";
 
 const DAY = 86_400_000;
 
@@ -31,3 +31,12 @@ export function certificateAt(
     ...(error ? { error } : {}),
   };
 }
+
+/** What the judge finds when the apiserver serves another certificate than the file on disk. */
+export const APISERVER_DRIFT: Finding = {
+  code: "apiserver-drift",
+  severity: "critical",
+  certificate: "apiserver",
+  message: "The apiserver serves a different certificate than apiserver.crt on disk.",
+  advice: "Restart the control-plane static pods.",
+};
