@@ -4,7 +4,9 @@
 import { clusterChannel, configuredCluster, type ClusterConfig, type Config } from "../config/load.js";
 import type { AlertMemory, ClusterScanner, MessagePoster, ScanArchive } from "../core/ports.js";
 import type { ClusterReport, StoredScan } from "../core/report/types.js";
-import { applyAlert, emptyAlertState, planAlerts, type AlertState } from "../present/warnings.js";
+import { applyAlert } from "../core/alerts/actions.js";
+import { emptyAlertState, type AlertState } from "../core/alerts/state.js";
+import { planAlerts } from "../present/warnings.js";
 
 export type ScanReason = "schedule" | "manual";
 export interface ScanClusterData {

@@ -6,12 +6,12 @@
 // in an error would become a Slack link or mention, a backtick would end a code span, and a
 // 4 KiB path would break a 3000-character section and with it the whole warning. Everything that
 // did not come from us goes through `code` or `plain`, which escape and bound it.
-import { createHash } from "node:crypto";
 import type { Status } from "../core/report/types.js";
 import {
   BLOCK_LIMITS,
   TEXT_BUDGET,
   blockTextLength,
+  type Block,
   type ContextBlock,
   type DividerBlock,
   type HeaderBlock,
@@ -90,6 +90,9 @@ export const context = (...mrkdwn: string[]): ContextBlock => ({
 
 export const divider = (): DividerBlock => ({ type: "divider" });
 
+/** Where packLines ends a section: before a line that does not fit after the open one. */
+const breaksBefore = (open: number, line: number, max: number): boolean => open > 0 && open + 1 + line > max;
+
 /**
  * Lines joined into as few section texts as fit `max` characters each, in order, never splitting a
  * line (one longer than `max` alone is truncated).
@@ -99,7 +102,7 @@ export function packLines(lines: readonly string[], max: number = BLOCK_LIMITS.s
   let current = "";
   for (const raw of lines) {
     const line = truncate(raw, max);
-    if (current && current.length + 1 + line.length > max) {
+    if (breaksBefore(current.length, line.length, max)) {
       texts.push(current);
       current = "";
     }
@@ -109,35 +112,98 @@ export function packLines(lines: readonly string[], max: number = BLOCK_LIMITS.s
   return texts;
 }
 
-/** Does `message` stay under the block count and the text budget the renderers aim at? */
-export const fitsBudget = (message: SlackMessage): boolean =>
-  message.blocks.length <= BLOCK_LIMITS.maxBlocks && blockTextLength(message.blocks) <= TEXT_BUDGET;
+/**
+ * What packLines' sections weigh, without building them: an immutable value grown line by line
+ * with packLine. `open` is the length of the section still open (0: none).
+ */
+export interface Packed {
+  readonly sections: number;
+  readonly chars: number;
+  readonly open: number;
+}
+
+export const NOTHING_PACKED: Packed = { sections: 0, chars: 0, open: 0 };
+
+/** `packed` with `line` placed after it, as packLines places it. */
+export function packLine(packed: Packed, line: string, max: number = BLOCK_LIMITS.sectionText): Packed {
+  const length = truncate(line, max).length;
+  const { sections, chars, open } = breaksBefore(packed.open, length, max)
+    ? { ...packed, sections: packed.sections + 1, open: 0 }
+    : packed;
+  return open > 0
+    ? { sections, chars: chars + 1 + length, open: open + 1 + length }
+    : { sections, chars: chars + length, open: length };
+}
+
+/** Blocks and characters of block text: what the budget counts. */
+export interface Size {
+  blocks: number;
+  chars: number;
+}
+
+export const NO_SIZE: Size = { blocks: 0, chars: 0 };
+export const sizeOf = (blocks: readonly Block[]): Size => ({
+  blocks: blocks.length,
+  chars: blockTextLength(blocks),
+});
+export const packedSize = (packed: Packed): Size => ({
+  blocks: packed.sections + (packed.open > 0 ? 1 : 0),
+  chars: packed.chars,
+});
+export const plus = (...sizes: Size[]): Size =>
+  sizes.reduce((a, b) => ({ blocks: a.blocks + b.blocks, chars: a.chars + b.chars }), NO_SIZE);
+
+/** Does a message of this size stay under the block count and the text budget the renderers aim at? */
+export const withinBudget = (size: Size): boolean =>
+  size.blocks <= BLOCK_LIMITS.maxBlocks && size.chars <= TEXT_BUDGET;
+
+export const fitsBudget = (message: SlackMessage): boolean => withinBudget(sizeOf(message.blocks));
+
+/** Consecutive items that fit one message, and their measure. */
+export interface Chunk<T, S> {
+  items: [T, ...T[]];
+  measure: S;
+}
 
 /**
- * Items split into consecutive chunks, each as long as `render(chunk)` still fits the budget. The
- * real renderer is the measure, so no estimate can drift from what is posted. Greedy from the
- * front, hence deterministic: re-chunking what is left after posting the first k chunks yields the
- * same remaining chunks (which keeps action ids stable across a poster's retries).
+ * Items split into consecutive chunks, each as long as it still fits, with the measure of each:
+ * `add` returns the measure of a chunk grown by one item (leaving the one given as it was), `fits`
+ * judges a measure. Greedy from the front, hence deterministic: re-chunking what is left after
+ * posting the first k chunks yields the same remaining chunks (which keeps action ids stable across
+ * a poster's retries). An item too big alone still gets its own chunk.
  */
-export function chunkToFit<T>(items: readonly T[], render: (chunk: T[]) => SlackMessage): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
+export function chunkGrowing<T, S>(
+  items: readonly T[],
+  empty: S,
+  add: (chunk: S, item: T) => S,
+  fits: (chunk: S) => boolean,
+): Chunk<T, S>[] {
+  const chunks: Chunk<T, S>[] = [];
+  let current: Chunk<T, S> | undefined;
   for (const item of items) {
-    const candidate = [...current, item];
-    if (current.length > 0 && !fitsBudget(render(candidate))) {
+    if (current) {
+      const grown = add(current.measure, item);
+      if (fits(grown)) {
+        current.items.push(item);
+        current.measure = grown;
+        continue;
+      }
       chunks.push(current);
-      current = [item];
-    } else {
-      current = candidate;
     }
+    current = { items: [item], measure: add(empty, item) };
   }
-  if (current.length > 0) chunks.push(current);
+  if (current) chunks.push(current);
   return chunks;
 }
 
-/** A short, stable digest of some strings (order-sensitive), for action ids. */
-export const shortHash = (parts: readonly string[]): string =>
-  createHash("sha256").update(parts.join("\n")).digest("hex").slice(0, 16);
+/** chunkGrowing measured by the real renderer, so no estimate can drift from what is posted. */
+export const chunkToFit = <T>(items: readonly T[], render: (chunk: T[]) => SlackMessage): T[][] =>
+  chunkGrowing(
+    items,
+    [] as T[],
+    (chunk, item) => [...chunk, item],
+    (chunk) => fitsBudget(render(chunk)),
+  ).map((chunk) => chunk.items);
 
 /** `2026-11-28` in `timeZone`. */
 export function localDay(date: Date, timeZone: string): string {

@@ -8,14 +8,19 @@ import {
   type SlackMessage,
 } from "../../src/present/slack-types.js";
 import {
+  NOTHING_PACKED,
+  chunkGrowing,
   code,
   context,
   escapeMrkdwn,
   fieldsSection,
   header,
+  packLine,
   packLines,
+  packedSize,
   plain,
   section,
+  sizeOf,
   truncate,
 } from "../../src/present/format.js";
 
@@ -111,6 +116,46 @@ test("packLines: whole lines, as few sections as fit, none over the limit", () =
   assert.ok(texts.every((t) => t.length <= BLOCK_LIMITS.sectionText));
   assert.deepEqual(texts.join("\n").split("\n"), lines);
   assert.equal(packLines(["z".repeat(4000)])[0]!.length, BLOCK_LIMITS.sectionText);
+});
+
+test("packLine measures what packLines builds, line by line: empty, long and over-long lines too", () => {
+  let seed = 7;
+  const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+  for (let round = 0; round < 200; round++) {
+    const lines = Array.from({ length: random(60) }, () =>
+      "x".repeat([0, 1, 99, 1500, 2999, 3000, 3001, 5000][random(8)]!),
+    );
+    const max = [3000, 2900, 100][random(3)]!;
+    const measured = lines.reduce((p, line) => packLine(p, line, max), NOTHING_PACKED);
+    assert.deepEqual(packedSize(measured), sizeOf(packLines(lines, max).map(section)), `round ${round}`);
+  }
+});
+
+test("chunkGrowing: greedy from the front, an item too big alone gets its own chunk", () => {
+  const chunks = chunkGrowing(
+    [3, 4, 9, 12, 1, 1, 5],
+    0,
+    (sum, n) => sum + n,
+    (sum) => sum <= 10,
+  );
+  assert.deepEqual(
+    chunks.map((c) => [c.items, c.measure]),
+    [
+      [[3, 4], 7],
+      [[9], 9],
+      [[12], 12],
+      [[1, 1, 5], 7],
+    ],
+  );
+  assert.deepEqual(
+    chunkGrowing(
+      [],
+      0,
+      (a, b: number) => a + b,
+      () => true,
+    ),
+    [],
+  );
 });
 
 test("foreign text cannot mention, link, break a code span or a line", () => {

@@ -4,21 +4,26 @@ import type {
   CertificateReport,
   CertificateStatus,
   ClusterReport,
+  Finding,
   NodeReport,
   ServedCertificate,
 } from "../../src/core/report/types.js";
 import { checkBlockLimits, blockTexts, type SlackMessage } from "../../src/present/slack-types.js";
+import { planAlerts } from "../../src/present/warnings.js";
+import { SERVED, emptyAlertState, type AlertState } from "../../src/core/alerts/state.js";
 import {
-  SERVED,
   applyAlert,
-  emptyAlertState,
-  planAlerts,
-  type AlertAction,
-  type AlertState,
-  type ReminderAction,
-  type ResolvedAction,
-  type WarnAction,
-} from "../../src/present/warnings.js";
+  type AlertAction as Action,
+  type ReminderAction as Reminder,
+  type ResolvedAction as Resolved,
+  type WarnAction as Warn,
+} from "../../src/core/alerts/actions.js";
+import { APISERVER_DRIFT } from "../fixtures/certificate.js";
+
+type AlertAction = Action<SlackMessage>;
+type WarnAction = Warn<SlackMessage>;
+type ResolvedAction = Resolved<SlackMessage>;
+type ReminderAction = Reminder<SlackMessage>;
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -67,7 +72,7 @@ function cert(
 function node(
   name: string,
   certificates: CertificateReport[],
-  extra: { apiserver?: ServedCertificate } = {},
+  extra: { apiserver?: ServedCertificate; findings?: Finding[] } = {},
 ): NodeReport {
   return {
     name,
@@ -434,7 +439,10 @@ test("renewed but not restarted: the served certificate is its own subject, unti
   );
   const renewed = bot.scan(
     cluster(
-      node("m1", [cert("apiserver", "ok", { sha: "v2" })], { apiserver: served("apiserver-v1", "critical") }),
+      node("m1", [cert("apiserver", "ok", { sha: "v2" })], {
+        apiserver: served("apiserver-v1", "critical"),
+        findings: [APISERVER_DRIFT],
+      }),
     ),
     at(1),
   );
@@ -663,4 +671,109 @@ test("a critical or expired certificate's warning offers Request renewal; a warn
   const report = cluster(node("m1", [cert("apiserver", "ok")]), down("m2"));
   flaky.scan(report, T0);
   assert.equal(button(flaky.scan(report, at(1))), undefined, "a renewal cannot fix an unreachable node");
+});
+
+test("a long alert splits into posts that keep Block Kit limits and lose no line, and so do its replies", () => {
+  const bot = new Poster();
+  const path = (n: string, c: string) => `/etc/kubernetes/pki/${"deep/".repeat(40)}${n}-${c}.crt`;
+  const nodes = Array.from({ length: 40 }, (_, i) => {
+    const name = `cp-${i}`;
+    return node(name, [
+      cert("apiserver", "expired", { path: path(name, "apiserver") }),
+      cert("etcd-peer", "critical", { path: path(name, "etcd-peer") }),
+      cert("front-proxy-client", i % 2 ? "not-yet-valid" : "warning", {
+        path: path(name, "front-proxy-client"),
+      }),
+    ]);
+  });
+  const bullets = (message: SlackMessage) =>
+    blockTexts(message.blocks)
+      .flatMap((t) => t.split("\n"))
+      .filter((line) => line.startsWith("• "));
+  const within = (actions: AlertAction[]) => {
+    for (const a of actions) assert.deepEqual(checkBlockLimits(a.message), [], a.id);
+  };
+
+  const warns = bot.scan(cluster(...nodes), T0) as WarnAction[];
+  assert.ok(warns.length > 2, `${warns.length} posts`);
+  within(warns);
+  for (const warn of warns) {
+    const body = blockTexts(warn.message.blocks).join("\n");
+    assert.equal(bullets(warn.message).length, warn.subjects.length, "one line a subject");
+    for (const s of warn.subjects) {
+      assert.ok(body.includes(`*Node \`${s.node}\`*`), `${s.key}'s node heading in ${warn.id}`);
+      assert.ok(body.includes(path(s.node, s.certificate ?? "")), `${s.key}'s path in ${warn.id}`);
+      assert.ok(body.includes(`Renew on \`${s.node}\``), `${s.node}'s advice in ${warn.id}`);
+    }
+  }
+  assert.equal(warns.flatMap((w) => w.subjects).length, 120);
+
+  // One thread holding every subject (as a poster that reused one ts would leave it): its
+  // reminder splits, so do its resolutions, and only the last reply closes the thread.
+  const thread = "1700000000.000100";
+  for (const record of Object.values(bot.state.alerts)) record.threadTs = thread;
+  const reminders = bot.scan(cluster(...nodes), at(24)) as ReminderAction[];
+  assert.ok(reminders.length > 1, `${reminders.length} reminders`);
+  assert.ok(reminders.every((r) => r.threadTs === thread));
+  within(reminders);
+  const reminded = reminders.flatMap((r) => bullets(r.message));
+  assert.equal(reminded.length, 80);
+  assert.equal(new Set(reminded).size, 80);
+  for (const r of reminders) {
+    assert.deepEqual(
+      bullets(r.message).map((line) =>
+        line
+          .match(/^• `([^`]+)`: \S+ \*\w+\* `([^`]+)`/)
+          ?.slice(1)
+          .join("/"),
+      ),
+      r.keys,
+    );
+  }
+
+  const renewed = bot.scan(
+    cluster(
+      ...nodes.map((n) =>
+        node(
+          n.name,
+          n.certificates.map((c) => cert(c.name, "ok", { sha: "v2" })),
+        ),
+      ),
+    ),
+    at(25),
+  ) as ResolvedAction[];
+  assert.ok(renewed.length > 1, `${renewed.length} replies`);
+  within(renewed);
+  assert.deepEqual(
+    renewed.map((r) => [r.threadTs, r.broadcast, /Nothing in this thread is open/.test(text(r.message))]),
+    renewed.map((_, i) => [thread, i === renewed.length - 1, i === renewed.length - 1]),
+  );
+  for (const r of renewed) assert.equal(bullets(r.message).length, r.resolved.length);
+  assert.equal(new Set(renewed.flatMap((r) => bullets(r.message))).size, 120);
+  assert.deepEqual(bot.state.alerts, {});
+});
+
+test("drift is the judge's finding: a served certificate without it is no subject of its own", () => {
+  const served: ServedCertificate = {
+    port: 6443,
+    reachable: true,
+    sha256: "apiserver-v1",
+    notAfter: new Date(T0.getTime() + DAY),
+    status: "critical",
+  };
+  const renewedOnDisk = [cert("apiserver", "ok", { sha: "v2" })];
+  assert.deepEqual(new Poster().scan(cluster(node("m1", renewedOnDisk, { apiserver: served })), T0), []);
+  const [drift] = new Poster().scan(
+    cluster(node("m1", renewedOnDisk, { apiserver: served, findings: [APISERVER_DRIFT] })),
+    T0,
+  ) as WarnAction[];
+  assert.deepEqual(
+    drift!.subjects.map((s) => s.key),
+    [`m1/${SERVED}`],
+  );
+
+  const bot = new Poster();
+  bot.scan(cluster(node("m1", [cert("apiserver", "critical")])), T0);
+  const [quiet] = bot.scan(cluster(node("m1", renewedOnDisk, { apiserver: served })), at(1));
+  assert.doesNotMatch(text(quiet!.message), /still serves the old one/);
 });

@@ -1,8 +1,7 @@
 // What is worst about a cluster, in one place for every view that names it (the digest line,
 // `/certs list`, a finished scan).
-import { SERVED_BY_APISERVER } from "../kubeadm/catalogue.js";
-import type { ClusterReport, Status } from "../report/types.js";
-import { severity } from "../report/types.js";
+import { hasApiserverDrift, severity, type ClusterReport, type Status } from "../report/types.js";
+import { SERVED, alertKey } from "./state.js";
 
 export interface Concern {
   status: Status;
@@ -15,8 +14,8 @@ export interface Concern {
 
 /**
  * A report's certificates and unreachable nodes, worst first (status, then the soonest expiry,
- * then the label). The apiserver's served certificate counts when it differs from the file.
- * `includeOk` keeps healthy certificates, so a cluster that is fine still shows its next expiry.
+ * then the label). The apiserver's served certificate counts when the judge found it drifted from
+ * the file (apiserver-drift). `includeOk` keeps healthy certificates, so a cluster that is fine still shows its next expiry.
  */
 export function rankConcerns(report: ClusterReport, { includeOk }: { includeOk: boolean }): Concern[] {
   const found: Concern[] = [];
@@ -42,11 +41,10 @@ export function rankConcerns(report: ClusterReport, { includeOk }: { includeOk: 
       });
     }
     const served = node.apiserver;
-    const onDisk = node.certificates.find((c) => c.name === SERVED_BY_APISERVER)?.sha256;
-    if (served?.status && served.status !== "ok" && served.sha256 !== onDisk) {
+    if (served?.status && served.status !== "ok" && hasApiserverDrift(node)) {
       found.push({
         status: served.status,
-        label: `${node.name}/apiserver (served)`,
+        label: alertKey(node.name, SERVED),
         notBefore: null,
         notAfter: served.notAfter ?? null,
       });

@@ -91,6 +91,13 @@ export interface NodeReport {
   apiserver?: ServedCertificate;
 }
 
+/**
+ * Does the node's apiserver serve another certificate than apiserver.crt on disk (renewed but not
+ * restarted)? The judge decides it once, as the `apiserver-drift` finding; every view reads that.
+ */
+export const hasApiserverDrift = (node: NodeReport): boolean =>
+  node.findings.some((f) => f.code === "apiserver-drift");
+
 export interface ClusterReport {
   name: string;
   status: Status;
