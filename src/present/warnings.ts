@@ -49,6 +49,7 @@ import {
   type ResolvedAction,
   type WarnAction,
 } from "../core/alerts/actions.js";
+import { SERVED_BY_APISERVER } from "../core/kubeadm/catalogue.js";
 import { SERVED, nameOf, type AlertState } from "../core/alerts/state.js";
 import type { Seen, ServedSeen } from "../core/alerts/seen.js";
 import { formatDate, residualTime } from "./report.js";
@@ -334,7 +335,7 @@ function fixedLine(
     return `${what} was replaced by a new certificate that is ${STATUS_LABEL[seen.level]} too: it ${expiry}. See the new warning.`;
   }
   const drift =
-    cert.name === "apiserver" && hasApiserverDrift(seen.node)
+    cert.name === SERVED_BY_APISERVER && hasApiserverDrift(seen.node)
       ? " The apiserver still serves the old one until kube-apiserver restarts."
       : "";
   const verb = r.reason === "renewed" ? "was renewed" : "is fine now";
