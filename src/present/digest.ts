@@ -22,17 +22,15 @@
 //   cannot tell when they expire: something to look at, as an unreachable node; the exit code
 //   folds them the same way); and "not scanned yet" for a cluster without a report.
 import { severity, worstOf, type ClusterReport, type Status } from "../core/report/types.js";
-import { formatDate, residualTime } from "./report.js";
+import { duration, formatDate, localDay, timeLeft } from "./time.js";
 import {
   STATUS_EMOJI,
   STATUS_LABEL,
-  ago,
   code,
   context,
   divider,
   fieldsSection,
   header,
-  localDay,
   plain,
   section,
   truncate,
@@ -140,15 +138,15 @@ function detail(worst: Concern, now: Date): string {
     case "missing":
       return "missing";
     default: {
-      if (!worst.notAfter) return STATUS_LABEL[worst.status];
-      const residual = residualTime({ notBefore: worst.notBefore, notAfter: worst.notAfter }, now);
-      return /^(expired|valid in)/.test(residual) ? residual : `${residual} left`;
+      return worst.notAfter ? timeLeft(worst, now) : STATUS_LABEL[worst.status];
     }
   }
 }
 
 function problemLine(r: Row, now: Date): string {
-  const scanned = r.scannedAt ? `scanned ${ago(now.getTime() - r.scannedAt.getTime())}` : "scan time unknown";
+  const scanned = r.scannedAt
+    ? `scanned ${duration(now.getTime() - r.scannedAt.getTime(), "ago")}`
+    : "scan time unknown";
   const what = r.worst
     ? `${code(r.worst.label, 140)} ${detail(r.worst, now)}${r.others ? ` (+${r.others} more)` : ""}`
     : STATUS_LABEL[r.status];
@@ -266,7 +264,7 @@ export function renderDigest(input: DigestInput): SlackMessage[] {
     ]),
     context(
       `as of ${formatDate(now, timeZone)}` +
-        (oldest !== undefined ? ` · oldest scan ${ago(now.getTime() - oldest)}` : "") +
+        (oldest !== undefined ? ` · oldest scan ${duration(now.getTime() - oldest, "ago")}` : "") +
         " · _expired_ includes not-yet-valid, _unreachable_ includes unreadable and missing files",
     ),
     divider(),

@@ -7,7 +7,7 @@
 // a look share packed sections; whatever is left (mostly clusters that are fine) is counted in one
 // line. The whole view stays under TEXT_BUDGET, the same budget as a message, since Slack does not
 // document how much text a view may carry.
-import { formatDate } from "./report.js";
+import { formatDate } from "./time.js";
 import { SCAN_NOW_ACTION } from "./actions.js";
 import { context, divider, header, packLines, section } from "./format.js";
 import {

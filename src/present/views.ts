@@ -6,7 +6,7 @@
 // cluster in `text` and in its first block; and a reply that would not fit one message (a list of
 // 500 clusters, `status --all` on a big cluster) is split into several, each under the block count
 // and TEXT_BUDGET, the later ones saying "continued (2/3)". The caller posts them in order.
-import { formatDate, residualTime } from "./report.js";
+import { duration, formatDate, timeLeft } from "./time.js";
 import {
   severity,
   worstOf,
@@ -19,7 +19,6 @@ import {
 import {
   STATUS_EMOJI,
   STATUS_LABEL,
-  ago,
   chunkToFit,
   code,
   context,
@@ -42,15 +41,8 @@ const USER_ID = /^[UW][A-Z0-9]{2,20}$/;
 
 const measure = (reply: ChatReply): SlackMessage => ({ channel: "-", ...reply });
 
-/** `12d left`, `expired 3d ago`, `valid in 2d`, or the status when there is no date. */
-function timeLeft(cert: Pick<CertificateReport, "notBefore" | "notAfter">, now: Date): string {
-  const residual = residualTime(cert, now);
-  if (residual === "-") return "no expiry known";
-  return /^(expired|valid in)/.test(residual) ? residual : `${residual} left`;
-}
-
 const scanAge = (scan: StoredScan | null, now: Date): string =>
-  scan ? `scanned ${ago(now.getTime() - scan.scannedAt.getTime())}` : "not scanned yet";
+  scan ? `scanned ${duration(now.getTime() - scan.scannedAt.getTime(), "ago")}` : "not scanned yet";
 
 // ---------------------------------------------------------------------------------------------
 // The worst thing about a cluster (list, scan-done).
@@ -68,9 +60,7 @@ function worstDetail(worst: Concern, now: Date): string {
     case "missing":
       return `${what} missing`;
     default:
-      return worst.notAfter
-        ? `${what} ${timeLeft({ notBefore: worst.notBefore ?? new Date(0), notAfter: worst.notAfter }, now)}`
-        : `${what} ${STATUS_LABEL[worst.status]}`;
+      return worst.notAfter ? `${what} ${timeLeft(worst, now)}` : `${what} ${STATUS_LABEL[worst.status]}`;
   }
 }
 
@@ -295,7 +285,7 @@ function nodeLines(node: NodeReport, input: StatusInput): string[] {
     lines.push(
       served.reachable && served.notAfter
         ? `${STATUS_EMOJI[served.status ?? "ok"]} apiserver serves on :${served.port} a certificate that expires ` +
-            `${formatDate(served.notAfter, timeZone)} (${timeLeft({ notBefore: new Date(0), notAfter: served.notAfter }, now)})`
+            `${formatDate(served.notAfter, timeZone)} (${timeLeft({ notBefore: null, notAfter: served.notAfter }, now)})`
         : `apiserver on :${served.port} not probed${served.error ? `: ${plain(served.error, 200)}` : ""}`,
     );
   }
@@ -320,7 +310,7 @@ export function renderStatus(input: StatusInput): ChatReply[] {
   const status = node
     ? worstOf(nodes.map((n) => n.status))
     : clusterStatus(report, rankConcerns(report, { includeOk: true })[0]);
-  const age = ago(now.getTime() - scan.scannedAt.getTime());
+  const age = duration(now.getTime() - scan.scannedAt.getTime(), "ago");
   const scope = node
     ? `node ${plain(node, 100)}`
     : `${nodes.length} ${nodes.length === 1 ? "node" : "nodes"}`;
@@ -328,7 +318,7 @@ export function renderStatus(input: StatusInput): ChatReply[] {
     header(`${cluster} — ${STATUS_LABEL[status]}${node ? ` (${node})` : ""}`),
     context(
       `${scope} · report of ${formatDate(scan.scannedAt, timeZone)} (${age}) · scan took ` +
-        `${(scan.durationMs / 1000).toFixed(1)}s · ` +
+        `${duration(scan.durationMs, "seconds")} · ` +
         (all ? "every certificate" : "certificates that need attention; `--all` shows every one"),
     ),
   ];
@@ -422,7 +412,7 @@ export function renderScanDone(input: ScanDoneInput): ChatReply {
     blocks: [
       section(
         `${STATUS_EMOJI[status]} Scan of *${cluster}* done: *${STATUS_LABEL[status]}* · ` +
-          `${nodes} ${nodes === 1 ? "node" : "nodes"} in ${(scan.durationMs / 1000).toFixed(1)}s` +
+          `${nodes} ${nodes === 1 ? "node" : "nodes"} in ${duration(scan.durationMs, "seconds")}` +
           `${problems ? ` · ${problems} to look at` : ""}${worst}`,
       ),
       context(`\`/certs status ${cluster}\` for details.`),

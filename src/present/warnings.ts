@@ -66,7 +66,7 @@ import {
   type ServedCertificate,
   type Status,
 } from "../core/report/types.js";
-import { formatDate, residualTime } from "./report.js";
+import { expiry, formatDate, localDay } from "./time.js";
 import { adviceFor, type AdviceSubject } from "./advice.js";
 import {
   STATUS_EMOJI,
@@ -75,7 +75,6 @@ import {
   code,
   context,
   header,
-  localDay,
   packLines,
   plain,
   section,
@@ -430,18 +429,8 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): T[][] {
   return [...groups.values()];
 }
 
-/** `expires 2026-12-01 10:00 CET (3d left)`, `expired 2026-11-27 10:00 CET (1d ago)`, … */
-function when(notBefore: Date | null, notAfter: Date | null, level: Status, ctx: RenderContext): string {
-  if (!notAfter) return "";
-  const residual = residualTime({ notBefore, notAfter }, ctx.now);
-  if (level === "not-yet-valid" && notBefore) {
-    return `valid from ${formatDate(notBefore, ctx.timeZone)} (${residual})`;
-  }
-  if (notAfter.getTime() <= ctx.now.getTime()) {
-    return `expired ${formatDate(notAfter, ctx.timeZone)} (${residual.replace(/^expired /, "")})`;
-  }
-  return `expires ${formatDate(notAfter, ctx.timeZone)} (${residual} left)`;
-}
+const when = (notBefore: Date | null, notAfter: Date | null, level: Status, ctx: RenderContext): string =>
+  expiry({ notBefore, notAfter }, ctx.now, ctx.timeZone, level === "not-yet-valid");
 
 /** One subject as a line: emoji, level, what, when, and for a file its path on a second line. */
 function subjectLine(seen: Seen, ctx: RenderContext, note = ""): string {

@@ -221,9 +221,7 @@ describe("a renewal run on lab clusters", () => {
     assert.equal(reporter.summaries[0]?.outcome, "failed");
 
     const entries = await auditOf(request.id, "lab-stop");
-    assert.ok(
-      entries.some((e) => /^step stop-2: renew ❌ after \d+\.\d s: .*injected renew failure/.test(e)),
-    );
+    assert.ok(entries.some((e) => /^step stop-2: renew ❌ after \d+\.\ds: .*injected renew failure/.test(e)));
     assert.ok(entries.some((e) => /^rollback stop-2: rollback ✅/.test(e)));
     assert.match(
       entries.at(-1)!,
