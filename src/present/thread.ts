@@ -9,6 +9,7 @@
 // would not fit (50 nodes, 1000 audit entries) is folded to less detail, then cut with a note
 // saying how much is not shown.
 import type { AuditEntry } from "../core/renew/ports.js";
+import { MENTION, SLACK_ID, isPrincipalId } from "../config/slack-ids.js";
 import { mention } from "../core/access/access.js";
 import { duration, formatDate } from "./time.js";
 import {
@@ -38,10 +39,10 @@ import type { NodeRun, RenewedCertificate, RunState, StepLine, StepState } from 
 // --- small pieces ------------------------------------------------------------------------------
 
 /** A Slack id as a mention; anything else (a console name, a corrupt record) as code, never markup. */
-const person = (id: string): string => (/^[UWS][A-Z0-9]{2,20}$/.test(id) ? mention(id) : code(id, 40));
+const person = (id: string): string => (isPrincipalId(id) ? mention(id) : code(id, 40));
 
 /** A channel id as a channel link, anything else as code. */
-const channelLink = (id: string): string => (/^[CGD][A-Z0-9]{2,20}$/.test(id) ? `<#${id}>` : code(id, 80));
+const channelLink = (id: string): string => (SLACK_ID.conversation.test(id) ? `<#${id}>` : code(id, 80));
 
 const isoDate = (iso: string | null | undefined, timeZone: string): string =>
   iso ? formatDate(new Date(iso), timeZone) : "-";
@@ -55,12 +56,11 @@ function names(list: readonly string[], max = 20): string {
 }
 
 // Our own rule texts (approval.ts, access.ts) mention people; everything else in them is escaped.
-const MENTIONS = /(<@[UW][A-Z0-9]{2,20}>|<!subteam\^S[A-Z0-9]{2,20}>)/;
 
 /** Foreign prose escaped for mrkdwn, except the user and group mentions our rule texts contain. */
 function escapeKeepingMentions(text: string): string {
   return text
-    .split(MENTIONS)
+    .split(MENTION)
     .map((part, i) => (i % 2 === 1 ? part : escapeMrkdwn(part)))
     .join("");
 }

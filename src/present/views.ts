@@ -7,6 +7,7 @@
 // 500 clusters, `status --all` on a big cluster) is split into several, each under the block count
 // and TEXT_BUDGET, the later ones saying "continued (2/3)". The caller posts them in order.
 import { duration, formatDate, timeLeft } from "./time.js";
+import { SLACK_ID } from "../config/slack-ids.js";
 import {
   severity,
   worstOf,
@@ -35,9 +36,6 @@ import { USAGE, type CommandError, type Subcommand } from "./command.js";
 const NOT_SCANNED_EMOJI = ":hourglass_flowing_sand:";
 /** Room for the "continued (i/n)" note, whose numbers are known only after splitting. */
 const NOTE_PLACEHOLDER = "continued (999/999)";
-
-/** A user id as Slack sends it; anything else is not mentioned. */
-const USER_ID = /^[UW][A-Z0-9]{2,20}$/;
 
 const measure = (reply: ChatReply): SlackMessage => ({ channel: "-", ...reply });
 
@@ -384,7 +382,7 @@ export function renderUnknownNode(cluster: string, node: string, suggestions: re
 // scan
 
 export function renderScanQueued(cluster: string, userId: string): ChatReply {
-  const by = USER_ID.test(userId) ? ` by <@${userId}>` : "";
+  const by = SLACK_ID.user.test(userId) ? ` by <@${userId}>` : "";
   return {
     text: `Scan of ${cluster} requested`,
     blocks: [section(`${NOT_SCANNED_EMOJI} Scan of *${cluster}* requested${by}; the result follows here.`)],
