@@ -9,6 +9,7 @@
 import { CATALOGUE } from "../core/kubeadm/catalogue.js";
 import type { CertificateReport, NodeReport, Status } from "../core/report/types.js";
 import { code, plain } from "./format.js";
+import { nodeAddress } from "../core/transport/address.js";
 
 /** The entries `kubeadm certs renew <name>` accepts: every catalogue leaf except the kubelet's own. */
 const KUBELET_OWN = new Set(["kubelet.conf", "kubelet-client", "kubelet-serving"]);
@@ -33,7 +34,7 @@ function one(subject: AdviceSubject): { group: string; text: string } {
   const node = code(subject.node.name, 80);
   if (subject.kind === "node") {
     const where = subject.node.port
-      ? `${subject.node.host}:${subject.node.port}`
+      ? nodeAddress(subject.node.host, subject.node.port)
       : `${subject.node.host} (local)`;
     return {
       group: "unreachable",

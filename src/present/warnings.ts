@@ -67,6 +67,7 @@ import {
   type Status,
 } from "../core/report/types.js";
 import { expiry, formatDate, localDay } from "./time.js";
+import { nodeAddress } from "../core/transport/address.js";
 import { adviceFor, type AdviceSubject } from "./advice.js";
 import {
   STATUS_EMOJI,
@@ -492,7 +493,7 @@ function renderWarn(
   ];
   for (const group of groupBy(items, (w) => w.seen.node.name)) {
     const node = group[0]!.seen.node;
-    const where = node.port ? `${node.host}:${node.port}` : `${node.host}, local`;
+    const where = node.port ? nodeAddress(node.host, node.port) : `${node.host}, local`;
     const lines = [`*Node ${code(node.name, 80)}* (${plain(where, 120)})`];
     for (const warning of group) {
       const { subject, seen } = warning;

@@ -64,3 +64,9 @@ test("the table groups by cluster and node and shows the columns", () => {
   assert.match(text, /apiserver\s+2026-12-01 09:00 UTC\s+3d\s+ca\s+CRITICAL/);
   assert.match(text, /node n \(10\.0\.0\.1:22\) — UNREACHABLE\n\s+not scanned: connection refused/);
 });
+
+test("an IPv6 node's port is told apart from its address", () => {
+  const v6 = report("ok");
+  v6.clusters[0]!.nodes[0]!.host = "fd00::1";
+  assert.match(renderTable(v6, "UTC"), /node n \(\[fd00::1\]:22\) — OK/);
+});
