@@ -21,7 +21,7 @@
 //   valid now breaks TLS just the same); unreachable includes unreadable and missing files (we
 //   cannot tell when they expire: something to look at, as an unreachable node; the exit code
 //   folds them the same way); and "not scanned yet" for a cluster without a report.
-import { severity, worstOf, type ClusterReport, type Status } from "../core/report/types.js";
+import { worstOf, type ClusterReport, type Status } from "../core/report/types.js";
 import { duration, formatDate, localDay, timeLeft } from "./time.js";
 import {
   STATUS_EMOJI,
@@ -36,7 +36,7 @@ import {
   truncate,
 } from "./format.js";
 import { BLOCK_LIMITS, TEXT_BUDGET, blockTextLength, type Block, type SlackMessage } from "./slack-types.js";
-import { rankConcerns, type Concern } from "../core/alerts/rank.js";
+import { compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
 
 export interface DigestCluster {
   name: string;
@@ -118,15 +118,6 @@ function row(cluster: DigestCluster): Row {
     ...(found[0] ? { worst: found[0] } : {}),
     others: Math.max(0, found.length - 1),
   };
-}
-
-/** Concern first: STATUS_ORDER, then the soonest expiry, then the name. */
-function compareRows(a: Row, b: Row): number {
-  return (
-    severity(b.status) - severity(a.status) ||
-    (a.worst?.notAfter?.getTime() ?? Infinity) - (b.worst?.notAfter?.getTime() ?? Infinity) ||
-    a.name.localeCompare(b.name)
-  );
 }
 
 function detail(worst: Concern, now: Date): string {
@@ -231,7 +222,9 @@ export function renderDigest(input: DigestInput): SlackMessage[] {
   const count = (bucket: DigestBucket) => rows.filter((r) => r.bucket === bucket).length;
   const day = localDay(now, timeZone);
 
-  const problemRows = rows.filter((r) => r.bucket !== "ok" && r.bucket !== "not-scanned").sort(compareRows);
+  const problemRows = rows
+    .filter((r) => r.bucket !== "ok" && r.bucket !== "not-scanned")
+    .sort(compareClusters);
   const okNames = rows.filter((r) => r.bucket === "ok").map((r) => r.name);
   const unscanned = rows.filter((r) => r.bucket === "not-scanned").map((r) => r.name);
   okNames.sort((a, b) => a.localeCompare(b));

@@ -17,7 +17,8 @@ import {
   type ButtonElement,
   type SectionBlock,
 } from "./slack-types.js";
-import { compareRows, countRows, listLine, listRow, type ListCluster, type ListRow } from "./views.js";
+import { countRows, listLine, listRow, type ListCluster, type ListRow } from "./views.js";
+import { compareClusters } from "../core/alerts/rank.js";
 
 /** Clusters with a row of their own (and a button, for operators). */
 export const HOME_ROWS = 40;
@@ -65,7 +66,7 @@ export function renderHome(input: HomeInput): HomeView {
     header("certs-bot — your clusters"),
     ...(input.notice?.length ? [...input.notice, divider()] : []),
   ];
-  const rows = input.clusters.map(listRow).sort(compareRows);
+  const rows = input.clusters.map(listRow).sort(compareClusters);
   if (rows.length === 0) {
     return {
       type: "home",

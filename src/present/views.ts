@@ -29,7 +29,7 @@ import {
   plain,
   section,
 } from "./format.js";
-import { rankConcerns, type Concern } from "../core/alerts/rank.js";
+import { compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
 import type { Block, ChatReply, SlackMessage } from "./slack-types.js";
 import { USAGE, type CommandError, type Subcommand } from "./command.js";
 
@@ -162,18 +162,6 @@ export function listRow(cluster: ListCluster): ListRow {
   };
 }
 
-/** Concern first; never-scanned clusters last. */
-export function compareRows(a: ListRow, b: ListRow): number {
-  if (a.status === null || b.status === null) {
-    return (a.status === null ? 1 : 0) - (b.status === null ? 1 : 0) || a.name.localeCompare(b.name);
-  }
-  return (
-    severity(b.status) - severity(a.status) ||
-    (a.worst?.notAfter?.getTime() ?? Infinity) - (b.worst?.notAfter?.getTime() ?? Infinity) ||
-    a.name.localeCompare(b.name)
-  );
-}
-
 /** One cluster on one line: status, worst certificate, time left, scan age. */
 export function listLine(row: ListRow, now: Date): string {
   const name = `*${plain(row.name, 80)}*`;
@@ -194,7 +182,7 @@ export function countRows(rows: readonly ListRow[]): string {
 
 export function renderList(input: ListInput): ChatReply[] {
   const { now, timeZone } = input;
-  const rows = input.clusters.map(listRow).sort(compareRows);
+  const rows = input.clusters.map(listRow).sort(compareClusters);
   if (rows.length === 0) {
     return [
       {
