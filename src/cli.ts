@@ -11,6 +11,7 @@ import { pino } from "pino";
 import type { ClusterConfig, Config } from "./config/load.js";
 import type { ConsoleRenewalsResult } from "./adapters/console/exclusion.js";
 import { OperatorError } from "./config/operator-error.js";
+import { SLACK_ID } from "./config/slack-ids.js";
 import { EXIT, exitCode, renderJson, renderTable } from "./present/report.js";
 import type { ScanReport } from "./core/report/types.js";
 import type { Role } from "./service.js";
@@ -107,9 +108,6 @@ async function renewCommand(options: {
   return EXIT.ok;
 }
 
-/** Ids as Slack sends them; the console takes nothing else, so what it shows is what Slack would. */
-const SLACK_ID = { user: /^[UW][A-Z0-9]{2,20}$/, channel: /^[CGD][A-Z0-9]{6,}$/, group: /^S[A-Z0-9]{2,20}$/ };
-
 /** The run lease and audit `console --allow-renewals` runs under: serve's in Redis, else see consoleRenewals. */
 async function consoleRenewalsFromEnv(): Promise<ConsoleRenewalsResult> {
   const { consoleRenewals } = await import("./adapters/console/exclusion.js");
@@ -133,16 +131,17 @@ async function consoleCommand(options: {
   const { defaultChannel, runConsole } = await import("./adapters/console/console.js");
   const groups = options.groups?.split(",").filter(Boolean) ?? [];
   const channelId = options.channel ?? defaultChannel(config);
+  // Ids as Slack sends them; the console takes nothing else, so what it shows is what Slack would.
   if (!SLACK_ID.user.test(options.user)) {
     throw new UsageError(`--user ${options.user}: not a Slack user id such as U0ALICE01`);
   }
   if (channelId === undefined) {
     throw new UsageError(`${config.file}: no cluster has a viewer channel; pass --channel`);
   }
-  if (!SLACK_ID.channel.test(channelId)) {
+  if (!SLACK_ID.conversation.test(channelId)) {
     throw new UsageError(`--channel ${channelId}: not a Slack channel id such as C0LABAAAA`);
   }
-  const bad = groups.find((group) => !SLACK_ID.group.test(group));
+  const bad = groups.find((group) => !SLACK_ID.usergroup.test(group));
   if (bad !== undefined)
     throw new UsageError(`--groups ${bad}: not a Slack user group id such as S0SREGROUP`);
   const allowed = options.allowRenewals ? await consoleRenewalsFromEnv() : null;

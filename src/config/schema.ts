@@ -4,6 +4,7 @@
 import { isIP } from "node:net";
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
+import { SLACK_ID, isPrincipalId } from "./slack-ids.js";
 
 /** A cluster name: also what people type after `/certs status`. */
 export const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -32,8 +33,15 @@ const cron = z.string().refine((pattern) => {
   }
 }, 'must be a 5-field cron expression such as "0 */6 * * *"');
 
-/** A Slack conversation id (C… public, G… private, D… direct); names are ambiguous and can change. */
-const channelId = z.string().regex(/^[CGD][A-Z0-9]{6,}$/, "must be a Slack channel id such as C0123ABCD");
+// Ids, not #names: names are ambiguous and can change. Where a DM is accepted: see slack-ids.ts.
+/** Where the bot posts for a team: a channel (C… public, G… private). */
+const channelId = z
+  .string()
+  .regex(SLACK_ID.channel, "must be a Slack channel id such as C0123ABCD (not a direct message, D…)");
+/** Where the cluster may be shown: a channel, or a direct message (D…) with the bot. */
+const conversationId = z
+  .string()
+  .regex(SLACK_ID.conversation, "must be a Slack channel id such as C0123ABCD");
 
 /**
  * Who may act on a cluster from Slack: a user id (U…, or W… on Enterprise Grid) or a user group id
@@ -41,8 +49,8 @@ const channelId = z.string().regex(/^[CGD][A-Z0-9]{6,}$/, "must be a Slack chann
  */
 const principalId = z
   .string()
-  .regex(
-    /^(?:[UW]|S)[A-Z0-9]{2,20}$/,
+  .refine(
+    isPrincipalId,
     "must be a Slack user id (U… or W…, such as U0123ABCD) or user group id (S…, such as S0123ABCD), not a name",
   );
 
@@ -114,7 +122,7 @@ const clusterSchema = z.strictObject({
   name: z.string().regex(NAME, "must match [a-z0-9][a-z0-9-]{0,62}"),
   channel: channelId.optional(),
   /** Channels where this cluster may be shown (default: its channel and the digest channel). */
-  viewers: z.array(channelId).optional(),
+  viewers: z.array(conversationId).optional(),
   /** Users or user groups who may request scans and renewals. */
   operators: z.array(principalId).optional(),
   /** Users or user groups who may approve renewals. */

@@ -9,6 +9,7 @@
 import { isRenewable, notRenewed } from "../core/kubeadm/catalogue.js";
 import type { CertificateReport, NodeReport, Status } from "../core/report/types.js";
 import { code, plain } from "./format.js";
+import { nodeAddress } from "../core/transport/address.js";
 
 /** Beyond this many names on one node, `kubeadm certs renew all` reads better than a list. */
 const RENEW_ALL_FROM = 4;
@@ -27,7 +28,7 @@ function one(subject: AdviceSubject): { group: string; text: string } {
   const node = code(subject.node.name, 80);
   if (subject.kind === "node") {
     const where = subject.node.port
-      ? `${subject.node.host}:${subject.node.port}`
+      ? nodeAddress(subject.node.host, subject.node.port)
       : `${subject.node.host} (local)`;
     return {
       group: "unreachable",

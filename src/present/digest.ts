@@ -21,24 +21,22 @@
 //   valid now breaks TLS just the same); unreachable includes unreadable and missing files (we
 //   cannot tell when they expire: something to look at, as an unreachable node; the exit code
 //   folds them the same way); and "not scanned yet" for a cluster without a report.
-import { severity, worstOf, type ClusterReport, type Status } from "../core/report/types.js";
-import { formatDate, residualTime } from "./report.js";
+import { worstOf, type ClusterReport, type Status } from "../core/report/types.js";
+import { duration, formatDate, localDay, timeLeft } from "./time.js";
 import {
   STATUS_EMOJI,
   STATUS_LABEL,
-  ago,
   code,
   context,
   divider,
   fieldsSection,
   header,
-  localDay,
   plain,
   section,
   truncate,
 } from "./format.js";
 import { BLOCK_LIMITS, TEXT_BUDGET, blockTextLength, type Block, type SlackMessage } from "./slack-types.js";
-import { rankConcerns, type Concern } from "../core/alerts/rank.js";
+import { compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
 
 export interface DigestCluster {
   name: string;
@@ -122,15 +120,6 @@ function row(cluster: DigestCluster): Row {
   };
 }
 
-/** Concern first: STATUS_ORDER, then the soonest expiry, then the name. */
-function compareRows(a: Row, b: Row): number {
-  return (
-    severity(b.status) - severity(a.status) ||
-    (a.worst?.notAfter?.getTime() ?? Infinity) - (b.worst?.notAfter?.getTime() ?? Infinity) ||
-    a.name.localeCompare(b.name)
-  );
-}
-
 function detail(worst: Concern, now: Date): string {
   switch (worst.status) {
     case "unreachable":
@@ -140,15 +129,15 @@ function detail(worst: Concern, now: Date): string {
     case "missing":
       return "missing";
     default: {
-      if (!worst.notAfter) return STATUS_LABEL[worst.status];
-      const residual = residualTime({ notBefore: worst.notBefore, notAfter: worst.notAfter }, now);
-      return /^(expired|valid in)/.test(residual) ? residual : `${residual} left`;
+      return worst.notAfter ? timeLeft(worst, now) : STATUS_LABEL[worst.status];
     }
   }
 }
 
 function problemLine(r: Row, now: Date): string {
-  const scanned = r.scannedAt ? `scanned ${ago(now.getTime() - r.scannedAt.getTime())}` : "scan time unknown";
+  const scanned = r.scannedAt
+    ? `scanned ${duration(now.getTime() - r.scannedAt.getTime(), "ago")}`
+    : "scan time unknown";
   const what = r.worst
     ? `${code(r.worst.label, 140)} ${detail(r.worst, now)}${r.others ? ` (+${r.others} more)` : ""}`
     : STATUS_LABEL[r.status];
@@ -233,7 +222,9 @@ export function renderDigest(input: DigestInput): SlackMessage[] {
   const count = (bucket: DigestBucket) => rows.filter((r) => r.bucket === bucket).length;
   const day = localDay(now, timeZone);
 
-  const problemRows = rows.filter((r) => r.bucket !== "ok" && r.bucket !== "not-scanned").sort(compareRows);
+  const problemRows = rows
+    .filter((r) => r.bucket !== "ok" && r.bucket !== "not-scanned")
+    .sort(compareClusters);
   const okNames = rows.filter((r) => r.bucket === "ok").map((r) => r.name);
   const unscanned = rows.filter((r) => r.bucket === "not-scanned").map((r) => r.name);
   okNames.sort((a, b) => a.localeCompare(b));
@@ -266,7 +257,7 @@ export function renderDigest(input: DigestInput): SlackMessage[] {
     ]),
     context(
       `as of ${formatDate(now, timeZone)}` +
-        (oldest !== undefined ? ` · oldest scan ${ago(now.getTime() - oldest)}` : "") +
+        (oldest !== undefined ? ` · oldest scan ${duration(now.getTime() - oldest, "ago")}` : "") +
         " · _expired_ includes not-yet-valid, _unreachable_ includes unreadable and missing files",
     ),
     divider(),

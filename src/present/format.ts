@@ -204,23 +204,3 @@ export const chunkToFit = <T>(items: readonly T[], render: (chunk: T[]) => Slack
     (chunk, item) => [...chunk, item],
     (chunk) => fitsBudget(render(chunk)),
   ).map((chunk) => chunk.items);
-
-/** `2026-11-28` in `timeZone`. */
-export function localDay(date: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat("en-CA", {
-    timeZone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-  }).format(date);
-}
-
-/** How long ago, coarsely: `just now`, `12m ago`, `3h ago`, `4d ago`. */
-export function ago(ms: number): string {
-  const minutes = Math.floor(Math.max(0, ms) / 60_000);
-  if (minutes < 1) return "just now";
-  if (minutes < 60) return `${minutes}m ago`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h ago`;
-  return `${Math.floor(hours / 24)}d ago`;
-}

@@ -7,7 +7,7 @@
 // a look share packed sections; whatever is left (mostly clusters that are fine) is counted in one
 // line. The whole view stays under TEXT_BUDGET, the same budget as a message, since Slack does not
 // document how much text a view may carry.
-import { formatDate } from "./report.js";
+import { formatDate } from "./time.js";
 import { SCAN_NOW_ACTION } from "./actions.js";
 import { context, divider, header, packLines, section } from "./format.js";
 import {
@@ -17,7 +17,8 @@ import {
   type ButtonElement,
   type SectionBlock,
 } from "./slack-types.js";
-import { compareRows, countRows, listLine, listRow, type ListCluster, type ListRow } from "./views.js";
+import { countRows, listLine, listRow, type ListCluster, type ListRow } from "./views.js";
+import { compareClusters } from "../core/alerts/rank.js";
 
 /** Clusters with a row of their own (and a button, for operators). */
 export const HOME_ROWS = 40;
@@ -65,7 +66,7 @@ export function renderHome(input: HomeInput): HomeView {
     header("certs-bot — your clusters"),
     ...(input.notice?.length ? [...input.notice, divider()] : []),
   ];
-  const rows = input.clusters.map(listRow).sort(compareRows);
+  const rows = input.clusters.map(listRow).sort(compareClusters);
   if (rows.length === 0) {
     return {
       type: "home",

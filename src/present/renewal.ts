@@ -3,7 +3,7 @@
 // fits Block Kit's limits: it is rendered at the most detailed level that fits, the full commands
 // first, then only the renew commands, then a count, then a node a line (the thread and --dry-run
 // carry the rest).
-import { formatDate, residualTime } from "./report.js";
+import { formatDate, timeLeft } from "./time.js";
 import { code, context, divider, fitsBudget, header, packLines, plain, section } from "./format.js";
 import type { Block, SlackMessage } from "./slack-types.js";
 import type { NodePlan, RenewalPlan } from "../core/renew/plan.js";
@@ -22,7 +22,7 @@ function approvalText(plan: RenewalPlan, timeZone: string): string {
 
 const expiry = (c: NodePlan["renew"][number], now: Date, timeZone: string): string =>
   c.notAfter
-    ? `${formatDate(c.notAfter, timeZone)} (${residualTime({ notBefore: new Date(0), notAfter: c.notAfter }, now)})`
+    ? `${formatDate(c.notAfter, timeZone)} (${timeLeft({ notBefore: null, notAfter: c.notAfter }, now, "column")})`
     : "-";
 
 // --- terminal ------------------------------------------------------------------------------------

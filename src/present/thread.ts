@@ -9,8 +9,9 @@
 // would not fit (50 nodes, 1000 audit entries) is folded to less detail, then cut with a note
 // saying how much is not shown.
 import type { AuditEntry } from "../core/renew/ports.js";
+import { MENTION, SLACK_ID, isPrincipalId } from "../config/slack-ids.js";
 import { mention } from "../core/access/access.js";
-import { formatDate } from "./report.js";
+import { duration, formatDate } from "./time.js";
 import {
   code,
   context,
@@ -37,22 +38,11 @@ import type { NodeRun, RenewedCertificate, RunState, StepLine, StepState } from 
 
 // --- small pieces ------------------------------------------------------------------------------
 
-/** `1.2s`, `5m 0s`, `3h 59m`, `2d 4h`: as precise as a person reading a checklist needs. */
-function duration(ms: number): string {
-  const tenths = Math.floor(Math.max(0, ms) / 100);
-  if (tenths < 600) return `${(tenths / 10).toFixed(1)}s`;
-  const seconds = Math.floor(tenths / 10);
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 1440) return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
-  return `${Math.floor(minutes / 1440)}d ${Math.floor(minutes / 60) % 24}h`;
-}
-
 /** A Slack id as a mention; anything else (a console name, a corrupt record) as code, never markup. */
-const person = (id: string): string => (/^[UWS][A-Z0-9]{2,20}$/.test(id) ? mention(id) : code(id, 40));
+const person = (id: string): string => (isPrincipalId(id) ? mention(id) : code(id, 40));
 
 /** A channel id as a channel link, anything else as code. */
-const channelLink = (id: string): string => (/^[CGD][A-Z0-9]{2,20}$/.test(id) ? `<#${id}>` : code(id, 80));
+const channelLink = (id: string): string => (SLACK_ID.conversation.test(id) ? `<#${id}>` : code(id, 80));
 
 const isoDate = (iso: string | null | undefined, timeZone: string): string =>
   iso ? formatDate(new Date(iso), timeZone) : "-";
@@ -66,12 +56,11 @@ function names(list: readonly string[], max = 20): string {
 }
 
 // Our own rule texts (approval.ts, access.ts) mention people; everything else in them is escaped.
-const MENTIONS = /(<@[UW][A-Z0-9]{2,20}>|<!subteam\^S[A-Z0-9]{2,20}>)/;
 
 /** Foreign prose escaped for mrkdwn, except the user and group mentions our rule texts contain. */
 function escapeKeepingMentions(text: string): string {
   return text
-    .split(MENTIONS)
+    .split(MENTION)
     .map((part, i) => (i % 2 === 1 ? part : escapeMrkdwn(part)))
     .join("");
 }
@@ -160,7 +149,7 @@ function pendingLines(request: RenewalRequest, { cluster, timeZone, now, rules }
     ...(counted < request.approvals.length
       ? ["The requester's own approval does not count: self-approval is off now."]
       : []),
-    `Expires at ${formatDate(request.expiresAt, timeZone)} (in ${duration(request.expiresAt.getTime() - now.getTime())}).`,
+    `Expires at ${formatDate(request.expiresAt, timeZone)} (in ${duration(request.expiresAt.getTime() - now.getTime(), "precise")}).`,
   ];
 }
 
@@ -286,7 +275,7 @@ const INDENT = "      ";
 function stepTime(step: StepLine): string {
   if (step.state === "skipped") return " (postcondition held)";
   const finished = step.state === "done" || step.state === "failed";
-  return finished && step.durationMs !== undefined ? ` ${duration(step.durationMs)}` : "";
+  return finished && step.durationMs !== undefined ? ` ${duration(step.durationMs, "precise")}` : "";
 }
 
 const stepLine = (step: StepLine): string =>
@@ -301,7 +290,7 @@ function nodeStateText(node: NodeRun): string {
     case "running":
       return "running";
     case "done":
-      return `done in ${duration(nodeTime(node))}`;
+      return `done in ${duration(nodeTime(node), "precise")}`;
     case "skipped":
       return "not run: an earlier node failed";
     case "failed": {
@@ -350,8 +339,9 @@ function verdict(state: RunState): Verdict {
 function runTimes(state: RunState, timeZone: string, now?: Date): string {
   const started = `started ${isoDate(state.startedAt, timeZone)}`;
   const since = (end: number): number => end - new Date(state.startedAt).getTime();
-  if (state.endedAt) return `${started}, took ${duration(since(new Date(state.endedAt).getTime()))}`;
-  return now ? `${started}, ${duration(since(now.getTime()))} so far` : started;
+  if (state.endedAt)
+    return `${started}, took ${duration(since(new Date(state.endedAt).getTime()), "precise")}`;
+  return now ? `${started}, ${duration(since(now.getTime()), "precise")} so far` : started;
 }
 
 function runContext(state: RunState, timeZone: string, now?: Date): Block {
@@ -404,7 +394,7 @@ function tailToFit(text: string, max: number): string {
 /** One reply in the thread per finished step, with the tail of its output. */
 export function renderStepReply(event: ProgressEvent, cluster: string): ChatReply {
   const mark = eventMark(event);
-  const took = event.skipped ? "skipped, its postcondition held" : duration(event.durationMs);
+  const took = event.skipped ? "skipped, its postcondition held" : duration(event.durationMs, "precise");
   const node = plain(event.node, 80);
   const error = event.error ? [`error: ${plain(event.error, 1000)}`] : [];
   const excerpt = event.excerpt.trim();
@@ -417,14 +407,12 @@ export function renderStepReply(event: ProgressEvent, cluster: string): ChatRepl
   };
 }
 
-const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
-
-/** The audit's line for a finished step: `cp-2: renew ❌ after 0.4 s: …`. */
+/** The audit's line for a finished step: `cp-2: renew ❌ after 0.4s: …`. */
 export function renderStepAudit(event: ProgressEvent): string {
   const mark = eventMark(event);
   if (event.skipped) return `${event.node}: ${event.step} ${mark} ${event.excerpt}`;
   const verb = event.status === "done" ? "in" : "after";
-  return `${event.node}: ${event.step} ${mark} ${verb} ${seconds(event.durationMs)}${event.error ? `: ${event.error}` : ""}`;
+  return `${event.node}: ${event.step} ${mark} ${verb} ${duration(event.durationMs, "seconds")}${event.error ? `: ${event.error}` : ""}`;
 }
 
 function certLine(cert: RenewedCertificate, timeZone: string): string {

@@ -6,7 +6,8 @@
 // cluster in `text` and in its first block; and a reply that would not fit one message (a list of
 // 500 clusters, `status --all` on a big cluster) is split into several, each under the block count
 // and TEXT_BUDGET, the later ones saying "continued (2/3)". The caller posts them in order.
-import { formatDate, residualTime } from "./report.js";
+import { duration, formatDate, timeLeft } from "./time.js";
+import { SLACK_ID } from "../config/slack-ids.js";
 import {
   severity,
   worstOf,
@@ -19,7 +20,6 @@ import {
 import {
   STATUS_EMOJI,
   STATUS_LABEL,
-  ago,
   chunkToFit,
   code,
   context,
@@ -29,7 +29,7 @@ import {
   plain,
   section,
 } from "./format.js";
-import { rankConcerns, type Concern } from "../core/alerts/rank.js";
+import { compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
 import type { Block, ChatReply, SlackMessage } from "./slack-types.js";
 import { USAGE, type CommandError, type Subcommand } from "./command.js";
 
@@ -37,20 +37,10 @@ const NOT_SCANNED_EMOJI = ":hourglass_flowing_sand:";
 /** Room for the "continued (i/n)" note, whose numbers are known only after splitting. */
 const NOTE_PLACEHOLDER = "continued (999/999)";
 
-/** A user id as Slack sends it; anything else is not mentioned. */
-const USER_ID = /^[UW][A-Z0-9]{2,20}$/;
-
 const measure = (reply: ChatReply): SlackMessage => ({ channel: "-", ...reply });
 
-/** `12d left`, `expired 3d ago`, `valid in 2d`, or the status when there is no date. */
-function timeLeft(cert: Pick<CertificateReport, "notBefore" | "notAfter">, now: Date): string {
-  const residual = residualTime(cert, now);
-  if (residual === "-") return "no expiry known";
-  return /^(expired|valid in)/.test(residual) ? residual : `${residual} left`;
-}
-
 const scanAge = (scan: StoredScan | null, now: Date): string =>
-  scan ? `scanned ${ago(now.getTime() - scan.scannedAt.getTime())}` : "not scanned yet";
+  scan ? `scanned ${duration(now.getTime() - scan.scannedAt.getTime(), "ago")}` : "not scanned yet";
 
 // ---------------------------------------------------------------------------------------------
 // The worst thing about a cluster (list, scan-done).
@@ -68,9 +58,7 @@ function worstDetail(worst: Concern, now: Date): string {
     case "missing":
       return `${what} missing`;
     default:
-      return worst.notAfter
-        ? `${what} ${timeLeft({ notBefore: worst.notBefore ?? new Date(0), notAfter: worst.notAfter }, now)}`
-        : `${what} ${STATUS_LABEL[worst.status]}`;
+      return worst.notAfter ? `${what} ${timeLeft(worst, now)}` : `${what} ${STATUS_LABEL[worst.status]}`;
   }
 }
 
@@ -174,18 +162,6 @@ export function listRow(cluster: ListCluster): ListRow {
   };
 }
 
-/** Concern first; never-scanned clusters last. */
-export function compareRows(a: ListRow, b: ListRow): number {
-  if (a.status === null || b.status === null) {
-    return (a.status === null ? 1 : 0) - (b.status === null ? 1 : 0) || a.name.localeCompare(b.name);
-  }
-  return (
-    severity(b.status) - severity(a.status) ||
-    (a.worst?.notAfter?.getTime() ?? Infinity) - (b.worst?.notAfter?.getTime() ?? Infinity) ||
-    a.name.localeCompare(b.name)
-  );
-}
-
 /** One cluster on one line: status, worst certificate, time left, scan age. */
 export function listLine(row: ListRow, now: Date): string {
   const name = `*${plain(row.name, 80)}*`;
@@ -206,7 +182,7 @@ export function countRows(rows: readonly ListRow[]): string {
 
 export function renderList(input: ListInput): ChatReply[] {
   const { now, timeZone } = input;
-  const rows = input.clusters.map(listRow).sort(compareRows);
+  const rows = input.clusters.map(listRow).sort(compareClusters);
   if (rows.length === 0) {
     return [
       {
@@ -295,7 +271,7 @@ function nodeLines(node: NodeReport, input: StatusInput): string[] {
     lines.push(
       served.reachable && served.notAfter
         ? `${STATUS_EMOJI[served.status ?? "ok"]} apiserver serves on :${served.port} a certificate that expires ` +
-            `${formatDate(served.notAfter, timeZone)} (${timeLeft({ notBefore: new Date(0), notAfter: served.notAfter }, now)})`
+            `${formatDate(served.notAfter, timeZone)} (${timeLeft({ notBefore: null, notAfter: served.notAfter }, now)})`
         : `apiserver on :${served.port} not probed${served.error ? `: ${plain(served.error, 200)}` : ""}`,
     );
   }
@@ -320,7 +296,7 @@ export function renderStatus(input: StatusInput): ChatReply[] {
   const status = node
     ? worstOf(nodes.map((n) => n.status))
     : clusterStatus(report, rankConcerns(report, { includeOk: true })[0]);
-  const age = ago(now.getTime() - scan.scannedAt.getTime());
+  const age = duration(now.getTime() - scan.scannedAt.getTime(), "ago");
   const scope = node
     ? `node ${plain(node, 100)}`
     : `${nodes.length} ${nodes.length === 1 ? "node" : "nodes"}`;
@@ -328,7 +304,7 @@ export function renderStatus(input: StatusInput): ChatReply[] {
     header(`${cluster} — ${STATUS_LABEL[status]}${node ? ` (${node})` : ""}`),
     context(
       `${scope} · report of ${formatDate(scan.scannedAt, timeZone)} (${age}) · scan took ` +
-        `${(scan.durationMs / 1000).toFixed(1)}s · ` +
+        `${duration(scan.durationMs, "seconds")} · ` +
         (all ? "every certificate" : "certificates that need attention; `--all` shows every one"),
     ),
   ];
@@ -394,7 +370,7 @@ export function renderUnknownNode(cluster: string, node: string, suggestions: re
 // scan
 
 export function renderScanQueued(cluster: string, userId: string): ChatReply {
-  const by = USER_ID.test(userId) ? ` by <@${userId}>` : "";
+  const by = SLACK_ID.user.test(userId) ? ` by <@${userId}>` : "";
   return {
     text: `Scan of ${cluster} requested`,
     blocks: [section(`${NOT_SCANNED_EMOJI} Scan of *${cluster}* requested${by}; the result follows here.`)],
@@ -422,7 +398,7 @@ export function renderScanDone(input: ScanDoneInput): ChatReply {
     blocks: [
       section(
         `${STATUS_EMOJI[status]} Scan of *${cluster}* done: *${STATUS_LABEL[status]}* · ` +
-          `${nodes} ${nodes === 1 ? "node" : "nodes"} in ${(scan.durationMs / 1000).toFixed(1)}s` +
+          `${nodes} ${nodes === 1 ? "node" : "nodes"} in ${duration(scan.durationMs, "seconds")}` +
           `${problems ? ` · ${problems} to look at` : ""}${worst}`,
       ),
       context(`\`/certs status ${cluster}\` for details.`),

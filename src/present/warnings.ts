@@ -52,7 +52,8 @@ import {
 import { SERVED_BY_APISERVER } from "../core/kubeadm/catalogue.js";
 import { SERVED, nameOf, type AlertState } from "../core/alerts/state.js";
 import type { Seen, ServedSeen } from "../core/alerts/seen.js";
-import { formatDate, residualTime } from "./report.js";
+import { expiry, formatDate, localDay } from "./time.js";
+import { nodeAddress } from "../core/transport/address.js";
 import { adviceFor } from "./advice.js";
 import {
   NOTHING_PACKED,
@@ -63,7 +64,6 @@ import {
   code,
   context,
   header,
-  localDay,
   packLine,
   packLines,
   packedSize,
@@ -128,18 +128,8 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): [T, ...T[]][
   return [...groups.values()];
 }
 
-/** `expires 2026-12-01 10:00 CET (3d left)`, `expired 2026-11-27 10:00 CET (1d ago)`, … */
-function when(notBefore: Date | null, notAfter: Date | null, level: Status, ctx: RenderContext): string {
-  if (!notAfter) return "";
-  const residual = residualTime({ notBefore, notAfter }, ctx.now);
-  if (level === "not-yet-valid" && notBefore) {
-    return `valid from ${formatDate(notBefore, ctx.timeZone)} (${residual})`;
-  }
-  if (notAfter.getTime() <= ctx.now.getTime()) {
-    return `expired ${formatDate(notAfter, ctx.timeZone)} (${residual.replace(/^expired /, "")})`;
-  }
-  return `expires ${formatDate(notAfter, ctx.timeZone)} (${residual} left)`;
-}
+const when = (notBefore: Date | null, notAfter: Date | null, level: Status, ctx: RenderContext): string =>
+  expiry({ notBefore, notAfter }, ctx.now, ctx.timeZone, level === "not-yet-valid");
 
 const servedExpiry = (seen: ServedSeen, ctx: RenderContext): string =>
   seen.served.notAfter ? when(null, seen.served.notAfter, seen.level, ctx) : "";
@@ -254,7 +244,7 @@ const renewButton = (cluster: string): ActionsBlock => ({
 });
 
 const nodeHeading = (node: NodeReport): string => {
-  const where = node.port ? `${node.host}:${node.port}` : `${node.host}, local`;
+  const where = node.port ? nodeAddress(node.host, node.port) : `${node.host}, local`;
   return `*Node ${code(node.name, 80)}* (${plain(where, 120)})`;
 };
 

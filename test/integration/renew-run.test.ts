@@ -152,7 +152,7 @@ describe("a renewal run on lab clusters", () => {
     const entries = await auditOf(request.id, "lab-ha");
     assert.match(entries[0]!, /^started started: 3 node\(s\), one at a time: ha-1, ha-2, ha-3$/);
     assert.deepEqual(
-      entries.slice(1, -1).map((e) => e.replace(/ in \d+\.\d s$/, "")),
+      entries.slice(1, -1).map((e) => e.replace(/ in \d+\.\ds$/, "")),
       names.flatMap((n) => STEPS.map((s) => `step ${n}: ${s} ✅`)),
     );
     assert.equal(entries.at(-1), "result done: renewed and verified on ha-1, ha-2, ha-3");
@@ -221,9 +221,7 @@ describe("a renewal run on lab clusters", () => {
     assert.equal(reporter.summaries[0]?.outcome, "failed");
 
     const entries = await auditOf(request.id, "lab-stop");
-    assert.ok(
-      entries.some((e) => /^step stop-2: renew ❌ after \d+\.\d s: .*injected renew failure/.test(e)),
-    );
+    assert.ok(entries.some((e) => /^step stop-2: renew ❌ after \d+\.\ds: .*injected renew failure/.test(e)));
     assert.ok(entries.some((e) => /^rollback stop-2: rollback ✅/.test(e)));
     assert.match(
       entries.at(-1)!,

@@ -347,6 +347,21 @@ test("Slack access: viewers, operators and approvers as configured", () => {
   assert.deepEqual(none.clusters[0]!.viewers, [], "an explicit empty list means shown nowhere");
 });
 
+test("Slack access: a direct message may be a viewer, never a channel the bot posts in", () => {
+  const text = VALID.replace(
+    "    channel: C0CLUSTERA\n",
+    "    channel: C0CLUSTERA\n    viewers: [D0ALICEDM]\n",
+  );
+  assert.deepEqual(parseConfig(text, "clusters.yaml").clusters[0]!.viewers, ["D0ALICEDM"]);
+  const dm = "must be a Slack channel id such as C0123ABCD (not a direct message, D…)";
+  assert.deepEqual(problems(VALID.replace("    channel: C0CLUSTERA\n", "    channel: D0ALICEDM\n")), [
+    `clusters.yaml:17:14: clusters[0].channel: ${dm}`,
+  ]);
+  assert.deepEqual(problems(VALID.replace("digestChannel: C0DIGEST", "digestChannel: D0ALICEDM")), [
+    `clusters.yaml:6:18: slack.digestChannel: ${dm}`,
+  ]);
+});
+
 test("Slack access: bad ids are named with path, line and what an id looks like", () => {
   const text = VALID.replace(
     "    channel: C0CLUSTERA\n",

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { exitCode, formatDate, renderJson, renderTable, residualTime } from "../../src/present/report.js";
+import { exitCode, renderJson, renderTable } from "../../src/present/report.js";
 import type { NodeReport, ScanReport, Status } from "../../src/core/report/types.js";
 
 const now = new Date("2026-11-28T09:00:00Z");
@@ -51,30 +51,6 @@ test("exit codes follow monitoring plugins", () => {
   assert.equal(exitCode(report("unreadable", "expired")), 2, "a known outage outranks an unknown");
 });
 
-test("dates read in the configured time zone", () => {
-  assert.equal(formatDate(now, "Europe/Berlin"), "2026-11-28 10:00 CET");
-  assert.equal(formatDate(new Date("2026-07-01T09:00:00Z"), "Europe/Berlin"), "2026-07-01 11:00 CEST");
-  assert.equal(formatDate(now, "UTC"), "2026-11-28 09:00 UTC");
-  assert.equal(formatDate(now, "Asia/Tokyo"), "2026-11-28 18:00 GMT+9");
-});
-
-test("residual time like kubeadm's, and honest about the past", () => {
-  const nb = new Date("2025-01-01T00:00:00Z");
-  assert.equal(residualTime({ notBefore: nb, notAfter: new Date("2026-12-01T09:00:00Z") }, now), "3d");
-  assert.equal(residualTime({ notBefore: nb, notAfter: new Date("2026-11-28T14:00:00Z") }, now), "5h");
-  assert.equal(
-    residualTime({ notBefore: nb, notAfter: new Date("2026-11-25T09:00:00Z") }, now),
-    "expired 3d ago",
-  );
-  assert.equal(
-    residualTime(
-      { notBefore: new Date("2026-11-30T09:00:00Z"), notAfter: new Date("2027-11-30T09:00:00Z") },
-      now,
-    ),
-    "valid in 2d",
-  );
-});
-
 test("JSON dates are ISO-8601 UTC", () => {
   const parsed = JSON.parse(renderJson(report("warning")));
   assert.equal(parsed.scannedAt, "2026-11-28T09:00:00.000Z");
@@ -87,4 +63,10 @@ test("the table groups by cluster and node and shows the columns", () => {
   assert.match(text, /CERTIFICATE\s+EXPIRES\s+RESIDUAL TIME\s+CA\s+STATUS/);
   assert.match(text, /apiserver\s+2026-12-01 09:00 UTC\s+3d\s+ca\s+CRITICAL/);
   assert.match(text, /node n \(10\.0\.0\.1:22\) — UNREACHABLE\n\s+not scanned: connection refused/);
+});
+
+test("an IPv6 node's port is told apart from its address", () => {
+  const v6 = report("ok");
+  v6.clusters[0]!.nodes[0]!.host = "fd00::1";
+  assert.match(renderTable(v6, "UTC"), /node n \(\[fd00::1\]:22\) — OK/);
 });

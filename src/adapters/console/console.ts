@@ -23,6 +23,7 @@ import { InMemoryBackend } from "./backend.js";
 import type { ConsoleRenewals } from "./exclusion.js";
 import { ConsoleSession } from "./session.js";
 import { ANSI_STYLE, MARKER, PLAIN_STYLE, type TextStyle } from "../../present/console-text.js";
+import { duration } from "../../present/time.js";
 
 export interface ConsoleOptions {
   config: Config;
@@ -144,7 +145,7 @@ async function greet(
     const started = Date.now();
     // What `serve` does when it starts, so the first answers have reports to show.
     await session.scanQuietly(shown);
-    print(`Scanned in ${((Date.now() - started) / 1000).toFixed(1)}s.`);
+    print(`Scanned in ${duration(Date.now() - started, "seconds")}.`);
   } else {
     print(`No cluster is shown in ${channelId}; --channel picks another channel.`);
   }

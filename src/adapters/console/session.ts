@@ -8,6 +8,7 @@ import { answerRenewal, answerRenewalClick, dispatchButton, type ButtonUses } fr
 import { renderRenewalPlanning, renderScanDone, renderScanFailed } from "../../present/views.js";
 import { renderRenewalRefused } from "../../present/thread.js";
 import type { Config } from "../../config/load.js";
+import { SLACK_ID } from "../../config/slack-ids.js";
 import type { ButtonElement, ChatReply } from "../../present/slack-types.js";
 import { buttonsOf, MARKER, renderReply, type TextStyle } from "../../present/console-text.js";
 
@@ -27,15 +28,12 @@ export type LineAction =
   | { kind: "as"; user: string; groups: string[] }
   | { kind: "bad-as"; why: string };
 
-const USER_ID = /^[UW][A-Z0-9]{2,20}$/;
-const GROUP_ID = /^S[A-Z0-9]{2,20}$/;
-
 function interpretAs(rest: string): LineAction {
   const [user = "", groupList = "", ...extra] = rest.split(/\s+/).filter(Boolean);
   const groups = groupList.split(",").filter(Boolean);
-  if (!USER_ID.test(user))
+  if (!SLACK_ID.user.test(user))
     return { kind: "bad-as", why: `${user || "nothing"} is not a Slack user id such as U0BOB0001` };
-  const bad = groups.find((g) => !GROUP_ID.test(g));
+  const bad = groups.find((g) => !SLACK_ID.usergroup.test(g));
   if (bad) return { kind: "bad-as", why: `${bad} is not a Slack user group id such as S0SREGROUP` };
   if (extra.length)
     return { kind: "bad-as", why: "as takes a user id and at most one comma-separated list of groups" };

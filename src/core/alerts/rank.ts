@@ -50,10 +50,39 @@ export function rankConcerns(report: ClusterReport, { includeOk }: { includeOk: 
       });
     }
   }
-  return found.sort(
-    (a, b) =>
-      severity(b.status) - severity(a.status) ||
-      (a.notAfter?.getTime() ?? Infinity) - (b.notAfter?.getTime() ?? Infinity) ||
-      a.label.localeCompare(b.label),
+  const rank = (c: Concern): Rank => ({ status: c.status, notAfter: c.notAfter, name: c.label });
+  return found.sort((a, b) => worstFirst(rank(a), rank(b)));
+}
+
+/** A cluster in a list: its worst status and concern; a null status when it was never scanned. */
+export interface RankedCluster {
+  name: string;
+  status: Status | null;
+  worst?: Concern;
+}
+
+/** Clusters as every list shows them: worst first, as rankConcerns; never-scanned ones last, by name. */
+export function compareClusters(a: RankedCluster, b: RankedCluster): number {
+  if (a.status === null || b.status === null) {
+    return (a.status === null ? 1 : 0) - (b.status === null ? 1 : 0) || a.name.localeCompare(b.name);
+  }
+  return worstFirst(
+    { status: a.status, notAfter: a.worst?.notAfter, name: a.name },
+    { status: b.status, notAfter: b.worst?.notAfter, name: b.name },
+  );
+}
+
+interface Rank {
+  status: Status;
+  notAfter: Date | null | undefined;
+  name: string;
+}
+
+/** The one worst-first order: STATUS_ORDER, then the soonest expiry (none: last), then the name. */
+function worstFirst(a: Rank, b: Rank): number {
+  return (
+    severity(b.status) - severity(a.status) ||
+    (a.notAfter?.getTime() ?? Infinity) - (b.notAfter?.getTime() ?? Infinity) ||
+    a.name.localeCompare(b.name)
   );
 }

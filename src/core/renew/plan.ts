@@ -31,6 +31,7 @@ import {
 import type { CertificateReport, CertificateStatus, ClusterReport, NodeReport } from "../report/types.js";
 import { RENEWED_LEAF_VALIDITY_DAYS } from "../scan/judge.js";
 import { suggestNames } from "../../config/suggest.js";
+import { nodeAddress } from "../transport/address.js";
 import { stepsFor } from "./steps/index.js";
 import { WAITS, type NodeSpec, type PlanStep, type RestartStrategy } from "./steps/step.js";
 
@@ -220,7 +221,6 @@ export function nodeSpec(input: {
   const lookup = ruleFor(input.kubeadmVersion);
   if (!lookup.ok) throw new UnsafeCommandError(lookup.reason);
   const base = checkPath(`${renewal.backupDir}/${input.cluster}/${node.name}/${input.timestamp}`);
-  const host = node.host.includes(":") ? `[${node.host}]` : node.host;
   return {
     node: node.name,
     host: node.host,
@@ -235,7 +235,7 @@ export function nodeSpec(input: {
     backup: `${base}.tar.gz`,
     aside: `${base}.aside`,
     configFile: `${base}.kubeadm.yaml`,
-    healthUrl: `https://${host}:${node.apiserver.port}${healthPath(lookup.rule, lookup.version)}`,
+    healthUrl: `https://${nodeAddress(node.host, node.apiserver.port)}${healthPath(lookup.rule, lookup.version)}`,
     probeServed: node.apiserver.probe,
   };
 }
