@@ -31,7 +31,7 @@ const mapped = layers.map((layer) => layer.path);
 
 /** Each layer may not import any layer above it. */
 const upward = layers.slice(0, -1).map((layer, index) => ({
-  name: `${layer.name}-imports-downward`,
+  name: `${layer.name}-imports-nothing-above`,
   comment:
     `${layer.name} imports only its own layer and those below it (` +
     `${layers

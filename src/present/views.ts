@@ -2,7 +2,7 @@
 // edge, the console adapter and the tests all see the same replies.
 //
 // The same rules as the digest (present/digest.ts): everything that came from a node, a config or a
-// user goes through notify/format's `code`/`plain`, which escape and bound it; every reply names its
+// user goes through format.ts's `code`/`plain`, which escape and bound it; every reply names its
 // cluster in `text` and in its first block; and a reply that would not fit one message (a list of
 // 500 clusters, `status --all` on a big cluster) is split into several, each under the block count
 // and TEXT_BUDGET, the later ones saying "continued (2/3)". The caller posts them in order.
