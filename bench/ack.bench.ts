@@ -21,7 +21,7 @@ import { freePort } from "../test/lab/ports.js";
 import { startRedis } from "../test/lab/redis.js";
 import { newClusterPki, writeLabNode } from "../test/lab/tree.js";
 import { buildCli, type BuiltCli } from "./cli-build.js";
-import { git } from "./measure.js";
+import { refLabel } from "./measure.js";
 
 const { values } = parseArgs({
   options: {
@@ -225,7 +225,7 @@ async function main(): Promise<void> {
     if (values.against !== undefined) {
       log(`building the CLI of ${values.against}`);
       builds.push(buildCli(values.against));
-      labels.push(`${values.against} (${git("rev-parse", "--short", values.against)})`);
+      labels.push(refLabel(values.against));
     }
     const basePort = await freePort("127.0.0.1");
     await new Promise<void>((r) => baseline.listen(basePort, "127.0.0.1", r));

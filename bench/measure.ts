@@ -14,6 +14,12 @@ export function git(...args: string[]): string {
   return execFileSync("git", args, { cwd: REPO, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 }
 
+/** A git ref as the benches name it: `main (1a2b3c4)`, or just the short commit when that is the ref. */
+export function refLabel(ref: string): string {
+  const commit = git("rev-parse", "--short", ref);
+  return commit === ref ? ref : `${ref} (${commit})`;
+}
+
 /** Which code is measured: others may commit or edit src/ while the bench runs. */
 export function sourceState(): { commit: string; srcChanges: string } {
   const tryGit = (...args: string[]) => {

@@ -3,7 +3,7 @@
 // runs `certs-bot scan` every few minutes and pays this before the first SSH packet.
 //
 // Side by side, interleaved (every command once a round, the order rotating each round): the floor
-// `node -e 0`, then `certs-bot --help` and `certs-bot scan --help`, run as `node <tmp>/dist/cli.js`
+// `node -e 0`, then `certs-bot --version`, `--help` and `certs-bot scan --help`, run as `node <tmp>/dist/cli.js`
 // from a fresh production build of the working tree (see cli-build.ts). The help paths parse the
 // command line like every command and load what the CLI loads before it runs one. Then a scan of
 // one node whose SSH port refuses the connection: the scan's whole path up to its first SSH packet
@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort } from "../test/lab/ports.js";
 import { buildCli, type BuiltCli } from "./cli-build.js";
-import { CPUS, git, median, sourceState } from "./measure.js";
+import { CPUS, median, refLabel, sourceState } from "./measure.js";
 
 const TARGET_RATIO = 2.5;
 const log = (line: string) => process.stderr.write(`[startup] ${line}\n`);
@@ -63,6 +63,7 @@ async function refusingNode(dir: string): Promise<string> {
 
 function cliSubjects(cli: string, config: string, prefix = ""): Subject[] {
   return [
+    { label: "certs-bot --version", args: ["--version"], code: 0, stdout: /^\d+\.\d+\.\d+\n$/, target: true },
     { label: "certs-bot --help", args: ["--help"], code: 0, stdout: /^Usage: certs-bot \[/, target: true },
     {
       label: "certs-bot scan --help",
@@ -102,7 +103,7 @@ async function main(dir: string, built: BuiltCli[]): Promise<void> {
   const subjects = [floor, ...cliSubjects(built[0]!.cli, config)];
   let against: string | undefined;
   if (values.against !== undefined) {
-    against = `${values.against} (${git("rev-parse", "--short", values.against)})`;
+    against = refLabel(values.against);
     log(`building the CLI of ${against}`);
     built.push(buildCli(values.against));
     subjects.push(...cliSubjects(built[1]!.cli, config, `${values.against}: `));
