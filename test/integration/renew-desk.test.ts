@@ -225,7 +225,7 @@ describe("renewal desk", () => {
     assert.match(lastCard(w), /\*Rejected\* by <@U0BOB> at 2026-11-28 10:00 CET/);
     const late = await approve(w, request.id, "U0DAN");
     assert.ok(!late.ok);
-    assert.match(late.reason, /rejected by <@U0BOB>/);
+    assert.match(late.reason, /rejected by <@U0BOB> at 2026-11-28 10:00 CET;/);
     assert.equal(w.started.length, 0);
     w.clock.now = new Date(NOW.getTime() + MINUTE);
     assert.ok(

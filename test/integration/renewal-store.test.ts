@@ -10,6 +10,9 @@ import { AuditLog, AUDIT_MAXLEN } from "../../src/adapters/store/audit.js";
 import { newRequest, runJobId, type RenewalRequest } from "../../src/core/renew/approval.js";
 import { renderClusterHeld } from "../../src/present/thread.js";
 import { startRedis, type LabRedis } from "../lab/redis.js";
+import { formatDate } from "../../src/present/time.js";
+
+const inUtc = (date: Date): string => formatDate(date, "UTC");
 
 const NOW = new Date("2026-11-28T09:00:00Z");
 const at = (minutes: number) => new Date(NOW.getTime() + minutes * 60_000);
@@ -91,7 +94,7 @@ test("create refuses while pending, approved or running; frees the cluster when 
   const click = await s.applyClick(
     first.id,
     { user: APPROVERS[0]!, userGroups: [], action: "approve" },
-    { cluster: A, rules: ONE, now: at(1) },
+    { cluster: A, rules: ONE, now: at(1), formatTime: inUtc },
   );
   assert.equal(click.ok && click.startRun, true);
   assert.equal(holderState(await s.create(request("cluster-a", 2))), "approved");
@@ -117,7 +120,7 @@ test("20 concurrent approve clicks, requiredApprovals 2: one transition, one sta
       renewals[i % renewals.length]!.applyClick(
         r.id,
         { user, userGroups: [], action: "approve" },
-        { cluster: A, rules: TWO, now: at(1) },
+        { cluster: A, rules: TWO, now: at(1), formatTime: inUtc },
       ),
     ),
   );
@@ -147,7 +150,7 @@ test("20 concurrent approve clicks, requiredApprovals 2: one transition, one sta
   const replay = await renewals[1]!.applyClick(
     r.id,
     { user: saved.approvals[0]!.user, userGroups: [], action: "approve" },
-    { cluster: A, rules: TWO, now: at(2) },
+    { cluster: A, rules: TWO, now: at(2), formatTime: inUtc },
   );
   assert.match(
     replay.ok ? "" : replay.reason,
@@ -166,7 +169,7 @@ test("a request saved with the rules of its time (before they were today's) is j
     s.applyClick(
       legacy.id,
       { user, userGroups: [], action: "approve" },
-      { cluster: A, rules: TWO, now: at(minutes) },
+      { cluster: A, rules: TWO, now: at(minutes), formatTime: inUtc },
     );
   assert.match(refusalOf(await click(requester, 1)), /you requested this renewal/);
   const first = await click(APPROVERS[0]!, 2);
@@ -189,14 +192,14 @@ test("reject releases the cluster lock", async () => {
   const refused = await s.applyClick(
     r.id,
     { user: "U0MALLORY", userGroups: [], action: "reject" },
-    { cluster: B, rules: ONE, now: at(1) },
+    { cluster: B, rules: ONE, now: at(1), formatTime: inUtc },
   );
   assert.equal(refused.ok, false, "a non-approver cannot reject");
   assert.equal(await clients[0]!.get(`${prefix}:renewal-lock:cluster-b`), r.id);
   const rejected = await s.applyClick(
     r.id,
     { user: "U0BOB", userGroups: [], action: "reject", reason: "not now" },
-    { cluster: B, rules: ONE, now: at(2) },
+    { cluster: B, rules: ONE, now: at(2), formatTime: inUtc },
   );
   assert.equal(rejected.ok && rejected.request.state, "rejected");
   assert.equal(await clients[0]!.exists(`${prefix}:renewal-lock:cluster-b`), 0);
@@ -221,7 +224,7 @@ test("expiry releases the cluster lock: by expire(), by a late click, and on the
   const late = await s.applyClick(
     r2.id,
     { user: "U0BOB", userGroups: [], action: "approve" },
-    { cluster: B, rules: ONE, now: at(600) },
+    { cluster: B, rules: ONE, now: at(600), formatTime: inUtc },
   );
   assert.match(late.ok ? "" : late.reason, /expired at/);
   assert.equal((await s.get(r2.id))?.state, "expired", "the late click saved the expiry");
@@ -248,7 +251,7 @@ test("a stale lock (its request gone) is taken over", async () => {
   const missing = await renewals[0]!.applyClick(
     "cluster-a-gone",
     { user: APPROVERS[0]!, userGroups: [], action: "approve" },
-    { cluster: A, rules: ONE, now: at(1) },
+    { cluster: A, rules: ONE, now: at(1), formatTime: inUtc },
   );
   assert.match(missing.ok ? "" : missing.reason, /no longer exists/);
 });

@@ -14,6 +14,7 @@ import {
   type RenewalRequest,
   type ResolvedClick,
 } from "../../src/core/renew/approval.js";
+import { formatDate } from "../../src/present/time.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");
 const MIN = 60_000;
@@ -59,7 +60,13 @@ const ONE: ApprovalRules = { requiredApprovals: 1, allowSelfApproval: false };
 const TWO: ApprovalRules = { requiredApprovals: 2, allowSelfApproval: false };
 const SELF: ApprovalRules = { requiredApprovals: 1, allowSelfApproval: true };
 /** The cluster and rules of today's config at `minutes` after the request. */
-const ctx = (minutes = 1, cluster = A, rules = ONE) => ({ cluster, rules, now: at(minutes) });
+const inUtc = (date: Date): string => formatDate(date, "UTC");
+const ctx = (minutes = 1, cluster = A, rules = ONE) => ({
+  cluster,
+  rules,
+  now: at(minutes),
+  formatTime: inUtc,
+});
 
 function ok(result: ReturnType<typeof decide>) {
   assert.equal(result.ok, true, result.ok ? "" : result.reason);
@@ -215,8 +222,14 @@ test("reaching the count starts exactly one run over any sequence of clicks and 
 test("an expired request refuses every click and reports the expiry to save", () => {
   const r = request();
   const exactly = refused(
-    decide(r, approve("U0BOB"), { cluster: A, rules: ONE, now: r.expiresAt }),
+    decide(r, approve("U0BOB"), { cluster: A, rules: ONE, now: r.expiresAt, formatTime: inUtc }),
     /expired at 2026-11-28 13:00 UTC/,
+  );
+  // The time reads as the caller's formatter writes it: the desk passes the configured zone.
+  const inBerlin = (date: Date): string => formatDate(date, "Europe/Berlin");
+  refused(
+    decide(r, approve("U0BOB"), { cluster: A, rules: ONE, now: r.expiresAt, formatTime: inBerlin }),
+    /expired at 2026-11-28 14:00 CET without enough approvals/,
   );
   assert.equal(exactly.request?.state, "expired");
   assert.deepEqual(exactly.request?.endedAt, r.expiresAt);

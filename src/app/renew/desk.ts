@@ -19,6 +19,7 @@ import {
   isDue,
   newRequest,
   type Click,
+  type DecideContext,
   type RenewalRequest,
 } from "../../core/renew/approval.js";
 import { planRenewal, type PlanResult, type RenewalPlan } from "../../core/renew/plan.js";
@@ -31,6 +32,7 @@ import type {
   RenewalRecords,
 } from "../../core/renew/ports.js";
 import { renderApprovalCard, renderClusterHeld } from "../../present/thread.js";
+import { formatDate } from "../../present/time.js";
 
 export interface RenewalDeskDependencies {
   config: Config;
@@ -175,7 +177,7 @@ export class RenewalDesk {
     const result = await records.applyClick(
       requestId,
       { ...click, userGroups },
-      { cluster, rules, now: this.deps.now() },
+      this.decideContext(cluster, rules),
     );
     if (!result.ok) {
       if (result.request?.state === "expired") await this.expired(result.request);
@@ -225,6 +227,12 @@ export class RenewalDesk {
     if (plan && card) await this.deps.cards.update(card, this.card(plan, request, card.channel));
   }
 
+  /** A click is decided with today's rules, and its refusals name times in the configured zone. */
+  private decideContext(cluster: ClusterConfig, rules: Config["renewal"]): DecideContext {
+    const { timezone } = this.deps.config;
+    return { cluster, rules, now: this.deps.now(), formatTime: (date) => formatDate(date, timezone) };
+  }
+
   private card(plan: RenewalPlan, request: RenewalRequest, channel: string): SlackMessage {
     return renderApprovalCard(plan, request, {
       channel,
@@ -247,7 +255,7 @@ export class RenewalDesk {
     await this.deps.records.applyClick(
       request.id,
       { user: request.requestedBy, userGroups: [], action: "reject", reason },
-      { cluster, rules: this.deps.config.renewal, now: this.deps.now() },
+      this.decideContext(cluster, this.deps.config.renewal),
     );
     await this.deps.audit.append(cluster.name, { kind: "rejected", requestId: request.id, detail: reason });
   }

@@ -85,6 +85,8 @@ export interface DecideContext {
   /** From the current config, not from the time of the request. */
   rules: ApprovalRules;
   now: Date;
+  /** A time as the refusal shows it: in the configured time zone, like the card (present/time.ts). */
+  formatTime(date: Date): string;
 }
 
 /**
@@ -96,9 +98,6 @@ export type DecideResult =
   | { ok: false; reason: string; request?: RenewalRequest };
 
 const MINUTE_MS = 60_000;
-
-/** `2026-11-28 09:00 UTC`: what a refusal shows. */
-const when = (d: Date): string => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 
 const people = (ids: readonly string[]): string => {
   const m = ids.map(mention);
@@ -162,7 +161,7 @@ export const countedApprovals = (request: RenewalRequest, rules: ApprovalRules):
   request.approvals.filter((a) => rules.allowSelfApproval || a.user !== request.requestedBy);
 
 /** Why a request that is no longer pending takes no click, for `user`. */
-function notPending(request: RenewalRequest, user: string): string {
+function notPending(request: RenewalRequest, user: string, when: (date: Date) => string): string {
   const approvedBy = request.approvals.map((a) => a.user);
   const byYou = approvedBy.includes(user);
   switch (request.state) {
@@ -194,7 +193,8 @@ export function decide(request: RenewalRequest, click: ResolvedClick, ctx: Decid
   if (ctx.cluster.name !== request.cluster) {
     return { ok: false, reason: `this request is for ${request.cluster}, not ${ctx.cluster.name}.` };
   }
-  if (request.state !== "pending") return { ok: false, reason: notPending(request, click.user) };
+  const when = ctx.formatTime;
+  if (request.state !== "pending") return { ok: false, reason: notPending(request, click.user, when) };
   const expired = expire(request, now);
   if (expired) {
     return {
