@@ -4,14 +4,14 @@
 // Each folder of src/ is one layer. Bottom to top; a module imports its own layer and the layers
 // below, never one above, not even a type:
 //
-//   config/    the schema, the resolved config's types and its loader
+//   config/    the schema, the resolved config's types and its loader, Slack id rules
 //   core/      the pure domain: kubeadm catalogue and versions, certificates, reports, the judge,
 //              access rules, the alert state machine, renewal plans, approval, run state, steps,
 //              and every port (the interfaces the edges implement) with its data types
-//   present/   what people read: Block Kit types and limits, times and durations, Slack ids and
-//              action ids, every view (Slack, terminal, CLI tables)
-//   app/       use cases over the ports: the command router, the renewal desk, run and executor,
-//              the scan, alert and digest jobs
+//   present/   what people read: Block Kit types and limits, times and durations, action ids,
+//              every view (Slack, terminal, CLI tables)
+//   app/       use cases over the ports: the scan (with its alerts), digest and renewal jobs, the
+//              command router, the button table, the renewal desk, run and executor
 //   adapters/  the edges: store/ (Redis), queue/ (BullMQ), slack/ (Bolt, Web API), nodes/ (SSH,
 //              local, TLS probe, the scan over transports), console/ (the terminal)
 //   main       src/cli.ts and src/service.ts: wire everything together

@@ -11,6 +11,8 @@ const edges = [
   "bullmq",
   "@slack/*",
   "node:child_process",
+  "node:http",
+  "node:https",
   "node:net",
   "node:tls",
   "node:fs",

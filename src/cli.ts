@@ -4,7 +4,7 @@
 //
 // Each command imports the modules it uses when it runs (`await import`): a monitoring plugin runs
 // `scan` every few minutes, and loading Bolt, BullMQ and ioredis for it would take longer than
-// Node's own start. Only commander, pino and the report renderer (exit codes) load up front.
+// Node's own start. Only commander, pino, the report renderer (exit codes) and two small config modules load up front.
 import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
@@ -277,7 +277,7 @@ function buildProgram(): Command {
   const roles: [Role, string][] = [
     [
       "serve",
-      "run everything: schedules, scan and digest workers, and the Slack surface (/certs, App Home) " +
+      "run everything: schedules, scan, digest and renewal workers, and the Slack surface (/certs, App Home) " +
         "when SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set (needs Redis and SLACK_BOT_TOKEN)",
     ],
     ["worker", "run only workers, to scale out on the same Redis (no schedules)"],

@@ -22,7 +22,7 @@ export interface ScannedProgress {
 }
 
 /** What the handler needs of a BullMQ Job. */
-export interface ScanJobLike {
+interface ScanJobLike {
   readonly data: ScanClusterData;
   updateProgress(progress: ScannedProgress): Promise<void>;
 }

@@ -15,7 +15,7 @@ import { nodeAddress } from "../core/transport/address.js";
 const RENEW_ALL_FROM = 4;
 
 /** What a warning is about, as advice needs it. */
-export type AdviceSubject =
+type AdviceSubject =
   | { kind: "certificate"; node: NodeReport; certificate: CertificateReport; level: Status }
   | { kind: "served"; node: NodeReport; level: Status }
   | { kind: "node"; node: NodeReport; level: Status };

@@ -15,7 +15,7 @@
 // (they must match the config's patterns, so `Cluster-A` is malformed, never a near miss).
 //
 // Whether the cluster exists and may be shown here is not the parser's business: that needs the
-// config and the channel, and the router answers it (see checkCluster below and router.ts).
+// config and the channel, and the router answers it (see checkCluster below and app/router.ts).
 import { CERTIFICATE_NAMES, isCertificateName, type CertificateName } from "../core/kubeadm/catalogue.js";
 import { CLUSTER_NAME } from "../config/schema.js";
 import { suggestNames } from "../config/suggest.js";

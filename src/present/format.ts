@@ -1,4 +1,4 @@
-// Small shared pieces of the notify renderers: mrkdwn that cannot be broken by what a node sent us,
+// Small shared pieces of the renderers: mrkdwn that cannot be broken by what a node sent us,
 // block builders that never exceed a per-block limit, line packing and message chunking under
 // Slack's limits. Pure.
 //
@@ -160,7 +160,7 @@ export const withinBudget = (size: Size): boolean =>
 export const fitsBudget = (message: SlackMessage): boolean => withinBudget(sizeOf(message.blocks));
 
 /** Consecutive items that fit one message, and their measure. */
-export interface Chunk<T, S> {
+interface Chunk<T, S> {
   items: [T, ...T[]];
   measure: S;
 }

@@ -1,6 +1,6 @@
 // The slice of Slack's Block Kit that certs-bot posts, and the limits Slack enforces on it.
 //
-// Why our own types instead of @slack/types: the notify core is pure and renders plain data that a
+// Why our own types instead of @slack/types: the views are pure and render plain data that a
 // test can compare and `certs-bot digest --print` can print; these few shapes are all we emit, and
 // they are structurally a subset of @slack/types' KnownBlock (a unit test checks it), so the poster
 // hands them to chat.postMessage as they are.
@@ -8,8 +8,7 @@
 // Why the limits live here: Slack rejects the whole message (invalid_blocks, msg_blocks_too_long)
 // when one text is a character too long, and a warning that fails to post is worse than a long
 // one. The renderers pack their text under these numbers by construction; checkBlockLimits is the
-// independent check that the tests run on every rendered message and that the poster can run as a
-// last-resort guard (on a violation, post `text` alone rather than nothing).
+// independent check that the tests run on every rendered message.
 
 export interface PlainText {
   type: "plain_text";
@@ -70,7 +69,7 @@ export type Block = HeaderBlock | SectionBlock | ContextBlock | DividerBlock | A
 
 /**
  * One chat.postMessage worth of content. Where it goes in a thread (thread_ts, reply_broadcast) is
- * the caller's business: see AlertAction in warnings.ts and renderDigest in digest.ts.
+ * the caller's business: see AlertAction in core/alerts/actions.ts and renderDigest in digest.ts.
  */
 export interface SlackMessage {
   channel: string;

@@ -85,7 +85,7 @@ export function duration(ms: number, style: "precise" | "coarse" | "ago" | "seco
   }
 }
 
-export interface Validity {
+interface Validity {
   /** Null when unknown: the certificate counts as valid since ever. */
   notBefore: Date | null;
   notAfter: Date | null;

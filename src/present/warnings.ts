@@ -1,16 +1,8 @@
 // Warnings in Slack: the alert plan of one cluster after a scan (core/alerts decides what to say)
 // rendered as the messages to post. Pure: no clock, no Redis, no Slack client.
 //
-// Usage (the poster, per cluster, after each scan):
-//   const plan = planAlerts({ cluster, channel, report, state: await load(cluster), scannedAt, timeZone });
-//   let state = plan.state;               // streaks counted, this scan marked as planned
-//   await save(cluster, state);
-//   for (const action of plan.actions) {  // in order: resolutions, warnings, reminders
-//     const { ts } = await chat.postMessage({ ...action.message,
-//       thread_ts: action.threadTs, reply_broadcast: action.broadcast });
-//     state = applyAlert(state, action, ts);
-//     await save(cluster, state);
-//   }
+// The scan job (app/scan-job.ts) posts the actions in order through the poster, saving the state
+// after each (applyAlert), so a retried job carries on where it stopped.
 //
 // Decisions:
 //   - One post per cluster and scan, not per certificate. kubeadm issues a node's certificates in
@@ -88,7 +80,7 @@ export interface PlanInput {
   timeZone: string;
 }
 
-export interface AlertPlan {
+interface AlertPlan {
   /** Resolutions first, then warnings, then reminders: execute in this order. */
   actions: AlertAction<SlackMessage>[];
   /** Save this before posting: streaks counted and the scan marked as planned. */

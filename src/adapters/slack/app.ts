@@ -1,6 +1,7 @@
-// The Slack surface: a Bolt app for `/certs`, App Home and its "Scan now" button, run by
-// `certs-bot serve` next to its workers. The decisions are the pure core's (chat/): this file turns
-// Slack requests into them and their answers back into Slack calls.
+// The Slack surface: a Bolt app for `/certs`, App Home and the buttons (Scan now, Request renewal,
+// Approve, Reject), run by `certs-bot serve` next to its workers. The decisions are the router's
+// (app/router.ts) and the button table's (app/actions.ts): this file turns Slack requests into them
+// and their answers back into Slack calls.
 //
 // Connection (slackSurface): Socket Mode when SLACK_APP_TOKEN is set (no public URL needed), HTTP
 // mode when only SLACK_SIGNING_SECRET is set (PORT, default 3000, endpoint /slack/events for

@@ -1,4 +1,4 @@
-// Executes one node's renewal: its steps (steps/, derived from the plan's NodeSpec) in order, each run
+// Executes one node's renewal: its steps (core/renew/steps/, derived from the plan's NodeSpec) in order, each run
 // and checked by the step itself. On a failure after the node was touched, every started step is
 // undone in reverse order (put back parked manifests, restore the backup), the control plane is
 // restarted with the manifests only if it had been restarted, and the node is checked to be back where

@@ -26,7 +26,7 @@ import {
 import type { AlertLevel, AlertRecord, AlertState } from "./state.js";
 
 /** Where a message goes; the rest of it is the renderer's business. */
-export interface Addressed {
+interface Addressed {
   channel: string;
 }
 

@@ -93,7 +93,7 @@ export interface Reminder {
 }
 
 /** Replies to one thread, the one of `record` (the first item's). */
-export interface Thread<T> {
+interface Thread<T> {
   record: AlertRecord;
   items: T[];
 }
@@ -108,7 +108,7 @@ export interface ReminderThread extends Thread<Reminder> {
   slot: number;
 }
 
-export interface DecideInput {
+interface DecideInput {
   report: ClusterReport;
   state: AlertState;
   /** The scan's time (ScanReport.scannedAt): "now" for every rule, and the scan's identity. */
@@ -116,7 +116,7 @@ export interface DecideInput {
 }
 
 /** What to post, in this order: resolutions, warnings, reminders. */
-export interface AlertDecisions {
+interface AlertDecisions {
   /** Save this before posting: streaks counted and the scan marked as planned. */
   state: AlertState;
   /** Per thread, by key. */

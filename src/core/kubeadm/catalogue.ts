@@ -1,7 +1,8 @@
 // The catalogue of every certificate-bearing file kubeadm leaves on a control-plane node, one
 // declarative entry each (the shape of kubeadm's cmd/kubeadm/app/phases/certs/certlist.go).
 // What the scanner reads, when a file counts as missing and which CA signs what all hang off this
-// table: nothing else in the code names a kubeadm file.
+// table: code names a kubeadm file through it (its entries, SERVED_BY_APISERVER, KUBELET_KUBECONFIG);
+// what remains spelled elsewhere is text for people (advice, findings) and the layout of pki/.
 
 /** Which configured directory an entry's path is relative to. */
 export type BaseDir = "kubernetesDir" | "kubeletPkiDir";
@@ -33,14 +34,14 @@ export type Requirement = "always" | "local-etcd" | "rotating-kubelet" | "never"
  *   (when a warning's advice is specific to the file) what a warning about it says to do, given
  *   the node's name as shown.
  */
-export type Renewal = KubeadmRenewal | NeverRenewed;
-export interface KubeadmRenewal {
+type Renewal = KubeadmRenewal | NeverRenewed;
+interface KubeadmRenewal {
   readonly by: "kubeadm";
   readonly renew: string;
   readonly phase: string;
   readonly since?: number;
 }
-export interface NeverRenewed {
+interface NeverRenewed {
   readonly by: "never";
   readonly why: string;
   readonly repair: string;
@@ -229,7 +230,7 @@ type NotRenewed = Exclude<(typeof ENTRIES)[number], Renewable>;
 
 /** The names of the entries kubeadm re-issues. */
 export type RenewableName = Renewable["name"];
-export type NotRenewedName = NotRenewed["name"];
+type NotRenewedName = NotRenewed["name"];
 
 /** Leaves kubeadm can re-issue, in catalogue order. */
 export const RENEWABLE: readonly RenewableName[] = ENTRIES.filter(

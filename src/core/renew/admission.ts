@@ -4,7 +4,7 @@
 import { isDue, isEnded, type RenewalRequest } from "./approval.js";
 import type { CreateResult } from "./ports.js";
 
-export type Admission =
+type Admission =
   /** Nobody holds the cluster: no holder, or one that has ended (a lock still naming it is stale). */
   | { verdict: "free" }
   /** The holder is pending past its approval window: expire it first, then the cluster is free. */

@@ -2,7 +2,7 @@
 // The executor produces them; the run state, the ports and the thread views read them.
 import type { NodeProgress, StepId } from "./steps/step.js";
 
-/** What a progress event says of its step, in words: views draw the icons (renew/thread.ts). */
+/** What a progress event says of its step, in words: views draw the icons (present/thread.ts). */
 export type StepStatus = "running" | "done" | "failed";
 
 export interface ProgressEvent {

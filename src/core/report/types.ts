@@ -1,5 +1,5 @@
 // What a scan reports. These records are the JSON contract of `certs-bot scan --json` (dates
-// become ISO-8601 UTC strings there) and what later features (store, digest, Slack) consume.
+// become ISO-8601 UTC strings there) and what the store, the digest and the Slack views consume.
 
 export type CertificateStatus =
   "ok" | "warning" | "critical" | "expired" | "not-yet-valid" | "unreadable" | "missing";
