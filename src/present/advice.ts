@@ -9,7 +9,7 @@
 import { isRenewable, notRenewed } from "../core/kubeadm/catalogue.js";
 import type { CertificateReport, NodeReport, Status } from "../core/report/types.js";
 import { code, plain } from "./format.js";
-import { nodeAddress } from "../core/transport/address.js";
+import { nodeWhere } from "../core/transport/address.js";
 
 /** Beyond this many names on one node, `kubeadm certs renew all` reads better than a list. */
 const RENEW_ALL_FROM = 4;
@@ -27,9 +27,7 @@ const RESTART =
 function one(subject: AdviceSubject): { group: string; text: string } {
   const node = code(subject.node.name, 80);
   if (subject.kind === "node") {
-    const where = subject.node.port
-      ? nodeAddress(subject.node.host, subject.node.port)
-      : `${subject.node.host} (local)`;
+    const where = nodeWhere(subject.node);
     return {
       group: "unreachable",
       text:

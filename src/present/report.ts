@@ -2,7 +2,7 @@
 // cluster and node), as JSON, and as a monitoring-plugin exit code. Pure.
 import type { ClusterReport, NodeReport, ScanReport, Status } from "../core/report/types.js";
 import { formatDate, timeLeft } from "./time.js";
-import { nodeAddress } from "../core/transport/address.js";
+import { nodeWhere } from "../core/transport/address.js";
 
 /** Exit codes as monitoring plugins use them. */
 export const EXIT = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
@@ -50,7 +50,7 @@ function table(rows: string[][]): string[] {
 }
 
 function renderNode(node: NodeReport, now: Date, timeZone: string): string[] {
-  const where = node.port ? nodeAddress(node.host, node.port) : `${node.host}, local`;
+  const where = nodeWhere(node);
   const version = node.kubeadmVersion ? ` · kubeadm ${node.kubeadmVersion}` : "";
   const lines = [`  node ${node.name} (${where}) — ${node.status.toUpperCase()}${version}`];
   if (!node.reachable) return [...lines, `    not scanned: ${node.error}`];

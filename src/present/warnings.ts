@@ -45,7 +45,7 @@ import { SERVED_BY_APISERVER } from "../core/kubeadm/catalogue.js";
 import { SERVED, nameOf, type AlertState } from "../core/alerts/state.js";
 import type { Seen, ServedSeen } from "../core/alerts/seen.js";
 import { expiry, formatDate, localDay } from "./time.js";
-import { nodeAddress } from "../core/transport/address.js";
+import { nodeWhere } from "../core/transport/address.js";
 import { adviceFor } from "./advice.js";
 import {
   NOTHING_PACKED,
@@ -236,7 +236,7 @@ const renewButton = (cluster: string): ActionsBlock => ({
 });
 
 const nodeHeading = (node: NodeReport): string => {
-  const where = node.port ? nodeAddress(node.host, node.port) : `${node.host}, local`;
+  const where = nodeWhere(node);
   return `*Node ${code(node.name, 80)}* (${plain(where, 120)})`;
 };
 

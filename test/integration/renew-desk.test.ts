@@ -248,9 +248,11 @@ describe("renewal desk", () => {
     assert.match(late.reason, /expired/);
     assert.equal(w.started.length, 0);
     assert.ok((await w.desk.request({ cluster: w.cluster, userId: "U0ALICE" })).ok);
-    assert.ok(
-      (await w.audit.latest("prod", 50)).some((e) => e.kind === "expired" && e.requestId === request.id),
+    const expiry = (await w.audit.latest("prod", 50)).find(
+      (e) => e.kind === "expired" && e.requestId === request.id,
     );
+    // The audit says when, in the configured time zone, as the card and `/certs audit` do.
+    assert.equal(expiry?.detail, "no 1 approval(s) by 2026-11-28 11:00 CET");
   });
 
   test("a card that cannot be posted withdraws its request, so the cluster is not blocked", async () => {

@@ -246,7 +246,7 @@ export class RenewalDesk {
     await this.deps.audit.append(request.cluster, {
       kind: "expired",
       requestId: request.id,
-      detail: `no ${this.deps.config.renewal.requiredApprovals} approval(s) by ${request.expiresAt.toISOString()}`,
+      detail: `no ${this.deps.config.renewal.requiredApprovals} approval(s) by ${formatDate(request.expiresAt, this.deps.config.timezone)}`,
     });
     await this.refreshCard(request);
   }

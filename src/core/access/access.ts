@@ -5,6 +5,7 @@
 // (users or user groups) may request scans and renewals, only its `approvers` approve them. An
 // empty list means nobody. Every refusal carries a reason a person can act on.
 import type { ClusterConfig, Config } from "../../config/load.js";
+import { SLACK_ID } from "../../config/slack-ids.js";
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
 
@@ -16,8 +17,11 @@ const ALLOWED: Decision = { allowed: true };
 /** How many people a refusal names to ask; the rest are counted. */
 const MAX_NAMED = 5;
 
+/** Principals in the config are users (U…/W…) or user groups (S…): the config validated which. */
+const isGroup = (id: string): boolean => SLACK_ID.usergroup.test(id);
+
 /** A Slack mention of a user (U…/W…) or user group (S…) id. Ids come from the validated config. */
-export const mention = (id: string): string => (id.startsWith("S") ? `<!subteam^${id}>` : `<@${id}>`);
+export const mention = (id: string): string => (isGroup(id) ? `<!subteam^${id}>` : `<@${id}>`);
 
 /** `<@U1>, <!subteam^S1> or <@U2>`, at most MAX_NAMED, then `and 3 more`. */
 function whoToAsk(ids: readonly string[]): string {
@@ -31,7 +35,7 @@ function whoToAsk(ids: readonly string[]): string {
 /** Is `userId`, or one of the user groups they belong to, on `list`? */
 function onList(list: readonly string[], userId: string, userGroups: readonly string[]): boolean {
   if (!userId) return false;
-  return list.some((id) => (id.startsWith("S") ? userGroups.includes(id) : id === userId));
+  return list.some((id) => (isGroup(id) ? userGroups.includes(id) : id === userId));
 }
 
 /**
@@ -39,7 +43,7 @@ function onList(list: readonly string[], userId: string, userGroups: readonly st
  * is listed by name, else every group listed.
  */
 export function groupsToCheck(list: readonly string[], userId: string): string[] {
-  return list.includes(userId) ? [] : list.filter((id) => id.startsWith("S"));
+  return list.includes(userId) ? [] : list.filter(isGroup);
 }
 
 export function canView(cluster: ClusterConfig, channelId: string): Decision {
@@ -109,7 +113,7 @@ export const hasRole = (cluster: ClusterConfig, userId: string, userGroups: read
 /** Every user group (S…) named as an operator or approver of some cluster. */
 export function roleGroups(config: Config): string[] {
   const ids = config.clusters.flatMap((c) => [...c.operators, ...c.approvers]);
-  return [...new Set(ids.filter((id) => id.startsWith("S")))];
+  return [...new Set(ids.filter(isGroup))];
 }
 
 /**

@@ -7,3 +7,7 @@ export function nodeAddress(host: string, port?: number): string {
   if (port === undefined) return host;
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
+
+/** Where a scanned node is, for people: its SSH address, or `host, local` for the local transport. */
+export const nodeWhere = (node: { host: string; port?: number | undefined }): string =>
+  node.port ? nodeAddress(node.host, node.port) : `${node.host}, local`;
