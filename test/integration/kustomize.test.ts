@@ -1,14 +1,17 @@
-// The Kubernetes manifests (deploy/kubernetes/) as `kubectl kustomize` renders them: the base and the
-// example overlay. Every object is validated against the Kubernetes OpenAPI schemas (kubernetes-models)
-// and the ServiceMonitor against the prometheus-operator CRD schema (@kubernetes-models/prometheus-operator);
-// then what the manifests say must agree with the code and the image: env names, ports, probes, the
-// config path, the non-root user and the SSH paths of the mounted clusters.yaml.
+// The Kubernetes manifests (deploy/kubernetes/) as `kubectl kustomize` renders them: the base and
+// the example overlay. Every object is validated against the Kubernetes OpenAPI schemas
+// (kubernetes-models) and the ServiceMonitor against the prometheus-operator CRD schema
+// (@kubernetes-models/prometheus-operator); unknown fields, which those schemas allow, are caught
+// by TypeScript against the same packages' interfaces. Then what the manifests say must agree with
+// the code and the image: env names, ports, probes, the config path, the non-root user and the SSH
+// paths of the mounted clusters.yaml.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 import { parseAllDocuments } from "yaml";
 import { Deployment, type IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import { ConfigMap, type IConfigMap } from "kubernetes-models/v1/ConfigMap";
@@ -38,14 +41,55 @@ interface KubeObject {
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
 }
 
-/** Each kind the manifests may contain, with the model whose validate() applies its schema. */
-const MODELS: Record<string, new (data: never) => { validate(): void }> = {
-  "apps/v1/Deployment": Deployment,
-  "v1/ConfigMap": ConfigMap,
-  "v1/Namespace": Namespace,
-  "v1/Service": Service,
-  "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
+/**
+ * Each kind the manifests may contain: the model whose validate() applies its schema, and the module
+ * of its interface for the unknown-field check (the schemas allow unknown fields; TypeScript's
+ * excess-property check on an object literal does not).
+ */
+const MODELS: Record<string, { model: new (data: never) => { validate(): void }; module: string }> = {
+  "apps/v1/Deployment": { model: Deployment, module: "kubernetes-models/apps/v1/Deployment" },
+  "v1/ConfigMap": { model: ConfigMap, module: "kubernetes-models/v1/ConfigMap" },
+  "v1/Namespace": { model: Namespace, module: "kubernetes-models/v1/Namespace" },
+  "v1/Service": { model: Service, module: "kubernetes-models/v1/Service" },
+  "monitoring.coreos.com/v1/ServiceMonitor": {
+    model: ServiceMonitor,
+    module: "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor",
+  },
 };
+
+/** Type errors of `const x: I<Kind> = <object>` for each object: a misspelt or unknown field is one. */
+function unknownFields(objs: KubeObject[]): string[] {
+  const file = path.join(root, "test/integration/rendered-manifests.ts");
+  const text = objs
+    .map(
+      (o, i) => `import type { I${o.kind} as T${i} } from "${MODELS[`${o.apiVersion}/${o.kind}`]?.module}";
+export const o${i}: T${i} = ${JSON.stringify(o)};`,
+    )
+    .join("\n");
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    skipLibCheck: true,
+    types: [],
+  };
+  const host = ts.createCompilerHost(options);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.getSourceFile = (name, language, ...rest) =>
+    name === file ? ts.createSourceFile(name, text, language) : getSourceFile(name, language, ...rest);
+  host.fileExists = (name) => name === file || fileExists(name);
+  host.readFile = (name) => (name === file ? text : readFile(name));
+  return ts.getPreEmitDiagnostics(ts.createProgram([file], options, host)).map((d) => {
+    const index = Number(
+      /^(?:import type .* as T|export const o)(\d+)/.exec(
+        d.file?.text.split("\n")[d.file.getLineAndCharacterOfPosition(d.start ?? 0).line] ?? "",
+      )?.[1],
+    );
+    const obj = objs[Math.floor(index)];
+    return `${obj?.kind} ${obj?.metadata.name}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
+  });
+}
 
 function render(dir: string): KubeObject[] {
   const out = execFileSync("kubectl", ["kustomize", path.join(root, dir)], { encoding: "utf8" });
@@ -114,10 +158,11 @@ for (const [name, objs] of Object.entries(rendered)) {
   test(`${name}: every object is valid against its Kubernetes (or CRD) schema`, { skip }, () => {
     assert.ok(objs.length > 0);
     for (const obj of objs) {
-      const Model = MODELS[`${obj.apiVersion}/${obj.kind}`];
-      assert.ok(Model, `${obj.kind} ${obj.metadata.name}: no schema for ${obj.apiVersion}`);
-      assert.doesNotThrow(() => new Model(obj as never).validate(), `${obj.kind} ${obj.metadata.name}`);
+      const kind = MODELS[`${obj.apiVersion}/${obj.kind}`];
+      assert.ok(kind, `${obj.kind} ${obj.metadata.name}: no schema for ${obj.apiVersion}`);
+      assert.doesNotThrow(() => new kind.model(obj as never).validate(), `${obj.kind} ${obj.metadata.name}`);
     }
+    assert.deepEqual(unknownFields(objs), []);
   });
 
   test(
