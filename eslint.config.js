@@ -1,11 +1,10 @@
-// One lint config for the whole repo: typescript-eslint's recommended rules, plus the house rule
-// that the pure core never imports an edge (see docs/architecture.md).
+// One lint config for the whole repo: typescript-eslint's recommended rules, plus the house rules
+// (docs/architecture.md, "Layers"): core/ and present/ are pure, and app/ reaches the world only
+// through ports, so none of them imports an I/O package or an I/O module of Node.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-const edges = [
-  "**/adapters/**",
-  "**/app/**",
+const io = [
   "ssh2",
   "ioredis",
   "bullmq",
@@ -18,6 +17,17 @@ const edges = [
   "node:fs",
   "node:fs/promises",
 ];
+
+/** typescript-eslint's variant, so a type-only import (a record's shape, pino's Logger) stays allowed. */
+const noImports = (files, groups, message) => ({
+  files,
+  rules: {
+    "@typescript-eslint/no-restricted-imports": [
+      "error",
+      { patterns: groups.map((group) => ({ group: [group], message, allowTypeImports: true })) },
+    ],
+  },
+});
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/"] },
@@ -33,20 +43,10 @@ export default tseslint.config(
     // A function that does not fit on a screen hides its steps: split it into named ones.
     rules: { "max-lines-per-function": ["error", { max: 80, IIFEs: true }] },
   },
-  {
-    files: ["src/core/**", "src/present/**"],
-    // typescript-eslint's variant, so a type-only import (a record's shape) stays allowed.
-    rules: {
-      "@typescript-eslint/no-restricted-imports": [
-        "error",
-        {
-          patterns: edges.map((group) => ({
-            group: [group],
-            message: "the pure core imports no I/O",
-            allowTypeImports: true,
-          })),
-        },
-      ],
-    },
-  },
+  noImports(
+    ["src/core/**", "src/present/**"],
+    [...io, "**/adapters/**", "**/app/**"],
+    "the pure core imports no I/O",
+  ),
+  noImports(["src/app/**"], [...io, "**/adapters/**"], "a use case reaches I/O through a port"),
 );

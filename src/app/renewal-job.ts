@@ -32,7 +32,7 @@ export interface RenewalJobHandlerDependencies {
   audit: AuditTrail;
   lease: ExecutionLease;
   /** The cluster's nodes as a run reaches them. */
-  nodes(cluster: ClusterConfig): Pick<RunDependencies, "transportFor" | "rescan" | "probe">;
+  nodes(cluster: ClusterConfig): Pick<RunDependencies, "transportFor" | "rescan" | "probe" | "health">;
   /** The run's voice in the thread of the approval card at `card`; `onFinished` after its summary. */
   threadReporter(card: CardLocation, requestId: string, onFinished: () => Promise<void>): RunReporter;
   /** Redraws the request's approval card (RenewalDesk.refreshCard). */

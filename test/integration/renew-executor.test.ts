@@ -33,6 +33,7 @@ import {
 } from "../lab/control-plane.js";
 import { freePort, labAddress } from "../lab/ports.js";
 import { newClusterPki, writeLabNode, type LabNode } from "../lab/tree.js";
+import { apiserverHealthy } from "../../src/adapters/nodes/health.js";
 
 const DAY = 86_400_000;
 let root: string;
@@ -122,6 +123,7 @@ function run(
   const execution = executeNodePlan(plan, {
     transport: lab.transport,
     probe: probeServedCertificate,
+    health: apiserverHealthy,
     rescan: rescan(lab),
     onProgress: (event, progress) => {
       events.push(event);

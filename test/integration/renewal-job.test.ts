@@ -55,6 +55,7 @@ function harness(lease?: ExecutionLease): Harness {
       transportFor: () => assert.fail("no node is reached"),
       rescan: () => assert.fail("no node is rescanned"),
       probe: () => assert.fail("no apiserver is probed"),
+      health: () => assert.fail("no apiserver is asked"),
     }),
     threadReporter: (card, requestId, onFinished) => {
       const reporter = new RecordingReporter();

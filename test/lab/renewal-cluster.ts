@@ -27,6 +27,7 @@ import { freePort } from "./ports.js";
 import { labTransport, renewalLabNode, type RenewalLabNode } from "./renewal-lab.js";
 import { ensureLabUsers, startSshd, writeKnownHosts, type LabSshd } from "./sshd.js";
 import { newClusterPki, type CertName } from "./tree.js";
+import { apiserverHealthy } from "../../src/adapters/nodes/health.js";
 
 export interface LabNodeDef {
   name: string;
@@ -133,6 +134,7 @@ export async function startLabCluster(spec: LabClusterSpec): Promise<LabCluster>
 export interface LabNodeAccess {
   transportFor(node: Pick<NodePlan, "node">): Transport;
   rescan(node: Pick<NodePlan, "node">): Promise<NodeReport>;
+  health(url: string, timeoutMs: number): Promise<boolean>;
 }
 
 /**
@@ -165,6 +167,7 @@ export function labNodeAccess(config: Config, options: { toolsFirst?: string } =
         now: () => new Date(),
       });
     },
+    health: apiserverHealthy,
   };
 }
 

@@ -9,6 +9,7 @@ import { worstOf, type ClusterReport, type NodeReport, type ScanReport } from ".
 import { LocalTransport } from "./local.js";
 import { SshConnector } from "./ssh.js";
 import { probeServedCertificate } from "./tls-probe.js";
+import { apiserverHealthy } from "./health.js";
 import type { Transport } from "../../core/transport/transport.js";
 import { suggestNames } from "../../config/suggest.js";
 import { judgeNode, unreachableNode } from "../../core/scan/judge.js";
@@ -106,6 +107,7 @@ export function nodeAccess(cluster: ClusterConfig, deps: ScanDependencies) {
     transportFor: (node: { node: string }): Transport => deps.transportFor(nodeConfig(node)),
     rescan: (node: { node: string }): Promise<NodeReport> => scanNode(nodeConfig(node), cluster, deps),
     probe: deps.probe,
+    health: apiserverHealthy,
   };
 }
 

@@ -8,7 +8,6 @@
 // effect is never run again. Before every step that changes the node, `guard` confirms this run still
 // holds the cluster; when it throws, the run stops at once and touches nothing more.
 import { createHash } from "node:crypto";
-import { request } from "node:https";
 import type { NodeReport } from "../../core/report/types.js";
 import type { ServedObservation } from "../../core/certs/served.js";
 import { TransportError, type Transport } from "../../core/transport/transport.js";
@@ -39,8 +38,8 @@ export interface ExecutorDependencies {
   now(): Date;
   sleep(ms: number): Promise<void>;
   resumeFrom?: NodeProgress;
-  /** GET the health URL (default: node https, rejectUnauthorized false): 200 with body "ok". */
-  health?(url: string, timeoutMs: number): Promise<boolean>;
+  /** GET the apiserver's health URL: 200 with body "ok" (adapters/nodes/health.ts). */
+  health(url: string, timeoutMs: number): Promise<boolean>;
   /** Bounded waits in ms (default: the plan's WAITS), the poll interval, how long to retry a lost node. */
   waits?: { containersGoneMs?: number; readyMs?: number; pollMs?: number; reconnectMs?: number };
   /** Before every step that changes the node (and before a rollback): throws when the run lost the cluster. */
@@ -73,20 +72,6 @@ export function excerptOf(text: string): string {
 
 const sha256Hex = (der: Uint8Array): string => createHash("sha256").update(der).digest("hex");
 
-function defaultHealth(url: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request(url, { rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => resolve(res.statusCode === 200 && body.trim() === "ok"));
-      res.on("error", () => resolve(false));
-    });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(false));
-    req.end();
-  });
-}
-
 // --- The node context --------------------------------------------------------------------------
 
 function nodeContext(plan: NodePlan, progress: NodeProgress, deps: ExecutorDependencies): StepContext {
@@ -96,7 +81,7 @@ function nodeContext(plan: NodePlan, progress: NodeProgress, deps: ExecutorDepen
     pollMs: deps.waits?.pollMs ?? 500,
     reconnectMs: deps.waits?.reconnectMs ?? 60_000,
   };
-  const health = deps.health ?? defaultHealth;
+  const { health } = deps;
   const url = new URL(plan.spec.healthUrl);
   const probeHost = url.hostname.replace(/^\[|\]$/g, "");
   const probePort = Number(url.port || 443);

@@ -54,6 +54,7 @@ export interface RunDependencies {
   /** A fresh scan of that node (files and served certificate). */
   rescan(node: NodePlan): Promise<NodeReport>;
   probe: ExecutorDependencies["probe"];
+  health: ExecutorDependencies["health"];
   /** Persists the state (the job's data); awaited after every event, before anything is shown. */
   save(state: RunState): Promise<void>;
   now(): Date;
@@ -239,6 +240,7 @@ class Attempt {
     return executeNodePlan(node, {
       transport: deps.transportFor(node),
       probe: deps.probe,
+      health: deps.health,
       rescan: () => deps.rescan(node),
       onProgress: (event, progress) => this.record(event, progress),
       guard: async () => {
