@@ -5,7 +5,7 @@
 // A button for an existing use case is one entry; a new use case is a method of ButtonUses too.
 // The renewal answers both surfaces show are worded here once.
 import type { ChatBackend } from "../core/chat/backend.js";
-import type { Config } from "../config/load.js";
+import { findCluster, type Config } from "../config/load.js";
 import type { Click } from "../core/renew/approval.js";
 import type { RouterDecision } from "./router.js";
 import {
@@ -63,7 +63,7 @@ export async function answerRenewal(
   userId: string,
 ): Promise<ChatReply> {
   const { node, certs } = renewal;
-  const cluster = config.clusters.find((c) => c.name === renewal.cluster)!; // the router found it
+  const cluster = findCluster(config, renewal.cluster)!; // the router found it
   const outcome = await backend.requestRenewal({
     cluster,
     userId,

@@ -14,7 +14,7 @@
 // `audit` and `renew`'s answers are ephemeral too (the plan itself goes to the cluster's channel as
 // the approval card); `list`, `status` and `scan` answer in the channel, where the team can see
 // them (the channel is a viewer of every cluster shown).
-import type { Config } from "../config/load.js";
+import { findCluster, type Config } from "../config/load.js";
 import type { AuditEntry } from "../core/renew/ports.js";
 import type { StoredScan } from "../core/report/types.js";
 import { renderAudit } from "../present/thread.js";
@@ -90,7 +90,7 @@ export function auditNeeded(request: Pick<CommandRequest, "text" | "channelId">,
 }
 
 const shownHere = (name: string, channelId: string, config: Config): string[] => {
-  const cluster = config.clusters.find((c) => c.name === name);
+  const cluster = findCluster(config, name);
   return cluster && canView(cluster, channelId).allowed ? [cluster.name] : [];
 };
 
@@ -105,7 +105,7 @@ export function groupsNeeded(
   const parsed = parseCommand(request.text);
   if (!parsed.ok || (parsed.command.kind !== "scan" && parsed.command.kind !== "renew")) return [];
   const [name] = shownHere(parsed.command.cluster, request.channelId, config);
-  const cluster = config.clusters.find((c) => c.name === name);
+  const cluster = name === undefined ? undefined : findCluster(config, name);
   return cluster ? groupsToCheck(cluster.operators, request.userId) : [];
 }
 
@@ -158,7 +158,7 @@ function clusterCommand(
   visible: readonly string[],
 ): RouterDecision {
   const { config, latest, now } = deps;
-  const cluster = config.clusters.find((c) => c.name === command.cluster);
+  const cluster = findCluster(config, command.cluster);
   if (!cluster) {
     const error = checkCluster(command.cluster, visible);
     // checkCluster cannot pass a name that is not configured, since visible ⊆ configured.

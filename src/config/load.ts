@@ -84,9 +84,13 @@ export function clusterChannel(config: Config, cluster: ClusterConfig): string |
   return cluster.channel ?? config.slack?.digestChannel ?? null;
 }
 
+/** The configured cluster of that name, if any. */
+export const findCluster = (config: Config, name: string): ClusterConfig | undefined =>
+  config.clusters.find((c) => c.name === name);
+
 /** The cluster a job names; one no longer in the configuration fails the job. */
 export function configuredCluster(config: Config, name: string): ClusterConfig {
-  const cluster = config.clusters.find((c) => c.name === name);
+  const cluster = findCluster(config, name);
   if (!cluster) throw new Error(`cluster ${name} is not in the configuration`);
   return cluster;
 }

@@ -13,7 +13,7 @@ import { createInterface } from "node:readline";
 import type { ChatReply } from "../../present/slack-types.js";
 import type { Logger } from "pino";
 import { visibleClusters } from "../../core/access/access.js";
-import type { Config } from "../../config/load.js";
+import { findCluster, type Config } from "../../config/load.js";
 import type { RenewalRequest } from "../../core/renew/approval.js";
 import { runRenewal } from "../../app/renew/run.js";
 import { renderRunStatus, renderRunSummary, renderStepReply } from "../../present/thread.js";
@@ -173,7 +173,7 @@ async function runInConsole(
 ): Promise<void> {
   const { config } = backend;
   const plan = await backend.records.loadPlan(request.id);
-  const cluster = config.clusters.find((c) => c.name === request.cluster);
+  const cluster = findCluster(config, request.cluster);
   if (!plan || !cluster) return;
   await runRenewal(
     { request, plan },

@@ -4,7 +4,7 @@
 import type { Logger } from "pino";
 import { CertificateCache } from "../../core/certs/certificate.js";
 import type { ServedObservation } from "../../core/certs/served.js";
-import type { ClusterConfig, Config, NodeConfig } from "../../config/load.js";
+import { findCluster, type ClusterConfig, type Config, type NodeConfig } from "../../config/load.js";
 import { worstOf, type ClusterReport, type NodeReport, type ScanReport } from "../../core/report/types.js";
 import { LocalTransport } from "./local.js";
 import { SshConnector } from "./ssh.js";
@@ -116,7 +116,7 @@ export class UnknownClusterError extends OperatorError {}
 export function selectClusters(config: Config, names: readonly string[]): ClusterConfig[] {
   if (names.length === 0) return config.clusters;
   return names.map((name) => {
-    const cluster = config.clusters.find((c) => c.name === name);
+    const cluster = findCluster(config, name);
     if (!cluster) {
       const close = suggestNames(
         name,

@@ -22,7 +22,7 @@ import {
   type SlackCommandMiddlewareArgs,
 } from "@slack/bolt";
 import type { Logger } from "pino";
-import type { ClusterConfig, Config } from "../../config/load.js";
+import { findCluster, type ClusterConfig, type Config } from "../../config/load.js";
 import type { ScanTicket } from "../../core/chat/backend.js";
 import type { Click } from "../../core/renew/approval.js";
 import { canOperate, groupsToCheck, type OperatorAction } from "../../core/access/access.js";
@@ -266,7 +266,7 @@ export class SlackApp {
     what: OperatorAction,
     gone = ".",
   ): Promise<{ ok: true; cluster: ClusterConfig } | { ok: false; refusal: ChatReply }> {
-    const cluster = this.options.config.clusters.find((c) => c.name === value);
+    const cluster = findCluster(this.options.config, value ?? "");
     if (!cluster) {
       const name = code(value ?? "", 80);
       return {

@@ -9,7 +9,7 @@
 // (no cache; when Slack cannot answer, the click is refused and nothing is recorded), and the
 // approval rules are the loaded config's, not those in force when the request was made. The card
 // shows the rules of the config that drew it last; it is redrawn at every click, expiry and run end.
-import type { ClusterConfig, Config } from "../../config/load.js";
+import { findCluster, type ClusterConfig, type Config } from "../../config/load.js";
 import { groupsToCheck } from "../../core/access/access.js";
 import { admission } from "../../core/renew/admission.js";
 import type { SlackMessage } from "../../present/slack-types.js";
@@ -143,7 +143,7 @@ export class RenewalDesk {
   async click(requestId: string, click: Click): Promise<ClickOutcome> {
     const { config, records, audit } = this.deps;
     const stored = await records.get(requestId);
-    const cluster = stored && config.clusters.find((c) => c.name === stored.cluster);
+    const cluster = stored && findCluster(config, stored.cluster);
     if (!stored || !cluster) {
       return {
         ok: false,
