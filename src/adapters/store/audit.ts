@@ -10,17 +10,15 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { redisKey } from "./store.js";
 import type { AuditEntry, AuditInput, AuditKind } from "../../core/renew/ports.js";
+import { scrubSecrets } from "../../core/secrets.js";
 
 export const AUDIT_MAXLEN = 1000;
 export const AUDIT_TTL_S = 365 * 86_400;
 export const DETAIL_MAX = 1000;
 
-const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g;
-const SLACK_TOKEN = /\bxox[abposr]-[A-Za-z0-9-]+/g;
-
 /** What `append` writes for a detail: masked and bounded. */
 export function sanitize(detail: string): string {
-  const masked = detail.replace(PRIVATE_KEY, "[private key removed]").replace(SLACK_TOKEN, "[token removed]");
+  const masked = scrubSecrets(detail);
   return masked.length > DETAIL_MAX ? `${masked.slice(0, DETAIL_MAX - 1)}…` : masked;
 }
 

@@ -25,6 +25,7 @@ import {
   type StepId,
 } from "../../core/renew/steps/step.js";
 import { waitServing } from "../../core/renew/steps/verify.js";
+import { scrubSecrets } from "../../core/secrets.js";
 import type { NodeExecution, ProgressEvent, StepOutcome } from "../../core/renew/progress.js";
 
 const EXCERPT_CHARS = 1_500;
@@ -48,25 +49,9 @@ export interface ExecutorDependencies {
 
 // --- Output ------------------------------------------------------------------------------------
 
-const SECRETS: [RegExp, string][] = [
-  [
-    /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
-    "[private key]",
-  ],
-  [/\b(client-key-data|token|password|secret)(["']?\s*[:=]\s*)\S+/gi, "$1$2[redacted]"],
-  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g, "$1 [redacted]"],
-  [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, "[jwt]"],
-  [/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/g, "[bootstrap token]"],
-];
-
-/** Anything that looks like a private key or a token, replaced. */
-export function scrub(text: string): string {
-  return SECRETS.reduce((t, [re, by]) => t.replace(re, by), text);
-}
-
 /** The tail of some output, scrubbed (scrubbed first, so a key cut in half is still caught). */
-export function excerptOf(text: string): string {
-  const clean = scrub(text).trim();
+function excerptOf(text: string): string {
+  const clean = scrubSecrets(text).trim();
   return clean.length > EXCERPT_CHARS ? `…${clean.slice(-EXCERPT_CHARS)}` : clean;
 }
 
@@ -115,7 +100,7 @@ function nodeContext(plan: NodePlan, progress: NodeProgress, deps: ExecutorDepen
       }
       const out = result.stdout + (result.stderr ? `\n${result.stderr}` : "");
       if (result.code !== 0) {
-        const last = scrub(result.stderr.trim().split("\n").slice(-1)[0] ?? "").slice(0, 300);
+        const last = scrubSecrets(result.stderr.trim().split("\n").slice(-1)[0] ?? "").slice(0, 300);
         throw new StepFailure(
           `${what} failed (exit status ${result.code ?? "signal"})${last ? `: ${last}` : ""}`,
           excerptOf(out),
