@@ -7,13 +7,14 @@
 // the plan and creates no request, so nothing anyone types can change a node.
 import type { ChatBackend, ScanTicket } from "../../core/chat/backend.js";
 import type { ChatReply } from "../../present/slack-types.js";
-import type { ClusterConfig, Config } from "../../config/load.js";
+import { configuredCluster, type ClusterConfig, type Config } from "../../config/load.js";
 import type { Click, RenewalRequest } from "../../core/renew/approval.js";
 import { RenewalDesk } from "../../app/renew/desk.js";
 import type { AskOutcome, AuditEntry, AuditTrail, ClickOutcome, RenewalAsk } from "../../core/renew/ports.js";
 import { renderPlanBlocks } from "../../present/renewal.js";
 import { renderRenewalRefused } from "../../present/thread.js";
-import { scanClusters, selectClusters, type ScanDependencies } from "../nodes/scan.js";
+import { scanClusters, type ScanDependencies } from "../nodes/scan.js";
+import { freshScan } from "../../app/scan-job.js";
 import type { StoredScan } from "../../core/report/types.js";
 import { MemoryAudit, MemoryRenewals } from "./renewals.js";
 
@@ -124,17 +125,12 @@ export class InMemoryBackend implements ChatBackend {
     return this.desk.click(requestId, click);
   }
 
-  private async scan(name: string): Promise<StoredScan> {
+  /** The same fresh scan as the service's, kept in this session's memory. */
+  private scan(name: string): Promise<StoredScan> {
     const { config, scanDependencies } = this.options;
-    const started = Date.now();
-    const report = await scanClusters(config, selectClusters(config, [name]), scanDependencies);
-    const scan: StoredScan = {
-      cluster: name,
-      scannedAt: report.scannedAt,
-      durationMs: Date.now() - started,
-      report: report.clusters[0]!,
-    };
-    this.scans.set(name, scan);
-    return scan;
+    return freshScan(configuredCluster(config, name), {
+      scan: (cluster) => scanClusters(config, [cluster], scanDependencies),
+      archive: { saveScan: async (scan) => void this.scans.set(name, scan) },
+    });
   }
 }
