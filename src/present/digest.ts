@@ -21,7 +21,7 @@
 //   valid now breaks TLS just the same); unreachable includes unreadable and missing files (we
 //   cannot tell when they expire: something to look at, as an unreachable node; the exit code
 //   folds them the same way); and "not scanned yet" for a cluster without a report.
-import { worstOf, type ClusterReport, type Status } from "../core/report/types.js";
+import type { ClusterReport, Status } from "../core/report/types.js";
 import { duration, formatDate, localDay, timeLeft } from "./time.js";
 import {
   STATUS_EMOJI,
@@ -36,7 +36,7 @@ import {
   truncate,
 } from "./format.js";
 import { BLOCK_LIMITS, TEXT_BUDGET, blockTextLength, type Block, type SlackMessage } from "./slack-types.js";
-import { compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
+import { clusterStatus, compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
 
 export interface DigestCluster {
   name: string;
@@ -105,11 +105,7 @@ function row(cluster: DigestCluster): Row {
   const { name, report, scannedAt } = cluster;
   if (!report) return { name, status: "ok", bucket: "not-scanned", scannedAt, others: 0 };
   const found = rankConcerns(report, { includeOk: false });
-  const status = worstOf([
-    report.status,
-    ...report.nodes.map((n) => n.status),
-    ...found.map((f) => f.status),
-  ]);
+  const status = clusterStatus(report, found[0]);
   return {
     name,
     status,

@@ -12,7 +12,6 @@ import {
   severity,
   worstOf,
   type CertificateReport,
-  type ClusterReport,
   type NodeReport,
   type Status,
   type StoredScan,
@@ -29,7 +28,7 @@ import {
   plain,
   section,
 } from "./format.js";
-import { compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
+import { clusterStatus, compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
 import type { Block, ChatReply, SlackMessage } from "./slack-types.js";
 import { USAGE, type CommandError, type Subcommand } from "./command.js";
 
@@ -44,10 +43,6 @@ const scanAge = (scan: StoredScan | null, now: Date): string =>
 
 // ---------------------------------------------------------------------------------------------
 // The worst thing about a cluster (list, scan-done).
-
-function clusterStatus(report: ClusterReport, worst: Concern | undefined): Status {
-  return worstOf([report.status, ...report.nodes.map((n) => n.status), ...(worst ? [worst.status] : [])]);
-}
 
 function worstDetail(worst: Concern, now: Date): string {
   const what = code(worst.label, 140);

@@ -1,6 +1,6 @@
 // What is worst about a cluster, in one place for every view that names it (the digest line,
 // `/certs list`, a finished scan).
-import { hasApiserverDrift, severity, type ClusterReport, type Status } from "../report/types.js";
+import { hasApiserverDrift, severity, worstOf, type ClusterReport, type Status } from "../report/types.js";
 import { SERVED, alertKey } from "./state.js";
 
 export interface Concern {
@@ -55,6 +55,11 @@ export function rankConcerns(report: ClusterReport, { includeOk }: { includeOk: 
 }
 
 /** A cluster in a list: its worst status and concern; a null status when it was never scanned. */
+/** A cluster's status as every view shows it: its own, its nodes', and its worst concern's. */
+export function clusterStatus(report: ClusterReport, worst: Concern | undefined): Status {
+  return worstOf([report.status, ...report.nodes.map((n) => n.status), ...(worst ? [worst.status] : [])]);
+}
+
 export interface RankedCluster {
   name: string;
   status: Status | null;
