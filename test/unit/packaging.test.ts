@@ -184,7 +184,16 @@ function loadCompose(): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
-type Service = { build?: unknown; volumes?: unknown };
+type Service = {
+  build?: unknown;
+  volumes?: unknown;
+  command?: unknown;
+  environment?: Record<string, unknown>;
+  depends_on?: unknown;
+  healthcheck?: { test?: unknown };
+  read_only?: unknown;
+  tmpfs?: unknown;
+};
 
 function services(compose: Record<string, unknown>): [string, Service][] {
   return Object.entries((compose.services ?? {}) as Record<string, Service>);
@@ -510,4 +519,76 @@ test("docker-compose.yml: user-provided bind sources are documented in README.md
 test("docker-compose.yml: user-provided bind sources (config, SSH key) are git-ignored", () => {
   const notIgnored = userProvidedBindSources().filter((rel) => gitIgnored(rel) !== true);
   assert.deepEqual(notIgnored, [], "user files mounted into the container could be committed by mistake");
+});
+
+/** The service, which must exist. */
+function service(compose: Record<string, unknown>, name: string): Service {
+  const found = services(compose).find(([n]) => n === name)?.[1];
+  assert.ok(found, `docker-compose.yml has no ${name} service`);
+  return found;
+}
+
+const CERTS_BOT_SERVICES = ["certs-bot", "worker"];
+
+test("docker-compose.yml: Redis as BullMQ needs it: append-only, noeviction, a password from .env", () => {
+  const compose = loadCompose();
+  const redis = service(compose, "redis");
+  assert.ok(Array.isArray(redis.command), "redis command as a list, so each flag is one argument");
+  const args = (redis.command as unknown[]).map(String);
+  const flag = (name: string) => args[args.indexOf(name) + 1];
+  assert.equal(args[0], "redis-server");
+  assert.equal(flag("--appendonly"), "yes");
+  assert.equal(flag("--maxmemory-policy"), "noeviction");
+  assert.match(flag("--requirepass") ?? "", /^\$\{REDIS_PASSWORD(:\?[^}]*)?\}$/);
+  const volumes = (redis.volumes ?? []) as unknown[];
+  const data = volumes.find((v) => typeof v === "string" && v.endsWith(":/data")) as string | undefined;
+  assert.ok(data, "Redis data is not on a volume");
+  assert.ok(data.split(":")[0]! in ((compose.volumes ?? {}) as object), `volume ${data} is not declared`);
+});
+
+test("docker-compose.yml: Redis has a health check that needs its password and a PONG", () => {
+  const redis = service(loadCompose(), "redis");
+  const check = redis.healthcheck?.test;
+  assert.ok(Array.isArray(check), "redis has no healthcheck");
+  assert.match(
+    check.join(" "),
+    /redis-cli .*ping.*grep -q PONG/,
+    "redis-cli exits 0 on NOAUTH: check for PONG",
+  );
+  assert.match(String(redis.environment?.REDISCLI_AUTH), /^\$\{REDIS_PASSWORD(:\?[^}]*)?\}$/);
+});
+
+test("docker-compose.yml: certs-bot waits for a healthy Redis and reaches it with the password", () => {
+  const compose = loadCompose();
+  for (const name of CERTS_BOT_SERVICES) {
+    const bot = service(compose, name);
+    assert.deepEqual(bot.depends_on, { redis: { condition: "service_healthy" } }, `${name} depends_on`);
+    assert.match(
+      String(bot.environment?.REDIS_URL),
+      /^redis:\/\/:\$\{REDIS_PASSWORD(:\?[^}]*)?\}@redis:6379$/,
+      `${name} REDIS_URL`,
+    );
+  }
+});
+
+test("docker-compose.yml: certs-bot has the image's health check and a read-only root with /tmp on tmpfs", () => {
+  const healthcheck = parseDockerfile().finalStage.find((i) => i.getKeyword() === "HEALTHCHECK");
+  assert.ok(healthcheck);
+  const compose = loadCompose();
+  for (const name of CERTS_BOT_SERVICES) {
+    const bot = service(compose, name);
+    assert.deepEqual(
+      bot.healthcheck?.test,
+      ["CMD", ...instructionWords(healthcheck).words],
+      `${name} healthcheck`,
+    );
+    assert.equal(bot.read_only, true, `${name} read_only`);
+    assert.deepEqual(bot.tmpfs, ["/tmp"], `${name} tmpfs`);
+  }
+});
+
+test(".env.example sets REDIS_PASSWORD and a REDIS_URL that carries it", () => {
+  const example = readRepoFile(".env.example");
+  assert.match(example, /^REDIS_PASSWORD=$/m);
+  assert.match(example, /^REDIS_URL=redis:\/\/:\$\{REDIS_PASSWORD\}@[^\s]+$/m);
 });
