@@ -170,12 +170,17 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
   const slack = slackEnvironment();
   if (!slack) throw new UsageError("SLACK_BOT_TOKEN is not set (see .env.example)");
   const { slackSurface } = await import("./adapters/slack/app.js");
-  const { checkRedis, keyPrefix, maskRedisUrl, redisTarget } = await import("./adapters/store/redis.js");
+  const { checkEvictionPolicy, checkRedis, keyPrefix, maskRedisUrl, redisTarget } =
+    await import("./adapters/store/redis.js");
   const { Service } = await import("./service.js");
   const surface = role === "serve" ? slackSurface(process.env, logger) : null;
   const redis = redisTarget();
   const unreachable = await checkRedis(redis);
   if (unreachable) logger.warn({ redis: unreachable }, "Redis is not reachable yet; certs-bot keeps trying");
+  const eviction = unreachable
+    ? null
+    : await checkEvictionPolicy(redis, process.env.CERTS_BOT_STRICT_REDIS === "1");
+  if (eviction) logger.warn({ redis: eviction }, "Redis may evict keys: set maxmemory-policy noeviction");
   const service = new Service({
     role,
     config,

@@ -19,6 +19,8 @@ export interface LabRedisOptions {
   users?: string[][];
   /** TLS only, no plain port: the server's certificate and key, and the CA that signed them (PEM files). */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** More server arguments, last so they win: ["--maxmemory-policy", "allkeys-lru"]. */
+  args?: string[];
 }
 
 export interface LabRedis {
@@ -80,6 +82,7 @@ export async function startRedis(options: LabRedisOptions = {}): Promise<LabRedi
     options.persistent ? "yes" : "no",
     "--appendfsync",
     "always",
+    ...(options.args ?? []),
   ];
   let child: ChildProcess;
   const launch = async () => {

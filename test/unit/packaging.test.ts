@@ -4,9 +4,12 @@
 // name the build output (tsconfig.build.json, package.json `bin`, the image's ENTRYPOINT) must agree.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { createServer } from "node:http";
 import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
@@ -92,7 +95,7 @@ function parseDockerfile() {
   const lastFrom = froms.at(-1);
   assert.ok(lastFrom, "Dockerfile has no FROM");
   const finalStage = instructions.filter((i) => line(i) > line(lastFrom));
-  return { instructions, finalStage };
+  return { instructions, froms, finalStage };
 }
 
 /** The container's working directory when `at` runs, following WORKDIRs of the same stage. */
@@ -181,7 +184,16 @@ function loadCompose(): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
-type Service = { build?: unknown; volumes?: unknown };
+type Service = {
+  build?: unknown;
+  volumes?: unknown;
+  command?: unknown;
+  environment?: Record<string, unknown>;
+  depends_on?: unknown;
+  healthcheck?: { test?: unknown };
+  read_only?: unknown;
+  tmpfs?: unknown;
+};
 
 function services(compose: Record<string, unknown>): [string, Service][] {
   return Object.entries((compose.services ?? {}) as Record<string, Service>);
@@ -323,6 +335,118 @@ test("build output agrees: tsconfig.build.json outDir, package.json bin, image E
   assert.ok(copiesOutDir, `the final stage copies nothing to ${outDirInImage}`);
 });
 
+/**
+ * End of life of the Node.js LTS lines (https://github.com/nodejs/release#release-schedule). A base
+ * image past its date fails here; a major not listed is not an LTS line (odd) or needs adding.
+ */
+const NODE_LTS_END_OF_LIFE: Record<number, string> = {
+  20: "2026-04-30",
+  22: "2027-04-30",
+  24: "2028-04-30",
+  26: "2029-04-30",
+};
+
+/** The Node major of every stage's `FROM node:<major>…`. */
+function nodeMajors(): number[] {
+  return parseDockerfile().froms.map((from) => {
+    assert.equal(
+      from.getImageName(),
+      "node",
+      `FROM ${from.getImage() ?? ""}: expected the official node image`,
+    );
+    const major = /^(\d+)(?:-|$)/.exec(from.getImageTag() ?? "")?.[1];
+    assert.ok(major, `FROM ${from.getImage() ?? ""}: pin a Node major in the tag`);
+    return Number(major);
+  });
+}
+
+test("Dockerfile: every stage runs the same Node LTS major, before its end of life", () => {
+  const majors = nodeMajors();
+  assert.equal(new Set(majors).size, 1, `stages use different Node majors: ${majors.join(", ")}`);
+  const major = majors[0]!;
+  const endOfLife = NODE_LTS_END_OF_LIFE[major];
+  assert.ok(endOfLife, `Node ${major} is not a known LTS line`);
+  assert.ok(Date.now() < Date.parse(endOfLife), `Node ${major} reached its end of life on ${endOfLife}`);
+});
+
+test("package.json engines stays below the image's Node major (the image satisfies it)", () => {
+  const pkg = JSON.parse(readRepoFile("package.json")) as { engines?: { node?: string } };
+  const minimum = /^>=(\d+)\.\d+/.exec(pkg.engines?.node ?? "")?.[1];
+  assert.ok(minimum, `engines.node should be a >=MAJOR.MINOR floor, is ${pkg.engines?.node}`);
+  assert.ok(
+    Number(minimum) <= nodeMajors()[0]!,
+    `engines.node ${pkg.engines?.node} excludes the image's Node`,
+  );
+});
+
+test("Dockerfile: the final stage runs as a non-root user", () => {
+  const { finalStage } = parseDockerfile();
+  const user = finalStage.filter((i) => i.getKeyword() === "USER").at(-1);
+  assert.ok(user, "the final stage sets no USER: the container would run as root");
+  const name = user.getArguments()[0]?.getValue().split(":")[0] ?? "";
+  assert.ok(!["", "root", "0"].includes(name), `USER ${name} is root`);
+  const entrypoint = finalStage.find((i) => i.getKeyword() === "ENTRYPOINT");
+  assert.ok(entrypoint && line(user) < line(entrypoint), "USER comes after the ENTRYPOINT");
+});
+
+test("Dockerfile: EXPOSE the metrics port (9464) and Slack's HTTP port (3000)", () => {
+  const exposed = parseDockerfile()
+    .finalStage.filter((i) => i.getKeyword() === "EXPOSE")
+    .flatMap((i) => i.getArguments().map((a) => a.getValue().replace(/\/tcp$/, "")));
+  for (const port of ["9464", "3000"]) assert.ok(exposed.includes(port), `port ${port} is not exposed`);
+});
+
+test("Dockerfile: HEALTHCHECK asks /healthz on METRICS_PORT (default 9464) with node, in exec form", () => {
+  const healthchecks = parseDockerfile().finalStage.filter((i) => i.getKeyword() === "HEALTHCHECK");
+  assert.equal(healthchecks.length, 1, "the final stage needs exactly one HEALTHCHECK");
+  const content = healthchecks[0]!.getArgumentsContent() ?? "";
+  assert.match(
+    content,
+    /(^|\s)CMD\s+\[/,
+    "HEALTHCHECK CMD in exec form: slim images may lack a shell's tools",
+  );
+  const { execForm, words } = instructionWords(healthchecks[0]!);
+  assert.ok(execForm);
+  assert.equal(words[0], "node", "the check runs node: slim images have no curl or wget");
+  const script = words.join(" ");
+  assert.match(script, /http:\/\/127\.0\.0\.1:/);
+  assert.match(script, /process\.env\.METRICS_PORT\s*\|\|\s*9464/);
+  assert.match(script, /\/healthz/);
+});
+
+test("the HEALTHCHECK command passes on 200 from /healthz, fails on 503 and when nothing listens", async () => {
+  const healthcheck = parseDockerfile().finalStage.find((i) => i.getKeyword() === "HEALTHCHECK");
+  assert.ok(healthcheck);
+  const [, ...args] = instructionWords(healthcheck).words;
+  let status = 200;
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? "");
+    res.writeHead(req.url === "/healthz" ? status : 404).end();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as AddressInfo).port;
+  const check = (metricsPort: number) =>
+    new Promise<number | null>((resolve) =>
+      execFile(
+        process.execPath,
+        args,
+        { env: { ...process.env, METRICS_PORT: String(metricsPort) } },
+        (err) => resolve(err ? (typeof err.code === "number" ? err.code : null) : 0),
+      ),
+    );
+  try {
+    assert.equal(await check(port), 0, "healthy");
+    status = 503;
+    assert.equal(await check(port), 1, "unhealthy");
+  } finally {
+    server.close();
+  }
+  assert.equal(await check(port), 1, "nothing listens");
+  assert.deepEqual(paths, ["/healthz", "/healthz"]);
+});
+
 // ---------------------------------------------------------------------------------------------
 // docker-compose.yml
 
@@ -395,4 +519,76 @@ test("docker-compose.yml: user-provided bind sources are documented in README.md
 test("docker-compose.yml: user-provided bind sources (config, SSH key) are git-ignored", () => {
   const notIgnored = userProvidedBindSources().filter((rel) => gitIgnored(rel) !== true);
   assert.deepEqual(notIgnored, [], "user files mounted into the container could be committed by mistake");
+});
+
+/** The service, which must exist. */
+function service(compose: Record<string, unknown>, name: string): Service {
+  const found = services(compose).find(([n]) => n === name)?.[1];
+  assert.ok(found, `docker-compose.yml has no ${name} service`);
+  return found;
+}
+
+const CERTS_BOT_SERVICES = ["certs-bot", "worker"];
+
+test("docker-compose.yml: Redis as BullMQ needs it: append-only, noeviction, a password from .env", () => {
+  const compose = loadCompose();
+  const redis = service(compose, "redis");
+  assert.ok(Array.isArray(redis.command), "redis command as a list, so each flag is one argument");
+  const args = (redis.command as unknown[]).map(String);
+  const flag = (name: string) => args[args.indexOf(name) + 1];
+  assert.equal(args[0], "redis-server");
+  assert.equal(flag("--appendonly"), "yes");
+  assert.equal(flag("--maxmemory-policy"), "noeviction");
+  assert.match(flag("--requirepass") ?? "", /^\$\{REDIS_PASSWORD(:\?[^}]*)?\}$/);
+  const volumes = (redis.volumes ?? []) as unknown[];
+  const data = volumes.find((v) => typeof v === "string" && v.endsWith(":/data")) as string | undefined;
+  assert.ok(data, "Redis data is not on a volume");
+  assert.ok(data.split(":")[0]! in ((compose.volumes ?? {}) as object), `volume ${data} is not declared`);
+});
+
+test("docker-compose.yml: Redis has a health check that needs its password and a PONG", () => {
+  const redis = service(loadCompose(), "redis");
+  const check = redis.healthcheck?.test;
+  assert.ok(Array.isArray(check), "redis has no healthcheck");
+  assert.match(
+    check.join(" "),
+    /redis-cli .*ping.*grep -q PONG/,
+    "redis-cli exits 0 on NOAUTH: check for PONG",
+  );
+  assert.match(String(redis.environment?.REDISCLI_AUTH), /^\$\{REDIS_PASSWORD(:\?[^}]*)?\}$/);
+});
+
+test("docker-compose.yml: certs-bot waits for a healthy Redis and reaches it with the password", () => {
+  const compose = loadCompose();
+  for (const name of CERTS_BOT_SERVICES) {
+    const bot = service(compose, name);
+    assert.deepEqual(bot.depends_on, { redis: { condition: "service_healthy" } }, `${name} depends_on`);
+    assert.match(
+      String(bot.environment?.REDIS_URL),
+      /^redis:\/\/:\$\{REDIS_PASSWORD(:\?[^}]*)?\}@redis:6379$/,
+      `${name} REDIS_URL`,
+    );
+  }
+});
+
+test("docker-compose.yml: certs-bot has the image's health check and a read-only root with /tmp on tmpfs", () => {
+  const healthcheck = parseDockerfile().finalStage.find((i) => i.getKeyword() === "HEALTHCHECK");
+  assert.ok(healthcheck);
+  const compose = loadCompose();
+  for (const name of CERTS_BOT_SERVICES) {
+    const bot = service(compose, name);
+    assert.deepEqual(
+      bot.healthcheck?.test,
+      ["CMD", ...instructionWords(healthcheck).words],
+      `${name} healthcheck`,
+    );
+    assert.equal(bot.read_only, true, `${name} read_only`);
+    assert.deepEqual(bot.tmpfs, ["/tmp"], `${name} tmpfs`);
+  }
+});
+
+test(".env.example sets REDIS_PASSWORD and a REDIS_URL that carries it", () => {
+  const example = readRepoFile(".env.example");
+  assert.match(example, /^REDIS_PASSWORD=$/m);
+  assert.match(example, /^REDIS_URL=redis:\/\/:\$\{REDIS_PASSWORD\}@[^\s]+$/m);
 });

@@ -128,6 +128,41 @@ export async function checkRedis(target: RedisTarget, timeoutMs = 5000): Promise
   return `${shown}: ${answer.error}`;
 }
 
+/**
+ * BullMQ needs Redis to keep every key: under any maxmemory-policy but noeviction, a full Redis
+ * drops jobs, schedules and approvals without a word. Returns what to warn about (the wrong policy,
+ * or that it could not be read: CONFIG is often refused on managed Redis or to an ACL user), null
+ * when it is noeviction. `strict` (CERTS_BOT_STRICT_REDIS=1): a wrong policy is a RedisSettingsError.
+ */
+export async function checkEvictionPolicy(
+  target: RedisTarget,
+  strict: boolean,
+  timeoutMs = 5000,
+): Promise<string | null> {
+  const shown = maskRedisUrl(target.url);
+  const unchecked = (why: string) =>
+    `${shown}: maxmemory-policy could not be checked (${why}); make sure it is noeviction`;
+  const answer = await connectRedisWithin(target, timeoutMs);
+  if (!answer.ok) return unchecked(answer.error);
+  let reply: unknown;
+  try {
+    reply = await answer.redis.config("GET", "maxmemory-policy");
+  } catch (err) {
+    return unchecked((err as Error).message);
+  } finally {
+    answer.redis.disconnect();
+  }
+  // RESP2 (our connections): [name, value]; nothing when CONFIG knows no such parameter.
+  const policy = Array.isArray(reply) ? (reply[1] as unknown) : undefined;
+  if (typeof policy !== "string") return unchecked("no answer to CONFIG GET");
+  if (policy === "noeviction") return null;
+  const problem =
+    `${shown}: maxmemory-policy is ${policy}, not noeviction: ` +
+    "a full Redis would evict queued jobs and certs-bot's state";
+  if (strict) throw new RedisSettingsError(`${problem} (CERTS_BOT_STRICT_REDIS=1)`);
+  return problem;
+}
+
 /** Key namespace: everything certs-bot writes lives under one prefix (BullMQ's queues too). */
 export function keyPrefix(env: NodeJS.ProcessEnv = process.env): string {
   return env.CERTS_BOT_REDIS_PREFIX || "certs-bot";
