@@ -7,14 +7,14 @@
 // Node's own start. Only commander, pino, the report renderer (exit codes) and two small config modules load up front.
 import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
-import { pino } from "pino";
+import { createLogger } from "./adapters/log/logger.js";
 import type { ClusterConfig, Config } from "./config/load.js";
 import type { ConsoleRenewalsResult } from "./adapters/console/exclusion.js";
 import { OperatorError } from "./config/operator-error.js";
 import { SLACK_ID } from "./config/slack-ids.js";
 import { EXIT, exitCode, renderJson, renderTable } from "./present/report.js";
 import type { ScanReport } from "./core/report/types.js";
-import type { Role } from "./service.js";
+import type { Role, Shutdown } from "./service.js";
 
 /** A mistake the user can fix: printed as one line, exit 3, no stack trace. */
 class UsageError extends OperatorError {}
@@ -23,10 +23,7 @@ class UsageError extends OperatorError {}
 const DEFAULT_CONFIG_PATH = "config/clusters.yaml";
 
 const isService = ["serve", "worker"].includes(process.argv[2] ?? "");
-const logger = pino(
-  { level: process.env.LOG_LEVEL ?? (isService ? "info" : "warn"), base: undefined },
-  pino.destination(2),
-);
+const logger = createLogger(process.env.LOG_LEVEL ?? (isService ? "info" : "warn"));
 
 const configOption = (): Option =>
   new Option("--config <file>", "configuration file").default(
@@ -172,6 +169,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
   const { slackSurface } = await import("./adapters/slack/app.js");
   const { checkEvictionPolicy, checkRedis, keyPrefix, maskRedisUrl, redisTarget } =
     await import("./adapters/store/redis.js");
+  const { shutdownGraceMs } = await import("./adapters/queue/queues.js");
   const { Service } = await import("./service.js");
   const surface = role === "serve" ? slackSurface(process.env, logger) : null;
   const redis = redisTarget();
@@ -181,6 +179,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     ? null
     : await checkEvictionPolicy(redis, process.env.CERTS_BOT_STRICT_REDIS === "1");
   if (eviction) logger.warn({ redis: eviction }, "Redis may evict keys: set maxmemory-policy noeviction");
+  const graceMs = shutdownGraceMs();
   const service = new Service({
     role,
     config,
@@ -190,6 +189,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     slack,
     slackSurface: surface,
     logger,
+    graceMs,
   });
   try {
     await service.start();
@@ -198,24 +198,40 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     throw err;
   }
   // The handlers go in before "running" is logged: a supervisor may signal as soon as it reads it.
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, "shutting down: finishing running jobs");
-      process.once(signal, () => process.exit(EXIT.unknown)); // a second signal does not wait
+  const stopped = new Promise<Shutdown>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal: exiting without waiting for running jobs");
+        process.exit(EXIT.unknown);
+      }
+      stopping = true;
+      logger.info({ signal, graceMs }, "shutting down: finishing running jobs");
       service.stop().then(resolve, (err: Error) => {
         logger.error({ err: err.message }, "unclean shutdown");
-        resolve();
+        resolve({ abandoned: [], clean: false });
       });
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
   });
   logger.info(
     { role, clusters: config.clusters.length, redis: maskRedisUrl(redis.url) },
     "certs-bot is running",
   );
-  await stopped;
-  return EXIT.ok;
+  const { abandoned, clean } = await stopped;
+  if (!clean) logger.warn("Redis connections did not close in time; dropped them");
+  if (abandoned.length) {
+    logger.error(
+      { abandoned, graceMs },
+      "shutdown deadline passed with jobs still running; abandoned them (BullMQ reruns them once their lock lapses)",
+    );
+  }
+  const code = abandoned.length ? EXIT.unknown : EXIT.ok;
+  // An abandoned job's sockets and a dropped connection's retry timers would keep the process up.
+  if (!clean || abandoned.length) process.exit(code);
+  logger.info("stopped");
+  return code;
 }
 
 /** package.json sits beside src/ and dist/ alike (and in the image, beside /app/dist). */

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { WebClient } from "@slack/web-api";
 import type { Logger } from "pino";
 import { clusterChannel, type Config } from "./config/load.js";
-import { Queues, Workers, workerTuning } from "./adapters/queue/queues.js";
+import { Queues, settlesWithin, Workers, workerTuning, type RunningJob } from "./adapters/queue/queues.js";
 import {
   defaultDependencies,
   nodeAccess,
@@ -40,7 +40,7 @@ export interface ServiceOptions {
   /** `/certs` and App Home (role `serve` only); none when the environment asks for none. */
   slackSurface?: SlackSurface | null;
   logger: Logger;
-  /** How long running jobs may take to finish at shutdown. */
+  /** How long running jobs may take to finish at shutdown (CERTS_BOT_SHUTDOWN_MS). */
   graceMs?: number;
   scanDependencies?: ScanDependencies;
 }
@@ -49,6 +49,15 @@ export interface ServiceOptions {
 const SCHEDULES_LEASE_MS = 60_000;
 /** Schedules are re-asserted this often by `serve`, so a Redis that lost its data gets them back. */
 const SCHEDULES_REFRESH_MS = 5 * 60_000;
+/** What a stop left behind: jobs still running at the deadline, connections that did not close. */
+export interface Shutdown {
+  abandoned: RunningJob[];
+  /** False when connections had to be dropped (Redis not answering): handles may linger. */
+  clean: boolean;
+}
+
+/** Past the jobs' deadline, closing the connections gets this long before they are dropped. */
+const TEARDOWN_MS = 2000;
 /** How often `serve` expires renewal requests nobody approved in time (and updates their cards). */
 export const EXPIRY_SWEEP_MS = 60_000;
 
@@ -76,13 +85,7 @@ export class Service {
     );
     this.store = new Store(this.redis, prefix);
     const connection = redisOptions(target);
-    this.queues = new Queues(connection, `${prefix}:bull`);
-    for (const queue of [this.queues.scan, this.queues.digest]) {
-      // Without a listener BullMQ prints connection errors to the console, around pino.
-      queue.on("error", (err: Error) =>
-        logger.warn({ queue: queue.name, err: err.message }, "queue connection problem"),
-      );
-    }
+    this.queues = new Queues(connection, `${prefix}:bull`, logger);
     this.poster = new SlackPoster(webClient(options.slack, logger), this.store);
     this.scanDeps = options.scanDependencies ?? defaultDependencies(logger);
     this.scanning = {
@@ -223,20 +226,35 @@ export class Service {
     };
   }
 
-  /** Stops taking jobs, lets running ones finish (bounded), closes connections. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking jobs, lets running ones finish within `graceMs`, closes connections. Bounded even
+   * with Redis gone: what is still running at the deadline is abandoned (and reported), and
+   * connections that do not close in time are dropped.
+   */
+  async stop(graceMs = this.options.graceMs ?? 30_000): Promise<Shutdown> {
+    const deadline = Date.now() + graceMs;
     clearInterval(this.refresh);
     clearInterval(this.sweeper);
     // Slack first: no new commands while the workers finish.
-    await this.chat?.app
+    const slackStopped = this.chat?.app
       .stop()
       .catch((err: Error) =>
         this.options.logger.warn({ err: err.message }, "Slack surface did not stop cleanly"),
       );
-    await this.workers?.close(this.options.graceMs ?? 30_000);
+    if (slackStopped) await settlesWithin(slackStopped, deadline - Date.now());
+    const abandoned = (await this.workers?.close(deadline - Date.now())) ?? [];
     this.workers = undefined;
-    await this.chat?.backend.close();
-    await this.queues.close();
-    await this.redis.quit().catch(() => undefined);
+    const teardown = (async () => {
+      await this.chat?.backend.close();
+      await this.queues.close();
+      await this.redis.quit();
+    })();
+    const clean = await settlesWithin(teardown, Math.max(deadline - Date.now(), TEARDOWN_MS));
+    if (!clean) {
+      this.chat?.backend.disconnect();
+      this.queues.disconnect();
+      this.redis.disconnect();
+    }
+    return { abandoned, clean };
   }
 }

@@ -70,6 +70,21 @@ const JOB_DEFAULTS: Record<typeof SCAN_QUEUE | typeof DIGEST_QUEUE | typeof RENE
   },
 };
 
+/** Whether `work` settles within `ms` (it keeps running either way). */
+export async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(ms, 0))));
+  const settled = work.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class Queues {
   readonly scan: Queue;
   readonly digest: Queue;
@@ -78,6 +93,7 @@ export class Queues {
   constructor(
     connection: ConnectionOptions,
     readonly prefix: string,
+    logger?: Logger,
   ) {
     this.scan = new Queue(SCAN_QUEUE, { connection, prefix, defaultJobOptions: JOB_DEFAULTS[SCAN_QUEUE] });
     this.digest = new Queue(DIGEST_QUEUE, {
@@ -90,6 +106,17 @@ export class Queues {
       prefix,
       defaultJobOptions: JOB_DEFAULTS[RENEWAL_QUEUE],
     });
+    // Without a listener BullMQ prints a queue's errors to the console, stack and all, around pino.
+    for (const queue of this.all) {
+      if (logger)
+        queue.on("error", (err) =>
+          logger.warn({ queue: queue.name, err: err.message }, "queue connection problem"),
+        );
+    }
+  }
+
+  private get all(): Queue[] {
+    return [this.scan, this.digest, this.renewal];
   }
 
   /** Queues a scan of one cluster, or joins the one already waiting or running. */
@@ -124,7 +151,12 @@ export class Queues {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.scan.close(), this.digest.close(), this.renewal.close()]);
+    await Promise.all(this.all.map((queue) => queue.close()));
+  }
+
+  /** Drops the connections without waiting for Redis (for a shutdown past its deadline). */
+  disconnect(): void {
+    for (const queue of this.all) void queue.disconnect().catch(() => undefined);
   }
 }
 
@@ -143,6 +175,9 @@ export interface WorkerTuning {
   scanJobs?: number;
 }
 
+/** Within Kubernetes' default 30 s grace period and docker-compose.yml's stop_grace_period (40 s). */
+export const DEFAULT_SHUTDOWN_MS = 30_000;
+
 export function workerTuning(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
   const int = (name: string, min: number, max: number): number | undefined => {
     const value = Number(env[name]);
@@ -158,6 +193,12 @@ export function workerTuning(env: NodeJS.ProcessEnv = process.env): WorkerTuning
   return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)) as WorkerTuning;
 }
 
+/** How long a stopping process waits for its running jobs (CERTS_BOT_SHUTDOWN_MS, 1000–3600000). */
+export function shutdownGraceMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.CERTS_BOT_SHUTDOWN_MS);
+  return Number.isInteger(value) && value >= 1000 && value <= 3_600_000 ? value : DEFAULT_SHUTDOWN_MS;
+}
+
 export interface JobHandlers {
   scanCluster(data: ScanClusterData, job: Job): Promise<unknown>;
   digest(job: Job): Promise<unknown>;
@@ -165,9 +206,18 @@ export interface JobHandlers {
   renew?(data: RenewalJobData, job: Job<RenewalJobData>): Promise<unknown>;
 }
 
+/** A job this process took and had not finished (its outcome not yet recorded in Redis). */
+export interface RunningJob {
+  queue: string;
+  name: string;
+  id: string | undefined;
+}
+
 /** The workers of one process; `close` lets running jobs finish (bounded) and stops taking new ones. */
 export class Workers {
   private readonly workers: Worker[];
+  /** From "active" until BullMQ has recorded the outcome ("completed", "failed"). */
+  private readonly running = new Map<Job, RunningJob>();
 
   constructor(
     connection: ConnectionOptions,
@@ -227,20 +277,21 @@ export class Workers {
         ),
       );
       worker.on("error", (err) => logger.error({ queue: worker.name, err: err.message }, "worker error"));
+      worker.on("active", (job) => this.running.set(job, { queue: worker.name, name: job.name, id: job.id }));
+      worker.on("completed", (job) => this.running.delete(job));
+      worker.on("failed", (job) => job && this.running.delete(job));
     }
   }
 
-  /** Stops taking jobs and waits for running ones, at most `graceMs`, then forces the close. */
-  async close(graceMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const graceful = Promise.all(this.workers.map((w) => w.close()));
-    const deadline = new Promise<"timeout">(
-      (resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)),
-    );
-    if ((await Promise.race([graceful, deadline])) === "timeout") {
-      this.logger.warn({ graceMs }, "jobs still running at shutdown; closing anyway (they will be retried)");
-      await Promise.all(this.workers.map((w) => w.close(true)));
-    }
-    clearTimeout(timer);
+  /**
+   * Stops taking jobs and waits for running ones, at most `graceMs`. Past it the connections are
+   * dropped (`close(true)` would only join the graceful close, which waits for Redis) and the jobs
+   * still running are returned: BullMQ reruns them once their lock lapses.
+   */
+  async close(graceMs: number): Promise<RunningJob[]> {
+    if (await settlesWithin(Promise.all(this.workers.map((w) => w.close())), graceMs)) return [];
+    const abandoned = [...this.running.values()];
+    for (const worker of this.workers) void worker.disconnect().catch(() => undefined);
+    return abandoned;
   }
 }

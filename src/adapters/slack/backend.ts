@@ -226,4 +226,9 @@ export class ServiceBackend implements ChatBackend {
     for (const id of [...this.waiting.keys()]) this.settle(id, interrupted);
     await this.events.close();
   }
+
+  /** Drops the event reader's connection without waiting for Redis (a shutdown past its deadline). */
+  disconnect(): void {
+    void this.events.disconnect().catch(() => undefined);
+  }
 }

@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { CardLocation } from "../../core/renew/ports.js";
 import type { MessagePoster, OutgoingMessage } from "../../core/ports.js";
 import type { Store } from "../store/store.js";
+import { scrubTokens } from "../log/logger.js";
 
 /** Slack allows about one message per second per channel (short bursts tolerated). */
 export const CHANNEL_SPACING_MS = 1100;
@@ -53,14 +54,15 @@ export function webClient(
   });
 }
 
-/** pino behind the Logger interface of @slack/web-api and Bolt (their levels are pino's). */
+/** pino behind the Logger interface of @slack/web-api and Bolt (their levels are pino's), tokens scrubbed. */
 export function slackLogger(logger: Logger) {
   const child = logger.child({ component: "slack" });
+  const text = (m: unknown[]) => scrubTokens(m.join(" "));
   return {
-    debug: (...m: unknown[]) => child.debug(m.join(" ")),
-    info: (...m: unknown[]) => child.info(m.join(" ")),
-    warn: (...m: unknown[]) => child.warn(m.join(" ")),
-    error: (...m: unknown[]) => child.error(m.join(" ")),
+    debug: (...m: unknown[]) => child.debug(text(m)),
+    info: (...m: unknown[]) => child.info(text(m)),
+    warn: (...m: unknown[]) => child.warn(text(m)),
+    error: (...m: unknown[]) => child.error(text(m)),
     setLevel: () => undefined,
     getLevel: () => "info" as never,
     setName: () => undefined,

@@ -1,0 +1,220 @@
+// How `certs-bot serve` stops, as a real child process on a private Redis: SIGTERM waits for
+// running jobs up to CERTS_BOT_SHUTDOWN_MS, even with Redis gone, and names what it abandoned; and
+// what it logs is one JSON object a line, without the secrets it was given.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { Queues } from "../../src/adapters/queue/queues.js";
+import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
+import { freePort } from "../lab/ports.js";
+import { startRedis } from "../lab/redis.js";
+import { newClusterPki, writeLabNode } from "../lab/tree.js";
+import { until } from "../lab/wait.js";
+
+const DAY = 86_400_000;
+const SECRETS = {
+  token: "xoxb-4242-4242-TOKENsecretTOKEN",
+  signingSecret: "signingSECRET0123456789abcdef",
+  passphrase: "keyPASSPHRASEsecret",
+  redisPassword: "redisPASSWORDsecret",
+};
+
+let root: string;
+let configPath: string;
+let fake: FakeSlack;
+let blackhole: Server;
+const held: Socket[] = [];
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), "certs-bot-shutdown-"));
+  fake = await startFakeSlack({ token: SECRETS.token });
+  // Accepts TCP and never answers SSH: the scan of `slow` runs until its connect timeout.
+  blackhole = createServer((socket) => held.push(socket));
+  const slowPort = await freePort("127.0.0.1");
+  await new Promise<void>((r) => blackhole.listen(slowPort, "127.0.0.1", r));
+  // An SSH key under the passphrase: the scan of `slow` reads it from the environment.
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", SECRETS.passphrase, "-f", join(root, "id")]);
+  // Pinned, so the scan waits for a host key that never comes instead of refusing an unknown host.
+  writeFileSync(
+    join(root, "known_hosts"),
+    `[127.0.0.1]:${slowPort} ssh-ed25519 ${Buffer.alloc(51).toString("base64")}\n`,
+  );
+  const now = new Date();
+  const expired = await writeLabNode({
+    root: join(root, "expired-1"),
+    nodeName: "expired-1",
+    address: "127.0.0.1",
+    pki: await newClusterPki({ now }),
+    now,
+    dates: {
+      "admin.conf": {
+        notBefore: new Date(now.getTime() - 368 * DAY),
+        notAfter: new Date(now.getTime() - DAY),
+      },
+    },
+  });
+  configPath = join(root, "clusters.yaml");
+  writeFileSync(
+    configPath,
+    [
+      'scanCron: "0 0 1 1 *"',
+      'slack: { digestChannel: C0DIGEST, digestCron: "0 0 1 1 *" }',
+      "clusters:",
+      "  - name: slow",
+      "    channel: C0SLOWWW",
+      `    ssh: { privateKeyPath: ${join(root, "id")}, privateKeyPassphraseEnv: CERTS_BOT_SSH_PASSPHRASE,`,
+      `           knownHostsPath: ${join(root, "known_hosts")}, connectTimeoutMs: 20000 }`,
+      "    nodes:",
+      `      - { host: 127.0.0.1, name: slow-1, port: ${slowPort}, apiserver: { probe: false } }`,
+      "  - name: expired",
+      "    channel: C0EXPIRD",
+      "    nodes:",
+      "      - host: 127.0.0.1",
+      "        name: expired-1",
+      "        transport: local",
+      `        paths: { kubernetesDir: "${expired.kubernetesDir}", kubeletPkiDir: "${expired.kubeletPkiDir}" }`,
+      "        apiserver: { probe: false }",
+      "",
+    ].join("\n"),
+  );
+});
+
+after(async () => {
+  held.forEach((s) => s.destroy());
+  await new Promise((r) => blackhole?.close(r));
+  await fake?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+interface Serve {
+  child: ChildProcess;
+  /** Everything it wrote, stdout and stderr. */
+  output: () => string;
+  lines: () => Record<string, unknown>[];
+  exited: Promise<{ code: number | null; at: number }>;
+}
+
+let prefixes = 0;
+function serve(redisUrl: string, env: NodeJS.ProcessEnv = {}): Serve {
+  let output = "";
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve", "--config", configPath], {
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      CERTS_BOT_REDIS_PREFIX: `shutdown-${process.pid}-${++prefixes}`,
+      SLACK_BOT_TOKEN: SECRETS.token,
+      SLACK_API_URL: fake.url,
+      SLACK_APP_TOKEN: "",
+      SLACK_SIGNING_SECRET: "",
+      CERTS_BOT_SSH_PASSPHRASE: SECRETS.passphrase,
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+    child.once("exit", (code) => resolve({ code, at: Date.now() })),
+  );
+  const lines = () =>
+    output
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => {
+        try {
+          return JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          assert.fail(`not a JSON line: ${line}`);
+        }
+      });
+  return { child, output: () => output, lines, exited };
+}
+
+const running = (s: Serve) =>
+  until("certs-bot is running", async () => s.lines().some((l) => l.msg === "certs-bot is running"));
+
+function queuesOf(url: string, env: NodeJS.ProcessEnv): Queues {
+  return new Queues(
+    { url, protocol: 2, maxRetriesPerRequest: null },
+    `${env.CERTS_BOT_REDIS_PREFIX}:bull`,
+    pino({ level: "silent" }),
+  );
+}
+
+test("SIGTERM while idle: exits 0 promptly", async () => {
+  const redis = await startRedis();
+  const s = serve(redis.url);
+  try {
+    await running(s);
+    const sent = Date.now();
+    s.child.kill("SIGTERM");
+    const { code, at } = await s.exited;
+    assert.equal(code, 0, s.output());
+    assert.ok(at - sent < 5000, `took ${at - sent} ms`);
+    assert.ok(s.lines().some((l) => l.msg === "stopped"));
+  } finally {
+    s.child.kill("SIGKILL");
+    await redis.stop();
+  }
+});
+
+test("SIGTERM while a job runs and Redis is gone: exits non-zero by the deadline, naming the job", async () => {
+  const redis = await startRedis();
+  const s = serve(redis.url, { CERTS_BOT_SHUTDOWN_MS: "3000" });
+  const queues = queuesOf(redis.url, { CERTS_BOT_REDIS_PREFIX: `shutdown-${process.pid}-${prefixes}` });
+  try {
+    await running(s);
+    const job = await queues.requestScan("slow", "manual");
+    await until("the slow scan to start", async () => (await queues.scan.getActiveCount()) === 1);
+    queues.disconnect();
+    await redis.stop();
+    const sent = Date.now();
+    s.child.kill("SIGTERM");
+    const { code, at } = await s.exited;
+    assert.equal(code, 3, s.output());
+    assert.ok(at - sent < 3000 + 4000, `took ${at - sent} ms`);
+    assert.ok(at - sent >= 3000, `did not wait for the job: ${at - sent} ms`);
+    const report = s.lines().find((l) => Array.isArray(l.abandoned));
+    assert.deepEqual(report?.abandoned, [{ queue: "scan", name: "scan-cluster", id: job.id }], s.output());
+  } finally {
+    s.child.kill("SIGKILL");
+    await redis.stop();
+  }
+});
+
+test("logs are JSON lines and hold none of the secrets the service was given", async () => {
+  const redis = await startRedis({ password: SECRETS.redisPassword });
+  const url = redis.url.replace("redis://", `redis://:${SECRETS.redisPassword}@`);
+  const s = serve(url, {
+    LOG_LEVEL: "debug",
+    SLACK_SIGNING_SECRET: SECRETS.signingSecret,
+    PORT: String(await freePort("127.0.0.1")),
+  });
+  const queues = queuesOf(url, { CERTS_BOT_REDIS_PREFIX: `shutdown-${process.pid}-${prefixes}` });
+  try {
+    await running(s);
+    await queues.requestScan("expired", "manual");
+    await queues.requestScan("slow", "manual");
+    await until("the warning posted with the token", async () => fake.messages("C0EXPIRD").length > 0);
+    await until("the slow scan to start", async () => (await queues.scan.getActiveCount()) === 1);
+    await redis.restart(); // connection errors, logged while Redis is away
+    s.child.kill("SIGTERM");
+    await s.exited;
+    const output = s.output();
+    for (const [name, secret] of Object.entries(SECRETS)) {
+      assert.ok(!output.includes(secret), `${name} in the logs:\n${output}`);
+    }
+    assert.ok(s.lines().length > 5, output); // each parsed as one JSON object
+    assert.ok(output.includes("***@127.0.0.1"), "the Redis URL is shown, masked");
+  } finally {
+    s.child.kill("SIGKILL");
+    await queues.close();
+    await redis.stop();
+  }
+});
