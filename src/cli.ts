@@ -4,7 +4,8 @@
 //
 // Each command imports the modules it uses when it runs (`await import`): a monitoring plugin runs
 // `scan` every few minutes, and loading Bolt, BullMQ and ioredis for it would take longer than
-// Node's own start. Only commander, pino, the report renderer (exit codes) and two small config modules load up front.
+// Node's own start. Only commander, the logger (pino), the report renderer (exit codes) and two small
+// config modules load up front.
 import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
 import { createLogger } from "./adapters/log/logger.js";
