@@ -122,6 +122,5 @@ test("CN and serial number parsing", () => {
   assert.equal(commonName("O=a"), undefined);
   assert.equal(commonName(null), undefined);
   assert.equal(decimalSerial("ff"), "255");
-  assert.equal();
   assert.equal(decimalSerial(""), undefined);
 });
