@@ -172,6 +172,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
   const { slackSurface } = await import("./adapters/slack/app.js");
   const { checkRedis, keyPrefix, maskRedisUrl, redisTarget } = await import("./adapters/store/redis.js");
   const { Service } = await import("./service.js");
+  const { metricsPort } = await import("./adapters/http/metrics.js");
   const surface = role === "serve" ? slackSurface(process.env, logger) : null;
   const redis = redisTarget();
   const unreachable = await checkRedis(redis);
@@ -185,6 +186,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     slack,
     slackSurface: surface,
     logger,
+    metricsPort: metricsPort(process.env),
   });
   try {
     await service.start();
