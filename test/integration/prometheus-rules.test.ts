@@ -21,7 +21,8 @@ async function promtool(...args: string[]): Promise<{ code: number; output: stri
     return { code: 0, output: stdout + stderr };
   } catch (err) {
     const failed = err as { code?: number | string; stdout?: string; stderr?: string };
-    if (failed.code === "ENOENT") throw new Error("promtool not found: apt-get install prometheus");
+    if (failed.code === "ENOENT")
+      throw new Error("promtool not found: apt-get install prometheus", { cause: err });
     return { code: Number(failed.code), output: `${failed.stdout}${failed.stderr}` };
   }
 }
