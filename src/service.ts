@@ -256,7 +256,7 @@ export class Service {
   }
 
   /** A renewal attempt, counted by its result (`error`: the attempt threw; BullMQ may retry it). */
-  private async counted<T extends { outcome: string }>(attempt: Promise<T>): Promise<T> {
+  private async counted(attempt: ReturnType<typeof runRenewalAttempt>): ReturnType<typeof runRenewalAttempt> {
     try {
       const result = await attempt;
       this.metrics.renewalFinished(result.outcome);

@@ -134,6 +134,7 @@ test("metrics come from the stored scan, on every instance; health and readiness
     assert.equal(series(scraped.text, "x509_read_errors", { node: "m-1" }), 0);
     assert.equal(series(scraped.text, "certs_bot_jobs", { queue: "scan", state: "completed" }), 1);
     assert.equal(series(scraped.text, "certs_bot_build_info", {}), 1);
+    assert.equal(series(scraped.text, "certs_bot_renewals_total", { result: "failed" }), 0);
     assert.match(scraped.text, /^process_cpu_user_seconds_total /m);
     const lastScan = series(scraped.text, "certs_bot_last_scan_timestamp_seconds", { cluster: "lab-m" });
     assert.ok(Math.abs(lastScan - Date.now() / 1000) < 120, `last scan ${lastScan}`);

@@ -93,6 +93,10 @@ const STORED_GAUGES: StoredGauge[] = [
   ],
 ];
 
+/** A run's outcome, or `error` when the attempt threw (BullMQ may retry it). */
+const RENEWAL_RESULTS = ["done", "failed", "not-run", "error"] as const;
+export type RenewalResult = (typeof RENEWAL_RESULTS)[number];
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly scanDuration: Histogram;
@@ -112,10 +116,12 @@ export class Metrics {
     });
     this.renewals = new Counter({
       name: "certs_bot_renewals_total",
-      help: "Renewal runs finished by this process, by result (done, failed, not-run, error)",
+      help: `Renewal runs finished by this process, by result (${RENEWAL_RESULTS.join(", ")})`,
       labelNames: ["result"],
       registers,
     });
+    // Every result from 0, so the first failure is an increase() and not a series appearing at 1.
+    for (const result of RENEWAL_RESULTS) this.renewals.inc({ result }, 0);
     new Gauge({
       name: "certs_bot_build_info",
       help: "certs-bot's version",
@@ -131,7 +137,7 @@ export class Metrics {
     this.scanDuration.observe({ cluster: scan.cluster }, scan.durationMs / 1000);
   }
 
-  renewalFinished(result: string): void {
+  renewalFinished(result: RenewalResult): void {
     this.renewals.inc({ result });
   }
 
