@@ -186,12 +186,15 @@ export class SlackApp {
     return this.up;
   }
 
-  /** Bolt keeps its receiver private; its Socket Mode client says when the socket drops and returns. */
+  /** Bolt keeps its receiver private; its Socket Mode client says when the socket drops and is back. */
   private followSocket(): void {
     const { receiver } = this.app as unknown as { receiver: unknown };
     if (!(receiver instanceof SocketModeReceiver)) return;
     receiver.client.on("connected", () => (this.up = true));
-    receiver.client.on("disconnected", () => (this.up = false));
+    // "close": the socket dropped; the client then waits before "reconnecting".
+    for (const down of ["close", "reconnecting", "disconnecting", "disconnected"]) {
+      receiver.client.on(down, () => (this.up = false));
+    }
   }
 
   async stop(): Promise<void> {
