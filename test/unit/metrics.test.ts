@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { commonName, decimalSerial, scanSamples } from "../../src/present/metrics.js";
+import { metricsPort } from "../../src/adapters/http/metrics.js";
+import { OperatorError } from "../../src/config/operator-error.js";
 import type { CertificateReport, NodeReport, StoredScan } from "../../src/core/report/types.js";
 
 const now = new Date("2026-11-28T09:00:00Z");
@@ -123,4 +125,14 @@ test("CN and serial number parsing", () => {
   assert.equal(commonName(null), undefined);
   assert.equal(decimalSerial("ff"), "255");
   assert.equal(decimalSerial(""), undefined);
+});
+
+test("METRICS_PORT: default 9464, 0 turns the listener off, anything else but a port is refused", () => {
+  assert.equal(metricsPort({}), 9464);
+  assert.equal(metricsPort({ METRICS_PORT: "" }), 9464);
+  assert.equal(metricsPort({ METRICS_PORT: "0" }), 0);
+  assert.equal(metricsPort({ METRICS_PORT: "9100" }), 9100);
+  for (const bad of ["http", "-1", "65536", "9.5"]) {
+    assert.throws(() => metricsPort({ METRICS_PORT: bad }), OperatorError, bad);
+  }
 });
