@@ -12,7 +12,7 @@ import { OperatorError } from "../../config/operator-error.js";
 import type { StoredScan } from "../../core/report/types.js";
 import { CERTIFICATE_LABELS, scanSamples, type Sample, type ScanSamples } from "../../present/metrics.js";
 
-export const DEFAULT_METRICS_PORT = 9464;
+const DEFAULT_METRICS_PORT = 9464;
 
 /** METRICS_PORT: a TCP port, 0 for no listener; default 9464. */
 export function metricsPort(env: NodeJS.ProcessEnv): number {
@@ -66,18 +66,23 @@ const NODE = ["cluster", "node"] as const;
 const STORED_GAUGES: StoredGauge[] = [
   [
     "x509_cert_not_after",
-    "Indicates the certificate's not after timestamp",
+    "When the certificate expires (notAfter), seconds since the epoch",
     CERTIFICATE_LABELS,
     (s) => s.notAfter,
   ],
   [
     "x509_cert_not_before",
-    "Indicates the certificate's not before timestamp",
+    "When the certificate became valid (notBefore), seconds since the epoch",
     CERTIFICATE_LABELS,
     (s) => s.notBefore,
   ],
-  ["x509_cert_expired", "Indicates if the certificate is expired", CERTIFICATE_LABELS, (s) => s.expired],
-  ["x509_read_errors", "Indicates the number of read failure(s)", NODE, (s) => s.readErrors],
+  ["x509_cert_expired", "1 when the certificate's notAfter has passed", CERTIFICATE_LABELS, (s) => s.expired],
+  [
+    "x509_read_errors",
+    "Certificate files the last scan of the node could not read or did not find",
+    NODE,
+    (s) => s.readErrors,
+  ],
   ["certs_bot_node_up", "1 when the last scan reached the node", NODE, (s) => s.nodeUp],
   [
     "certs_bot_apiserver_drift",
