@@ -13,7 +13,8 @@
 //   app/       use cases over the ports: the command router, the renewal desk, run and executor,
 //              the scan, alert and digest jobs
 //   adapters/  the edges: store/ (Redis), queue/ (BullMQ), slack/ (Bolt, Web API), nodes/ (SSH,
-//              local, TLS probe, the scan over transports), console/ (the terminal)
+//              local, TLS probe, the scan over transports), console/ (the terminal), http/ (/metrics,
+//              /healthz, /readyz)
 //   main       src/cli.ts and src/service.ts: wire everything together
 //
 // Within a layer, folders import in one direction too (no-circular-folders).
