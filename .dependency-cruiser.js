@@ -13,7 +13,8 @@
 //   app/       use cases over the ports: the scan (with its alerts), digest and renewal jobs, the
 //              command router, the button table, the renewal desk, run and executor
 //   adapters/  the edges: store/ (Redis), queue/ (BullMQ), slack/ (Bolt, Web API), nodes/ (SSH,
-//              local, TLS probe, the scan over transports), console/ (the terminal)
+//              local, TLS probe, the scan over transports), console/ (the terminal), http/ (/metrics,
+//              /healthz, /readyz)
 //   main       src/cli.ts and src/service.ts: wire everything together
 //
 // Within a layer, folders import in one direction too (no-circular-folders).

@@ -172,6 +172,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     await import("./adapters/store/redis.js");
   const { shutdownGraceMs } = await import("./adapters/queue/queues.js");
   const { Service } = await import("./service.js");
+  const { metricsPort } = await import("./adapters/http/metrics.js");
   const surface = role === "serve" ? slackSurface(process.env, logger) : null;
   const redis = redisTarget();
   const unreachable = await checkRedis(redis);
@@ -191,6 +192,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     slackSurface: surface,
     logger,
     graceMs,
+    metricsPort: metricsPort(process.env),
   });
   try {
     await service.start();

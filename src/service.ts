@@ -25,6 +25,7 @@ import { AuditLog } from "./adapters/store/audit.js";
 import { connectRedis, redisOptions } from "./adapters/store/redis.js";
 import { RenewalStore } from "./adapters/store/renewals.js";
 import { Store } from "./adapters/store/store.js";
+import { Metrics, serveMetrics, type Check, type MetricsServer } from "./adapters/http/metrics.js";
 
 export type Role = "serve" | "worker";
 
@@ -43,6 +44,8 @@ export interface ServiceOptions {
   /** How long running jobs may take to finish at shutdown (CERTS_BOT_SHUTDOWN_MS). */
   graceMs?: number;
   scanDependencies?: ScanDependencies;
+  /** Where /metrics, /healthz and /readyz listen (METRICS_PORT); 0 or none: no listener. */
+  metricsPort?: number;
 }
 
 /** Only one process registers the schedules (BullMQ misbehaves when several upsert at once). */
@@ -75,6 +78,10 @@ export class Service {
   private refresh?: NodeJS.Timeout;
   private sweeper?: NodeJS.Timeout;
   private readonly id = randomUUID();
+  private readonly metrics: Metrics;
+  private metricsServer?: MetricsServer;
+  /** For /readyz: whether `serve` has put its schedules in Redis (or another `serve` holds that lease). */
+  private schedulesAsserted = false;
 
   constructor(private readonly options: ServiceOptions) {
     const { config, prefix, logger } = options;
@@ -88,9 +95,15 @@ export class Service {
     this.queues = new Queues(connection, `${prefix}:bull`, logger);
     this.poster = new SlackPoster(webClient(options.slack, logger), this.store);
     this.scanDeps = options.scanDependencies ?? defaultDependencies(logger);
+    this.metrics = this.serviceMetrics();
     this.scanning = {
       scan: (cluster) => scanClusters(config, [cluster], this.scanDeps),
-      archive: this.store,
+      archive: {
+        saveScan: async (scan) => {
+          await this.store.saveScan(scan);
+          this.metrics.scanned(scan);
+        },
+      },
     };
     const renewals = new RenewalStore(this.redis, prefix);
     const audit = new AuditLog(this.redis, prefix, logger);
@@ -122,7 +135,7 @@ export class Service {
       {
         scanCluster: (_data, job) => runScanJob(job, { ...this.scanning, config, alerts: store, poster }),
         digest: (job) => runDigestJob(job, { config, archive: store, poster, now: () => new Date() }),
-        renew: (_data, job) => runRenewalAttempt(job, renewal),
+        renew: (_data, job) => this.counted(runRenewalAttempt(job, renewal)),
       },
       logger,
       workerTuning(),
@@ -137,6 +150,8 @@ export class Service {
   }
 
   async start(): Promise<void> {
+    const { metricsPort, logger } = this.options;
+    if (metricsPort) this.metricsServer = await this.listen(metricsPort, logger);
     if (this.options.role !== "serve") return;
     await this.assertSchedules();
     this.refresh = setInterval(() => void this.assertSchedules(), SCHEDULES_REFRESH_MS);
@@ -192,8 +207,66 @@ export class Service {
           "schedules registered",
         );
       }
+      this.schedulesAsserted = true;
     } catch (err) {
+      this.schedulesAsserted = false;
       this.options.logger.warn({ err: (err as Error).message }, "could not register schedules; will retry");
+    }
+  }
+
+  /**
+   * The metrics listener. A port already taken (a second process on one host, on the default port)
+   * costs this process its endpoint, not its work: it warns and runs on.
+   */
+  private async listen(port: number, logger: Logger): Promise<MetricsServer | undefined> {
+    try {
+      return await serveMetrics(this.metrics, port, logger);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+      logger.warn({ port }, "METRICS_PORT is taken: this process serves no /metrics, /healthz, /readyz");
+      return undefined;
+    }
+  }
+
+  /** The metrics registry over this service's stores, and what /readyz checks. */
+  private serviceMetrics(): Metrics {
+    const { config, role, logger } = this.options;
+    const queues = [this.queues.scan, this.queues.digest, this.queues.renewal];
+    const readiness: Record<string, Check> = {
+      redis: async () =>
+        this.redis.status === "ready" && (await this.redis.ping()) === "PONG"
+          ? null
+          : `Redis connection is ${this.redis.status}`,
+    };
+    if (role === "serve") {
+      readiness.schedules = async () => (this.schedulesAsserted ? null : "schedules are not registered yet");
+    }
+    if (role === "serve" && this.options.slackSurface) {
+      readiness.slack = async () => (this.chat?.app.connected ? null : "the Slack surface is not connected");
+    }
+    return new Metrics({
+      scans: async () =>
+        [...(await this.store.latestAll(config.clusters.map((c) => c.name))).values()].filter(
+          (s) => s !== null,
+        ),
+      jobCounts: async () =>
+        Object.fromEntries(
+          await Promise.all(queues.map(async (q) => [q.name, await q.getJobCounts()] as const)),
+        ),
+      readiness,
+      logger,
+    });
+  }
+
+  /** A renewal attempt, counted by its result (`error`: the attempt threw; BullMQ may retry it). */
+  private async counted(attempt: ReturnType<typeof runRenewalAttempt>): ReturnType<typeof runRenewalAttempt> {
+    try {
+      const result = await attempt;
+      this.metrics.renewalFinished(result.outcome);
+      return result;
+    } catch (err) {
+      this.metrics.renewalFinished("error");
+      throw err;
     }
   }
 
@@ -246,6 +319,7 @@ export class Service {
     this.workers = undefined;
     const teardown = (async () => {
       await this.chat?.backend.close();
+      await this.metricsServer?.close();
       await this.queues.close();
       await this.redis.quit();
     })();

@@ -153,7 +153,12 @@ async function nothingRuns(act: () => Promise<void>, lookups = false): Promise<v
   assert.equal(responses.size, answers, "nothing was sent to a response_url");
 }
 
-function surfaceService(surface: SlackSurface, slackApiUrl: string, prefix: string): Service {
+function surfaceService(
+  surface: SlackSurface,
+  slackApiUrl: string,
+  prefix: string,
+  metricsPort?: number,
+): Service {
   return new Service({
     role: "serve",
     config,
@@ -163,6 +168,7 @@ function surfaceService(surface: SlackSurface, slackApiUrl: string, prefix: stri
     slackSurface: surface,
     logger: quiet,
     graceMs: 5000,
+    ...(metricsPort ? { metricsPort } : {}),
   });
 }
 
@@ -568,6 +574,8 @@ describe("Socket Mode", () => {
   let wsUrl: string;
   let socketFake: FakeSlack;
   const sockets: WebSocket[] = [];
+  /** While set, a new connection gets no hello: the client is not connected. */
+  let silent = false;
 
   before(async () => {
     const wsPort = await freePort("127.0.0.1");
@@ -577,6 +585,7 @@ describe("Socket Mode", () => {
     // Slack's first frame on a new connection: the client counts as connected from here.
     wss.on("connection", (ws) => {
       sockets.push(ws);
+      if (silent) return;
       ws.send(
         JSON.stringify({
           type: "hello",
@@ -625,6 +634,44 @@ describe("Socket Mode", () => {
       assert.match(ack.payload.text, /clusters in this channel/);
       assert.match(JSON.stringify(ack.payload.blocks), /\*lab-a\* — expired/);
     } finally {
+      await socketService.stop();
+    }
+  });
+
+  test("/readyz follows the socket: 503 naming Slack while it is down, 200 once it is back", async () => {
+    const metricsPort = await freePort("127.0.0.1");
+    const socketService = surfaceService(
+      { mode: "socket", appToken: "xapp-test" },
+      socketFake.url,
+      `ready-${process.pid}`,
+      metricsPort,
+    );
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+      return {
+        status: res.status,
+        checks: ((await res.json()) as { checks: Record<string, string> }).checks,
+      };
+    };
+    try {
+      await socketService.start();
+      assert.deepEqual(await readyz(), {
+        status: 200,
+        checks: { redis: "ok", schedules: "ok", slack: "ok" },
+      });
+      silent = true;
+      sockets.at(-1)!.terminate();
+      const down = await until("readyz 503", async () => {
+        const answer = await readyz();
+        return answer.status === 503 && answer;
+      });
+      assert.equal(down.checks.slack, "the Slack surface is not connected");
+      assert.equal(down.checks.redis, "ok");
+      silent = false;
+      sockets.at(-1)!.terminate(); // the silent one: the client reconnects to a greeting server
+      await until("readyz 200 again", async () => (await readyz()).status === 200, 60_000);
+    } finally {
+      silent = false;
       await socketService.stop();
     }
   });

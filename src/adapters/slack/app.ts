@@ -20,6 +20,7 @@ import {
   type RespondFn,
   type SlackActionMiddlewareArgs,
   type SlackCommandMiddlewareArgs,
+  SocketModeReceiver,
 } from "@slack/bolt";
 import type { Logger } from "pino";
 import { findCluster, type ClusterConfig, type Config } from "../../config/load.js";
@@ -134,6 +135,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 export class SlackApp {
   private readonly app: App;
   private readonly home: AppHome;
+  private up = false;
 
   constructor(private readonly options: SlackAppOptions) {
     const { surface, slack, config, backend, store, logger } = options;
@@ -175,10 +177,29 @@ export class SlackApp {
     } else {
       await this.app.start();
       logger.info("Slack surface: Socket Mode, connected");
+      this.followSocket();
+    }
+    this.up = true;
+  }
+
+  /** Started and, in Socket Mode, connected: what /readyz reports. */
+  get connected(): boolean {
+    return this.up;
+  }
+
+  /** Bolt keeps its receiver private; its Socket Mode client says when the socket drops and is back. */
+  private followSocket(): void {
+    const { receiver } = this.app as unknown as { receiver: unknown };
+    if (!(receiver instanceof SocketModeReceiver)) return;
+    receiver.client.on("connected", () => (this.up = true));
+    // "close": the socket dropped; the client then waits before "reconnecting".
+    for (const down of ["close", "reconnecting", "disconnecting", "disconnected"]) {
+      receiver.client.on(down, () => (this.up = false));
     }
   }
 
   async stop(): Promise<void> {
+    this.up = false;
     this.home.close();
     await this.app.stop();
   }
