@@ -38,17 +38,22 @@ export function scrubTokens(text: string): string {
   return text.replace(/\b(xox[a-z]|xapp)-[\w-]+/gi, "$1-[redacted]");
 }
 
+/** The URL with its password replaced by `***` (the user name stays: it helps); null if not a URL. */
+export function withoutPassword(text: string): string | null {
+  try {
+    const url = new URL(text);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return null;
+  }
+}
+
 /** A URL without its password; any other secret, entirely. */
 export function censor(value: unknown, path: string[]): unknown {
   if (!URL_KEYS.includes(path.at(-1) ?? "")) return "[redacted]";
   if (typeof value !== "string") return value;
-  try {
-    const url = new URL(value);
-    if (url.password) url.password = "***";
-    return url.toString();
-  } catch {
-    return "[redacted]";
-  }
+  return withoutPassword(value) ?? "[redacted]";
 }
 
 export function createLogger(level: string, destination: DestinationStream = pino.destination(2)): Logger {

@@ -12,6 +12,7 @@
 import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import { OperatorError } from "../../config/operator-error.js";
+import { withoutPassword } from "../log/logger.js";
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
@@ -29,16 +30,9 @@ export function redisUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.REDIS_URL || DEFAULT_REDIS_URL;
 }
 
-/** The URL as it may be shown: the password replaced by `***` (the user name stays: it helps). */
-export function maskRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(REDIS_URL, not shown: it is not a URL)";
-  }
-}
+/** The URL as it may be shown: the password replaced by `***`. */
+export const maskRedisUrl = (url: string): string =>
+  withoutPassword(url) ?? "(REDIS_URL, not shown: it is not a URL)";
 
 /** REDIS_URL and REDIS_TLS_CA_FILE, checked (a RedisSettingsError says what is wrong). */
 export function redisTarget(env: NodeJS.ProcessEnv = process.env): RedisTarget {
