@@ -317,9 +317,10 @@ export class Service {
     if (slackStopped) await settlesWithin(slackStopped, deadline - Date.now());
     const abandoned = (await this.workers?.close(deadline - Date.now())) ?? [];
     this.workers = undefined;
+    // The listener is local and closes at once, whatever Redis does: a hung teardown must not keep it.
+    await this.metricsServer?.close();
     const teardown = (async () => {
       await this.chat?.backend.close();
-      await this.metricsServer?.close();
       await this.queues.close();
       await this.redis.quit();
     })();

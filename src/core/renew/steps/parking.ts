@@ -67,9 +67,12 @@ function parkScript(spec: NodeSpec, token: string, seconds: number): string {
     "}",
     "trap put_back EXIT",
     "trap 'exit 3' HUP INT TERM PIPE",
-    `mkdir -p ${dir}`,
     clearMarks(spec),
-    `: > ${mark}`,
+    // An orphaned parking script's exit may remove the empty directory meanwhile: once our mark is
+    // in it, it is not empty and stays.
+    `n=0; until mkdir -p ${dir} 2>/dev/null && { : > ${mark}; } 2>/dev/null; do`,
+    '  n=$((n + 1)); [ "$n" -lt 5 ] || { echo "cannot make the parking directory" >&2; exit 1; }; sleep 1',
+    "done",
     ...parkCommands(spec)
       .slice(1)
       .map((c) => c.line),
