@@ -14,7 +14,7 @@ const TESTS = resolve("test/prometheus/rules.test.yaml");
 const scratch = mkdtempSync(join(tmpdir(), "certs-bot-rules-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** promtool's exit code and output; promtool comes with Debian's `prometheus` (.ci/run installs it). */
+/** promtool's exit code and output; promtool comes with Debian's `prometheus` (test/setup.sh installs it). */
 async function promtool(...args: string[]): Promise<{ code: number; output: string }> {
   try {
     const { stdout, stderr } = await run("promtool", args);
