@@ -77,6 +77,9 @@ export class Service {
   private readonly desk: RenewalDesk;
   private refresh?: NodeJS.Timeout;
   private sweeper?: NodeJS.Timeout;
+  /** Set by stop(): nothing new touches the queues once they are closing. */
+  private stopping = false;
+  private readonly reassert = (): void => void this.assertSchedules();
   private readonly id = randomUUID();
   private readonly metrics: Metrics;
   private metricsServer?: MetricsServer;
@@ -156,7 +159,7 @@ export class Service {
     await this.assertSchedules();
     this.refresh = setInterval(() => void this.assertSchedules(), SCHEDULES_REFRESH_MS);
     // A Redis restart without persistence loses the schedules: put them back once it is ready.
-    this.redis.on("ready", () => void this.assertSchedules());
+    this.redis.on("ready", this.reassert);
     this.sweeper = setInterval(() => void this.sweepRenewals(), EXPIRY_SWEEP_MS);
     await this.chat?.app.start();
   }
@@ -195,6 +198,7 @@ export class Service {
   }
 
   private async assertSchedules(): Promise<void> {
+    if (this.stopping) return;
     try {
       if (await this.store.acquireLease("schedules", this.id, SCHEDULES_LEASE_MS)) {
         await this.queues.upsertSchedules(this.options.config);
@@ -306,6 +310,9 @@ export class Service {
    */
   async stop(graceMs = this.options.graceMs ?? 30_000): Promise<Shutdown> {
     const deadline = Date.now() + graceMs;
+    this.stopping = true;
+    // A reconnect during the stop must not register schedules on queues that are closing.
+    this.redis.off("ready", this.reassert);
     clearInterval(this.refresh);
     clearInterval(this.sweeper);
     // Slack first: no new commands while the workers finish.
