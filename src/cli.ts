@@ -171,7 +171,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
   const { checkEvictionPolicy, checkRedis, keyPrefix, maskRedisUrl, redisTarget } =
     await import("./adapters/store/redis.js");
   const { shutdownGraceMs } = await import("./adapters/queue/queues.js");
-  const { Service } = await import("./service.js");
+  const { Service, stopLimitMs } = await import("./service.js");
   const { metricsPort } = await import("./adapters/http/metrics.js");
   const surface = role === "serve" ? slackSurface(process.env, logger) : null;
   const redis = redisTarget();
@@ -210,6 +210,11 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
       }
       stopping = true;
       logger.info({ signal, graceMs }, "shutting down: finishing running jobs");
+      // Every step of a stop is bounded; this one is for a step that hangs anyway.
+      setTimeout(() => {
+        logger.error({ limitMs: stopLimitMs(graceMs) }, "shutdown did not finish in time; exiting");
+        process.exit(EXIT.unknown);
+      }, stopLimitMs(graceMs)).unref();
       service.stop().then(resolve, (err: Error) => {
         logger.error({ err: err.message }, "unclean shutdown");
         resolve({ abandoned: [], clean: false });

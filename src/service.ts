@@ -55,12 +55,17 @@ const SCHEDULES_REFRESH_MS = 5 * 60_000;
 /** What a stop left behind: jobs still running at the deadline, connections that did not close. */
 export interface Shutdown {
   abandoned: RunningJob[];
-  /** False when connections had to be dropped (Redis not answering): handles may linger. */
+  /** False when workers or connections had to be dropped (Redis not answering): handles may linger. */
   clean: boolean;
 }
 
 /** Past the jobs' deadline, closing the connections gets this long before they are dropped. */
 const TEARDOWN_MS = 2000;
+
+/** The longest a stop can take: past this something is stuck, and the process should just end. */
+export function stopLimitMs(graceMs: number): number {
+  return graceMs + TEARDOWN_MS + 3000;
+}
 /** How often `serve` expires renewal requests nobody approved in time (and updates their cards). */
 export const EXPIRY_SWEEP_MS = 60_000;
 
@@ -322,7 +327,10 @@ export class Service {
         this.options.logger.warn({ err: err.message }, "Slack surface did not stop cleanly"),
       );
     if (slackStopped) await settlesWithin(slackStopped, deadline - Date.now());
-    const abandoned = (await this.workers?.close(deadline - Date.now())) ?? [];
+    const { abandoned, closed } = (await this.workers?.close(deadline - Date.now())) ?? {
+      abandoned: [],
+      closed: true,
+    };
     this.workers = undefined;
     // The listener is local and closes at once, whatever Redis does: a hung teardown must not keep it.
     await this.metricsServer?.close();
@@ -337,6 +345,6 @@ export class Service {
       this.queues.disconnect();
       this.redis.disconnect();
     }
-    return { abandoned, clean };
+    return { abandoned, clean: clean && closed };
   }
 }

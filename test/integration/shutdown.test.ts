@@ -96,7 +96,8 @@ interface Serve {
   /** Everything it wrote, stdout and stderr. */
   output: () => string;
   lines: () => Record<string, unknown>[];
-  exited: Promise<{ code: number | null; at: number }>;
+  /** Its exit, or a failure naming what it wrote when it has not exited within a minute. */
+  exited: () => Promise<{ code: number | null; at: number }>;
 }
 
 let prefixes = 0;
@@ -119,9 +120,17 @@ function serve(redisUrl: string, env: NodeJS.ProcessEnv = {}): Serve {
   });
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+  const exit = new Promise<{ code: number | null; at: number }>((resolve) =>
     child.once("exit", (code) => resolve({ code, at: Date.now() })),
   );
+  // A service that never exits fails its test with what it wrote, not the whole file by timeout.
+  const exited = () =>
+    Promise.race([
+      exit,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`serve did not exit:\n${output}`)), 60_000).unref(),
+      ),
+    ]);
   const lines = () =>
     output
       .split("\n")
@@ -154,7 +163,7 @@ test("SIGTERM while idle: exits 0 promptly", async () => {
     await running(s);
     const sent = Date.now();
     s.child.kill("SIGTERM");
-    const { code, at } = await s.exited;
+    const { code, at } = await s.exited();
     assert.equal(code, 0, s.output());
     assert.ok(at - sent < 5000, `took ${at - sent} ms`);
     assert.ok(s.lines().some((l) => l.msg === "stopped"));
@@ -164,21 +173,40 @@ test("SIGTERM while idle: exits 0 promptly", async () => {
   }
 });
 
+test("SIGTERM while idle and Redis is gone: exits by the deadline, nothing abandoned", async () => {
+  const redis = await startRedis();
+  const s = serve(redis.url, { CERTS_BOT_SHUTDOWN_MS: "2000" });
+  try {
+    await running(s);
+    await redis.stop();
+    const sent = Date.now();
+    s.child.kill("SIGTERM");
+    const { code, at } = await s.exited();
+    assert.equal(code, 0, s.output());
+    assert.ok(at - sent < 2000 + 4000, `took ${at - sent} ms:\n${s.output()}`);
+    assert.ok(!s.lines().some((l) => Array.isArray(l.abandoned)), s.output());
+  } finally {
+    s.child.kill("SIGKILL");
+    await redis.stop();
+  }
+});
+
 test("SIGTERM while a job runs and Redis is gone: exits non-zero by the deadline, naming the job", async () => {
   const redis = await startRedis();
-  const s = serve(redis.url, { CERTS_BOT_SHUTDOWN_MS: "3000" });
+  const s = serve(redis.url, { CERTS_BOT_SHUTDOWN_MS: "3000", LOG_LEVEL: "debug" });
   const queues = queuesOf(redis.url, { CERTS_BOT_REDIS_PREFIX: `shutdown-${process.pid}-${prefixes}` });
   try {
     await running(s);
     const job = await queues.requestScan("slow", "manual");
-    await until("the slow scan to start", async () => (await queues.scan.getActiveCount()) === 1);
+    // Started in the service, not only active in Redis: a reply lost with Redis is no job taken.
+    await until("the slow scan to start", async () => s.lines().some((l) => l.msg === "job started"));
     queues.disconnect();
     await redis.stop();
     const sent = Date.now();
     s.child.kill("SIGTERM");
-    const { code, at } = await s.exited;
+    const { code, at } = await s.exited();
     assert.equal(code, 3, s.output());
-    assert.ok(at - sent < 3000 + 4000, `took ${at - sent} ms`);
+    assert.ok(at - sent < 3000 + 4000, `took ${at - sent} ms:\n${s.output()}`);
     assert.ok(at - sent >= 3000, `did not wait for the job: ${at - sent} ms`);
     const report = s.lines().find((l) => Array.isArray(l.abandoned));
     assert.deepEqual(report?.abandoned, [{ queue: "scan", name: "scan-cluster", id: job.id }], s.output());
@@ -205,7 +233,7 @@ test("logs are JSON lines and hold none of the secrets the service was given", a
     await until("the slow scan to start", async () => (await queues.scan.getActiveCount()) === 1);
     await redis.restart(); // connection errors, logged while Redis is away
     s.child.kill("SIGTERM");
-    await s.exited;
+    await s.exited();
     const output = s.output();
     for (const [name, secret] of Object.entries(SECRETS)) {
       assert.ok(!output.includes(secret), `${name} in the logs:\n${output}`);

@@ -277,7 +277,10 @@ export class Workers {
         ),
       );
       worker.on("error", (err) => logger.error({ queue: worker.name, err: err.message }, "worker error"));
-      worker.on("active", (job) => this.running.set(job, { queue: worker.name, name: job.name, id: job.id }));
+      worker.on("active", (job) => {
+        logger.debug({ queue: worker.name, job: job.name, id: job.id }, "job started");
+        this.running.set(job, { queue: worker.name, name: job.name, id: job.id });
+      });
       worker.on("completed", (job) => this.running.delete(job));
       worker.on("failed", (job) => job && this.running.delete(job));
     }
@@ -286,12 +289,15 @@ export class Workers {
   /**
    * Stops taking jobs and waits for running ones, at most `graceMs`. Past it the connections are
    * dropped (`close(true)` would only join the graceful close, which waits for Redis) and the jobs
-   * still running are returned: BullMQ reruns them once their lock lapses.
+   * still running are returned: BullMQ reruns them once their lock lapses. `closed` is false then:
+   * a dropped worker may keep retrying timers, so the process has to exit on its own.
    */
-  async close(graceMs: number): Promise<RunningJob[]> {
-    if (await settlesWithin(Promise.all(this.workers.map((w) => w.close())), graceMs)) return [];
+  async close(graceMs: number): Promise<{ abandoned: RunningJob[]; closed: boolean }> {
+    if (await settlesWithin(Promise.all(this.workers.map((w) => w.close())), graceMs)) {
+      return { abandoned: [], closed: true };
+    }
     const abandoned = [...this.running.values()];
     for (const worker of this.workers) void worker.disconnect().catch(() => undefined);
-    return abandoned;
+    return { abandoned, closed: false };
   }
 }
