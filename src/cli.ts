@@ -15,7 +15,7 @@ import { OperatorError } from "./config/operator-error.js";
 import { SLACK_ID } from "./config/slack-ids.js";
 import { EXIT, exitCode, renderJson, renderTable } from "./present/report.js";
 import type { ScanReport } from "./core/report/types.js";
-import type { Role, Shutdown } from "./service.js";
+import type { Role, Service, Shutdown } from "./service.js";
 
 /** A mistake the user can fix: printed as one line, exit 3, no stack trace. */
 class UsageError extends OperatorError {}
@@ -162,6 +162,32 @@ async function consoleCommand(options: {
   return EXIT.ok;
 }
 
+/** SIGTERM or SIGINT: stop the service (a second signal exits at once); resolves with what it left. */
+function stopOnSignal(service: Service, graceMs: number, limitMs: number): Promise<Shutdown> {
+  return new Promise<Shutdown>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal: exiting without waiting for running jobs");
+        process.exit(EXIT.unknown);
+      }
+      stopping = true;
+      logger.info({ signal, graceMs }, "shutting down: finishing running jobs");
+      // Every step of a stop is bounded; this one is for a step that hangs anyway.
+      setTimeout(() => {
+        logger.error({ limitMs }, "shutdown did not finish in time; exiting");
+        process.exit(EXIT.unknown);
+      }, limitMs).unref();
+      service.stop().then(resolve, (err: Error) => {
+        logger.error({ err: err.message }, "unclean shutdown");
+        resolve({ abandoned: [], clean: false });
+      });
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
 async function serviceCommand(role: Role, options: { config: string }): Promise<number> {
   const config = await readConfig(options.config);
   const { slackEnvironment } = await import("./adapters/slack/poster.js");
@@ -194,35 +220,14 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     graceMs,
     metricsPort: metricsPort(process.env),
   });
+  // Signals are handled from here on, also while start waits (for Slack, or briefly for Redis).
+  const stopped = stopOnSignal(service, graceMs, stopLimitMs(graceMs));
   try {
     await service.start();
   } catch (err) {
     await service.stop(); // the workers already run: without this the process would not exit
     throw err;
   }
-  // The handlers go in before "running" is logged: a supervisor may signal as soon as it reads it.
-  const stopped = new Promise<Shutdown>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn({ signal }, "second signal: exiting without waiting for running jobs");
-        process.exit(EXIT.unknown);
-      }
-      stopping = true;
-      logger.info({ signal, graceMs }, "shutting down: finishing running jobs");
-      // Every step of a stop is bounded; this one is for a step that hangs anyway.
-      setTimeout(() => {
-        logger.error({ limitMs: stopLimitMs(graceMs) }, "shutdown did not finish in time; exiting");
-        process.exit(EXIT.unknown);
-      }, stopLimitMs(graceMs)).unref();
-      service.stop().then(resolve, (err: Error) => {
-        logger.error({ err: err.message }, "unclean shutdown");
-        resolve({ abandoned: [], clean: false });
-      });
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
   logger.info(
     { role, clusters: config.clusters.length, redis: maskRedisUrl(redis.url) },
     "certs-bot is running",

@@ -3,6 +3,7 @@
 // (adapters/slack/app.ts). Roles scale out on Redis: run one `serve` and as many `worker` processes as you like.
 import { randomUUID } from "node:crypto";
 import type { WebClient } from "@slack/web-api";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { clusterChannel, type Config } from "./config/load.js";
 import { Queues, settlesWithin, Workers, workerTuning, type RunningJob } from "./adapters/queue/queues.js";
@@ -62,6 +63,24 @@ export interface Shutdown {
 /** Past the jobs' deadline, closing the connections gets this long before they are dropped. */
 const TEARDOWN_MS = 2000;
 
+/** How long `serve` waits at start for Redis before it starts without it. */
+const REDIS_AT_START_MS = 3000;
+
+/** Whether the connection is ready within `ms` (false at once when it has given up for good). */
+function readyWithin(redis: Redis, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      redis.off("ready", onReady);
+      resolve(false);
+    }, ms);
+    redis.once("ready", onReady);
+  });
+}
+
 /** The longest a stop can take: past this something is stuck, and the process should just end. */
 export function stopLimitMs(graceMs: number): number {
   return graceMs + TEARDOWN_MS + 3000;
@@ -84,6 +103,7 @@ export class Service {
   private sweeper?: NodeJS.Timeout;
   /** Set by stop(): nothing new touches the queues once they are closing. */
   private stopping = false;
+  private stopped?: Promise<Shutdown>;
   private readonly reassert = (): void => void this.assertSchedules();
   private readonly id = randomUUID();
   private readonly metrics: Metrics;
@@ -95,9 +115,15 @@ export class Service {
     const { config, prefix, logger } = options;
     const target = { url: options.redisUrl, ...(options.redisCa ? { ca: options.redisCa } : {}) };
     this.redis = connectRedis(target);
-    this.redis.on("error", (err: Error) =>
-      logger.warn({ err: err.message }, "redis connection problem; retrying"),
-    );
+    let troubled = false;
+    this.redis.on("error", (err: Error) => {
+      troubled = true;
+      logger.warn({ err: err.message }, "redis connection problem; retrying");
+    });
+    this.redis.on("ready", () => {
+      if (troubled) logger.info("Redis answers again");
+      troubled = false;
+    });
     this.store = new Store(this.redis, prefix);
     const connection = redisOptions(target);
     this.queues = new Queues(connection, `${prefix}:bull`, logger);
@@ -161,7 +187,12 @@ export class Service {
     const { metricsPort, logger } = this.options;
     if (metricsPort) this.metricsServer = await this.listen(metricsPort, logger);
     if (this.options.role !== "serve") return;
-    await this.assertSchedules();
+    // With Redis down, start does not wait for it: the schedules go in when it is ready (below).
+    if (this.redis.status === "ready" || (await readyWithin(this.redis, REDIS_AT_START_MS))) {
+      await this.assertSchedules();
+    } else {
+      logger.warn("Redis is not reachable: schedules are registered once it answers; /readyz says not ready");
+    }
     this.refresh = setInterval(() => void this.assertSchedules(), SCHEDULES_REFRESH_MS);
     // A Redis restart without persistence loses the schedules: put them back once it is ready.
     this.redis.on("ready", this.reassert);
@@ -311,9 +342,14 @@ export class Service {
   /**
    * Stops taking jobs, lets running ones finish within `graceMs`, closes connections. Bounded even
    * with Redis gone: what is still running at the deadline is abandoned (and reported), and
-   * connections that do not close in time are dropped.
+   * connections that do not close in time are dropped. A second call gets the first one's result.
    */
-  async stop(graceMs = this.options.graceMs ?? 30_000): Promise<Shutdown> {
+  stop(graceMs = this.options.graceMs ?? 30_000): Promise<Shutdown> {
+    this.stopped ??= this.shutDown(graceMs);
+    return this.stopped;
+  }
+
+  private async shutDown(graceMs: number): Promise<Shutdown> {
     const deadline = Date.now() + graceMs;
     this.stopping = true;
     // A reconnect during the stop must not register schedules on queues that are closing.

@@ -1,6 +1,7 @@
-// How `certs-bot serve` stops, as a real child process on a private Redis: SIGTERM waits for
-// running jobs up to CERTS_BOT_SHUTDOWN_MS, even with Redis gone, and names what it abandoned; and
-// what it logs is one JSON object a line, without the secrets it was given.
+// How `certs-bot serve` starts and stops, as a real child process on a private Redis: SIGTERM waits
+// for running jobs up to CERTS_BOT_SHUTDOWN_MS, even with Redis gone, and names what it abandoned;
+// with Redis down at start it serves health (not ready), handles signals and comes up when Redis
+// does; and what it logs is one JSON object a line, without the secrets it was given.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -240,6 +241,78 @@ test("logs are JSON lines and hold none of the secrets the service was given", a
     }
     assert.ok(s.lines().length > 5, output); // each parsed as one JSON object
     assert.ok(output.includes("***@127.0.0.1"), "the Redis URL is shown, masked");
+  } finally {
+    s.child.kill("SIGKILL");
+    await queues.close();
+    await redis.stop();
+  }
+});
+
+/** /healthz or /readyz of a serve on `port`: the status code and the JSON body. */
+async function health(port: number, path: "/healthz" | "/readyz") {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return {
+    status: res.status,
+    body: (await res.json()) as { status: string; checks?: Record<string, string> },
+  };
+}
+
+/** A serve on a Redis port where nothing listens yet, with its own health port. */
+async function serveWithoutRedis() {
+  const redisPort = await freePort("127.0.0.1");
+  const metricsPort = await freePort("127.0.0.1");
+  const s = serve(`redis://127.0.0.1:${redisPort}`, {
+    METRICS_PORT: String(metricsPort),
+    CERTS_BOT_SHUTDOWN_MS: "2000",
+  });
+  await running(s);
+  const live = await health(metricsPort, "/healthz");
+  assert.equal(live.status, 200, s.output());
+  const ready = await health(metricsPort, "/readyz");
+  assert.equal(ready.status, 503, s.output());
+  assert.match(ready.body.checks?.redis ?? "", /Redis connection is/, JSON.stringify(ready.body));
+  assert.ok(
+    s.lines().some((l) => l.msg === "Redis is not reachable yet; certs-bot keeps trying"),
+    s.output(),
+  );
+  return { s, redisPort, metricsPort };
+}
+
+test("Redis down at start: health answers, not ready, and SIGTERM still exits 0", async () => {
+  const { s } = await serveWithoutRedis();
+  try {
+    const sent = Date.now();
+    s.child.kill("SIGTERM");
+    const { code, at } = await s.exited();
+    assert.equal(code, 0, s.output());
+    assert.ok(at - sent < 2000 + 4000, `took ${at - sent} ms:\n${s.output()}`);
+  } finally {
+    s.child.kill("SIGKILL");
+  }
+});
+
+test("Redis down at start: the service comes up fully when Redis arrives", async () => {
+  const { s, redisPort, metricsPort } = await serveWithoutRedis();
+  const redis = await startRedis({ port: redisPort });
+  const env = { CERTS_BOT_REDIS_PREFIX: `shutdown-${process.pid}-${prefixes}` };
+  const queues = queuesOf(redis.url, env);
+  try {
+    await until(
+      "ready once Redis answers",
+      async () => (await health(metricsPort, "/readyz")).status === 200,
+    );
+    assert.ok(
+      s.lines().some((l) => l.msg === "schedules registered"),
+      s.output(),
+    );
+    const before = fake.messages("C0EXPIRD").length;
+    await queues.requestScan("expired", "manual");
+    await until(
+      "the warning for the expired certificate",
+      async () => fake.messages("C0EXPIRD").length > before,
+    );
+    s.child.kill("SIGTERM");
+    assert.equal((await s.exited()).code, 0, s.output());
   } finally {
     s.child.kill("SIGKILL");
     await queues.close();

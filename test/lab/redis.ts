@@ -19,6 +19,8 @@ export interface LabRedisOptions {
   users?: string[][];
   /** TLS only, no plain port: the server's certificate and key, and the CA that signed them (PEM files). */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** The port to listen on (default: a free one), for a Redis that comes up where a client already waits. */
+  port?: number;
   /** More server arguments, last so they win: ["--maxmemory-policy", "allkeys-lru"]. */
   args?: string[];
 }
@@ -59,7 +61,7 @@ async function waitForPing(port: number, options: LabRedisOptions, timeoutMs = 5
 
 export async function startRedis(options: LabRedisOptions = {}): Promise<LabRedis> {
   const dir = mkdtempSync(join(tmpdir(), "certs-bot-redis-"));
-  const port = await freePort("127.0.0.1");
+  const port = options.port ?? (await freePort("127.0.0.1"));
   const { tls } = options;
   const tlsArgs = tls
     ? ["--tls-port", String(port), "--tls-auth-clients", "no", "--tls-cert-file", tls.certFile]
