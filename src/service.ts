@@ -17,7 +17,7 @@ import { SlackApp, type SlackSurface } from "./adapters/slack/app.js";
 import { groupsNow, ServiceBackend } from "./adapters/slack/backend.js";
 import { INTERACTIVE_CALLS, SlackPoster, webClient, type SlackEnvironment } from "./adapters/slack/poster.js";
 import { RenewalDesk } from "./app/renew/desk.js";
-import { freshScan, runScanJob, type FreshScanDependencies } from "./app/scan-job.js";
+import { clustersBehind, freshScan, runScanJob, type FreshScanDependencies } from "./app/scan-job.js";
 import { runDigestJob } from "./app/digest-job.js";
 import { runRenewalAttempt, type RenewalJobHandlerDependencies } from "./app/renewal-job.js";
 import { SlackThreadReporter } from "./adapters/slack/thread-reporter.js";
@@ -47,6 +47,8 @@ export interface ServiceOptions {
   scanDependencies?: ScanDependencies;
   /** Where /metrics, /healthz and /readyz listen (METRICS_PORT); 0 or none: no listener. */
   metricsPort?: number;
+  /** `serve` scans at start the clusters whose report is missing or a scan period old (default true). */
+  catchUp?: boolean;
 }
 
 /** Only one process registers the schedules (BullMQ misbehaves when several upsert at once). */
@@ -110,6 +112,8 @@ export class Service {
   private metricsServer?: MetricsServer;
   /** For /readyz: whether `serve` has put its schedules in Redis (or another `serve` holds that lease). */
   private schedulesAsserted = false;
+  /** Whether this process has queued its start-up catch-up scans. */
+  private caughtUp = false;
 
   constructor(private readonly options: ServiceOptions) {
     const { config, prefix, logger } = options;
@@ -246,11 +250,28 @@ export class Service {
           },
           "schedules registered",
         );
+        await this.catchUpOnce();
       }
       this.schedulesAsserted = true;
     } catch (err) {
       this.schedulesAsserted = false;
       this.options.logger.warn({ err: (err as Error).message }, "could not register schedules; will retry");
+    }
+  }
+
+  /** Once per process, by the `serve` that registers the schedules: scans for reports a tick missed. */
+  private async catchUpOnce(): Promise<void> {
+    const { config, logger, catchUp = true } = this.options;
+    if (this.caughtUp || !catchUp) return;
+    const latest = await this.store.latestAll(config.clusters.map((c) => c.name));
+    const behind = clustersBehind(config, latest, new Date());
+    await Promise.all(behind.map((cluster) => this.queues.requestScan(cluster, "catch-up")));
+    this.caughtUp = true;
+    if (behind.length) {
+      logger.info(
+        { clusters: behind.length, first: behind.slice(0, 10) },
+        "scanning now the clusters whose report is missing or older than one scan period",
+      );
     }
   }
 

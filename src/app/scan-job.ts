@@ -6,9 +6,11 @@ import type { AlertMemory, ClusterScanner, MessagePoster, ScanArchive } from "..
 import type { ClusterReport, StoredScan } from "../core/report/types.js";
 import { applyAlert } from "../core/alerts/actions.js";
 import { emptyAlertState, type AlertState } from "../core/alerts/state.js";
+import { scanPeriodMs } from "../config/schedule.js";
 import { planAlerts } from "../present/warnings.js";
 
-export type ScanReason = "schedule" | "manual";
+/** Why a cluster is scanned: its schedule, someone asked, or `serve` catching up at start. */
+export type ScanReason = "schedule" | "manual" | "catch-up";
 export interface ScanClusterData {
   cluster: string;
   reason: ScanReason;
@@ -88,4 +90,19 @@ async function notify(
     state = applyAlert(state, action, ts);
     await alerts.saveJson("alerts", cluster.name, state);
   }
+}
+
+/**
+ * The clusters `serve` scans at start: no stored report, or one older than a scan period (ticks were
+ * missed while nothing ran). Without this the first report waits for the next `scanCron` tick.
+ */
+export function clustersBehind(
+  config: Config,
+  latest: ReadonlyMap<string, StoredScan | null>,
+  now: Date,
+): string[] {
+  const oldest = now.getTime() - scanPeriodMs(config, now);
+  return config.clusters
+    .map((c) => c.name)
+    .filter((name) => (latest.get(name)?.scannedAt.getTime() ?? -Infinity) < oldest);
 }
