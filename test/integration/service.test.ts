@@ -176,6 +176,43 @@ describe("schedules and fan-out", () => {
     }
   });
 
+  test("at start, serve scans each cluster whose report is missing or older than a scan period", async () => {
+    const serve = service("serve");
+    const client = new Redis(redis.url);
+    const store = new Store(client, `t${process.pid}-${prefixes}`);
+    const report = (name: string): ClusterReport => ({ name, status: "ok", nodes: [] });
+    const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
+    // scanCron "*/30 * * * *": a report 10 minutes old is current, one 2 hours old missed ticks.
+    await store.saveScan({
+      cluster: "lab-a",
+      scannedAt: minutesAgo(10),
+      durationMs: 5,
+      report: report("lab-a"),
+    });
+    await store.saveScan({
+      cluster: "lab-b",
+      scannedAt: minutesAgo(120),
+      durationMs: 5,
+      report: report("lab-b"),
+    });
+    try {
+      await serve.start();
+      const queued = await serve.queue.scan.getJobs(["waiting", "active", "completed", "failed"]);
+      assert.deepEqual(
+        queued.map((j) => [j.data.cluster, j.data.reason]).sort(),
+        [
+          ["lab-b", "catch-up"],
+          ["lab-down", "catch-up"],
+          ["lab-slow", "catch-up"],
+        ],
+        "lab-a, scanned 10 minutes ago, waits for its tick",
+      );
+    } finally {
+      await serve.stop();
+      client.disconnect();
+    }
+  });
+
   test("scan-all queues one job per cluster, and a manual scan joins a waiting one", async () => {
     const svc = service("worker");
     try {
