@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
+import { createLogger } from "../../src/adapters/log/logger.js";
 import { loadConfig } from "../../src/config/load.js";
 import { Service } from "../../src/service.js";
 import { fingerprintOf, stopAllControlPlanes } from "../lab/control-plane.js";
@@ -23,6 +23,11 @@ import { newClusterPki } from "../lab/tree.js";
 import { until } from "../lab/wait.js";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
+// Secrets the service is given, to find in its logs (none may be there).
+const TOKEN = "xoxb-4242-renewSLACK-TOKENsecret";
+const REDIS_PASSWORD = "renewREDIS-PASSWORDsecret";
+/** Every line the service logged, at debug level, through the product's logger (its redaction). */
+const logged: string[] = [];
 const CHANNEL = "C0LABRRRR";
 const FORM = "application/x-www-form-urlencoded";
 
@@ -87,8 +92,8 @@ const apiserverFp = (n: RenewalLabNode) =>
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "certs-bot-renew-slack-"));
-  redis = await startRedis();
-  fake = await startFakeSlack({ usergroups });
+  redis = await startRedis({ password: REDIS_PASSWORD });
+  fake = await startFakeSlack({ usergroups, token: TOKEN });
   responseServer = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -113,6 +118,7 @@ before(async () => {
     [
       "timezone: Europe/Berlin",
       'scanCron: "0 3 1 1 *"',
+      'slack: { digestChannel: C0DIGEST, digestCron: "0 3 1 1 *" }',
       `renewal: { backupDir: "${join(root, "backups")}", restartStrategy: manifests }`,
       "clusters:",
       "  - name: lab-r",
@@ -128,11 +134,11 @@ before(async () => {
   service = new Service({
     role: "serve",
     config: loadConfig(configPath),
-    redisUrl: redis.url,
+    redisUrl: redis.url.replace("redis://", `redis://:${REDIS_PASSWORD}@`),
     prefix: "renew-slack",
-    slack: { token: "xoxb-test", apiUrl: fake.url },
+    slack: { token: TOKEN, apiUrl: fake.url },
     slackSurface: { mode: "http", signingSecret: SECRET, port, host: "127.0.0.1" },
-    logger: pino({ level: "silent" }),
+    logger: createLogger("debug", { write: (line: string) => void logged.push(line) }),
     graceMs: 5_000,
     scanDependencies: labScanDependencies(nodes),
   });
@@ -333,5 +339,16 @@ describe("a renewal through Slack, end to end", () => {
     await until("the card says rejected", async () => /: rejected /.test(cards().at(-1)!.text));
     const audit = await certs("audit lab-r", "U0BOB");
     assert.match(audit.all, /could not check your approver rights/);
+  });
+
+  test("the logs of the whole run (scans, warnings, /certs, renewals, a digest) hold none of its secrets", async () => {
+    await service.queue.digest.add("digest", {});
+    await until("the digest", async () => fake.messages("C0DIGEST").length > 0);
+    const text = logged.join("");
+    assert.ok(logged.length > 50, `a run worth checking: ${logged.length} lines`);
+    for (const [name, secret] of Object.entries({ TOKEN, REDIS_PASSWORD, SECRET })) {
+      assert.ok(!text.includes(secret), `${name} is in the logs`);
+    }
+    for (const line of logged) JSON.parse(line); // one JSON object a line
   });
 });
