@@ -203,10 +203,11 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
   const redis = redisTarget();
   const unreachable = await checkRedis(redis);
   if (unreachable) logger.warn({ redis: unreachable }, "Redis is not reachable yet; certs-bot keeps trying");
-  const eviction = unreachable
-    ? null
-    : await checkEvictionPolicy(redis, process.env.CERTS_BOT_STRICT_REDIS === "1");
-  if (eviction) logger.warn({ redis: eviction }, "Redis may evict keys: set maxmemory-policy noeviction");
+  const checkEviction = async () => {
+    const eviction = await checkEvictionPolicy(redis, process.env.CERTS_BOT_STRICT_REDIS === "1");
+    if (eviction) logger.warn({ redis: eviction }, "Redis may evict keys: set maxmemory-policy noeviction");
+  };
+  if (!unreachable) await checkEviction();
   const graceMs = shutdownGraceMs();
   const service = new Service({
     role,
@@ -232,6 +233,17 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     { role, clusters: config.clusters.length, redis: maskRedisUrl(redis.url) },
     "certs-bot is running",
   );
+  // A Redis that was down at start gets its eviction check when it answers; strict still refuses it.
+  if (unreachable) {
+    void service
+      .redisReady()
+      .then(checkEviction)
+      .catch(async (err: Error) => {
+        logger.error({ err: err.message }, "refusing this Redis; stopping");
+        await service.stop();
+        process.exit(EXIT.unknown);
+      });
+  }
   const { abandoned, clean } = await stopped;
   if (!clean) logger.warn("Redis connections did not close in time; dropped them");
   if (abandoned.length) {

@@ -183,6 +183,12 @@ export class Service {
     }
   }
 
+  /** Resolves once this service's Redis connection is ready (at once when it is). */
+  redisReady(): Promise<void> {
+    if (this.redis.status === "ready") return Promise.resolve();
+    return new Promise((resolve) => this.redis.once("ready", () => resolve()));
+  }
+
   get queue(): Queues {
     return this.queues;
   }

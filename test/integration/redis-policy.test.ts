@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { checkEvictionPolicy, RedisSettingsError } from "../../src/adapters/store/redis.js";
+import { freePort } from "../lab/ports.js";
 import { startRedis, type LabRedis } from "../lab/redis.js";
 import { until } from "../lab/wait.js";
 
@@ -156,5 +157,31 @@ describe("certs-bot worker at start", () => {
       `certs-bot: ${evicts.url}: ${EVICTS}: a full Redis would evict queued jobs and certs-bot's state ` +
         "(CERTS_BOT_STRICT_REDIS=1)\n",
     );
+  });
+
+  test("Redis down at start: the check runs once it answers; strict stops the worker with exit 3", async () => {
+    const port = await freePort("127.0.0.1");
+    const worker = spawn(process.execPath, [...args, configPath], {
+      env: env(`redis://127.0.0.1:${port}`, true),
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    worker.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = once(worker, "exit");
+    let late: LabRedis | undefined;
+    try {
+      await until("the worker runs without Redis", async () => /certs-bot is running/.test(stderr), 30_000);
+      late = await startRedis({ port, args: ["--maxmemory-policy", "allkeys-lru"] });
+      const [code] = (await Promise.race([
+        exited,
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`still running:\n${stderr}`)), 30_000)),
+      ])) as [number | null];
+      assert.equal(code, 3, stderr);
+      assert.match(stderr, /"msg":"refusing this Redis; stopping"/);
+      assert.ok(stderr.includes("allkeys-lru"), stderr);
+    } finally {
+      worker.kill("SIGKILL");
+      await late?.stop();
+    }
   });
 });
