@@ -162,8 +162,11 @@ before(async () => {
     async () => (await queues.scan.getWorkers()).length === 4,
     30_000,
   );
-  const [digest] = await queues.digest.getJobSchedulers();
-  assert.equal(digest?.next, digestTick.getTime(), "the digest's tick is still ahead");
+  const digest = await until("serve to register the digest schedule", async () => {
+    const [scheduler] = await queues.digest.getJobSchedulers();
+    return scheduler;
+  });
+  assert.equal(digest.next, digestTick.getTime(), "the digest's tick was still ahead when registered");
 });
 
 after(async () => {
