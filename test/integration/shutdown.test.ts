@@ -4,7 +4,7 @@
 // does; and what it logs is one JSON object a line, without the secrets it was given.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,6 +14,7 @@ import { Queues } from "../../src/adapters/queue/queues.js";
 import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
 import { freePort } from "../lab/ports.js";
 import { startRedis } from "../lab/redis.js";
+import { spawnService, type ServiceProcess } from "../lab/service-process.js";
 import { newClusterPki, writeLabNode } from "../lab/tree.js";
 import { until } from "../lab/wait.js";
 
@@ -92,61 +93,22 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-interface Serve {
-  child: ChildProcess;
-  /** Everything it wrote, stdout and stderr. */
-  output: () => string;
-  lines: () => Record<string, unknown>[];
-  /** Its exit, or a failure naming what it wrote when it has not exited within a minute. */
-  exited: () => Promise<{ code: number | null; at: number }>;
-}
-
 let prefixes = 0;
-function serve(redisUrl: string, env: NodeJS.ProcessEnv = {}): Serve {
-  let output = "";
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve", "--config", configPath], {
-    env: {
-      ...process.env,
-      REDIS_URL: redisUrl,
-      CERTS_BOT_REDIS_PREFIX: `shutdown-${process.pid}-${++prefixes}`,
-      SLACK_BOT_TOKEN: SECRETS.token,
-      SLACK_API_URL: fake.url,
-      SLACK_APP_TOKEN: "",
-      SLACK_SIGNING_SECRET: "",
-      CERTS_BOT_SSH_PASSPHRASE: SECRETS.passphrase,
-      LOG_LEVEL: "info",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+function serve(redisUrl: string, env: NodeJS.ProcessEnv = {}): ServiceProcess {
+  return spawnService("serve", configPath, {
+    REDIS_URL: redisUrl,
+    CERTS_BOT_REDIS_PREFIX: `shutdown-${process.pid}-${++prefixes}`,
+    SLACK_BOT_TOKEN: SECRETS.token,
+    SLACK_API_URL: fake.url,
+    SLACK_APP_TOKEN: "",
+    SLACK_SIGNING_SECRET: "",
+    CERTS_BOT_SSH_PASSPHRASE: SECRETS.passphrase,
+    LOG_LEVEL: "info",
+    ...env,
   });
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<{ code: number | null; at: number }>((resolve) =>
-    child.once("exit", (code) => resolve({ code, at: Date.now() })),
-  );
-  // A service that never exits fails its test with what it wrote, not the whole file by timeout.
-  const exited = () =>
-    Promise.race([
-      exit,
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`serve did not exit:\n${output}`)), 60_000).unref(),
-      ),
-    ]);
-  const lines = () =>
-    output
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => {
-        try {
-          return JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          assert.fail(`not a JSON line: ${line}`);
-        }
-      });
-  return { child, output: () => output, lines, exited };
 }
 
-const running = (s: Serve) =>
+const running = (s: ServiceProcess) =>
   until("certs-bot is running", async () => s.lines().some((l) => l.msg === "certs-bot is running"));
 
 function queuesOf(url: string, env: NodeJS.ProcessEnv): Queues {
