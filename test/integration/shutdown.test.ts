@@ -5,12 +5,14 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
+import { Redis } from "ioredis";
 import { Queues } from "../../src/adapters/queue/queues.js";
+import { Store } from "../../src/adapters/store/store.js";
 import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
 import { freePort } from "../lab/ports.js";
 import { startRedis } from "../lab/redis.js";
@@ -28,6 +30,7 @@ const SECRETS = {
 
 let root: string;
 let configPath: string;
+let quickConfigPath: string;
 let fake: FakeSlack;
 let blackhole: Server;
 const held: Socket[] = [];
@@ -84,6 +87,12 @@ before(async () => {
       "",
     ].join("\n"),
   );
+  // Without the slow cluster: for a serve whose catch-up scans everything once Redis arrives.
+  quickConfigPath = join(root, "expired-only.yaml");
+  writeFileSync(
+    quickConfigPath,
+    readFileSync(configPath, "utf8").replace(/ {2}- name: slow[\s\S]*?(?= {2}- name: expired)/, ""),
+  );
 });
 
 after(async () => {
@@ -94,10 +103,20 @@ after(async () => {
 });
 
 let prefixes = 0;
-function serve(redisUrl: string, env: NodeJS.ProcessEnv = {}): ServiceProcess {
-  return spawnService("serve", configPath, {
+/**
+ * `certs-bot serve` on `redisUrl`. With Redis up, both clusters first get a current stored report,
+ * so serve's catch-up at start scans nothing and each test decides what runs.
+ */
+async function serve(
+  redisUrl: string,
+  env: NodeJS.ProcessEnv = {},
+  { config = configPath, redisUp = true } = {},
+): Promise<ServiceProcess> {
+  const prefix = `shutdown-${process.pid}-${++prefixes}`;
+  if (redisUp) await storeCurrentReports(redisUrl, prefix);
+  return spawnService("serve", config, {
     REDIS_URL: redisUrl,
-    CERTS_BOT_REDIS_PREFIX: `shutdown-${process.pid}-${++prefixes}`,
+    CERTS_BOT_REDIS_PREFIX: prefix,
     SLACK_BOT_TOKEN: SECRETS.token,
     SLACK_API_URL: fake.url,
     SLACK_APP_TOKEN: "",
@@ -106,6 +125,19 @@ function serve(redisUrl: string, env: NodeJS.ProcessEnv = {}): ServiceProcess {
     LOG_LEVEL: "info",
     ...env,
   });
+}
+
+async function storeCurrentReports(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url);
+  try {
+    const store = new Store(client, prefix);
+    for (const name of ["slow", "expired"]) {
+      const report = { name, status: "ok" as const, nodes: [] };
+      await store.saveScan({ cluster: name, scannedAt: new Date(), durationMs: 1, report });
+    }
+  } finally {
+    client.disconnect();
+  }
 }
 
 const running = (s: ServiceProcess) =>
@@ -121,7 +153,7 @@ function queuesOf(url: string, env: NodeJS.ProcessEnv): Queues {
 
 test("SIGTERM while idle: exits 0 promptly", async () => {
   const redis = await startRedis();
-  const s = serve(redis.url);
+  const s = await serve(redis.url);
   try {
     await running(s);
     const sent = Date.now();
@@ -138,7 +170,7 @@ test("SIGTERM while idle: exits 0 promptly", async () => {
 
 test("SIGTERM while idle and Redis is gone: exits by the deadline, nothing abandoned", async () => {
   const redis = await startRedis();
-  const s = serve(redis.url, { CERTS_BOT_SHUTDOWN_MS: "2000" });
+  const s = await serve(redis.url, { CERTS_BOT_SHUTDOWN_MS: "2000" });
   try {
     await running(s);
     await redis.stop();
@@ -156,7 +188,7 @@ test("SIGTERM while idle and Redis is gone: exits by the deadline, nothing aband
 
 test("SIGTERM while a job runs and Redis is gone: exits non-zero by the deadline, naming the job", async () => {
   const redis = await startRedis();
-  const s = serve(redis.url, { CERTS_BOT_SHUTDOWN_MS: "3000", LOG_LEVEL: "debug" });
+  const s = await serve(redis.url, { CERTS_BOT_SHUTDOWN_MS: "3000", LOG_LEVEL: "debug" });
   const queues = queuesOf(redis.url, { CERTS_BOT_REDIS_PREFIX: `shutdown-${process.pid}-${prefixes}` });
   try {
     await running(s);
@@ -182,7 +214,7 @@ test("SIGTERM while a job runs and Redis is gone: exits non-zero by the deadline
 test("logs are JSON lines and hold none of the secrets the service was given", async () => {
   const redis = await startRedis({ password: SECRETS.redisPassword });
   const url = redis.url.replace("redis://", `redis://:${SECRETS.redisPassword}@`);
-  const s = serve(url, {
+  const s = await serve(url, {
     LOG_LEVEL: "debug",
     SLACK_SIGNING_SECRET: SECRETS.signingSecret,
     PORT: String(await freePort("127.0.0.1")),
@@ -223,10 +255,11 @@ async function health(port: number, path: "/healthz" | "/readyz") {
 async function serveWithoutRedis() {
   const redisPort = await freePort("127.0.0.1");
   const metricsPort = await freePort("127.0.0.1");
-  const s = serve(`redis://127.0.0.1:${redisPort}`, {
-    METRICS_PORT: String(metricsPort),
-    CERTS_BOT_SHUTDOWN_MS: "2000",
-  });
+  const s = await serve(
+    `redis://127.0.0.1:${redisPort}`,
+    { METRICS_PORT: String(metricsPort), CERTS_BOT_SHUTDOWN_MS: "2000" },
+    { config: quickConfigPath, redisUp: false },
+  );
   await running(s);
   const live = await health(metricsPort, "/healthz");
   assert.equal(live.status, 200, s.output());
@@ -253,22 +286,24 @@ test("Redis down at start: health answers, not ready, and SIGTERM still exits 0"
   }
 });
 
-test("Redis down at start: the service comes up fully when Redis arrives", async () => {
+test("Redis down at start: the service comes up fully when Redis arrives, and catches up", async () => {
   const { s, redisPort, metricsPort } = await serveWithoutRedis();
+  const before = fake.messages("C0EXPIRD").length;
   const redis = await startRedis({ port: redisPort });
-  const env = { CERTS_BOT_REDIS_PREFIX: `shutdown-${process.pid}-${prefixes}` };
-  const queues = queuesOf(redis.url, env);
   try {
     await until(
       "ready once Redis answers",
       async () => (await health(metricsPort, "/readyz")).status === 200,
     );
     assert.ok(
+      s.lines().some((l) => l.msg === "Redis answers again"),
+      s.output(),
+    );
+    assert.ok(
       s.lines().some((l) => l.msg === "schedules registered"),
       s.output(),
     );
-    const before = fake.messages("C0EXPIRD").length;
-    await queues.requestScan("expired", "manual");
+    // Nobody asks: the catch-up scan of a cluster never scanned finds the expired certificate.
     await until(
       "the warning for the expired certificate",
       async () => fake.messages("C0EXPIRD").length > before,
@@ -277,7 +312,6 @@ test("Redis down at start: the service comes up fully when Redis arrives", async
     assert.equal((await s.exited()).code, 0, s.output());
   } finally {
     s.child.kill("SIGKILL");
-    await queues.close();
     await redis.stop();
   }
 });
