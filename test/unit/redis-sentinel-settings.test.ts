@@ -131,7 +131,6 @@ test("redisOptions with sentinels: RESP2, no retry limit, the master's credentia
     ],
     name: "mymaster",
     sentinelPassword: "sent-SECRET",
-    failoverDetector: true,
   });
   const tls = redisOptions(redisTarget({ REDIS_URL: "rediss://h", REDIS_SENTINELS: "s1", ...NAME }));
   assert.equal(tls.enableTLSForSentinelMode, true, "rediss://: TLS to the master the sentinels name");

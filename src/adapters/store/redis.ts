@@ -176,9 +176,6 @@ function sentinelOptions(sentinel: SentinelTarget, tls: boolean) {
     sentinels: sentinel.sentinels,
     name: sentinel.name,
     ...(sentinel.password ? { sentinelPassword: sentinel.password } : {}),
-    // Drop the connection as soon as the sentinels announce a new master, rather than keep
-    // talking to a demoted one that is still reachable.
-    failoverDetector: true,
     // ioredis speaks TLS to a master found by the sentinels only when asked to (rediss://).
     ...(tls ? { enableTLSForSentinelMode: true } : {}),
   };
