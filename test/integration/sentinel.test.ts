@@ -173,6 +173,42 @@ async function finished(queues: Queues, jobs: Job[], what: string, logs: () => s
   ).catch((err: Error) => assert.fail(`${err.message}\n${logs().slice(-4000)}`));
 }
 
+/** The process's exit code, or a failure with what it wrote when it has not exited within 30 s. */
+async function exitCode(running: Running): Promise<number | null> {
+  const { child } = running;
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  await exited(child);
+  clearTimeout(timer);
+  assert.equal(child.signalCode, null, `did not exit by itself:\n${running.output()}`);
+  return child.exitCode;
+}
+
+test("settings certs-bot cannot use stop it at start: exit 3, the variable named, no password shown", async () => {
+  const cases: [NodeJS.ProcessEnv, RegExp][] = [
+    [
+      { REDIS_SENTINEL_PASSWORD: "wrongSENTINELpassword" },
+      /the sentinels refused certs-bot \(REDIS_SENTINEL_PASSWORD\)/,
+    ],
+    [{ REDIS_SENTINEL_NAME: "" }, /REDIS_SENTINEL_NAME is not set/],
+    [
+      { REDIS_SENTINELS: `127.0.0.1:${group.sentinelPorts[0]},127.0.0.1:x` },
+      /REDIS_SENTINELS entry "127\.0\.0\.1:x"/,
+    ],
+  ];
+  for (const [env, reason] of cases) {
+    const worker = start(["src/cli.ts", "worker", "--config", configPath], {
+      CERTS_BOT_REDIS_PREFIX: PREFIX,
+      METRICS_PORT: "0",
+      ...env,
+    });
+    assert.equal(await exitCode(worker), 3, worker.output());
+    assert.match(worker.output(), reason);
+    for (const secret of [PASSWORD, SENTINEL_PASSWORD, "wrongSENTINELpassword"]) {
+      assert.ok(!worker.output().includes(secret), `a password in what it wrote:\n${worker.output()}`);
+    }
+  }
+});
+
 test("the master is killed: the sentinels promote the replica and certs-bot carries on by itself", async () => {
   const target = redisTarget({ REDIS_URL, ...group.env });
   const queues = new Queues(redisOptions(target), `${PREFIX}:bull`, pino({ level: "silent" }));
