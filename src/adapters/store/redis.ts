@@ -21,7 +21,7 @@ import { withoutPassword } from "../log/logger.js";
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
-/** REDIS_URL or REDIS_TLS_CA_FILE cannot be used, or Redis refuses us for good (the CLI exits 3). */
+/** REDIS_URL, REDIS_TLS_CA_FILE or the REDIS_SENTINEL* settings cannot be used, or Redis refuses us for good (the CLI exits 3). */
 export class RedisSettingsError extends OperatorError {}
 
 export const DEFAULT_SENTINEL_PORT = 26379;
