@@ -112,7 +112,7 @@ async function consoleRenewalsFromEnv(): Promise<ConsoleRenewalsResult> {
   const { keyPrefix, redisTarget } = await import("./adapters/store/redis.js");
   return consoleRenewals({
     target: redisTarget(),
-    explicit: Boolean(process.env.REDIS_URL),
+    explicit: Boolean(process.env.REDIS_URL || process.env.REDIS_SENTINELS),
     prefix: keyPrefix(),
     logger,
   });
@@ -194,7 +194,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
   const slack = slackEnvironment();
   if (!slack) throw new UsageError("SLACK_BOT_TOKEN is not set (see .env.example)");
   const { slackSurface } = await import("./adapters/slack/app.js");
-  const { checkEvictionPolicy, checkRedis, keyPrefix, maskRedisUrl, redisTarget } =
+  const { checkEvictionPolicy, checkRedis, keyPrefix, showRedisTarget, redisTarget } =
     await import("./adapters/store/redis.js");
   const { shutdownGraceMs } = await import("./adapters/queue/queues.js");
   const { Service, stopLimitMs } = await import("./service.js");
@@ -214,6 +214,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     config,
     redisUrl: redis.url,
     ...(redis.ca ? { redisCa: redis.ca } : {}),
+    ...(redis.sentinel ? { redisSentinel: redis.sentinel } : {}),
     prefix: keyPrefix(),
     slack,
     slackSurface: surface,
@@ -230,7 +231,7 @@ async function serviceCommand(role: Role, options: { config: string }): Promise<
     throw err;
   }
   logger.info(
-    { role, clusters: config.clusters.length, redis: maskRedisUrl(redis.url) },
+    { role, clusters: config.clusters.length, redis: showRedisTarget(redis) },
     "certs-bot is running",
   );
   // A Redis that was down at start gets its eviction check when it answers; strict still refuses it.

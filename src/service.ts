@@ -23,7 +23,7 @@ import { runRenewalAttempt, type RenewalJobHandlerDependencies } from "./app/ren
 import { SlackThreadReporter } from "./adapters/slack/thread-reporter.js";
 import { leaseTtlFor, RunLease } from "./adapters/store/run-lease.js";
 import { AuditLog } from "./adapters/store/audit.js";
-import { connectRedis, redisOptions } from "./adapters/store/redis.js";
+import { connectRedis, redisOptions, type SentinelTarget } from "./adapters/store/redis.js";
 import { RenewalStore } from "./adapters/store/renewals.js";
 import { Store } from "./adapters/store/store.js";
 import { Metrics, serveMetrics, type Check, type MetricsServer } from "./adapters/http/metrics.js";
@@ -36,6 +36,8 @@ export interface ServiceOptions {
   redisUrl: string;
   /** The CA for a rediss:// `redisUrl` (REDIS_TLS_CA_FILE); default: Node's trusted CAs. */
   redisCa?: Buffer;
+  /** REDIS_SENTINELS: the master is found through these, and `redisUrl`'s host and port are not used. */
+  redisSentinel?: SentinelTarget;
   /** Redis key prefix (CERTS_BOT_REDIS_PREFIX); BullMQ queues live under `<prefix>:bull`. */
   prefix: string;
   slack: SlackEnvironment;
@@ -117,7 +119,11 @@ export class Service {
 
   constructor(private readonly options: ServiceOptions) {
     const { config, prefix, logger } = options;
-    const target = { url: options.redisUrl, ...(options.redisCa ? { ca: options.redisCa } : {}) };
+    const target = {
+      url: options.redisUrl,
+      ...(options.redisCa ? { ca: options.redisCa } : {}),
+      ...(options.redisSentinel ? { sentinel: options.redisSentinel } : {}),
+    };
     this.redis = connectRedis(target);
     let troubled = false;
     this.redis.on("error", (err: Error) => {

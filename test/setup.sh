@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What the tests need on this machine, checked before `npm test` (its pretest) and by .ci/run:
 # sshd, sudo, busybox and mawk (the integration and portability tests), promtool (the alert rules'
-# tests), redis-server and a Redis on 127.0.0.1:6379. Installed with apt when it can (root, or
-# sudo without a password); otherwise it says exactly what to run, and stops.
+# tests), redis-server, redis-sentinel (the failover test) and a Redis on 127.0.0.1:6379.
+# Installed with apt when it can (root, or sudo without a password); otherwise it says exactly
+# what to run, and stops.
 set -euo pipefail
 
 missing=()
@@ -13,6 +14,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -x /usr/bin/mawk ] || missing+=(mawk)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 { command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 
 if [ ${#missing[@]} -gt 0 ]; then
   install=(apt-get install -y -qq --no-install-recommends "${missing[@]}")

@@ -2,7 +2,7 @@
 // real stores on Redis and a lab cluster's nodes, wired the way the service wires them (the reporter
 // stays quiet: Slack is not what these tests are about). Killed with SIGKILL by the tests.
 //
-// Environment: REDIS_URL, CERTS_BOT_REDIS_PREFIX, LAB_CONFIG (the lab cluster's clusters.yaml),
+// Environment: REDIS_URL (and REDIS_SENTINELS…, as certs-bot reads them), CERTS_BOT_REDIS_PREFIX, LAB_CONFIG (the lab cluster's clusters.yaml),
 // LAB_SWITCHES (a directory put first on the nodes' PATH: tool wrappers that pause on purpose; while
 // its file `pause-before-probe` exists, the run's TLS probe of the apiserver, used in verify, waits),
 // and the usual CERTS_BOT_LOCK_DURATION_MS / CERTS_BOT_STALLED_INTERVAL_MS.
@@ -14,7 +14,7 @@ import { Queues, Workers, workerTuning } from "../../src/adapters/queue/queues.j
 import { runRenewalJob } from "../../src/app/renew/job.js";
 import type { ExecutorDependencies } from "../../src/app/renew/executor.js";
 import { AuditLog } from "../../src/adapters/store/audit.js";
-import { connectRedis } from "../../src/adapters/store/redis.js";
+import { connectRedis, redisOptions, redisTarget } from "../../src/adapters/store/redis.js";
 import { RenewalStore } from "../../src/adapters/store/renewals.js";
 import { leaseTtlFor, RunLease } from "../../src/adapters/store/run-lease.js";
 import { probeServedCertificate } from "../../src/adapters/nodes/tls-probe.js";
@@ -26,14 +26,14 @@ const required = (name: string): string => {
   return value;
 };
 
-const redisUrl = required("REDIS_URL");
+const target = redisTarget({ ...process.env, REDIS_URL: required("REDIS_URL") });
 const prefix = required("CERTS_BOT_REDIS_PREFIX");
 const switches = required("LAB_SWITCHES");
 const config = loadConfig(required("LAB_CONFIG"));
 const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" }, pino.destination(2));
-const redis = connectRedis(redisUrl);
+const redis = connectRedis(target);
 redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection problem"));
-const connection = { url: redisUrl, protocol: 2, maxRetriesPerRequest: null } as const;
+const connection = redisOptions(target);
 const queues = new Queues(connection, `${prefix}:bull`);
 const renewals = new RenewalStore(redis, prefix);
 

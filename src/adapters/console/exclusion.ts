@@ -12,7 +12,7 @@ import { hostname, userInfo } from "node:os";
 import type { Logger } from "pino";
 import type { AuditTrail, ExecutionLease } from "../../core/renew/ports.js";
 import { AuditLog } from "../store/audit.js";
-import { connectRedisWithin, maskRedisUrl, type RedisTarget } from "../store/redis.js";
+import { connectRedisWithin, showRedisTarget, type RedisTarget } from "../store/redis.js";
 import { RunLease } from "../store/run-lease.js";
 import { MemoryAudit, MemoryLease } from "./renewals.js";
 
@@ -63,7 +63,7 @@ const ALLOWED = "allowed here, and they change real nodes.";
 
 export async function consoleRenewals(input: ConsoleRenewalsInput): Promise<ConsoleRenewalsResult> {
   const { target, explicit, prefix, logger } = input;
-  const shown = maskRedisUrl(typeof target === "string" ? target : target.url);
+  const shown = showRedisTarget(target);
   const connected = await connectRedisWithin(target, input.timeoutMs ?? REDIS_CONNECT_TIMEOUT_MS);
   if (connected.ok) {
     const { redis } = connected;

@@ -9,6 +9,11 @@
 // verified (against Node's trusted CAs, or the CA in REDIS_TLS_CA_FILE); verification cannot be
 // turned off. The same options go to our connection and to BullMQ's. The URL is only ever shown
 // with its password masked.
+//
+// With Redis Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME) every connection asks the sentinels
+// where the master of that group is, and asks again on each reconnect, so a failover is ridden out
+// like a restart. REDIS_URL then only says how to talk to the master (user, password, db, TLS):
+// its host and port are not used. The sentinels themselves are reached without TLS.
 import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import { OperatorError } from "../../config/operator-error.js";
@@ -16,14 +21,26 @@ import { withoutPassword } from "../log/logger.js";
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
-/** REDIS_URL or REDIS_TLS_CA_FILE cannot be used, or Redis refuses us for good (the CLI exits 3). */
+/** REDIS_URL, REDIS_TLS_CA_FILE or the REDIS_SENTINEL* settings cannot be used, or Redis refuses us for good (the CLI exits 3). */
 export class RedisSettingsError extends OperatorError {}
+
+export const DEFAULT_SENTINEL_PORT = 26379;
+
+/** The sentinels that say where the master of group `name` is (REDIS_SENTINELS, REDIS_SENTINEL_NAME). */
+export interface SentinelTarget {
+  sentinels: { host: string; port: number }[];
+  name: string;
+  /** REDIS_SENTINEL_PASSWORD: for sentinels that require auth (never shown). */
+  password?: string;
+}
 
 /** Where Redis is, and how certs-bot knows it is talking to the right server. */
 export interface RedisTarget {
   url: string;
   /** PEM of the CA(s) that sign the server's certificate (rediss:// only); default: Node's trusted CAs. */
   ca?: Buffer;
+  /** Set: the master is found through these sentinels, and `url`'s host and port are not used. */
+  sentinel?: SentinelTarget;
 }
 
 export function redisUrl(env: NodeJS.ProcessEnv = process.env): string {
@@ -34,9 +51,80 @@ export function redisUrl(env: NodeJS.ProcessEnv = process.env): string {
 export const maskRedisUrl = (url: string): string =>
   withoutPassword(url) ?? "(REDIS_URL, not shown: it is not a URL)";
 
-/** REDIS_URL and REDIS_TLS_CA_FILE, checked (a RedisSettingsError says what is wrong). */
+/** The target as it may be logged: the masked URL, or the sentinel group and its sentinels. */
+export function showRedisTarget(target: RedisTarget | string): string {
+  if (typeof target === "string") return maskRedisUrl(target);
+  if (!target.sentinel) return maskRedisUrl(target.url);
+  const { name, sentinels } = target.sentinel;
+  return `sentinel ${name} via ${sentinels.map(({ host, port }) => `${hostText(host)}:${port}`).join(",")}`;
+}
+
+const hostText = (host: string): string => (host.includes(":") ? `[${host}]` : host);
+
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const IPV6 = /^[0-9A-Fa-f:.]+$/;
+
+/** One REDIS_SENTINELS entry: `host`, `host:port`, `[ipv6]` or `[ipv6]:port`. */
+function sentinelEntry(entry: string, position: number): { host: string; port: number } {
+  const bad = (why: string) => new RedisSettingsError(`REDIS_SENTINELS entry "${entry}": ${why}`);
+  if (entry === "") {
+    throw new RedisSettingsError(
+      `REDIS_SENTINELS entry ${position} is empty; use a comma-separated host[:port] list`,
+    );
+  }
+  if (entry.includes("/")) throw bad("a sentinel is host[:port], not a URL");
+  const bracketed = entry.startsWith("[");
+  const parts = bracketed ? /^\[([^\]]*)\](?::(.*))?$/.exec(entry) : /^([^:]*)(?::(.*))?$/.exec(entry);
+  if (!parts || (!bracketed && entry.split(":").length > 2)) {
+    throw bad("an IPv6 address goes in brackets, as [::1]:26379");
+  }
+  const [, host = "", portText] = parts;
+  if (host === "") throw bad("no host");
+  if (bracketed ? !IPV6.test(host) || !host.includes(":") : !HOSTNAME.test(host)) {
+    throw bad(`${host} is not a host name or IP address`);
+  }
+  if (portText === undefined) return { host, port: DEFAULT_SENTINEL_PORT };
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw bad(`the port must be a number from 1 to 65535`);
+  return { host, port };
+}
+
+/** REDIS_SENTINELS, REDIS_SENTINEL_NAME and REDIS_SENTINEL_PASSWORD, checked; undefined: no Sentinel. */
+export function sentinelTarget(env: NodeJS.ProcessEnv = process.env): SentinelTarget | undefined {
+  const list = env.REDIS_SENTINELS?.trim();
+  const name = env.REDIS_SENTINEL_NAME?.trim();
+  const password = env.REDIS_SENTINEL_PASSWORD;
+  if (!list) {
+    const stray = name ? "REDIS_SENTINEL_NAME" : password ? "REDIS_SENTINEL_PASSWORD" : null;
+    if (stray) {
+      throw new RedisSettingsError(
+        `${stray} is set, but REDIS_SENTINELS (the sentinels' host[:port] list) is not`,
+      );
+    }
+    return undefined;
+  }
+  const sentinels = list.split(",").map((entry, i) => sentinelEntry(entry.trim(), i + 1));
+  if (!name) {
+    throw new RedisSettingsError(
+      "REDIS_SENTINEL_NAME is not set: with REDIS_SENTINELS, it names the master group " +
+        "(as in sentinel.conf `sentinel monitor NAME …`)",
+    );
+  }
+  return { sentinels, name, ...(password ? { password } : {}) };
+}
+
+/**
+ * REDIS_URL and REDIS_TLS_CA_FILE, and the sentinels when REDIS_SENTINELS is set, checked (a
+ * RedisSettingsError says what is wrong).
+ */
 export function redisTarget(env: NodeJS.ProcessEnv = process.env): RedisTarget {
   const url = redisUrl(env);
+  const sentinel = sentinelTarget(env);
+  const target = urlTarget(url, env);
+  return sentinel ? { ...target, sentinel } : target;
+}
+
+function urlTarget(url: string, env: NodeJS.ProcessEnv): RedisTarget {
   let protocol: string;
   try {
     protocol = new URL(url).protocol;
@@ -78,7 +166,19 @@ export function redisOptions(target: RedisTarget) {
     maxRetriesPerRequest: null,
     // rediss:// alone already means TLS with verification; this only adds the CA to trust.
     ...(target.ca ? { tls: { ca: target.ca } } : {}),
+    ...(target.sentinel ? sentinelOptions(target.sentinel, target.url.startsWith("rediss:")) : {}),
   } as const;
+}
+
+/** ioredis's Sentinel options: the master's address comes from the sentinels on every (re)connect. */
+function sentinelOptions(sentinel: SentinelTarget, tls: boolean) {
+  return {
+    sentinels: sentinel.sentinels,
+    name: sentinel.name,
+    ...(sentinel.password ? { sentinelPassword: sentinel.password } : {}),
+    // ioredis speaks TLS to a master found by the sentinels only when asked to (rediss://).
+    ...(tls ? { enableTLSForSentinelMode: true } : {}),
+  };
 }
 
 export function connectRedis(target: RedisTarget | string): Redis {
@@ -93,6 +193,10 @@ export function connectRedis(target: RedisTarget | string): Redis {
 
 /** Why a connection failure will not go away by retrying, or null when it may (Redis down, restarting). */
 function refusal(err: Error & { code?: string }): string | null {
+  // ioredis reports sentinels that refuse us as all of them unreachable, with the last error.
+  if (/^All sentinels are unreachable.*Last error: (WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message)) {
+    return `the sentinels refused certs-bot (REDIS_SENTINEL_PASSWORD): ${err.message}`;
+  }
   if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message)) {
     return `Redis refused certs-bot's credentials (the user and password in REDIS_URL): ${err.message}`;
   }
@@ -117,7 +221,7 @@ export async function checkRedis(target: RedisTarget, timeoutMs = 5000): Promise
     answer.redis.disconnect();
     return null;
   }
-  const shown = maskRedisUrl(target.url);
+  const shown = showRedisTarget(target);
   if (answer.refused) throw new RedisSettingsError(`${shown}: ${answer.refused}`);
   return `${shown}: ${answer.error}`;
 }
@@ -133,7 +237,7 @@ export async function checkEvictionPolicy(
   strict: boolean,
   timeoutMs = 5000,
 ): Promise<string | null> {
-  const shown = maskRedisUrl(target.url);
+  const shown = showRedisTarget(target);
   const unchecked = (why: string) =>
     `${shown}: maxmemory-policy could not be checked (${why}); make sure it is noeviction`;
   const answer = await connectRedisWithin(target, timeoutMs);
