@@ -18,10 +18,16 @@ import {
   type YAMLError,
 } from "yaml";
 import type { z } from "zod";
-import { configSchema, type RawConfig, type RenewalSettings, type Thresholds } from "./schema.js";
+import {
+  configSchema,
+  type AlertSettings,
+  type RawConfig,
+  type RenewalSettings,
+  type Thresholds,
+} from "./schema.js";
 import { OperatorError } from "./operator-error.js";
 
-export type { RenewalSettings } from "./schema.js";
+export type { AlertSettings, RenewalSettings } from "./schema.js";
 
 export interface SshSettings {
   user: string;
@@ -63,6 +69,8 @@ export interface ClusterConfig {
   /** User and user group ids who may approve renewals. Default: nobody. */
   approvers: string[];
   thresholds: Thresholds;
+  /** Its own `alerts:` keys, else the top level's. */
+  alerts: AlertSettings;
   nodes: NodeConfig[];
 }
 
@@ -70,6 +78,7 @@ export interface Config {
   file: string;
   timezone: string;
   thresholds: Thresholds;
+  alerts: AlertSettings;
   scanConcurrency: number;
   /** When scheduled scans run, in `timezone`. */
   scanCron: string;
@@ -355,6 +364,7 @@ function resolve(raw: RawConfig, file: string): Config {
     file,
     timezone: raw.timezone,
     thresholds: raw.thresholds,
+    alerts: { ...raw.alerts },
     scanConcurrency: raw.scanConcurrency,
     scanCron: raw.scanCron,
     ...(raw.slack ? { slack: raw.slack } : {}),
@@ -368,6 +378,7 @@ function resolve(raw: RawConfig, file: string): Config {
       operators: unique(cluster.operators ?? []),
       approvers: unique(cluster.approvers ?? []),
       thresholds: cluster.thresholds ?? raw.thresholds,
+      alerts: { maxSnoozeDays: cluster.alerts?.maxSnoozeDays ?? raw.alerts.maxSnoozeDays },
       nodes: cluster.nodes.map((node) => {
         const ssh: SshSettings = { ...SSH_DEFAULTS, ...raw.ssh, ...cluster.ssh, ...node.ssh };
         if (node.port !== undefined) ssh.port = node.port;

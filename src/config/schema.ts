@@ -77,6 +77,22 @@ export const thresholdsSchema = z
     message: "criticalDays must be smaller than warningDays",
   });
 
+/**
+ * Warnings in Slack. At most 90 days a snooze: the alert state that holds it lives 90 days in
+ * Redis after the last scan.
+ */
+const maxSnoozeDays = z
+  .number()
+  .int("must be a whole number of days")
+  .min(1, "must be at least 1 (days)")
+  .max(90, "must be at most 90 (days): the alert state that holds a snooze lives 90 days");
+export const alertsSchema = z.strictObject({
+  /** The longest snooze `/certs snooze` and the Snooze buttons accept. */
+  maxSnoozeDays: maxSnoozeDays.default(14),
+});
+/** A cluster's own: what it sets overrides the top level's. */
+const clusterAlertsSchema = z.strictObject({ maxSnoozeDays: maxSnoozeDays.optional() });
+
 const sshSchema = z.strictObject({
   user: z
     .string()
@@ -128,6 +144,7 @@ const clusterSchema = z.strictObject({
   /** Users or user groups who may approve renewals. */
   approvers: z.array(principalId).optional(),
   thresholds: thresholdsSchema.optional(),
+  alerts: clusterAlertsSchema.optional(),
   ssh: sshSchema.optional(),
   paths: pathsSchema.optional(),
   apiserver: apiserverSchema.optional(),
@@ -152,6 +169,7 @@ export const configSchema = z
   .strictObject({
     timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as Europe/Berlin").default("UTC"),
     thresholds: thresholdsSchema.default({ warningDays: 30, criticalDays: 7 }),
+    alerts: alertsSchema.default({ maxSnoozeDays: 14 }),
     scanConcurrency: z.number().int().min(1).max(256).default(16),
     scanCron: cron.default("0 */6 * * *"),
     slack: z
@@ -202,4 +220,5 @@ export const configSchema = z
 
 export type RawConfig = z.infer<typeof configSchema>;
 export type Thresholds = z.infer<typeof thresholdsSchema>;
+export type AlertSettings = z.infer<typeof alertsSchema>;
 export type RenewalSettings = z.infer<typeof renewalSchema>;

@@ -42,7 +42,8 @@ import {
   type WarnAction,
 } from "../core/alerts/actions.js";
 import { SERVED_BY_APISERVER } from "../core/kubeadm/catalogue.js";
-import { SERVED, nameOf, type AlertState } from "../core/alerts/state.js";
+import { SERVED, nameOf, type AlertState, type Quiet } from "../core/alerts/state.js";
+import { SLACK_ID } from "../config/slack-ids.js";
 import type { Seen, ServedSeen } from "../core/alerts/seen.js";
 import { expiry, formatDate, localDay } from "./time.js";
 import { nodeWhere } from "../core/transport/address.js";
@@ -380,6 +381,13 @@ function resolvedPosts(
   );
 }
 
+/** Why a subject speaks again: its snooze ended. Mentions only a user id. */
+function snoozeEndNote(quiet: Quiet, ctx: RenderContext): string {
+  const by = SLACK_ID.user.test(quiet.by) ? ` by <@${quiet.by}>` : "";
+  const until = quiet.until ? ` until ${formatDate(new Date(quiet.until), ctx.timeZone)}` : "";
+  return ` (snoozed${by}${until}; the snooze has ended)`;
+}
+
 /** A reminder reply as it fills. Its title counts the subjects, so it changes as they come. */
 interface ReminderMeasure {
   tally: Tally;
@@ -413,7 +421,7 @@ function reminderPosts(
   const fits = (m: ReminderMeasure): boolean => withinBudget(plus(packedSize(m.packed), sizeOf([footer])));
   const items = thread.items.map((r) => ({
     ...r,
-    line: `• ${code(r.seen.node.name, 80)}: ${subjectLine(r.seen, ctx)}`,
+    line: `• ${code(r.seen.node.name, 80)}: ${subjectLine(r.seen, ctx, r.snoozeEnded ? snoozeEndNote(r.snoozeEnded, ctx) : "")}`,
   }));
   return chunkGrowing(items, empty, add, fits).map(({ items: chunk, measure }) => {
     const [first] = chunk;

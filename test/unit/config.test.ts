@@ -78,6 +78,51 @@ test("the shipped example config is valid", async () => {
   assert.ok(config.clusters.length > 0);
 });
 
+test("alerts.maxSnoozeDays: 14 by default, set at the top level, overridden per cluster", () => {
+  const plain = parseConfig(VALID, "clusters.yaml");
+  assert.deepEqual(plain.alerts, { maxSnoozeDays: 14 });
+  assert.deepEqual(
+    plain.clusters.map((c) => c.alerts),
+    [{ maxSnoozeDays: 14 }, { maxSnoozeDays: 14 }],
+  );
+  const set = parseConfig(
+    "alerts: { maxSnoozeDays: 30 }\n" +
+      VALID.replace(
+        "    channel: C0CLUSTERA\n",
+        "    channel: C0CLUSTERA\n    alerts: { maxSnoozeDays: 3 }\n",
+      ),
+    "clusters.yaml",
+  );
+  assert.deepEqual(set.alerts, { maxSnoozeDays: 30 });
+  assert.deepEqual(
+    set.clusters.map((c) => [c.name, c.alerts.maxSnoozeDays]),
+    [
+      ["cluster-a", 3],
+      ["cluster-b", 30],
+    ],
+  );
+});
+
+test("alerts.maxSnoozeDays: bad values name file, line and path, at the top level and per cluster", () => {
+  const found = problems(
+    "alerts:\n  maxSnoozeDays: 0\n  snoozeDays: 3\n" +
+      VALID.replace(
+        "    channel: C0CLUSTERA\n",
+        "    channel: C0CLUSTERA\n    alerts: { maxSnoozeDays: 1.5 }\n",
+      ).replace("  - name: cluster-b\n", "  - name: cluster-b\n    alerts: { maxSnoozeDays: 91 }\n"),
+  );
+  assert.deepEqual(found, [
+    "clusters.yaml:2:18: alerts.maxSnoozeDays: must be at least 1 (days)",
+    'clusters.yaml:3:3: alerts.snoozeDays: unknown key "snoozeDays"',
+    "clusters.yaml:21:30: clusters[0].alerts.maxSnoozeDays: must be a whole number of days",
+    "clusters.yaml:33:30: clusters[1].alerts.maxSnoozeDays: must be at most 90 (days): the alert state that holds a snooze lives 90 days",
+  ]);
+  assert.match(
+    problems('alerts: { maxSnoozeDays: "2w" }\n' + VALID)[0]!,
+    /^clusters\.yaml:1:26: alerts\.maxSnoozeDays: Invalid input: expected number, received string$/,
+  );
+});
+
 test("an unknown key names file, line, path and key", () => {
   const text = VALID.replace("        name: kube-master001", "        name: kube-master001\n        hots: x");
   const [problem, ...rest] = problems(text);

@@ -1,137 +1,35 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type {
-  CertificateReport,
-  CertificateStatus,
-  ClusterReport,
-  Finding,
-  NodeReport,
-  ServedCertificate,
-} from "../../src/core/report/types.js";
-import { checkBlockLimits, blockTexts, type SlackMessage } from "../../src/present/slack-types.js";
+import type { CertificateStatus, ServedCertificate } from "../../src/core/report/types.js";
+import { blockTexts, checkBlockLimits, type SlackMessage } from "../../src/present/slack-types.js";
 import { planAlerts } from "../../src/present/warnings.js";
 import { SERVED, emptyAlertState, type AlertState } from "../../src/core/alerts/state.js";
 import {
   applyAlert,
-  type AlertAction as Action,
   type ReminderAction as Reminder,
   type ResolvedAction as Resolved,
   type WarnAction as Warn,
 } from "../../src/core/alerts/actions.js";
 import { APISERVER_DRIFT } from "../fixtures/certificate.js";
+import {
+  DAY,
+  DAYS_LEFT,
+  Poster,
+  T0,
+  TZ,
+  at,
+  cert,
+  cluster,
+  down,
+  kinds,
+  node,
+  text,
+  type AlertAction,
+} from "../fixtures/alert-world.js";
 
-type AlertAction = Action<SlackMessage>;
 type WarnAction = Warn<SlackMessage>;
 type ResolvedAction = Resolved<SlackMessage>;
 type ReminderAction = Reminder<SlackMessage>;
-
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-const T0 = new Date("2026-11-28T09:00:00Z");
-const at = (hours: number) => new Date(T0.getTime() + hours * HOUR);
-const TZ = "Europe/Berlin";
-
-const DAYS_LEFT: Record<CertificateStatus, number> = {
-  ok: 200,
-  warning: 20,
-  critical: 3,
-  expired: -1,
-  "not-yet-valid": 300,
-  unreadable: 0,
-  missing: 0,
-};
-
-/** A certificate whose dates agree with its status (relative to T0). */
-function cert(
-  name: string,
-  status: CertificateStatus,
-  options: { sha?: string | null; path?: string; error?: string; isCA?: boolean } = {},
-): CertificateReport {
-  const unknown = status === "missing" || status === "unreadable";
-  const notBefore = new Date(T0.getTime() + (status === "not-yet-valid" ? 2 : -300) * DAY);
-  return {
-    name,
-    path: options.path ?? `/etc/kubernetes/pki/${name}.crt`,
-    kind: "certificate",
-    status,
-    ca: options.isCA ? null : "ca",
-    subject: unknown ? null : `CN=${name}`,
-    issuer: unknown ? null : "CN=kubernetes",
-    serialNumber: unknown ? null : "01",
-    notBefore: unknown ? null : notBefore,
-    notAfter: unknown ? null : new Date(T0.getTime() + DAYS_LEFT[status] * DAY),
-    daysLeft: unknown ? null : DAYS_LEFT[status],
-    isCA: options.isCA ?? false,
-    sans: [],
-    keyAlgorithm: unknown ? null : "ECDSA-P256",
-    sha256: unknown ? null : options.sha === undefined ? `${name}-v1` : options.sha,
-    ...(options.error ? { error: options.error } : unknown ? { error: "file not found" } : {}),
-  };
-}
-
-function node(
-  name: string,
-  certificates: CertificateReport[],
-  extra: { apiserver?: ServedCertificate; findings?: Finding[] } = {},
-): NodeReport {
-  return {
-    name,
-    host: `${name}.example`,
-    port: 22,
-    status: "ok",
-    reachable: true,
-    certificates,
-    findings: [],
-    ...extra,
-  };
-}
-
-const down = (name: string, error = "connect ECONNREFUSED"): NodeReport => ({
-  name,
-  host: `${name}.example`,
-  port: 22,
-  status: "unreachable",
-  reachable: false,
-  error,
-  certificates: [],
-  findings: [],
-});
-
-const cluster = (...nodes: NodeReport[]): ClusterReport => ({ name: "prod", status: "ok", nodes });
-
-/** The poster, in memory: executes each plan like the real one will, one action at a time. */
-class Poster {
-  state: AlertState = emptyAlertState();
-  posted: { action: AlertAction; ts: string }[] = [];
-  private seq = 0;
-
-  scan(report: ClusterReport, when: Date, channel = "C-prod"): AlertAction[] {
-    const plan = planAlerts({
-      cluster: "prod",
-      channel,
-      report,
-      state: this.state,
-      scannedAt: when,
-      timeZone: TZ,
-    });
-    this.state = plan.state;
-    for (const action of plan.actions) {
-      const ts = `${1_700_000_000 + ++this.seq}.000100`;
-      this.posted.push({ action, ts });
-      this.state = applyAlert(this.state, action, ts);
-    }
-    return plan.actions;
-  }
-
-  tsOf(id: string): string {
-    const found = this.posted.find((p) => p.action.id === id);
-    assert.ok(found, `posted ${id}`);
-    return found.ts;
-  }
-}
-
-const text = (message: SlackMessage): string => [message.text, ...blockTexts(message.blocks)].join("\n");
-const kinds = (actions: AlertAction[]) => actions.map((a) => a.kind);
 
 test("a first warning names cluster, node, certificate, path, expiry in the time zone, residual time, level and advice", () => {
   const bot = new Poster();

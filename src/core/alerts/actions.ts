@@ -23,7 +23,8 @@ import {
   type WarnSubject,
   type Warning,
 } from "./plan.js";
-import type { AlertLevel, AlertRecord, AlertState } from "./state.js";
+import { withQuiet, type AlertLevel, type AlertRecord, type AlertState } from "./state.js";
+import { snoozeEnded } from "./quiet.js";
 
 /** Where a message goes; the rest of it is the renderer's business. */
 interface Addressed {
@@ -137,9 +138,11 @@ export function reminderAction<M extends Addressed>(
   message: M,
 ): ReminderAction<M> {
   const keys = chunk.map((r) => r.key);
+  // A snooze's end is named too: it is not the slot's plain reminder, which may have been posted.
+  const named = chunk.map((r) => (r.snoozeEnded ? `${r.key}~${r.snoozeEnded.until ?? ""}` : r.key));
   return {
     kind: "reminder",
-    id: `remind:${cluster}:${record.threadTs ?? "top"}:${day}:d${slot}:${shortHash(keys)}`,
+    id: `remind:${cluster}:${record.threadTs ?? "top"}:${day}:d${slot}:${shortHash(named)}`,
     cluster,
     at,
     ...thread(record),
@@ -157,9 +160,13 @@ const sameRecord = (a: AlertRecord, b: AlertRecord): boolean =>
  */
 export function applyAlert(state: AlertState, action: AlertAction, ts?: string): AlertState {
   const alerts = { ...state.alerts };
+  // Acknowledgements and snoozes end with what they were about: worse, renewed, resolved, or a
+  // snooze whose end was said (quiet.ts).
+  const quiet = { ...state.quiet };
   switch (action.kind) {
     case "warn":
       for (const s of action.subjects) {
+        delete quiet[s.key];
         alerts[s.key] = {
           level: s.level,
           sha256: s.sha256,
@@ -172,16 +179,19 @@ export function applyAlert(state: AlertState, action: AlertAction, ts?: string):
     case "reminder":
       for (const key of action.keys) {
         const record = alerts[key];
-        if (record && record.threadTs === action.threadTs)
-          alerts[key] = { ...record, lastReminderAt: action.at };
+        if (!record || record.threadTs !== action.threadTs) continue;
+        alerts[key] = { ...record, lastReminderAt: action.at };
+        if (snoozeEnded(quiet[key], record, Date.parse(action.at))) delete quiet[key];
       }
       break;
     case "resolved":
       for (const { key, record } of action.resolved) {
         const current = alerts[key];
-        if (current && sameRecord(current, record)) delete alerts[key];
+        if (!current || !sameRecord(current, record)) continue;
+        delete alerts[key];
+        delete quiet[key];
       }
       break;
   }
-  return { ...state, alerts };
+  return withQuiet({ ...state, alerts }, quiet);
 }

@@ -27,6 +27,12 @@
 //     anchored on the post, each slot opening an hour early, so a daily scan that runs a few minutes
 //     earlier than yesterday's still reminds, and hourly scans do not make reminders creep. Never
 //     two within 12 h (after an outage of scans).
+//   - Acknowledged or snoozed (quiet.ts): no reminder while the record keeps the level and
+//     fingerprint it had then, and for a snooze before its end. A worse level, a new fingerprint or a
+//     resolution decides as without it, and posting that clears it (actions.ts). A snooze that has
+//     ended gets one reply in the thread at the next scan that sees the subject, at any level, even
+//     `warning` (which never reminds otherwise): the reminder, saying the snooze ended. Posting it
+//     clears the snooze and counts as the subject's reminder.
 //   - `scannedAt` identifies the scan: planning the same scan again (a retried job) does not count
 //     an unreachable node twice, and a scan older than the last one planned is ignored.
 import { severity, type ClusterReport, type Status } from "../report/types.js";
@@ -46,10 +52,13 @@ import {
   nodeOf,
   reminderDue,
   reminderSlot,
+  withQuiet,
   type AlertLevel,
   type AlertRecord,
   type AlertState,
+  type Quiet,
 } from "./state.js";
+import { silences, snoozeEnded } from "./quiet.js";
 
 /** One subject of a warning. */
 export interface WarnSubject {
@@ -85,11 +94,13 @@ export type Resolution = { key: string; record: AlertRecord; node: string } & (
   | { reason: "gone" | "removed"; seen?: undefined }
 );
 
-/** Still critical or expired: a reply in the record's thread. */
+/** Still critical or expired, or a snooze that ended: a reply in the record's thread. */
 export interface Reminder {
   key: string;
   record: AlertRecord;
   seen: Seen;
+  /** The snooze that ended, when that is why this reminder is posted (at any level). */
+  snoozeEnded?: Quiet;
 }
 
 /** Replies to one thread, the one of `record` (the first item's). */
@@ -148,8 +159,18 @@ interface Verdicts {
   reminders: Reminder[];
 }
 
-/** One subject as seen now against what was said about it. */
-function judge(seen: Seen, record: AlertRecord | undefined, now: number, out: Verdicts): void {
+/** Still bad, neither worse nor new: a reminder, if due and not quiet. */
+function remind(seen: Seen, record: AlertRecord, quiet: Quiet | undefined, now: number, out: Verdicts): void {
+  const { key } = seen;
+  if (quiet && silences(quiet, record, now)) return;
+  if (quiet && snoozeEnded(quiet, record, now)) out.reminders.push({ key, record, seen, snoozeEnded: quiet });
+  else if (REMINDING_LEVELS.has(seen.level as AlertLevel) && reminderDue(record, now))
+    out.reminders.push({ key, record, seen });
+}
+
+/** One subject as seen now against what was said about it (and whether it was quieted). */
+function judge(seen: Seen, base: AlertState, now: number, out: Verdicts): void {
+  const record = base.alerts[seen.key];
   const { key, level, sha256 } = seen;
   const node = seen.node.name;
   const renewed = record?.sha256 != null && sha256 !== null && record.sha256 !== sha256;
@@ -168,8 +189,8 @@ function judge(seen: Seen, record: AlertRecord | undefined, now: number, out: Ve
     out.warnings.push({ subject: { ...subject, replaced: true }, seen });
   } else if (record.sha256 !== sha256 || severity(level) > severity(record.level)) {
     out.warnings.push({ subject: { ...subject, previous: record.level }, seen });
-  } else if (REMINDING_LEVELS.has(level) && reminderDue(record, now)) {
-    out.reminders.push({ key, record, seen });
+  } else {
+    remind(seen, record, base.quiet?.[key], now, out);
   }
 }
 
@@ -180,12 +201,12 @@ function judgeReport(report: ClusterReport, base: AlertState, now: number): Verd
   for (const node of report.nodes) {
     const self = nodeSeen(node, base.unreachableStreak[node.name] ?? 0);
     if (!node.reachable) {
-      if (self.streak >= UNREACHABLE_SCANS) judge(self, base.alerts[self.key], now, out);
+      if (self.streak >= UNREACHABLE_SCANS) judge(self, base, now, out);
       continue; // its certificates: unknown, not fixed
     }
-    judge(self, base.alerts[self.key], now, out);
+    judge(self, base, now, out);
     const { seen, probed } = seenOnNode(node);
-    for (const s of seen) judge(s, base.alerts[s.key], now, out);
+    for (const s of seen) judge(s, base, now, out);
     const seenKeys = new Set(seen.map((s) => s.key));
     for (const [key, record] of records) {
       if (nodeOf(key) !== node.name || key === node.name || seenKeys.has(key)) continue;
@@ -214,7 +235,14 @@ function countStreaks(
     const before = state.unreachableStreak[node.name] ?? 0;
     streaks[node.name] = replay ? Math.max(before, 1) : before + 1;
   }
-  return { alerts: { ...state.alerts }, unreachableStreak: streaks, lastScanAt: scannedAt.toISOString() };
+  // A quiet subject no longer open (a document edited by hand) is dropped.
+  const quiet = Object.fromEntries(Object.entries(state.quiet ?? {}).filter(([key]) => state.alerts[key]));
+  const next = {
+    alerts: { ...state.alerts },
+    unreachableStreak: streaks,
+    lastScanAt: scannedAt.toISOString(),
+  };
+  return withQuiet(next, quiet);
 }
 
 export function decideAlerts({ report, state, scannedAt }: DecideInput): AlertDecisions {

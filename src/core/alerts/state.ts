@@ -19,9 +19,31 @@ export interface AlertRecord {
   lastReminderAt?: string;
 }
 
+/**
+ * An operator's word that a subject need not be repeated (see quiet.ts). JSON-safe. It only ever
+ * silences reminders: a worse level or a new certificate posts, and clears it.
+ */
+export interface Quiet {
+  /** acknowledged: until the subject gets worse or changes; snoozed: until `until` too. */
+  kind: "acknowledged" | "snoozed";
+  /** Slack user id of who said so. */
+  by: string;
+  /** ISO time it was said. */
+  at: string;
+  /** ISO end of a snooze (kind "snoozed" only). */
+  until?: string;
+  /** The record's level when it was said. */
+  level: AlertLevel;
+  /** The record's fingerprint when it was said (null: a node, a missing or unreadable file). */
+  sha256: string | null;
+  reason?: string;
+}
+
 /** Everything said about one cluster. The store persists it as one JSON document per cluster. */
 export interface AlertState {
   alerts: Record<string, AlertRecord>;
+  /** Subjects acknowledged or snoozed, by key. Absent in documents older than snoozes: none. */
+  quiet?: Record<string, Quiet>;
   /** Consecutive scans in which the node was unreachable (absent: reachable). */
   unreachableStreak: Record<string, number>;
   /** ISO scannedAt of the last scan planned, so a retried job is not counted twice. */
@@ -29,6 +51,12 @@ export interface AlertState {
 }
 
 export const emptyAlertState = (): AlertState => ({ alerts: {}, unreachableStreak: {} });
+
+/** `state` with these quiet subjects; the field is left out when there are none, as before snoozes. */
+export function withQuiet(state: AlertState, quiet: Record<string, Quiet>): AlertState {
+  const { quiet: _old, ...rest } = state;
+  return Object.keys(quiet).length > 0 ? { ...rest, quiet } : rest;
+}
 
 /** Levels that are repeated daily as a reminder in the thread. */
 export const REMINDING_LEVELS: ReadonlySet<AlertLevel> = new Set<AlertLevel>(["critical", "expired"]);
