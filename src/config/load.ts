@@ -20,8 +20,17 @@ import {
 import type { z } from "zod";
 import { configSchema, type RawConfig, type RenewalSettings, type Thresholds } from "./schema.js";
 import { OperatorError } from "./operator-error.js";
+import type { MaintenanceWindow } from "./windows.js";
 
 export type { RenewalSettings } from "./schema.js";
+export type { MaintenanceWindow, Weekday } from "./windows.js";
+
+/** When this cluster's approved renewals may run: its own `renewal:` keys, else the top level's. */
+export interface ClusterWindows {
+  /** Empty: any time. */
+  windows: MaintenanceWindow[];
+  windowMarginMinutes: number;
+}
 
 export interface SshSettings {
   user: string;
@@ -63,6 +72,7 @@ export interface ClusterConfig {
   /** User and user group ids who may approve renewals. Default: nobody. */
   approvers: string[];
   thresholds: Thresholds;
+  renewal: ClusterWindows;
   nodes: NodeConfig[];
 }
 
@@ -368,6 +378,10 @@ function resolve(raw: RawConfig, file: string): Config {
       operators: unique(cluster.operators ?? []),
       approvers: unique(cluster.approvers ?? []),
       thresholds: cluster.thresholds ?? raw.thresholds,
+      renewal: {
+        windows: cluster.renewal?.windows ?? raw.renewal.windows,
+        windowMarginMinutes: cluster.renewal?.windowMarginMinutes ?? raw.renewal.windowMarginMinutes,
+      },
       nodes: cluster.nodes.map((node) => {
         const ssh: SshSettings = { ...SSH_DEFAULTS, ...raw.ssh, ...cluster.ssh, ...node.ssh };
         if (node.port !== undefined) ssh.port = node.port;
