@@ -84,7 +84,7 @@ export interface Config {
   /** When scheduled scans run, in `timezone`. */
   scanCron: string;
   slack?: { digestChannel: string; digestCron: string };
-  /** Renewal approvals and procedure; every key has a default. */
+  /** Renewal approvals and procedure; every key has a default. The windows a cluster keeps to: `ClusterConfig.renewal`. */
   renewal: RenewalSettings;
   clusters: ClusterConfig[];
 }
