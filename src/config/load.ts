@@ -26,8 +26,17 @@ import {
   type Thresholds,
 } from "./schema.js";
 import { OperatorError } from "./operator-error.js";
+import type { MaintenanceWindow } from "./windows.js";
 
 export type { AlertSettings, RenewalSettings } from "./schema.js";
+export type { MaintenanceWindow, Weekday } from "./windows.js";
+
+/** When this cluster's approved renewals may run: its own `renewal:` keys, else the top level's. */
+export interface ClusterWindows {
+  /** Empty: any time. */
+  windows: MaintenanceWindow[];
+  windowMarginMinutes: number;
+}
 
 export interface SshSettings {
   user: string;
@@ -71,6 +80,7 @@ export interface ClusterConfig {
   thresholds: Thresholds;
   /** Its own `alerts:` keys, else the top level's. */
   alerts: AlertSettings;
+  renewal: ClusterWindows;
   nodes: NodeConfig[];
 }
 
@@ -83,7 +93,7 @@ export interface Config {
   /** When scheduled scans run, in `timezone`. */
   scanCron: string;
   slack?: { digestChannel: string; digestCron: string };
-  /** Renewal approvals and procedure; every key has a default. */
+  /** Renewal approvals and procedure; every key has a default. The windows a cluster keeps to: `ClusterConfig.renewal`. */
   renewal: RenewalSettings;
   clusters: ClusterConfig[];
 }
@@ -379,6 +389,10 @@ function resolve(raw: RawConfig, file: string): Config {
       approvers: unique(cluster.approvers ?? []),
       thresholds: cluster.thresholds ?? raw.thresholds,
       alerts: { maxSnoozeDays: cluster.alerts?.maxSnoozeDays ?? raw.alerts.maxSnoozeDays },
+      renewal: {
+        windows: cluster.renewal?.windows ?? raw.renewal.windows,
+        windowMarginMinutes: cluster.renewal?.windowMarginMinutes ?? raw.renewal.windowMarginMinutes,
+      },
       nodes: cluster.nodes.map((node) => {
         const ssh: SshSettings = { ...SSH_DEFAULTS, ...raw.ssh, ...cluster.ssh, ...node.ssh };
         if (node.port !== undefined) ssh.port = node.port;

@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { SLACK_ID, isPrincipalId } from "./slack-ids.js";
+import { marginProblems, windowsSchema, type MaintenanceWindow as Window } from "./windows.js";
 
 /** A cluster name: also what people type after `/certs status`. */
 export const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -134,6 +135,15 @@ const nodeSchema = z.strictObject({
   apiserver: apiserverSchema.optional(),
 });
 
+/** Minutes a window must still have left for a node to be started in it. */
+const windowMarginMinutes = z.number().int().min(0).max(1439);
+
+/** A cluster's own windows replace the top-level list (`[]`: any time); its margin replaces the top-level one. */
+const clusterRenewalSchema = z.strictObject({
+  windows: windowsSchema.optional(),
+  windowMarginMinutes: windowMarginMinutes.optional(),
+});
+
 const clusterSchema = z.strictObject({
   name: z.string().regex(NAME, "must match [a-z0-9][a-z0-9-]{0,62}"),
   channel: channelId.optional(),
@@ -148,6 +158,7 @@ const clusterSchema = z.strictObject({
   ssh: sshSchema.optional(),
   paths: pathsSchema.optional(),
   apiserver: apiserverSchema.optional(),
+  renewal: clusterRenewalSchema.optional(),
   nodes: z.array(nodeSchema).min(1, "a cluster needs at least one node"),
 });
 
@@ -163,6 +174,10 @@ export const renewalSchema = z.strictObject({
   backupDir: remotePath.default("/var/lib/certs-bot/backups"),
   /** How the control-plane static pods are restarted after a renewal. */
   restartStrategy: z.enum(["manifests", "crictl", "docker"]).default("manifests"),
+  /** When an approved run may execute, in `timezone`; none: any time. */
+  windows: windowsSchema.default([]),
+  /** A node is not started with less than this left in its window. */
+  windowMarginMinutes: windowMarginMinutes.default(20),
 });
 
 export const configSchema = z
@@ -187,6 +202,8 @@ export const configSchema = z
       allowSelfApproval: false,
       backupDir: "/var/lib/certs-bot/backups",
       restartStrategy: "manifests",
+      windows: [],
+      windowMarginMinutes: 20,
     }),
     clusters: z.array(clusterSchema).min(1, "list at least one cluster"),
   })
@@ -215,6 +232,33 @@ export const configSchema = z
         }
         nodeNames.set(name, j);
       });
+    });
+  })
+  .superRefine((config, ctx) => {
+    // Checked where windows and margin meet: a cluster may inherit either from the top level.
+    const top = config.renewal;
+    const check = (path: (string | number)[], windows: Window[], margin: number) =>
+      marginProblems(windows, margin).forEach(({ index, message }) =>
+        ctx.addIssue({ code: "custom", path: [...path, index, "duration"], message }),
+      );
+    check(["renewal", "windows"], top.windows, top.windowMarginMinutes);
+    config.clusters.forEach((cluster, i) => {
+      const own = cluster.renewal?.windows;
+      const margin = cluster.renewal?.windowMarginMinutes;
+      if (own) check(["clusters", i, "renewal", "windows"], own, margin ?? top.windowMarginMinutes);
+      else if (margin !== undefined) {
+        const short = marginProblems(top.windows, margin)[0];
+        if (short) {
+          const window = top.windows[short.index]!;
+          ctx.addIssue({
+            code: "custom",
+            path: ["clusters", i, "renewal", "windowMarginMinutes"],
+            message:
+              `must be smaller than every window this cluster uses: renewal.windows[${short.index}] is ` +
+              `${window.durationMinutes}m, so no node could ever start in it`,
+          });
+        }
+      }
     });
   });
 

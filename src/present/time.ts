@@ -10,18 +10,25 @@ const DAY_MS = 24 * HOUR_MS;
  * hundreds of dates in one time zone: each formatter is made once per locale, zone and kind.
  */
 const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(locale: string, timeZone: string, kind: "zone" | "date" | "day"): Intl.DateTimeFormat {
+function formatter(
+  locale: string,
+  timeZone: string,
+  kind: "zone" | "date" | "day" | "weekday",
+): Intl.DateTimeFormat {
   const key = `${locale}\0${timeZone}\0${kind}`;
   let made = formatters.get(key);
   if (!made) {
     const day = { timeZone, year: "numeric", month: "2-digit", day: "2-digit" } as const;
+    const clock = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" } as const;
     made = new Intl.DateTimeFormat(
       locale,
       kind === "zone"
         ? { timeZone, timeZoneName: "short" }
         : kind === "day"
           ? day
-          : { ...day, hour: "2-digit", minute: "2-digit", hourCycle: "h23" },
+          : kind === "weekday"
+            ? { timeZone, weekday: "short", day: "numeric", month: "short", ...clock }
+            : { ...day, ...clock },
     );
     formatters.set(key, made);
   }
@@ -44,6 +51,37 @@ export function formatDate(date: Date, timeZone: string): string {
   const parts = formatter("en-CA", timeZone, "date").formatToParts(date);
   const part = (type: string): string => parts.find((p) => p.type === type)?.value ?? "";
   return `${part("year")}-${part("month")}-${part("day")} ${part("hour")}:${part("minute")} ${zoneName(date, timeZone)}`;
+}
+
+/** `Tue 2 Dec` and `02:00` in `timeZone`. */
+function dayAndClock(date: Date, timeZone: string): { day: string; clock: string } {
+  const parts = formatter("en-GB", timeZone, "weekday").formatToParts(date);
+  const part = (type: string): string => parts.find((p) => p.type === type)?.value ?? "";
+  return {
+    day: `${part("weekday")} ${part("day")} ${part("month")}`,
+    clock: `${part("hour")}:${part("minute")}`,
+  };
+}
+
+/** `Tue 2 Dec 02:00 CET`: a time someone plans around in the coming days (a run's scheduled start). */
+export function formatWhen(date: Date, timeZone: string): string {
+  const { day, clock } = dayAndClock(date, timeZone);
+  return `${day} ${clock} ${zoneName(date, timeZone)}`;
+}
+
+/**
+ * A maintenance window's opening: `Tue 2 Dec 02:00–05:00 CET`; across midnight
+ * `Fri 4 Dec 23:00 – Sat 5 Dec 02:00 CET`; when the clock changes inside it
+ * `Sun 25 Oct 02:30 CEST – 05:30 CET`.
+ */
+export function formatWindow(window: { start: Date; end: Date }, timeZone: string): string {
+  const from = dayAndClock(window.start, timeZone);
+  const to = dayAndClock(window.end, timeZone);
+  const fromZone = zoneName(window.start, timeZone);
+  const toZone = zoneName(window.end, timeZone);
+  if (from.day === to.day && fromZone === toZone) return `${from.day} ${from.clock}–${to.clock} ${toZone}`;
+  const start = `${from.day} ${from.clock}${fromZone === toZone ? "" : ` ${fromZone}`}`;
+  return `${start} – ${from.day === to.day ? "" : `${to.day} `}${to.clock} ${toZone}`;
 }
 
 /** `2026-11-28` in `timeZone`: the calendar day there, which is what "once a day" counts in. */

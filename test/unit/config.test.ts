@@ -434,6 +434,8 @@ test("renewal: defaults when absent, every key optional, values as configured", 
     allowSelfApproval: false,
     backupDir: "/var/lib/certs-bot/backups",
     restartStrategy: "manifests",
+    windows: [],
+    windowMarginMinutes: 20,
   });
   const partial = parseConfig(`renewal: { requiredApprovals: 2 }\n${VALID}`, "clusters.yaml");
   assert.equal(partial.renewal.requiredApprovals, 2);
@@ -450,6 +452,8 @@ test("renewal: defaults when absent, every key optional, values as configured", 
     allowSelfApproval: true,
     backupDir: "/srv/backups",
     restartStrategy: "crictl",
+    windows: [],
+    windowMarginMinutes: 20,
   });
 });
 
@@ -476,4 +480,127 @@ test("renewal: bad values name file, line and path", () => {
     /renewal\.backupDir: must be an absolute path/,
   );
   assert.match(problems("renewal: { requiredApprovals: 0 }\n" + VALID)[0]!, /requiredApprovals: Too small/);
+});
+
+const WINDOWS = `
+timezone: Europe/Berlin
+renewal:
+  windowMarginMinutes: 30
+  windows:
+    - { days: [tue, thu], start: "02:00", duration: 3h }
+    - { days: [fri], start: "23:00", duration: 1h30m }
+clusters:
+  - name: inherits
+    nodes: [{ host: h1 }]
+  - name: own
+    renewal:
+      windows:
+        - { days: [sun], start: "22:00", duration: 240m }
+    nodes: [{ host: h2 }]
+  - name: anytime
+    renewal: { windows: [], windowMarginMinutes: 5 }
+    nodes: [{ host: h3 }]
+  - name: margin
+    renewal: { windowMarginMinutes: 60 }
+    nodes: [{ host: h4 }]
+`;
+
+test("renewal windows: minutes in the time zone; a cluster's own list or margin replaces the top level's", () => {
+  const config = parseConfig(WINDOWS, "clusters.yaml");
+  const top = [
+    { days: ["tue", "thu"], startMinute: 120, durationMinutes: 180 },
+    { days: ["fri"], startMinute: 1380, durationMinutes: 90 },
+  ];
+  assert.deepEqual(config.renewal.windows, top);
+  assert.equal(config.renewal.windowMarginMinutes, 30);
+  const [inherits, own, anytime, margin] = config.clusters;
+  assert.deepEqual(inherits!.renewal, { windows: top, windowMarginMinutes: 30 });
+  assert.deepEqual(own!.renewal, {
+    windows: [{ days: ["sun"], startMinute: 1320, durationMinutes: 240 }],
+    windowMarginMinutes: 30,
+  });
+  assert.deepEqual(anytime!.renewal, { windows: [], windowMarginMinutes: 5 }, "[]: any time");
+  assert.deepEqual(margin!.renewal, { windows: top, windowMarginMinutes: 60 });
+  assert.deepEqual(parseConfig(VALID, "clusters.yaml").clusters[0]!.renewal, {
+    windows: [],
+    windowMarginMinutes: 20,
+  });
+});
+
+test("renewal windows: bad days, times and lengths name file, line and path", () => {
+  const found = problems(
+    "renewal:\n  windows:\n" +
+      '    - { days: [Tue, monday, mon-fri, xyz], start: "2:00", duration: 3h }\n' +
+      '    - { days: [], start: "24:00", duration: 0m }\n' +
+      '    - { days: [sat], start: "01:00", duration: -1h }\n' +
+      '    - { days: [sun], start: "01:00", duration: 25h, until: "04:00" }\n' +
+      VALID,
+  );
+  assert.deepEqual(found, [
+    'clusters.yaml:3:16: renewal.windows[0].days[0]: unknown day "Tue": days are mon, tue, wed, thu, fri, sat, sun; did you mean "tue"?',
+    'clusters.yaml:3:21: renewal.windows[0].days[1]: unknown day "monday": days are mon, tue, wed, thu, fri, sat, sun; did you mean "mon"?',
+    'clusters.yaml:3:29: renewal.windows[0].days[2]: unknown day "mon-fri": days are mon, tue, wed, thu, fri, sat, sun; list each day, such as [mon, tue, wed, thu, fri]',
+    'clusters.yaml:3:38: renewal.windows[0].days[3]: unknown day "xyz": days are mon, tue, wed, thu, fri, sat, sun',
+    'clusters.yaml:3:51: renewal.windows[0].start: must be a 24-hour time "HH:MM" such as "02:00" (00:00 to 23:59)',
+    "clusters.yaml:4:15: renewal.windows[1].days: list at least one day, such as [sat, sun]",
+    'clusters.yaml:4:26: renewal.windows[1].start: must be a 24-hour time "HH:MM" such as "02:00" (00:00 to 23:59)',
+    "clusters.yaml:4:45: renewal.windows[1].duration: must be longer than zero",
+    'clusters.yaml:5:48: renewal.windows[2].duration: must be a length such as "3h", "90m" or "1h30m"',
+    "clusters.yaml:6:48: renewal.windows[3].duration: must be at most 24h (list more days for a longer window)",
+    'clusters.yaml:6:53: renewal.windows[3].until: unknown key "until"',
+  ]);
+});
+
+test("renewal windows: overlaps are refused, across midnight and from Sunday into Monday", () => {
+  const found = problems(
+    "renewal:\n  windows:\n" +
+      '    - { days: [fri], start: "23:00", duration: 3h }\n' +
+      '    - { days: [sat], start: "01:00", duration: 1h }\n' +
+      '    - { days: [sun], start: "23:00", duration: 2h }\n' +
+      '    - { days: [mon], start: "00:30", duration: 1h }\n' +
+      '    - { days: [wed, wed], start: "00:30", duration: 1h }\n' +
+      '    - { days: [thu], start: "02:00", duration: 1h }\n' +
+      VALID.replace(
+        "    channel: C0CLUSTERA\n",
+        "    channel: C0CLUSTERA\n    renewal:\n      windows:\n" +
+          '        - { days: [tue], start: "02:00", duration: 2h }\n' +
+          '        - { days: [tue], start: "03:00", duration: 2h }\n',
+      ),
+  );
+  assert.deepEqual(found, [
+    "clusters.yaml:4:16: renewal.windows[1].days[0]: sat 01:00 overlaps windows[0] (fri 23:00 for 180m)",
+    "clusters.yaml:6:16: renewal.windows[3].days[0]: mon 00:30 overlaps windows[2] (sun 23:00 for 120m)",
+    'clusters.yaml:7:21: renewal.windows[4].days[1]: "wed" is listed twice',
+    "clusters.yaml:29:20: clusters[0].renewal.windows[1].days[0]: tue 03:00 overlaps windows[0] (tue 02:00 for 120m)",
+  ]);
+  // Windows that touch are allowed: they are one longer window.
+  const touching = parseConfig(
+    'renewal:\n  windows:\n    - { days: [sat, sun], start: "00:00", duration: 24h }\n' + VALID,
+    "clusters.yaml",
+  );
+  assert.equal(touching.renewal.windows.length, 1);
+});
+
+test("renewal windows: the margin must be shorter than every window it applies to", () => {
+  const top = problems(
+    'renewal:\n  windowMarginMinutes: 60\n  windows:\n    - { days: [fri], start: "23:00", duration: 1h }\n' +
+      VALID,
+  );
+  assert.deepEqual(top, [
+    "clusters.yaml:4:48: renewal.windows[0].duration: is 60m, not longer than windowMarginMinutes (60): no node could ever start in it",
+  ]);
+  const cluster = problems(
+    'renewal:\n  windows:\n    - { days: [fri], start: "23:00", duration: 30m }\n' +
+      VALID.replace(
+        "    channel: C0CLUSTERA\n",
+        "    channel: C0CLUSTERA\n    renewal: { windowMarginMinutes: 30 }\n",
+      ),
+  );
+  assert.deepEqual(cluster, [
+    "clusters.yaml:21:37: clusters[0].renewal.windowMarginMinutes: must be smaller than every window this cluster uses: renewal.windows[0] is 30m, so no node could ever start in it",
+  ]);
+  assert.match(
+    problems("renewal: { windowMarginMinutes: -1 }\n" + VALID)[0]!,
+    /renewal\.windowMarginMinutes: Too small/,
+  );
 });
