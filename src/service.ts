@@ -335,7 +335,8 @@ export class Service {
   private async counted(attempt: ReturnType<typeof runRenewalAttempt>): ReturnType<typeof runRenewalAttempt> {
     try {
       const result = await attempt;
-      this.metrics.renewalFinished(result.outcome);
+      // Waiting for its window is no result: the same run goes on later.
+      if (result.outcome !== "waiting") this.metrics.renewalFinished(result.outcome);
       return result;
     } catch (err) {
       this.metrics.renewalFinished("error");

@@ -69,7 +69,7 @@ export async function runRenewalAttempt(
     if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await giveUp(requestId, cluster, err, deps);
     throw err;
   });
-  if (result.outcome !== "not-run") await deps.requestScan(cluster.name);
+  if (result.outcome === "done" || result.outcome === "failed") await deps.requestScan(cluster.name);
   return result;
 }
 
@@ -91,7 +91,7 @@ function runDependencies(
         if (ended) await deps.refreshCard(ended);
       });
     },
-    config: { cluster, renewal: config.renewal },
+    config: { cluster, renewal: config.renewal, timeZone: config.timezone },
     requests: records,
     audit: deps.audit,
     lease: deps.lease,

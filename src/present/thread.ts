@@ -11,7 +11,7 @@
 import type { AuditEntry } from "../core/renew/ports.js";
 import { MENTION, SLACK_ID, isPrincipalId } from "../config/slack-ids.js";
 import { mention } from "../core/access/access.js";
-import { duration, formatDate } from "./time.js";
+import { duration, formatDate, formatWhen } from "./time.js";
 import {
   code,
   context,
@@ -351,7 +351,13 @@ function runContext(state: RunState, timeZone: string, now?: Date): Block {
 
 /** The checklist in the card's thread: one message, updated as the run goes. */
 export function renderRunStatus(state: RunState, opts: { timeZone: string; now: Date }): ChatReply {
-  const { mark, words } = verdict(state);
+  const { mark, words } =
+    state.resumesAt && !state.outcome
+      ? {
+          mark: "⏸️",
+          words: `waiting for its maintenance window, goes on ${formatWhen(new Date(state.resumesAt), opts.timeZone)}`,
+        }
+      : verdict(state);
   const current = state.nodes.findIndex((n) => n.state === "running");
   const where = current >= 0 && !state.outcome ? ` · node ${current + 1} of ${state.nodes.length}` : "";
   const head = [

@@ -12,6 +12,7 @@ import type { ProgressEvent } from "../../src/core/renew/progress.js";
 import type { RenewalPlan, StepId } from "../../src/core/renew/plan.js";
 import { runRenewal, runSummary } from "../../src/app/renew/run.js";
 import type { RunState } from "../../src/core/renew/run-state.js";
+import type { Weekday } from "../../src/config/load.js";
 import {
   approvedRequest,
   pkiFingerprint,
@@ -69,6 +70,8 @@ async function run(
   assert.ok(result.ran, result.ran ? "" : result.reason);
   return { state: result.state, reporter, saved, request };
 }
+
+const toMinutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3));
 
 const auditOf = (requestId: string, cluster: string) => auditOfRequest(fixture, requestId, cluster);
 
@@ -228,6 +231,89 @@ describe("a renewal run on lab clusters", () => {
       /^result failed on stop-2 at renew: .*injected renew failure.*; stop-2: rolled back: pki\/, the kubeconfigs and manifests\/ as before, the old certificate served; renewed before it: stop-1; not run: stop-3$/,
     );
     await assertEnded(request, "lab-stop", "failed");
+  });
+
+  test("maintenance windows: nothing starts before the window; a node with too little left waits for the next one", async () => {
+    const lab = await cluster("lab-win", [
+      { name: "win-1", host: 81, version: "v1.28.4" },
+      { name: "win-2", host: 82, version: "v1.28.4" },
+    ]);
+    const plan = await planLabRenewal(lab);
+    const before = new Map(lab.nodes.map((n) => [n.name, pkiFingerprint(n, "apiserver.crt")]));
+    // A daily one-hour window (UTC) opening two hours from now, to the minute; margin 20 minutes.
+    // (Daily, not weekly: the lab's kubeadm signs on the wall clock, and a renewal's check allows
+    // its clock two days off.)
+    const opens = new Date(Math.ceil((Date.now() + 2 * 3_600_000) / 60_000) * 60_000);
+    const days: Weekday[] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    const start = opens.toISOString().slice(11, 16);
+    const windowed = {
+      ...lab.cluster,
+      renewal: {
+        windows: [{ days, startMinute: toMinutes(start), durationMinutes: 60 }],
+        windowMarginMinutes: 20,
+      },
+    };
+    let offset = 0; // the run's clock: the wall clock moved by the test
+    const saved: RunState[] = [];
+    const reporter = new RecordingReporter((event) => {
+      // win-1 verified with 50 minutes of the window gone: 10 left, under the margin, for win-2.
+      if (event.node === "win-1" && event.step === "verify")
+        offset = opens.getTime() + 50 * 60_000 - Date.now();
+    });
+    const deps = {
+      ...labRunDependencies(fixture, lab, reporter, { saved }),
+      config: { cluster: windowed, renewal: lab.config.renewal, timeZone: "UTC" },
+      now: () => new Date(Date.now() + offset),
+    };
+    const request = await approvedRequest(renewals, plan);
+
+    // Approved two hours early: the run waits, holding the request (not the run lease), touching nothing.
+    const early = await runRenewal({ request, plan }, deps);
+    assert.ok(!early.ran && early.resumesAt, "waits");
+    assert.equal(early.resumesAt.toISOString(), opens.toISOString());
+    assert.equal(saved.at(-1)?.resumesAt, opens.toISOString());
+    for (const n of lab.nodes) assert.equal(pkiFingerprint(n, "apiserver.crt"), before.get(n.name));
+    assert.deepEqual(backupsOf(lab, "win-1"), [], "not even a backup");
+    assert.equal((await renewals.get(request.id))?.state, "running", "the cluster stays taken");
+    assert.equal(await lease.holder("lab-win"), null, "the run lease is not held while waiting");
+
+    // In the window: win-1 runs; then too little is left, and win-2 waits for tomorrow's.
+    offset = opens.getTime() + 60_000 - Date.now();
+    const first = await runRenewal(
+      { request: (await renewals.get(request.id))!, plan, saved: saved.at(-1)! },
+      deps,
+    );
+    assert.ok(!first.ran && first.resumesAt);
+    assert.equal(first.resumesAt.getTime(), opens.getTime() + DAY);
+    assert.deepEqual(
+      saved.at(-1)!.nodes.map((n) => n.state),
+      ["done", "waiting"],
+    );
+    assert.equal(pkiFingerprint(lab.node("win-2"), "apiserver.crt"), before.get("win-2"), "win-2 untouched");
+    assert.deepEqual(backupsOf(lab, "win-2"), []);
+
+    // Tomorrow's window: win-2 runs, and the run ends done, as its first attempt.
+    offset = opens.getTime() + DAY + 60_000 - Date.now();
+    const last = await runRenewal(
+      { request: (await renewals.get(request.id))!, plan, saved: saved.at(-1)! },
+      deps,
+    );
+    assert.ok(last.ran);
+    assert.equal(last.state.outcome, "done", runSummary(last.state));
+    assert.equal(last.state.attempts, 1, "waiting for a window is not a new attempt");
+    for (const n of ["win-1", "win-2"])
+      assert.notEqual(pkiFingerprint(lab.node(n), "apiserver.crt"), before.get(n));
+    const entries = await auditOf(request.id, "lab-win");
+    assert.equal(
+      entries.filter((e) => e.startsWith(`started waits for its maintenance window: goes on at`)).length,
+      2,
+      entries.join("\n"),
+    );
+    assert.equal(
+      entries.filter((e) => e === "started went on in its maintenance window; already renewed: win-1").length,
+      1,
+    );
+    await assertEnded(request, "lab-win", "done");
   });
 
   test("a failed verify (the apiserver does not come back) is rolled back to the old certificate", async () => {

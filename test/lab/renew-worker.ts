@@ -68,7 +68,7 @@ const workers = new Workers(
           return request && plan ? { request, plan } : null;
         },
         reporterFor: () => new RecordingReporter(),
-        config: { cluster: config.clusters[0]!, renewal: config.renewal },
+        config: { cluster: config.clusters[0]!, renewal: config.renewal, timeZone: config.timezone },
         requests: renewals,
         audit: new AuditLog(redis, prefix),
         lease: new RunLease(redis, prefix, {

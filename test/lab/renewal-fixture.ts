@@ -64,7 +64,7 @@ export function labRunDependencies(
   options: { saved?: RunState[]; waits?: RunDependencies["waits"] } = {},
 ): RunDependencies {
   return {
-    config: { cluster: lab.cluster, renewal: lab.config.renewal },
+    config: { cluster: lab.cluster, renewal: lab.config.renewal, timeZone: lab.config.timezone },
     requests: f.renewals,
     audit: f.audit,
     reporter,

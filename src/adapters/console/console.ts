@@ -178,7 +178,7 @@ async function runInConsole(
   await runRenewal(
     { request, plan },
     {
-      config: { cluster, renewal: config.renewal },
+      config: { cluster, renewal: config.renewal, timeZone: config.timezone },
       requests: backend.records,
       audit: backend.audit,
       lease,

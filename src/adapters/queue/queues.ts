@@ -4,12 +4,12 @@
 // `digest` (job "digest") and `renewal` (job "renew", one per approved request). A scan-cluster job
 // is deduplicated by cluster while it waits or runs, so a manual scan of a cluster already being
 // scanned joins that scan; a renew job's id derives from its request, so a run starts once.
-import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from "bullmq";
+import { DelayedError, Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from "bullmq";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Config } from "../../config/load.js";
 import { runJobId } from "../../core/renew/approval.js";
-import { RENEW_JOB, type RenewalJobData } from "../../app/renew/job.js";
+import { RENEW_JOB, type RenewalJobData, type RenewalJobResult } from "../../app/renew/job.js";
 import type { ScanClusterData, ScannedProgress, ScanReason } from "../../app/scan-job.js";
 
 export const SCAN_QUEUE = "scan";
@@ -203,7 +203,22 @@ export interface JobHandlers {
   scanCluster(data: ScanClusterData, job: Job): Promise<unknown>;
   digest(job: Job): Promise<unknown>;
   /** Runs renewals; a process without it takes no renewal job. */
-  renew?(data: RenewalJobData, job: Job<RenewalJobData>): Promise<unknown>;
+  renew?(data: RenewalJobData, job: Job<RenewalJobData>): Promise<RenewalJobResult>;
+}
+
+/**
+ * A renewal attempt; one that waits for its maintenance window goes back to the queue, delayed until
+ * the window opens. The delayed job is in Redis, so the wait survives restarts.
+ */
+async function runOrWait(
+  job: Job<RenewalJobData>,
+  token: string | undefined,
+  renew: NonNullable<JobHandlers["renew"]>,
+): Promise<RenewalJobResult> {
+  const result = await renew(job.data, job);
+  if (result.outcome !== "waiting") return result;
+  await job.moveToDelayed(Date.parse(result.resumesAt), token);
+  throw new DelayedError();
 }
 
 /** A job this process took and had not finished (its outcome not yet recorded in Redis). */
@@ -259,14 +274,23 @@ export class Workers {
     const renew = handlers.renew;
     if (renew) {
       this.workers.push(
-        new Worker(RENEWAL_QUEUE, (job: Job<RenewalJobData>) => renew(job.data, job), {
-          connection,
-          prefix,
-          name,
-          ...WORKER_SETTINGS.renewal,
-          ...(renewalLockDuration ? { lockDuration: renewalLockDuration } : {}),
-          ...(renewalStalledInterval ? { stalledInterval: renewalStalledInterval } : {}),
-        }),
+        new Worker(
+          RENEWAL_QUEUE,
+          (job: Job<RenewalJobData>, token?: string) =>
+            runOrWait(job, token, renew).catch((err: unknown) => {
+              // Back to the queue, not finished: no "completed" or "failed" will say it left.
+              if (err instanceof DelayedError) this.running.delete(job);
+              throw err;
+            }),
+          {
+            connection,
+            prefix,
+            name,
+            ...WORKER_SETTINGS.renewal,
+            ...(renewalLockDuration ? { lockDuration: renewalLockDuration } : {}),
+            ...(renewalStalledInterval ? { stalledInterval: renewalStalledInterval } : {}),
+          },
+        ),
       );
     }
     for (const worker of this.workers) {

@@ -29,7 +29,9 @@ export interface RenewalJobLike {
 /** The job's return value (kept with the completed job). */
 export type RenewalJobResult =
   | { requestId: string; outcome: "done" | "failed"; attempts: number }
-  | { requestId: string; outcome: "not-run"; reason: string };
+  | { requestId: string; outcome: "not-run"; reason: string }
+  /** The next node waits for its maintenance window: the queue runs the job again at `resumesAt` (ISO). */
+  | { requestId: string; outcome: "waiting"; resumesAt: string };
 
 export interface RenewalJobDependencies extends Omit<RunDependencies, "save" | "reporter"> {
   /** The request and the plan it was approved on (RenewalStore's get + loadPlan); null when gone. */
@@ -57,6 +59,9 @@ export async function runRenewalJob(
       save: (state) => job.updateData({ requestId, state }),
     },
   );
+  if (!result.ran && result.resumesAt) {
+    return { requestId, outcome: "waiting", resumesAt: result.resumesAt.toISOString() };
+  }
   if (!result.ran) return { requestId, outcome: "not-run", reason: result.reason };
   return { requestId, outcome: result.state.outcome ?? "failed", attempts: result.state.attempts };
 }

@@ -33,7 +33,14 @@ import {
   type NodeRun,
   type RunState,
 } from "../../core/renew/run-state.js";
+import { nextNodeStart } from "../../core/renew/windows.js";
 import { renderStepAudit } from "../../present/thread.js";
+
+/** A saved state taken up again: after a crash, one more attempt; after a wait for the window, not. */
+function resumed(saved: RunState): RunState {
+  const { resumesAt, ...state } = saved;
+  return resumesAt ? state : { ...state, attempts: saved.attempts + 1 };
+}
 
 export interface RunInput {
   request: RenewalRequest;
@@ -45,7 +52,7 @@ export interface RunInput {
 
 export interface RunDependencies {
   /** Today's config of the plan's cluster: the stored plan must still be what it derives. */
-  config: { cluster: ClusterConfig; renewal: RenewalSettings };
+  config: { cluster: ClusterConfig; renewal: RenewalSettings; timeZone: string };
   requests: Pick<RenewalRecords, "markRunning" | "finish">;
   audit: AuditTrail;
   reporter: RunReporter;
@@ -65,9 +72,18 @@ export interface RunDependencies {
 
 /**
  * `ran: false`: the request was not approved (or running) any more, so nothing was touched; or this
- * attempt lost the cluster's lease and stopped before its next change (`leaseLost`).
+ * attempt lost the cluster's lease and stopped before its next change (`leaseLost`); or the next
+ * node may not start before its maintenance window (`resumesAt`: run it again then).
  */
-export type RunResult = { ran: true; state: RunState } | { ran: false; reason: string; leaseLost?: true };
+export type RunResult =
+  { ran: true; state: RunState } | { ran: false; reason: string; leaseLost?: true; resumesAt?: Date };
+
+/** The next node may not start now: outside the cluster's windows, or too little of one left. */
+class OutsideWindow extends Error {
+  constructor(readonly resumesAt: Date) {
+    super(`waiting for the maintenance window at ${resumesAt.toISOString()}`);
+  }
+}
 
 /** Thrown by the guard: another attempt holds the cluster's lease now. */
 export class LeaseLost extends Error {}
@@ -125,6 +141,7 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
     if (!attempt.state.outcome) await attempt.runNodes();
     return await attempt.finish();
   } catch (err) {
+    if (err instanceof OutsideWindow) return await attempt.paused(err.resumesAt);
     if (!(err instanceof LeaseLost)) throw err;
     return await attempt.stopped(err); // awaited: the lease is released after the audit
   } finally {
@@ -148,9 +165,7 @@ class Attempt {
     this.cluster = plan.cluster;
     this.requestId = request.id;
     this.saved = input.saved?.requestId === request.id ? input.saved : undefined;
-    this.state = this.saved
-      ? { ...this.saved, attempts: this.saved.attempts + 1 }
-      : startRunState(request.id, plan, deps.now());
+    this.state = this.saved ? resumed(this.saved) : startRunState(request.id, plan, deps.now());
   }
 
   /** Audits that the run started, or resumed after an interruption, and shows the state. */
@@ -163,7 +178,9 @@ class Attempt {
         kind: "started",
         requestId: this.requestId,
         detail: this.saved
-          ? `resumed (attempt ${this.state.attempts}) after an interruption` +
+          ? (this.saved.resumesAt
+              ? "went on in its maintenance window"
+              : `resumed (attempt ${this.state.attempts}) after an interruption`) +
             (finished.length ? `; already renewed: ${names(finished)}` : "")
           : `started: ${plan.nodes.length} node(s), one at a time: ${plan.nodes.map((n) => n.node).join(", ")}`,
       },
@@ -185,6 +202,7 @@ class Attempt {
         failed = true; // failed (and rolled back) before the interruption: the run stops there
         break;
       }
+      this.keepToWindow();
       // Each node's preflight first makes sure this run still holds the cluster.
       const execution = await this.runNode(node, taken.ok ? await taken.lease.confirm() : taken.holder);
       this.state = finishNode(this.state, plan, execution);
@@ -209,6 +227,26 @@ class Attempt {
     );
     await this.quietly("summary", () => deps.reporter.finished(state));
     return { ran: true, state };
+  }
+
+  /** Throws OutsideWindow when the next node may not start now (no windows: it always may). */
+  private keepToWindow(): void {
+    const { cluster, timeZone } = this.deps.config;
+    const { windows, windowMarginMinutes } = cluster.renewal;
+    const now = this.deps.now();
+    const at = nextNodeStart({ windows, timeZone }, now, windowMarginMinutes * 60_000);
+    if (!at) throw new Error(`no maintenance window of ${this.cluster} opens within a week`);
+    if (at.getTime() > now.getTime()) throw new OutsideWindow(at);
+  }
+
+  /** Waits for the window: the state says until when; the run goes on in a later attempt. */
+  async paused(resumesAt: Date): Promise<RunResult> {
+    const { requestId, cluster, deps } = this;
+    this.state = { ...this.state, resumesAt: resumesAt.toISOString() };
+    await this.saveAndShow();
+    const detail = `waits for its maintenance window: goes on at ${resumesAt.toISOString()}`;
+    await deps.audit.append(cluster, { kind: "started", requestId, detail }, deps.now());
+    return { ran: false, reason: detail, resumesAt };
   }
 
   /** Saving or finishing now would overwrite the attempt that holds the cluster: only say so. */

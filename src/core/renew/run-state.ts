@@ -54,6 +54,8 @@ export interface RunState {
   attempts: number;
   /** Why nothing ran: the stored plan was refused. */
   refused?: string;
+  /** ISO: the run waits for its maintenance window, and goes on (or starts) then. */
+  resumesAt?: string;
   nodes: NodeRun[];
 }
 

@@ -122,3 +122,20 @@ export function canStartNode(schedule: WindowSchedule, now: Date, marginMs: numb
   const open = windowAt(schedule, now);
   return open !== null && open.end.getTime() - now.getTime() >= marginMs;
 }
+
+/**
+ * The first instant from `now` on at which a node may be started: `now` itself when it may, else the
+ * opening of the next window with at least `marginMs` in it (a window a clock change shortened below
+ * the margin is passed over). Null when nothing within the look-ahead qualifies.
+ */
+export function nextNodeStart(schedule: WindowSchedule, now: Date, marginMs: number): Date | null {
+  let at = now;
+  for (let tries = 0; tries < 16; tries++) {
+    if (canStartNode(schedule, at, marginMs)) return at;
+    const open = windowAt(schedule, at);
+    const next = nextWindow(schedule, open ? open.end : at);
+    if (!next) return null;
+    at = next.start;
+  }
+  return null;
+}
