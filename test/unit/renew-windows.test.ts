@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { MaintenanceWindow } from "../../src/config/load.js";
 import {
   canStartNode,
+  nextNodeStart,
   nextWindow,
   windowAt,
   type WindowSchedule,
@@ -181,4 +182,19 @@ test("America/New_York: spring forward and fall back alike", () => {
     "01:45 EST, the hour's second time: still inside",
   );
   assert.equal(canStartNode(fallBack, new Date("2026-11-01T07:15:00Z"), 20 * MINUTE), false);
+});
+
+test("when a node may next start: now inside with the margin left, else the next opening", () => {
+  const margin = 20 * MINUTE;
+  const at = (iso: string) => nextNodeStart(nightly, new Date(iso), margin)?.toISOString();
+  assert.equal(at("2026-12-01T02:00:00.000Z"), "2026-12-01T02:00:00.000Z", "inside: now");
+  assert.equal(at("2026-12-01T03:40:00.000Z"), "2026-12-01T03:40:00.000Z", "exactly the margin left");
+  assert.equal(at("2026-12-01T03:41:00.000Z"), "2026-12-03T01:00:00.000Z", "too little left: Thursday's");
+  assert.equal(at("2026-11-30T12:00:00.000Z"), "2026-12-01T01:00:00.000Z", "before: Tuesday's opening");
+  assert.equal(at("2026-12-03T05:00:00.000Z"), "2026-12-08T01:00:00.000Z", "after Thursday's: next week");
+  const any = schedule(BERLIN);
+  assert.equal(
+    nextNodeStart(any, new Date("2026-12-01T12:00:00Z"), margin)?.toISOString(),
+    "2026-12-01T12:00:00.000Z",
+  );
 });
