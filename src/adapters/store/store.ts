@@ -102,6 +102,13 @@ export class Store {
     return texts.map((t) => parse<HistoryEntry>(t));
   }
 
+  /** The alert states of these clusters (empty: nothing said yet), in one MGET. */
+  async alertStates(clusters: readonly string[]): Promise<Map<string, AlertState>> {
+    if (clusters.length === 0) return new Map();
+    const texts = await this.redis.mget(clusters.map((c) => this.key("alerts", c)));
+    return new Map(clusters.map((c, i) => [c, texts[i] ? parse<AlertState>(texts[i]!) : emptyAlertState()]));
+  }
+
   async loadJson<T>(kind: "alerts", cluster: string): Promise<T | null> {
     const text = await this.redis.get(this.key(kind, cluster));
     return text ? parse<T>(text) : null;
