@@ -20,6 +20,7 @@ import { pino } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { loadConfig, type Config } from "../../src/config/load.js";
 import { Service } from "../../src/service.js";
+import { defaultDependencies } from "../../src/adapters/nodes/scan.js";
 import type { SlackSurface } from "../../src/adapters/slack/app.js";
 import { ServiceBackend } from "../../src/adapters/slack/backend.js";
 import { INTERACTIVE_CALLS, webClient } from "../../src/adapters/slack/poster.js";
@@ -55,6 +56,8 @@ let port: number;
 let responseServer: Server;
 let responseBase: string;
 const responses = new Map<string, Recorded[]>();
+/** The scans' clock: the snooze tests move it days ahead to see reminders come, or not. */
+let scanClock = (): Date => new Date();
 
 /** A kubeadm tree for a one-node cluster; `expired` backdates one client certificate. */
 async function labNode(name: string, expired = false): Promise<string> {
@@ -169,6 +172,7 @@ function surfaceService(
     logger: quiet,
     graceMs: 5000,
     ...(metricsPort ? { metricsPort } : {}),
+    scanDependencies: { ...defaultDependencies(quiet), now: () => scanClock() },
     // These tests begin with clusters never scanned: what /certs says then is part of what they check.
     catchUp: false,
   });
@@ -419,6 +423,74 @@ describe("/certs over HTTP, signed", () => {
         assert.equal((await post(payload, FORM, headers)).status, 401, what);
       }
     });
+  });
+});
+
+describe("snooze", () => {
+  const KEY = "a-1/apiserver-kubelet-client";
+  const replies = () => fake.messages("C0LABAAA").filter((m) => m.thread_ts);
+  after(() => {
+    scanClock = () => new Date();
+  });
+
+  test("refused to a non-operator, beyond alerts.maxSnoozeDays, and for what is not open", async () => {
+    const viewer = await certs(`snooze lab-a ${KEY} 3d`, "U0DAVE");
+    assert.equal(viewer.ack.response_type, "ephemeral");
+    assert.match(viewer.all, /only operators of lab-a may snooze warnings/);
+    const long = await certs(`snooze lab-a ${KEY} 30d`);
+    assert.equal(long.ack.response_type, "ephemeral");
+    assert.match(long.all, /30d.* is too long.*at most 14 days/);
+    const unknown = await certs("snooze lab-a a-1/apiserver 3d");
+    assert.equal(unknown.ack.response_type, "ephemeral");
+    assert.match(unknown.all, new RegExp(`No open warning for .*a-1/apiserver.* Open now: .*${KEY}`));
+    const none = await certs("snoozes lab-a", "U0DAVE");
+    assert.match(none.all, /Nothing is snoozed or acknowledged in \*lab-a\*/);
+  });
+
+  test("an operator snoozes; the channel is told, snoozes and audit show it, reminders wait", async () => {
+    const done = await certs(`snooze lab-a ${KEY} 3d planned for Tuesday`);
+    assert.equal(done.ack.response_type, "in_channel");
+    assert.match(
+      done.all,
+      new RegExp(
+        `<@U0ALICE> snoozed \\*lab-a\\* .${KEY}. until \\w{3} \\d+ \\w{3} \\d\\d:\\d\\d CET: planned for Tuesday`,
+      ),
+    );
+    const listed = await certs("snoozes", "U0DAVE");
+    assert.equal(listed.ack.response_type, "ephemeral");
+    assert.match(
+      listed.all,
+      new RegExp(`lab-a\\* .${KEY}. \\(expired\\) · snoozed by <@U0ALICE> until .* · planned for Tuesday`),
+    );
+    const audit = await certs("audit lab-a");
+    assert.match(audit.all, new RegExp(`\\*snoozed\\* · <@U0ALICE> · ${KEY} until .*: planned for Tuesday`));
+
+    // A day and two days later the expired certificate would be reminded of: not while snoozed.
+    const before = replies().length;
+    for (const day of [1, 2]) {
+      scanClock = () => new Date(Date.now() + day * DAY);
+      await scanAndWait("lab-a");
+    }
+    assert.equal(replies().length, before, "no reminder while snoozed");
+  });
+
+  test("unsnooze lifts it: the channel is told and the next day's scan reminds", async () => {
+    const lifted = await certs(`unsnooze lab-a ${KEY}`);
+    assert.equal(lifted.ack.response_type, "in_channel");
+    assert.match(
+      lifted.all,
+      new RegExp(`<@U0ALICE> lifted the snooze of \\*lab-a\\* .${KEY}.: reminders resume`),
+    );
+    assert.match((await certs("snoozes lab-a")).all, /Nothing is snoozed/);
+    const again = await certs(`unsnooze lab-a ${KEY}`);
+    assert.equal(again.ack.response_type, "ephemeral");
+    assert.match(again.all, /neither acknowledged nor snoozed/);
+    const before = replies().length;
+    scanClock = () => new Date(Date.now() + 3 * DAY);
+    await scanAndWait("lab-a");
+    const reminders = replies().slice(before);
+    assert.equal(reminders.length, 1, "one reminder once the snooze is lifted");
+    assert.match(JSON.stringify(reminders[0]), /apiserver-kubelet-client/);
   });
 });
 
