@@ -90,7 +90,9 @@ const HELP: Record<Subcommand, HelpEntry> = {
     examples: (c) => [`/certs renew ${c}`, `/certs renew ${c} --node NAME --certs apiserver,admin.conf`],
   },
   audit: {
-    what: "The renewals of a cluster, newest first: who asked, who approved or rejected, what ran.",
+    what:
+      "The renewals of a cluster, newest first: who asked, who approved or rejected, what ran; " +
+      "and who snoozed or unsnoozed which warning.",
     examples: (c) => [`/certs audit ${c}`],
   },
   snooze: {

@@ -1,7 +1,7 @@
 // What certs-bot keeps in Redis, all under one prefix:
 //   <p>:report:<cluster>     latest scan (JSON)                                   TTL 90 d, refreshed per scan
 //   <p>:history:<cluster>    newest-first summaries, capped at HISTORY_LENGTH     TTL 90 d
-//   <p>:alerts:<cluster>     what has been warned about (AlertState JSON)         TTL 90 d
+//   <p>:alerts:<cluster>     what has been warned about (AlertState JSON)         TTL 90 d (compare-and-set)
 //   <p>:posted:<action id>   Slack ts of a message already posted                 TTL 35 d
 //   <p>:slack-pace:<channel> next free posting slot for a channel (ms)            TTL 10 s
 //   <p>:lock:<name>          short leases (e.g. who upserts the schedules)
