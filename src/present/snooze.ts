@@ -4,9 +4,16 @@
 import type { ActiveQuiet, QuietRefusal } from "../core/alerts/quiet.js";
 import { mention } from "../core/access/access.js";
 import { isPrincipalId } from "../config/slack-ids.js";
-import type { Block, ChatReply } from "./slack-types.js";
+import type { Block, ChatReply, ContextBlock } from "./slack-types.js";
 import { code, context, fitsBudget, header, packLines, plain, section } from "./format.js";
 import { formatWhen } from "./time.js";
+
+/** block_id of a warning's buttons (present/warnings.ts): a quiet note goes right above them. */
+export const WARN_BUTTONS_BLOCK = "warning-buttons";
+/** block_id of the note saying who acknowledged or snoozed a warning. */
+export const QUIET_NOTE_BLOCK = "quiet-note";
+/** The longest such note, in characters: warnings keep room for it. */
+export const QUIET_NOTE_MAX = 300;
 
 const UNIT_MS = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
 
@@ -64,7 +71,7 @@ const person = (id: string): string => (isPrincipalId(id) ? mention(id) : code(i
 export interface QuietedInput {
   cluster: string;
   userId: string;
-  kind: "snoozed" | "unsnoozed";
+  kind: "snoozed" | "unsnoozed" | "acknowledged";
   keys: readonly string[];
   /** Asked for, but not open (snooze) or not quiet (unsnooze). */
   skipped: readonly string[];
@@ -77,23 +84,35 @@ export interface QuietedInput {
 export function renderQuieted(input: QuietedInput): ChatReply {
   const { cluster, userId, kind, keys, skipped, until, reason, timeZone } = input;
   const what = `*${cluster}* ${keyList(keys)}`;
-  const line =
-    kind === "snoozed"
-      ? `:zzz: ${person(userId)} snoozed ${what}` +
-        (until ? ` until ${formatWhen(until, timeZone)}` : "") +
-        (reason ? `: ${plain(reason, 300)}` : "") +
-        ". A worse level or a new certificate is still posted."
-      : `:bell: ${person(userId)} lifted the snooze of ${what}: reminders resume.`;
-  const notes = skipped.length
-    ? [
-        context(
-          `Left alone, ${kind === "snoozed" ? "not open" : "neither snoozed nor acknowledged"}: ${keyList(skipped)}.`,
-        ),
-      ]
-    : [];
+  const line = {
+    snoozed:
+      `:zzz: ${person(userId)} snoozed ${what}` +
+      (until ? ` until ${formatWhen(until, timeZone)}` : "") +
+      (reason ? `: ${plain(reason, 300)}` : "") +
+      ". A worse level or a new certificate is still posted.",
+    acknowledged: `:white_check_mark: ${person(userId)} acknowledged ${what}: no reminders until it gets worse or changes.`,
+    unsnoozed: `:bell: ${person(userId)} lifted the snooze of ${what}: reminders resume.`,
+  }[kind];
+  const left = kind === "unsnoozed" ? "neither snoozed nor acknowledged" : "not open";
+  const notes = skipped.length ? [context(`Left alone, ${left}: ${keyList(skipped)}.`)] : [];
+  const done = { snoozed: "Snoozed", acknowledged: "Acknowledged", unsnoozed: "Unsnoozed" }[kind];
   return {
-    text: `${kind === "snoozed" ? "Snoozed" : "Unsnoozed"} in ${cluster}: ${keys.join(", ")}`,
+    text: `${done} in ${cluster}: ${keys.join(", ")}`,
     blocks: [section(line), ...notes],
+  };
+}
+
+/** A warning's button when none of its subjects is open any more: only the clicker sees it. */
+export function renderNothingOpenHere(cluster: string): ChatReply {
+  return {
+    text: `/certs: nothing open in this warning of ${cluster}`,
+    blocks: [
+      section(
+        `:no_entry: Nothing in this warning of *${cluster}* is open any more: it was resolved, or ` +
+          "warned about again in a later message.",
+      ),
+      context("Nothing was changed."),
+    ],
   };
 }
 
@@ -143,4 +162,24 @@ export function renderSnoozes(
   let n = lines.length;
   while (n > 0 && !fitsBudget({ channel: "-", text: "-", blocks: build(n) })) n -= 1;
   return { text: `Snoozed and acknowledged: ${lines.length}`, blocks: build(n) };
+}
+
+/** Who acknowledged or snoozed a warning, and until when, as the warning shows it. */
+export function quietNote(
+  quiet: { kind: "acknowledged" | "snoozed"; by: string; at: Date; until?: Date },
+  timeZone: string,
+): ContextBlock {
+  const text =
+    quiet.kind === "snoozed" && quiet.until
+      ? `:zzz: Snoozed by ${person(quiet.by)} until ${formatWhen(quiet.until, timeZone)}: no reminders before then.`
+      : `:white_check_mark: Acknowledged by ${person(quiet.by)} on ${formatWhen(quiet.at, timeZone)}: ` +
+        "no reminders until it gets worse or changes.";
+  return { ...context(text.slice(0, QUIET_NOTE_MAX)), block_id: QUIET_NOTE_BLOCK };
+}
+
+/** A warning's blocks with `note` above its buttons, in place of an earlier note. */
+export function withQuietNote(blocks: readonly Block[], note: ContextBlock): Block[] {
+  const kept = blocks.filter((b) => b.block_id !== QUIET_NOTE_BLOCK);
+  const at = kept.findIndex((b) => b.block_id === WARN_BUTTONS_BLOCK);
+  return at < 0 ? [...kept, note] : [...kept.slice(0, at), note, ...kept.slice(at)];
 }

@@ -494,6 +494,83 @@ describe("snooze", () => {
   });
 });
 
+describe("a warning's Acknowledge and Snooze buttons", () => {
+  const KEY = "a-1/apiserver-kubelet-client";
+  /** The warning about KEY, as the channel shows it now (chat.update included). */
+  const warning = () => {
+    const found = fake
+      .messages("C0LABAAA")
+      .find(
+        (m) =>
+          !m.thread_ts &&
+          JSON.stringify(m.blocks).includes("apiserver-kubelet-client") &&
+          JSON.stringify(m.blocks).includes("alert_acknowledge"),
+      );
+    assert.ok(found, "the warning about the expired certificate, with its buttons");
+    return found;
+  };
+  const press = async (user: string, actionId: string, label: string) => {
+    const shown = warning();
+    const id = `q${++requests}`;
+    const body = clickBody(
+      user,
+      { actionId, value: "lab-a", label },
+      {
+        type: "message",
+        channel: "C0LABAAA",
+        ts: shown.ts,
+        responseUrl: `${responseBase}/${id}`,
+        text: shown.text,
+        blocks: shown.blocks as unknown[],
+      },
+    );
+    assert.equal((await post(body, FORM, signed(body))).status, 200);
+    return JSON.stringify(await followUp(id, `the answer to ${label}`));
+  };
+
+  test("every warning has them; a non-operator is refused, to them alone, and nothing changes", async () => {
+    const labels = JSON.stringify(warning().blocks);
+    for (const label of ["Acknowledge", "Snooze 1 day", "Snooze 7 days", "Request renewal"])
+      assert.match(labels, new RegExp(label));
+    const answer = await press("U0DAVE", "alert_snooze_week", "Snooze 7 days");
+    assert.match(answer, /"response_type":"ephemeral"/);
+    assert.match(answer, /only operators of lab-a may snooze warnings/);
+    assert.doesNotMatch(JSON.stringify(warning().blocks), /Snoozed by|Acknowledged by/);
+  });
+
+  test("an operator snoozes for 7 days, then acknowledges: the warning shows who and until when", async () => {
+    const snoozed = await press("U0ALICE", "alert_snooze_week", "Snooze 7 days");
+    assert.match(snoozed, /"response_type":"ephemeral"/);
+    assert.match(snoozed, new RegExp(`<@U0ALICE> snoozed \\*lab-a\\* .${KEY}. until `));
+    await until("the warning shows the snooze", async () =>
+      /Snoozed by <@U0ALICE> until/.test(JSON.stringify(warning().blocks)),
+    );
+    const inWeek = new Date(Date.now() + 7 * DAY).toLocaleDateString("en-GB", {
+      day: "numeric",
+      month: "short",
+      timeZone: "Europe/Berlin",
+    });
+    assert.match(
+      JSON.stringify(warning().blocks),
+      new RegExp(`Snoozed by <@U0ALICE> until \\w{3} ${inWeek}`),
+    );
+    assert.match(
+      (await certs("snoozes lab-a")).all,
+      new RegExp(`${KEY}. \\(expired\\) · snoozed by <@U0ALICE>`),
+    );
+
+    const acknowledged = await press("U0ALICE", "alert_acknowledge", "Acknowledge");
+    assert.match(acknowledged, /<@U0ALICE> acknowledged \*lab-a\*/);
+    await until("the warning shows the acknowledgement", async () =>
+      /Acknowledged by <@U0ALICE>/.test(JSON.stringify(warning().blocks)),
+    );
+    const blocks = JSON.stringify(warning().blocks);
+    assert.doesNotMatch(blocks, /Snoozed by/, "the newer note replaces the older");
+    assert.match(blocks, /Acknowledged by <@U0ALICE>.*alert_acknowledge/, "the note sits above the buttons");
+    assert.match((await certs("audit lab-a")).all, new RegExp(`\\*acknowledged\\* · <@U0ALICE> · ${KEY}`));
+  });
+});
+
 describe("App Home", () => {
   const opened = async (user: string) => {
     const body = JSON.stringify({
