@@ -6,7 +6,8 @@
 // and its audit goes where that way says (serve's Redis or memory); without one, `/certs renew` shows
 // the plan and creates no request, so nothing anyone types can change a node. The alert state of
 // each cluster is kept in memory as serve would keep it (its warnings are planned after each scan,
-// not printed), so `/certs snooze`, `unsnooze` and `snoozes` act on what serve would have warned of.
+// not printed), so `/certs snooze`, `unsnooze` and `snoozes` act on what serve would have warned of;
+// they are audited in this memory too, even when renewals use serve's audit, which they never touch.
 import type { ChatBackend, ScanTicket } from "../../core/chat/backend.js";
 import type { ChatReply } from "../../present/slack-types.js";
 import { configuredCluster, type ClusterConfig, type Config } from "../../config/load.js";
@@ -59,6 +60,8 @@ export class InMemoryBackend implements ChatBackend {
   private readonly running = new Map<string, Promise<StoredScan>>();
   readonly records = new MemoryRenewals();
   readonly audit: AuditTrail;
+  /** Where snoozes are audited: always this session's memory, since they change nothing else. */
+  private readonly quietAudit: AuditTrail;
   readonly desk: RenewalDesk;
   /** Runs started by approvals, so the console can wait for them before it leaves. */
   readonly runs = new Set<Promise<void>>();
@@ -70,6 +73,7 @@ export class InMemoryBackend implements ChatBackend {
     const { config, show } = options;
     this.config = config;
     this.audit = options.audit ?? new MemoryAudit();
+    this.quietAudit = options.audit ? new MemoryAudit() : this.audit;
     this.desk = new RenewalDesk({
       config,
       records: this.records,
@@ -117,8 +121,13 @@ export class InMemoryBackend implements ChatBackend {
     return groups.filter((group) => mine.includes(group));
   }
 
-  auditEntries(cluster: string, n: number): Promise<AuditEntry[]> {
-    return this.audit.latest(cluster, n);
+  async auditEntries(cluster: string, n: number): Promise<AuditEntry[]> {
+    if (this.quietAudit === this.audit) return this.audit.latest(cluster, n);
+    const [renewals, quiets] = await Promise.all([
+      this.audit.latest(cluster, n),
+      this.quietAudit.latest(cluster, n),
+    ]);
+    return [...renewals, ...quiets].sort((a, b) => b.at.getTime() - a.at.getTime()).slice(0, n);
   }
 
   async alertStates(clusters: readonly string[]): Promise<Map<string, AlertState>> {
@@ -133,7 +142,7 @@ export class InMemoryBackend implements ChatBackend {
   }
 
   async appendAudit(cluster: string, entry: AuditInput, at: Date): Promise<void> {
-    await this.audit.append(cluster, entry, at);
+    await this.quietAudit.append(cluster, entry, at);
   }
 
   /** What serve's scan job would remember of this scan's warnings (posted nowhere here). */
