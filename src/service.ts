@@ -245,7 +245,15 @@ export class Service {
       desk: this.desk,
       audit,
     });
-    const app = new SlackApp({ surface, slack, config, backend, store: this.store, logger });
+    const app = new SlackApp({
+      surface,
+      slack,
+      config,
+      backend,
+      store: this.store,
+      poster: this.poster,
+      logger,
+    });
     return { backend, app };
   }
 

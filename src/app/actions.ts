@@ -9,11 +9,15 @@ import { findCluster, type Config } from "../config/load.js";
 import type { Click } from "../core/renew/approval.js";
 import type { RouterDecision } from "./router.js";
 import {
+  ACKNOWLEDGE_ACTION,
   APPROVE_ACTION,
   REJECT_ACTION,
   REQUEST_RENEWAL_ACTION,
   SCAN_NOW_ACTION,
+  SNOOZE_DAY_ACTION,
+  SNOOZE_WEEK_ACTION,
 } from "../present/actions.js";
+import type { QuietButton } from "./snooze.js";
 import type { ChatReply } from "../present/slack-types.js";
 import { renderClickRefused, renderRenewalRefused, renderRenewalRequested } from "../present/thread.js";
 
@@ -25,6 +29,8 @@ export interface ButtonUses<R> {
   requestRenewal(cluster: string): R;
   /** Approve or Reject on an approval card: the desk decides (RenewalDesk.click). */
   renewalClick(requestId: string, action: Click["action"]): R;
+  /** A warning's Acknowledge or Snooze: its subjects still open, for the cluster's operators. */
+  quiet(cluster: string, how: QuietButton): R;
 }
 
 type Dispatch = <R>(uses: ButtonUses<R>, value: string) => R;
@@ -34,6 +40,9 @@ const BUTTONS: Readonly<Record<string, Dispatch>> = {
   [REQUEST_RENEWAL_ACTION]: (uses, cluster) => uses.requestRenewal(cluster),
   [APPROVE_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "approve"),
   [REJECT_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "reject"),
+  [ACKNOWLEDGE_ACTION]: (uses, cluster) => uses.quiet(cluster, { kind: "acknowledge" }),
+  [SNOOZE_DAY_ACTION]: (uses, cluster) => uses.quiet(cluster, { kind: "snooze", days: 1 }),
+  [SNOOZE_WEEK_ACTION]: (uses, cluster) => uses.quiet(cluster, { kind: "snooze", days: 7 }),
 };
 
 /** Every action id a surface answers. */

@@ -8,13 +8,16 @@
 //   2. the cluster exists and is shown in this channel: an unknown name gets suggestions among the
 //      clusters of this channel only; a cluster that exists but is not shown here gets a refusal
 //      (the user typed its exact name, so that says nothing they did not know);
-//   3. `scan` and `renew` need an operator; `audit` is shown to whoever may see the cluster here;
-//   4. `status --node` and `renew --node` name a node of that cluster (suggestions among its nodes).
+//   3. `scan`, `renew`, `snooze` and `unsnooze` need an operator; `audit` and `snoozes` are shown
+//      to whoever may see the cluster here;
+//   4. `status --node` and `renew --node` name a node of that cluster (suggestions among its nodes);
+//      `snooze` takes a duration within the cluster's `alerts.maxSnoozeDays`.
 // Errors and refusals are ephemeral (only the user sees them) and never enqueue anything. `help`,
-// `audit` and `renew`'s answers are ephemeral too (the plan itself goes to the cluster's channel as
-// the approval card); `list`, `status` and `scan` answer in the channel, where the team can see
-// them (the channel is a viewer of every cluster shown).
-import { findCluster, type Config } from "../config/load.js";
+// `audit`, `snoozes` and `renew`'s answers are ephemeral too (the plan itself goes to the cluster's
+// channel as the approval card); `list`, `status` and `scan` answer in the channel, where the team
+// can see them (the channel is a viewer of every cluster shown), and so do a snooze and an
+// unsnooze once done (decideCommand does them: app/snooze.ts; what is not open is refused there).
+import { findCluster, type ClusterConfig, type Config } from "../config/load.js";
 import type { AuditEntry } from "../core/renew/ports.js";
 import type { StoredScan } from "../core/report/types.js";
 import { renderAudit } from "../present/thread.js";
@@ -34,6 +37,10 @@ import {
   renderUnknownNode,
 } from "../present/views.js";
 import type { ChatReply } from "../present/slack-types.js";
+import type { AlertState } from "../core/alerts/state.js";
+import { activeQuiets } from "../core/alerts/quiet.js";
+import { parseSnoozeDuration, renderSnoozes } from "../present/snooze.js";
+import { applyQuiet, type QuietChange } from "./snooze.js";
 
 export interface CommandRequest {
   /** What follows `/certs`, as Slack sends it. */
@@ -50,6 +57,8 @@ export interface RouterDeps {
   latest: (cluster: string) => StoredScan | null;
   /** The newest audit entries of a cluster, already fetched (see auditNeeded). */
   audit?: (cluster: string) => AuditEntry[];
+  /** The alert state of a cluster, already fetched (see alertsNeeded). */
+  alerts?: (cluster: string) => AlertState | null;
   now: Date;
 }
 
@@ -65,6 +74,8 @@ export interface RouterDecision {
   enqueueScan?: string;
   /** Ask for a renewal (RenewalDesk.request); the edge answers with its outcome. */
   requestRenewal?: { cluster: string; node?: string; certs?: string[] };
+  /** A snooze or unsnooze to do; decideCommand does it and answers with its outcome in `reply`. */
+  quiet?: QuietChange;
 }
 
 const ephemeral = (reply: ChatReply): RouterDecision => ({ reply: [reply], ephemeral: true });
@@ -89,6 +100,17 @@ export function auditNeeded(request: Pick<CommandRequest, "text" | "channelId">,
   return shownHere(parsed.command.cluster, request.channelId, config);
 }
 
+/** The clusters whose alert states `/certs snoozes` lists (one named, else those shown here). */
+export function alertsNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
+  const parsed = parseCommand(request.text);
+  if (!parsed.ok || parsed.command.kind !== "snoozes") return [];
+  const { cluster } = parsed.command;
+  if (cluster !== undefined) return shownHere(cluster, request.channelId, config);
+  return visibleClusters(config, request.channelId).map((c) => c.name);
+}
+
+const OPERATED = new Set(["scan", "renew", "snooze", "unsnooze"]);
+
 const shownHere = (name: string, channelId: string, config: Config): string[] => {
   const cluster = findCluster(config, name);
   return cluster && canView(cluster, channelId).allowed ? [cluster.name] : [];
@@ -103,8 +125,8 @@ export function groupsNeeded(
   config: Config,
 ): string[] {
   const parsed = parseCommand(request.text);
-  if (!parsed.ok || (parsed.command.kind !== "scan" && parsed.command.kind !== "renew")) return [];
-  const [name] = shownHere(parsed.command.cluster, request.channelId, config);
+  if (!parsed.ok || !OPERATED.has(parsed.command.kind) || !("cluster" in parsed.command)) return [];
+  const [name] = shownHere(parsed.command.cluster ?? "", request.channelId, config);
   const cluster = name === undefined ? undefined : findCluster(config, name);
   return cluster ? groupsToCheck(cluster.operators, request.userId) : [];
 }
@@ -120,15 +142,25 @@ export async function decideCommand(
   now: Date,
 ): Promise<RouterDecision> {
   const [audited] = auditNeeded(request, config);
-  const [reports, userGroups, audit] = await Promise.all([
+  const [reports, userGroups, audit, alerts] = await Promise.all([
     backend.latest(reportsNeeded(request, config)),
     backend.groupsOf(request.userId, groupsNeeded(request, config)),
     audited ? backend.auditEntries(audited, AUDIT_ENTRIES) : Promise.resolve([]),
+    backend.alertStates(alertsNeeded(request, config)),
   ]);
-  return handleCommand(
+  const decision = handleCommand(
     { ...request, userGroups },
-    { config, latest: (name) => reports.get(name) ?? null, audit: () => audit, now },
+    {
+      config,
+      latest: (name) => reports.get(name) ?? null,
+      audit: () => audit,
+      alerts: (name) => alerts.get(name) ?? null,
+      now,
+    },
   );
+  if (!decision.quiet) return decision;
+  const answer = await applyQuiet(backend, config, decision.quiet, now);
+  return { reply: [answer.reply], ephemeral: answer.ephemeral };
 }
 
 export function handleCommand(request: CommandRequest, deps: RouterDeps): RouterDecision {
@@ -143,16 +175,96 @@ export function handleCommand(request: CommandRequest, deps: RouterDeps): Router
     const clusters = visible.map((c) => ({ name: c.name, latest: latest(c.name) }));
     return { reply: renderList({ clusters, now, timeZone: config.timezone }), ephemeral: false };
   }
+  if (command.kind === "snoozes" && command.cluster === undefined) {
+    return snoozesOf(
+      visible.map((c) => c.name),
+      deps,
+    );
+  }
+  const scoped: Scoped =
+    command.kind === "snoozes" ? { kind: "snoozes", cluster: command.cluster! } : command;
   return clusterCommand(
-    command,
+    scoped,
     request,
     deps,
     visible.map((c) => c.name),
   );
 }
 
+/** A command about one cluster; `snoozes` is one when it names its cluster. */
+type Scoped = ClusterCommand | { kind: "snoozes"; cluster: string };
+
+/** `/certs snoozes`: what is quiet in these clusters, to the asker only (it mentions people). */
+function snoozesOf(clusters: readonly string[], deps: RouterDeps): RouterDecision {
+  const { config, now } = deps;
+  const quiets = clusters.map((cluster) => {
+    const state = deps.alerts?.(cluster);
+    return { cluster, quiets: state ? activeQuiets(state, now) : [] };
+  });
+  return ephemeral(renderSnoozes(quiets, { timeZone: config.timezone, now }));
+}
+
+/** `snooze` and `unsnooze` of a cluster shown here: an operator, and a duration within the bound. */
+function quietCommand(
+  command: Extract<ClusterCommand, { kind: "snooze" | "unsnooze" }>,
+  cluster: ClusterConfig,
+  request: CommandRequest,
+  now: Date,
+): RouterDecision {
+  const operate = canOperate(cluster, request.userId, request.userGroups, "snooze warnings");
+  if (!operate.allowed) return ephemeral(renderRefusal(cluster.name, operate.reason));
+  const { userId } = request;
+  if (command.kind === "unsnooze") {
+    return {
+      reply: [],
+      ephemeral: false,
+      quiet: { kind: "unsnooze", cluster: cluster.name, userId, target: command.target },
+    };
+  }
+  const maxDays = cluster.alerts.maxSnoozeDays;
+  const duration = parseSnoozeDuration(command.duration, maxDays);
+  if (!duration.ok) return ephemeral(renderRefusal(cluster.name, duration.error));
+  const until = new Date(now.getTime() + duration.ms);
+  const reason = command.reason !== undefined ? { reason: command.reason } : {};
+  return {
+    reply: [],
+    ephemeral: false,
+    quiet: {
+      kind: "snooze",
+      cluster: cluster.name,
+      userId,
+      target: command.target,
+      until,
+      maxDays,
+      ...reason,
+    },
+  };
+}
+
+/** `renew` of a cluster shown here: an operator, and a node of that cluster if one is named. */
+function renewCommand(
+  command: Extract<ClusterCommand, { kind: "renew" }>,
+  cluster: ClusterConfig,
+  request: CommandRequest,
+): RouterDecision {
+  const operate = canOperate(cluster, request.userId, request.userGroups, "request renewals");
+  if (!operate.allowed) return ephemeral(renderRefusal(cluster.name, operate.reason));
+  if (command.node !== undefined && !cluster.nodes.some((n) => n.name === command.node)) {
+    const known = cluster.nodes.map((n) => n.name);
+    return ephemeral(renderUnknownNode(cluster.name, command.node, suggestNames(command.node, known)));
+  }
+  return {
+    ...ephemeral(renderRenewalPlanning(cluster.name)),
+    requestRenewal: {
+      cluster: cluster.name,
+      ...(command.node !== undefined ? { node: command.node } : {}),
+      ...(command.certs ? { certs: command.certs } : {}),
+    },
+  };
+}
+
 function clusterCommand(
-  command: ClusterCommand,
+  command: Scoped,
   request: CommandRequest,
   deps: RouterDeps,
   visible: readonly string[],
@@ -168,27 +280,18 @@ function clusterCommand(
   if (!view.allowed) return ephemeral(renderRefusal(cluster.name, view.reason));
 
   switch (command.kind) {
+    case "snoozes":
+      return snoozesOf([cluster.name], deps);
+    case "snooze":
+    case "unsnooze":
+      return quietCommand(command, cluster, request, now);
     case "audit":
       // Only the asker sees it: the entries mention people, and a mention in the channel pings them.
       return ephemeral(
         renderAudit(cluster.name, deps.audit?.(cluster.name) ?? [], { timeZone: config.timezone, now }),
       );
-    case "renew": {
-      const operate = canOperate(cluster, request.userId, request.userGroups, "request renewals");
-      if (!operate.allowed) return ephemeral(renderRefusal(cluster.name, operate.reason));
-      if (command.node !== undefined && !cluster.nodes.some((n) => n.name === command.node)) {
-        const known = cluster.nodes.map((n) => n.name);
-        return ephemeral(renderUnknownNode(cluster.name, command.node, suggestNames(command.node, known)));
-      }
-      return {
-        ...ephemeral(renderRenewalPlanning(cluster.name)),
-        requestRenewal: {
-          cluster: cluster.name,
-          ...(command.node !== undefined ? { node: command.node } : {}),
-          ...(command.certs ? { certs: command.certs } : {}),
-        },
-      };
-    }
+    case "renew":
+      return renewCommand(command, cluster, request);
     case "scan": {
       const operate = canOperate(cluster, request.userId, request.userGroups, "request scans");
       if (!operate.allowed) return ephemeral(renderRefusal(cluster.name, operate.reason));

@@ -1,11 +1,11 @@
 // The scan-cluster job: a fresh scan of one cluster, stored, then what the scan calls for told to
 // the cluster's channel (planAlerts), each message posted once and the alert state saved after
-// each, so a retried job carries on where it stopped. Renewal plans start from the same freshScan.
+// each, so a retried job carries on where it stopped. Every save is a compare-and-set
+// (AlertMemory.updateAlerts): a snooze written while the job posts is kept. Renewal plans start from the same freshScan.
 import { clusterChannel, configuredCluster, type ClusterConfig, type Config } from "../config/load.js";
 import type { AlertMemory, ClusterScanner, MessagePoster, ScanArchive } from "../core/ports.js";
 import type { ClusterReport, StoredScan } from "../core/report/types.js";
 import { applyAlert } from "../core/alerts/actions.js";
-import { emptyAlertState, type AlertState } from "../core/alerts/state.js";
 import { scanPeriodMs } from "../config/schedule.js";
 import { planAlerts } from "../present/warnings.js";
 
@@ -74,21 +74,22 @@ async function notify(
 ): Promise<void> {
   const channel = clusterChannel(config, cluster);
   if (!channel) return;
-  const saved = (await alerts.loadJson<AlertState>("alerts", cluster.name)) ?? emptyAlertState();
-  const plan = planAlerts({
-    cluster: cluster.name,
-    channel,
-    report,
-    state: saved,
-    scannedAt,
-    timeZone: config.timezone,
+  // Planned on the state as saved; planned again if a snooze (or another job) wrote it meanwhile.
+  const plan = await alerts.updateAlerts(cluster.name, (state) => {
+    const planned = planAlerts({
+      cluster: cluster.name,
+      channel,
+      report,
+      state,
+      scannedAt,
+      timeZone: config.timezone,
+    });
+    return { next: planned.state, value: planned };
   });
-  let state = plan.state;
-  await alerts.saveJson("alerts", cluster.name, state);
   for (const action of plan.actions) {
     const ts = await poster.postOnce(action.id, action.message, action.threadTs, action.broadcast);
-    state = applyAlert(state, action, ts);
-    await alerts.saveJson("alerts", cluster.name, state);
+    // Applied to the state as it is now, so what was written while posting is kept.
+    await alerts.updateAlerts(cluster.name, (state) => ({ next: applyAlert(state, action, ts), value: ts }));
   }
 }
 

@@ -3,6 +3,7 @@
 import type { ClusterConfig } from "../config/load.js";
 import type { ScanReport, StoredScan } from "./report/types.js";
 import type { CardLocation } from "./renew/ports.js";
+import type { AlertState } from "./alerts/state.js";
 
 /** A chat message as it is sent (present/slack-types' SlackMessage is one). */
 export interface OutgoingMessage {
@@ -34,8 +35,21 @@ export interface ScanArchive {
   latestAll(clusters: readonly string[]): Promise<Map<string, StoredScan | null>>;
 }
 
-/** What each cluster's warnings remember between scans (Store's `alerts:<cluster>` JSON). */
+/** What `change` decides: the state to save (none: leave it as it is) and what to hand back. */
+export interface AlertChange<T> {
+  next?: AlertState;
+  value: T;
+}
+
+/**
+ * What each cluster's warnings remember between scans (Store's `alerts:<cluster>` JSON). Written
+ * only by compare-and-set: a scan and a snooze of the same cluster never lose each other's writes.
+ */
 export interface AlertMemory {
   loadJson<T>(kind: "alerts", cluster: string): Promise<T | null>;
-  saveJson(kind: "alerts", cluster: string, value: unknown): Promise<void>;
+  /**
+   * Reads the cluster's state (empty when none), lets `change` decide, and saves its `next` only if
+   * nobody wrote the state in between; else reads again and decides again. Returns its `value`.
+   */
+  updateAlerts<T>(cluster: string, change: (current: AlertState) => AlertChange<T>): Promise<T>;
 }

@@ -9,3 +9,12 @@ export const APPROVE_ACTION = "renewal_approve";
 export const REJECT_ACTION = "renewal_reject";
 /** "Request renewal" on a critical or expired warning: value is the cluster name. */
 export const REQUEST_RENEWAL_ACTION = "renewal_request";
+/**
+ * Acknowledge on a warning: value is the cluster name. What it quiets is the message's subjects
+ * still open: the alert records whose thread is the clicked message.
+ */
+export const ACKNOWLEDGE_ACTION = "alert_acknowledge";
+/** "Snooze 1 day" on a warning: value and subjects as Acknowledge. */
+export const SNOOZE_DAY_ACTION = "alert_snooze_day";
+/** "Snooze 7 days" on a warning: value and subjects as Acknowledge. */
+export const SNOOZE_WEEK_ACTION = "alert_snooze_week";

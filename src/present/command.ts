@@ -11,6 +11,9 @@
 //   scan CLUSTER
 //   renew CLUSTER [--node NAME] [--certs a,b]
 //   audit CLUSTER
+//   snooze CLUSTER (NODE/CERT | NODE | --all) DURATION [REASON…]
+//   unsnooze CLUSTER (NODE/CERT | NODE | --all)
+//   snoozes [CLUSTER]
 // `--flag VALUE` and `--flag=VALUE` are the same. The subcommand is case-insensitive; names are not
 // (they must match the config's patterns, so `Cluster-A` is malformed, never a near miss).
 //
@@ -19,9 +22,20 @@
 import { CERTIFICATE_NAMES, isCertificateName, type CertificateName } from "../core/kubeadm/catalogue.js";
 import { CLUSTER_NAME } from "../config/schema.js";
 import { suggestNames } from "../config/suggest.js";
+import type { QuietTarget } from "../core/alerts/quiet.js";
 import { code } from "./format.js";
 
-export const SUBCOMMANDS = ["help", "list", "status", "scan", "renew", "audit"] as const;
+export const SUBCOMMANDS = [
+  "help",
+  "list",
+  "status",
+  "scan",
+  "renew",
+  "audit",
+  "snooze",
+  "unsnooze",
+  "snoozes",
+] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
 /** Longest text accepted after `/certs`, in UTF-16 units. */
@@ -33,13 +47,21 @@ export const MAX_TEXT = 500;
  */
 export const NODE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
 
+/** What a snooze names: a node's certificate (`NODE/CERT`, as warnings show it) or a node. */
+export const SUBJECT_ARG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}(?:\/[A-Za-z0-9][A-Za-z0-9._-]{0,100})?$/;
+
 export type Command =
   | { kind: "help"; topic?: Subcommand }
   | { kind: "list" }
   | { kind: "status"; cluster: string; node?: string; all: boolean }
   | { kind: "scan"; cluster: string }
   | { kind: "renew"; cluster: string; node?: string; certs?: CertificateName[] }
-  | { kind: "audit"; cluster: string };
+  | { kind: "audit"; cluster: string }
+  /** `duration` as typed: its bound is the cluster's `alerts.maxSnoozeDays`, which the router knows. */
+  | { kind: "snooze"; cluster: string; target: QuietTarget; duration: string; reason?: string }
+  | { kind: "unsnooze"; cluster: string; target: QuietTarget }
+  /** Without a cluster: every cluster shown in this channel. */
+  | { kind: "snoozes"; cluster?: string };
 
 /** Commands that are about one cluster. */
 export type ClusterCommand = Extract<Command, { cluster: string }>;
@@ -76,6 +98,9 @@ export const USAGE: Record<Subcommand, string> = {
   scan: "/certs scan CLUSTER",
   renew: "/certs renew CLUSTER [--node NAME] [--certs NAME,NAME]",
   audit: "/certs audit CLUSTER",
+  snooze: "/certs snooze CLUSTER NODE/CERT|--all DURATION [REASON]",
+  unsnooze: "/certs unsnooze CLUSTER NODE/CERT|--all",
+  snoozes: "/certs snoozes [CLUSTER]",
 };
 
 /** Flags each subcommand takes, and whether they take a value. */
@@ -86,6 +111,9 @@ const FLAGS: Record<Subcommand, Record<string, "boolean" | "value">> = {
   scan: {},
   renew: { "--node": "value", "--certs": "value" },
   audit: {},
+  snooze: { "--all": "boolean" },
+  unsnooze: { "--all": "boolean" },
+  snoozes: {},
 };
 
 /** Characters the shell would act on, and quotes; `/certs` takes none of them. Named in words. */
@@ -282,6 +310,9 @@ const PARSERS: Record<Subcommand, (sub: Subcommand, args: Arguments) => Command>
   scan: (sub, args) => ({ kind: "scan", cluster: clusterArguments(sub, args).cluster }),
   renew: parseRenew,
   audit: (sub, args) => ({ kind: "audit", cluster: clusterArguments(sub, args).cluster }),
+  snooze: parseSnooze,
+  unsnooze: parseUnsnooze,
+  snoozes: parseSnoozes,
 };
 
 function parseHelp(_sub: Subcommand, { positional }: Arguments): Command {
@@ -315,23 +346,8 @@ function clusterArguments(
   sub: Subcommand,
   { positional, flags }: Arguments,
 ): { cluster: string; node?: string } {
-  const [cluster, ...extra] = positional;
-  if (cluster === undefined) {
-    refuse({
-      code: "missing-cluster",
-      subcommand: sub,
-      message: `\`${sub}\` needs a cluster, as in \`${USAGE[sub]}\`; \`/certs list\` shows the clusters of this channel.`,
-    });
-  }
-  if (!CLUSTER_NAME.test(cluster)) {
-    refuse({
-      code: "bad-value",
-      subcommand: sub,
-      message:
-        `${quote(cluster)} is not a cluster name (lowercase letters, digits and dashes, ` +
-        `at most 63 characters). ${NOTHING_RUNS}`,
-    });
-  }
+  const [first, ...extra] = positional;
+  const cluster = clusterName(sub, first);
   if (extra.length > 0) {
     refuse({
       code: "extra-argument",
@@ -350,6 +366,91 @@ function clusterArguments(
     });
   }
   return typeof node === "string" ? { cluster, node } : { cluster };
+}
+
+/** The cluster word of a cluster subcommand, checked. */
+function clusterName(sub: Subcommand, cluster: string | undefined): string {
+  if (cluster === undefined) {
+    refuse({
+      code: "missing-cluster",
+      subcommand: sub,
+      message: `\`${sub}\` needs a cluster, as in \`${USAGE[sub]}\`; \`/certs list\` shows the clusters of this channel.`,
+    });
+  }
+  if (!CLUSTER_NAME.test(cluster)) {
+    refuse({
+      code: "bad-value",
+      subcommand: sub,
+      message:
+        `${quote(cluster)} is not a cluster name (lowercase letters, digits and dashes, ` +
+        `at most 63 characters). ${NOTHING_RUNS}`,
+    });
+  }
+  return cluster;
+}
+
+/** `CLUSTER NODE/CERT …` or `CLUSTER --all …`: the cluster, what it names, and the words after. */
+function quietArguments(
+  sub: "snooze" | "unsnooze",
+  { positional, flags }: Arguments,
+): { cluster: string; target: QuietTarget; rest: string[] } {
+  const [first, ...words] = positional;
+  const cluster = clusterName(sub, first);
+  if (flags.get("--all") === true) return { cluster, target: { all: true }, rest: words };
+  const [subject, ...rest] = words;
+  // `snooze lab-a 3d` names nothing to snooze: a lone word is taken for the duration.
+  if (subject === undefined || (sub === "snooze" && rest.length === 0)) {
+    refuse({
+      code: "bad-value",
+      subcommand: sub,
+      cluster,
+      message:
+        `\`${sub}\` needs what to ${sub}: a certificate as \`NODE/CERT\` (as the warning names it), ` +
+        `a node, or \`--all\`, as in \`${USAGE[sub]}\`. ${NOTHING_RUNS}`,
+    });
+  }
+  if (!SUBJECT_ARG.test(subject)) {
+    refuse({
+      code: "bad-value",
+      subcommand: sub,
+      cluster,
+      message: `${quote(subject)} is not a node or \`NODE/CERT\`. ${NOTHING_RUNS}`,
+    });
+  }
+  return { cluster, target: { keys: [subject] }, rest };
+}
+
+function parseSnooze(_sub: Subcommand, args: Arguments): Command {
+  const { cluster, target, rest } = quietArguments("snooze", args);
+  const [duration, ...why] = rest;
+  if (duration === undefined) {
+    refuse({
+      code: "bad-value",
+      subcommand: "snooze",
+      cluster,
+      message: `\`snooze\` needs a duration such as \`6h\`, \`3d\` or \`2w\`. ${NOTHING_RUNS}`,
+    });
+  }
+  const reason = why.join(" ");
+  return { kind: "snooze", cluster, target, duration, ...(reason ? { reason } : {}) };
+}
+
+function parseUnsnooze(_sub: Subcommand, args: Arguments): Command {
+  const { cluster, target, rest } = quietArguments("unsnooze", args);
+  if (rest.length > 0) {
+    refuse({
+      code: "extra-argument",
+      subcommand: "unsnooze",
+      cluster,
+      message: `\`unsnooze\` takes one \`NODE/CERT\` or \`--all\`; ${quote(rest.join(" "))} is too much. ${NOTHING_RUNS}`,
+    });
+  }
+  return { kind: "unsnooze", cluster, target };
+}
+
+function parseSnoozes(sub: Subcommand, { positional }: Arguments): Command {
+  if (positional.length === 0) return { kind: "snoozes" };
+  return { kind: "snoozes", cluster: clusterArguments(sub, { positional, flags: new Map() }).cluster };
 }
 
 function parseRenew(sub: Subcommand, args: Arguments): Command {

@@ -41,6 +41,8 @@ const EMOJI: Record<string, string> = {
   lock: "🔒",
   x: "❌",
   construction: "🚧",
+  zzz: "💤",
+  bell: "🔔",
 };
 
 export const MARKER = "certs-bot";

@@ -90,12 +90,43 @@ const HELP: Record<Subcommand, HelpEntry> = {
     examples: (c) => [`/certs renew ${c}`, `/certs renew ${c} --node NAME --certs apiserver,admin.conf`],
   },
   audit: {
-    what: "The renewals of a cluster, newest first: who asked, who approved or rejected, what ran.",
+    what:
+      "The renewals of a cluster, newest first: who asked, who approved or rejected, what ran; " +
+      "and who snoozed or unsnoozed which warning.",
     examples: (c) => [`/certs audit ${c}`],
+  },
+  snooze: {
+    what:
+      "No reminders for an open warning until the time passes (operators only): a certificate as " +
+      "`NODE/CERT`, as the warning names it, a node, or `--all` of the cluster's open warnings. " +
+      "A worse level or a new certificate is still posted. Durations like `6h`, `3d`, `2w`, at most " +
+      "the cluster's `alerts.maxSnoozeDays`.",
+    examples: (c) => [
+      `/certs snooze ${c} NODE/apiserver 3d planned for Tuesday`,
+      `/certs snooze ${c} --all 1d`,
+    ],
+  },
+  unsnooze: {
+    what: "Lifts a snooze or an acknowledgement (operators only): reminders resume.",
+    examples: (c) => [`/certs unsnooze ${c} NODE/apiserver`, `/certs unsnooze ${c} --all`],
+  },
+  snoozes: {
+    what: "What is snoozed or acknowledged: who, what, until when and why.",
+    examples: (c) => ["/certs snoozes", `/certs snoozes ${c}`],
   },
 };
 
-const ORDER: readonly Subcommand[] = ["list", "status", "scan", "renew", "audit", "help"];
+const ORDER: readonly Subcommand[] = [
+  "list",
+  "status",
+  "scan",
+  "renew",
+  "audit",
+  "snooze",
+  "unsnooze",
+  "snoozes",
+  "help",
+];
 
 /**
  * Every subcommand (or only `topic`), with examples. `exampleCluster` (a cluster shown in this

@@ -13,7 +13,13 @@
 //     Dedup state stays per subject: all subjects of one post share its thread.
 //   - Each line is rendered once; a post is measured as its lines are added (packLine, the same
 //     packing as the sections) and rendered once it is full.
-import { REQUEST_RENEWAL_ACTION } from "./actions.js";
+import {
+  ACKNOWLEDGE_ACTION,
+  REQUEST_RENEWAL_ACTION,
+  SNOOZE_DAY_ACTION,
+  SNOOZE_WEEK_ACTION,
+} from "./actions.js";
+import { QUIET_NOTE_MAX, WARN_BUTTONS_BLOCK } from "./snooze.js";
 import {
   severity,
   worstOf,
@@ -224,15 +230,22 @@ const warnHeader = (measure: WarnMeasure, ctx: RenderContext): Block =>
     `${STATUS_EMOJI[worstOf(measure.tally.keys())]} ${ctx.cluster}: ${counts(measure.tally)}${measure.worse ? " (worse)" : ""}`,
   );
 
-const renewButton = (cluster: string): ActionsBlock => ({
+const button = (text: string, actionId: string, cluster: string) => ({
+  type: "button" as const,
+  text: { type: "plain_text" as const, text },
+  action_id: actionId,
+  value: cluster,
+});
+
+/** Every warning's buttons (operators only, checked at the click); Request renewal where it helps. */
+export const warnButtons = (cluster: string, renewable: boolean): ActionsBlock => ({
   type: "actions",
+  block_id: WARN_BUTTONS_BLOCK,
   elements: [
-    {
-      type: "button",
-      text: { type: "plain_text", text: "Request renewal" },
-      action_id: REQUEST_RENEWAL_ACTION,
-      value: cluster,
-    },
+    ...(renewable ? [button("Request renewal", REQUEST_RENEWAL_ACTION, cluster)] : []),
+    button("Acknowledge", ACKNOWLEDGE_ACTION, cluster),
+    button("Snooze 1 day", SNOOZE_DAY_ACTION, cluster),
+    button("Snooze 7 days", SNOOZE_WEEK_ACTION, cluster),
   ],
 });
 
@@ -267,14 +280,14 @@ function warnPosts(
     `${plain(report.name, 80)} · scan of ${formatDate(ctx.now, ctx.timeZone)} · ` +
       "reminders and the all-clear follow in this thread",
   );
-  const button = renewButton(ctx.cluster);
+  // Room for the note an acknowledgement or a snooze adds above the buttons (chat.update).
+  const buttons = (renewable: boolean) => [
+    context("x".repeat(QUIET_NOTE_MAX)),
+    warnButtons(ctx.cluster, renewable),
+  ];
   const fits = (m: WarnMeasure): boolean =>
     withinBudget(
-      plus(
-        sizeOf([warnHeader(m, ctx), footer, ...(m.renewable ? [button] : [])]),
-        m.closed,
-        m.group?.size ?? NO_SIZE,
-      ),
+      plus(sizeOf([warnHeader(m, ctx), footer, ...buttons(m.renewable)]), m.closed, m.group?.size ?? NO_SIZE),
     );
   const chunks = chunkGrowing(warnLines(warnings, ctx), EMPTY_WARN, addWarning, fits);
   return chunks.map(({ items, measure }) => {
@@ -284,7 +297,7 @@ function warnPosts(
       blocks.push(...packLines(lines).map(section));
     }
     blocks.push(footer);
-    if (measure.renewable) blocks.push(button);
+    blocks.push(warnButtons(ctx.cluster, measure.renewable));
     const [first] = items;
     const headline = first.seen.kind === "node" ? "unreachable" : STATUS_LABEL[first.seen.level];
     const was = first.subject.previous ? ` (was ${STATUS_LABEL[first.subject.previous]})` : "";

@@ -204,6 +204,54 @@ describe("certs-bot console", () => {
     );
   });
 
+  test("snooze, snoozes, unsnooze and their audit, with refusals, as in Slack", async () => {
+    const key = "a-1/apiserver-kubelet-client";
+    const run = await runConsole(
+      ["--user", "U0ALICE01"],
+      [
+        `/certs snooze lab-a ${key} 2d waiting for the window`,
+        "/certs snooze lab-a a-1/apiserver 2d",
+        "/certs snooze lab-a --all 3w",
+        "as U0BOB0001",
+        "/certs snoozes",
+        "/certs unsnooze lab-a --all",
+        "as U0ALICE01",
+        "/certs audit lab-a",
+        "/certs unsnooze lab-a --all",
+        "/certs snoozes lab-a",
+      ],
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const alice = answers(run.stdout, "U0ALICE01");
+    const bob = answers(run.stdout, "U0BOB0001");
+    assert.match(
+      alice.get(`/certs snooze lab-a ${key} 2d waiting for the window`)!,
+      /^certs-bot:\n {2}💤 @U0ALICE01 snoozed lab-a `a-1\/apiserver-kubelet-client` until \w{3} \d+ \w{3} \d\d:\d\d UTC: waiting for the window\./,
+    );
+    assert.match(
+      alice.get("/certs snooze lab-a a-1/apiserver 2d")!,
+      /only you can see this[^]*No open warning for `a-1\/apiserver` in `lab-a`\. Open now: `a-1\/apiserver-kubelet-client`\./,
+    );
+    assert.match(
+      alice.get("/certs snooze lab-a --all 3w")!,
+      /only you can see this[^]*`3w` is too long[^]*at most 14 days/,
+    );
+    assert.match(
+      bob.get("/certs snoozes")!,
+      /only you can see this[^]*lab-a `a-1\/apiserver-kubelet-client` \(expired\) · snoozed by @U0ALICE01 until .* UTC · waiting for the window/,
+    );
+    assert.match(bob.get("/certs unsnooze lab-a --all")!, /only operators of lab-a may snooze warnings/);
+    assert.match(
+      alice.get("/certs audit lab-a")!,
+      /snoozed · @U0ALICE01 · a-1\/apiserver-kubelet-client until .*: waiting for the window/,
+    );
+    assert.match(
+      alice.get("/certs unsnooze lab-a --all")!,
+      /^certs-bot:\n {2}🔔 @U0ALICE01 lifted the snooze of lab-a `a-1\/apiserver-kubelet-client`: reminders resume\./,
+    );
+    assert.match(alice.get("/certs snoozes lab-a")!, /Nothing is snoozed or acknowledged in lab-a\./);
+  });
+
   test("--groups simulates user groups: S0SREGROUP makes Alice an operator of lab-b; quit waits", async () => {
     const run = await runConsole(
       ["--user", "U0ALICE01", "--groups", "S0SREGROUP"],

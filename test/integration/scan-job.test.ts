@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig, type ClusterConfig, type Config } from "../../src/config/load.js";
 import type { ClusterReport } from "../../src/core/report/types.js";
+import type { AlertState } from "../../src/core/alerts/state.js";
 import {
   freshScan,
   runScanJob,
@@ -11,6 +12,7 @@ import {
   type ScannedProgress,
 } from "../../src/app/scan-job.js";
 import type { Store } from "../../src/adapters/store/store.js";
+import { activeQuiets, snooze } from "../../src/core/alerts/quiet.js";
 import { startJobEdges, type JobEdges } from "../lab/job-edges.js";
 import { NOW, node } from "../fixtures/prod-cluster.js";
 
@@ -115,6 +117,89 @@ describe("runScanJob", () => {
     await assert.rejects(runScanJob(job("gone"), d), /cluster gone is not in the configuration/);
     assert.equal(await d.store.latest("gone"), null);
   });
+});
+
+describe("a snooze written while the scan job posts", () => {
+  const DAY = 86_400_000;
+  const SNOOZED = "m1/apiserver";
+
+  test("survives the job's saves, and its certificate gets no reminder the next day", async () => {
+    edges.fake.reset();
+    const { store, poster } = edges.slack();
+    const clock = { now: NOW, certs: { apiserver: 3 } as Record<string, number> };
+    let snoozeOnPost = false;
+    const d: ScanJobDependencies = {
+      config: withDigest,
+      archive: store,
+      alerts: store,
+      scan: async (cluster) => ({
+        scannedAt: clock.now,
+        clusters: [{ name: cluster.name, status: "critical", nodes: [node("m1", { days: clock.certs })] }],
+      }),
+      poster: {
+        // An operator snoozes the apiserver warning while the job is posting (after its load).
+        postOnce: async (...args) => {
+          if (snoozeOnPost) {
+            snoozeOnPost = false;
+            await store.updateAlerts("own-channel", (state) => {
+              const done = snooze(
+                state,
+                { keys: [SNOOZED] },
+                {
+                  by: "U0OPER",
+                  until: new Date(clock.now.getTime() + 7 * DAY),
+                  now: clock.now,
+                  maxDays: 14,
+                  reason: "planned",
+                },
+              );
+              assert.ok(done.ok);
+              return { next: done.state, value: null };
+            });
+          }
+          return poster.postOnce(...args);
+        },
+      },
+    };
+    await runScanJob(job("own-channel"), d);
+    assert.equal(edges.fake.messages("C0OWNCHAN").length, 1);
+
+    // The next scan warns about a second certificate; the snooze lands while that is posted.
+    clock.certs = { apiserver: 3, "front-proxy-client": 5 };
+    snoozeOnPost = true;
+    await runScanJob(job("own-channel"), d);
+    assert.equal(snoozeOnPost, false, "the job posted");
+    const state = await store.loadJson<AlertState>("alerts", "own-channel");
+    assert.deepEqual(
+      activeQuiets(state!, clock.now).map((q) => [q.key, q.by, q.reason]),
+      [[SNOOZED, "U0OPER", "planned"]],
+    );
+    assert.deepEqual(Object.keys(state!.alerts).sort(), [SNOOZED, "m1/front-proxy-client"]);
+
+    // A day later only the certificate that is not snoozed is reminded of.
+    const before = edges.fake.messages("C0OWNCHAN").length;
+    clock.now = new Date(NOW.getTime() + DAY);
+    await runScanJob(job("own-channel"), d);
+    const reminders = edges.fake.messages("C0OWNCHAN").slice(before);
+    assert.equal(reminders.length, 1, reminders.map((m) => m.text).join("\n"));
+    assert.match(reminders[0]!.text, /front-proxy-client/);
+    assert.doesNotMatch(reminders[0]!.text, /apiserver/);
+  });
+});
+
+test("concurrent alert-state updates of one cluster each count once", async () => {
+  const { store } = edges.slack();
+  const names = Array.from({ length: 20 }, (_, i) => `n${i}`);
+  await Promise.all(
+    names.map((name) =>
+      store.updateAlerts("own-channel", (state) => ({
+        next: { ...state, unreachableStreak: { ...state.unreachableStreak, [name]: 1 } },
+        value: null,
+      })),
+    ),
+  );
+  const state = await store.loadJson<AlertState>("alerts", "own-channel");
+  assert.deepEqual(Object.keys(state!.unreachableStreak).sort(), [...names].sort());
 });
 
 test("freshScan stores the cluster's report with the scan's time and how long it took", async () => {

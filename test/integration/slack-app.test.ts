@@ -20,6 +20,7 @@ import { pino } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { loadConfig, type Config } from "../../src/config/load.js";
 import { Service } from "../../src/service.js";
+import { defaultDependencies } from "../../src/adapters/nodes/scan.js";
 import type { SlackSurface } from "../../src/adapters/slack/app.js";
 import { ServiceBackend } from "../../src/adapters/slack/backend.js";
 import { INTERACTIVE_CALLS, webClient } from "../../src/adapters/slack/poster.js";
@@ -55,6 +56,8 @@ let port: number;
 let responseServer: Server;
 let responseBase: string;
 const responses = new Map<string, Recorded[]>();
+/** The scans' clock: the snooze tests move it days ahead to see reminders come, or not. */
+let scanClock = (): Date => new Date();
 
 /** A kubeadm tree for a one-node cluster; `expired` backdates one client certificate. */
 async function labNode(name: string, expired = false): Promise<string> {
@@ -169,6 +172,7 @@ function surfaceService(
     logger: quiet,
     graceMs: 5000,
     ...(metricsPort ? { metricsPort } : {}),
+    scanDependencies: { ...defaultDependencies(quiet), now: () => scanClock() },
     // These tests begin with clusters never scanned: what /certs says then is part of what they check.
     catchUp: false,
   });
@@ -419,6 +423,151 @@ describe("/certs over HTTP, signed", () => {
         assert.equal((await post(payload, FORM, headers)).status, 401, what);
       }
     });
+  });
+});
+
+describe("snooze", () => {
+  const KEY = "a-1/apiserver-kubelet-client";
+  const replies = () => fake.messages("C0LABAAA").filter((m) => m.thread_ts);
+  after(() => {
+    scanClock = () => new Date();
+  });
+
+  test("refused to a non-operator, beyond alerts.maxSnoozeDays, and for what is not open", async () => {
+    const viewer = await certs(`snooze lab-a ${KEY} 3d`, "U0DAVE");
+    assert.equal(viewer.ack.response_type, "ephemeral");
+    assert.match(viewer.all, /only operators of lab-a may snooze warnings/);
+    const long = await certs(`snooze lab-a ${KEY} 30d`);
+    assert.equal(long.ack.response_type, "ephemeral");
+    assert.match(long.all, /30d.* is too long.*at most 14 days/);
+    const unknown = await certs("snooze lab-a a-1/apiserver 3d");
+    assert.equal(unknown.ack.response_type, "ephemeral");
+    assert.match(unknown.all, new RegExp(`No open warning for .*a-1/apiserver.* Open now: .*${KEY}`));
+    const none = await certs("snoozes lab-a", "U0DAVE");
+    assert.match(none.all, /Nothing is snoozed or acknowledged in \*lab-a\*/);
+  });
+
+  test("an operator snoozes; the channel is told, snoozes and audit show it, reminders wait", async () => {
+    const done = await certs(`snooze lab-a ${KEY} 3d planned for Tuesday`);
+    assert.equal(done.ack.response_type, "in_channel");
+    assert.match(
+      done.all,
+      new RegExp(
+        `<@U0ALICE> snoozed \\*lab-a\\* .${KEY}. until \\w{3} \\d+ \\w{3} \\d\\d:\\d\\d CET: planned for Tuesday`,
+      ),
+    );
+    const listed = await certs("snoozes", "U0DAVE");
+    assert.equal(listed.ack.response_type, "ephemeral");
+    assert.match(
+      listed.all,
+      new RegExp(`lab-a\\* .${KEY}. \\(expired\\) · snoozed by <@U0ALICE> until .* · planned for Tuesday`),
+    );
+    const audit = await certs("audit lab-a");
+    assert.match(audit.all, new RegExp(`\\*snoozed\\* · <@U0ALICE> · ${KEY} until .*: planned for Tuesday`));
+
+    // A day and two days later the expired certificate would be reminded of: not while snoozed.
+    const before = replies().length;
+    for (const day of [1, 2]) {
+      scanClock = () => new Date(Date.now() + day * DAY);
+      await scanAndWait("lab-a");
+    }
+    assert.equal(replies().length, before, "no reminder while snoozed");
+  });
+
+  test("unsnooze lifts it: the channel is told and the next day's scan reminds", async () => {
+    const lifted = await certs(`unsnooze lab-a ${KEY}`);
+    assert.equal(lifted.ack.response_type, "in_channel");
+    assert.match(
+      lifted.all,
+      new RegExp(`<@U0ALICE> lifted the snooze of \\*lab-a\\* .${KEY}.: reminders resume`),
+    );
+    assert.match((await certs("snoozes lab-a")).all, /Nothing is snoozed/);
+    const again = await certs(`unsnooze lab-a ${KEY}`);
+    assert.equal(again.ack.response_type, "ephemeral");
+    assert.match(again.all, /neither acknowledged nor snoozed/);
+    const before = replies().length;
+    scanClock = () => new Date(Date.now() + 3 * DAY);
+    await scanAndWait("lab-a");
+    const reminders = replies().slice(before);
+    assert.equal(reminders.length, 1, "one reminder once the snooze is lifted");
+    assert.match(JSON.stringify(reminders[0]), /apiserver-kubelet-client/);
+  });
+});
+
+describe("a warning's Acknowledge and Snooze buttons", () => {
+  const KEY = "a-1/apiserver-kubelet-client";
+  /** The warning about KEY, as the channel shows it now (chat.update included). */
+  const warning = () => {
+    const found = fake
+      .messages("C0LABAAA")
+      .find(
+        (m) =>
+          !m.thread_ts &&
+          JSON.stringify(m.blocks).includes("apiserver-kubelet-client") &&
+          JSON.stringify(m.blocks).includes("alert_acknowledge"),
+      );
+    assert.ok(found, "the warning about the expired certificate, with its buttons");
+    return found;
+  };
+  const press = async (user: string, actionId: string, label: string) => {
+    const shown = warning();
+    const id = `q${++requests}`;
+    const body = clickBody(
+      user,
+      { actionId, value: "lab-a", label },
+      {
+        type: "message",
+        channel: "C0LABAAA",
+        ts: shown.ts,
+        responseUrl: `${responseBase}/${id}`,
+        text: shown.text,
+        blocks: shown.blocks as unknown[],
+      },
+    );
+    assert.equal((await post(body, FORM, signed(body))).status, 200);
+    return JSON.stringify(await followUp(id, `the answer to ${label}`));
+  };
+
+  test("every warning has them; a non-operator is refused, to them alone, and nothing changes", async () => {
+    const labels = JSON.stringify(warning().blocks);
+    for (const label of ["Acknowledge", "Snooze 1 day", "Snooze 7 days", "Request renewal"])
+      assert.match(labels, new RegExp(label));
+    const answer = await press("U0DAVE", "alert_snooze_week", "Snooze 7 days");
+    assert.match(answer, /"response_type":"ephemeral"/);
+    assert.match(answer, /only operators of lab-a may snooze warnings/);
+    assert.doesNotMatch(JSON.stringify(warning().blocks), /Snoozed by|Acknowledged by/);
+  });
+
+  test("an operator snoozes for 7 days, then acknowledges: the warning shows who and until when", async () => {
+    const snoozed = await press("U0ALICE", "alert_snooze_week", "Snooze 7 days");
+    assert.match(snoozed, /"response_type":"ephemeral"/);
+    assert.match(snoozed, new RegExp(`<@U0ALICE> snoozed \\*lab-a\\* .${KEY}. until `));
+    await until("the warning shows the snooze", async () =>
+      /Snoozed by <@U0ALICE> until/.test(JSON.stringify(warning().blocks)),
+    );
+    const inWeek = new Date(Date.now() + 7 * DAY).toLocaleDateString("en-GB", {
+      day: "numeric",
+      month: "short",
+      timeZone: "Europe/Berlin",
+    });
+    assert.match(
+      JSON.stringify(warning().blocks),
+      new RegExp(`Snoozed by <@U0ALICE> until \\w{3} ${inWeek}`),
+    );
+    assert.match(
+      (await certs("snoozes lab-a")).all,
+      new RegExp(`${KEY}. \\(expired\\) · snoozed by <@U0ALICE>`),
+    );
+
+    const acknowledged = await press("U0ALICE", "alert_acknowledge", "Acknowledge");
+    assert.match(acknowledged, /<@U0ALICE> acknowledged \*lab-a\*/);
+    await until("the warning shows the acknowledgement", async () =>
+      /Acknowledged by <@U0ALICE>/.test(JSON.stringify(warning().blocks)),
+    );
+    const blocks = JSON.stringify(warning().blocks);
+    assert.doesNotMatch(blocks, /Snoozed by/, "the newer note replaces the older");
+    assert.match(blocks, /Acknowledged by <@U0ALICE>.*alert_acknowledge/, "the note sits above the buttons");
+    assert.match((await certs("audit lab-a")).all, new RegExp(`\\*acknowledged\\* · <@U0ALICE> · ${KEY}`));
   });
 });
 

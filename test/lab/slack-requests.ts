@@ -39,7 +39,16 @@ export interface ClickedButton {
 
 /** Where the clicked button was: a message in a channel, or the App Home view. */
 export type ButtonContainer =
-  { type: "message"; channel: string; ts: string; responseUrl: string } | { type: "view"; viewId: string };
+  | {
+      type: "message";
+      channel: string;
+      ts: string;
+      responseUrl: string;
+      /** The clicked message's content, as Slack sends it along (default: empty). */
+      text?: string;
+      blocks?: readonly unknown[];
+    }
+  | { type: "view"; viewId: string };
 
 /** A block_actions body for one button click by `user`. */
 export function clickBody(user: string, button: ClickedButton, where: ButtonContainer): string {
@@ -53,7 +62,13 @@ export function clickBody(user: string, button: ClickedButton, where: ButtonCont
             is_ephemeral: false,
           },
           channel: { id: where.channel, name: where.channel.toLowerCase() },
-          message: { type: "message", ts: where.ts, text: "", user: "U0BOT" },
+          message: {
+            type: "message",
+            ts: where.ts,
+            text: where.text ?? "",
+            user: "U0BOT",
+            ...(where.blocks ? { blocks: where.blocks } : {}),
+          },
           response_url: where.responseUrl,
         }
       : {

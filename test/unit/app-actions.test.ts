@@ -9,6 +9,7 @@ const NAMING: ButtonUses<string> = {
   scan: (cluster) => `scan ${cluster}`,
   requestRenewal: (cluster) => `request renewal ${cluster}`,
   renewalClick: (requestId, action) => `${action} ${requestId}`,
+  quiet: (cluster, how) => `${how.kind === "snooze" ? `snooze ${how.days}d` : "acknowledge"} ${cluster}`,
 };
 
 test("every action id certs-bot draws is dispatched, and nothing else", () => {
@@ -20,6 +21,9 @@ test("each button reaches its use case with its value", () => {
   assert.equal(dispatchButton(ACTIONS.REQUEST_RENEWAL_ACTION, "prod", NAMING), "request renewal prod");
   assert.equal(dispatchButton(ACTIONS.APPROVE_ACTION, "prod-1", NAMING), "approve prod-1");
   assert.equal(dispatchButton(ACTIONS.REJECT_ACTION, "prod-1", NAMING), "reject prod-1");
+  assert.equal(dispatchButton(ACTIONS.ACKNOWLEDGE_ACTION, "prod", NAMING), "acknowledge prod");
+  assert.equal(dispatchButton(ACTIONS.SNOOZE_DAY_ACTION, "prod", NAMING), "snooze 1d prod");
+  assert.equal(dispatchButton(ACTIONS.SNOOZE_WEEK_ACTION, "prod", NAMING), "snooze 7d prod");
 });
 
 test("an action id that is not ours reaches nothing", () => {

@@ -77,6 +77,57 @@ test("scan, renew and audit", () => {
   assert.ok(CERTIFICATE_NAMES.includes("kubelet-client"));
 });
 
+test("snooze: a certificate, a node or --all, a duration and an optional reason", () => {
+  assert.deepEqual(ok("snooze lab-a a-1/apiserver-kubelet-client 3d planned for Tuesday"), {
+    kind: "snooze",
+    cluster: "lab-a",
+    target: { keys: ["a-1/apiserver-kubelet-client"] },
+    duration: "3d",
+    reason: "planned for Tuesday",
+  });
+  assert.deepEqual(ok("Snooze lab-a --all 6h"), {
+    kind: "snooze",
+    cluster: "lab-a",
+    target: { all: true },
+    duration: "6h",
+  });
+  assert.deepEqual(ok("snooze lab-a 2w --all waiting for the vendor"), {
+    kind: "snooze",
+    cluster: "lab-a",
+    target: { all: true },
+    duration: "2w",
+    reason: "waiting for the vendor",
+  });
+  assert.deepEqual(ok("snooze lab-a 10.0.0.1 1d"), {
+    kind: "snooze",
+    cluster: "lab-a",
+    target: { keys: ["10.0.0.1"] },
+    duration: "1d",
+  });
+  // The duration is checked against the cluster's maximum by the router, not here.
+  assert.equal((ok("snooze lab-a a-1/apiserver 90d") as { duration: string }).duration, "90d");
+  assert.match(bad("snooze lab-a 3d", "bad-value").message, /needs what to snooze.*NODE\/CERT.*--all/);
+  assert.match(bad("snooze lab-a --all", "bad-value").message, /needs a duration/);
+  bad("snooze", "missing-cluster");
+  bad("snooze lab-a a-1/api/server 3d", "bad-value");
+  bad("snooze lab-a a-1/apiserver 3d --now", "unknown-flag");
+});
+
+test("unsnooze and snoozes", () => {
+  assert.deepEqual(ok("unsnooze lab-a a-1/apiserver"), {
+    kind: "unsnooze",
+    cluster: "lab-a",
+    target: { keys: ["a-1/apiserver"] },
+  });
+  assert.deepEqual(ok("unsnooze --all lab-a"), { kind: "unsnooze", cluster: "lab-a", target: { all: true } });
+  assert.match(bad("unsnooze lab-a", "bad-value").message, /needs what to unsnooze/);
+  bad("unsnooze lab-a a-1/apiserver 3d", "extra-argument");
+  assert.deepEqual(ok("snoozes"), { kind: "snoozes" });
+  assert.deepEqual(ok("snoozes lab-a"), { kind: "snoozes", cluster: "lab-a" });
+  bad("snoozes lab-a lab-b", "extra-argument");
+  bad("snoozes Lab-A", "bad-value");
+});
+
 test("unknown subcommands suggest the closest one", () => {
   assert.deepEqual(bad("stauts cluster-a", "unknown-subcommand").suggestions, ["status"]);
   assert.match(bad("stat cluster-a", "unknown-subcommand").message, /did you mean `status`/);

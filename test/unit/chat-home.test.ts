@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.js";
 import type { ChatBackend } from "../../src/core/chat/backend.js";
+import { emptyAlertState } from "../../src/core/alerts/state.js";
 import {
   BLOCK_LIMITS,
   blockTexts,
@@ -220,6 +221,9 @@ test("decideCommand: fetches exactly what the answer needs, then decides", async
     auditEntries: async () => [],
     requestRenewal: () => assert.fail("deciding never requests a renewal"),
     clickRenewal: () => assert.fail("deciding never clicks"),
+    alertStates: async (clusters) => new Map(clusters.map((c) => [c, emptyAlertState()])),
+    updateAlerts: () => assert.fail("these commands change no alert state"),
+    appendAudit: () => assert.fail("these commands audit nothing"),
   };
   const scanDecision = await decideCommand(
     backend,

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { CertificateStatus, ServedCertificate } from "../../src/core/report/types.js";
 import { blockTexts, checkBlockLimits, type SlackMessage } from "../../src/present/slack-types.js";
 import { planAlerts } from "../../src/present/warnings.js";
+import { quietNote, withQuietNote } from "../../src/present/snooze.js";
 import { SERVED, emptyAlertState, type AlertState } from "../../src/core/alerts/state.js";
 import {
   applyAlert,
@@ -569,6 +570,44 @@ test("a critical or expired certificate's warning offers Request renewal; a warn
   const report = cluster(node("m1", [cert("apiserver", "ok")]), down("m2"));
   flaky.scan(report, T0);
   assert.equal(button(flaky.scan(report, at(1))), undefined, "a renewal cannot fix an unreachable node");
+});
+
+test("every warning offers Acknowledge, Snooze 1 day and Snooze 7 days; a note of who quieted it goes above them", () => {
+  const labels = (actions: AlertAction[]) =>
+    (actions[0] as WarnAction).message.blocks.flatMap((b) =>
+      b.type === "actions" ? b.elements.map((e) => e.text.text) : [],
+    );
+  assert.deepEqual(labels(new Poster().scan(cluster(node("m1", [cert("apiserver", "warning")])), T0)), [
+    "Acknowledge",
+    "Snooze 1 day",
+    "Snooze 7 days",
+  ]);
+  const [expired] = new Poster().scan(
+    cluster(node("m1", [cert("apiserver", "expired")])),
+    T0,
+  ) as WarnAction[];
+  assert.deepEqual(labels([expired!]), ["Request renewal", "Acknowledge", "Snooze 1 day", "Snooze 7 days"]);
+
+  const until = new Date(T0.getTime() + 86_400_000);
+  const snoozed = withQuietNote(
+    expired!.message.blocks,
+    quietNote({ kind: "snoozed", by: "U0ALICE", at: T0, until }, "Europe/Berlin"),
+  );
+  const acked = withQuietNote(
+    snoozed,
+    quietNote({ kind: "acknowledged", by: "U0BOB", at: T0 }, "Europe/Berlin"),
+  );
+  assert.equal(acked.length, expired!.message.blocks.length + 1, "one note, the newest");
+  assert.equal(acked.at(-1)!.type, "actions", "the buttons stay last");
+  assert.match(
+    blockTexts([acked.at(-2)!]).join(),
+    /Acknowledged by <@U0BOB> on .*: no reminders until it gets worse or changes/,
+  );
+  assert.match(
+    blockTexts([snoozed.at(-2)!]).join(),
+    /Snoozed by <@U0ALICE> until \w{3} \d+ \w{3} \d\d:\d\d CET/,
+  );
+  assert.deepEqual(checkBlockLimits({ ...expired!.message, blocks: acked }), []);
 });
 
 test("a long alert splits into posts that keep Block Kit limits and lose no line, and so do its replies", () => {

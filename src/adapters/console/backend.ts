@@ -4,13 +4,27 @@
 // no Slack to ask. Renewal requests and cards live in memory too. With a way to run renewals
 // (`--allow-renewals`) an approved one runs in this process (`runRenewal`), reporting to the screen,
 // and its audit goes where that way says (serve's Redis or memory); without one, `/certs renew` shows
-// the plan and creates no request, so nothing anyone types can change a node.
+// the plan and creates no request, so nothing anyone types can change a node. The alert state of
+// each cluster is kept in memory as serve would keep it (its warnings are planned after each scan,
+// not printed), so `/certs snooze`, `unsnooze` and `snoozes` act on what serve would have warned of;
+// they are audited in this memory too, even when renewals use serve's audit, which they never touch.
 import type { ChatBackend, ScanTicket } from "../../core/chat/backend.js";
 import type { ChatReply } from "../../present/slack-types.js";
 import { configuredCluster, type ClusterConfig, type Config } from "../../config/load.js";
 import type { Click, RenewalRequest } from "../../core/renew/approval.js";
 import { RenewalDesk } from "../../app/renew/desk.js";
-import type { AskOutcome, AuditEntry, AuditTrail, ClickOutcome, RenewalAsk } from "../../core/renew/ports.js";
+import type {
+  AskOutcome,
+  AuditEntry,
+  AuditInput,
+  AuditTrail,
+  ClickOutcome,
+  RenewalAsk,
+} from "../../core/renew/ports.js";
+import { emptyAlertState, type AlertState } from "../../core/alerts/state.js";
+import { applyAlert } from "../../core/alerts/actions.js";
+import type { AlertChange } from "../../core/ports.js";
+import { planAlerts } from "../../present/warnings.js";
 import { renderPlanBlocks } from "../../present/renewal.js";
 import { renderRenewalRefused } from "../../present/thread.js";
 import { scanClusters, type ScanDependencies } from "../nodes/scan.js";
@@ -41,10 +55,13 @@ export const RENEWALS_OFF = "renewals change real nodes; start the console with 
 
 export class InMemoryBackend implements ChatBackend {
   private readonly scans = new Map<string, StoredScan>();
+  private readonly alerts = new Map<string, AlertState>();
   /** Scans in progress, by cluster: a second request joins the first, as the queue deduplicates. */
   private readonly running = new Map<string, Promise<StoredScan>>();
   readonly records = new MemoryRenewals();
   readonly audit: AuditTrail;
+  /** Where snoozes are audited: always this session's memory, since they change nothing else. */
+  private readonly quietAudit: AuditTrail;
   readonly desk: RenewalDesk;
   /** Runs started by approvals, so the console can wait for them before it leaves. */
   readonly runs = new Set<Promise<void>>();
@@ -56,6 +73,7 @@ export class InMemoryBackend implements ChatBackend {
     const { config, show } = options;
     this.config = config;
     this.audit = options.audit ?? new MemoryAudit();
+    this.quietAudit = options.audit ? new MemoryAudit() : this.audit;
     this.desk = new RenewalDesk({
       config,
       records: this.records,
@@ -103,8 +121,45 @@ export class InMemoryBackend implements ChatBackend {
     return groups.filter((group) => mine.includes(group));
   }
 
-  auditEntries(cluster: string, n: number): Promise<AuditEntry[]> {
-    return this.audit.latest(cluster, n);
+  async auditEntries(cluster: string, n: number): Promise<AuditEntry[]> {
+    if (this.quietAudit === this.audit) return this.audit.latest(cluster, n);
+    const [renewals, quiets] = await Promise.all([
+      this.audit.latest(cluster, n),
+      this.quietAudit.latest(cluster, n),
+    ]);
+    return [...renewals, ...quiets].sort((a, b) => b.at.getTime() - a.at.getTime()).slice(0, n);
+  }
+
+  async alertStates(clusters: readonly string[]): Promise<Map<string, AlertState>> {
+    return new Map(clusters.map((cluster) => [cluster, this.alerts.get(cluster) ?? emptyAlertState()]));
+  }
+
+  /** One process, no await between reading and writing: nothing can write in between. */
+  async updateAlerts<T>(cluster: string, change: (current: AlertState) => AlertChange<T>): Promise<T> {
+    const { next, value } = change(this.alerts.get(cluster) ?? emptyAlertState());
+    if (next) this.alerts.set(cluster, next);
+    return value;
+  }
+
+  async appendAudit(cluster: string, entry: AuditInput, at: Date): Promise<void> {
+    await this.quietAudit.append(cluster, entry, at);
+  }
+
+  /** What serve's scan job would remember of this scan's warnings (posted nowhere here). */
+  private remember(scan: StoredScan): void {
+    const cluster = configuredCluster(this.config, scan.cluster);
+    void this.updateAlerts(scan.cluster, (state) => {
+      const plan = planAlerts({
+        cluster: scan.cluster,
+        channel: this.channelFor(cluster),
+        report: scan.report,
+        state,
+        scannedAt: scan.scannedAt,
+        timeZone: this.config.timezone,
+      });
+      const next = plan.actions.reduce((s, action, i) => applyAlert(s, action, `console.${i}`), plan.state);
+      return { next, value: null };
+    });
   }
 
   async requestRenewal(ask: RenewalAsk): Promise<AskOutcome> {
@@ -130,7 +185,12 @@ export class InMemoryBackend implements ChatBackend {
     const { config, scanDependencies } = this.options;
     return freshScan(configuredCluster(config, name), {
       scan: (cluster) => scanClusters(config, [cluster], scanDependencies),
-      archive: { saveScan: async (scan) => void this.scans.set(name, scan) },
+      archive: {
+        saveScan: async (scan) => {
+          this.scans.set(name, scan);
+          this.remember(scan);
+        },
+      },
     });
   }
 }

@@ -50,6 +50,11 @@ const CONSOLE_BUTTONS: ButtonUses<LineAction> = {
   scan: (cluster) => ({ kind: "command", text: `scan ${cluster}` }),
   requestRenewal: (cluster) => ({ kind: "command", text: `renew ${cluster}` }),
   renewalClick: (requestId, action) => ({ kind: "click", action, requestId }),
+  // The console posts no warnings, so it never shows their buttons; `/certs snooze` does the same.
+  quiet: (_cluster, how) => ({
+    kind: "no-action",
+    label: how.kind === "snooze" ? `Snooze ${how.days} day${how.days === 1 ? "" : "s"}` : "Acknowledge",
+  }),
 };
 
 /** What clicking `button` does here; null for a button without a value or not of ours. */

@@ -1,5 +1,5 @@
 // The Slack surface: a Bolt app for `/certs`, App Home and the buttons (Scan now, Request renewal,
-// Approve, Reject), run by `certs-bot serve` next to its workers. The decisions are the router's
+// Approve, Reject, a warning's Acknowledge and Snooze), run by `certs-bot serve` next to its workers. The decisions are the router's
 // (app/router.ts) and the button table's (app/actions.ts): this file turns Slack requests into them
 // and their answers back into Slack calls.
 //
@@ -39,7 +39,10 @@ import {
   renderScanFailed,
   renderScanQueued,
 } from "../../present/views.js";
-import type { ChatReply } from "../../present/slack-types.js";
+import type { Block, ChatReply } from "../../present/slack-types.js";
+import type { MessagePoster } from "../../core/ports.js";
+import { answerQuietClick, type ClickedWarning, type QuietButton } from "../../app/snooze.js";
+import { withQuietNote } from "../../present/snooze.js";
 import { code } from "../../present/format.js";
 import type { Store } from "../store/store.js";
 import { AppHome } from "./app-home.js";
@@ -102,10 +105,25 @@ export interface SlackAppOptions {
   config: Config;
   backend: ServiceBackend;
   store: Store;
+  /** Updates a warning once it was acknowledged or snoozed from its buttons. */
+  poster: Pick<MessagePoster, "update">;
   logger: Logger;
 }
 
 type ResponseType = "ephemeral" | "in_channel";
+
+/** The message a button was clicked on, as the click's body carries it. */
+interface ClickedMessage extends ClickedWarning {
+  text: string;
+  blocks: readonly unknown[];
+}
+
+function clickedMessage(body: SlackActionMiddlewareArgs<BlockButtonAction>["body"]): ClickedMessage | null {
+  const channel = body.channel?.id ?? body.container?.channel_id;
+  const message = body.message;
+  if (!channel || !message?.ts) return null;
+  return { channel, ts: message.ts, text: message.text ?? "", blocks: message.blocks ?? [] };
+}
 
 /** Who clicked which button, and where to answer them. */
 interface ButtonClick {
@@ -311,7 +329,37 @@ export class SlackApp {
       scan: (cluster) => this.scanNow(click, cluster),
       requestRenewal: (cluster) => this.requestRenewalClick(click, cluster),
       renewalClick: (requestId, action) => this.renewalClick(click, requestId, action),
+      quiet: (cluster, how) => this.quietClick(click, cluster, how, clickedMessage(args.body)),
     });
+  }
+
+  /**
+   * Acknowledge or Snooze on a warning. The button is no proof: operator rights are checked here.
+   * Done, the warning shows who and until when (chat.update), and the clicker is told; a refusal
+   * goes to the clicker only.
+   */
+  private async quietClick(
+    { actionId, userId, respond }: ButtonClick,
+    value: string,
+    how: QuietButton,
+    message: ClickedMessage | null,
+  ): Promise<void> {
+    const { backend, config, poster } = this.options;
+    try {
+      const checked = await this.buttonOperator(value, userId, "snooze warnings");
+      if (!checked.ok) return await this.respond(respond, "ephemeral", checked.refusal);
+      if (!message) throw new Error("a warning's button clicked outside a message");
+      const click = { cluster: checked.cluster, userId, how, message };
+      const answer = await answerQuietClick(backend, config, click, new Date());
+      if (answer.note) {
+        const blocks = withQuietNote(message.blocks as Block[], answer.note);
+        await poster.update({ channel: message.channel, ts: message.ts }, { text: message.text, blocks });
+      }
+      await this.respond(respond, "ephemeral", answer.reply);
+    } catch (err) {
+      const incident = this.incident(err, { user: userId, action: actionId, value });
+      await this.respond(respond, "ephemeral", renderInternalError(incident));
+    }
   }
 
   /**

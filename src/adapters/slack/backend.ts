@@ -16,7 +16,16 @@ import type { Logger } from "pino";
 import type { ChatBackend, ScanTicket } from "../../core/chat/backend.js";
 import type { Click } from "../../core/renew/approval.js";
 import type { RenewalDesk } from "../../app/renew/desk.js";
-import type { AskOutcome, AuditEntry, AuditTrail, ClickOutcome, RenewalAsk } from "../../core/renew/ports.js";
+import type {
+  AskOutcome,
+  AuditEntry,
+  AuditInput,
+  AuditTrail,
+  ClickOutcome,
+  RenewalAsk,
+} from "../../core/renew/ports.js";
+import type { AlertState } from "../../core/alerts/state.js";
+import type { AlertChange } from "../../core/ports.js";
 import { SCAN_QUEUE, isScanned, type Queues } from "../queue/queues.js";
 import type { StoredScan } from "../../core/report/types.js";
 import type { Store } from "../store/store.js";
@@ -140,6 +149,18 @@ export class ServiceBackend implements ChatBackend {
 
   auditEntries(cluster: string, n: number): Promise<AuditEntry[]> {
     return this.options.audit.latest(cluster, n);
+  }
+
+  alertStates(clusters: readonly string[]): Promise<Map<string, AlertState>> {
+    return this.options.store.alertStates(clusters);
+  }
+
+  updateAlerts<T>(cluster: string, change: (current: AlertState) => AlertChange<T>): Promise<T> {
+    return this.options.store.updateAlerts(cluster, change);
+  }
+
+  async appendAudit(cluster: string, entry: AuditInput, at: Date): Promise<void> {
+    await this.options.audit.append(cluster, entry, at);
   }
 
   requestRenewal(ask: RenewalAsk): Promise<AskOutcome> {

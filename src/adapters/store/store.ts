@@ -1,7 +1,7 @@
 // What certs-bot keeps in Redis, all under one prefix:
 //   <p>:report:<cluster>     latest scan (JSON)                                   TTL 90 d, refreshed per scan
 //   <p>:history:<cluster>    newest-first summaries, capped at HISTORY_LENGTH     TTL 90 d
-//   <p>:alerts:<cluster>     what has been warned about (AlertState JSON)         TTL 90 d
+//   <p>:alerts:<cluster>     what has been warned about (AlertState JSON)         TTL 90 d (compare-and-set)
 //   <p>:posted:<action id>   Slack ts of a message already posted                 TTL 35 d
 //   <p>:slack-pace:<channel> next free posting slot for a channel (ms)            TTL 10 s
 //   <p>:lock:<name>          short leases (e.g. who upserts the schedules)
@@ -9,11 +9,24 @@
 // Nothing secret is stored: reports hold certificate metadata and fingerprints, never key bytes.
 import type { Redis } from "ioredis";
 import { worstOf, type Status, type StoredScan } from "../../core/report/types.js";
+import { emptyAlertState, type AlertState } from "../../core/alerts/state.js";
+import type { AlertChange } from "../../core/ports.js";
 
 const DAY_S = 86_400;
 export const HISTORY_LENGTH = 120; // 30 days of 6-hourly scans
 const REPORT_TTL_S = 90 * DAY_S;
 const POSTED_TTL_S = 35 * DAY_S;
+/** Compare-and-set rounds before giving up (each lost round means another writer succeeded). */
+const MAX_ATTEMPTS = 100;
+
+// Compare-and-set on the whole document: saves ARGV[2] only if the key still holds ARGV[1] ('' for
+// absent). A script rather than WATCH/MULTI, which belongs to a connection that the service shares
+// between concurrent jobs and clicks. KEYS: the key. ARGV: expected text, new text, ttl.
+const CAS = `
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1`;
 
 export interface HistoryEntry {
   scannedAt: Date;
@@ -89,13 +102,31 @@ export class Store {
     return texts.map((t) => parse<HistoryEntry>(t));
   }
 
+  /** The alert states of these clusters (empty: nothing said yet), in one MGET. */
+  async alertStates(clusters: readonly string[]): Promise<Map<string, AlertState>> {
+    if (clusters.length === 0) return new Map();
+    const texts = await this.redis.mget(clusters.map((c) => this.key("alerts", c)));
+    return new Map(clusters.map((c, i) => [c, texts[i] ? parse<AlertState>(texts[i]!) : emptyAlertState()]));
+  }
+
   async loadJson<T>(kind: "alerts", cluster: string): Promise<T | null> {
     const text = await this.redis.get(this.key(kind, cluster));
     return text ? parse<T>(text) : null;
   }
 
-  async saveJson(kind: "alerts", cluster: string, value: unknown): Promise<void> {
-    await this.redis.set(this.key(kind, cluster), JSON.stringify(value), "EX", REPORT_TTL_S);
+  /**
+   * The cluster's alert state changed atomically: `change` decides on what is stored now, and its
+   * `next` is saved only if nobody wrote in between (else it decides again on the newer state).
+   */
+  async updateAlerts<T>(cluster: string, change: (current: AlertState) => AlertChange<T>): Promise<T> {
+    const key = this.key("alerts", cluster);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const text = (await this.redis.get(key)) ?? "";
+      const { next, value } = change(text ? parse<AlertState>(text) : emptyAlertState());
+      if (!next) return value;
+      if ((await this.redis.eval(CAS, 1, key, text, JSON.stringify(next), REPORT_TTL_S)) === 1) return value;
+    }
+    throw new Error(`alerts of ${cluster}: gave up after ${MAX_ATTEMPTS} conflicting writes`);
   }
 
   /** The Slack ts of an action already posted, so a retried job never posts it twice. */

@@ -10,7 +10,7 @@ import { SLACK_ID } from "../../config/slack-ids.js";
 export type Decision = { allowed: true } | { allowed: false; reason: string };
 
 /** What an operator may request, as the refusal words it. */
-export type OperatorAction = "request scans" | "request renewals";
+export type OperatorAction = "request scans" | "request renewals" | "snooze warnings";
 
 const ALLOWED: Decision = { allowed: true };
 

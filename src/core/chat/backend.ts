@@ -1,18 +1,21 @@
 // What an adapter (Bolt in Slack, the terminal console) needs from the rest of certs-bot to
 // answer a person: stored reports, a way to queue a scan and hear when it is done, the user
-// groups a user belongs to, and the renewal desk (requests, clicks, the audit log). The service implements it on Redis + BullMQ + the Web API; the
+// groups a user belongs to, the renewal desk (requests, clicks, the audit log), and the clusters'
+// alert states (what `/certs snooze` changes, by compare-and-set). The service implements it on Redis + BullMQ + the Web API; the
 // console in memory, scanning in-process. The router and views stay pure.
 import type { AskOutcome, ClickOutcome, RenewalAsk } from "../renew/ports.js";
 import type { Click } from "../renew/approval.js";
-import type { AuditEntry } from "../renew/ports.js";
+import type { AuditEntry, AuditInput } from "../renew/ports.js";
 import type { StoredScan } from "../report/types.js";
+import type { AlertState } from "../alerts/state.js";
+import type { AlertMemory } from "../ports.js";
 
 export interface ScanTicket {
   /** Resolves with the stored scan once it is done, or rejects with why it failed. */
   done: Promise<StoredScan>;
 }
 
-export interface ChatBackend {
+export interface ChatBackend extends Pick<AlertMemory, "updateAlerts"> {
   /** Latest stored scans of these clusters, in one round trip (null: never scanned). */
   latest(clusters: readonly string[]): Promise<Map<string, StoredScan | null>>;
   /** Queues a scan (joining one already waiting or running). */
@@ -21,6 +24,10 @@ export interface ChatBackend {
   groupsOf(userId: string, groups: readonly string[]): Promise<string[]>;
   /** The newest `n` audit entries of a cluster. */
   auditEntries(cluster: string, n: number): Promise<AuditEntry[]>;
+  /** The alert states of these clusters (empty: nothing said), in one round trip. */
+  alertStates(clusters: readonly string[]): Promise<Map<string, AlertState>>;
+  /** Appends to a cluster's audit (snoozes; the desk appends the renewals' own). */
+  appendAudit(cluster: string, entry: AuditInput, at: Date): Promise<void>;
   /** An operator's renewal request (RenewalDesk.request). */
   requestRenewal(ask: RenewalAsk): Promise<AskOutcome>;
   /** An Approve or Reject click on an approval card (the desk asks Slack for the clicker's groups). */

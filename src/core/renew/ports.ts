@@ -18,7 +18,19 @@ export interface RunReporter {
 }
 
 export type AuditKind =
-  "requested" | "refused" | "approved" | "rejected" | "expired" | "started" | "step" | "rollback" | "result";
+  | "requested"
+  | "refused"
+  | "approved"
+  | "rejected"
+  | "expired"
+  | "started"
+  | "step"
+  | "rollback"
+  | "result"
+  // Warnings quieted or no longer (`/certs snooze`, `unsnooze`, the Acknowledge button).
+  | "snoozed"
+  | "acknowledged"
+  | "unsnoozed";
 
 export interface AuditInput {
   kind: AuditKind;
