@@ -9,6 +9,7 @@
 // would not fit (50 nodes, 1000 audit entries) is folded to less detail, then cut with a note
 // saying how much is not shown.
 import type { AuditEntry } from "../core/renew/ports.js";
+import type { ClusterWindows } from "../config/load.js";
 import { MENTION, SLACK_ID, isPrincipalId } from "../config/slack-ids.js";
 import { mention } from "../core/access/access.js";
 import { duration, formatDate, formatWhen } from "./time.js";
@@ -33,7 +34,13 @@ import {
 } from "../core/renew/approval.js";
 import type { ProgressEvent } from "../core/renew/progress.js";
 import type { RenewalPlan } from "../core/renew/plan.js";
-import { codeBlock, renderPlanCard, renderRefusalText } from "./renewal.js";
+import {
+  codeBlock,
+  renderPlanCard,
+  renderRefusalText,
+  scheduledFor,
+  type PlanCardOptions,
+} from "./renewal.js";
 import type { NodeRun, RenewedCertificate, RunState, StepLine, StepState } from "../core/renew/run-state.js";
 
 // --- small pieces ------------------------------------------------------------------------------
@@ -135,6 +142,8 @@ interface CardContext {
   now: Date;
   /** Today's rules (the config that draws the card), not those of the time of the request. */
   rules: ApprovalRules;
+  /** When the approved run starts its first node, when that waits for a maintenance window. */
+  scheduled: string | null;
 }
 
 function pendingLines(request: RenewalRequest, { cluster, timeZone, now, rules }: CardContext): string[] {
@@ -162,7 +171,7 @@ function rejectedLine(request: RenewalRequest, timeZone: string): string {
 
 /** What the card says about the request now, a line each. */
 function stateLines(request: RenewalRequest, card: CardContext): string[] {
-  const { cluster, timeZone, now, rules } = card;
+  const { cluster, timeZone, now, rules, scheduled } = card;
   const at = (d: Date | undefined): string => (d ? formatDate(d, timeZone) : "-");
   const approved = approvalsText(request, timeZone);
   const requested = `Requested by ${person(request.requestedBy)} at ${at(request.requestedAt)}.`;
@@ -178,7 +187,13 @@ function stateLines(request: RenewalRequest, card: CardContext): string[] {
     case "rejected":
       return [rejectedLine(request, timeZone), requested];
     case "approved":
-      return [`:white_check_mark: *Approved* by ${approved}; starting — progress in the thread.`, requested];
+      return scheduled
+        ? [
+            `:white_check_mark: *Approved* by ${approved} — scheduled for ${scheduled}, in its maintenance ` +
+              "window; progress in the thread.",
+            requested,
+          ]
+        : [`:white_check_mark: *Approved* by ${approved}; starting — progress in the thread.`, requested];
     case "running":
       return [
         `⏳ *Running* since ${at(request.startedAt)}, approved by ${approved} — progress in the thread.`,
@@ -233,12 +248,21 @@ function buttons(request: RenewalRequest): ActionsBlock {
 export function renderApprovalCard(
   plan: RenewalPlan,
   request: RenewalRequest,
-  opts: { channel: string; timeZone: string; now: Date; rules: ApprovalRules },
+  opts: {
+    channel: string;
+    timeZone: string;
+    now: Date;
+    rules: ApprovalRules;
+    /** The cluster's maintenance windows (none: any time). */
+    windows?: ClusterWindows;
+  },
 ): SlackMessage {
-  const { rules } = opts;
-  const state = shownState(request, opts.now);
+  const { rules, now, timeZone } = opts;
+  const state = shownState(request, now);
+  const windows = opts.windows && { ...opts.windows, now };
+  const scheduled = windows && state === "approved" ? scheduledFor(windows, timeZone) : null;
   const extra: Block[] = [
-    section(stateLines(request, { ...opts, cluster: plan.cluster }).join("\n")),
+    section(stateLines(request, { ...opts, cluster: plan.cluster, scheduled }).join("\n")),
     context(`request ${code(request.id, 120)}`),
     ...(state === "pending" ? [buttons(request)] : []),
   ];
@@ -247,8 +271,10 @@ export function renderApprovalCard(
     requiredApprovals: rules.requiredApprovals,
     allowSelfApproval: rules.allowSelfApproval,
   };
-  const card = renderPlanCard({ ...plan, approval }, opts, extra);
-  return { ...card, text: `Renewal of ${plan.cluster}: ${STATE_WORDS[state]} (request ${request.id})` };
+  const cardOpts: PlanCardOptions = { channel: opts.channel, timeZone, ...(windows ? { windows } : {}) };
+  const card = renderPlanCard({ ...plan, approval }, cardOpts, extra);
+  const words = scheduled ? `approved — scheduled for ${scheduled}` : STATE_WORDS[state];
+  return { ...card, text: `Renewal of ${plan.cluster}: ${words} (request ${request.id})` };
 }
 
 // --- the run: checklist, step replies, summary --------------------------------------------------

@@ -234,11 +234,13 @@ export class RenewalDesk {
   }
 
   private card(plan: RenewalPlan, request: RenewalRequest, channel: string): SlackMessage {
+    const cluster = findCluster(this.deps.config, plan.cluster);
     return renderApprovalCard(plan, request, {
       channel,
       timeZone: this.deps.config.timezone,
       now: this.deps.now(),
       rules: this.deps.config.renewal,
+      ...(cluster ? { windows: cluster.renewal } : {}),
     });
   }
 
