@@ -10,6 +10,7 @@ import type { Click } from "../core/renew/approval.js";
 import type { RouterDecision } from "./router.js";
 import {
   APPROVE_ACTION,
+  CANCEL_ACTION,
   REJECT_ACTION,
   REQUEST_RENEWAL_ACTION,
   SCAN_NOW_ACTION,
@@ -23,7 +24,7 @@ export interface ButtonUses<R> {
   scan(cluster: string): R;
   /** A warning's "Request renewal": a renewal of the cluster, for its operators (as `/certs renew CLUSTER`). */
   requestRenewal(cluster: string): R;
-  /** Approve or Reject on an approval card: the desk decides (RenewalDesk.click). */
+  /** Approve, Reject or Cancel on an approval card: the desk decides (RenewalDesk.click). */
   renewalClick(requestId: string, action: Click["action"]): R;
 }
 
@@ -34,6 +35,7 @@ const BUTTONS: Readonly<Record<string, Dispatch>> = {
   [REQUEST_RENEWAL_ACTION]: (uses, cluster) => uses.requestRenewal(cluster),
   [APPROVE_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "approve"),
   [REJECT_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "reject"),
+  [CANCEL_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "cancel"),
 };
 
 /** Every action id a surface answers. */
@@ -45,7 +47,7 @@ export function dispatchButton<R>(actionId: string, value: string, uses: ButtonU
   return dispatch ? dispatch(uses, value) : null;
 }
 
-/** Approve or Reject by `click.user`: null when it counted, else the refusal shown to them alone. */
+/** Approve, Reject or Cancel by `click.user`: null when it counted, else the refusal shown to them alone. */
 export async function answerRenewalClick(
   backend: ChatBackend,
   requestId: string,

@@ -24,8 +24,8 @@ import {
   section,
   truncate,
 } from "./format.js";
-import { APPROVE_ACTION, REJECT_ACTION } from "./actions.js";
-import type { ActionsBlock, Block, ChatReply, SlackMessage } from "./slack-types.js";
+import { APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION } from "./actions.js";
+import type { ActionsBlock, Block, ButtonElement, ChatReply, SlackMessage } from "./slack-types.js";
 import {
   countedApprovals,
   type ApprovalRules,
@@ -127,6 +127,7 @@ const STATE_WORDS: Record<RequestState, string> = {
   approved: "approved, starting",
   rejected: "rejected",
   expired: "expired",
+  cancelled: "cancelled",
   running: "running",
   done: "renewed",
   failed: "failed",
@@ -186,11 +187,20 @@ function stateLines(request: RenewalRequest, card: CardContext): string[] {
       ];
     case "rejected":
       return [rejectedLine(request, timeZone), requested];
+    case "cancelled": {
+      const c = request.cancellation;
+      const by = c ? ` by ${person(c.user)} at ${formatDate(c.at, timeZone)}` : "";
+      return [
+        `:no_entry_sign: *Cancelled*${by} before it started (approved by ${approved}); nothing was run. ` +
+          `\`/certs renew ${cluster}\` makes a new request.`,
+        requested,
+      ];
+    }
     case "approved":
       return scheduled
         ? [
             `:white_check_mark: *Approved* by ${approved} — scheduled for ${scheduled}, in its maintenance ` +
-              "window; progress in the thread.",
+              "window; progress in the thread. *Cancel* stops it before it starts (the requester or an approver).",
             requested,
           ]
         : [`:white_check_mark: *Approved* by ${approved}; starting — progress in the thread.`, requested];
@@ -219,27 +229,32 @@ function stateLines(request: RenewalRequest, card: CardContext): string[] {
 const shownState = (request: RenewalRequest, now: Date): RequestState =>
   request.state === "pending" && now.getTime() >= request.expiresAt.getTime() ? "expired" : request.state;
 
-function buttons(request: RenewalRequest): ActionsBlock {
-  return {
-    type: "actions",
-    elements: [
-      {
-        type: "button",
-        text: { type: "plain_text", text: "Approve" },
-        style: "primary",
-        action_id: APPROVE_ACTION,
-        value: request.id,
-      },
-      {
-        type: "button",
-        text: { type: "plain_text", text: "Reject" },
-        style: "danger",
-        action_id: REJECT_ACTION,
-        value: request.id,
-      },
-    ],
-  };
-}
+const button = (
+  text: string,
+  style: "primary" | "danger",
+  actionId: string,
+  value: string,
+): ButtonElement => ({
+  type: "button",
+  text: { type: "plain_text", text },
+  style,
+  action_id: actionId,
+  value,
+});
+
+/** Cancel, while an approved run waits for its maintenance window. */
+const cancelButton = (request: RenewalRequest): ActionsBlock => ({
+  type: "actions",
+  elements: [button("Cancel", "danger", CANCEL_ACTION, request.id)],
+});
+
+const buttons = (request: RenewalRequest): ActionsBlock => ({
+  type: "actions",
+  elements: [
+    button("Approve", "primary", APPROVE_ACTION, request.id),
+    button("Reject", "danger", REJECT_ACTION, request.id),
+  ],
+});
 
 /**
  * The plan, the request's state and, only while it can be approved, Approve and Reject. Both the
@@ -264,7 +279,7 @@ export function renderApprovalCard(
   const extra: Block[] = [
     section(stateLines(request, { ...opts, cluster: plan.cluster, scheduled }).join("\n")),
     context(`request ${code(request.id, 120)}`),
-    ...(state === "pending" ? [buttons(request)] : []),
+    ...(state === "pending" ? [buttons(request)] : scheduled ? [cancelButton(request)] : []),
   ];
   const approval = {
     ...plan.approval,

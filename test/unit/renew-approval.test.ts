@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig, type ClusterConfig } from "../../src/config/load.js";
 import {
+  beginNode,
   countedApprovals,
   decide,
   expire,
@@ -335,4 +336,40 @@ test("countedApprovals: the requester's own approval counts only while self-appr
     ["U0BOB"],
   );
   assert.equal(countedApprovals(r, SELF).length, 2);
+});
+
+test("cancel: only an approved run that started no node; by the requester or an approver (a group counts)", () => {
+  const cancel = (user: string, userGroups: string[] = []): ResolvedClick => ({
+    user,
+    userGroups,
+    action: "cancel",
+  });
+  const pending = request();
+  assert.match(JSON.stringify(decide(pending, cancel("U0ALICE"), ctx())), /not approved yet/);
+  const approved = decide(pending, approve("U0BOB"), ctx());
+  assert.ok(approved.ok);
+  const running = markRunning(approved.request, at(2))!;
+  const stranger = decide(running, cancel("U0MALLORY"), ctx(3));
+  assert.ok(!stranger.ok);
+  assert.match(stranger.reason, /only approvers of cluster-a may cancel renewals/);
+  for (const [user, groups] of [
+    ["U0ALICE", []],
+    ["U0CAROL", []],
+    ["U0DAVE", ["S0SRE"]],
+  ] as const) {
+    const done = decide(running, cancel(user, [...groups]), ctx(3));
+    assert.ok(done.ok, user);
+    assert.equal(done.request.state, "cancelled");
+    assert.deepEqual(done.request.cancellation, { user, at: at(3) });
+    assert.equal(beginNode(done.request, at(4)), null, "a cancelled run starts no node");
+    assert.match(JSON.stringify(decide(done.request, approve("U0BOB"), ctx(5))), /was cancelled by <@/);
+  }
+  const started = beginNode(running, at(3))!;
+  assert.deepEqual(started.nodeStartedAt, at(3));
+  assert.equal(beginNode(started, at(9)), started, "recorded once");
+  const late = decide(started, cancel("U0ALICE"), ctx(4));
+  assert.ok(!late.ok);
+  assert.match(late.reason, /a run that has started cannot be cancelled; it stops only at its end/);
+  const ended = finish(started, true, at(9))!;
+  assert.match(JSON.stringify(decide(ended, cancel("U0ALICE"), ctx(10))), /already ran/);
 });

@@ -10,7 +10,7 @@
 // approval rules are the loaded config's, not those in force when the request was made. The card
 // shows the rules of the config that drew it last; it is redrawn at every click, expiry and run end.
 import { findCluster, type ClusterConfig, type Config } from "../../config/load.js";
-import { groupsToCheck } from "../../core/access/access.js";
+import { groupsToCheck, mention } from "../../core/access/access.js";
 import { admission } from "../../core/renew/admission.js";
 import type { SlackMessage } from "../../present/slack-types.js";
 import type { ClusterReport } from "../../core/report/types.js";
@@ -53,8 +53,16 @@ export interface RenewalDeskDependencies {
   groupsNow(userId: string, groups: readonly string[]): Promise<string[]>;
   /** Starts (or joins) the run of an approved request. */
   startRun(request: RenewalRequest): Promise<void>;
+  /**
+   * Drops the queued run of a cancelled request (a job delayed until its window), best effort: a
+   * run that starts anyway finds the request cancelled and touches nothing.
+   */
+  dropRun?(request: RenewalRequest): Promise<void>;
   now(): Date;
 }
+
+/** What a click did, for the audit and the refusals. */
+const PAST = { approve: "approved", reject: "rejected", cancel: "cancelled" } as const;
 
 export class RenewalDesk {
   constructor(private readonly deps: RenewalDeskDependencies) {}
@@ -139,7 +147,7 @@ export class RenewalDesk {
     });
   }
 
-  /** An Approve or Reject click: the clicker's groups are looked up now, the rules are today's. */
+  /** An Approve, Reject or Cancel click: the clicker's groups are looked up now, the rules are today's. */
   async click(requestId: string, click: Click): Promise<ClickOutcome> {
     const { config, records, audit } = this.deps;
     const stored = await records.get(requestId);
@@ -160,8 +168,8 @@ export class RenewalDesk {
       });
       return { ok: false, reason, cluster: cluster.name };
     };
-    // The requester may always withdraw; everyone else's right depends on the approvers list.
-    const withdraws = click.action === "reject" && click.user === stored.requestedBy;
+    // The requester may always withdraw or cancel; everyone else's right depends on the approvers list.
+    const withdraws = click.action !== "approve" && click.user === stored.requestedBy;
     let userGroups: string[];
     try {
       userGroups = withdraws
@@ -169,8 +177,7 @@ export class RenewalDesk {
         : await this.deps.groupsNow(click.user, groupsToCheck(cluster.approvers, click.user));
     } catch (err) {
       const reason =
-        "could not check your approver rights with Slack; " +
-        `nothing was ${click.action === "approve" ? "approved" : "rejected"}, try again.`;
+        "could not check your approver rights with Slack; " + `nothing was ${PAST[click.action]}, try again.`;
       return refuse(reason, `${reason} (${(err as Error).message})`);
     }
     const rules = config.renewal;
@@ -185,14 +192,17 @@ export class RenewalDesk {
     }
     const { request, startRun } = result;
     await audit.append(cluster.name, {
-      kind: click.action === "approve" ? "approved" : "rejected",
+      kind: PAST[click.action],
       actor: click.user,
       requestId,
       detail:
         click.action === "approve"
           ? `approval ${countedApprovals(request, rules).length} of ${rules.requiredApprovals}`
-          : `rejected${request.rejection?.reason ? `: ${request.rejection.reason}` : ""}`,
+          : click.action === "cancel"
+            ? `cancelled by ${mention(click.user)} before its first node; nothing was run`
+            : `rejected${request.rejection?.reason ? `: ${request.rejection.reason}` : ""}`,
     });
+    if (click.action === "cancel") await this.deps.dropRun?.(request);
     await this.refreshCard(request);
     if (startRun) await this.deps.startRun(request);
     return { ok: true, request, started: startRun };

@@ -18,7 +18,16 @@ export interface RunReporter {
 }
 
 export type AuditKind =
-  "requested" | "refused" | "approved" | "rejected" | "expired" | "started" | "step" | "rollback" | "result";
+  | "requested"
+  | "refused"
+  | "approved"
+  | "rejected"
+  | "expired"
+  | "cancelled"
+  | "started"
+  | "step"
+  | "rollback"
+  | "result";
 
 export interface AuditInput {
   kind: AuditKind;
@@ -70,6 +79,8 @@ export interface RenewalRecords {
   applyClick(id: string, click: ResolvedClick, ctx: DecideContext): Promise<DecideResult>;
   expire(id: string, now: Date): Promise<RenewalRequest | null>;
   markRunning(id: string, now: Date): Promise<RenewalRequest | null>;
+  /** Before each node: records the run's first node start; null when the request was cancelled. */
+  beginNode(id: string, now: Date): Promise<RenewalRequest | null>;
   /** `outcome`: the run's one-line result (what state the nodes were left in), shown on the card. */
   finish(id: string, ok: boolean, now: Date, outcome?: string): Promise<RenewalRequest | null>;
 }
