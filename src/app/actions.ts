@@ -12,6 +12,7 @@ import {
   APPROVE_ACTION,
   CANCEL_ACTION,
   REJECT_ACTION,
+  RUN_NOW_ACTION,
   REQUEST_RENEWAL_ACTION,
   SCAN_NOW_ACTION,
 } from "../present/actions.js";
@@ -24,7 +25,7 @@ export interface ButtonUses<R> {
   scan(cluster: string): R;
   /** A warning's "Request renewal": a renewal of the cluster, for its operators (as `/certs renew CLUSTER`). */
   requestRenewal(cluster: string): R;
-  /** Approve, Reject or Cancel on an approval card: the desk decides (RenewalDesk.click). */
+  /** Approve, Reject, Cancel or Run now on an approval card: the desk decides (RenewalDesk.click). */
   renewalClick(requestId: string, action: Click["action"]): R;
 }
 
@@ -36,6 +37,7 @@ const BUTTONS: Readonly<Record<string, Dispatch>> = {
   [APPROVE_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "approve"),
   [REJECT_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "reject"),
   [CANCEL_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "cancel"),
+  [RUN_NOW_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "runNow"),
 };
 
 /** Every action id a surface answers. */

@@ -24,10 +24,11 @@ import {
   section,
   truncate,
 } from "./format.js";
-import { APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION } from "./actions.js";
+import { APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION, RUN_NOW_ACTION } from "./actions.js";
 import type { ActionsBlock, Block, ButtonElement, ChatReply, SlackMessage } from "./slack-types.js";
 import {
   countedApprovals,
+  runNowNeeded,
   type ApprovalRules,
   type RenewalRequest,
   type RequestState,
@@ -170,12 +171,33 @@ function rejectedLine(request: RenewalRequest, timeZone: string): string {
   return `:no_entry: *${verb}* by ${person(r.user)} at ${formatDate(r.at, timeZone)}${r.reason ? `: ${plain(r.reason, 500)}` : "."}`;
 }
 
+const runNowBy = (request: RenewalRequest): string =>
+  (request.runNow ?? []).map((a) => person(a.user)).join(", ");
+
+/** An approved run that waits for its window: when it starts, and what Cancel and Run now do. */
+function scheduledLines(
+  request: RenewalRequest,
+  approved: string,
+  scheduled: string,
+  card: CardContext,
+): string[] {
+  const votes = request.runNow?.length ?? 0;
+  return [
+    `:white_check_mark: *Approved* by ${approved} — scheduled for ${scheduled}, in its maintenance window; ` +
+      "progress in the thread.",
+    "*Cancel* stops it before it starts (the requester or an approver). *Run now* starts it at once " +
+      `with ${runNowNeeded(card.rules)} approvals from approvers other than the requester and those who approved` +
+      (votes ? ` (${votes} so far: ${runNowBy(request)}).` : "."),
+  ];
+}
+
 /** What the card says about the request now, a line each. */
 function stateLines(request: RenewalRequest, card: CardContext): string[] {
   const { cluster, timeZone, now, rules, scheduled } = card;
   const at = (d: Date | undefined): string => (d ? formatDate(d, timeZone) : "-");
   const approved = approvalsText(request, timeZone);
   const requested = `Requested by ${person(request.requestedBy)} at ${at(request.requestedAt)}.`;
+  if (scheduled) return [...scheduledLines(request, approved, scheduled, card), requested];
   switch (shownState(request, now)) {
     case "pending":
       return [...pendingLines(request, card), requested];
@@ -197,13 +219,12 @@ function stateLines(request: RenewalRequest, card: CardContext): string[] {
       ];
     }
     case "approved":
-      return scheduled
-        ? [
-            `:white_check_mark: *Approved* by ${approved} — scheduled for ${scheduled}, in its maintenance ` +
-              "window; progress in the thread. *Cancel* stops it before it starts (the requester or an approver).",
-            requested,
-          ]
-        : [`:white_check_mark: *Approved* by ${approved}; starting — progress in the thread.`, requested];
+      return [
+        `:white_check_mark: *Approved* by ${approved}` +
+          (request.windowsWaived ? `; *Run now* approved by ${runNowBy(request)}, outside its window` : "") +
+          "; starting — progress in the thread.",
+        requested,
+      ];
     case "running":
       return [
         `⏳ *Running* since ${at(request.startedAt)}, approved by ${approved} — progress in the thread.`,
@@ -242,10 +263,13 @@ const button = (
   value,
 });
 
-/** Cancel, while an approved run waits for its maintenance window. */
-const cancelButton = (request: RenewalRequest): ActionsBlock => ({
+/** Run now and Cancel, while an approved run waits for its maintenance window. */
+const waitingButtons = (request: RenewalRequest): ActionsBlock => ({
   type: "actions",
-  elements: [button("Cancel", "danger", CANCEL_ACTION, request.id)],
+  elements: [
+    button("Run now", "primary", RUN_NOW_ACTION, request.id),
+    button("Cancel", "danger", CANCEL_ACTION, request.id),
+  ],
 });
 
 const buttons = (request: RenewalRequest): ActionsBlock => ({
@@ -275,11 +299,14 @@ export function renderApprovalCard(
   const { rules, now, timeZone } = opts;
   const state = shownState(request, now);
   const windows = opts.windows && { ...opts.windows, now };
-  const scheduled = windows && state === "approved" ? scheduledFor(windows, timeZone) : null;
+  // A run whose first attempt found itself outside its window is "running" but has started nothing.
+  const waiting = state === "approved" || (state === "running" && !request.nodeStartedAt);
+  const waits = windows && waiting && !request.windowsWaived;
+  const scheduled = waits ? scheduledFor(windows, timeZone) : null;
   const extra: Block[] = [
     section(stateLines(request, { ...opts, cluster: plan.cluster, scheduled }).join("\n")),
     context(`request ${code(request.id, 120)}`),
-    ...(state === "pending" ? [buttons(request)] : scheduled ? [cancelButton(request)] : []),
+    ...(state === "pending" ? [buttons(request)] : scheduled ? [waitingButtons(request)] : []),
   ];
   const approval = {
     ...plan.approval,

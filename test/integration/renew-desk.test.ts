@@ -280,6 +280,35 @@ describe("renewal desk", () => {
     assert.deepEqual(dropped, [first.id]);
   });
 
+  test("run now: two approvers besides the requester and the approver start a waiting run at once", async () => {
+    const w = world('renewal: { windows: [{ days: [tue], start: "02:00", duration: "3h" }] }');
+    const promoted: string[] = [];
+    w.deps.promoteRun = async (request) => void promoted.push(request.id);
+    const runNow = (id: string, user: string) => w.desk.click(id, { user, action: "runNow" });
+    const request = await requested(w);
+    assert.ok((await approve(w, request.id, "U0BOB")).ok);
+    assert.match(lastCard(w), /renewal_run_now/);
+    await w.deps.records.markRunning(request.id, NOW);
+    assert.match(
+      JSON.stringify(await runNow(request.id, "U0BOB")),
+      /other than the requester and those who approved/,
+    );
+    assert.ok((await runNow(request.id, "U0CAROL")).ok, "through S0SRE");
+    assert.match(lastCard(w), /Run now\* starts it at once with 2 approvals .* \(1 so far: <@U0CAROL>\)/);
+    assert.match(lastCard(w), /renewal_cancel/, "still waiting, still cancellable");
+    assert.deepEqual(promoted, []);
+    const second = await runNow(request.id, "U0DAN");
+    assert.ok(second.ok);
+    assert.equal(second.request.windowsWaived, true);
+    assert.deepEqual(promoted, [request.id], "the delayed run is started now");
+    const audit = await w.audit.latest("prod");
+    assert.match(
+      audit[0]!.detail,
+      /^run now: approval 2 of 2; the run starts now, outside its maintenance windows/,
+    );
+    assert.equal(audit[0]!.actor, "U0DAN");
+  });
+
   test("expiry: the sweep expires an unapproved request, updates its card, and frees the cluster", async () => {
     const w = world();
     const request = await requested(w);

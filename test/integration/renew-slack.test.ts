@@ -79,7 +79,7 @@ const followUp = async (id: string): Promise<string> => {
 async function click(
   user: string,
   card: PostedMessage,
-  label: "Approve" | "Reject" | "Cancel",
+  label: "Approve" | "Reject" | "Cancel" | "Run now",
 ): Promise<string> {
   const buttons = JSON.stringify(card.blocks).match(
     new RegExp(`"text":"${label}"[^}]*}[^}]*"action_id":"([a-z_]+)","value":"([^"]+)"`),
@@ -142,7 +142,7 @@ before(async () => {
       `    channel: ${WAITING}`,
       `    viewers: [${CHANNEL}]`,
       "    operators: [U0ALICE]",
-      "    approvers: [U0ALICE, U0BOB, S0APPROVERS]",
+      "    approvers: [U0ALICE, U0BOB, U0CAROL, S0APPROVERS]",
       `    renewal: { windows: [{ days: [${away}], start: "02:00", duration: "1h" }] }`,
       "    nodes:",
       `      - ${nodes[0]!.yaml}`,
@@ -342,6 +342,46 @@ describe("a renewal through Slack, end to end", () => {
     await until("a second card", async () => cards().length === 2);
     await click("U0BOB", cards()[1]!, "Reject");
     await until("the card says rejected", async () => /: rejected /.test(cards()[1]!.text));
+  });
+
+  test("Run now: two more approvers (not the requester, not the approver) start the waiting run at once, and it renews", async () => {
+    const cards = () =>
+      fake.messages(WAITING).filter((m) => !m.thread_ts && /^Renewal of lab-w: /.test(m.text));
+    const before = cards().length;
+    const servedBefore = (await nodes[0]!.cp.served())!.fingerprint256;
+    const alice = await certs("renew lab-w", "U0ALICE");
+    assert.match(await followUp(alice.id), /for approval/);
+    await until("the card", async () => cards().length > before);
+    const posted = cards()[before]!;
+    const current = () => cards().find((m) => m.ts === posted.ts)!;
+    const requestId = /"action_id":"renewal_approve","value":"([^"]+)"/.exec(
+      JSON.stringify(posted.blocks),
+    )![1]!;
+    await click("U0BOB", posted, "Approve");
+    await until("scheduled", async () => /: approved — scheduled for /.test(current().text));
+    const job = (await service.queue.renewal.getJob(runJobId({ id: requestId })))!;
+    await until("the run waits as a delayed job", async () => (await job.getState()) === "delayed");
+
+    assert.match(
+      await followUp(await click("U0BOB", current(), "Run now")),
+      /other than the requester and those who approved/,
+    );
+    await click("U0DAN", current(), "Run now"); // through S0APPROVERS
+    await until("one of two", async () => /\(1 so far: <@U0DAN>\)/.test(JSON.stringify(current().blocks)));
+    assert.equal(await job.getState(), "delayed", "one more approval is needed");
+    await click("U0CAROL", current(), "Run now");
+
+    await until(
+      "the card shows the outcome",
+      async () => /: (renewed|failed) /.test(current().text),
+      240_000,
+    );
+    assert.match(current().text, /: renewed /);
+    assert.match(JSON.stringify(current().blocks), /Renewed/);
+    const served = (await nodes[0]!.cp.served())!.fingerprint256;
+    assert.notEqual(served, servedBefore, "renewed now, days before its window");
+    const audit = await certs("audit lab-w", "U0BOB");
+    assert.match(audit.all, /run now: approval 2 of 2; the run starts now, outside its maintenance windows/);
   });
 
   test("Request renewal on a warning: operators only; then an approver rejects, and nothing runs", async () => {

@@ -373,3 +373,43 @@ test("cancel: only an approved run that started no node; by the requester or an 
   const ended = finish(started, true, at(9))!;
   assert.match(JSON.stringify(decide(ended, cancel("U0ALICE"), ctx(10))), /already ran/);
 });
+
+test("run now: one approval more than requiredApprovals, from approvers who neither requested nor approved", () => {
+  const runNow = (user: string, userGroups: string[] = []): ResolvedClick => ({
+    user,
+    userGroups,
+    action: "runNow",
+  });
+  const approved = decide(request(), approve("U0BOB"), ctx());
+  assert.ok(approved.ok);
+  let r = markRunning(approved.request, at(2))!; // its first attempt, waiting for the window
+  for (const [user, why] of [
+    ["U0MALLORY", /only approvers of cluster-a may run renewals now/],
+    ["U0ALICE", /other than the requester and those who approved/],
+    ["U0BOB", /other than the requester and those who approved/],
+  ] as const) {
+    const refused = decide(r, runNow(user), ctx(3));
+    assert.ok(!refused.ok, user);
+    assert.match(refused.reason, why);
+  }
+  const first = decide(r, runNow("U0CAROL"), ctx(3));
+  assert.ok(first.ok);
+  r = first.request;
+  assert.equal(r.windowsWaived, undefined, "1 of 2");
+  assert.match(JSON.stringify(decide(r, runNow("U0CAROL"), ctx(4))), /already approved running this now/);
+  const second = decide(r, runNow("U0DAVE", ["S0SRE"]), ctx(4));
+  assert.ok(second.ok);
+  assert.equal(second.request.windowsWaived, true);
+  assert.deepEqual(
+    second.request.runNow?.map((a) => a.user),
+    ["U0CAROL", "U0DAVE"],
+  );
+  assert.match(
+    JSON.stringify(decide(second.request, runNow("U0DAN"), ctx(5))),
+    /already approved to run now/,
+  );
+  // With two required approvals, three more are needed.
+  const two = decide(r, runNow("U0DAVE", ["S0SRE"]), ctx(4, A, TWO));
+  assert.ok(two.ok);
+  assert.equal(two.request.windowsWaived, undefined);
+});

@@ -141,6 +141,12 @@ export class Queues {
     await job?.remove().catch(() => undefined);
   }
 
+  /** Runs now a job delayed until its window ("Run now"); a job in any other state is left as it is. */
+  async promoteRun(requestId: string): Promise<void> {
+    const job = await this.renewal.getJob(runJobId({ id: requestId }));
+    if (job && (await job.getState()) === "delayed") await job.promote().catch(() => undefined);
+  }
+
   /** Registers (or updates) the scan and digest schedules, in the configured time zone. */
   async upsertSchedules(config: Config): Promise<void> {
     await this.scan.upsertJobScheduler(

@@ -17,6 +17,7 @@ import type { ClusterReport } from "../../core/report/types.js";
 import {
   countedApprovals,
   isDue,
+  runNowNeeded,
   newRequest,
   type Click,
   type DecideContext,
@@ -58,11 +59,30 @@ export interface RenewalDeskDependencies {
    * run that starts anyway finds the request cancelled and touches nothing.
    */
   dropRun?(request: RenewalRequest): Promise<void>;
+  /** Starts now the queued run of a request whose windows were waived ("Run now"), best effort. */
+  promoteRun?(request: RenewalRequest): Promise<void>;
   now(): Date;
 }
 
 /** What a click did, for the audit and the refusals. */
-const PAST = { approve: "approved", reject: "rejected", cancel: "cancelled" } as const;
+const PAST = { approve: "approved", reject: "rejected", cancel: "cancelled", runNow: "approved" } as const;
+
+/** The audit's line for a click that counted. */
+function clickDetail(click: Click, request: RenewalRequest, rules: Config["renewal"]): string {
+  switch (click.action) {
+    case "approve":
+      return `approval ${countedApprovals(request, rules).length} of ${rules.requiredApprovals}`;
+    case "cancel":
+      return `cancelled by ${mention(click.user)} before its first node; nothing was run`;
+    case "runNow":
+      return (
+        `run now: approval ${request.runNow?.length ?? 0} of ${runNowNeeded(rules)}` +
+        (request.windowsWaived ? "; the run starts now, outside its maintenance windows" : "")
+      );
+    case "reject":
+      return `rejected${request.rejection?.reason ? `: ${request.rejection.reason}` : ""}`;
+  }
+}
 
 export class RenewalDesk {
   constructor(private readonly deps: RenewalDeskDependencies) {}
@@ -195,14 +215,10 @@ export class RenewalDesk {
       kind: PAST[click.action],
       actor: click.user,
       requestId,
-      detail:
-        click.action === "approve"
-          ? `approval ${countedApprovals(request, rules).length} of ${rules.requiredApprovals}`
-          : click.action === "cancel"
-            ? `cancelled by ${mention(click.user)} before its first node; nothing was run`
-            : `rejected${request.rejection?.reason ? `: ${request.rejection.reason}` : ""}`,
+      detail: clickDetail(click, request, rules),
     });
     if (click.action === "cancel") await this.deps.dropRun?.(request);
+    if (click.action === "runNow" && request.windowsWaived) await this.deps.promoteRun?.(request);
     await this.refreshCard(request);
     if (startRun) await this.deps.startRun(request);
     return { ok: true, request, started: startRun };

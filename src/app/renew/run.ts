@@ -234,8 +234,9 @@ class Attempt {
     return { ran: true, state };
   }
 
-  /** Throws OutsideWindow when the next node may not start now (no windows: it always may). */
+  /** Throws OutsideWindow when the next node may not start now (no windows, or waived: it always may). */
   private keepToWindow(): void {
+    if (this.input.request.windowsWaived) return; // enough approvers said "Run now"
     const { cluster, timeZone } = this.deps.config;
     const { windows, windowMarginMinutes } = cluster.renewal;
     const now = this.deps.now();

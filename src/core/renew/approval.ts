@@ -8,6 +8,8 @@
 // An approved run that has not started a node yet (it waits for its maintenance window) may be
 // cancelled (→ cancelled) by the requester or an approver; the run marks its first node started in
 // the same compare-and-set records (`beginNode`), so a cancel and a node start never both happen.
+// Such a run may also be started now, outside its windows ("Run now"): that takes one approval more
+// than `requiredApprovals`, each from an approver who is neither the requester nor one who approved.
 // Every click is checked here: the clicker is an approver of this cluster (by user id or user group),
 // is not the requester (unless `allowSelfApproval`), has not already approved, and the request is
 // still pending and not past its expiry. Refusals are worded for the clicker (shown to them only).
@@ -55,6 +57,10 @@ export interface RenewalRequest {
   state: RequestState;
   /** When the run started its first node: from then on it cannot be cancelled. */
   nodeStartedAt?: Date;
+  /** "Run now" approvals, in click order; enough of them waive the maintenance windows. */
+  runNow?: Approval[];
+  /** The run ignores the cluster's maintenance windows (enough "Run now" approvals). */
+  windowsWaived?: boolean;
   /** When the run started (approved → running) and ended (→ done | failed). */
   startedAt?: Date;
   endedAt?: Date;
@@ -74,7 +80,7 @@ export interface NewRequestInput {
 /** An Approve, Reject or Cancel click as the edge receives it (the user id from Slack's signed payload). */
 export interface Click {
   user: string;
-  action: "approve" | "reject" | "cancel";
+  action: "approve" | "reject" | "cancel" | "runNow";
   /** Optional words with a rejection. */
   reason?: string;
 }
@@ -210,6 +216,7 @@ export function decide(request: RenewalRequest, click: ResolvedClick, ctx: Decid
   }
   const when = ctx.formatTime;
   if (click.action === "cancel") return cancel(request, click, ctx);
+  if (click.action === "runNow") return runNow(request, click, ctx);
   if (request.state !== "pending") return { ok: false, reason: notPending(request, click.user, when) };
   const expired = expire(request, now);
   if (expired) {
@@ -297,6 +304,43 @@ function cancel(request: RenewalRequest, click: ResolvedClick, ctx: DecideContex
     ok: true,
     startRun: false,
     request: { ...request, state: "cancelled", cancellation, endedAt: ctx.now },
+  };
+}
+
+/** How many "Run now" approvals waive the windows: one more than a request needs. */
+export const runNowNeeded = (rules: ApprovalRules): number => Math.max(1, rules.requiredApprovals) + 1;
+
+/**
+ * "Run now" on an approved run that waits for its window: an approver who is neither the requester
+ * nor one who approved adds theirs; the one that reaches `runNowNeeded` waives the windows.
+ */
+function runNow(request: RenewalRequest, click: ResolvedClick, ctx: DecideContext): DecideResult {
+  if (request.state === "pending") {
+    return { ok: false, reason: "this request is not approved yet; Approve it first." };
+  }
+  if (request.state !== "approved" && request.state !== "running") {
+    return { ok: false, reason: notPending(request, click.user, ctx.formatTime) };
+  }
+  if (request.windowsWaived) return { ok: false, reason: "this run was already approved to run now." };
+  const may = canApprove(ctx.cluster, click.user, click.userGroups);
+  if (!may.allowed) return { ok: false, reason: may.reason.replace("approve renewals", "run renewals now") };
+  if (click.user === request.requestedBy || request.approvals.some((a) => a.user === click.user)) {
+    return {
+      ok: false,
+      reason:
+        "running now outside the maintenance window needs approvers other than the requester and those who approved.",
+    };
+  }
+  const votes = request.runNow ?? [];
+  if (votes.some((a) => a.user === click.user)) {
+    return { ok: false, reason: "you already approved running this now; it needs a different approver." };
+  }
+  const runNow = [...votes, { user: click.user, at: ctx.now }];
+  const windowsWaived = runNow.length >= runNowNeeded(ctx.rules);
+  return {
+    ok: true,
+    startRun: false,
+    request: { ...request, runNow, ...(windowsWaived ? { windowsWaived } : {}) },
   };
 }
 
