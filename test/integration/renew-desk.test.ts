@@ -301,6 +301,11 @@ describe("renewal desk", () => {
     assert.ok(second.ok);
     assert.equal(second.request.windowsWaived, true);
     assert.deepEqual(promoted, [request.id], "the delayed run is started now");
+    await w.desk.sweep();
+    assert.deepEqual(promoted, [request.id, request.id], "and again by the sweep while no node started");
+    await w.deps.records.beginNode(request.id, NOW);
+    await w.desk.sweep();
+    assert.equal(promoted.length, 2, "not once the run has started");
     const audit = await w.audit.latest("prod");
     assert.match(
       audit[0]!.detail,

@@ -227,13 +227,16 @@ export class RenewalDesk {
   /**
    * Expires every request past its approval window (returns how many), and starts again the run of
    * any approved request: if starting it failed after the approval was saved (Redis or the queue
-   * down for a moment), the run still happens, and starting a run that exists joins it.
+   * down for a moment), the run still happens, and starting a run that exists joins it. A run told
+   * to run now that went back to wait anyway (its attempt was deciding to wait at that moment) is
+   * started now here.
    */
   async sweep(): Promise<number> {
     let count = 0;
     for (const cluster of this.deps.config.clusters) {
       const active = await this.deps.records.active(cluster.name);
       if (active?.state === "approved") await this.deps.startRun(active);
+      if (active?.windowsWaived && !active.nodeStartedAt) await this.deps.promoteRun?.(active);
       if (!active || !isDue(active, this.deps.now())) continue;
       const expired = await this.deps.records.expire(active.id, this.deps.now());
       if (expired?.state === "expired") {
