@@ -102,7 +102,8 @@ async function renewCommand(options: {
     process.stdout.write(`${renderRefusalText(cluster!.name, result.reason)}\n`);
     return EXIT.critical;
   }
-  process.stdout.write(`${renderPlanText(result.plan, config.timezone)}\n`);
+  const windows = { ...cluster!.renewal, now: report.scannedAt };
+  process.stdout.write(`${renderPlanText(result.plan, config.timezone, windows)}\n`);
   return EXIT.ok;
 }
 

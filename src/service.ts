@@ -167,6 +167,8 @@ export class Service {
       },
       groupsNow: (userId, groups) => groupsNow(interactive, userId, groups),
       startRun: async (request) => void (await this.queues.requestRun(request.id)),
+      dropRun: (request) => this.queues.dropRun(request.id),
+      promoteRun: (request) => this.queues.promoteRun(request.id),
       now: () => new Date(),
     });
     const renewal = this.renewalJob(renewals, audit);

@@ -11,7 +11,9 @@ import type { RouterDecision } from "./router.js";
 import {
   ACKNOWLEDGE_ACTION,
   APPROVE_ACTION,
+  CANCEL_ACTION,
   REJECT_ACTION,
+  RUN_NOW_ACTION,
   REQUEST_RENEWAL_ACTION,
   SCAN_NOW_ACTION,
   SNOOZE_DAY_ACTION,
@@ -27,7 +29,7 @@ export interface ButtonUses<R> {
   scan(cluster: string): R;
   /** A warning's "Request renewal": a renewal of the cluster, for its operators (as `/certs renew CLUSTER`). */
   requestRenewal(cluster: string): R;
-  /** Approve or Reject on an approval card: the desk decides (RenewalDesk.click). */
+  /** Approve, Reject, Cancel or Run now on an approval card: the desk decides (RenewalDesk.click). */
   renewalClick(requestId: string, action: Click["action"]): R;
   /** A warning's Acknowledge or Snooze: its subjects still open, for the cluster's operators. */
   quiet(cluster: string, how: QuietButton): R;
@@ -43,6 +45,8 @@ const BUTTONS: Readonly<Record<string, Dispatch>> = {
   [ACKNOWLEDGE_ACTION]: (uses, cluster) => uses.quiet(cluster, { kind: "acknowledge" }),
   [SNOOZE_DAY_ACTION]: (uses, cluster) => uses.quiet(cluster, { kind: "snooze", days: 1 }),
   [SNOOZE_WEEK_ACTION]: (uses, cluster) => uses.quiet(cluster, { kind: "snooze", days: 7 }),
+  [CANCEL_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "cancel"),
+  [RUN_NOW_ACTION]: (uses, requestId) => uses.renewalClick(requestId, "runNow"),
 };
 
 /** Every action id a surface answers. */
@@ -54,7 +58,7 @@ export function dispatchButton<R>(actionId: string, value: string, uses: ButtonU
   return dispatch ? dispatch(uses, value) : null;
 }
 
-/** Approve or Reject by `click.user`: null when it counted, else the refusal shown to them alone. */
+/** Approve, Reject or Cancel by `click.user`: null when it counted, else the refusal shown to them alone. */
 export async function answerRenewalClick(
   backend: ChatBackend,
   requestId: string,

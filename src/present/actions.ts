@@ -7,6 +7,10 @@ export const SCAN_NOW_ACTION = "scan_now";
 export const APPROVE_ACTION = "renewal_approve";
 /** Reject on a renewal's approval card: value is the request id. */
 export const REJECT_ACTION = "renewal_reject";
+/** Cancel on the card of an approved run that waits for its maintenance window: value is the request id. */
+export const CANCEL_ACTION = "renewal_cancel";
+/** "Run now" on the card of an approved run that waits for its maintenance window: value is the request id. */
+export const RUN_NOW_ACTION = "renewal_run_now";
 /** "Request renewal" on a critical or expired warning: value is the cluster name. */
 export const REQUEST_RENEWAL_ACTION = "renewal_request";
 /**

@@ -3,10 +3,12 @@
 // fits Block Kit's limits: it is rendered at the most detailed level that fits, the full commands
 // first, then only the renew commands, then a count, then a node a line (the thread and --dry-run
 // carry the rest).
-import { formatDate, timeLeft } from "./time.js";
+import { formatDate, formatWhen, formatWindow, timeLeft } from "./time.js";
 import { code, context, divider, fitsBudget, header, packLines, plain, section } from "./format.js";
 import type { Block, SlackMessage } from "./slack-types.js";
 import type { NodePlan, RenewalPlan } from "../core/renew/plan.js";
+import type { ClusterWindows, MaintenanceWindow } from "../config/load.js";
+import { nextNodeStart, windowAt, type WindowTimes } from "../core/renew/windows.js";
 
 const scopeText = (plan: RenewalPlan): string =>
   plan.scope === "all" ? "every certificate kubeadm manages" : plan.scope.join(", ");
@@ -24,6 +26,58 @@ const expiry = (c: NodePlan["renew"][number], now: Date, timeZone: string): stri
   c.notAfter
     ? `${formatDate(c.notAfter, timeZone)} (${timeLeft({ notBefore: null, notAfter: c.notAfter }, now, "column")})`
     : "-";
+
+// --- maintenance windows -----------------------------------------------------------------------
+
+/** The cluster's windows and the moment they are read at (a run approved then keeps to them). */
+export interface RunWindows extends ClusterWindows {
+  now: Date;
+}
+
+const clock = (minute: number): string =>
+  `${String(Math.floor(minute / 60)).padStart(2, "0")}:${String(minute % 60).padStart(2, "0")}`;
+const length = (minutes: number): string =>
+  `${minutes >= 60 ? `${Math.floor(minutes / 60)}h` : ""}${minutes % 60 ? `${minutes % 60}m` : ""}`;
+
+/** `mon, tue 02:00 for 3h; sat 00:00 for 24h`: the windows as the config writes them. */
+export const describeWindows = (windows: readonly MaintenanceWindow[]): string =>
+  windows
+    .map((w) => `${w.days.join(", ")} ${clock(w.startMinute)} for ${length(w.durationMinutes)}`)
+    .join("; ");
+
+/**
+ * When a run approved at `now` starts its first node, and in which window; null without windows (any
+ * time). `window` is null when no window with the margin left opens within a week.
+ */
+export function runWindow(
+  w: RunWindows,
+  timeZone: string,
+): { startsAt: Date; window: WindowTimes } | { startsAt: null; window: null } | null {
+  if (w.windows.length === 0) return null;
+  const schedule = { windows: w.windows, timeZone };
+  const startsAt = nextNodeStart(schedule, w.now, w.windowMarginMinutes * 60_000);
+  const window = startsAt && windowAt(schedule, startsAt);
+  return startsAt && window ? { startsAt, window } : { startsAt: null, window: null };
+}
+
+/** The window the run will use, in a sentence; null when the cluster has no windows. */
+export function windowText(w: RunWindows, timeZone: string): string | null {
+  const at = runWindow(w, timeZone);
+  if (!at) return null;
+  const rule =
+    `windows: ${describeWindows(w.windows)} (${timeZone}); a node is not started with less than ` +
+    `${w.windowMarginMinutes} min of its window left`;
+  if (!at.window) return `No maintenance window opens within a week, so the run would not start (${rule}).`;
+  const open = at.startsAt.getTime() <= w.now.getTime() ? ", open now" : "";
+  return `Runs in the maintenance window ${formatWindow(at.window, timeZone)}${open} (${rule}).`;
+}
+
+/** `Tue 2 Dec 02:00 CET` when a run approved at `w.now` waits for its window; null when it starts at once. */
+export function scheduledFor(w: RunWindows, timeZone: string): string | null {
+  const at = runWindow(w, timeZone);
+  if (!at?.startsAt || at.startsAt.getTime() <= w.now.getTime()) return null;
+  return formatWhen(at.startsAt, timeZone);
+}
 
 // --- terminal ------------------------------------------------------------------------------------
 
@@ -59,13 +113,15 @@ function nodeText(node: NodePlan, index: number, plan: RenewalPlan, timeZone: st
   return lines;
 }
 
-export function renderPlanText(plan: RenewalPlan, timeZone: string): string {
+export function renderPlanText(plan: RenewalPlan, timeZone: string, windows?: RunWindows): string {
+  const window = windows && windowText(windows, timeZone);
   return [
     `renewal plan for cluster ${plan.cluster} at ${formatDate(plan.createdAt, timeZone)}` +
       (plan.requestedBy ? `, requested by ${plan.requestedBy}` : ""),
     `renews: ${scopeText(plan)}, on ${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"}, one at a time`,
     `renewed leaves valid until about ${formatDate(plan.renewedUntil, timeZone)}; backups stamped ${plan.timestamp}`,
     `approval: ${approvalText(plan, timeZone)}`,
+    ...(window ? [`window: ${window}`] : []),
     "",
     ...plan.nodes.flatMap((node, i) => [...nodeText(node, i, plan, timeZone), ""]),
     ...plan.notes.map((n) => `note: ${n}`),
@@ -155,7 +211,16 @@ const nodeLine = (node: NodePlan, index: number, plan: RenewalPlan): string =>
   `${code(node.kubeadmVersion, 40)}, renews ${node.renew.length}` +
   (node.notRenewed.length ? `, :warning: ${node.notRenewed.length} not renewed by kubeadm` : "");
 
-function planMessage(plan: RenewalPlan, channel: string, timeZone: string, detail: Detail): SlackMessage {
+/** Where the card goes and how it tells time; `windows` when the cluster keeps to maintenance windows. */
+export interface PlanCardOptions {
+  channel: string;
+  timeZone: string;
+  windows?: RunWindows;
+}
+
+function planMessage(plan: RenewalPlan, opts: PlanCardOptions, detail: Detail): SlackMessage {
+  const { channel, timeZone } = opts;
+  const window = opts.windows && windowText(opts.windows, timeZone);
   const nodes =
     detail === "one-line"
       ? packLines(plan.nodes.map((node, i) => nodeLine(node, i, plan))).map(section)
@@ -168,6 +233,7 @@ function planMessage(plan: RenewalPlan, channel: string, timeZone: string, detai
           `restart by ${plain(plan.restartStrategy)}.`,
         `Renewed leaves are valid until about ${plain(formatDate(plan.renewedUntil, timeZone))}.`,
         `Needs ${plain(approvalText(plan, timeZone))}.`,
+        ...(window ? [plain(window, 1000)] : []),
         ...(plan.requestedBy ? [`Requested by <@${plan.requestedBy.replace(/[^A-Z0-9]/g, "")}>.`] : []),
       ].join("\n"),
     ),
@@ -190,13 +256,13 @@ function planMessage(plan: RenewalPlan, channel: string, timeZone: string, detai
 
 function fitPlan(
   plan: RenewalPlan,
-  opts: { channel: string; timeZone: string },
+  opts: PlanCardOptions,
   extra: readonly Block[],
   details: readonly Detail[],
 ): SlackMessage {
   let message: SlackMessage | undefined;
   for (const detail of details) {
-    const body = planMessage(plan, opts.channel, opts.timeZone, detail);
+    const body = planMessage(plan, opts, detail);
     message = { ...body, blocks: [...body.blocks, ...extra] };
     if (fitsBudget(message)) return message;
   }
@@ -204,10 +270,7 @@ function fitPlan(
 }
 
 /** The approval card's body (buttons come with the approval flow), at the most detail that fits. */
-export function renderPlanBlocks(
-  plan: RenewalPlan,
-  opts: { channel: string; timeZone: string },
-): SlackMessage {
+export function renderPlanBlocks(plan: RenewalPlan, opts: PlanCardOptions): SlackMessage {
   return fitPlan(plan, opts, [], ["all-commands", "renew-commands", "counts"]);
 }
 
@@ -217,7 +280,7 @@ export function renderPlanBlocks(
  */
 export function renderPlanCard(
   plan: RenewalPlan,
-  opts: { channel: string; timeZone: string },
+  opts: PlanCardOptions,
   extra: readonly Block[],
 ): SlackMessage {
   return fitPlan(plan, opts, extra, ["all-commands", "renew-commands", "counts", "one-line"]);

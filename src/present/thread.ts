@@ -9,6 +9,7 @@
 // would not fit (50 nodes, 1000 audit entries) is folded to less detail, then cut with a note
 // saying how much is not shown.
 import type { AuditEntry } from "../core/renew/ports.js";
+import type { ClusterWindows } from "../config/load.js";
 import { MENTION, SLACK_ID, isPrincipalId } from "../config/slack-ids.js";
 import { mention } from "../core/access/access.js";
 import { duration, formatDate, formatWhen } from "./time.js";
@@ -23,17 +24,24 @@ import {
   section,
   truncate,
 } from "./format.js";
-import { APPROVE_ACTION, REJECT_ACTION } from "./actions.js";
-import type { ActionsBlock, Block, ChatReply, SlackMessage } from "./slack-types.js";
+import { APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION, RUN_NOW_ACTION } from "./actions.js";
+import type { ActionsBlock, Block, ButtonElement, ChatReply, SlackMessage } from "./slack-types.js";
 import {
   countedApprovals,
+  runNowNeeded,
   type ApprovalRules,
   type RenewalRequest,
   type RequestState,
 } from "../core/renew/approval.js";
 import type { ProgressEvent } from "../core/renew/progress.js";
 import type { RenewalPlan } from "../core/renew/plan.js";
-import { codeBlock, renderPlanCard, renderRefusalText } from "./renewal.js";
+import {
+  codeBlock,
+  renderPlanCard,
+  renderRefusalText,
+  scheduledFor,
+  type PlanCardOptions,
+} from "./renewal.js";
 import type { NodeRun, RenewedCertificate, RunState, StepLine, StepState } from "../core/renew/run-state.js";
 
 // --- small pieces ------------------------------------------------------------------------------
@@ -120,6 +128,7 @@ const STATE_WORDS: Record<RequestState, string> = {
   approved: "approved, starting",
   rejected: "rejected",
   expired: "expired",
+  cancelled: "cancelled",
   running: "running",
   done: "renewed",
   failed: "failed",
@@ -135,6 +144,8 @@ interface CardContext {
   now: Date;
   /** Today's rules (the config that draws the card), not those of the time of the request. */
   rules: ApprovalRules;
+  /** When the approved run starts its first node, when that waits for a maintenance window. */
+  scheduled: string | null;
 }
 
 function pendingLines(request: RenewalRequest, { cluster, timeZone, now, rules }: CardContext): string[] {
@@ -160,12 +171,33 @@ function rejectedLine(request: RenewalRequest, timeZone: string): string {
   return `:no_entry: *${verb}* by ${person(r.user)} at ${formatDate(r.at, timeZone)}${r.reason ? `: ${plain(r.reason, 500)}` : "."}`;
 }
 
+const runNowBy = (request: RenewalRequest): string =>
+  (request.runNow ?? []).map((a) => person(a.user)).join(", ");
+
+/** An approved run that waits for its window: when it starts, and what Cancel and Run now do. */
+function scheduledLines(
+  request: RenewalRequest,
+  approved: string,
+  scheduled: string,
+  card: CardContext,
+): string[] {
+  const votes = request.runNow?.length ?? 0;
+  return [
+    `:white_check_mark: *Approved* by ${approved} — scheduled for ${scheduled}, in its maintenance window; ` +
+      "progress in the thread.",
+    "*Cancel* stops it before it starts (the requester or an approver). *Run now* starts it at once " +
+      `with ${runNowNeeded(card.rules)} approvals from approvers other than the requester and those who approved` +
+      (votes ? ` (${votes} so far: ${runNowBy(request)}).` : "."),
+  ];
+}
+
 /** What the card says about the request now, a line each. */
 function stateLines(request: RenewalRequest, card: CardContext): string[] {
-  const { cluster, timeZone, now, rules } = card;
+  const { cluster, timeZone, now, rules, scheduled } = card;
   const at = (d: Date | undefined): string => (d ? formatDate(d, timeZone) : "-");
   const approved = approvalsText(request, timeZone);
   const requested = `Requested by ${person(request.requestedBy)} at ${at(request.requestedAt)}.`;
+  if (scheduled) return [...scheduledLines(request, approved, scheduled, card), requested];
   switch (shownState(request, now)) {
     case "pending":
       return [...pendingLines(request, card), requested];
@@ -177,8 +209,22 @@ function stateLines(request: RenewalRequest, card: CardContext): string[] {
       ];
     case "rejected":
       return [rejectedLine(request, timeZone), requested];
+    case "cancelled": {
+      const c = request.cancellation;
+      const by = c ? ` by ${person(c.user)} at ${formatDate(c.at, timeZone)}` : "";
+      return [
+        `:no_entry_sign: *Cancelled*${by} before it started (approved by ${approved}); nothing was run. ` +
+          `\`/certs renew ${cluster}\` makes a new request.`,
+        requested,
+      ];
+    }
     case "approved":
-      return [`:white_check_mark: *Approved* by ${approved}; starting — progress in the thread.`, requested];
+      return [
+        `:white_check_mark: *Approved* by ${approved}` +
+          (request.windowsWaived ? `; *Run now* approved by ${runNowBy(request)}, outside its window` : "") +
+          "; starting — progress in the thread.",
+        requested,
+      ];
     case "running":
       return [
         `⏳ *Running* since ${at(request.startedAt)}, approved by ${approved} — progress in the thread.`,
@@ -204,27 +250,35 @@ function stateLines(request: RenewalRequest, card: CardContext): string[] {
 const shownState = (request: RenewalRequest, now: Date): RequestState =>
   request.state === "pending" && now.getTime() >= request.expiresAt.getTime() ? "expired" : request.state;
 
-function buttons(request: RenewalRequest): ActionsBlock {
-  return {
-    type: "actions",
-    elements: [
-      {
-        type: "button",
-        text: { type: "plain_text", text: "Approve" },
-        style: "primary",
-        action_id: APPROVE_ACTION,
-        value: request.id,
-      },
-      {
-        type: "button",
-        text: { type: "plain_text", text: "Reject" },
-        style: "danger",
-        action_id: REJECT_ACTION,
-        value: request.id,
-      },
-    ],
-  };
-}
+const button = (
+  text: string,
+  style: "primary" | "danger",
+  actionId: string,
+  value: string,
+): ButtonElement => ({
+  type: "button",
+  text: { type: "plain_text", text },
+  style,
+  action_id: actionId,
+  value,
+});
+
+/** Run now and Cancel, while an approved run waits for its maintenance window. */
+const waitingButtons = (request: RenewalRequest): ActionsBlock => ({
+  type: "actions",
+  elements: [
+    button("Run now", "primary", RUN_NOW_ACTION, request.id),
+    button("Cancel", "danger", CANCEL_ACTION, request.id),
+  ],
+});
+
+const buttons = (request: RenewalRequest): ActionsBlock => ({
+  type: "actions",
+  elements: [
+    button("Approve", "primary", APPROVE_ACTION, request.id),
+    button("Reject", "danger", REJECT_ACTION, request.id),
+  ],
+});
 
 /**
  * The plan, the request's state and, only while it can be approved, Approve and Reject. Both the
@@ -233,22 +287,36 @@ function buttons(request: RenewalRequest): ActionsBlock {
 export function renderApprovalCard(
   plan: RenewalPlan,
   request: RenewalRequest,
-  opts: { channel: string; timeZone: string; now: Date; rules: ApprovalRules },
+  opts: {
+    channel: string;
+    timeZone: string;
+    now: Date;
+    rules: ApprovalRules;
+    /** The cluster's maintenance windows (none: any time). */
+    windows?: ClusterWindows;
+  },
 ): SlackMessage {
-  const { rules } = opts;
-  const state = shownState(request, opts.now);
+  const { rules, now, timeZone } = opts;
+  const state = shownState(request, now);
+  const windows = opts.windows && { ...opts.windows, now };
+  // A run whose first attempt found itself outside its window is "running" but has started nothing.
+  const waiting = state === "approved" || (state === "running" && !request.nodeStartedAt);
+  const waits = windows && waiting && !request.windowsWaived;
+  const scheduled = waits ? scheduledFor(windows, timeZone) : null;
   const extra: Block[] = [
-    section(stateLines(request, { ...opts, cluster: plan.cluster }).join("\n")),
+    section(stateLines(request, { ...opts, cluster: plan.cluster, scheduled }).join("\n")),
     context(`request ${code(request.id, 120)}`),
-    ...(state === "pending" ? [buttons(request)] : []),
+    ...(state === "pending" ? [buttons(request)] : scheduled ? [waitingButtons(request)] : []),
   ];
   const approval = {
     ...plan.approval,
     requiredApprovals: rules.requiredApprovals,
     allowSelfApproval: rules.allowSelfApproval,
   };
-  const card = renderPlanCard({ ...plan, approval }, opts, extra);
-  return { ...card, text: `Renewal of ${plan.cluster}: ${STATE_WORDS[state]} (request ${request.id})` };
+  const cardOpts: PlanCardOptions = { channel: opts.channel, timeZone, ...(windows ? { windows } : {}) };
+  const card = renderPlanCard({ ...plan, approval }, cardOpts, extra);
+  const words = scheduled ? `approved — scheduled for ${scheduled}` : STATE_WORDS[state];
+  return { ...card, text: `Renewal of ${plan.cluster}: ${words} (request ${request.id})` };
 }
 
 // --- the run: checklist, step replies, summary --------------------------------------------------

@@ -234,6 +234,86 @@ describe("renewal desk", () => {
     );
   });
 
+  test("cancel: an approved run waiting for its window is cancelled by the requester or an approver, never once a node started", async () => {
+    // Saturday 10:00 CET; the window opens on Tuesdays at 02:00.
+    const w = world(
+      'renewal: { approvalTtlMinutes: 60, windows: [{ days: [tue], start: "02:00", duration: "3h" }] }',
+    );
+    const dropped: string[] = [];
+    w.deps.dropRun = async (request) => void dropped.push(request.id);
+    const cancel = (id: string, user: string) => w.desk.click(id, { user, action: "cancel" });
+    const first = await requested(w);
+    assert.match(lastCard(w), /Runs in the maintenance window Tue 1 Dec 02:00–05:00 CET/);
+    assert.match(
+      JSON.stringify(await cancel(first.id, "U0ALICE")),
+      /not approved yet; Reject withdraws or rejects it/,
+    );
+    assert.ok((await approve(w, first.id, "U0BOB")).ok);
+    assert.match(lastCard(w), /approved — scheduled for Tue 1 Dec 02:00 CET/);
+    assert.match(lastCard(w), /renewal_cancel/, "Cancel while it waits");
+    await w.deps.records.markRunning(first.id, NOW); // the run's first attempt, which then waits
+    const stranger = await cancel(first.id, "U0MALLORY");
+    assert.ok(!stranger.ok);
+    assert.match(stranger.reason, /only approvers of prod may cancel renewals/);
+    const byApprover = await cancel(first.id, "U0DAN");
+    assert.ok(byApprover.ok, JSON.stringify(byApprover));
+    assert.equal(byApprover.request.state, "cancelled");
+    assert.deepEqual(dropped, [first.id], "its queued run is dropped");
+    assert.match(lastCard(w), /\*Cancelled\* by <@U0DAN> at 2026-11-28 10:00 CET before it started/);
+    assert.doesNotMatch(lastCard(w), /renewal_(cancel|approve)/);
+    assert.equal(await w.deps.records.beginNode(first.id, NOW), null, "a run that wakes up starts no node");
+    const audit = await w.audit.latest("prod");
+    assert.equal(audit[0]!.kind, "cancelled");
+    assert.match(audit[0]!.detail, /^cancelled by <@U0DAN>/);
+    assert.equal(audit[1]!.kind, "refused");
+
+    // The cluster is free; a run that has started its first node cannot be cancelled, not even by its requester.
+    w.clock.now = new Date(NOW.getTime() + MINUTE);
+    const second = await requested(w);
+    assert.ok((await approve(w, second.id, "U0BOB")).ok);
+    await w.deps.records.markRunning(second.id, w.clock.now);
+    assert.ok(await w.deps.records.beginNode(second.id, w.clock.now));
+    const late = await cancel(second.id, "U0ALICE");
+    assert.ok(!late.ok);
+    assert.match(late.reason, /a run that has started cannot be cancelled; it stops only at its end/);
+    assert.equal((await w.deps.records.get(second.id))!.state, "running");
+    assert.deepEqual(dropped, [first.id]);
+  });
+
+  test("run now: two approvers besides the requester and the approver start a waiting run at once", async () => {
+    const w = world('renewal: { windows: [{ days: [tue], start: "02:00", duration: "3h" }] }');
+    const promoted: string[] = [];
+    w.deps.promoteRun = async (request) => void promoted.push(request.id);
+    const runNow = (id: string, user: string) => w.desk.click(id, { user, action: "runNow" });
+    const request = await requested(w);
+    assert.ok((await approve(w, request.id, "U0BOB")).ok);
+    assert.match(lastCard(w), /renewal_run_now/);
+    await w.deps.records.markRunning(request.id, NOW);
+    assert.match(
+      JSON.stringify(await runNow(request.id, "U0BOB")),
+      /other than the requester and those who approved/,
+    );
+    assert.ok((await runNow(request.id, "U0CAROL")).ok, "through S0SRE");
+    assert.match(lastCard(w), /Run now\* starts it at once with 2 approvals .* \(1 so far: <@U0CAROL>\)/);
+    assert.match(lastCard(w), /renewal_cancel/, "still waiting, still cancellable");
+    assert.deepEqual(promoted, []);
+    const second = await runNow(request.id, "U0DAN");
+    assert.ok(second.ok);
+    assert.equal(second.request.windowsWaived, true);
+    assert.deepEqual(promoted, [request.id], "the delayed run is started now");
+    await w.desk.sweep();
+    assert.deepEqual(promoted, [request.id, request.id], "and again by the sweep while no node started");
+    await w.deps.records.beginNode(request.id, NOW);
+    await w.desk.sweep();
+    assert.equal(promoted.length, 2, "not once the run has started");
+    const audit = await w.audit.latest("prod");
+    assert.match(
+      audit[0]!.detail,
+      /^run now: approval 2 of 2; the run starts now, outside its maintenance windows/,
+    );
+    assert.equal(audit[0]!.actor, "U0DAN");
+  });
+
   test("expiry: the sweep expires an unapproved request, updates its card, and frees the cluster", async () => {
     const w = world();
     const request = await requested(w);

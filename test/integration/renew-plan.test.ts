@@ -94,6 +94,8 @@ before(async () => {
       "clusters:",
       ...cluster("lab-ha", "ha-1", "ha-2", "ha-3"),
       ...cluster("lab-mid", "mid-1"),
+      // Daily at 03:00 for an hour (UTC), this cluster's own: the plan names the window it uses.
+      '    renewal: { windows: [{ days: [mon, tue, wed, thu, fri, sat, sun], start: "03:00", duration: "1h" }] }',
       ...cluster("lab-old", "old-1"),
       ...cluster("lab-ca", "ca-1"),
       "",
@@ -133,6 +135,7 @@ describe("certs-bot renew --dry-run", () => {
       /skips admin\.conf: kubeadm 1\.20\+ renews kubeconfigs only under \/etc\/kubernetes/,
     );
     assert.match(run.stdout, /\$ systemctl restart kubelet/);
+    assert.doesNotMatch(run.stdout, /^window:/m, "a cluster without windows runs any time");
     assert.match(run.stdout, /The served certificate is not checked: apiserver\.probe is false/);
   });
 
@@ -145,6 +148,10 @@ describe("certs-bot renew --dry-run", () => {
     );
     assert.doesNotMatch(run.stdout, /\$ kubeadm alpha certs renew apiserver --/);
     assert.match(run.stdout, /renews: apiserver-kubelet-client, on 1 node/);
+    assert.match(
+      run.stdout,
+      /^window: Runs in the maintenance window \w{3} \d{1,2} \w{3} 03:00–04:00 UTC(, open now)? \(windows: mon, tue, wed, thu, fri, sat, sun 03:00 for 1h \(UTC\); a node is not started with less than 20 min of its window left\)\.$/m,
+    );
   });
 
   test("1.11, the origin story: the old pair moved aside, kubeadm alpha phase certs with the cluster's config", async () => {

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { createLogger } from "../../src/adapters/log/logger.js";
 import { loadConfig } from "../../src/config/load.js";
 import { Service } from "../../src/service.js";
+import { runJobId } from "../../src/core/renew/approval.js";
 import { fingerprintOf, stopAllControlPlanes } from "../lab/control-plane.js";
 import { startFakeSlack, type FakeSlack, type PostedMessage } from "../lab/fake-slack.js";
 import { freePort } from "../lab/ports.js";
@@ -29,6 +30,12 @@ const REDIS_PASSWORD = "renewREDIS-PASSWORDsecret";
 /** Every line the service logged, at debug level, through the product's logger (its redaction). */
 const logged: string[] = [];
 const CHANNEL = "C0LABRRRR";
+/** lab-w's channel: its runs keep to a window three days away, so an approved run waits. */
+const WAITING = "C0LABWWWW";
+const DAY_MS = 86_400_000;
+const away = new Intl.DateTimeFormat("en-US", { timeZone: "Europe/Berlin", weekday: "short" })
+  .format(new Date(Date.now() + 3 * DAY_MS))
+  .toLowerCase();
 const FORM = "application/x-www-form-urlencoded";
 
 let root: string;
@@ -69,7 +76,11 @@ const followUp = async (id: string): Promise<string> => {
 };
 
 /** A click on the approval card's button labelled `label`; the id its ephemeral answers arrive under. */
-async function click(user: string, card: PostedMessage, label: "Approve" | "Reject"): Promise<string> {
+async function click(
+  user: string,
+  card: PostedMessage,
+  label: "Approve" | "Reject" | "Cancel" | "Run now",
+): Promise<string> {
   const buttons = JSON.stringify(card.blocks).match(
     new RegExp(`"text":"${label}"[^}]*}[^}]*"action_id":"([a-z_]+)","value":"([^"]+)"`),
   );
@@ -127,6 +138,14 @@ before(async () => {
       "    approvers: [U0ALICE, U0BOB, S0APPROVERS]",
       "    nodes:",
       ...nodes.map((n) => `      - ${n.yaml}`),
+      "  - name: lab-w",
+      `    channel: ${WAITING}`,
+      `    viewers: [${CHANNEL}]`,
+      "    operators: [U0ALICE]",
+      "    approvers: [U0ALICE, U0BOB, U0CAROL, S0APPROVERS]",
+      `    renewal: { windows: [{ days: [${away}], start: "02:00", duration: "1h" }] }`,
+      "    nodes:",
+      `      - ${nodes[0]!.yaml}`,
       "",
     ].join("\n"),
   );
@@ -264,6 +283,105 @@ describe("a renewal through Slack, end to end", () => {
     assert.equal(audit.ack.response_type, "ephemeral");
     for (const kind of ["requested", "refused", "approved", "started", "step", "result"])
       assert.match(audit.all, new RegExp(kind), `the audit shows ${kind}`);
+  });
+
+  test("an approved run waiting for its window: a stranger may not cancel it, its requester may; the delayed job is gone and the cluster free", async () => {
+    const cards = () =>
+      fake.messages(WAITING).filter((m) => !m.thread_ts && /^Renewal of lab-w: /.test(m.text));
+    const alice = await certs("renew lab-w", "U0ALICE");
+    assert.match(await followUp(alice.id), new RegExp(`posted in <#${WAITING}> for approval`));
+    const posted = cards()[0]!;
+    assert.match(
+      JSON.stringify(posted.blocks),
+      /Runs in the maintenance window \w{3} \d+ \w{3} 02:00–03:00 CE/,
+    );
+    const requestId = /"action_id":"renewal_approve","value":"([^"]+)"/.exec(
+      JSON.stringify(posted.blocks),
+    )![1]!;
+    await click("U0BOB", posted, "Approve");
+    await until("the card says when the run is scheduled", async () =>
+      /: approved — scheduled for \w{3} \d+ \w{3} 02:00 CE/.test(cards()[0]!.text),
+    );
+    const job = await service.queue.renewal.getJob(runJobId({ id: requestId }));
+    assert.ok(job, "the run's job");
+    await until(
+      "the run waits for its window as a delayed job",
+      async () => (await job.getState()) === "delayed",
+    );
+    await until("the thread says it waits", async () =>
+      fake
+        .messages(WAITING)
+        .some((m) => m.thread_ts === posted.ts && /waiting for its maintenance window, goes on/.test(m.text)),
+    );
+
+    const stranger = await followUp(await click("U0MALLORY", cards()[0]!, "Cancel"));
+    assert.match(stranger, /"response_type":"ephemeral"/);
+    assert.match(stranger, /only approvers of lab-w may cancel renewals/);
+    assert.equal(await job.getState(), "delayed", "still waiting");
+
+    const mine = await click("U0ALICE", cards()[0]!, "Cancel");
+    await until("the card says cancelled", async () => /: cancelled /.test(cards()[0]!.text));
+    assert.deepEqual(answered(mine), [], "nothing to say to the requester: the card says it");
+    assert.match(JSON.stringify(cards()[0]!.blocks), /\*Cancelled\* by <@U0ALICE> at .* before it started/);
+    assert.doesNotMatch(JSON.stringify(cards()[0]!.blocks), /renewal_(cancel|approve)/);
+    assert.equal(
+      await service.queue.renewal.getJob(runJobId({ id: requestId })),
+      undefined,
+      "the delayed job is gone",
+    );
+    const audit = await certs("audit lab-w", "U0BOB");
+    assert.match(
+      audit.all,
+      /\*cancelled\* · <@U0ALICE> · `[^`]+` · cancelled by &lt;@U0ALICE&gt; before its first node/,
+    );
+    assert.match(audit.all, /cancel refused: only approvers of lab-w/);
+
+    // The cluster is free for a new request (rejected here, so nothing waits).
+    const again = await certs("renew lab-w", "U0ALICE");
+    assert.match(await followUp(again.id), /for approval/);
+    await until("a second card", async () => cards().length === 2);
+    await click("U0BOB", cards()[1]!, "Reject");
+    await until("the card says rejected", async () => /: rejected /.test(cards()[1]!.text));
+  });
+
+  test("Run now: two more approvers (not the requester, not the approver) start the waiting run at once, and it renews", async () => {
+    const cards = () =>
+      fake.messages(WAITING).filter((m) => !m.thread_ts && /^Renewal of lab-w: /.test(m.text));
+    const before = cards().length;
+    const servedBefore = (await nodes[0]!.cp.served())!.fingerprint256;
+    const alice = await certs("renew lab-w", "U0ALICE");
+    assert.match(await followUp(alice.id), /for approval/);
+    await until("the card", async () => cards().length > before);
+    const posted = cards()[before]!;
+    const current = () => cards().find((m) => m.ts === posted.ts)!;
+    const requestId = /"action_id":"renewal_approve","value":"([^"]+)"/.exec(
+      JSON.stringify(posted.blocks),
+    )![1]!;
+    await click("U0BOB", posted, "Approve");
+    await until("scheduled", async () => /: approved — scheduled for /.test(current().text));
+    const job = (await service.queue.renewal.getJob(runJobId({ id: requestId })))!;
+    await until("the run waits as a delayed job", async () => (await job.getState()) === "delayed");
+
+    assert.match(
+      await followUp(await click("U0BOB", current(), "Run now")),
+      /other than the requester and those who approved/,
+    );
+    await click("U0DAN", current(), "Run now"); // through S0APPROVERS
+    await until("one of two", async () => /\(1 so far: <@U0DAN>\)/.test(JSON.stringify(current().blocks)));
+    assert.equal(await job.getState(), "delayed", "one more approval is needed");
+    await click("U0CAROL", current(), "Run now");
+
+    await until(
+      "the card shows the outcome",
+      async () => /: (renewed|failed) /.test(current().text),
+      240_000,
+    );
+    assert.match(current().text, /: renewed /);
+    assert.match(JSON.stringify(current().blocks), /Renewed/);
+    const served = (await nodes[0]!.cp.served())!.fingerprint256;
+    assert.notEqual(served, servedBefore, "renewed now, days before its window");
+    const audit = await certs("audit lab-w", "U0BOB");
+    assert.match(audit.all, /run now: approval 2 of 2; the run starts now, outside its maintenance windows/);
   });
 
   test("Request renewal on a warning: operators only; then an approver rejects, and nothing runs", async () => {

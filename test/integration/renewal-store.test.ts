@@ -207,6 +207,34 @@ test("reject releases the cluster lock", async () => {
   assert.equal((await s.create(request("cluster-b", 3))).ok, true);
 });
 
+test("Cancel and the run's first node start race over separate connections: exactly one wins, every time", async () => {
+  const { renewals, prefix } = stores();
+  for (let round = 0; round < 20; round++) {
+    const r = request("cluster-b", round);
+    assert.equal((await renewals[0]!.create(r)).ok, true, `round ${round}`);
+    const ctx = { cluster: B, rules: ONE, now: at(round), formatTime: inUtc };
+    assert.ok(
+      (await renewals[0]!.applyClick(r.id, { user: "U0BOB", userGroups: [], action: "approve" }, ctx)).ok,
+    );
+    await renewals[0]!.markRunning(r.id, at(round)); // its first attempt, waiting for the window
+    const [cancel, begun] = await Promise.all([
+      renewals[1]!.applyClick(r.id, { user: "U0ALICE", userGroups: [], action: "cancel" }, ctx),
+      renewals[2]!.beginNode(r.id, at(round)),
+    ]);
+    assert.notEqual(cancel.ok, begun !== null, `round ${round}: one of the two`);
+    const saved = (await renewals[3]!.get(r.id))!;
+    if (cancel.ok) {
+      assert.equal(saved.state, "cancelled");
+      assert.equal(saved.nodeStartedAt, undefined);
+      assert.equal(await clients[0]!.exists(`${prefix}:renewal-lock:cluster-b`), 0, "the cluster is free");
+    } else {
+      assert.match(cancel.reason, /a run that has started cannot be cancelled/);
+      assert.equal(saved.state, "running");
+      await renewals[0]!.finish(r.id, true, at(round));
+    }
+  }
+});
+
 test("expiry releases the cluster lock: by expire(), by a late click, and on the next create", async () => {
   const { renewals, prefix } = stores();
   const s = renewals[0]!;

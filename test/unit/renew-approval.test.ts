@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig, type ClusterConfig } from "../../src/config/load.js";
 import {
+  beginNode,
   countedApprovals,
   decide,
   expire,
@@ -335,4 +336,80 @@ test("countedApprovals: the requester's own approval counts only while self-appr
     ["U0BOB"],
   );
   assert.equal(countedApprovals(r, SELF).length, 2);
+});
+
+test("cancel: only an approved run that started no node; by the requester or an approver (a group counts)", () => {
+  const cancel = (user: string, userGroups: string[] = []): ResolvedClick => ({
+    user,
+    userGroups,
+    action: "cancel",
+  });
+  const pending = request();
+  assert.match(JSON.stringify(decide(pending, cancel("U0ALICE"), ctx())), /not approved yet/);
+  const approved = decide(pending, approve("U0BOB"), ctx());
+  assert.ok(approved.ok);
+  const running = markRunning(approved.request, at(2))!;
+  const stranger = decide(running, cancel("U0MALLORY"), ctx(3));
+  assert.ok(!stranger.ok);
+  assert.match(stranger.reason, /only approvers of cluster-a may cancel renewals/);
+  for (const [user, groups] of [
+    ["U0ALICE", []],
+    ["U0CAROL", []],
+    ["U0DAVE", ["S0SRE"]],
+  ] as const) {
+    const done = decide(running, cancel(user, [...groups]), ctx(3));
+    assert.ok(done.ok, user);
+    assert.equal(done.request.state, "cancelled");
+    assert.deepEqual(done.request.cancellation, { user, at: at(3) });
+    assert.equal(beginNode(done.request, at(4)), null, "a cancelled run starts no node");
+    assert.match(JSON.stringify(decide(done.request, approve("U0BOB"), ctx(5))), /was cancelled by <@/);
+  }
+  const started = beginNode(running, at(3))!;
+  assert.deepEqual(started.nodeStartedAt, at(3));
+  assert.equal(beginNode(started, at(9)), started, "recorded once");
+  const late = decide(started, cancel("U0ALICE"), ctx(4));
+  assert.ok(!late.ok);
+  assert.match(late.reason, /a run that has started cannot be cancelled; it stops only at its end/);
+  const ended = finish(started, true, at(9))!;
+  assert.match(JSON.stringify(decide(ended, cancel("U0ALICE"), ctx(10))), /already ran/);
+});
+
+test("run now: one approval more than requiredApprovals, from approvers who neither requested nor approved", () => {
+  const runNow = (user: string, userGroups: string[] = []): ResolvedClick => ({
+    user,
+    userGroups,
+    action: "runNow",
+  });
+  const approved = decide(request(), approve("U0BOB"), ctx());
+  assert.ok(approved.ok);
+  let r = markRunning(approved.request, at(2))!; // its first attempt, waiting for the window
+  for (const [user, why] of [
+    ["U0MALLORY", /only approvers of cluster-a may run renewals now/],
+    ["U0ALICE", /other than the requester and those who approved/],
+    ["U0BOB", /other than the requester and those who approved/],
+  ] as const) {
+    const refused = decide(r, runNow(user), ctx(3));
+    assert.ok(!refused.ok, user);
+    assert.match(refused.reason, why);
+  }
+  const first = decide(r, runNow("U0CAROL"), ctx(3));
+  assert.ok(first.ok);
+  r = first.request;
+  assert.equal(r.windowsWaived, undefined, "1 of 2");
+  assert.match(JSON.stringify(decide(r, runNow("U0CAROL"), ctx(4))), /already approved running this now/);
+  const second = decide(r, runNow("U0DAVE", ["S0SRE"]), ctx(4));
+  assert.ok(second.ok);
+  assert.equal(second.request.windowsWaived, true);
+  assert.deepEqual(
+    second.request.runNow?.map((a) => a.user),
+    ["U0CAROL", "U0DAVE"],
+  );
+  assert.match(
+    JSON.stringify(decide(second.request, runNow("U0DAN"), ctx(5))),
+    /already approved to run now/,
+  );
+  // With two required approvals, three more are needed.
+  const two = decide(r, runNow("U0DAVE", ["S0SRE"]), ctx(4, A, TWO));
+  assert.ok(two.ok);
+  assert.equal(two.request.windowsWaived, undefined);
 });

@@ -44,6 +44,17 @@ test("terminal text: every node, step, command, verify, undo and rollback trigge
   assert.match(text, /approval: 1 approver, not the requester; the request expires 2026-11-28 14:00 CET/);
 });
 
+test("terminal text names the maintenance window the run would use", () => {
+  const p = plan("v1.30.4");
+  const sat = { days: ["sat" as const], startMinute: 23 * 60, durationMinutes: 240 };
+  const windows = { windows: [sat], windowMarginMinutes: 30, now: NOW };
+  assert.match(
+    renderPlanText(p, "Europe/Berlin", windows),
+    /\nwindow: Runs in the maintenance window Sat 28 Nov 23:00 – Sun 29 Nov 03:00 CET \(windows: sat 23:00 for 4h \(Europe\/Berlin\); a node is not started with less than 30 min of its window left\)\.\n/,
+  );
+  assert.doesNotMatch(renderPlanText(p, "Europe/Berlin", { ...windows, windows: [] }), /window/);
+});
+
 test("refusal text lists each reason", () => {
   assert.equal(
     renderRefusalText("prod", "node m1: a\nnode m2: b"),

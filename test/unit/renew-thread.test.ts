@@ -92,6 +92,35 @@ test("a pending card shows who asked, what it needs, when it expires (in the clu
   assert.equal(card.blocks[card.blocks.length - 1]!.type, "actions", "the buttons close the card");
 });
 
+// Saturday 28 Nov 10:00 CET; the window opens on Tuesdays at 02:00 for 3 hours.
+const TUESDAYS = {
+  windows: [{ days: ["tue" as const], startMinute: 120, durationMinutes: 180 }],
+  windowMarginMinutes: 20,
+};
+
+test("a cluster with maintenance windows: the card names the window the run will use, and once approved when it starts", () => {
+  const opts = { channel: "C0PROD0001", timeZone: TZ, rules: ONE, windows: TUESDAYS };
+  const pending = textOf(renderApprovalCard(plan(), request(), { ...opts, now: later(30) }).blocks);
+  assert.match(
+    pending,
+    /Runs in the maintenance window Tue 1 Dec 02:00–05:00 CET \(windows: tue 02:00 for 3h \(Europe\/Berlin\); a node is not started with less than 20 min of its window left\)/,
+  );
+  const approved = request({ state: "approved", approvals: [{ user: "U0BOB01", at: later(31) }] });
+  const card = renderApprovalCard(plan(), approved, { ...opts, now: later(31) });
+  assert.match(card.text, /^Renewal of prod: approved — scheduled for Tue 1 Dec 02:00 CET/);
+  assert.match(
+    textOf(card.blocks),
+    /Approved\* by <@U0BOB01> \(2026-11-28 10:31 CET\) — scheduled for Tue 1 Dec 02:00 CET, in its maintenance window/,
+  );
+  // Inside the window with the margin left, an approved run starts at once.
+  const tuesday = new Date("2026-12-01T01:30:00Z"); // 02:30 CET
+  const open = renderApprovalCard(plan(), approved, { ...opts, now: tuesday });
+  assert.match(open.text, /^Renewal of prod: approved, starting/);
+  assert.match(textOf(open.blocks), /Runs in the maintenance window Tue 1 Dec 02:00–05:00 CET, open now/);
+  // Without windows, nothing is said about them.
+  assert.doesNotMatch(cardText(request(), later(30)), /maintenance window/);
+});
+
 test("a partly approved request lists its approvers and keeps its buttons", () => {
   const r = request({ approvals: [{ user: "U0BOB01", at: later(5) }] });
   const card = renderApprovalCard(plan(), r, {

@@ -167,7 +167,11 @@ export class InMemoryBackend implements ChatBackend {
     // The plan as its approval card would show it, but no request: there is nothing to approve.
     const planned = await this.desk.preview(ask);
     if (!planned.ok) return { ok: false, reason: planned.reason };
-    const opts = { channel: this.channelFor(ask.cluster), timeZone: this.config.timezone };
+    const opts = {
+      channel: this.channelFor(ask.cluster),
+      timeZone: this.config.timezone,
+      windows: { ...ask.cluster.renewal, now: planned.plan.createdAt },
+    };
     this.options.show([renderPlanBlocks(planned.plan, opts)], true);
     return { ok: false, reason: RENEWALS_OFF };
   }

@@ -7,6 +7,7 @@ import {
   expire,
   finish,
   isEnded,
+  beginNode,
   markRunning,
   type DecideContext,
   type DecideResult,
@@ -91,6 +92,10 @@ export class MemoryRenewals implements RenewalRecords {
 
   async markRunning(id: string, now: Date): Promise<RenewalRequest | null> {
     return this.change(id, (r) => markRunning(r, now));
+  }
+
+  async beginNode(id: string, now: Date): Promise<RenewalRequest | null> {
+    return this.change(id, (r) => beginNode(r, now));
   }
 
   async finish(id: string, ok: boolean, now: Date, outcome?: string): Promise<RenewalRequest | null> {

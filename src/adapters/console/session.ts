@@ -5,6 +5,7 @@
 import type { ChatBackend } from "../../core/chat/backend.js";
 import { decideCommand } from "../../app/router.js";
 import { answerRenewal, answerRenewalClick, dispatchButton, type ButtonUses } from "../../app/actions.js";
+import type { Click } from "../../core/renew/approval.js";
 import { renderRenewalPlanning, renderScanDone, renderScanFailed } from "../../present/views.js";
 import { renderRenewalRefused } from "../../present/thread.js";
 import type { Config } from "../../config/load.js";
@@ -23,7 +24,7 @@ export type LineAction =
   /** Several shown buttons have this label but do different things (one "Scan now" per cluster). */
   | { kind: "ambiguous"; label: string }
   /** Approve or Reject on an approval card. */
-  | { kind: "click"; action: "approve" | "reject"; requestId: string }
+  | { kind: "click"; action: Click["action"]; requestId: string }
   /** `as USER [GROUP,…]`: act as another person from now on (how a second approver is shown). */
   | { kind: "as"; user: string; groups: string[] }
   | { kind: "bad-as"; why: string };
@@ -183,8 +184,8 @@ export class ConsoleSession {
     }
   }
 
-  /** Approve or Reject typed as a button label; checked by the desk like a click in Slack. */
-  private async click(action: "approve" | "reject", requestId: string): Promise<void> {
+  /** Approve, Reject or Cancel typed as a button label; checked by the desk like a click in Slack. */
+  private async click(action: Click["action"], requestId: string): Promise<void> {
     const refusal = await answerRenewalClick(this.options.backend, requestId, { user: this.user, action });
     if (refusal) this.show([refusal], true);
   }

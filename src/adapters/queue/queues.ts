@@ -132,6 +132,21 @@ export class Queues {
     return this.renewal.add(RENEW_JOB, { requestId }, { jobId: runJobId({ id: requestId }) });
   }
 
+  /**
+   * Removes the job of a cancelled request while it waits (delayed until its window, or queued).
+   * A job a worker holds is locked and stays: its run finds the request cancelled and does nothing.
+   */
+  async dropRun(requestId: string): Promise<void> {
+    const job = await this.renewal.getJob(runJobId({ id: requestId }));
+    await job?.remove().catch(() => undefined);
+  }
+
+  /** Runs now a job delayed until its window ("Run now"); a job in any other state is left as it is. */
+  async promoteRun(requestId: string): Promise<void> {
+    const job = await this.renewal.getJob(runJobId({ id: requestId }));
+    if (job && (await job.getState()) === "delayed") await job.promote().catch(() => undefined);
+  }
+
   /** Registers (or updates) the scan and digest schedules, in the configured time zone. */
   async upsertSchedules(config: Config): Promise<void> {
     await this.scan.upsertJobScheduler(

@@ -6,7 +6,7 @@
 //
 // One active request per cluster: `create` takes the lock with SET NX together with writing the
 // request (one Lua script), and every write that ends a request (rejected, expired, done, failed)
-// deletes the lock in the same script, if it still names that request. A lock whose holder is gone,
+// deletes the lock in the same script, if it still names that request (cancelled too). A lock whose holder is gone,
 // has ended, or is pending past its expiry is stale and taken over (a due request is expired first),
 // so a crash between steps never blocks a cluster for the 90-day backstop. Who may take the cluster
 // is core/renew/admission.ts, the same rule as the console's records.
@@ -23,6 +23,7 @@ import type { RenewalPlan } from "../../core/renew/plan.js";
 import type { CardLocation, CreateResult } from "../../core/renew/ports.js";
 import { admission, heldBy } from "../../core/renew/admission.js";
 import {
+  beginNode,
   decide,
   expire,
   finish,
@@ -41,7 +42,7 @@ export const LOCK_TTL_S = 90 * DAY_S;
 /** Compare-and-set rounds before giving up (each lost round means another writer succeeded). */
 const MAX_ATTEMPTS = 100;
 
-const DATE_KEYS = new Set(["requestedAt", "expiresAt", "at", "startedAt", "endedAt"]);
+const DATE_KEYS = new Set(["requestedAt", "expiresAt", "at", "startedAt", "endedAt", "nodeStartedAt"]);
 
 const PLAN_DATE_KEYS = new Set(["createdAt", "renewedUntil", "expiresAt", "notAfter"]);
 
@@ -223,6 +224,14 @@ export class RenewalStore {
   async markRunning(id: string, now: Date): Promise<RenewalRequest | null> {
     return this.update(id, (current) => {
       const next = markRunning(current, now);
+      return next && next !== current ? { next, value: next } : { value: next };
+    });
+  }
+
+  /** Records that the run starts a node; null when the request is not running (cancelled). */
+  async beginNode(id: string, now: Date): Promise<RenewalRequest | null> {
+    return this.update(id, (current) => {
+      const next = beginNode(current, now);
       return next && next !== current ? { next, value: next } : { value: next };
     });
   }

@@ -10,13 +10,14 @@
 // approval rules are the loaded config's, not those in force when the request was made. The card
 // shows the rules of the config that drew it last; it is redrawn at every click, expiry and run end.
 import { findCluster, type ClusterConfig, type Config } from "../../config/load.js";
-import { groupsToCheck } from "../../core/access/access.js";
+import { groupsToCheck, mention } from "../../core/access/access.js";
 import { admission } from "../../core/renew/admission.js";
 import type { SlackMessage } from "../../present/slack-types.js";
 import type { ClusterReport } from "../../core/report/types.js";
 import {
   countedApprovals,
   isDue,
+  runNowNeeded,
   newRequest,
   type Click,
   type DecideContext,
@@ -53,7 +54,34 @@ export interface RenewalDeskDependencies {
   groupsNow(userId: string, groups: readonly string[]): Promise<string[]>;
   /** Starts (or joins) the run of an approved request. */
   startRun(request: RenewalRequest): Promise<void>;
+  /**
+   * Drops the queued run of a cancelled request (a job delayed until its window), best effort: a
+   * run that starts anyway finds the request cancelled and touches nothing.
+   */
+  dropRun?(request: RenewalRequest): Promise<void>;
+  /** Starts now the queued run of a request whose windows were waived ("Run now"), best effort. */
+  promoteRun?(request: RenewalRequest): Promise<void>;
   now(): Date;
+}
+
+/** What a click did, for the audit and the refusals. */
+const PAST = { approve: "approved", reject: "rejected", cancel: "cancelled", runNow: "approved" } as const;
+
+/** The audit's line for a click that counted. */
+function clickDetail(click: Click, request: RenewalRequest, rules: Config["renewal"]): string {
+  switch (click.action) {
+    case "approve":
+      return `approval ${countedApprovals(request, rules).length} of ${rules.requiredApprovals}`;
+    case "cancel":
+      return `cancelled by ${mention(click.user)} before its first node; nothing was run`;
+    case "runNow":
+      return (
+        `run now: approval ${request.runNow?.length ?? 0} of ${runNowNeeded(rules)}` +
+        (request.windowsWaived ? "; the run starts now, outside its maintenance windows" : "")
+      );
+    case "reject":
+      return `rejected${request.rejection?.reason ? `: ${request.rejection.reason}` : ""}`;
+  }
 }
 
 export class RenewalDesk {
@@ -139,7 +167,7 @@ export class RenewalDesk {
     });
   }
 
-  /** An Approve or Reject click: the clicker's groups are looked up now, the rules are today's. */
+  /** An Approve, Reject or Cancel click: the clicker's groups are looked up now, the rules are today's. */
   async click(requestId: string, click: Click): Promise<ClickOutcome> {
     const { config, records, audit } = this.deps;
     const stored = await records.get(requestId);
@@ -160,8 +188,8 @@ export class RenewalDesk {
       });
       return { ok: false, reason, cluster: cluster.name };
     };
-    // The requester may always withdraw; everyone else's right depends on the approvers list.
-    const withdraws = click.action === "reject" && click.user === stored.requestedBy;
+    // The requester may always withdraw or cancel; everyone else's right depends on the approvers list.
+    const withdraws = click.action !== "approve" && click.user === stored.requestedBy;
     let userGroups: string[];
     try {
       userGroups = withdraws
@@ -169,8 +197,7 @@ export class RenewalDesk {
         : await this.deps.groupsNow(click.user, groupsToCheck(cluster.approvers, click.user));
     } catch (err) {
       const reason =
-        "could not check your approver rights with Slack; " +
-        `nothing was ${click.action === "approve" ? "approved" : "rejected"}, try again.`;
+        "could not check your approver rights with Slack; " + `nothing was ${PAST[click.action]}, try again.`;
       return refuse(reason, `${reason} (${(err as Error).message})`);
     }
     const rules = config.renewal;
@@ -185,14 +212,13 @@ export class RenewalDesk {
     }
     const { request, startRun } = result;
     await audit.append(cluster.name, {
-      kind: click.action === "approve" ? "approved" : "rejected",
+      kind: PAST[click.action],
       actor: click.user,
       requestId,
-      detail:
-        click.action === "approve"
-          ? `approval ${countedApprovals(request, rules).length} of ${rules.requiredApprovals}`
-          : `rejected${request.rejection?.reason ? `: ${request.rejection.reason}` : ""}`,
+      detail: clickDetail(click, request, rules),
     });
+    if (click.action === "cancel") await this.deps.dropRun?.(request);
+    if (click.action === "runNow" && request.windowsWaived) await this.deps.promoteRun?.(request);
     await this.refreshCard(request);
     if (startRun) await this.deps.startRun(request);
     return { ok: true, request, started: startRun };
@@ -201,13 +227,16 @@ export class RenewalDesk {
   /**
    * Expires every request past its approval window (returns how many), and starts again the run of
    * any approved request: if starting it failed after the approval was saved (Redis or the queue
-   * down for a moment), the run still happens, and starting a run that exists joins it.
+   * down for a moment), the run still happens, and starting a run that exists joins it. A run told
+   * to run now that went back to wait anyway (its attempt was deciding to wait at that moment) is
+   * started now here.
    */
   async sweep(): Promise<number> {
     let count = 0;
     for (const cluster of this.deps.config.clusters) {
       const active = await this.deps.records.active(cluster.name);
       if (active?.state === "approved") await this.deps.startRun(active);
+      if (active?.windowsWaived && !active.nodeStartedAt) await this.deps.promoteRun?.(active);
       if (!active || !isDue(active, this.deps.now())) continue;
       const expired = await this.deps.records.expire(active.id, this.deps.now());
       if (expired?.state === "expired") {
@@ -234,11 +263,13 @@ export class RenewalDesk {
   }
 
   private card(plan: RenewalPlan, request: RenewalRequest, channel: string): SlackMessage {
+    const cluster = findCluster(this.deps.config, plan.cluster);
     return renderApprovalCard(plan, request, {
       channel,
       timeZone: this.deps.config.timezone,
       now: this.deps.now(),
       rules: this.deps.config.renewal,
+      ...(cluster ? { windows: cluster.renewal } : {}),
     });
   }
 

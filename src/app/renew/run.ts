@@ -53,7 +53,7 @@ export interface RunInput {
 export interface RunDependencies {
   /** Today's config of the plan's cluster: the stored plan must still be what it derives. */
   config: { cluster: ClusterConfig; renewal: RenewalSettings; timeZone: string };
-  requests: Pick<RenewalRecords, "markRunning" | "finish">;
+  requests: Pick<RenewalRecords, "markRunning" | "beginNode" | "finish">;
   audit: AuditTrail;
   reporter: RunReporter;
   lease: ExecutionLease;
@@ -84,6 +84,9 @@ class OutsideWindow extends Error {
     super(`waiting for the maintenance window at ${resumesAt.toISOString()}`);
   }
 }
+
+/** The request was cancelled before this run started a node: nothing is touched. */
+class Cancelled extends Error {}
 
 /** Thrown by the guard: another attempt holds the cluster's lease now. */
 export class LeaseLost extends Error {}
@@ -142,6 +145,7 @@ export async function runRenewal(input: RunInput, deps: RunDependencies): Promis
     return await attempt.finish();
   } catch (err) {
     if (err instanceof OutsideWindow) return await attempt.paused(err.resumesAt);
+    if (err instanceof Cancelled) return { ran: false, reason: err.message };
     if (!(err instanceof LeaseLost)) throw err;
     return await attempt.stopped(err); // awaited: the lease is released after the audit
   } finally {
@@ -203,6 +207,7 @@ class Attempt {
         break;
       }
       this.keepToWindow();
+      await this.beginNode();
       // Each node's preflight first makes sure this run still holds the cluster.
       const execution = await this.runNode(node, taken.ok ? await taken.lease.confirm() : taken.holder);
       this.state = finishNode(this.state, plan, execution);
@@ -229,14 +234,21 @@ class Attempt {
     return { ran: true, state };
   }
 
-  /** Throws OutsideWindow when the next node may not start now (no windows: it always may). */
+  /** Throws OutsideWindow when the next node may not start now (no windows, or waived: it always may). */
   private keepToWindow(): void {
+    if (this.input.request.windowsWaived) return; // enough approvers said "Run now"
     const { cluster, timeZone } = this.deps.config;
     const { windows, windowMarginMinutes } = cluster.renewal;
     const now = this.deps.now();
     const at = nextNodeStart({ windows, timeZone }, now, windowMarginMinutes * 60_000);
     if (!at) throw new Error(`no maintenance window of ${this.cluster} opens within a week`);
     if (at.getTime() > now.getTime()) throw new OutsideWindow(at);
+  }
+
+  /** Records the node start with the request, so a Cancel from now on is refused; stops if one came first. */
+  private async beginNode(): Promise<void> {
+    if (await this.deps.requests.beginNode(this.requestId, this.deps.now())) return;
+    throw new Cancelled(`request ${this.requestId} was cancelled before its first node: nothing was changed`);
   }
 
   /** Waits for the window: the state says until when; the run goes on in a later attempt. */

@@ -5,6 +5,11 @@
 // A request is pending until enough different approvers approve it (→ approved, and exactly one
 // click gets `startRun: true`), one eligible person rejects it (→ rejected), or nobody approves it
 // within `approvalTtlMinutes` (→ expired). The run then moves it approved → running → done | failed.
+// An approved run that has not started a node yet (it waits for its maintenance window) may be
+// cancelled (→ cancelled) by the requester or an approver; the run marks its first node started in
+// the same compare-and-set records (`beginNode`), so a cancel and a node start never both happen.
+// Such a run may also be started now, outside its windows ("Run now"): that takes one approval more
+// than `requiredApprovals`, each from an approver who is neither the requester nor one who approved.
 // Every click is checked here: the clicker is an approver of this cluster (by user id or user group),
 // is not the requester (unless `allowSelfApproval`), has not already approved, and the request is
 // still pending and not past its expiry. Refusals are worded for the clicker (shown to them only).
@@ -18,10 +23,11 @@ import { canApprove, mention } from "../access/access.js";
 import type { ClusterConfig, RenewalSettings } from "../../config/load.js";
 import { backupTimestamp } from "./plan.js";
 
-export type RequestState = "pending" | "approved" | "rejected" | "expired" | "running" | "done" | "failed";
+export type RequestState =
+  "pending" | "approved" | "rejected" | "expired" | "cancelled" | "running" | "done" | "failed";
 
 /** States after which the request holds nothing: a new request of the cluster may be made. */
-export const ENDED_STATES: readonly RequestState[] = ["rejected", "expired", "done", "failed"];
+export const ENDED_STATES: readonly RequestState[] = ["rejected", "expired", "cancelled", "done", "failed"];
 
 export interface Approval {
   user: string;
@@ -46,7 +52,15 @@ export interface RenewalRequest {
   /** In click order; one entry per different approver. */
   approvals: Approval[];
   rejection?: Rejection;
+  /** Who cancelled the approved run before it started a node, and when. */
+  cancellation?: Approval;
   state: RequestState;
+  /** When the run started its first node: from then on it cannot be cancelled. */
+  nodeStartedAt?: Date;
+  /** "Run now" approvals, in click order; enough of them waive the maintenance windows. */
+  runNow?: Approval[];
+  /** The run ignores the cluster's maintenance windows (enough "Run now" approvals). */
+  windowsWaived?: boolean;
   /** When the run started (approved → running) and ended (→ done | failed). */
   startedAt?: Date;
   endedAt?: Date;
@@ -63,10 +77,10 @@ export interface NewRequestInput {
   certs?: readonly string[];
 }
 
-/** An Approve or Reject click as the edge receives it (the user id from Slack's signed payload). */
+/** An Approve, Reject or Cancel click as the edge receives it (the user id from Slack's signed payload). */
 export interface Click {
   user: string;
-  action: "approve" | "reject";
+  action: "approve" | "reject" | "cancel" | "runNow";
   /** Optional words with a rejection. */
   reason?: string;
 }
@@ -179,6 +193,13 @@ function notPending(request: RenewalRequest, user: string, when: (date: Date) =>
     }
     case "expired":
       return `this request expired at ${when(request.expiresAt)} without enough approvals; request a new renewal.`;
+    case "cancelled": {
+      const c = request.cancellation;
+      return (
+        `this request was cancelled${c ? ` by ${mention(c.user)} at ${when(c.at)}` : ""}; ` +
+        "request a new renewal if it is still needed."
+      );
+    }
     case "done":
     case "failed":
       return `this request already ran (${request.state === "done" ? "it succeeded" : "it failed"}); request a new renewal.`;
@@ -194,6 +215,8 @@ export function decide(request: RenewalRequest, click: ResolvedClick, ctx: Decid
     return { ok: false, reason: `this request is for ${request.cluster}, not ${ctx.cluster.name}.` };
   }
   const when = ctx.formatTime;
+  if (click.action === "cancel") return cancel(request, click, ctx);
+  if (click.action === "runNow") return runNow(request, click, ctx);
   if (request.state !== "pending") return { ok: false, reason: notPending(request, click.user, when) };
   const expired = expire(request, now);
   if (expired) {
@@ -254,6 +277,80 @@ export function decide(request: RenewalRequest, click: ResolvedClick, ctx: Decid
     startRun: reached,
     request: { ...request, approvals, state: reached ? "approved" : "pending" },
   };
+}
+
+/** A run that started a node stops only at its end (cancelling it half way would leave a mixed cluster). */
+export const STARTED_RUN =
+  "a run that has started cannot be cancelled; it stops only at its end (the thread shows its progress).";
+
+/**
+ * Cancel on an approved run that has not started a node (it waits for its maintenance window): the
+ * requester or any approver of the cluster may; the request ends cancelled and frees the cluster.
+ */
+function cancel(request: RenewalRequest, click: ResolvedClick, ctx: DecideContext): DecideResult {
+  if (request.state === "pending") {
+    return { ok: false, reason: "this request is not approved yet; Reject withdraws or rejects it." };
+  }
+  if (request.state !== "approved" && request.state !== "running") {
+    return { ok: false, reason: notPending(request, click.user, ctx.formatTime) };
+  }
+  if (click.user !== request.requestedBy) {
+    const may = canApprove(ctx.cluster, click.user, click.userGroups);
+    if (!may.allowed) return { ok: false, reason: may.reason.replace("approve renewals", "cancel renewals") };
+  }
+  if (request.nodeStartedAt) return { ok: false, reason: STARTED_RUN };
+  const cancellation = { user: click.user, at: ctx.now };
+  return {
+    ok: true,
+    startRun: false,
+    request: { ...request, state: "cancelled", cancellation, endedAt: ctx.now },
+  };
+}
+
+/** How many "Run now" approvals waive the windows: one more than a request needs. */
+export const runNowNeeded = (rules: ApprovalRules): number => Math.max(1, rules.requiredApprovals) + 1;
+
+/**
+ * "Run now" on an approved run that waits for its window: an approver who is neither the requester
+ * nor one who approved adds theirs; the one that reaches `runNowNeeded` waives the windows.
+ */
+function runNow(request: RenewalRequest, click: ResolvedClick, ctx: DecideContext): DecideResult {
+  if (request.state === "pending") {
+    return { ok: false, reason: "this request is not approved yet; Approve it first." };
+  }
+  if (request.state !== "approved" && request.state !== "running") {
+    return { ok: false, reason: notPending(request, click.user, ctx.formatTime) };
+  }
+  if (request.windowsWaived) return { ok: false, reason: "this run was already approved to run now." };
+  const may = canApprove(ctx.cluster, click.user, click.userGroups);
+  if (!may.allowed) return { ok: false, reason: may.reason.replace("approve renewals", "run renewals now") };
+  if (click.user === request.requestedBy || request.approvals.some((a) => a.user === click.user)) {
+    return {
+      ok: false,
+      reason:
+        "running now outside the maintenance window needs approvers other than the requester and those who approved.",
+    };
+  }
+  const votes = request.runNow ?? [];
+  if (votes.some((a) => a.user === click.user)) {
+    return { ok: false, reason: "you already approved running this now; it needs a different approver." };
+  }
+  const runNow = [...votes, { user: click.user, at: ctx.now }];
+  const windowsWaived = runNow.length >= runNowNeeded(ctx.rules);
+  return {
+    ok: true,
+    startRun: false,
+    request: { ...request, runNow, ...(windowsWaived ? { windowsWaived } : {}) },
+  };
+}
+
+/**
+ * The run is about to start a node: records the first such start (after it, Cancel is refused).
+ * Null when the request is not running any more (it was cancelled): the node must not start.
+ */
+export function beginNode(request: RenewalRequest, now: Date): RenewalRequest | null {
+  if (request.state !== "running") return null;
+  return request.nodeStartedAt ? request : { ...request, nodeStartedAt: now };
 }
 
 /** approved → running, when the run's job starts (idempotent for a rerun after a crash). */

@@ -23,6 +23,7 @@ export type AuditKind =
   | "approved"
   | "rejected"
   | "expired"
+  | "cancelled"
   | "started"
   | "step"
   | "rollback"
@@ -82,6 +83,8 @@ export interface RenewalRecords {
   applyClick(id: string, click: ResolvedClick, ctx: DecideContext): Promise<DecideResult>;
   expire(id: string, now: Date): Promise<RenewalRequest | null>;
   markRunning(id: string, now: Date): Promise<RenewalRequest | null>;
+  /** Before each node: records the run's first node start; null when the request was cancelled. */
+  beginNode(id: string, now: Date): Promise<RenewalRequest | null>;
   /** `outcome`: the run's one-line result (what state the nodes were left in), shown on the card. */
   finish(id: string, ok: boolean, now: Date, outcome?: string): Promise<RenewalRequest | null>;
 }
