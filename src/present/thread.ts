@@ -616,11 +616,11 @@ export function renderAudit(
   opts: { timeZone: string; now: Date },
 ): ChatReply {
   if (entries.length === 0) {
-    const text = `No renewal activity recorded for ${cluster} yet.`;
-    return { text, blocks: [section(`No renewal activity recorded for *${cluster}* yet.`)] };
+    const text = `No renewals or snoozes recorded for ${cluster} yet.`;
+    return { text, blocks: [section(`No renewals or snoozes recorded for *${cluster}* yet.`)] };
   }
   const newest = [...entries].sort((a, b) => b.at.getTime() - a.at.getTime());
-  const head = [header(`Renewal audit: ${cluster}`)];
+  const head = [header(`Audit: ${cluster}`)];
   const total = newest.length;
   const tail = (left: number): Block[] => [
     context(
@@ -632,7 +632,7 @@ export function renderAudit(
   ];
   const lines = newest.map((e) => auditLine(e, cluster, opts.timeZone));
   return {
-    text: `Renewal audit of ${cluster}: ${plural(total, "entry", "entries")}`,
+    text: `Audit of ${cluster}: ${plural(total, "entry", "entries")}`,
     blocks: fitLines(head, lines, tail).blocks,
   };
 }

@@ -356,7 +356,7 @@ describe("/certs over HTTP, signed", () => {
   test("audit: a cluster without renewals says so, to the asker only", async () => {
     const { ack, all } = await certs("audit lab-a");
     assert.equal(ack.response_type, "ephemeral");
-    assert.match(all, /No renewal activity recorded for lab-a yet/);
+    assert.match(all, /No renewals or snoozes recorded for lab-a yet/);
   });
 
   test("a cluster is never shown outside its viewer channels; suggestions only among visible ones", async () => {

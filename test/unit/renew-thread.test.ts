@@ -536,14 +536,14 @@ test("audit lists the newest first, in the cluster's time zone, with actor, shor
   const text = textOf(reply.blocks);
   assert.match(
     text,
-    /^Renewal audit: prod\n2026-11-28 10:05 CET · \*rejected\* · <@U0BOB01> · `20261128T090000Z-012345` · rejected: go away &lt;!channel&gt; &amp; &lt;@U0BOB01&gt;\n2026-11-28 10:00 CET · \*requested\* · <@U0ALICE01>/,
+    /^Audit: prod\n2026-11-28 10:05 CET · \*rejected\* · <@U0BOB01> · `20261128T090000Z-012345` · rejected: go away &lt;!channel&gt; &amp; &lt;@U0BOB01&gt;\n2026-11-28 10:00 CET · \*requested\* · <@U0ALICE01>/,
   );
   assert.match(text, /2 entries, newest first · as of 2026-11-28 10:10 CET/);
 });
 
 test("an empty audit says so, naming the cluster", () => {
   const reply = renderAudit("prod", [], { timeZone: TZ, now: NOW });
-  assert.equal(reply.text, "No renewal activity recorded for prod yet.");
+  assert.equal(reply.text, "No renewals or snoozes recorded for prod yet.");
   assert.deepEqual(limits(reply), []);
 });
 

@@ -48,7 +48,7 @@ export class AuditLog {
         ...(entry.requestId ? { request: entry.requestId } : {}),
         detail: sanitize(entry.detail),
       },
-      "renewal audit",
+      "audit",
     );
     const replies = await this.redis
       .multi()
