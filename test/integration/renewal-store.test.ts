@@ -348,7 +348,7 @@ test("audit: every entry also goes to the logs, masked like the stream", async (
   });
   assert.equal(lines.length, 1);
   const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
-  assert.equal(entry.msg, "renewal audit");
+  assert.equal(entry.msg, "audit");
   assert.equal(entry.audit, "approved");
   assert.equal(entry.cluster, "cluster-a");
   assert.equal(entry.actor, "U0BOB");
