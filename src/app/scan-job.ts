@@ -83,6 +83,7 @@ async function notify(
       state,
       scannedAt,
       timeZone: config.timezone,
+      maxSnoozeDays: cluster.alerts.maxSnoozeDays,
     });
     return { next: planned.state, value: planned };
   });

@@ -85,6 +85,8 @@ export interface PlanInput {
   /** The scan's time (ScanReport.scannedAt): "now" for every rule, and the scan's identity. */
   scannedAt: Date;
   timeZone: string;
+  /** The cluster's `alerts.maxSnoozeDays`: no Snooze button offers longer. */
+  maxSnoozeDays: number;
 }
 
 interface AlertPlan {
@@ -95,9 +97,9 @@ interface AlertPlan {
 }
 
 export function planAlerts(input: PlanInput): AlertPlan {
-  const { cluster, channel, report, scannedAt, timeZone } = input;
+  const { cluster, channel, report, scannedAt, timeZone, maxSnoozeDays } = input;
   const decisions = decideAlerts(input);
-  const ctx: RenderContext = { cluster, timeZone, now: scannedAt };
+  const ctx: RenderContext = { cluster, timeZone, now: scannedAt, maxSnoozeDays };
   const origin: ActionOrigin = { cluster, at: scannedAt.toISOString() };
   const actions: AlertAction<SlackMessage>[] = [
     ...decisions.resolutions.flatMap((thread) => resolvedPosts(thread, origin, ctx)),
@@ -114,6 +116,7 @@ interface RenderContext {
   cluster: string;
   timeZone: string;
   now: Date;
+  maxSnoozeDays: number;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): [T, ...T[]][] {
@@ -237,15 +240,18 @@ const button = (text: string, actionId: string, cluster: string) => ({
   value: cluster,
 });
 
-/** Every warning's buttons (operators only, checked at the click); Request renewal where it helps. */
-export const warnButtons = (cluster: string, renewable: boolean): ActionsBlock => ({
+/**
+ * Every warning's buttons (operators only, checked at the click); Request renewal where it helps; no
+ * snooze longer than the cluster allows.
+ */
+export const warnButtons = (cluster: string, renewable: boolean, maxSnoozeDays: number): ActionsBlock => ({
   type: "actions",
   block_id: WARN_BUTTONS_BLOCK,
   elements: [
     ...(renewable ? [button("Request renewal", REQUEST_RENEWAL_ACTION, cluster)] : []),
     button("Acknowledge", ACKNOWLEDGE_ACTION, cluster),
     button("Snooze 1 day", SNOOZE_DAY_ACTION, cluster),
-    button("Snooze 7 days", SNOOZE_WEEK_ACTION, cluster),
+    ...(maxSnoozeDays >= 7 ? [button("Snooze 7 days", SNOOZE_WEEK_ACTION, cluster)] : []),
   ],
 });
 
@@ -283,7 +289,7 @@ function warnPosts(
   // Room for the note an acknowledgement or a snooze adds above the buttons (chat.update).
   const buttons = (renewable: boolean) => [
     context("x".repeat(QUIET_NOTE_MAX)),
-    warnButtons(ctx.cluster, renewable),
+    warnButtons(ctx.cluster, renewable, ctx.maxSnoozeDays),
   ];
   const fits = (m: WarnMeasure): boolean =>
     withinBudget(
@@ -297,7 +303,7 @@ function warnPosts(
       blocks.push(...packLines(lines).map(section));
     }
     blocks.push(footer);
-    blocks.push(warnButtons(ctx.cluster, measure.renewable));
+    blocks.push(warnButtons(ctx.cluster, measure.renewable, ctx.maxSnoozeDays));
     const [first] = items;
     const headline = first.seen.kind === "node" ? "unreachable" : STATUS_LABEL[first.seen.level];
     const was = first.subject.previous ? ` (was ${STATUS_LABEL[first.subject.previous]})` : "";

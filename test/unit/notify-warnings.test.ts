@@ -412,10 +412,19 @@ test("re-planning is safe: after all actions nothing; after some, exactly the re
     state: state0,
     scannedAt: T0,
     timeZone: TZ,
+    maxSnoozeDays: 14,
   });
   let state = first.state;
   for (const action of first.actions) state = applyAlert(state, action, "1.1");
-  const again = planAlerts({ cluster: "prod", channel: "C", report, state, scannedAt: T0, timeZone: TZ });
+  const again = planAlerts({
+    cluster: "prod",
+    channel: "C",
+    report,
+    state,
+    scannedAt: T0,
+    timeZone: TZ,
+    maxSnoozeDays: 14,
+  });
   assert.deepEqual(again.actions, []);
   assert.deepEqual(again.state, state);
 
@@ -431,6 +440,7 @@ test("re-planning is safe: after all actions nothing; after some, exactly the re
     state,
     scannedAt: at(5),
     timeZone: TZ,
+    maxSnoozeDays: 14,
   });
   assert.deepEqual(kinds(plan.actions), ["resolved", "warn"]);
   const afterOne = applyAlert(plan.state, plan.actions[0]!, "2.2");
@@ -441,6 +451,7 @@ test("re-planning is safe: after all actions nothing; after some, exactly the re
     state: JSON.parse(JSON.stringify(afterOne)) as AlertState, // as the store gives it back
     scannedAt: at(5),
     timeZone: TZ,
+    maxSnoozeDays: 14,
   });
   assert.deepEqual(
     retry.actions.map((a) => a.id),
@@ -457,6 +468,7 @@ test("a retried scan does not count an unreachable node twice; an older scan is 
     state: emptyAlertState(),
     scannedAt: T0,
     timeZone: TZ,
+    maxSnoozeDays: 14,
   });
   assert.equal(first.state.unreachableStreak["m1"], 1);
   const retried = planAlerts({
@@ -466,6 +478,7 @@ test("a retried scan does not count an unreachable node twice; an older scan is 
     state: first.state,
     scannedAt: T0,
     timeZone: TZ,
+    maxSnoozeDays: 14,
   });
   assert.equal(retried.state.unreachableStreak["m1"], 1);
   assert.deepEqual(retried.actions, []);
@@ -476,6 +489,7 @@ test("a retried scan does not count an unreachable node twice; an older scan is 
     state: first.state,
     scannedAt: at(-1),
     timeZone: TZ,
+    maxSnoozeDays: 14,
   });
   assert.deepEqual(stale, { actions: [], state: first.state });
 });
@@ -587,6 +601,9 @@ test("every warning offers Acknowledge, Snooze 1 day and Snooze 7 days; a note o
     T0,
   ) as WarnAction[];
   assert.deepEqual(labels([expired!]), ["Request renewal", "Acknowledge", "Snooze 1 day", "Snooze 7 days"]);
+  // A cluster that allows shorter snoozes is offered none longer.
+  const short = new Poster(3).scan(cluster(node("m1", [cert("apiserver", "warning")])), T0);
+  assert.deepEqual(labels(short), ["Acknowledge", "Snooze 1 day"]);
 
   const until = new Date(T0.getTime() + 86_400_000);
   const snoozed = withQuietNote(

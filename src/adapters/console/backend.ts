@@ -156,6 +156,7 @@ export class InMemoryBackend implements ChatBackend {
         state,
         scannedAt: scan.scannedAt,
         timeZone: this.config.timezone,
+        maxSnoozeDays: cluster.alerts.maxSnoozeDays,
       });
       const next = plan.actions.reduce((s, action, i) => applyAlert(s, action, `console.${i}`), plan.state);
       return { next, value: null };
