@@ -156,7 +156,10 @@ describe("certs-bot console --allow-renewals", () => {
     assert.match(renew, /building a renewal plan; it is shown here only, not posted for approval/);
     assert.doesNotMatch(renew, /posted in .* for approval/);
     assert.match(transcriptAfter(run.stdout, "U0BOB0001> Approve"), /commands start with \/certs/);
-    assert.match(transcriptAfter(run.stdout, "U0BOB0001> /certs audit lab-plain"), /No renewals or snoozes recorded/);
+    assert.match(
+      transcriptAfter(run.stdout, "U0BOB0001> /certs audit lab-plain"),
+      /No renewals or snoozes recorded/,
+    );
 
     assertUnchanged(before, await nodeState(plain));
     assert.deepEqual(await keysUnder(prefix), [], "without the flag the console does not touch Redis");
