@@ -180,7 +180,8 @@ export class Service {
       config,
       {
         scanCluster: (_data, job) => runScanJob(job, { ...this.scanning, config, alerts: store, poster }),
-        digest: (job) => runDigestJob(job, { config, archive: store, poster, now: () => new Date() }),
+        digest: (job) =>
+          runDigestJob(job, { config, archive: store, alerts: store, poster, now: () => new Date() }),
         renew: (_data, job) => this.counted(runRenewalAttempt(job, renewal)),
       },
       logger,

@@ -35,6 +35,12 @@ export interface ScanArchive {
   latestAll(clusters: readonly string[]): Promise<Map<string, StoredScan | null>>;
 }
 
+/** Reads many clusters' alert states at once (Store.alertStates: one MGET). */
+export interface AlertStates {
+  /** The alert states of these clusters (empty: nothing said yet). */
+  alertStates(clusters: readonly string[]): Promise<Map<string, AlertState>>;
+}
+
 /** What `change` decides: the state to save (none: leave it as it is) and what to hand back. */
 export interface AlertChange<T> {
   next?: AlertState;

@@ -7,6 +7,11 @@
 //     something, worst first (STATUS_ORDER, then the soonest expiry, then the name), each with its
 //     worst certificate, the time left and how old the scan is (an old scan is a problem of its own);
 //     clusters that are fine fold into one line, because 400 green names help nobody.
+//   - Snoozed and acknowledged subjects (core/alerts/quiet.ts) are never dropped: they leave the
+//     attention list for a section of their own, saying who quieted them and until when, and
+//     their clusters still count in the header by their worst status, so nothing hides. A
+//     cluster whose every concern is quieted is listed only there; one with others keeps a line
+//     naming its worst unquieted concern.
 //   - It must read the same at 3 clusters and at 500. Many clusters share one mrkdwn section (lines
 //     packed up to the 3000-character limit) instead of one block each, and messages stay under the
 //     50-block limit and under the ~12k characters of block text Slack takes per message (see
@@ -37,12 +42,16 @@ import {
 } from "./format.js";
 import { BLOCK_LIMITS, TEXT_BUDGET, blockTextLength, type Block, type SlackMessage } from "./slack-types.js";
 import { clusterStatus, compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
+import type { ActiveQuiet } from "../core/alerts/quiet.js";
+import { quietPhrase } from "./snooze.js";
 
 export interface DigestCluster {
   name: string;
   /** The latest report; null when the cluster was never scanned. */
   report: ClusterReport | null;
   scannedAt: Date | null;
+  /** Its subjects snoozed or acknowledged now (quiet.ts `activeQuiets`); absent: none. */
+  quiets?: readonly ActiveQuiet[];
 }
 
 export interface DigestInput {
@@ -67,6 +76,7 @@ export const DIGEST_BUCKET: Record<Status, Exclude<DigestBucket, "not-scanned">>
 };
 
 const NOT_SCANNED_EMOJI = ":hourglass_flowing_sand:";
+const QUIET_EMOJI = ":zzz:";
 
 const BUCKETS: readonly { bucket: DigestBucket; emoji: string; label: string }[] = [
   { bucket: "ok", emoji: STATUS_EMOJI.ok, label: "ok" },
@@ -93,27 +103,68 @@ const NOTE_RESERVE = { blocks: 1, chars: 200 };
 
 interface Row {
   name: string;
+  /** The attention line's status: the worst of what is not quieted. */
   status: Status;
+  /** The header's bucket: the cluster's worst status, quieted or not. */
   bucket: DigestBucket;
   scannedAt: Date | null;
   worst?: Concern;
-  /** Other non-ok certificates and nodes in the cluster. */
+  /** Other non-ok certificates and nodes in the cluster, not quieted. */
   others: number;
+  /** Every concern is snoozed or acknowledged: listed in the quiet section only. */
+  allQuiet: boolean;
+  quiets: QuietItem[];
+}
+
+/** A quiet subject, with what the latest scan says of it (absent: the scan does not name it). */
+interface QuietItem {
+  cluster: string;
+  quiet: ActiveQuiet;
+  concern?: Concern;
 }
 
 function row(cluster: DigestCluster): Row {
   const { name, report, scannedAt } = cluster;
-  if (!report) return { name, status: "ok", bucket: "not-scanned", scannedAt, others: 0 };
+  const quiets = (cluster.quiets ?? []).map((quiet) => ({ cluster: name, quiet }));
+  if (!report) {
+    return { name, status: "ok", bucket: "not-scanned", scannedAt, others: 0, allQuiet: false, quiets };
+  }
   const found = rankConcerns(report, { includeOk: false });
   const status = clusterStatus(report, found[0]);
+  const quietKeys = new Set(quiets.map((q) => q.quiet.key));
+  const loud = found.filter((c) => !quietKeys.has(c.label));
   return {
     name,
-    status,
+    status: loud.length < found.length && loud[0] ? loud[0].status : status,
     bucket: DIGEST_BUCKET[status],
     scannedAt,
-    ...(found[0] ? { worst: found[0] } : {}),
-    others: Math.max(0, found.length - 1),
+    ...(loud[0] ? { worst: loud[0] } : {}),
+    others: Math.max(0, loud.length - 1),
+    allQuiet: found.length > 0 && loud.length === 0,
+    quiets: quiets.map((q) => {
+      const concern = found.find((c) => c.label === q.quiet.key);
+      return concern ? { ...q, concern } : q;
+    }),
   };
+}
+
+/** Worst first, as the attention list (a subject the scan does not name ranks by its level). */
+function compareQuiet(a: QuietItem, b: QuietItem): number {
+  const rank = (q: QuietItem) => ({
+    name: q.cluster,
+    status: q.concern?.status ?? q.quiet.level,
+    ...(q.concern ? { worst: q.concern } : {}),
+  });
+  return compareClusters(rank(a), rank(b)) || a.quiet.key.localeCompare(b.quiet.key);
+}
+
+function quietLine(q: QuietItem, now: Date, timeZone: string): string {
+  const status = q.concern?.status ?? q.quiet.level;
+  const what = q.concern ? detail(q.concern, now) : STATUS_LABEL[status];
+  return (
+    `${STATUS_EMOJI[status]} *${plain(q.cluster, 80)}* — ${code(q.quiet.key, 140)} ${what} · ` +
+    quietPhrase(q.quiet, timeZone)
+  );
 }
 
 function detail(worst: Concern, now: Date): string {
@@ -212,21 +263,22 @@ function paginate(lines: readonly Line[], fixed: readonly { blocks: number; char
   return pages;
 }
 
-export function renderDigest(input: DigestInput): SlackMessage[] {
-  const { channel, clusters, now, timeZone } = input;
-  const rows = clusters.map(row);
-  const count = (bucket: DigestBucket) => rows.filter((r) => r.bucket === bucket).length;
-  const day = localDay(now, timeZone);
-
+/** The body's lines: what needs attention, the quiet section, the never-scanned, the fine. */
+function bodyLines(rows: readonly Row[], now: Date, timeZone: string): Line[] {
   const problemRows = rows
-    .filter((r) => r.bucket !== "ok" && r.bucket !== "not-scanned")
+    .filter((r) => r.bucket !== "ok" && r.bucket !== "not-scanned" && !r.allQuiet)
     .sort(compareClusters);
+  const quiets = rows.flatMap((r) => r.quiets).sort(compareQuiet);
   const okNames = rows.filter((r) => r.bucket === "ok").map((r) => r.name);
   const unscanned = rows.filter((r) => r.bucket === "not-scanned").map((r) => r.name);
   okNames.sort((a, b) => a.localeCompare(b));
   unscanned.sort((a, b) => a.localeCompare(b));
 
   const lines: Line[] = problemRows.map((r) => ({ text: problemLine(r, now) }));
+  if (quiets.length > 0) {
+    lines.push({ text: `${QUIET_EMOJI} *Snoozed and acknowledged (${quiets.length}):*`, breakBefore: true });
+    for (const q of quiets) lines.push({ text: quietLine(q, now, timeZone) });
+  }
   if (unscanned.length > 0) {
     const prefix = `${NOT_SCANNED_EMOJI} *${unscanned.length} not scanned yet:*`;
     allNames(prefix, unscanned).forEach((text, i) => lines.push({ text, breakBefore: i === 0 }));
@@ -239,8 +291,18 @@ export function renderDigest(input: DigestInput): SlackMessage[] {
     });
   }
   if (rows.length === 0) lines.push({ text: "No clusters are configured." });
+  return lines;
+}
 
-  const shown = BUCKETS.filter((b) => b.bucket !== "not-scanned" || unscanned.length > 0);
+export function renderDigest(input: DigestInput): SlackMessage[] {
+  const { channel, clusters, now, timeZone } = input;
+  const rows = clusters.map(row);
+  const count = (bucket: DigestBucket) => rows.filter((r) => r.bucket === bucket).length;
+  const day = localDay(now, timeZone);
+  const lines = bodyLines(rows, now, timeZone);
+  const quietCount = rows.reduce((n, r) => n + r.quiets.length, 0);
+
+  const shown = BUCKETS.filter((b) => b.bucket !== "not-scanned" || count("not-scanned") > 0);
   const oldest = rows
     .map((r) => r.scannedAt?.getTime())
     .filter((t): t is number => t !== undefined)
@@ -273,12 +335,17 @@ export function renderDigest(input: DigestInput): SlackMessage[] {
     summary.length === 0
       ? `all ${rows.length} ${rows.length === 1 ? "cluster" : "clusters"} fine`
       : [...summary, `${count("ok")} ok`].join(", ");
+  const quietNote = quietCount > 0 ? ` · ${quietCount} snoozed or acknowledged` : "";
   return pages.map((sections, i): SlackMessage => {
     const body = sections.map(section);
     if (i === 0) {
       const more =
         n > 1 ? [context(`Continued in the thread: ${n - 1} more ${n === 2 ? "message" : "messages"}.`)] : [];
-      return { channel, text: `Certificate digest ${day}: ${headline}`, blocks: [...head, ...body, ...more] };
+      return {
+        channel,
+        text: `Certificate digest ${day}: ${headline}${quietNote}`,
+        blocks: [...head, ...body, ...more],
+      };
     }
     return {
       channel,

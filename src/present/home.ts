@@ -5,11 +5,12 @@
 // It must read the same at 3 clusters and at 500, within a Home view's 100 blocks. So the worst
 // HOME_ROWS clusters get a row (a section, with its button) each; the clusters after them that need
 // a look share packed sections; whatever is left (mostly clusters that are fine) is counted in one
-// line. The whole view stays under TEXT_BUDGET, the same budget as a message, since Slack does not
+// line. A cluster with subjects snoozed or acknowledged says how many, under its row with the list
+// (compact), on its packed line as a count. The whole view stays under TEXT_BUDGET, the same budget as a message, since Slack does not
 // document how much text a view may carry.
 import { formatDate } from "./time.js";
 import { SCAN_NOW_ACTION } from "./actions.js";
-import { context, divider, header, packLines, section } from "./format.js";
+import { code, context, divider, header, packLines, section } from "./format.js";
 import {
   TEXT_BUDGET,
   blockTextLength,
@@ -19,6 +20,8 @@ import {
 } from "./slack-types.js";
 import { countRows, listLine, listRow, type ListCluster, type ListRow } from "./views.js";
 import { compareClusters } from "../core/alerts/rank.js";
+import type { ActiveQuiet } from "../core/alerts/quiet.js";
+import { quietPhrase } from "./snooze.js";
 
 /** Clusters with a row of their own (and a button, for operators). */
 export const HOME_ROWS = 40;
@@ -33,6 +36,8 @@ export interface HomeInput {
   isOperatorOf: (cluster: string) => boolean;
   now: Date;
   timeZone: string;
+  /** Per cluster, its subjects snoozed or acknowledged now (quiet.ts `activeQuiets`); absent: none. */
+  quiets?: ReadonlyMap<string, readonly ActiveQuiet[]>;
   /** Shown on top: what came of the user's last click (scan queued, refused, done). */
   notice?: readonly Block[];
 }
@@ -55,8 +60,25 @@ function scanButton(cluster: string): ButtonElement {
   };
 }
 
+/** Subjects named in a row's quiet line before "and N more". */
+const QUIET_LISTED = 5;
+
+const quietCount = (n: number): string => `:zzz: ${n} snoozed or acknowledged`;
+
+/** `:zzz: 2 snoozed or acknowledged: `m1/apiserver` snoozed by @who until …; `m2` acknowledged …`. */
+function quietList(quiets: readonly ActiveQuiet[], timeZone: string): string {
+  const listed = quiets
+    .slice(0, QUIET_LISTED)
+    .map((q) => `${code(q.key, 120)} ${quietPhrase(q, timeZone, 80)}`)
+    .join("; ");
+  const more = quiets.length > QUIET_LISTED ? `; and ${quiets.length - QUIET_LISTED} more` : "";
+  return `${quietCount(quiets.length)}: ${listed}${more}`;
+}
+
 function rowBlock(row: ListRow, input: HomeInput): SectionBlock {
-  const block = section(listLine(row, input.now));
+  const quiets = input.quiets?.get(row.name) ?? [];
+  const line = listLine(row, input.now);
+  const block = section(quiets.length > 0 ? `${line}\n${quietList(quiets, input.timeZone)}` : line);
   return input.isOperatorOf(row.name) ? { ...block, accessory: scanButton(row.name) } : block;
 }
 
@@ -103,7 +125,8 @@ export function renderHome(input: HomeInput): HomeView {
   const packed: string[] = [];
   const unshown: ListRow[] = [];
   for (const row of rows.slice(shown)) {
-    const line = listLine(row, now);
+    const quiet = input.quiets?.get(row.name)?.length ?? 0;
+    const line = listLine(row, now) + (quiet > 0 ? ` · ${quietCount(quiet)}` : "");
     if (row.status !== "ok" && chars + line.length + 1 <= TEXT_BUDGET) {
       packed.push(line);
       chars += line.length + 1;

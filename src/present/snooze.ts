@@ -65,7 +65,7 @@ export function quietRefusalText(refusal: QuietRefusal, cluster: string): string
 }
 
 /** A Slack id as a mention; anything else (a console name) as code, never markup. */
-const person = (id: string): string => (isPrincipalId(id) ? mention(id) : code(id, 40));
+export const person = (id: string): string => (isPrincipalId(id) ? mention(id) : code(id, 40));
 
 /** A snooze or an unsnooze that was done, as the channel is told it. */
 export interface QuietedInput {
@@ -122,6 +122,18 @@ export function renderQuietRefused(cluster: string, refusal: QuietRefusal): Chat
     text: `/certs: refused for ${cluster}`,
     blocks: [section(`:no_entry: ${quietRefusalText(refusal, cluster)}`), context("Nothing was changed.")],
   };
+}
+
+/**
+ * Who quieted a subject, compactly, as the digest and App Home list it: `snoozed by <@U…> until
+ * Tue 2 Dec 14:00 CET: reason` or `acknowledged by <@U…> at critical`.
+ */
+export function quietPhrase(quiet: ActiveQuiet, timeZone: string, reasonMax = 200): string {
+  if (quiet.kind === "snoozed" && quiet.until) {
+    const why = quiet.reason ? `: ${plain(quiet.reason, reasonMax)}` : "";
+    return `snoozed by ${person(quiet.by)} until ${formatWhen(new Date(quiet.until), timeZone)}${why}`;
+  }
+  return `acknowledged by ${person(quiet.by)} at ${quiet.level}`;
 }
 
 function quietLine(cluster: string, quiet: ActiveQuiet, timeZone: string): string {

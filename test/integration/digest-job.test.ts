@@ -8,6 +8,8 @@ import { renderDigest } from "../../src/present/digest.js";
 import type { Store } from "../../src/adapters/store/store.js";
 import { startJobEdges, type JobEdges } from "../lab/job-edges.js";
 import { NOW, node } from "../fixtures/prod-cluster.js";
+import { blockTexts, type Block } from "../../src/present/slack-types.js";
+import { snooze } from "../../src/core/alerts/quiet.js";
 
 let edges: JobEdges;
 
@@ -27,7 +29,7 @@ const scanned = { name: "scanned", status: "ok" as const, nodes: [node("m1")] };
 async function deps(c = config): Promise<DigestJobDependencies & { store: Store }> {
   const { store, poster } = edges.slack();
   await store.saveScan({ cluster: "scanned", scannedAt: NOW, durationMs: 5, report: scanned });
-  return { store, config: c, archive: store, poster, now: () => NOW };
+  return { store, config: c, archive: store, alerts: store, poster, now: () => NOW };
 }
 
 before(async () => {
@@ -52,6 +54,49 @@ describe("runDigestJob", () => {
     assert.equal(edges.fake.messages("C0DIGEST").length, 1);
     await runDigestJob({ id: "2" }, d);
     assert.equal(edges.fake.messages("C0DIGEST").length, 2);
+  });
+
+  test("a snoozed certificate is listed in the quiet section, and its cluster still counted", async () => {
+    edges.fake.reset();
+    const d = await deps();
+    const warned = {
+      name: "scanned",
+      status: "critical" as const,
+      nodes: [node("m1", { days: { apiserver: 3 } })],
+    };
+    await d.store.saveScan({ cluster: "scanned", scannedAt: NOW, durationMs: 5, report: warned });
+    // The warning a scan posted, then an operator's snooze of it, both as stored in Redis.
+    await d.store.updateAlerts("scanned", (state) => {
+      const record = {
+        level: "critical" as const,
+        sha256: "apiserver-3",
+        postedAt: NOW.toISOString(),
+        channel: "C0DIGEST",
+        threadTs: "1.1",
+      };
+      const until = new Date(NOW.getTime() + 3 * 86_400_000);
+      const done = snooze(
+        { ...state, alerts: { "m1/apiserver": record } },
+        { keys: ["m1/apiserver"] },
+        { by: "U0OPER01", until, now: NOW, maxDays: 14, reason: "planned" },
+      );
+      assert.ok(done.ok);
+      return { next: done.state, value: null };
+    });
+    await runDigestJob({ id: "quiet" }, d);
+    const [posted] = edges.fake.messages("C0DIGEST");
+    const text = blockTexts((posted!.blocks ?? []) as unknown as Block[]).join("\n");
+    assert.match(posted!.text, /1 critical, 1 not scanned yet, 0 ok · 1 snoozed or acknowledged$/);
+    assert.match(
+      text,
+      /:zzz: \*Snoozed and acknowledged \(1\):\*\n:large_orange_circle: \*scanned\* — `m1\/apiserver` 3d left · snoozed by <@U0OPER01> until Tue 1 Dec 10:00 CET: planned/,
+    );
+    assert.doesNotMatch(
+      text,
+      /:large_orange_circle: \*scanned\* — `m1\/apiserver` 3d left · scanned/,
+      "not in the attention list",
+    );
+    assert.match(text, /:large_orange_circle: \*critical\*\n1/, "counted in the header");
   });
 
   test("without slack.digestChannel it is skipped and posts nothing", async () => {

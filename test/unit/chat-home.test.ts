@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.js";
 import type { ChatBackend } from "../../src/core/chat/backend.js";
 import { emptyAlertState } from "../../src/core/alerts/state.js";
+import type { ActiveQuiet } from "../../src/core/alerts/quiet.js";
 import {
   BLOCK_LIMITS,
   blockTexts,
@@ -240,4 +241,78 @@ test("decideCommand: fetches exactly what the answer needs, then decides", async
   );
   assert.match(status.reply[0]!.text, /cluster-a: warning/);
   assert.deepEqual(asked, { latest: [[], ["cluster-a"]], groups: [["S0SRE"], []] });
+});
+
+test("home: a cluster with snoozed or acknowledged subjects says how many, with the list under its row", () => {
+  const quiet = (key: string, kind: "snoozed" | "acknowledged"): ActiveQuiet => ({
+    key,
+    node: key.split("/")[0]!,
+    certificate: key.split("/")[1] ?? null,
+    kind,
+    by: "U0ALICE",
+    at: NOW.toISOString(),
+    ...(kind === "snoozed" ? { until: "2026-12-01T09:00:00Z", reason: "planned" } : {}),
+    level: "critical",
+    sha256: null,
+  });
+  const many = Array.from({ length: 7 }, (_, i) => quiet(`m${i}`, "acknowledged"));
+  const view = renderHome({
+    clusters: [
+      { name: "burning", latest: scan("burning", 3) },
+      { name: "calm", latest: scan("calm", 200) },
+      { name: "busy", latest: scan("busy", -1) },
+    ],
+    quiets: new Map([
+      ["burning", [quiet("m1/apiserver", "snoozed"), quiet("m2", "acknowledged")]],
+      ["calm", []],
+      ["busy", many],
+    ]),
+    isOperatorOf: () => false,
+    now: NOW,
+    timeZone: TZ,
+  });
+  const rows = view.blocks.filter((b): b is SectionBlock => b.type === "section").map((b) => b.text!.text);
+  assert.equal(
+    rows.find((t) => t.includes("*burning*"))!.split("\n")[1],
+    ":zzz: 2 snoozed or acknowledged: `m1/apiserver` snoozed by <@U0ALICE> until Tue 1 Dec 10:00 CET: planned; " +
+      "`m2` acknowledged by <@U0ALICE> at critical",
+  );
+  assert.doesNotMatch(
+    rows.find((t) => t.includes("*calm*"))!,
+    /snoozed or acknowledged/,
+  );
+  assert.match(
+    rows.find((t) => t.includes("*busy*"))!,
+    /:zzz: 7 snoozed or acknowledged: `m0` .*`m4` [^;]*; and 2 more$/,
+  );
+  assert.deepEqual(checkBlockLimits({ channel: "-", text: "-", blocks: view.blocks }), []);
+});
+
+test("home: past its own rows, a cluster's packed line counts its quiet subjects", () => {
+  const clusters = Array.from({ length: HOME_ROWS + 5 }, (_, i) => {
+    const name = `cluster-${String(i).padStart(3, "0")}`;
+    return { name, latest: scan(name, 3) };
+  });
+  const last = clusters.at(-1)!.name;
+  const acknowledged: ActiveQuiet = {
+    key: "m1/apiserver",
+    node: "m1",
+    certificate: "apiserver",
+    kind: "acknowledged",
+    by: "U0ALICE",
+    at: NOW.toISOString(),
+    level: "critical",
+    sha256: null,
+  };
+  const view = renderHome({
+    clusters,
+    quiets: new Map([[last, [acknowledged]]]),
+    isOperatorOf: () => false,
+    now: NOW,
+    timeZone: TZ,
+  });
+  const line = blockTexts(view.blocks)
+    .flatMap((t) => t.split("\n"))
+    .find((l) => l.includes(`*${last}*`));
+  assert.match(line!, / · :zzz: 1 snoozed or acknowledged$/);
 });

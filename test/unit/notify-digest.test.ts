@@ -11,6 +11,7 @@ import {
   type SlackMessage,
 } from "../../src/present/slack-types.js";
 import { DIGEST_BUCKET, digestCounts, renderDigest, type DigestCluster } from "../../src/present/digest.js";
+import type { ActiveQuiet } from "../../src/core/alerts/quiet.js";
 
 const HOUR = 3_600_000;
 const NOW = new Date("2026-11-28T09:00:00Z");
@@ -326,4 +327,134 @@ test("no clusters at all still renders a valid message", () => {
   const messages = render([]);
   assert.equal(messages.length, 1);
   assert.deepEqual(checkBlockLimits(messages[0]!), []);
+});
+
+/** A subject quieted as quiet.ts `activeQuiets` lists it. */
+function quieted(
+  key: string,
+  kind: "snoozed" | "acknowledged",
+  level: ActiveQuiet["level"] = "critical",
+): ActiveQuiet {
+  const [node, certificate] = key.split("/");
+  return {
+    key,
+    node: node!,
+    certificate: certificate ?? null,
+    kind,
+    by: "U0OPER01",
+    at: new Date(NOW.getTime() - 2 * HOUR).toISOString(),
+    ...(kind === "snoozed"
+      ? { until: new Date(NOW.getTime() + 3 * 24 * HOUR).toISOString(), reason: "planned for Tuesday" }
+      : {}),
+    level,
+    sha256: null,
+  };
+}
+
+const quietLines = (messages: SlackMessage[]) =>
+  problemLines(messages).filter((line) => / · (snoozed|acknowledged) by /.test(line));
+const attentionLines = (messages: SlackMessage[]) =>
+  problemLines(messages).filter((line) => !/ · (snoozed|acknowledged) by /.test(line));
+
+test("snoozed and acknowledged subjects: their own section, out of the attention list, still counted", () => {
+  const clusters: DigestCluster[] = [
+    // Its worst certificate snoozed: the line names the worst one not quieted.
+    {
+      name: "prod",
+      report: clusterReport("prod", "critical", 3),
+      scannedAt: NOW,
+      quiets: [quieted("m2/apiserver", "snoozed")],
+    },
+    // Everything acknowledged: listed in the quiet section only.
+    {
+      name: "lab",
+      report: clusterReport("lab", "expired", -2),
+      scannedAt: NOW,
+      quiets: [
+        quieted("m2/apiserver", "acknowledged", "expired"),
+        quieted("m2/front-proxy-client", "acknowledged", "warning"),
+      ],
+    },
+  ];
+  const messages = render(clusters);
+  assert.deepEqual(checkBlockLimits(messages[0]!), []);
+  assert.deepEqual(attentionLines(messages), [
+    ":large_yellow_circle: *prod* — `m2/front-proxy-client` 25d left · scanned just now",
+  ]);
+  const text = allText(messages);
+  assert.match(text, /:zzz: \*Snoozed and acknowledged \(3\):\*/);
+  assert.deepEqual(quietLines(messages), [
+    ":red_circle: *lab* — `m2/apiserver` expired 2d ago · acknowledged by <@U0OPER01> at expired",
+    ":large_orange_circle: *prod* — `m2/apiserver` 3d left · snoozed by <@U0OPER01> until Tue 1 Dec 10:00 CET: planned for Tuesday",
+    ":large_yellow_circle: *lab* — `m2/front-proxy-client` 25d left · acknowledged by <@U0OPER01> at warning",
+  ]);
+  assert.deepEqual(headerCounts(messages[0]!), {
+    Clusters: 2,
+    ok: 0,
+    warning: 0,
+    critical: 1,
+    expired: 1,
+    unreachable: 0,
+  });
+  assert.equal(
+    messages[0]!.text,
+    "Certificate digest 2026-11-28: 1 expired, 1 critical, 0 ok · 3 snoozed or acknowledged",
+  );
+});
+
+test("a quiet subject the latest scan does not name, or of a cluster not scanned, is still listed, by its level", () => {
+  const clusters: DigestCluster[] = [
+    {
+      name: "fine",
+      report: clusterReport("fine", "ok"),
+      scannedAt: NOW,
+      quiets: [quieted("m9", "acknowledged", "unreachable")],
+    },
+    { name: "new", report: null, scannedAt: null, quiets: [quieted("m1/ca", "snoozed", "warning")] },
+  ];
+  const messages = render(clusters);
+  assert.deepEqual(quietLines(messages), [
+    ":electric_plug: *fine* — `m9` unreachable · acknowledged by <@U0OPER01> at unreachable",
+    ":large_yellow_circle: *new* — `m1/ca` warning · snoozed by <@U0OPER01> until Tue 1 Dec 10:00 CET: planned for Tuesday",
+  ]);
+  assert.deepEqual(digestCounts(clusters), {
+    ok: 1,
+    warning: 0,
+    critical: 0,
+    expired: 0,
+    unreachable: 0,
+    "not-scanned": 1,
+  });
+});
+
+test("500 clusters with quiet subjects: every one listed once, worst first, within limits", () => {
+  const clusters = fleet(500, troubled(2)).map((c, i) =>
+    c.report && c.report.status !== "ok" && c.report.status !== "unreachable" && i % 2 === 0
+      ? { ...c, quiets: [quieted("m2/apiserver", i % 4 === 0 ? "snoozed" : "acknowledged", "warning")] }
+      : c,
+  );
+  const quiet = clusters.filter((c) => c.quiets);
+  assert.ok(quiet.length > 100);
+  const messages = render(clusters);
+  assert.ok(messages.length > 1);
+  for (const message of messages) assert.deepEqual(checkBlockLimits(message), []);
+  const lines = quietLines(messages);
+  assert.deepEqual(
+    lines.map((l) => /\*([^*]+)\*/.exec(l)![1]).sort(),
+    quiet.map((c) => c.name).sort(),
+    "each quiet subject once",
+  );
+  const severities = lines.map((l) =>
+    STATUS_ORDER.indexOf(quiet.find((c) => l.includes(`*${c.name}*`))!.report!.status),
+  );
+  for (let i = 1; i < severities.length; i++)
+    assert.ok(severities[i - 1]! >= severities[i]!, `quiet line ${i} is worse than ${i - 1}`);
+  // Their clusters still count: the header adds up to every cluster.
+  const counts = headerCounts(messages[0]!);
+  assert.equal(
+    Object.entries(counts)
+      .filter(([k]) => k !== "Clusters")
+      .reduce((n, [, v]) => n + v, 0),
+    500,
+  );
 });

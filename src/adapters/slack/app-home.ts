@@ -8,6 +8,7 @@
 //   so any `serve` process can refresh it; one lease per stored scan (`<p>:lock:home-refresh:<event>`)
 //   keeps several `serve` processes from refreshing the same users twice. Stored scans are gathered
 //   for REFRESH_DELAY_MS first, so the scheduled fan-out over every cluster refreshes a Home once.
+// - Each cluster's snoozed and acknowledged subjects (its alert state in Redis) show under its row.
 // - A click's outcome (scan queued, refused, done) shows on top of the view for NOTICE_MS. Notices
 //   live in this process: a refresh by another `serve` process shows the view without it.
 import { randomUUID } from "node:crypto";
@@ -16,6 +17,7 @@ import type { Logger } from "pino";
 import type { ClusterConfig, Config } from "../../config/load.js";
 import { canOperate, homeChannelsToCheck, homeClusters, roleGroups } from "../../core/access/access.js";
 import { renderHome } from "../../present/home.js";
+import { activeQuiets } from "../../core/alerts/quiet.js";
 import type { Block } from "../../present/slack-types.js";
 import type { Store } from "../store/store.js";
 import type { ServiceBackend } from "./backend.js";
@@ -33,7 +35,7 @@ interface Visible {
 
 export interface AppHomeOptions {
   config: Config;
-  backend: Pick<ServiceBackend, "latest" | "groupsOf" | "channelsOf">;
+  backend: Pick<ServiceBackend, "latest" | "alertStates" | "groupsOf" | "channelsOf">;
   store: Store;
   /** Bot-token client that publishes views. */
   client: WebClient;
@@ -97,7 +99,9 @@ export class AppHome {
   async publish(userId: string, visible?: Visible): Promise<void> {
     const { config, backend, client } = this.options;
     const { clusters, userGroups } = visible ?? (await this.visibleTo(userId));
-    const latest = await backend.latest(clusters.map((c) => c.name));
+    const names = clusters.map((c) => c.name);
+    const [latest, states] = await Promise.all([backend.latest(names), backend.alertStates(names)]);
+    const now = new Date();
     let notice = this.notices.get(userId);
     if (notice && notice.until <= Date.now()) {
       this.notices.delete(userId);
@@ -107,7 +111,8 @@ export class AppHome {
       clusters: clusters.map((c) => ({ name: c.name, latest: latest.get(c.name) ?? null })),
       isOperatorOf: (name) =>
         clusters.some((c) => c.name === name && canOperate(c, userId, userGroups).allowed),
-      now: new Date(),
+      quiets: new Map([...states].map(([name, state]) => [name, activeQuiets(state, now)])),
+      now,
       timeZone: config.timezone,
       ...(notice ? { notice: notice.blocks } : {}),
     });
