@@ -30,7 +30,7 @@ import {
 } from "./format.js";
 import { clusterStatus, compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
 import type { Block, ChatReply, SlackMessage } from "./slack-types.js";
-import { USAGE, type CommandError, type Subcommand } from "./command.js";
+import { SUBCOMMANDS, USAGE, type CommandError, type Subcommand } from "./command.js";
 
 const NOT_SCANNED_EMOJI = ":hourglass_flowing_sand:";
 /** Room for the "continued (i/n)" note, whose numbers are known only after splitting. */
@@ -116,17 +116,8 @@ const HELP: Record<Subcommand, HelpEntry> = {
   },
 };
 
-const ORDER: readonly Subcommand[] = [
-  "list",
-  "status",
-  "scan",
-  "renew",
-  "audit",
-  "snooze",
-  "unsnooze",
-  "snoozes",
-  "help",
-];
+/** Help lists the subcommands as the grammar declares them, help itself last. */
+const ORDER: readonly Subcommand[] = [...SUBCOMMANDS.filter((s) => s !== "help"), "help"];
 
 /**
  * Every subcommand (or only `topic`), with examples. `exampleCluster` (a cluster shown in this
