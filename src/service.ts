@@ -3,7 +3,6 @@
 // (adapters/slack/app.ts). Roles scale out on Redis: run one `serve` and as many `worker` processes as you like.
 import { randomUUID } from "node:crypto";
 import type { WebClient } from "@slack/web-api";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { clusterChannel, type Config } from "./config/load.js";
 import { Queues, settlesWithin, Workers, workerTuning, type RunningJob } from "./adapters/queue/queues.js";
@@ -69,21 +68,6 @@ const TEARDOWN_MS = 2000;
 
 /** How long `serve` waits at start for Redis before it starts without it. */
 const REDIS_AT_START_MS = 3000;
-
-/** Whether the connection is ready within `ms` (false at once when it has given up for good). */
-function readyWithin(redis: Redis, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    const timer = setTimeout(() => {
-      redis.off("ready", onReady);
-      resolve(false);
-    }, ms);
-    redis.once("ready", onReady);
-  });
-}
 
 /** The longest a stop can take: past this something is stuck, and the process should just end. */
 export function stopLimitMs(graceMs: number): number {
@@ -207,7 +191,7 @@ export class Service {
     if (metricsPort) this.metricsServer = await this.listen(metricsPort, logger);
     if (this.options.role !== "serve") return;
     // With Redis down, start does not wait for it: the schedules go in when it is ready (below).
-    if (this.redis.status === "ready" || (await readyWithin(this.redis, REDIS_AT_START_MS))) {
+    if (await settlesWithin(this.redisReady(), REDIS_AT_START_MS)) {
       await this.assertSchedules();
     } else {
       logger.warn("Redis is not reachable: schedules are registered once it answers; /readyz says not ready");

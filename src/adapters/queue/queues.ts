@@ -255,7 +255,7 @@ export class Workers {
     queues: Queues,
     config: Config,
     handlers: JobHandlers,
-    private readonly logger: Logger,
+    logger: Logger,
     { scanJobs, renewalLockDuration, renewalStalledInterval, ...locks }: WorkerTuning = {},
   ) {
     // Named, so every job records which process ran it (Job#processedBy).
