@@ -31,11 +31,26 @@ import type { MaintenanceWindow } from "./windows.js";
 export type { AlertSettings, RenewalSettings } from "./schema.js";
 export type { MaintenanceWindow, Weekday } from "./windows.js";
 
-/** When this cluster's approved renewals may run: its own `renewal:` keys, else the top level's. */
-export interface ClusterWindows {
+/** When a cluster's approved renewals may run. */
+export type ClusterWindows = Pick<ClusterRenewal, "windows" | "windowMarginMinutes">;
+
+/** A cluster's renewal policy: the requests certs-bot files itself. */
+export interface RenewalPolicy {
+  /** A renewable certificate with this many days left (or fewer) gets a request, once per certificate. */
+  requestWhenDaysLeft: number;
+  /** Such a request needs no click: it runs in the next maintenance window. */
+  preApproved: boolean;
+  /** `file:line` of the key that decides it (`preApproved`, else `requestWhenDaysLeft`): what the audit names. */
+  source: string;
+}
+
+/** When this cluster's approved renewals may run, and what it requests itself: its own `renewal:` keys, else the top level's. */
+export interface ClusterRenewal {
   /** Empty: any time. */
   windows: MaintenanceWindow[];
   windowMarginMinutes: number;
+  /** Null: certs-bot files no request of its own for this cluster. */
+  policy: RenewalPolicy | null;
 }
 
 export interface SshSettings {
@@ -80,7 +95,7 @@ export interface ClusterConfig {
   thresholds: Thresholds;
   /** Its own `alerts:` keys, else the top level's. */
   alerts: AlertSettings;
-  renewal: ClusterWindows;
+  renewal: ClusterRenewal;
   nodes: NodeConfig[];
 }
 
@@ -302,7 +317,12 @@ export function parseConfig(text: string, file: string): Config {
       });
     throw new ConfigError(file, problems);
   }
-  return resolve(result.data, file);
+  const root = doc.contents as YamlNode | null;
+  return resolve(result.data, file, (path) => {
+    const last = path[path.length - 1] as string;
+    const { line } = lineCounter.linePos(keyNodeAt(root, path.slice(0, -1), last)?.range?.[0] ?? 0);
+    return `${file}:${line}`;
+  });
 }
 
 /** `line:col` (1-based) of the end of `prefix`. */
@@ -368,8 +388,29 @@ export function loadConfig(file: string): Config {
 
 const unique = (ids: readonly string[]): string[] => [...new Set(ids)];
 
+type RawPolicy = RawConfig["renewal"]["policy"];
+
+/** The policy in force, with the line that decides it; `where` gives a key's `file:line`. */
+function resolvePolicy(
+  policy: RawPolicy,
+  path: (string | number)[],
+  where: (path: readonly (string | number)[]) => string,
+): RenewalPolicy | null {
+  if (policy?.requestWhenDaysLeft === undefined) return null;
+  return {
+    requestWhenDaysLeft: policy.requestWhenDaysLeft,
+    preApproved: policy.preApproved,
+    source: where([...path, "policy", policy.preApproved ? "preApproved" : "requestWhenDaysLeft"]),
+  };
+}
+
 /** Layers defaults ← top level ← cluster ← node into one flat record per node. */
-function resolve(raw: RawConfig, file: string): Config {
+function resolve(
+  raw: RawConfig,
+  file: string,
+  where: (path: readonly (string | number)[]) => string,
+): Config {
+  const { policy: topPolicy, ...renewal } = raw.renewal;
   return {
     file,
     timezone: raw.timezone,
@@ -378,8 +419,8 @@ function resolve(raw: RawConfig, file: string): Config {
     scanConcurrency: raw.scanConcurrency,
     scanCron: raw.scanCron,
     ...(raw.slack ? { slack: raw.slack } : {}),
-    renewal: { ...raw.renewal },
-    clusters: raw.clusters.map((cluster) => ({
+    renewal,
+    clusters: raw.clusters.map((cluster, i) => ({
       name: cluster.name,
       ...(cluster.channel ? { channel: cluster.channel } : {}),
       viewers: unique(
@@ -392,6 +433,9 @@ function resolve(raw: RawConfig, file: string): Config {
       renewal: {
         windows: cluster.renewal?.windows ?? raw.renewal.windows,
         windowMarginMinutes: cluster.renewal?.windowMarginMinutes ?? raw.renewal.windowMarginMinutes,
+        policy: cluster.renewal?.policy
+          ? resolvePolicy(cluster.renewal.policy, ["clusters", i, "renewal"], where)
+          : resolvePolicy(topPolicy, ["renewal"], where),
       },
       nodes: cluster.nodes.map((node) => {
         const ssh: SshSettings = { ...SSH_DEFAULTS, ...raw.ssh, ...cluster.ssh, ...node.ssh };

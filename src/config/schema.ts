@@ -138,10 +138,23 @@ const nodeSchema = z.strictObject({
 /** Minutes a window must still have left for a node to be started in it. */
 const windowMarginMinutes = z.number().int().min(0).max(1439);
 
-/** A cluster's own windows replace the top-level list (`[]`: any time); its margin replaces the top-level one. */
+/**
+ * certs-bot files a cluster's renewal request itself when a renewable certificate has this many days
+ * left; `preApproved` runs such a request in the next maintenance window with no click.
+ */
+const policySchema = z.strictObject({
+  requestWhenDaysLeft: z.number().int().min(1).max(365).optional(),
+  preApproved: z.boolean().default(false),
+});
+
+/**
+ * A cluster's own windows replace the top-level list (`[]`: any time); its margin and its policy
+ * replace the top-level ones (`policy: {}`: none for this cluster).
+ */
 const clusterRenewalSchema = z.strictObject({
   windows: windowsSchema.optional(),
   windowMarginMinutes: windowMarginMinutes.optional(),
+  policy: policySchema.optional(),
 });
 
 const clusterSchema = z.strictObject({
@@ -178,6 +191,8 @@ export const renewalSchema = z.strictObject({
   windows: windowsSchema.default([]),
   /** A node is not started with less than this left in its window. */
   windowMarginMinutes: windowMarginMinutes.default(20),
+  /** Requests certs-bot files itself; none by default. */
+  policy: policySchema.optional(),
 });
 
 export const configSchema = z
@@ -260,9 +275,56 @@ export const configSchema = z
         }
       }
     });
+  })
+  .superRefine((config, ctx) => {
+    // A pre-approved run waits for a window: without one it would start the moment it is filed.
+    const top = config.renewal;
+    const topHasPolicy = top.policy?.preApproved === true;
+    const inheriting: string[] = [];
+    config.clusters.forEach((cluster, i) => {
+      const own = cluster.renewal?.policy;
+      const windows = cluster.renewal?.windows ?? top.windows;
+      const policy = own ?? top.policy;
+      if (policy?.preApproved && policy.requestWhenDaysLeft === undefined) {
+        if (own) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["clusters", i, "renewal", "policy", "preApproved"],
+            message: "needs requestWhenDaysLeft: only requests certs-bot files itself are pre-approved",
+          });
+        }
+        return;
+      }
+      if (!policy?.preApproved || windows.length > 0) return;
+      if (own) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["clusters", i, "renewal", "policy", "preApproved"],
+          message:
+            "needs maintenance windows (renewal.windows here or at the top level): a pre-approved run " +
+            "waits for one, and this cluster has none",
+        });
+      } else inheriting.push(cluster.name);
+    });
+    if (topHasPolicy && top.policy?.requestWhenDaysLeft === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["renewal", "policy", "preApproved"],
+        message: "needs requestWhenDaysLeft: only requests certs-bot files itself are pre-approved",
+      });
+    } else if (inheriting.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["renewal", "policy", "preApproved"],
+        message:
+          "needs maintenance windows: a pre-approved run waits for one, and " +
+          `${inheriting.length === 1 ? "cluster" : "clusters"} ${inheriting.join(", ")} ` +
+          `${inheriting.length === 1 ? "has" : "have"} none (set renewal.windows)`,
+      });
+    }
   });
 
 export type RawConfig = z.infer<typeof configSchema>;
 export type Thresholds = z.infer<typeof thresholdsSchema>;
 export type AlertSettings = z.infer<typeof alertsSchema>;
-export type RenewalSettings = z.infer<typeof renewalSchema>;
+export type RenewalSettings = Omit<z.infer<typeof renewalSchema>, "policy">;

@@ -251,6 +251,7 @@ describe("a renewal run on lab clusters", () => {
       renewal: {
         windows: [{ days, startMinute: toMinutes(start), durationMinutes: 60 }],
         windowMarginMinutes: 20,
+        policy: null,
       },
     };
     let offset = 0; // the run's clock: the wall clock moved by the test

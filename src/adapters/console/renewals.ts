@@ -20,6 +20,7 @@ import type {
   AuditInput,
   AuditTrail,
   CardLocation,
+  CreateOptions,
   CreateResult,
   ExecutionLease,
   LeaseAttempt,
@@ -35,15 +36,19 @@ interface Entry {
 
 export class MemoryRenewals implements RenewalRecords {
   private readonly entries = new Map<string, Entry>();
+  /** Per cluster: generation → the id of the request a policy filed for it. */
+  private readonly filed = new Map<string, Map<string, string>>();
 
   async create(
     request: RenewalRequest,
-    { plan, now = request.requestedAt }: { plan?: RenewalPlan; now?: Date } = {},
+    { plan, now = request.requestedAt, generations = [] }: CreateOptions = {},
   ): Promise<CreateResult> {
     const expired: RenewalRequest[] = [];
     if (this.entries.has(request.id)) {
       return { ok: false, expired };
     }
+    const filed = this.filed.get(request.cluster) ?? new Map<string, string>();
+    if (generations.length && generations.every((g) => filed.has(g))) return { ok: false, filed: true, expired };
     const admit = admission(await this.active(request.cluster), now);
     if (admit.verdict === "held") return heldBy(admit.holder, expired);
     if (admit.verdict === "expire") {
@@ -51,7 +56,13 @@ export class MemoryRenewals implements RenewalRecords {
       if (done) expired.push(done);
     }
     this.entries.set(request.id, { request, ...(plan ? { plan } : {}) });
+    for (const generation of generations) filed.set(generation, request.id);
+    this.filed.set(request.cluster, filed);
     return { ok: true, request, expired };
+  }
+
+  async filings(cluster: string): Promise<Map<string, string>> {
+    return new Map(this.filed.get(cluster));
   }
 
   async get(id: string): Promise<RenewalRequest | null> {

@@ -3,7 +3,12 @@
 //                                        plan: the RenewalPlan shown for approval (what runs),
 //                                        card: { channel, ts } of the approval card }
 //   <p>:renewal-lock:<cluster>    id of the cluster's one active request           TTL 90 d backstop
+//   <p>:policy-filed:<cluster>    hash { <node>/<cert>@<serial>: id of the request a policy filed for it }
+//                                                                                  TTL 400 d, refreshed per filing
 //
+// A request a policy files names the certificate generations it is for: `create` refuses it
+// ('filed') when every one of them was filed for already, and records them with the request in the
+// same script, so one certificate gets one request across scans, retries and processes.
 // One active request per cluster: `create` takes the lock with SET NX together with writing the
 // request (one Lua script), and every write that ends a request (rejected, expired, done, failed)
 // deletes the lock in the same script, if it still names that request (cancelled too). A lock whose holder is gone,
@@ -20,7 +25,7 @@
 import type { Redis } from "ioredis";
 import { redisKey } from "./store.js";
 import type { RenewalPlan } from "../../core/renew/plan.js";
-import type { CardLocation, CreateResult } from "../../core/renew/ports.js";
+import type { CardLocation, CreateOptions, CreateResult } from "../../core/renew/ports.js";
 import { admission, heldBy } from "../../core/renew/admission.js";
 import {
   beginNode,
@@ -39,6 +44,8 @@ const DAY_S = 86_400;
 export const REQUEST_TTL_S = 90 * DAY_S;
 /** A backstop only: the lock is deleted when its request ends, and taken over when stale. */
 export const LOCK_TTL_S = 90 * DAY_S;
+/** Longer than a certificate lives (a year), so a generation is never filed for twice. */
+export const FILINGS_TTL_S = 400 * DAY_S;
 /** Compare-and-set rounds before giving up (each lost round means another writer succeeded). */
 const MAX_ATTEMPTS = 100;
 
@@ -54,12 +61,22 @@ const reviving =
 const parse = (text: string): RenewalRequest => JSON.parse(text, reviving(DATE_KEYS)) as RenewalRequest;
 const parsePlan = (text: string): RenewalPlan => JSON.parse(text, reviving(PLAN_DATE_KEYS)) as RenewalPlan;
 
-// KEYS: lock, request. ARGV: id, json, request ttl, lock ttl, plan json.
+// KEYS: lock, request, policy filings. ARGV: id, json, request ttl, lock ttl, plan json, filings ttl,
+// generations… (none: not filed by a policy).
 const CREATE = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'exists'} end
+if #ARGV > 6 then
+  local fresh = false
+  for i = 7, #ARGV do
+    if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then fresh = true end
+  end
+  if not fresh then return {'filed'} end
+end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[4]) then
   redis.call('HSET', KEYS[2], 'json', ARGV[2], 'version', 1, 'plan', ARGV[5])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
+  for i = 7, #ARGV do redis.call('HSET', KEYS[3], ARGV[i], ARGV[1]) end
+  if #ARGV > 6 then redis.call('EXPIRE', KEYS[3], ARGV[6]) end
   return {'ok'}
 end
 return {'held', redis.call('GET', KEYS[1])}`;
@@ -109,26 +126,28 @@ export class RenewalStore {
    */
   async create(
     request: RenewalRequest,
-    { plan, now = request.requestedAt }: { plan?: RenewalPlan; now?: Date } = {},
+    { plan, now = request.requestedAt, generations = [] }: CreateOptions = {},
   ): Promise<CreateResult> {
     const expired: RenewalRequest[] = [];
     const lock = this.lockKey(request.cluster);
     for (let attempt = 0; attempt < 5; attempt++) {
       const reply = (await this.redis.eval(
         CREATE,
-        2,
+        3,
         lock,
         this.requestKey(request.id),
+        this.filingsKey(request.cluster),
         request.id,
         JSON.stringify(request),
         REQUEST_TTL_S,
         LOCK_TTL_S,
         plan ? JSON.stringify(plan) : "",
+        FILINGS_TTL_S,
+        ...generations,
       )) as [string, string | null];
       if (reply[0] === "ok") return { ok: true, request, expired };
-      if (reply[0] === "exists") {
-        return { ok: false, expired };
-      }
+      if (reply[0] === "exists") return { ok: false, expired };
+      if (reply[0] === "filed") return { ok: false, filed: true, expired };
       const holderId = reply[1];
       const admit = admission(holderId ? await this.get(holderId) : null, now);
       if (admit.verdict === "held") return heldBy(admit.holder, expired);
@@ -141,6 +160,15 @@ export class RenewalStore {
       // Free again (or the lock vanished between the two reads): try again.
     }
     throw new Error(`could not take the renewal lock of ${request.cluster}: too much contention`);
+  }
+
+  /** The certificate generations a policy filed a request for, each with that request's id. */
+  async filings(cluster: string): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.filingsKey(cluster))));
+  }
+
+  private filingsKey(cluster: string): string {
+    return this.key("policy-filed", cluster);
   }
 
   async get(id: string): Promise<RenewalRequest | null> {

@@ -61,6 +61,11 @@ export interface RenewalRequest {
   runNow?: Approval[];
   /** The run ignores the cluster's maintenance windows (enough "Run now" approvals). */
   windowsWaived?: boolean;
+  /**
+   * Filed by the cluster's renewal policy (requested by POLICY_REQUESTER): the `file:line` that
+   * decided it, and whether the policy approved it too (it then needs no click).
+   */
+  policy?: { source: string; preApproved: boolean };
   /** When the run started (approved → running) and ended (→ done | failed). */
   startedAt?: Date;
   endedAt?: Date;
@@ -75,6 +80,8 @@ export interface NewRequestInput {
   settings: Pick<RenewalSettings, "approvalTtlMinutes">;
   node?: string;
   certs?: readonly string[];
+  /** Filed by a policy; a pre-approved one is saved approved. */
+  policy?: { source: string; preApproved: boolean };
 }
 
 /** An Approve, Reject or Cancel click as the edge receives it (the user id from Slack's signed payload). */
@@ -143,7 +150,8 @@ export function newRequest(input: NewRequestInput): RenewalRequest {
     requestedAt: now,
     expiresAt: new Date(now.getTime() + settings.approvalTtlMinutes * MINUTE_MS),
     approvals: [],
-    state: "pending",
+    ...(input.policy ? { policy: { ...input.policy } } : {}),
+    state: input.policy?.preApproved ? "approved" : "pending",
   };
 }
 

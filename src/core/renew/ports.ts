@@ -68,13 +68,28 @@ export type CreateResult =
     }
   /**
    * Not saved: `active` is the cluster's request that holds it, absent when a request with this id
-   * exists already. The records return data; the desk words the refusal.
+   * exists already; `filed`: a policy filed for all its generations before. The records return
+   * data; the desk words the refusal.
    */
-  | { ok: false; active?: RenewalRequest; expired: RenewalRequest[] };
+  | { ok: false; active?: RenewalRequest; expired: RenewalRequest[]; filed?: true };
+
+export interface CreateOptions {
+  /** The plan the request is approved on (what its run executes). */
+  plan?: RenewalPlan;
+  /** Decides whether a pending holder is past its expiry (default: the request time). */
+  now?: Date;
+  /**
+   * A policy's request: the certificate generations it is filed for (`node/cert@serial`). Refused
+   * with `filed` when a request was filed for every one of them before; recorded with the request.
+   */
+  generations?: readonly string[];
+}
 
 /** Renewal requests with their plans (RenewalStore in Redis; memory in the console). */
 export interface RenewalRecords {
-  create(request: RenewalRequest, options?: { plan?: RenewalPlan; now?: Date }): Promise<CreateResult>;
+  create(request: RenewalRequest, options?: CreateOptions): Promise<CreateResult>;
+  /** The generations a policy filed a request for, each with that request's id. */
+  filings(cluster: string): Promise<Map<string, string>>;
   get(id: string): Promise<RenewalRequest | null>;
   loadPlan(id: string): Promise<RenewalPlan | null>;
   setCard(id: string, card: CardLocation): Promise<void>;
