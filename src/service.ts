@@ -16,6 +16,7 @@ import { SlackApp, type SlackSurface } from "./adapters/slack/app.js";
 import { groupsNow, ServiceBackend } from "./adapters/slack/backend.js";
 import { INTERACTIVE_CALLS, SlackPoster, webClient, type SlackEnvironment } from "./adapters/slack/poster.js";
 import { RenewalDesk } from "./app/renew/desk.js";
+import { PolicyClerk } from "./app/renew/policy.js";
 import { clustersBehind, freshScan, runScanJob, type FreshScanDependencies } from "./app/scan-job.js";
 import { runDigestJob } from "./app/digest-job.js";
 import { runRenewalAttempt, type RenewalJobHandlerDependencies } from "./app/renewal-job.js";
@@ -157,13 +158,15 @@ export class Service {
     });
     const renewal = this.renewalJob(renewals, audit);
     const { store, poster } = this;
+    const policy = this.policyClerk(renewals, audit);
     this.workers = new Workers(
       connection,
       `${prefix}:bull`,
       this.queues,
       config,
       {
-        scanCluster: (_data, job) => runScanJob(job, { ...this.scanning, config, alerts: store, poster }),
+        scanCluster: (_data, job) =>
+          runScanJob(job, { ...this.scanning, config, alerts: store, poster, policy }),
         digest: (job) =>
           runDigestJob(job, { config, archive: store, alerts: store, poster, now: () => new Date() }),
         renew: (_data, job) => this.counted(runRenewalAttempt(job, renewal)),
@@ -174,6 +177,14 @@ export class Service {
     if (options.role === "serve" && options.slackSurface) {
       this.chat = this.slackChat(options.slackSurface, connection, interactive, audit);
     }
+  }
+
+  /** Files the requests of the clusters' renewal policies after their scans. */
+  private policyClerk(records: RenewalStore, audit: AuditLog): PolicyClerk {
+    const { config } = this.options;
+    const { store, poster, desk } = this;
+    const posted = async (actionId: string) => (await store.postedTs(actionId)) !== null;
+    return new PolicyClerk({ config, desk, records, audit, poster, posted });
   }
 
   /** Resolves once this service's Redis connection is ready (at once when it is). */

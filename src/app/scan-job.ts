@@ -1,13 +1,16 @@
 // The scan-cluster job: a fresh scan of one cluster, stored, then what the scan calls for told to
 // the cluster's channel (planAlerts), each message posted once and the alert state saved after
 // each, so a retried job carries on where it stopped. Every save is a compare-and-set
-// (AlertMemory.updateAlerts): a snooze written while the job posts is kept. Renewal plans start from the same freshScan.
+// (AlertMemory.updateAlerts): a snooze written while the job posts is kept. Then the cluster's
+// renewal policy, if it has one, files a request for what became due (PolicyClerk). Renewal plans
+// start from the same freshScan.
 import { clusterChannel, configuredCluster, type ClusterConfig, type Config } from "../config/load.js";
 import type { AlertMemory, ClusterScanner, MessagePoster, ScanArchive } from "../core/ports.js";
 import type { ClusterReport, StoredScan } from "../core/report/types.js";
 import { applyAlert } from "../core/alerts/actions.js";
 import { scanPeriodMs } from "../config/schedule.js";
 import { planAlerts } from "../present/warnings.js";
+import type { PolicyClerk } from "./renew/policy.js";
 
 /** Why a cluster is scanned: its schedule, someone asked, or `serve` catching up at start. */
 export type ScanReason = "schedule" | "manual" | "catch-up";
@@ -38,6 +41,8 @@ export interface ScanJobDependencies extends FreshScanDependencies {
   config: Config;
   alerts: AlertMemory;
   poster: Pick<MessagePoster, "postOnce">;
+  /** Files the requests of a cluster's renewal policy from the scan. */
+  policy?: Pick<PolicyClerk, "afterScan">;
 }
 
 /** Scans one cluster now and stores the report. */
@@ -57,12 +62,17 @@ export async function freshScan(cluster: ClusterConfig, deps: FreshScanDependenc
 export async function runScanJob(
   job: ScanJobLike,
   deps: ScanJobDependencies,
-): Promise<{ cluster: string; status: string }> {
+): Promise<{ cluster: string; status: string; policy?: string }> {
   const cluster = configuredCluster(deps.config, job.data.cluster);
   const { report, scannedAt } = await freshScan(cluster, deps);
   await job.updateProgress({ stage: "scanned", cluster: cluster.name, status: report.status });
   await notify(cluster, report, scannedAt, deps);
-  return { cluster: cluster.name, status: report.status };
+  const policy = await deps.policy?.afterScan(cluster, report);
+  return {
+    cluster: cluster.name,
+    status: report.status,
+    ...(policy?.filed ? { policy: `filed ${policy.request.id}` } : {}),
+  };
 }
 
 /** Plans what to tell the cluster's channel, then posts each action once, saving state after each. */

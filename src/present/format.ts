@@ -7,6 +7,9 @@
 // 4 KiB path would break a 3000-character section and with it the whole warning. Everything that
 // did not come from us goes through `code` or `plain`, which escape and bound it.
 import type { Status } from "../core/report/types.js";
+import { mention } from "../core/access/access.js";
+import { POLICY_REQUESTER } from "../core/renew/policy.js";
+import { isPrincipalId } from "../config/slack-ids.js";
 import {
   BLOCK_LIMITS,
   TEXT_BUDGET,
@@ -63,6 +66,13 @@ export const plain = (text: string, max = 300): string => escapeMrkdwn(truncate(
 /** Foreign text as a code span (a backtick inside would end it, so it becomes a quote). */
 export const code = (text: string, max = 200): string =>
   `\`${escapeMrkdwn(truncate(oneLine(text).replace(/`/g, "'"), max))}\``;
+
+/**
+ * Who did something: a Slack id as a mention, certs-bot's policy by name, anything else (a console
+ * name, a corrupt record) as code, never markup.
+ */
+export const person = (id: string): string =>
+  isPrincipalId(id) ? mention(id) : id === POLICY_REQUESTER ? `_${POLICY_REQUESTER}_` : code(id, 40);
 
 export const header = (text: string): HeaderBlock => ({
   type: "header",

@@ -4,7 +4,7 @@
 // first, then only the renew commands, then a count, then a node a line (the thread and --dry-run
 // carry the rest).
 import { formatDate, formatWhen, formatWindow, timeLeft } from "./time.js";
-import { code, context, divider, fitsBudget, header, packLines, plain, section } from "./format.js";
+import { code, context, divider, fitsBudget, header, packLines, person, plain, section } from "./format.js";
 import type { Block, SlackMessage } from "./slack-types.js";
 import type { NodePlan, RenewalPlan } from "../core/renew/plan.js";
 import type { ClusterWindows, MaintenanceWindow } from "../config/load.js";
@@ -234,7 +234,7 @@ function planMessage(plan: RenewalPlan, opts: PlanCardOptions, detail: Detail): 
         `Renewed leaves are valid until about ${plain(formatDate(plan.renewedUntil, timeZone))}.`,
         `Needs ${plain(approvalText(plan, timeZone))}.`,
         ...(window ? [plain(window, 1000)] : []),
-        ...(plan.requestedBy ? [`Requested by <@${plan.requestedBy.replace(/[^A-Z0-9]/g, "")}>.`] : []),
+        ...(plan.requestedBy ? [`Requested by ${person(plan.requestedBy)}.`] : []),
       ].join("\n"),
     ),
     ...nodes,

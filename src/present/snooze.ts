@@ -2,10 +2,8 @@
 // acknowledgement, a snooze or an unsnooze was refused (core/alerts/quiet.ts decides), what the
 // channel is told when one is done, and the `/certs snoozes` list. Pure.
 import type { ActiveQuiet, QuietRefusal } from "../core/alerts/quiet.js";
-import { mention } from "../core/access/access.js";
-import { isPrincipalId } from "../config/slack-ids.js";
 import type { Block, ChatReply, ContextBlock } from "./slack-types.js";
-import { code, context, fitsBudget, header, packLines, plain, section } from "./format.js";
+import { code, context, fitsBudget, header, packLines, person, plain, section } from "./format.js";
 import { formatWhen } from "./time.js";
 
 /** block_id of a warning's buttons (present/warnings.ts): a quiet note goes right above them. */
@@ -63,9 +61,6 @@ export function quietRefusalText(refusal: QuietRefusal, cluster: string): string
       return `A snooze in ${where} lasts at most ${refusal.maxDays} day${refusal.maxDays === 1 ? "" : "s"} (\`alerts.maxSnoozeDays\`).`;
   }
 }
-
-/** A Slack id as a mention; anything else (a console name) as code, never markup. */
-export const person = (id: string): string => (isPrincipalId(id) ? mention(id) : code(id, 40));
 
 /** A snooze or an unsnooze that was done, as the channel is told it. */
 export interface QuietedInput {

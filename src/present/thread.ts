@@ -10,8 +10,7 @@
 // saying how much is not shown.
 import type { AuditEntry } from "../core/renew/ports.js";
 import type { ClusterWindows } from "../config/load.js";
-import { MENTION, SLACK_ID, isPrincipalId } from "../config/slack-ids.js";
-import { mention } from "../core/access/access.js";
+import { MENTION, SLACK_ID } from "../config/slack-ids.js";
 import { duration, formatDate, formatWhen } from "./time.js";
 import {
   code,
@@ -20,6 +19,7 @@ import {
   fitsBudget,
   header,
   packLines,
+  person,
   plain,
   section,
   truncate,
@@ -45,9 +45,6 @@ import {
 import type { NodeRun, RenewedCertificate, RunState, StepLine, StepState } from "../core/renew/run-state.js";
 
 // --- small pieces ------------------------------------------------------------------------------
-
-/** A Slack id as a mention; anything else (a console name, a corrupt record) as code, never markup. */
-const person = (id: string): string => (isPrincipalId(id) ? mention(id) : code(id, 40));
 
 /** A channel id as a channel link, anything else as code. */
 const channelLink = (id: string): string => (SLACK_ID.conversation.test(id) ? `<#${id}>` : code(id, 80));
@@ -135,7 +132,11 @@ const STATE_WORDS: Record<RequestState, string> = {
 };
 
 function approvalsText(request: RenewalRequest, timeZone: string): string {
-  return request.approvals.map((a) => `${person(a.user)} (${formatDate(a.at, timeZone)})`).join(", ");
+  const byPolicy = request.policy?.preApproved ? [`policy (${code(request.policy.source, 300)})`] : [];
+  return [
+    ...byPolicy,
+    ...request.approvals.map((a) => `${person(a.user)} (${formatDate(a.at, timeZone)})`),
+  ].join(", ");
 }
 
 interface CardContext {
@@ -196,7 +197,9 @@ function stateLines(request: RenewalRequest, card: CardContext): string[] {
   const { cluster, timeZone, now, rules, scheduled } = card;
   const at = (d: Date | undefined): string => (d ? formatDate(d, timeZone) : "-");
   const approved = approvalsText(request, timeZone);
-  const requested = `Requested by ${person(request.requestedBy)} at ${at(request.requestedAt)}.`;
+  const requested = request.policy
+    ? `Filed by certs-bot's renewal policy (${code(request.policy.source, 300)}) at ${at(request.requestedAt)}.`
+    : `Requested by ${person(request.requestedBy)} at ${at(request.requestedAt)}.`;
   if (scheduled) return [...scheduledLines(request, approved, scheduled, card), requested];
   switch (shownState(request, now)) {
     case "pending":
@@ -674,7 +677,7 @@ export function renderClusterHeld(active: RenewalRequest, timeZone: string): str
       : "it holds the cluster until its run ends";
   return (
     `a renewal of ${active.cluster} is already ${active.state} (request ${active.id}, requested by ` +
-    `${mention(active.requestedBy)} at ${formatDate(active.requestedAt, timeZone)}; ${until}).`
+    `${person(active.requestedBy)} at ${formatDate(active.requestedAt, timeZone)}; ${until}).`
   );
 }
 

@@ -514,17 +514,97 @@ test("renewal windows: minutes in the time zone; a cluster's own list or margin 
   assert.deepEqual(config.renewal.windows, top);
   assert.equal(config.renewal.windowMarginMinutes, 30);
   const [inherits, own, anytime, margin] = config.clusters;
-  assert.deepEqual(inherits!.renewal, { windows: top, windowMarginMinutes: 30 });
+  assert.deepEqual(inherits!.renewal, { windows: top, windowMarginMinutes: 30, policy: null });
   assert.deepEqual(own!.renewal, {
     windows: [{ days: ["sun"], startMinute: 1320, durationMinutes: 240 }],
     windowMarginMinutes: 30,
+    policy: null,
   });
-  assert.deepEqual(anytime!.renewal, { windows: [], windowMarginMinutes: 5 }, "[]: any time");
-  assert.deepEqual(margin!.renewal, { windows: top, windowMarginMinutes: 60 });
+  assert.deepEqual(anytime!.renewal, { windows: [], windowMarginMinutes: 5, policy: null }, "[]: any time");
+  assert.deepEqual(margin!.renewal, { windows: top, windowMarginMinutes: 60, policy: null });
   assert.deepEqual(parseConfig(VALID, "clusters.yaml").clusters[0]!.renewal, {
     windows: [],
     windowMarginMinutes: 20,
+    policy: null,
   });
+});
+
+const POLICY = `
+renewal:
+  windows:
+    - { days: [tue], start: "02:00", duration: 3h }
+  policy:
+    requestWhenDaysLeft: 30
+    preApproved: true
+clusters:
+  - name: inherits
+    nodes: [{ host: h1 }]
+  - name: own
+    renewal:
+      policy: { requestWhenDaysLeft: 21 }
+    nodes: [{ host: h2 }]
+  - name: none
+    renewal:
+      policy: {}
+    nodes: [{ host: h3 }]
+`;
+
+test("renewal.policy: the top level's or a cluster's own, with the line that decides it", () => {
+  const config = parseConfig(POLICY, "certs-bot.yaml");
+  const [inherits, own, none] = config.clusters;
+  assert.deepEqual(inherits!.renewal.policy, {
+    requestWhenDaysLeft: 30,
+    preApproved: true,
+    source: "certs-bot.yaml:7",
+  });
+  assert.deepEqual(own!.renewal.policy, {
+    requestWhenDaysLeft: 21,
+    preApproved: false,
+    source: "certs-bot.yaml:13",
+  });
+  assert.equal(none!.renewal.policy, null, "policy: {} turns it off for that cluster");
+  assert.equal(parseConfig(VALID, "clusters.yaml").clusters[0]!.renewal.policy, null, "off by default");
+});
+
+test("renewal.policy: bad values and preApproved without windows name file, line and path", () => {
+  const cluster = "clusters:\n  - name: a\n    nodes: [{ host: h1 }]\n";
+  assert.deepEqual(
+    problems("renewal:\n  policy:\n    requestWhenDaysLeft: 30\n    preApproved: true\n" + cluster),
+    [
+      "clusters.yaml:4:18: renewal.policy.preApproved: needs maintenance windows: a pre-approved run waits " +
+        "for one, and cluster a has none (set renewal.windows)",
+    ],
+  );
+  assert.deepEqual(problems("renewal:\n  policy: { preApproved: true }\n" + cluster), [
+    "clusters.yaml:2:26: renewal.policy.preApproved: needs requestWhenDaysLeft: only requests certs-bot " +
+      "files itself are pre-approved",
+  ]);
+  const own = problems(
+    "clusters:\n  - name: a\n    renewal:\n      policy:\n        requestWhenDaysLeft: 0\n" +
+      "        preApproved: yes\n        when: 3\n    nodes: [{ host: h1 }]\n",
+  );
+  assert.equal(own.length, 3, own.join("\n"));
+  assert.match(
+    own[0]!,
+    /^clusters\.yaml:5:\d+: clusters\[0\]\.renewal\.policy\.requestWhenDaysLeft: Too small/,
+  );
+  assert.match(own[1]!, /^clusters\.yaml:6:\d+: clusters\[0\]\.renewal\.policy\.preApproved: /);
+  assert.match(own[2]!, /^clusters\.yaml:7:\d+: clusters\[0\]\.renewal\.policy\.when: unknown key "when"/);
+  const unwindowed = problems(
+    "clusters:\n  - name: b\n    renewal: { policy: { requestWhenDaysLeft: 10, preApproved: true } }\n" +
+      "    nodes: [{ host: h2 }]\n",
+  );
+  assert.match(
+    unwindowed.join("\n"),
+    /^clusters\.yaml:3:\d+: clusters\[0\]\.renewal\.policy\.preApproved: needs maintenance windows[^\n]*$/,
+  );
+  // A cluster with its own windows may be pre-approved while the top level has none.
+  const windowed = parseConfig(
+    "clusters:\n  - name: a\n    renewal:\n      windows: [{ days: [sat], start: '01:00', duration: 2h }]\n" +
+      "      policy: { requestWhenDaysLeft: 10, preApproved: true }\n    nodes: [{ host: h1 }]\n",
+    "c.yaml",
+  );
+  assert.equal(windowed.clusters[0]!.renewal.policy?.source, "c.yaml:5");
 });
 
 test("renewal windows: bad days, times and lengths name file, line and path", () => {

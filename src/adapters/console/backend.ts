@@ -8,6 +8,9 @@
 // each cluster is kept in memory as serve would keep it (its warnings are planned after each scan,
 // not printed), so `/certs snooze`, `unsnooze` and `snoozes` act on what serve would have warned of;
 // they are audited in this memory too, even when renewals use serve's audit, which they never touch.
+// A cluster's renewal policy acts after each scan `scan` asks for, as serve's scan job would: with
+// --allow-renewals it files its request (a card on the screen); without, it only says what it
+// would file.
 import type { ChatBackend, ScanTicket } from "../../core/chat/backend.js";
 import type { ChatReply } from "../../present/slack-types.js";
 import { configuredCluster, type ClusterConfig, type Config } from "../../config/load.js";
@@ -31,6 +34,8 @@ import { scanClusters, type ScanDependencies } from "../nodes/scan.js";
 import { freshScan } from "../../app/scan-job.js";
 import type { StoredScan } from "../../core/report/types.js";
 import { MemoryAudit, MemoryRenewals } from "./renewals.js";
+import { PolicyClerk } from "../../app/renew/policy.js";
+import { dueCertificates } from "../../core/renew/policy.js";
 
 export interface InMemoryBackendOptions {
   config: Config;
@@ -66,6 +71,9 @@ export class InMemoryBackend implements ChatBackend {
   /** Runs started by approvals, so the console can wait for them before it leaves. */
   readonly runs = new Set<Promise<void>>();
   private cards = 0;
+  private readonly policy: PolicyClerk;
+  /** Action ids of the messages shown (an escalation is shown once per session). */
+  private readonly shown = new Set<string>();
 
   readonly config: Config;
 
@@ -78,7 +86,7 @@ export class InMemoryBackend implements ChatBackend {
       config,
       records: this.records,
       audit: this.audit,
-      scan: async (cluster) => (await (await this.requestScan(cluster.name)).done).report,
+      scan: async (cluster) => (await this.scanOnce(cluster.name)).report,
       channelFor: (cluster) => this.channelFor(cluster),
       cards: {
         post: async (message) => {
@@ -101,19 +109,62 @@ export class InMemoryBackend implements ChatBackend {
       },
       now: () => new Date(),
     });
+    this.policy = new PolicyClerk({
+      config,
+      desk: this.desk,
+      records: this.records,
+      audit: this.audit,
+      poster: {
+        postOnce: async (actionId, message) => {
+          if (!this.shown.has(actionId)) show([message], false);
+          this.shown.add(actionId);
+          return actionId;
+        },
+      },
+      posted: async (actionId) => this.shown.has(actionId),
+    });
   }
 
   async latest(clusters: readonly string[]): Promise<Map<string, StoredScan | null>> {
     return new Map(clusters.map((cluster) => [cluster, this.scans.get(cluster) ?? null]));
   }
 
+  /** A scan as `/certs scan` asks for it: then the cluster's renewal policy acts on it. */
   async requestScan(cluster: string): Promise<ScanTicket> {
+    return { done: this.scanOnce(cluster).then((scan) => this.afterScan(scan)) };
+  }
+
+  private scanOnce(cluster: string): Promise<StoredScan> {
     let done = this.running.get(cluster);
     if (!done) {
       done = this.scan(cluster).finally(() => this.running.delete(cluster));
       this.running.set(cluster, done);
     }
-    return { done };
+    return done;
+  }
+
+  private async afterScan(scan: StoredScan): Promise<StoredScan> {
+    const cluster = configuredCluster(this.config, scan.cluster);
+    const policy = cluster.renewal.policy;
+    if (!policy) return scan;
+    if (this.options.run) {
+      await this.policy.afterScan(cluster, scan.report);
+      return scan;
+    }
+    const fresh = dueCertificates(scan.report, policy);
+    if (fresh.length) {
+      const first = fresh[0]!;
+      this.options.show(
+        [
+          renderRenewalRefused(
+            cluster.name,
+            `its renewal policy would file a request now (${first.node}/${first.name} has ${first.daysLeft} days left); ${RENEWALS_OFF}`,
+          ),
+        ],
+        false,
+      );
+    }
+    return scan;
   }
 
   async groupsOf(userId: string, groups: readonly string[]): Promise<string[]> {

@@ -9,6 +9,7 @@ import {
   isEnded,
   beginNode,
   markRunning,
+  withdraw,
   type DecideContext,
   type DecideResult,
   type RenewalRequest,
@@ -48,7 +49,8 @@ export class MemoryRenewals implements RenewalRecords {
       return { ok: false, expired };
     }
     const filed = this.filed.get(request.cluster) ?? new Map<string, string>();
-    if (generations.length && generations.every((g) => filed.has(g))) return { ok: false, filed: true, expired };
+    if (generations.length && generations.every((g) => filed.has(g)))
+      return { ok: false, filed: true, expired };
     const admit = admission(await this.active(request.cluster), now);
     if (admit.verdict === "held") return heldBy(admit.holder, expired);
     if (admit.verdict === "expire") {
@@ -99,6 +101,13 @@ export class MemoryRenewals implements RenewalRecords {
 
   async expire(id: string, now: Date): Promise<RenewalRequest | null> {
     return this.change(id, (r) => expire(r, now) ?? r);
+  }
+
+  async withdraw(id: string, reason: string, now: Date): Promise<RenewalRequest | null> {
+    const withdrawn = this.change(id, (r) => withdraw(r, reason, now));
+    const filed = withdrawn && this.filed.get(withdrawn.cluster);
+    for (const [generation, requestId] of filed ?? []) if (requestId === id) filed?.delete(generation);
+    return withdrawn;
   }
 
   async markRunning(id: string, now: Date): Promise<RenewalRequest | null> {

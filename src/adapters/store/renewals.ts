@@ -34,6 +34,7 @@ import {
   finish,
   isEnded,
   markRunning,
+  withdraw,
   type DecideContext,
   type DecideResult,
   type RenewalRequest,
@@ -88,6 +89,14 @@ if v ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'version', tonumber(v) + 1)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
+return 1`;
+
+// KEYS: policy filings. ARGV: id. Forgets the generations filed for that request.
+const FORGET = `
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if all[i + 1] == ARGV[1] then redis.call('HDEL', KEYS[1], all[i]) end
+end
 return 1`;
 
 // KEYS: lock. ARGV: id. Deletes the lock only if it still names that request.
@@ -246,6 +255,15 @@ export class RenewalStore {
       const next = expire(current, now);
       return next ? { next, value: next } : { value: current };
     });
+  }
+
+  async withdraw(id: string, reason: string, now: Date): Promise<RenewalRequest | null> {
+    const withdrawn = await this.update(id, (current) => {
+      const next = withdraw(current, reason, now);
+      return next ? { next, value: next } : { value: null };
+    });
+    if (withdrawn?.policy) await this.redis.eval(FORGET, 1, this.filingsKey(withdrawn.cluster), id);
+    return withdrawn;
   }
 
   /** approved → running when the run's job starts; null when the request is not approved/running. */

@@ -24,6 +24,7 @@ import {
   type RenewalRequest,
 } from "../../core/renew/approval.js";
 import { planRenewal, type PlanResult, type RenewalPlan } from "../../core/renew/plan.js";
+import { POLICY_REQUESTER, type PolicyCertificate } from "../../core/renew/policy.js";
 import type {
   AskOutcome,
   AuditTrail,
@@ -84,6 +85,16 @@ function clickDetail(click: Click, request: RenewalRequest, rules: Config["renew
   }
 }
 
+/** What a policy's filing did: filed a request, or why not. */
+export type PolicyFiling =
+  | { filed: true; request: RenewalRequest }
+  | { filed: false; why: "nothing due" | "already filed" }
+  | { filed: false; why: "held"; holder: RenewalRequest }
+  | { filed: false; why: "refused"; reason: string };
+
+const noChannel = (cluster: ClusterConfig): string =>
+  `${cluster.name} has no channel for approval cards (set its \`channel\`).`;
+
 export class RenewalDesk {
   constructor(private readonly deps: RenewalDeskDependencies) {}
 
@@ -101,45 +112,120 @@ export class RenewalDesk {
     };
     const held = (holder: RenewalRequest) => refuse(renderClusterHeld(holder, config.timezone));
     const channel = this.deps.channelFor(cluster);
-    if (!channel) return refuse(`${cluster.name} has no channel for approval cards (set its \`channel\`).`);
+    if (!channel) return refuse(noChannel(cluster));
     // Early and cheap: no scan while another request holds the cluster (create checks it again).
     const early = admission(await records.active(cluster.name), this.deps.now());
     if (early.verdict === "held") return held(early.holder);
     const planned = await this.plan(ask, userId);
     if (!planned.ok) return refuse(planned.reason);
-    const now = planned.plan.createdAt;
     const request = newRequest({
       cluster: cluster.name,
       requestedBy: userId,
-      now,
+      now: planned.plan.createdAt,
       settings: config.renewal,
       ...(ask.node ? { node: ask.node } : {}),
       ...(ask.certs?.length ? { certs: ask.certs } : {}),
     });
-    const created = await records.create(request, { plan: planned.plan, now });
-    for (const expired of created.expired) await this.expired(expired);
-    if (!created.ok) {
-      return created.active ? held(created.active) : refuse(`request ${request.id} already exists.`);
-    }
+    const filed = await this.file(request, planned.plan, channel, { actor: userId });
+    if (filed.ok) return filed;
+    return filed.held ? held(filed.held) : refuse(`request ${request.id} already exists.`);
+  }
 
-    const plan = planned.plan;
+  /**
+   * The cluster's renewal policy files a request (all renewable certificates, from the scan that
+   * found `due`), once per certificate generation; a pre-approved one is saved approved and its run
+   * queued (it waits for its window). Nothing is filed when the plan is refused, the cluster is held
+   * by another request, or every generation in `due` had its request already.
+   */
+  async fileByPolicy(
+    cluster: ClusterConfig,
+    report: ClusterReport,
+    due: readonly PolicyCertificate[],
+  ): Promise<PolicyFiling> {
+    const policy = cluster.renewal.policy;
+    if (!policy || !due.length) return { filed: false, why: "nothing due" };
+    const channel = this.deps.channelFor(cluster);
+    if (!channel) return { filed: false, why: "refused", reason: noChannel(cluster) };
+    const early = admission(await this.deps.records.active(cluster.name), this.deps.now());
+    if (early.verdict === "held") return { filed: false, why: "held", holder: early.holder };
+    const planned = planRenewal({
+      cluster,
+      report,
+      renewal: this.deps.config.renewal,
+      now: this.deps.now(),
+      requestedBy: POLICY_REQUESTER,
+    });
+    if (!planned.ok) return { filed: false, why: "refused", reason: planned.reason };
+    const request = newRequest({
+      cluster: cluster.name,
+      requestedBy: POLICY_REQUESTER,
+      now: planned.plan.createdAt,
+      settings: this.deps.config.renewal,
+      policy: { source: policy.source, preApproved: policy.preApproved },
+    });
+    const why = due
+      .slice(0, 5)
+      .map((c) => `${c.node}/${c.name} has ${c.daysLeft} days left`)
+      .join(", ");
+    const filed = await this.file(request, planned.plan, channel, {
+      because: `filed by policy (${policy.source}): ${why}${due.length > 5 ? ` and ${due.length - 5} more` : ""}`,
+      generations: due.map((c) => c.generation),
+    });
+    if (!filed.ok) {
+      return filed.held
+        ? { filed: false, why: "held", holder: filed.held }
+        : { filed: false, why: "already filed" };
+    }
+    if (request.state === "approved") {
+      await this.deps.audit.append(cluster.name, {
+        kind: "approved",
+        requestId: request.id,
+        detail: `approved by policy (${policy.source}); runs in its next maintenance window`,
+      });
+      await this.deps.startRun(request);
+    }
+    return { filed: true, request };
+  }
+
+  /**
+   * Saves a request with its plan, audits it and posts its card. A card that cannot be posted
+   * withdraws the request (nobody could approve it) and throws.
+   */
+  private async file(
+    request: RenewalRequest,
+    plan: RenewalPlan,
+    channel: string,
+    by: { actor?: string; because?: string; generations?: readonly string[] },
+  ): Promise<
+    | { ok: true; request: RenewalRequest; plan: RenewalPlan; card: CardLocation }
+    | { ok: false; held?: RenewalRequest }
+  > {
+    const { config, records, audit } = this.deps;
+    const created = await records.create(request, {
+      plan,
+      now: plan.createdAt,
+      ...(by.generations ? { generations: by.generations } : {}),
+    });
+    for (const expired of created.expired) await this.expired(expired);
+    if (!created.ok) return created.active ? { ok: false, held: created.active } : { ok: false };
     const scope = plan.scope === "all" ? "all renewable certificates" : plan.scope.join(", ");
-    await audit.append(cluster.name, {
+    await audit.append(request.cluster, {
       kind: "requested",
-      actor: userId,
+      ...(by.actor ? { actor: by.actor } : {}),
       requestId: request.id,
-      detail: `${scope} on ${plan.nodes.map((n) => n.node).join(", ")}; needs ${config.renewal.requiredApprovals} approval(s)`,
+      detail:
+        `${scope} on ${plan.nodes.map((n) => n.node).join(", ")}; ` +
+        (request.policy?.preApproved
+          ? "pre-approved by policy"
+          : `needs ${config.renewal.requiredApprovals} approval(s)`) +
+        (by.because ? `; ${by.because}` : ""),
     });
     let card: CardLocation;
     try {
       card = await this.deps.cards.post(this.card(plan, request, channel), request.id);
     } catch (err) {
       // Nobody could approve a request without its card: withdraw it so the cluster is not blocked.
-      await this.withdraw(
-        request,
-        cluster,
-        `the approval card could not be posted: ${(err as Error).message}`,
-      );
+      await this.withdraw(request, `the approval card could not be posted: ${(err as Error).message}`);
       throw err;
     }
     await records.setCard(request.id, card);
@@ -282,12 +368,13 @@ export class RenewalDesk {
     await this.refreshCard(request);
   }
 
-  private async withdraw(request: RenewalRequest, cluster: ClusterConfig, reason: string): Promise<void> {
-    await this.deps.records.applyClick(
-      request.id,
-      { user: request.requestedBy, userGroups: [], action: "reject", reason },
-      this.decideContext(cluster, this.deps.config.renewal),
-    );
-    await this.deps.audit.append(cluster.name, { kind: "rejected", requestId: request.id, detail: reason });
+  /** Ends a request whose card could not be posted; a policy may file for its certificates again. */
+  private async withdraw(request: RenewalRequest, reason: string): Promise<void> {
+    await this.deps.records.withdraw(request.id, reason, this.deps.now());
+    await this.deps.audit.append(request.cluster, {
+      kind: "rejected",
+      requestId: request.id,
+      detail: reason,
+    });
   }
 }

@@ -287,6 +287,20 @@ export function decide(request: RenewalRequest, click: ResolvedClick, ctx: Decid
   };
 }
 
+/**
+ * Ends a request whose card could not be posted (nobody could approve or cancel it), as withdrawn by
+ * its requester; null once its run has begun or it has ended.
+ */
+export function withdraw(request: RenewalRequest, reason: string, now: Date): RenewalRequest | null {
+  if (request.state !== "pending" && request.state !== "approved") return null;
+  return {
+    ...request,
+    state: "rejected",
+    rejection: { user: request.requestedBy, at: now, reason },
+    endedAt: now,
+  };
+}
+
 /** A run that started a node stops only at its end (cancelling it half way would leave a mixed cluster). */
 export const STARTED_RUN =
   "a run that has started cannot be cancelled; it stops only at its end (the thread shows its progress).";

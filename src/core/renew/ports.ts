@@ -90,6 +90,11 @@ export interface RenewalRecords {
   create(request: RenewalRequest, options?: CreateOptions): Promise<CreateResult>;
   /** The generations a policy filed a request for, each with that request's id. */
   filings(cluster: string): Promise<Map<string, string>>;
+  /**
+   * Ends a request nobody can act on (its card could not be posted) as withdrawn, and forgets the
+   * generations a policy filed it for; null when its run has begun or it has ended.
+   */
+  withdraw(id: string, reason: string, now: Date): Promise<RenewalRequest | null>;
   get(id: string): Promise<RenewalRequest | null>;
   loadPlan(id: string): Promise<RenewalPlan | null>;
   setCard(id: string, card: CardLocation): Promise<void>;
