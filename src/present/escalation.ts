@@ -29,7 +29,10 @@ export function renderPolicyEscalation(input: EscalationInput): SlackMessage {
     .slice(0, MAX_LISTED)
     .map(
       (c) =>
-        `• ${code(`${c.node}/${c.name}`, 120)}: ${c.daysLeft} days left (expires ${formatWhen(c.notAfter, timeZone)})`,
+        `• ${code(`${c.node}/${c.name}`, 120)}: ` +
+        (c.daysLeft < 0
+          ? `expired ${formatWhen(c.notAfter, timeZone)}`
+          : `${c.daysLeft} days left (expires ${formatWhen(c.notAfter, timeZone)})`),
     );
   const more = due.length > MAX_LISTED ? [`• and ${due.length - MAX_LISTED} more`] : [];
   const who = approvers.length

@@ -12,6 +12,7 @@ import {
   type RunState,
 } from "../../src/core/renew/run-state.js";
 import { APPROVE_ACTION, REJECT_ACTION } from "../../src/present/actions.js";
+import { POLICY_REQUESTER } from "../../src/core/renew/policy.js";
 import {
   renderApprovalCard,
   renderAudit,
@@ -119,6 +120,42 @@ test("a cluster with maintenance windows: the card names the window the run will
   assert.match(textOf(open.blocks), /Runs in the maintenance window Tue 1 Dec 02:00–05:00 CET, open now/);
   // Without windows, nothing is said about them.
   assert.doesNotMatch(cardText(request(), later(30)), /maintenance window/);
+});
+
+test("a request a policy filed: the card names the policy's line; pre-approved, it is approved by the policy", () => {
+  const filed = newRequest({
+    cluster: "prod",
+    requestedBy: POLICY_REQUESTER,
+    now: NOW,
+    settings: { approvalTtlMinutes: 240 },
+    policy: { source: "config/certs-bot.yaml:42", preApproved: false },
+  });
+  assert.equal(filed.state, "pending");
+  const pending = cardText(filed, later(1));
+  assert.match(
+    pending,
+    /Filed by certs-bot's renewal policy \(`config\/certs-bot.yaml:42`\) at 2026-11-28 10:00 CET/,
+  );
+  assert.match(pending, /Waiting for approval/);
+  const policyPlan = { ...plan(), requestedBy: POLICY_REQUESTER };
+  const opts0 = { channel: "C0PROD0001", timeZone: TZ, rules: ONE, now: later(1) };
+  const drawn = textOf(renderApprovalCard(policyPlan, filed, opts0).blocks);
+  assert.match(drawn, /Requested by _certs-bot \(policy\)_\./, "named, not a broken mention");
+
+  const preApproved = newRequest({
+    cluster: "prod",
+    requestedBy: POLICY_REQUESTER,
+    now: NOW,
+    settings: { approvalTtlMinutes: 240 },
+    policy: { source: "config/certs-bot.yaml:43", preApproved: true },
+  });
+  assert.equal(preApproved.state, "approved", "saved approved: it needs no click");
+  const opts = { channel: "C0PROD0001", timeZone: TZ, rules: ONE, windows: TUESDAYS, now: later(1) };
+  const card = textOf(renderApprovalCard(plan(), preApproved, opts).blocks);
+  assert.match(
+    card,
+    /Approved\* by policy \(`config\/certs-bot.yaml:43`\) — scheduled for Tue 1 Dec 02:00 CET, in its maintenance window/,
+  );
 });
 
 test("a partly approved request lists its approvers and keeps its buttons", () => {
