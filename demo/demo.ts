@@ -22,6 +22,7 @@ const now = new Date();
 const days = (n: number) => new Date(now.getTime() + n * DAY);
 const host = "127.0.0.1";
 const dir = resolve(process.argv[2] ?? ".lab/demo");
+const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
 interface DemoNode {
   cluster: string;
@@ -51,11 +52,27 @@ const RENEWAL_SCRIPT = [
   "/certs audit lab-r",
 ];
 
+/**
+ * The policy act: lab-p renews in a weekly window and lets its policy file (and pre-approve) the
+ * request; a scan finds the expired certificate, the request is filed and waits for the window, and
+ * Bob, an approver, cancels it.
+ */
+const POLICY_SCRIPT = [
+  "/certs policy lab-p",
+  "/certs scan lab-p",
+  "/certs audit lab-p",
+  "as U0BOB0001",
+  "Cancel",
+];
+
 /** What the console session types: each answer is the bot's real one. */
 const SCRIPT = [
   "/certs list",
   "/certs status lab-a",
   "/certs scan lab-a",
+  // The renewal is booked: the expired certificate's reminders wait three days (a worse level would not).
+  "/certs snooze lab-a kube-master001/apiserver-kubelet-client 3d renewal booked for the change window",
+  "/certs snoozes lab-a",
   "/certs status lab-b --all",
   "/certs scan lab-b", // Alice is not an operator of lab-b: refused, and nothing runs
   "/certs status lab-a; rm -rf /", // shell characters: refused, and nothing runs
@@ -177,7 +194,7 @@ async function main(): Promise<number> {
     config,
     [
       "# Written by npm run demo: a lab of kubeadm trees read with the local transport.",
-      `timezone: ${Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"}`,
+      `timezone: ${TIME_ZONE}`,
       "thresholds: { warningDays: 30, criticalDays: 7 }",
       "clusters:",
       ...[...yamlNodes].flatMap(([cluster, lines]) => [
@@ -230,12 +247,13 @@ async function renewalAct(): Promise<number> {
     pki: await newClusterPki({ now }),
     expired: ["apiserver-kubelet-client"],
   });
+  const policyCode = await policyAct(node.yaml, node.tree.binDir);
   const config = join(dir, "clusters.renewal.yaml");
   writeFileSync(
     config,
     [
       "# Written by npm run demo: one lab control-plane node to renew (local transport).",
-      `timezone: ${Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"}`,
+      `timezone: ${TIME_ZONE}`,
       `renewal: { backupDir: "${join(dir, "backups")}", restartStrategy: manifests }`,
       "clusters:",
       "  - name: lab-r",
@@ -257,6 +275,7 @@ async function renewalAct(): Promise<number> {
       `--allow-renewals <<EOF\n${RENEWAL_SCRIPT.join("\n")}\nEOF\n\n`,
   );
   try {
+    if (policyCode) return policyCode;
     // The node's lab tools (kubeadm, crictl, …) first on PATH, as on a real node.
     return await cli(
       ["console", "--config", config, "--user", "U0ALICE01", "--allow-renewals"],
@@ -269,6 +288,55 @@ async function renewalAct(): Promise<number> {
     );
   } finally {
     await stopAllControlPlanes();
+    await dropKeys(redisUrl(), prefix);
+  }
+}
+
+/** The weekday two days from now in the demo's time zone: its window is never open during the demo. */
+function windowDay(): string {
+  const day = new Intl.DateTimeFormat("en-US", { weekday: "short", timeZone: TIME_ZONE }).format(days(2));
+  return day.toLowerCase();
+}
+
+/**
+ * A renewal policy on the same lab node, before it is renewed: pre-approved, so the request the
+ * scan files needs no click and waits for its window; Bob cancels it, and nothing is touched.
+ */
+async function policyAct(nodeYaml: string, binDir: string): Promise<number> {
+  const config = join(dir, "clusters.policy.yaml");
+  writeFileSync(
+    config,
+    [
+      "# Written by npm run demo: the renewal act's node, with a weekly window and a renewal policy.",
+      `timezone: ${TIME_ZONE}`,
+      "renewal:",
+      `  backupDir: "${join(dir, "backups")}"`,
+      `  windows: [{ days: [${windowDay()}], start: "02:00", duration: 3h }]`,
+      "  policy:",
+      "    requestWhenDaysLeft: 30",
+      "    preApproved: true",
+      "clusters:",
+      "  - name: lab-p",
+      "    channel: C0LABPPPP",
+      "    operators: [U0ALICE01]",
+      "    approvers: [U0BOB0001]",
+      `    nodes: [${nodeYaml}]`,
+      "",
+    ].join("\n"),
+  );
+  process.stdout.write(
+    "\nA renewal policy: lab-p renews only in its weekly window, and certs-bot files (and here\n" +
+      "pre-approves) the request itself when a certificate has 30 days left. Bob, an approver, cancels it.\n" +
+      `$ certs-bot console --config ${config} --user U0ALICE01 --allow-renewals <<EOF\n${POLICY_SCRIPT.join("\n")}\nEOF\n\n`,
+  );
+  const prefix = `certs-bot-demo-policy-${process.pid}`;
+  try {
+    return await cli(
+      ["console", "--config", config, "--user", "U0ALICE01", "--allow-renewals"],
+      `${POLICY_SCRIPT.join("\n")}\n`,
+      { ...process.env, CERTS_BOT_REDIS_PREFIX: prefix, PATH: `${binDir}:${process.env.PATH ?? ""}` },
+    );
+  } finally {
     await dropKeys(redisUrl(), prefix);
   }
 }

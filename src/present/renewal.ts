@@ -216,6 +216,8 @@ export interface PlanCardOptions {
   channel: string;
   timeZone: string;
   windows?: RunWindows;
+  /** The `file:line` of the policy that approved the request: it needs no approval. */
+  preApprovedBy?: string;
 }
 
 function planMessage(plan: RenewalPlan, opts: PlanCardOptions, detail: Detail): SlackMessage {
@@ -232,7 +234,9 @@ function planMessage(plan: RenewalPlan, opts: PlanCardOptions, detail: Detail): 
         `Renews ${plain(scopeText(plan))} on ${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"}, one at a time, ` +
           `restart by ${plain(plan.restartStrategy)}.`,
         `Renewed leaves are valid until about ${plain(formatDate(plan.renewedUntil, timeZone))}.`,
-        `Needs ${plain(approvalText(plan, timeZone))}.`,
+        opts.preApprovedBy
+          ? `Pre-approved by the renewal policy (${code(opts.preApprovedBy, 300)}): it needs no click.`
+          : `Needs ${plain(approvalText(plan, timeZone))}.`,
         ...(window ? [plain(window, 1000)] : []),
         ...(plan.requestedBy ? [`Requested by ${person(plan.requestedBy)}.`] : []),
       ].join("\n"),

@@ -316,7 +316,12 @@ export function renderApprovalCard(
     requiredApprovals: rules.requiredApprovals,
     allowSelfApproval: rules.allowSelfApproval,
   };
-  const cardOpts: PlanCardOptions = { channel: opts.channel, timeZone, ...(windows ? { windows } : {}) };
+  const cardOpts: PlanCardOptions = {
+    channel: opts.channel,
+    timeZone,
+    ...(windows ? { windows } : {}),
+    ...(request.policy?.preApproved ? { preApprovedBy: request.policy.source } : {}),
+  };
   const card = renderPlanCard({ ...plan, approval }, cardOpts, extra);
   const words = scheduled ? `approved — scheduled for ${scheduled}` : STATE_WORDS[state];
   return { ...card, text: `Renewal of ${plan.cluster}: ${words} (request ${request.id})` };
@@ -656,6 +661,24 @@ export function renderRenewalRequested(cluster: string, requestId: string, chann
 }
 
 /** To the requester: no plan, with every reason (they come from the planner and the desk). */
+/**
+ * The console's word on an approved run outside its windows: serve keeps such a run as a delayed
+ * job, a console session keeps it only while it lasts.
+ */
+export function renderRunWaiting(cluster: string, resumesAt: Date, timeZone: string): ChatReply {
+  const when = formatWhen(resumesAt, timeZone);
+  return {
+    text: `The renewal of ${cluster} waits for its maintenance window, goes on ${when}.`,
+    blocks: [
+      section(
+        `:hourglass_flowing_sand: The renewal of *${cluster}* waits for its maintenance window, goes on *${when}*; ` +
+          "nothing was touched. This console keeps the request only while it runs: `serve` keeps it, " +
+          "and runs it then.",
+      ),
+    ],
+  };
+}
+
 export function renderRenewalRefused(cluster: string, reason: string): ChatReply {
   const reasons = reason.split("\n").filter((l) => l.trim());
   const head = [section(`:no_entry: certs-bot cannot renew *${cluster}*:`)];

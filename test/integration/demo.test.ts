@@ -39,6 +39,10 @@ test("npm run demo: the scan finds the origin story, the console answers, the re
     assert.match(out, /The apiserver serves a different certificate/);
     assert.match(out, /only operators of lab-b may request scans/);
     assert.match(out, /a different approver must approve it/);
+    assert.match(out, /💤 @U0ALICE01 snoozed lab-a `kube-master001\/apiserver-kubelet-client` until /);
+    assert.match(out, /Approved by policy \(`[^`]*clusters\.policy\.yaml:\d+`\) — scheduled for /);
+    assert.match(out, /The renewal of lab-p waits for its maintenance window, goes on /);
+    assert.match(out, /🚫 Cancelled by @U0BOB0001 at .* before it started/);
     assert.match(out, /✅ cp-1 · verify/);
     assert.match(out, /Renewal of lab-r: renewed/);
     assert.match(out, /lab-r — ok/);

@@ -156,6 +156,8 @@ test("a request a policy filed: the card names the policy's line; pre-approved, 
     card,
     /Approved\* by policy \(`config\/certs-bot.yaml:43`\) — scheduled for Tue 1 Dec 02:00 CET, in its maintenance window/,
   );
+  assert.match(card, /Pre-approved by the renewal policy \(`config\/certs-bot.yaml:43`\): it needs no click/);
+  assert.doesNotMatch(card, /Needs 1 approver/);
 });
 
 test("a partly approved request lists its approvers and keeps its buttons", () => {

@@ -16,7 +16,12 @@ import { visibleClusters } from "../../core/access/access.js";
 import { findCluster, type Config } from "../../config/load.js";
 import type { RenewalRequest } from "../../core/renew/approval.js";
 import { runRenewal } from "../../app/renew/run.js";
-import { renderRunStatus, renderRunSummary, renderStepReply } from "../../present/thread.js";
+import {
+  renderRunStatus,
+  renderRunSummary,
+  renderRunWaiting,
+  renderStepReply,
+} from "../../present/thread.js";
 import { defaultDependencies, nodeAccess, type ScanDependencies } from "../nodes/scan.js";
 import type { ExecutionLease } from "../../core/renew/ports.js";
 import { InMemoryBackend } from "./backend.js";
@@ -175,7 +180,7 @@ async function runInConsole(
   const plan = await backend.records.loadPlan(request.id);
   const cluster = findCluster(config, request.cluster);
   if (!plan || !cluster) return;
-  await runRenewal(
+  const result = await runRenewal(
     { request, plan },
     {
       config: { cluster, renewal: config.renewal, timeZone: config.timezone },
@@ -200,6 +205,10 @@ async function runInConsole(
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     },
   );
+  if (!result.ran && result.resumesAt) {
+    show([renderRunWaiting(cluster.name, result.resumesAt, config.timezone)]);
+    return;
+  }
   await (
     await backend.requestScan(cluster.name)
   ).done;

@@ -165,7 +165,7 @@ export class RenewalDesk {
     });
     const why = due
       .slice(0, 5)
-      .map((c) => `${c.node}/${c.name} has ${c.daysLeft} days left`)
+      .map((c) => `${c.node}/${c.name} ${c.daysLeft < 0 ? "expired" : `has ${c.daysLeft} days left`}`)
       .join(", ");
     const filed = await this.file(request, planned.plan, channel, {
       because: `filed by policy (${policy.source}): ${why}${due.length > 5 ? ` and ${due.length - 5} more` : ""}`,
