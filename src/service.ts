@@ -20,7 +20,8 @@ import { PolicyClerk } from "./app/renew/policy.js";
 import { clustersBehind, freshScan, runScanJob, type FreshScanDependencies } from "./app/scan-job.js";
 import { runDigestJob } from "./app/digest-job.js";
 import { runRenewalAttempt, type RenewalJobHandlerDependencies } from "./app/renewal-job.js";
-import { SlackThreadReporter } from "./adapters/slack/thread-reporter.js";
+import { showCancelledRun, SlackThreadReporter } from "./adapters/slack/thread-reporter.js";
+import type { RenewalRequest } from "./core/renew/approval.js";
 import { leaseTtlFor, RunLease } from "./adapters/store/run-lease.js";
 import { AuditLog } from "./adapters/store/audit.js";
 import { connectRedis, redisOptions, type SentinelTarget } from "./adapters/store/redis.js";
@@ -152,7 +153,7 @@ export class Service {
       },
       groupsNow: (userId, groups) => groupsNow(interactive, userId, groups),
       startRun: async (request) => void (await this.queues.requestRun(request.id)),
-      dropRun: (request) => this.queues.dropRun(request.id),
+      dropRun: (request) => this.dropRun(request, renewals),
       promoteRun: (request) => this.queues.promoteRun(request.id),
       now: () => new Date(),
     });
@@ -177,6 +178,23 @@ export class Service {
     if (options.role === "serve" && options.slackSurface) {
       this.chat = this.slackChat(options.slackSurface, connection, interactive, audit);
     }
+  }
+
+  /** Removes a cancelled request's waiting run, and tells its checklist in the thread. */
+  private async dropRun(request: RenewalRequest, records: RenewalStore): Promise<void> {
+    const state = await this.queues.dropRun(request.id);
+    const cancelled = request.cancellation;
+    const card = state && cancelled ? await records.card(request.id) : null;
+    if (!state || !cancelled || !card) return;
+    const by = { by: cancelled.user, at: cancelled.at.toISOString() };
+    const postedTs = (actionId: string) => this.store.postedTs(actionId);
+    await showCancelledRun(
+      this.poster,
+      postedTs,
+      card,
+      { ...state, cancelled: by },
+      this.options.config.timezone,
+    );
   }
 
   /** Files the requests of the clusters' renewal policies after their scans. */

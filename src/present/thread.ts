@@ -427,6 +427,7 @@ function runContext(state: RunState, timeZone: string, now?: Date): Block {
 
 /** The checklist in the card's thread: one message, updated as the run goes. */
 export function renderRunStatus(state: RunState, opts: { timeZone: string; now: Date }): ChatReply {
+  if (state.cancelled) return renderRunCancelled(state, state.cancelled, opts.timeZone);
   const { mark, words } =
     state.resumesAt && !state.outcome
       ? {
@@ -456,6 +457,21 @@ export function renderRunStatus(state: RunState, opts: { timeZone: string; now: 
   return {
     text: `Renewal of ${state.cluster}: ${words}${where}`,
     blocks: fold(head, levels, moreLines),
+  };
+}
+
+/** The checklist of a run cancelled while it waited for its window: nothing ran. */
+function renderRunCancelled(state: RunState, by: { by: string; at: string }, timeZone: string): ChatReply {
+  const when = formatDate(new Date(by.at), timeZone);
+  return {
+    text: `Renewal of ${state.cluster}: cancelled before it started; nothing was run`,
+    blocks: [
+      section(
+        `:no_entry_sign: *Renewal of ${state.cluster}* — cancelled by ${person(by.by)} at ${when} ` +
+          "before it started; nothing was run.",
+      ),
+      runContext({ ...state, endedAt: by.at }, timeZone),
+    ],
   };
 }
 

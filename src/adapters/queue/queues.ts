@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Config } from "../../config/load.js";
 import { runJobId } from "../../core/renew/approval.js";
+import type { RunState } from "../../core/renew/run-state.js";
 import { RENEW_JOB, type RenewalJobData, type RenewalJobResult } from "../../app/renew/job.js";
 import type { ScanClusterData, ScannedProgress, ScanReason } from "../../app/scan-job.js";
 
@@ -135,10 +136,12 @@ export class Queues {
   /**
    * Removes the job of a cancelled request while it waits (delayed until its window, or queued).
    * A job a worker holds is locked and stays: its run finds the request cancelled and does nothing.
+   * Returns the run state the job had saved (its checklist in the thread), if any.
    */
-  async dropRun(requestId: string): Promise<void> {
+  async dropRun(requestId: string): Promise<RunState | null> {
     const job = await this.renewal.getJob(runJobId({ id: requestId }));
     await job?.remove().catch(() => undefined);
+    return (job?.data as RenewalJobData | undefined)?.state ?? null;
   }
 
   /** Runs now a job delayed until its window ("Run now"); a job in any other state is left as it is. */

@@ -23,6 +23,25 @@ export interface ThreadReporterOptions {
   spacingMs?: number;
 }
 
+/** The post-once key of a run's status message (the checklist). */
+const statusKey = (requestId: string): string => `renewal:${requestId}:status`;
+
+/**
+ * A run that waited for its window and whose request was cancelled: its checklist says so (it would
+ * say "waiting" forever otherwise). Nothing when the run never posted one.
+ */
+export async function showCancelledRun(
+  poster: MessagePoster,
+  postedTs: (actionId: string) => Promise<string | null>,
+  card: CardLocation,
+  state: RunState,
+  timeZone: string,
+): Promise<void> {
+  const ts = await postedTs(statusKey(state.requestId));
+  if (ts)
+    await poster.update({ channel: card.channel, ts }, renderRunStatus(state, { timeZone, now: new Date() }));
+}
+
 export class SlackThreadReporter implements RunReporter {
   private statusTs?: string;
   private latest?: RunState;
@@ -88,7 +107,7 @@ export class SlackThreadReporter implements RunReporter {
     await this.quietly("status", async () => {
       if (!this.statusTs) {
         this.statusTs = await poster.postOnce(
-          `renewal:${requestId}:status`,
+          statusKey(requestId),
           { channel: card.channel, ...reply },
           card.ts,
         );

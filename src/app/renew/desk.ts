@@ -57,7 +57,8 @@ export interface RenewalDeskDependencies {
   startRun(request: RenewalRequest): Promise<void>;
   /**
    * Drops the queued run of a cancelled request (a job delayed until its window), best effort: a
-   * run that starts anyway finds the request cancelled and touches nothing.
+   * run that starts anyway finds the request cancelled and touches nothing. The run's checklist in
+   * the card's thread is then told it was cancelled.
    */
   dropRun?(request: RenewalRequest): Promise<void>;
   /** Starts now the queued run of a request whose windows were waived ("Run now"), best effort. */

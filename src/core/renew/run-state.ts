@@ -56,6 +56,8 @@ export interface RunState {
   refused?: string;
   /** ISO: the run waits for its maintenance window, and goes on (or starts) then. */
   resumesAt?: string;
+  /** The request was cancelled while the run waited, before any node started: who, and when (ISO). */
+  cancelled?: { by: string; at: string };
   nodes: NodeRun[];
 }
 
