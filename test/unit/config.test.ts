@@ -514,16 +514,18 @@ test("renewal windows: minutes in the time zone; a cluster's own list or margin 
   assert.deepEqual(config.renewal.windows, top);
   assert.equal(config.renewal.windowMarginMinutes, 30);
   const [inherits, own, anytime, margin] = config.clusters;
-  assert.deepEqual(inherits!.renewal, { windows: top, windowMarginMinutes: 30 });
+  assert.deepEqual(inherits!.renewal, { windows: top, windowMarginMinutes: 30, policy: null });
   assert.deepEqual(own!.renewal, {
     windows: [{ days: ["sun"], startMinute: 1320, durationMinutes: 240 }],
     windowMarginMinutes: 30,
+    policy: null,
   });
-  assert.deepEqual(anytime!.renewal, { windows: [], windowMarginMinutes: 5 }, "[]: any time");
-  assert.deepEqual(margin!.renewal, { windows: top, windowMarginMinutes: 60 });
+  assert.deepEqual(anytime!.renewal, { windows: [], windowMarginMinutes: 5, policy: null }, "[]: any time");
+  assert.deepEqual(margin!.renewal, { windows: top, windowMarginMinutes: 60, policy: null });
   assert.deepEqual(parseConfig(VALID, "clusters.yaml").clusters[0]!.renewal, {
     windows: [],
     windowMarginMinutes: 20,
+    policy: null,
   });
 });
 

@@ -48,7 +48,8 @@ export class MemoryRenewals implements RenewalRecords {
       return { ok: false, expired };
     }
     const filed = this.filed.get(request.cluster) ?? new Map<string, string>();
-    if (generations.length && generations.every((g) => filed.has(g))) return { ok: false, filed: true, expired };
+    if (generations.length && generations.every((g) => filed.has(g)))
+      return { ok: false, filed: true, expired };
     const admit = admission(await this.active(request.cluster), now);
     if (admit.verdict === "held") return heldBy(admit.holder, expired);
     if (admit.verdict === "expire") {
