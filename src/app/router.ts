@@ -8,14 +8,14 @@
 //   2. the cluster exists and is shown in this channel: an unknown name gets suggestions among the
 //      clusters of this channel only; a cluster that exists but is not shown here gets a refusal
 //      (the user typed its exact name, so that says nothing they did not know);
-//   3. `scan`, `renew`, `snooze` and `unsnooze` need an operator; `audit` and `snoozes` are shown
-//      to whoever may see the cluster here;
+//   3. `scan`, `renew`, `snooze` and `unsnooze` need an operator; `audit`, `snoozes` and `policy`
+//      are shown to whoever may see the cluster here;
 //   4. `status --node` and `renew --node` name a node of that cluster (suggestions among its nodes);
 //      `snooze` takes a duration within the cluster's `alerts.maxSnoozeDays`.
 // Errors and refusals are ephemeral (only the user sees them) and never enqueue anything. `help`,
 // `audit`, `snoozes` and `renew`'s answers are ephemeral too (the plan itself goes to the cluster's
-// channel as the approval card); `list`, `status` and `scan` answer in the channel, where the team
-// can see them (the channel is a viewer of every cluster shown), and so do a snooze and an
+// channel as the approval card); `list`, `status`, `policy` and `scan` answer in the channel, where
+// the team can see them (the channel is a viewer of every cluster shown), and so do a snooze and an
 // unsnooze once done (decideCommand does them: app/snooze.ts; what is not open is refused there).
 import { findCluster, type ClusterConfig, type Config } from "../config/load.js";
 import type { AuditEntry } from "../core/renew/ports.js";
@@ -41,6 +41,7 @@ import type { AlertState } from "../core/alerts/state.js";
 import { activeQuiets } from "../core/alerts/quiet.js";
 import { parseSnoozeDuration, renderSnoozes } from "../present/snooze.js";
 import { applyQuiet, type QuietChange } from "./snooze.js";
+import { renderPolicy, type PolicyRecords } from "../present/policy.js";
 
 export interface CommandRequest {
   /** What follows `/certs`, as Slack sends it. */
@@ -59,6 +60,8 @@ export interface RouterDeps {
   audit?: (cluster: string) => AuditEntry[];
   /** The alert state of a cluster, already fetched (see alertsNeeded). */
   alerts?: (cluster: string) => AlertState | null;
+  /** What the renewal records say of a cluster, already fetched (see policyNeeded). */
+  renewals?: (cluster: string) => PolicyRecords | null;
   now: Date;
 }
 
@@ -89,7 +92,9 @@ export function reportsNeeded(request: Pick<CommandRequest, "text" | "channelId"
   if (!parsed.ok) return [];
   const { command } = parsed;
   if (command.kind === "list") return visibleClusters(config, request.channelId).map((c) => c.name);
-  if (command.kind === "status") return shownHere(command.cluster, request.channelId, config);
+  if (command.kind === "status" || command.kind === "policy") {
+    return shownHere(command.cluster, request.channelId, config);
+  }
   return [];
 }
 
@@ -97,6 +102,13 @@ export function reportsNeeded(request: Pick<CommandRequest, "text" | "channelId"
 export function auditNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
   const parsed = parseCommand(request.text);
   if (!parsed.ok || parsed.command.kind !== "audit") return [];
+  return shownHere(parsed.command.cluster, request.channelId, config);
+}
+
+/** The cluster whose renewal records `/certs policy` reads (one shown here). */
+export function policyNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
+  const parsed = parseCommand(request.text);
+  if (!parsed.ok || parsed.command.kind !== "policy") return [];
   return shownHere(parsed.command.cluster, request.channelId, config);
 }
 
@@ -142,11 +154,13 @@ export async function decideCommand(
   now: Date,
 ): Promise<RouterDecision> {
   const [audited] = auditNeeded(request, config);
-  const [reports, userGroups, audit, alerts] = await Promise.all([
+  const [policed] = policyNeeded(request, config);
+  const [reports, userGroups, audit, alerts, renewals] = await Promise.all([
     backend.latest(reportsNeeded(request, config)),
     backend.groupsOf(request.userId, groupsNeeded(request, config)),
     audited ? backend.auditEntries(audited, AUDIT_ENTRIES) : Promise.resolve([]),
     backend.alertStates(alertsNeeded(request, config)),
+    policed ? policyRecords(backend, policed) : Promise.resolve(null),
   ]);
   const decision = handleCommand(
     { ...request, userGroups },
@@ -155,12 +169,21 @@ export async function decideCommand(
       latest: (name) => reports.get(name) ?? null,
       audit: () => audit,
       alerts: (name) => alerts.get(name) ?? null,
+      renewals: (name) => (name === policed ? renewals : null),
       now,
     },
   );
   if (!decision.quiet) return decision;
   const answer = await applyQuiet(backend, config, decision.quiet, now);
   return { reply: [answer.reply], ephemeral: answer.ephemeral };
+}
+
+async function policyRecords(backend: ChatBackend, cluster: string): Promise<PolicyRecords> {
+  const [filings, active] = await Promise.all([
+    backend.records.filings(cluster),
+    backend.records.active(cluster),
+  ]);
+  return { filings, active };
 }
 
 export function handleCommand(request: CommandRequest, deps: RouterDeps): RouterDecision {
@@ -263,6 +286,22 @@ function renewCommand(
   };
 }
 
+/** `policy` of a cluster shown here: its policy, and what it does now or next, for the channel to see. */
+function policyCommand(cluster: ClusterConfig, deps: RouterDeps): RouterDecision {
+  const records = deps.renewals?.(cluster.name);
+  const reply = renderPolicy({
+    cluster: cluster.name,
+    policy: cluster.renewal.policy,
+    windows: cluster.renewal,
+    timeZone: deps.config.timezone,
+    now: deps.now,
+    scan: deps.latest(cluster.name),
+    filings: records?.filings ?? new Map(),
+    active: records?.active ?? null,
+  });
+  return { reply: [reply], ephemeral: false };
+}
+
 function clusterCommand(
   command: Scoped,
   request: CommandRequest,
@@ -292,6 +331,8 @@ function clusterCommand(
       );
     case "renew":
       return renewCommand(command, cluster, request);
+    case "policy":
+      return policyCommand(cluster, deps);
     case "scan": {
       const operate = canOperate(cluster, request.userId, request.userGroups, "request scans");
       if (!operate.allowed) return ephemeral(renderRefusal(cluster.name, operate.reason));

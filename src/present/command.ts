@@ -10,6 +10,7 @@
 //   status CLUSTER [--node NAME] [--all]
 //   scan CLUSTER
 //   renew CLUSTER [--node NAME] [--certs a,b]
+//   policy CLUSTER
 //   audit CLUSTER
 //   snooze CLUSTER (NODE/CERT | NODE | --all) DURATION [REASON…]
 //   unsnooze CLUSTER (NODE/CERT | NODE | --all)
@@ -31,6 +32,7 @@ export const SUBCOMMANDS = [
   "status",
   "scan",
   "renew",
+  "policy",
   "audit",
   "snooze",
   "unsnooze",
@@ -56,6 +58,7 @@ export type Command =
   | { kind: "status"; cluster: string; node?: string; all: boolean }
   | { kind: "scan"; cluster: string }
   | { kind: "renew"; cluster: string; node?: string; certs?: CertificateName[] }
+  | { kind: "policy"; cluster: string }
   | { kind: "audit"; cluster: string }
   /** `duration` as typed: its bound is the cluster's `alerts.maxSnoozeDays`, which the router knows. */
   | { kind: "snooze"; cluster: string; target: QuietTarget; duration: string; reason?: string }
@@ -97,6 +100,7 @@ export const USAGE: Record<Subcommand, string> = {
   status: "/certs status CLUSTER [--node NAME] [--all]",
   scan: "/certs scan CLUSTER",
   renew: "/certs renew CLUSTER [--node NAME] [--certs NAME,NAME]",
+  policy: "/certs policy CLUSTER",
   audit: "/certs audit CLUSTER",
   snooze: "/certs snooze CLUSTER NODE/CERT|--all DURATION [REASON]",
   unsnooze: "/certs unsnooze CLUSTER NODE/CERT|--all",
@@ -110,6 +114,7 @@ const FLAGS: Record<Subcommand, Record<string, "boolean" | "value">> = {
   status: { "--node": "value", "--all": "boolean" },
   scan: {},
   renew: { "--node": "value", "--certs": "value" },
+  policy: {},
   audit: {},
   snooze: { "--all": "boolean" },
   unsnooze: { "--all": "boolean" },
@@ -309,6 +314,7 @@ const PARSERS: Record<Subcommand, (sub: Subcommand, args: Arguments) => Command>
   }),
   scan: (sub, args) => ({ kind: "scan", cluster: clusterArguments(sub, args).cluster }),
   renew: parseRenew,
+  policy: (sub, args) => ({ kind: "policy", cluster: clusterArguments(sub, args).cluster }),
   audit: (sub, args) => ({ kind: "audit", cluster: clusterArguments(sub, args).cluster }),
   snooze: parseSnooze,
   unsnooze: parseUnsnooze,

@@ -44,6 +44,9 @@ export const STATUS_LABEL: Record<Status, string> = {
   expired: "expired",
 };
 
+/** `1 day`, `3 days`. */
+export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
 /** At most `max` UTF-16 units, an ellipsis marking the cut, never half a surrogate pair. */
 export function truncate(text: string, max: number): string {
   if (text.length <= max) return text;

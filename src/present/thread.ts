@@ -21,6 +21,7 @@ import {
   packLines,
   person,
   plain,
+  plural,
   section,
   truncate,
 } from "./format.js";
@@ -51,8 +52,6 @@ const channelLink = (id: string): string => (SLACK_ID.conversation.test(id) ? `<
 
 const isoDate = (iso: string | null | undefined, timeZone: string): string =>
   iso ? formatDate(new Date(iso), timeZone) : "-";
-
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** At most `max` names, escaped, then `and N more`. */
 function names(list: readonly string[], max = 20): string {
@@ -250,8 +249,23 @@ function stateLines(request: RenewalRequest, card: CardContext): string[] {
 }
 
 /** A pending request past its window already shows as expired (a click would only close it). */
-const shownState = (request: RenewalRequest, now: Date): RequestState =>
+export const shownState = (request: RenewalRequest, now: Date): RequestState =>
   request.state === "pending" && now.getTime() >= request.expiresAt.getTime() ? "expired" : request.state;
+
+/**
+ * `Tue 2 Dec 02:00 CET` when the approved run waits for its maintenance window (none: it does not).
+ * A run whose first attempt found itself outside its window is "running" but has started nothing.
+ */
+export function scheduledStart(
+  request: RenewalRequest,
+  windows: ClusterWindows | undefined,
+  now: Date,
+  timeZone: string,
+): string | null {
+  const state = shownState(request, now);
+  const waiting = state === "approved" || (state === "running" && !request.nodeStartedAt);
+  return windows && waiting && !request.windowsWaived ? scheduledFor({ ...windows, now }, timeZone) : null;
+}
 
 const button = (
   text: string,
@@ -302,10 +316,7 @@ export function renderApprovalCard(
   const { rules, now, timeZone } = opts;
   const state = shownState(request, now);
   const windows = opts.windows && { ...opts.windows, now };
-  // A run whose first attempt found itself outside its window is "running" but has started nothing.
-  const waiting = state === "approved" || (state === "running" && !request.nodeStartedAt);
-  const waits = windows && waiting && !request.windowsWaived;
-  const scheduled = waits ? scheduledFor(windows, timeZone) : null;
+  const scheduled = scheduledStart(request, opts.windows, now, timeZone);
   const extra: Block[] = [
     section(stateLines(request, { ...opts, cluster: plan.cluster, scheduled }).join("\n")),
     context(`request ${code(request.id, 120)}`),

@@ -89,6 +89,12 @@ const HELP: Record<Subcommand, HelpEntry> = {
       "(not you) approves, reporting every step in the card's thread.",
     examples: (c) => [`/certs renew ${c}`, `/certs renew ${c} --node NAME --certs apiserver,admin.conf`],
   },
+  policy: {
+    what:
+      "The renewal policy in force for a cluster: at how many days left certs-bot requests a renewal " +
+      "itself, whether that request is pre-approved, and what it does now or next, and when.",
+    examples: (c) => [`/certs policy ${c}`],
+  },
   audit: {
     what:
       "The renewals of a cluster, newest first: who asked, who approved or rejected, what ran; " +

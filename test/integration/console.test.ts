@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../lab/ports.js";
+import { formatDate } from "../../src/present/time.js";
 import { newClusterPki, writeLabNode, type LabNodeSpec } from "../lab/tree.js";
 
 const DAY = 86_400_000;
@@ -112,6 +113,7 @@ before(async () => {
       "    channel: C0LABBBBB",
       "    viewers: [C0LABBBBB, C0LABAAAA]",
       "    operators: [S0SREGROUP]",
+      "    renewal: { policy: { requestWhenDaysLeft: 30 } }",
       ...node("b-1", trees.b),
       "  - name: lab-x",
       "    channel: C0OTHERTM",
@@ -250,6 +252,34 @@ describe("certs-bot console", () => {
       /^certs-bot:\n {2}🔔 @U0ALICE01 lifted the snooze of lab-a `a-1\/apiserver-kubelet-client`: reminders resume\./,
     );
     assert.match(alice.get("/certs snoozes lab-a")!, /Nothing is snoozed or acknowledged in lab-a\./);
+  });
+
+  test("policy shows the cluster's renewal policy and when it files next, to whoever sees the cluster", async () => {
+    const run = await runConsole(
+      ["--user", "U0ALICE01"],
+      ["/certs policy lab-b", "/certs policy lab-a", "/certs policy lab-x", "/certs polcy lab-b"],
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const said = answers(run.stdout, "U0ALICE01");
+    const policy = said.get("/certs policy lab-b")!;
+    assert.match(policy, /^certs-bot:\n {2}lab-b — renewal policy\n/);
+    assert.match(
+      policy,
+      /certs-bot requests a renewal of lab-b when a renewable certificate has 30 days left or fewer \(set at `[^`]*clusters\.yaml:\d+`\)\./,
+    );
+    assert.match(policy, /Not pre-approved: approvers approve it as any request\./);
+    // The lab's leaves expire in 300 days: the first is due 31 days before.
+    const at = (d: Date) => formatDate(d, "UTC");
+    assert.match(
+      policy,
+      new RegExp(
+        `Next: on ${at(days(269))} \`b-1/[a-z.-]+\` reaches 30 days left \\(expires ${at(days(300))}\\); ` +
+          "certs-bot then files a request for approvers to approve\\.",
+      ),
+    );
+    assert.match(said.get("/certs policy lab-a")!, /lab-a has no renewal policy/);
+    assert.match(said.get("/certs policy lab-x")!, /🔒 lab-x is not shown in this channel/);
+    assert.match(said.get("/certs polcy lab-b")!, /did you mean `policy`\?/);
   });
 
   test("--groups simulates user groups: S0SREGROUP makes Alice an operator of lab-b; quit waits", async () => {

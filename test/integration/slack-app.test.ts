@@ -28,6 +28,9 @@ import { connectRedis } from "../../src/adapters/store/redis.js";
 import type { RenewalDesk } from "../../src/app/renew/desk.js";
 import { AuditLog } from "../../src/adapters/store/audit.js";
 import { Store } from "../../src/adapters/store/store.js";
+import { RenewalStore } from "../../src/adapters/store/renewals.js";
+import { newRequest } from "../../src/core/renew/approval.js";
+import { POLICY_REQUESTER } from "../../src/core/renew/policy.js";
 import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
 import { freePort } from "../lab/ports.js";
 import { clickBody, commandBody as slashCommand, signed as signedBy } from "../lab/slack-requests.js";
@@ -218,6 +221,7 @@ before(async () => {
       `    nodes: [${await labNode("a-1", true)}]`,
       "  - name: lab-b",
       "    channel: C0LABBBB",
+      "    renewal: { policy: { requestWhenDaysLeft: 30 } }",
       `    nodes: [${await labNode("b-1")}]`,
       "  - name: lab-new",
       "    channel: C0LABAAA",
@@ -357,6 +361,35 @@ describe("/certs over HTTP, signed", () => {
     const { ack, all } = await certs("audit lab-a");
     assert.equal(ack.response_type, "ephemeral");
     assert.match(all, /No renewals or snoozes recorded for lab-a yet/);
+  });
+
+  test("policy: the rule, and the policy's request as the service's Redis records hold it", async () => {
+    const client = connectRedis(redis.url);
+    const records = new RenewalStore(client, `slack-${process.pid}`);
+    const request = newRequest({
+      cluster: "lab-b",
+      requestedBy: POLICY_REQUESTER,
+      now: new Date(),
+      settings: { approvalTtlMinutes: 60 },
+      policy: { source: `${configPath}:14`, preApproved: false },
+    });
+    assert.ok((await records.create(request, { generations: ["b-1/apiserver@01"] })).ok);
+    try {
+      const { ack, all } = await certs("policy lab-b", "U0DAVE", "C0LABBBB");
+      assert.equal(ack.response_type, "in_channel");
+      assert.match(ack.text, /^lab-b: renewals requested at 30 days left, approved by approvers/);
+      assert.match(all, /when a renewable certificate has 30 days left or fewer/);
+      assert.match(
+        all,
+        new RegExp(
+          `request \`${request.id}\`, filed by the policy for \`b-1/apiserver\`: waiting for approval until`,
+        ),
+      );
+      assert.match(all, /Next: on [^`]* `b-1\/[a-z.-]+` reaches 30 days left/);
+    } finally {
+      await records.expire(request.id, request.expiresAt);
+      client.disconnect();
+    }
   });
 
   test("a cluster is never shown outside its viewer channels; suggestions only among visible ones", async () => {

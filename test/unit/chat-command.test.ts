@@ -64,8 +64,11 @@ test("status: cluster, --node NAME or --node=NAME, --all, flags in any place", (
   });
 });
 
-test("scan, renew and audit", () => {
+test("scan, renew, policy and audit", () => {
   assert.deepEqual(ok("scan cluster-a"), { kind: "scan", cluster: "cluster-a" });
+  assert.deepEqual(ok("policy cluster-a"), { kind: "policy", cluster: "cluster-a" });
+  assert.deepEqual(ok("POLICY cluster-a"), { kind: "policy", cluster: "cluster-a" });
+  assert.match(bad("policy cluster-a --all", "unknown-flag").message, /`policy` takes no flags/);
   assert.deepEqual(ok("audit cluster-a"), { kind: "audit", cluster: "cluster-a" });
   assert.deepEqual(ok("renew cluster-a"), { kind: "renew", cluster: "cluster-a" });
   assert.deepEqual(ok("renew cluster-a --node m1 --certs apiserver,admin.conf,apiserver"), {
@@ -132,13 +135,14 @@ test("unknown subcommands suggest the closest one", () => {
   assert.deepEqual(bad("stauts cluster-a", "unknown-subcommand").suggestions, ["status"]);
   assert.match(bad("stat cluster-a", "unknown-subcommand").message, /did you mean `status`/);
   assert.deepEqual(bad("lsit", "unknown-subcommand").suggestions, ["list"]);
+  assert.deepEqual(bad("polcy cluster-a", "unknown-subcommand").suggestions, ["policy"]);
   const far = bad("reboot now", "unknown-subcommand");
   assert.deepEqual(far.suggestions, []);
   assert.match(far.message, /^`reboot` is not a `\/certs` subcommand\. Nothing was run\.$/);
 });
 
 test("a missing cluster, extra arguments, malformed names", () => {
-  for (const sub of ["status", "scan", "renew", "audit"]) {
+  for (const sub of ["status", "scan", "renew", "policy", "audit"]) {
     const error = bad(sub, "missing-cluster");
     assert.equal(error.subcommand, sub);
     assert.match(error.message, /needs a cluster.*\/certs list/);
@@ -146,6 +150,8 @@ test("a missing cluster, extra arguments, malformed names", () => {
   bad("status --all", "missing-cluster");
   assert.match(bad("status cluster-a cluster-b", "extra-argument").message, /`cluster-b` is too much/);
   bad("scan cluster-a now", "extra-argument");
+  assert.match(bad("policy cluster-a cluster-b", "extra-argument").message, /`policy` takes one cluster/);
+  bad("policy Cluster-A", "bad-value");
   assert.match(bad("status Cluster-A", "bad-value").message, /is not a cluster name/);
   bad("status cluster_a", "bad-value");
   bad(`status ${"a".repeat(64)}`, "bad-value");

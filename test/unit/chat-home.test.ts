@@ -225,6 +225,10 @@ test("decideCommand: fetches exactly what the answer needs, then decides", async
     alertStates: async (clusters) => new Map(clusters.map((c) => [c, emptyAlertState()])),
     updateAlerts: () => assert.fail("these commands change no alert state"),
     appendAudit: () => assert.fail("these commands audit nothing"),
+    records: {
+      filings: () => assert.fail("these commands read no renewal records"),
+      active: () => assert.fail("these commands read no renewal records"),
+    },
   };
   const scanDecision = await decideCommand(
     backend,

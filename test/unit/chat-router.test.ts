@@ -5,13 +5,18 @@ import type { StoredScan } from "../../src/core/report/types.js";
 import { blockTexts, checkBlockLimits } from "../../src/present/slack-types.js";
 import {
   auditNeeded,
+  decideCommand,
   groupsNeeded,
   handleCommand,
+  policyNeeded,
   reportsNeeded,
   type CommandRequest,
   type RouterDecision,
 } from "../../src/app/router.js";
 import { cert as fixtureCert, node } from "../fixtures/stored-scan.js";
+import type { ChatBackend } from "../../src/core/chat/backend.js";
+import { emptyAlertState } from "../../src/core/alerts/state.js";
+import { newRequest } from "../../src/core/renew/approval.js";
 
 const NOW = new Date("2026-11-28T09:00:00Z");
 
@@ -25,6 +30,8 @@ clusters:
     viewers: [C0CLUSTERA, C0SRETEAM]
     operators: [U0ALICE, S0SREGROUP]
     approvers: [U0BOB]
+    renewal:
+      policy: { requestWhenDaysLeft: 30 }
     nodes:
       - { host: 10.0.0.11, name: kube-master001 }
       - { host: 10.0.0.12, name: kube-master002 }
@@ -268,4 +275,87 @@ test("reportsNeeded names exactly the reports a command reads", () => {
   assert.deepEqual(needed("status cluster-a --all"), ["cluster-a"]);
   assert.deepEqual(needed("scan cluster-a"), []);
   assert.deepEqual(needed("help"), []);
+});
+
+test("policy: to whoever may see the cluster here, in the channel, from the scan and the renewal records", () => {
+  const person = newRequest({
+    cluster: "cluster-a",
+    requestedBy: "U0ALICE",
+    now: NOW,
+    settings: { approvalTtlMinutes: 60 },
+  });
+  const decision = handleCommand(
+    { text: "policy cluster-a", userId: "U0CAROL", channelId: "C0SRETEAM", userGroups: [] },
+    { ...deps, renewals: (c) => (c === "cluster-a" ? { filings: new Map(), active: person } : null) },
+  );
+  assert.equal(decision.ephemeral, false);
+  assert.equal(decision.enqueueScan, undefined);
+  const text = shown(decision);
+  assert.match(text, /has 30 days left or fewer \(set at `clusters\.yaml:11`\)/);
+  assert.match(
+    text,
+    new RegExp(
+      `Due now: \`kube-master001/apiserver\` \\(12d left\\); request \`${person.id}\` holds \\*cluster-a\\* now`,
+    ),
+    "the report's due certificate and the records' active request both reach the reply",
+  );
+  assert.match(
+    shown(run("policy cluster-b", { channelId: "C0CLUSTERB" })),
+    /\*cluster-b\* has no renewal policy/,
+  );
+  assert.match(
+    shown(run("policy cluster-c")),
+    /There is no cluster `cluster-c` in this channel; did you mean \*cluster-a\*\?/,
+  );
+  const elsewhere = run("policy cluster-x");
+  assert.equal(elsewhere.ephemeral, true);
+  assert.match(shown(elsewhere), /cluster-x is not shown in this channel/);
+  assert.doesNotMatch(shown(elsewhere), /renewal policy/);
+  assert.match(shown(run("help")), /`\/certs policy CLUSTER`\*\nThe renewal policy in force for a cluster/);
+});
+
+test("policyNeeded and reportsNeeded: /certs policy reads the records and the scan of a cluster shown here", () => {
+  const need = (text: string, channelId = "C0CLUSTERA") => ({
+    records: policyNeeded({ text, channelId }, CONFIG),
+    reports: reportsNeeded({ text, channelId }, CONFIG),
+  });
+  assert.deepEqual(need("policy cluster-a"), { records: ["cluster-a"], reports: ["cluster-a"] });
+  assert.deepEqual(need("policy cluster-x"), { records: [], reports: [] });
+  assert.deepEqual(need("policy cluster-a; reboot"), { records: [], reports: [] });
+  assert.deepEqual(need("status cluster-a"), { records: [], reports: ["cluster-a"] });
+});
+
+test("decideCommand: /certs policy asks the backend's renewal records of that cluster only", async () => {
+  const asked: string[] = [];
+  const backend: ChatBackend = {
+    latest: async (clusters) => new Map(clusters.map((c) => [c, SCANS[c] ?? null])),
+    groupsOf: async () => [],
+    requestScan: () => assert.fail("deciding never queues"),
+    auditEntries: async () => [],
+    requestRenewal: () => assert.fail("deciding never requests a renewal"),
+    clickRenewal: () => assert.fail("deciding never clicks"),
+    alertStates: async (clusters) => new Map(clusters.map((c) => [c, emptyAlertState()])),
+    updateAlerts: () => assert.fail("policy changes no alert state"),
+    appendAudit: () => assert.fail("policy audits nothing"),
+    records: {
+      filings: async (cluster) => {
+        asked.push(`filings ${cluster}`);
+        return new Map([["kube-master001/apiserver@apiserver", "cluster-a-20261120T000000Z-0a1b2c"]]);
+      },
+      active: async (cluster) => {
+        asked.push(`active ${cluster}`);
+        return null;
+      },
+    },
+  };
+  const request = { userId: "U0CAROL", channelId: "C0CLUSTERA" };
+  const decision = await decideCommand(backend, CONFIG, { ...request, text: "policy cluster-a" }, NOW);
+  assert.match(
+    shown(decision),
+    /Filed: request `cluster-a-20261120T000000Z-0a1b2c` for `kube-master001\/apiserver` \(12d left\); it has ended/,
+  );
+  assert.deepEqual(asked.sort(), ["active cluster-a", "filings cluster-a"]);
+  await decideCommand(backend, CONFIG, { ...request, text: "status cluster-a" }, NOW);
+  await decideCommand(backend, CONFIG, { ...request, text: "policy cluster-x" }, NOW);
+  assert.equal(asked.length, 2, "no other command, and no cluster not shown here, reads them");
 });

@@ -23,12 +23,14 @@ import type {
   AuditTrail,
   ClickOutcome,
   RenewalAsk,
+  RenewalRecords,
 } from "../../core/renew/ports.js";
 import type { AlertState } from "../../core/alerts/state.js";
 import type { AlertChange } from "../../core/ports.js";
 import { SCAN_QUEUE, isScanned, type Queues } from "../queue/queues.js";
 import type { StoredScan } from "../../core/report/types.js";
 import type { Store } from "../store/store.js";
+import { RenewalStore } from "../store/renewals.js";
 
 /** How long a user group's or channel's member list is trusted. */
 export const MEMBERS_TTL_MS = 5 * 60_000;
@@ -105,6 +107,8 @@ export interface ServiceBackendOptions {
   logger: Logger;
   desk: RenewalDesk;
   audit: AuditTrail;
+  /** What `/certs policy` reads (default: the renewal records under the store's prefix). */
+  records?: Pick<RenewalRecords, "filings" | "active">;
 }
 
 export class ServiceBackend implements ChatBackend {
@@ -113,9 +117,11 @@ export class ServiceBackend implements ChatBackend {
   private readonly channels: MemberLists;
   /** Who waits for which scan job: each settles once, with an error or the stored scan. */
   private readonly waiting = new Map<string, Set<(error?: Error) => void>>();
+  readonly records: Pick<RenewalRecords, "filings" | "active">;
 
   constructor(private readonly options: ServiceBackendOptions) {
-    const { queues, connection, client, logger } = options;
+    const { queues, connection, client, logger, store } = options;
+    this.records = options.records ?? new RenewalStore(store.redis, store.prefix);
     this.events = new QueueEvents(SCAN_QUEUE, { connection, prefix: queues.prefix });
     this.events.on("error", (err) =>
       logger.warn({ err: err.message }, "scan queue events: connection problem"),

@@ -3,7 +3,7 @@
 // groups a user belongs to, the renewal desk (requests, clicks, the audit log), and the clusters'
 // alert states (what `/certs snooze` changes, by compare-and-set). The service implements it on Redis + BullMQ + the Web API; the
 // console in memory, scanning in-process. The router and views stay pure.
-import type { AskOutcome, ClickOutcome, RenewalAsk } from "../renew/ports.js";
+import type { AskOutcome, ClickOutcome, RenewalAsk, RenewalRecords } from "../renew/ports.js";
 import type { Click } from "../renew/approval.js";
 import type { AuditEntry, AuditInput } from "../renew/ports.js";
 import type { StoredScan } from "../report/types.js";
@@ -26,6 +26,8 @@ export interface ChatBackend extends Pick<AlertMemory, "updateAlerts"> {
   auditEntries(cluster: string, n: number): Promise<AuditEntry[]>;
   /** The alert states of these clusters (empty: nothing said), in one round trip. */
   alertStates(clusters: readonly string[]): Promise<Map<string, AlertState>>;
+  /** The renewal records, read by `/certs policy`: what a policy filed, and which request holds a cluster. */
+  readonly records: Pick<RenewalRecords, "filings" | "active">;
   /** Appends to a cluster's audit (snoozes; the desk appends the renewals' own). */
   appendAudit(cluster: string, entry: AuditInput, at: Date): Promise<void>;
   /** An operator's renewal request (RenewalDesk.request). */

@@ -58,3 +58,9 @@ export function nextDue(
 /** The due certificates no request was filed for yet, given the generations filed so far. */
 export const unfiled = (due: readonly PolicyCertificate[], filed: ReadonlySet<string>): PolicyCertificate[] =>
   due.filter((c) => !filed.has(c.generation));
+
+/** `node/name` of a generation (`node/name@serial`): the certificate as warnings and commands name it. */
+export const generationSubject = (generation: string): string => {
+  const at = generation.lastIndexOf("@");
+  return at < 0 ? generation : generation.slice(0, at);
+};
