@@ -26,7 +26,7 @@ import { fingerprintOf, LAB_SYSTEM_PATH } from "./control-plane.js";
 import { freePort } from "./ports.js";
 import { labTransport, renewalLabNode, type RenewalLabNode } from "./renewal-lab.js";
 import { ensureLabUsers, startSshd, writeKnownHosts, type LabSshd } from "./sshd.js";
-import { newClusterPki, type CertName } from "./tree.js";
+import { newClusterPki, type CertName, type Validity } from "./tree.js";
 import { apiserverHealthy } from "../../src/adapters/nodes/health.js";
 
 export interface LabNodeDef {
@@ -34,6 +34,8 @@ export interface LabNodeDef {
   /** N of 127.0.0.N. */
   host: number;
   version: string;
+  /** Certificates of this node with dates of their own. */
+  dates?: Partial<Record<CertName, Validity>>;
 }
 
 export interface LabClusterNode extends RenewalLabNode {
@@ -46,6 +48,8 @@ export interface LabCluster {
   config: Config;
   cluster: ClusterConfig;
   nodes: LabClusterNode[];
+  /** With `ssh`: the clusters.yaml `ssh:` settings that reach its nodes (for a config a test writes itself). */
+  ssh?: { privateKeyPath: string; knownHostsPath: string };
   node(name: string): LabClusterNode;
   /** Stops the sshds (the control planes: stopAllControlPlanes). */
   stop(): Promise<void>;
@@ -78,6 +82,7 @@ export async function startLabCluster(spec: LabClusterSpec): Promise<LabCluster>
         pki,
         version: def.version,
         ...(spec.expired ? { expired: spec.expired } : {}),
+        ...(def.dates ? { dates: def.dates } : {}),
       });
       if (!users) return node;
       const sshd = await startSshd({
@@ -97,7 +102,8 @@ export async function startLabCluster(spec: LabClusterSpec): Promise<LabCluster>
     }),
   );
   const knownHosts = join(spec.root, "known_hosts");
-  if (users)
+  const ssh = users && { privateKeyPath: users.clientKeyPath, knownHostsPath: knownHosts };
+  if (ssh)
     writeKnownHosts(
       knownHosts,
       nodes.map((n) => n.sshd!.knownHostsLine()),
@@ -108,7 +114,9 @@ export async function startLabCluster(spec: LabClusterSpec): Promise<LabCluster>
     [
       "timezone: UTC",
       `renewal: { backupDir: "${join(spec.root, "backups")}", restartStrategy: ${spec.restartStrategy ?? "manifests"} }`,
-      ...(users ? [`ssh: { privateKeyPath: ${users.clientKeyPath}, knownHostsPath: ${knownHosts} }`] : []),
+      ...(ssh
+        ? [`ssh: { privateKeyPath: ${ssh.privateKeyPath}, knownHostsPath: ${ssh.knownHostsPath} }`]
+        : []),
       "clusters:",
       `  - name: ${spec.name}`,
       "    nodes:",
@@ -123,6 +131,7 @@ export async function startLabCluster(spec: LabClusterSpec): Promise<LabCluster>
     config,
     cluster: config.clusters[0]!,
     nodes,
+    ...(ssh ? { ssh } : {}),
     node: (name) => nodes.find((n) => n.name === name) ?? assert.fail(`no lab node ${name}`),
     stop: async () => {
       await Promise.all(nodes.map((n) => n.sshd?.stop()));

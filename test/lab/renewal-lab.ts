@@ -8,7 +8,7 @@ import { LocalTransport } from "../../src/adapters/nodes/local.js";
 import type { Transport } from "../../src/core/transport/transport.js";
 import { LAB_SYSTEM_PATH, startControlPlane, type LabControlPlane } from "./control-plane.js";
 import { freePort, labAddress } from "./ports.js";
-import { writeLabNode, type CertName, type ClusterPki, type LabNode } from "./tree.js";
+import { writeLabNode, type CertName, type ClusterPki, type LabNode, type Validity } from "./tree.js";
 
 const DAY = 86_400_000;
 
@@ -24,6 +24,8 @@ export interface RenewalLabNodeSpec {
   version?: string;
   /** Certificates that expired yesterday. */
   expired?: CertName[];
+  /** Certificates with dates of their own (a CA keeps its key, so what it signed still verifies). */
+  dates?: Partial<Record<CertName, Validity>>;
 }
 
 export interface RenewalLabNode {
@@ -52,12 +54,15 @@ export async function renewalLabNode(spec: RenewalLabNodeSpec): Promise<RenewalL
     apiserverPort: port,
     superAdmin: minorOf(version) >= 29,
     embeddedKubeletConf: minorOf(version) < 17,
-    dates: Object.fromEntries(
-      (spec.expired ?? []).map((name) => [
-        name,
-        { notBefore: new Date(now - 366 * DAY), notAfter: new Date(now - DAY) },
-      ]),
-    ),
+    dates: {
+      ...Object.fromEntries(
+        (spec.expired ?? []).map((name) => [
+          name,
+          { notBefore: new Date(now - 366 * DAY), notAfter: new Date(now - DAY) },
+        ]),
+      ),
+      ...spec.dates,
+    },
   });
   const cp = await startControlPlane({ tree, nodeName: spec.name, address, port, version });
   const yaml =

@@ -45,8 +45,10 @@ export class PolicyClerk {
     const { config } = this.deps;
     const channel = clusterChannel(config, cluster);
     if (!channel) return;
+    // Keyed on the reason without its days: a refusal can name one that moves with the clock (the
+    // CA check names the day renewed leaves would end), and tomorrow it is the same refusal.
     const key = createHash("sha256")
-      .update([reason, ...due.map((c) => c.generation)].join("\0"))
+      .update([reason.replace(/\d{4}-\d{2}-\d{2}/g, "…"), ...due.map((c) => c.generation)].join("\0"))
       .digest("hex")
       .slice(0, 16);
     const message = renderPolicyEscalation({
