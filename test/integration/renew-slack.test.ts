@@ -7,7 +7,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../src/adapters/log/logger.js";
@@ -19,7 +18,8 @@ import { startFakeSlack, type FakeSlack, type PostedMessage } from "../lab/fake-
 import { freePort } from "../lab/ports.js";
 import { startRedis, type LabRedis } from "../lab/redis.js";
 import { labScanDependencies, renewalLabNode, type RenewalLabNode } from "../lab/renewal-lab.js";
-import { clickBody, commandBody, signed } from "../lab/slack-requests.js";
+import { clickBody } from "../lab/slack-requests.js";
+import { SlackSurfaceClient, type CardButton } from "../lab/slack-surface.js";
 import { newClusterPki } from "../lab/tree.js";
 import { until } from "../lab/wait.js";
 
@@ -36,64 +36,21 @@ const DAY_MS = 86_400_000;
 const away = new Intl.DateTimeFormat("en-US", { timeZone: "Europe/Berlin", weekday: "short" })
   .format(new Date(Date.now() + 3 * DAY_MS))
   .toLowerCase();
-const FORM = "application/x-www-form-urlencoded";
 
 let root: string;
 let redis: LabRedis;
 let fake: FakeSlack;
 let service: Service;
-let port: number;
 let nodes: RenewalLabNode[];
-let responseServer: Server;
-let responseBase: string;
-const responses = new Map<string, { response_type?: string; text: string; blocks?: unknown[] }[]>();
-let sent = 0;
+let slack: SlackSurfaceClient;
 /** What the fake Slack answers to usergroups.users.list; a test changes it in place. */
 const usergroups: Record<string, string[]> = { S0APPROVERS: ["U0DAN"] };
 
-async function post(body: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}/slack/events`, {
-    method: "POST",
-    headers: { "content-type": FORM, ...signed(body, SECRET) },
-    body,
-  });
-  return { status: res.status, text: await res.text() };
-}
-
-/** `/certs TEXT` as `user`; the ack, and the id under which follow-ups arrive. */
-async function certs(text: string, user: string) {
-  const id = `r${++sent}`;
-  const res = await post(commandBody(text, user, CHANNEL, `${responseBase}/${id}`));
-  assert.equal(res.status, 200);
-  const ack = JSON.parse(res.text) as { response_type?: string; text: string; blocks?: unknown[] };
-  return { id, ack, all: `${ack.text}\n${JSON.stringify(ack.blocks)}` };
-}
-
-const answered = (id: string) => responses.get(id) ?? [];
-const followUp = async (id: string): Promise<string> => {
-  await until(`an answer to ${id}`, async () => answered(id).length > 0, 60_000);
-  return JSON.stringify(answered(id));
-};
-
-/** A click on the approval card's button labelled `label`; the id its ephemeral answers arrive under. */
-async function click(
-  user: string,
-  card: PostedMessage,
-  label: "Approve" | "Reject" | "Cancel" | "Run now",
-): Promise<string> {
-  const buttons = JSON.stringify(card.blocks).match(
-    new RegExp(`"text":"${label}"[^}]*}[^}]*"action_id":"([a-z_]+)","value":"([^"]+)"`),
-  );
-  assert.ok(buttons, `the card has a ${label} button`);
-  const id = `r${++sent}`;
-  const body = clickBody(
-    user,
-    { actionId: buttons[1]!, value: buttons[2]!, label },
-    { type: "message", channel: card.channel, ts: card.ts, responseUrl: `${responseBase}/${id}` },
-  );
-  assert.equal((await post(body)).status, 200);
-  return id;
-}
+/** `/certs TEXT` as `user` in lab-r's channel. */
+const certs = (text: string, user: string) => slack.certs(text, user, CHANNEL);
+const answered = (id: string) => slack.answered(id);
+const followUp = (id: string) => slack.followUp(id);
+const click = (user: string, card: PostedMessage, label: CardButton) => slack.click(user, card, label);
 
 const card = (): PostedMessage | undefined =>
   fake.messages(CHANNEL).find((m) => !m.thread_ts && /^Renewal of lab-r: /.test(m.text));
@@ -105,18 +62,6 @@ before(async () => {
   root = mkdtempSync(join(tmpdir(), "certs-bot-renew-slack-"));
   redis = await startRedis({ password: REDIS_PASSWORD });
   fake = await startFakeSlack({ usergroups, token: TOKEN });
-  responseServer = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const id = (req.url ?? "").split("/").pop() ?? "";
-      responses.set(id, [...answered(id), JSON.parse(Buffer.concat(chunks).toString("utf8"))]);
-      res.writeHead(200).end("ok");
-    });
-  });
-  const responsePort = await freePort("127.0.0.1");
-  await new Promise<void>((r) => responseServer.listen(responsePort, "127.0.0.1", r));
-  responseBase = `http://127.0.0.1:${responsePort}/response`;
 
   const pki = await newClusterPki();
   nodes = [
@@ -149,7 +94,8 @@ before(async () => {
       "",
     ].join("\n"),
   );
-  port = await freePort("127.0.0.1");
+  const port = await freePort("127.0.0.1");
+  slack = await SlackSurfaceClient.start({ port, secret: SECRET });
   service = new Service({
     role: "serve",
     config: loadConfig(configPath),
@@ -167,7 +113,7 @@ before(async () => {
 after(async () => {
   await service?.stop();
   await stopAllControlPlanes();
-  await new Promise((r) => responseServer?.close(r));
+  await slack?.close();
   await fake?.close();
   await redis?.stop();
   if (root) rmSync(root, { recursive: true, force: true });
@@ -390,13 +336,13 @@ describe("a renewal through Slack, end to end", () => {
     const before = cards().length;
     const jobs = (await service.queue.renewal.getJobs()).length;
     const requestClick = async (user: string) => {
-      const id = `r${++sent}`;
+      const { id, url } = slack.responseUrl();
       const body = clickBody(
         user,
         { actionId: "renewal_request", value: "lab-r", label: "Request renewal" },
-        { type: "message", channel: CHANNEL, ts: "1700000000.000100", responseUrl: `${responseBase}/${id}` },
+        { type: "message", channel: CHANNEL, ts: "1700000000.000100", responseUrl: url },
       );
-      assert.equal((await post(body)).status, 200);
+      assert.equal((await slack.post(body)).status, 200);
       return id;
     };
     assert.match(await followUp(await requestClick("U0BOB")), /only operators of lab-r may request renewals/);

@@ -65,6 +65,11 @@ export interface LabClusterSpec {
   expired?: CertName[];
   /** Reach the nodes over SSH (a lab sshd per node, the sudo lab user) instead of a local /bin/sh. */
   ssh?: boolean;
+  /**
+   * More of clusters.yaml: its `timezone` (default UTC), top-level lines (`slack:`, `scanCron:`) and
+   * lines of the cluster's entry (`channel:`, `approvers:`, its `renewal:` windows).
+   */
+  yaml?: { timezone?: string; top?: string[]; cluster?: string[] };
 }
 
 /** Writes the nodes, starts their control planes (and sshds) and writes the cluster's clusters.yaml. */
@@ -112,13 +117,15 @@ export async function startLabCluster(spec: LabClusterSpec): Promise<LabCluster>
   writeFileSync(
     configPath,
     [
-      "timezone: UTC",
+      `timezone: ${spec.yaml?.timezone ?? "UTC"}`,
+      ...(spec.yaml?.top ?? []),
       `renewal: { backupDir: "${join(spec.root, "backups")}", restartStrategy: ${spec.restartStrategy ?? "manifests"} }`,
       ...(ssh
         ? [`ssh: { privateKeyPath: ${ssh.privateKeyPath}, knownHostsPath: ${ssh.knownHostsPath} }`]
         : []),
       "clusters:",
       `  - name: ${spec.name}`,
+      ...(spec.yaml?.cluster ?? []).map((line) => `    ${line}`),
       "    nodes:",
       ...nodes.map((n) => `      - ${n.yaml}`),
       "",
