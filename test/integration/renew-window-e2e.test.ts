@@ -371,6 +371,8 @@ describe("maintenance windows on the nights the clock changes (Europe/Berlin), t
       entries.filter((e) => e.startsWith("started waits")),
       Array(2).fill(`started waits for its maintenance window: goes on at ${jump}`),
     );
+    // Woken a second early, it said nothing of going on: one "went on", at the jump.
+    assert.equal(entries.filter((e) => e === "started went on in its maintenance window").length, 1);
     assert.equal(entries.at(-1), "result done: renewed and verified on spring-1");
   });
 

@@ -172,10 +172,14 @@ class Attempt {
     this.state = this.saved ? resumed(this.saved) : startRunState(request.id, plan, deps.now());
   }
 
-  /** Audits that the run started, or resumed after an interruption, and shows the state. */
+  /**
+   * Audits that the run started, or resumed after an interruption, and shows the state. A waiting
+   * run woken a little early (a worker's clock behind) says nothing: it waits again at once.
+   */
   async announce(): Promise<void> {
     const { plan } = this.input;
     const finished = this.state.nodes.filter((n) => n.state === "done");
+    if (this.saved?.resumesAt && this.windowWait()) return this.saveAndShow();
     await this.deps.audit.append(
       this.cluster,
       {
@@ -236,13 +240,19 @@ class Attempt {
 
   /** Throws OutsideWindow when the next node may not start now (no windows, or waived: it always may). */
   private keepToWindow(): void {
-    if (this.input.request.windowsWaived) return; // enough approvers said "Run now"
+    const at = this.windowWait();
+    if (at) throw new OutsideWindow(at);
+  }
+
+  /** When the next node may start, if not now. */
+  private windowWait(): Date | null {
+    if (this.input.request.windowsWaived) return null; // enough approvers said "Run now"
     const { cluster, timeZone } = this.deps.config;
     const { windows, windowMarginMinutes } = cluster.renewal;
     const now = this.deps.now();
     const at = nextNodeStart({ windows, timeZone }, now, windowMarginMinutes * 60_000);
     if (!at) throw new Error(`no maintenance window of ${this.cluster} opens within a week`);
-    if (at.getTime() > now.getTime()) throw new OutsideWindow(at);
+    return at.getTime() > now.getTime() ? at : null;
   }
 
   /** Records the node start with the request, so a Cancel from now on is refused; stops if one came first. */
