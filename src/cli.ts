@@ -47,10 +47,59 @@ async function scan(
   return { clusters, report: await scanClusters(config, clusters, defaultDependencies(logger)) };
 }
 
-async function scanCommand(options: { config: string; cluster?: string[]; json?: boolean }): Promise<number> {
+/** What `scan --output` prints. */
+const OUTPUT_FORMATS = ["table", "json", "kubeadm-json", "openmetrics"] as const;
+type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+interface ScanOptions {
+  config: string;
+  cluster?: string[];
+  json?: boolean;
+  output?: OutputFormat;
+  out?: string;
+}
+
+/** `--json` is `--output json`; with another `--output` it is a contradiction. */
+function outputFormat(options: ScanOptions): OutputFormat {
+  if (options.json && options.output !== undefined && options.output !== "json")
+    throw new UsageError(`--json means --output json; it cannot be combined with --output ${options.output}`);
+  return options.json ? "json" : (options.output ?? "table");
+}
+
+async function render(format: OutputFormat, report: ScanReport, config: Config): Promise<string> {
+  switch (format) {
+    case "table":
+      return renderTable(report, config.timezone);
+    case "json":
+      return renderJson(report);
+    case "kubeadm-json":
+      return (await import("./present/kubeadm-json.js")).renderKubeadmJson(report);
+    case "openmetrics":
+      return (await import("./present/openmetrics.js")).renderOpenMetrics(report);
+  }
+}
+
+/** The table and the JSON say why a node was not scanned; these formats cannot, so stderr does. */
+function reportNodesNotScanned(report: ScanReport): void {
+  for (const cluster of report.clusters) {
+    for (const node of cluster.nodes.filter((n) => !n.reachable))
+      process.stderr.write(`certs-bot: ${cluster.name}/${node.name} was not scanned: ${node.error}\n`);
+  }
+}
+
+async function scanCommand(options: ScanOptions): Promise<number> {
+  const format = outputFormat(options);
+  let write = (text: string): void => void process.stdout.write(text);
+  if (options.out !== undefined) {
+    const out = options.out;
+    const { checkOutputFile, writeFileAtomically } = await import("./adapters/file/atomic.js");
+    checkOutputFile(out); // refused before the scan, not after it
+    write = (text) => writeFileAtomically(out, text);
+  }
   const config = await readConfig(options.config);
   const { report } = await scan(config, options.cluster ?? []);
-  process.stdout.write(`${options.json ? renderJson(report) : renderTable(report, config.timezone)}\n`);
+  write(`${await render(format, report, config)}\n`);
+  if (format === "kubeadm-json" || format === "openmetrics") reportNodesNotScanned(report);
   return exitCode(report);
 }
 
@@ -266,21 +315,32 @@ function packageVersion(): string {
   return (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 }
 
+function addScanCommand(program: Command): void {
+  program
+    .command("scan")
+    .description("read every kubeadm certificate of every configured control-plane node and judge it")
+    .addOption(configOption())
+    .option("--cluster <name...>", "only these clusters (repeatable)")
+    .addOption(
+      new Option(
+        "--output <format>",
+        "table, certs-bot's JSON, kubeadm certs check-expiration's JSON, or metrics for a textfile collector",
+      ).choices(OUTPUT_FORMATS),
+    )
+    .option("--json", "the same as --output json")
+    .option("--out <file>", "write the output to this file (replaced atomically, mode 0644), not stdout")
+    .action(async (options: ScanOptions) => {
+      process.exitCode = await scanCommand(options);
+    });
+}
+
 function buildProgram(): Command {
   const program = new Command("certs-bot")
     .description("Keeps kubeadm clusters from dying of expired certificates")
     .version(packageVersion(), "--version", "print certs-bot's version")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program
-    .command("scan")
-    .description("read every kubeadm certificate of every configured control-plane node and judge it")
-    .addOption(configOption())
-    .option("--cluster <name...>", "only these clusters (repeatable)")
-    .option("--json", "one JSON document on stdout instead of the table")
-    .action(async (options) => {
-      process.exitCode = await scanCommand(options);
-    });
+  addScanCommand(program);
   program
     .command("digest")
     .description("scan now and print the daily digest messages as JSON, without Slack or Redis")

@@ -1,4 +1,6 @@
-// The stored scans as Prometheus samples. The certificate series carry x509-certificate-exporter's
+// Scans as Prometheus samples, and the gauges they fill: /metrics (adapters/http/metrics.ts) and
+// `certs-bot scan --output openmetrics` (openmetrics.ts) both read SCAN_GAUGES, so their names, help
+// and labels cannot drift apart. The certificate series carry x509-certificate-exporter's
 // names and labels, so its alert rules and Grafana dashboard work on certs-bot unchanged:
 //   x509_cert_not_after / x509_cert_not_before  seconds since the epoch
 //   x509_cert_expired                            1 once not_after has passed (judged at `now`)
@@ -13,6 +15,9 @@ import {
   type NodeReport,
   type StoredScan,
 } from "../core/report/types.js";
+
+/** What the samples need of a cluster's scan: a stored one, or one the CLI just made. */
+export type ScannedCluster = Pick<StoredScan, "cluster" | "scannedAt" | "report">;
 
 export type Labels = Record<string, string>;
 
@@ -100,8 +105,8 @@ function nodeSamples(cluster: string, node: NodeReport, now: Date, into: ScanSam
   if (node.reachable) into.readErrors.push({ labels, value: unread });
 }
 
-/** Every sample the stored scans give, judged at `now` (the scrape). */
-export function scanSamples(scans: Iterable<StoredScan>, now: Date): ScanSamples {
+/** Every sample the scans give, judged at `now` (the scrape, or the CLI's scan). */
+export function scanSamples(scans: Iterable<ScannedCluster>, now: Date): ScanSamples {
   const samples: ScanSamples = {
     notAfter: [],
     notBefore: [],
@@ -117,3 +122,59 @@ export function scanSamples(scans: Iterable<StoredScan>, now: Date): ScanSamples
   }
   return samples;
 }
+
+/** A gauge filled from one of ScanSamples' lists. */
+export interface ScanGauge {
+  name: string;
+  help: string;
+  labels: readonly string[];
+  pick: (samples: ScanSamples) => Sample[];
+}
+
+const NODE_LABELS = ["cluster", "node"] as const;
+
+/** Every gauge a scan fills, in exposition order. */
+export const SCAN_GAUGES: readonly ScanGauge[] = [
+  {
+    name: "x509_cert_not_after",
+    help: "When the certificate expires (notAfter), seconds since the epoch",
+    labels: CERTIFICATE_LABELS,
+    pick: (s) => s.notAfter,
+  },
+  {
+    name: "x509_cert_not_before",
+    help: "When the certificate became valid (notBefore), seconds since the epoch",
+    labels: CERTIFICATE_LABELS,
+    pick: (s) => s.notBefore,
+  },
+  {
+    name: "x509_cert_expired",
+    help: "1 when the certificate's notAfter has passed",
+    labels: CERTIFICATE_LABELS,
+    pick: (s) => s.expired,
+  },
+  {
+    name: "x509_read_errors",
+    help: "Certificate files the last scan of the node could not read or did not find",
+    labels: NODE_LABELS,
+    pick: (s) => s.readErrors,
+  },
+  {
+    name: "certs_bot_node_up",
+    help: "1 when the last scan reached the node",
+    labels: NODE_LABELS,
+    pick: (s) => s.nodeUp,
+  },
+  {
+    name: "certs_bot_apiserver_drift",
+    help: "1 when the node's apiserver serves another certificate than apiserver.crt on disk",
+    labels: NODE_LABELS,
+    pick: (s) => s.apiserverDrift,
+  },
+  {
+    name: "certs_bot_last_scan_timestamp_seconds",
+    help: "When the cluster's latest scan ran",
+    labels: ["cluster"],
+    pick: (s) => s.lastScan,
+  },
+];

@@ -8,10 +8,13 @@ import { createHash } from "node:crypto";
 import {
   chmodSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,8 +23,10 @@ import { loadConfig, type Config } from "../../src/config/load.js";
 import { CATALOGUE } from "../../src/core/kubeadm/catalogue.js";
 import type { NodeReport, ScanReport } from "../../src/core/report/types.js";
 import { defaultDependencies, scanClusters, selectClusters } from "../../src/adapters/nodes/scan.js";
+import type { CertificateExpirationInfo, KubeadmCertificate } from "../../src/present/kubeadm-json.js";
 import { startApiserver, type LabApiserver } from "../lab/apiserver.js";
 import { issueCert } from "../lab/pki.js";
+import { parseExposition } from "../lab/exposition.js";
 import { recordOutputs } from "../lab/recording.js";
 import { freePort, labAddress } from "../lab/ports.js";
 import { ensureLabUsers, startSshd, writeKnownHosts, type LabSshd, type LabUsers } from "../lab/sshd.js";
@@ -104,6 +109,8 @@ const NODES: LabNodeDef[] = [
   { cluster: "broken", name: "mitm-1", address: 30, knownHost: "wrong" },
   { cluster: "broken", name: "stranger-1", address: 31, knownHost: "absent" },
   { cluster: "broken", name: "slow-1", address: 32, slowKubeadm: true },
+  // A control-plane node that joined: kubeadm init alone writes super-admin.conf.
+  { cluster: "joined", name: "joined-1", address: 33, spec: { superAdmin: false } },
 ];
 
 interface Running {
@@ -507,6 +514,168 @@ describe("scanning real nodes over SSH", { skip: !isRoot && "needs root (lab use
     assert.match(table.stdout, /! CRITICAL apiserver: The apiserver serves a different certificate/);
   });
 
+  test("CLI --output kubeadm-json: a joined 1.30 node reads as kubeadm's saved output, with the lab's dates", async () => {
+    const saved = readFileSync("test/fixtures/kubeadm-check-expiration.json", "utf8");
+    const started = Date.now();
+    const run = await cli("scan", "--config", configPath, "--cluster", "joined", "--output", "kubeadm-json");
+    const finished = Date.now();
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+    const printed = JSON.parse(run.stdout) as CertificateExpirationInfo;
+    const lab = running.get("joined-1")!.node;
+    // The saved document with this lab's dates: each certificate's notAfter as written, and the
+    // residual time from a scan made while the CLI ran.
+    const expected = JSON.parse(saved) as CertificateExpirationInfo;
+    const dated = (entry: KubeadmCertificate, shown: KubeadmCertificate | undefined) => {
+      if (entry.expirationDate === null) return;
+      const notAfter = lab.certs[entry.name as keyof typeof lab.certs]!.notAfter.getTime();
+      entry.expirationDate = new Date(notAfter).toISOString().replace(".000Z", "Z");
+      const residual = shown?.residualTime ?? NaN;
+      const [least, most] = [finished, started].map((t) => Math.trunc((notAfter - t) / 1000));
+      assert.ok(residual >= least! && residual <= most!, `${entry.name}: ${residual} in [${least}, ${most}]`);
+      entry.residualTime = residual;
+    };
+    expected.certificates.forEach((entry, i) => dated(entry, printed.certificates[i]));
+    expected.certificateAuthorities.forEach((entry, i) => dated(entry, printed.certificateAuthorities[i]));
+    assert.deepEqual(printed, expected);
+    assert.equal(run.stdout, `${JSON.stringify(expected, null, 4)}\n`, "field order and layout too");
+  });
+
+  test("CLI --output kubeadm-json of several nodes: a List by cluster and node, each as its kubeadm lists it", async () => {
+    const clusters = ["joined", "legacy", "statuses", "broken"];
+    const run = await cli(
+      "scan",
+      "--config",
+      configPath,
+      "--cluster",
+      ...clusters,
+      "--output",
+      "kubeadm-json",
+    );
+    assert.equal(run.code, 2, "expired outranks unreachable, as with the table");
+    const list = JSON.parse(run.stdout) as {
+      kind: string;
+      apiVersion: string;
+      items: CertificateExpirationInfo[];
+    };
+    assert.deepEqual([list.kind, list.apiVersion], ["List", "v1"]);
+    const item = (name: string) => {
+      const found = list.items.find((i) => i.metadata?.annotations["certs-bot.io/node"] === name);
+      assert.ok(found, name);
+      return found;
+    };
+    // One item per node, in the order the config lists clusters and nodes.
+    const expectedNodes = clusters.flatMap((name) =>
+      config.clusters.find((c) => c.name === name)!.nodes.map((n) => ({ cluster: name, name: n.name })),
+    );
+    assert.deepEqual(
+      list.items.map((i) => [
+        i.metadata?.annotations["certs-bot.io/cluster"],
+        i.metadata?.annotations["certs-bot.io/node"],
+      ]),
+      expectedNodes.map((n) => [n.cluster, n.name]),
+    );
+    const legacy = item("legacy-1");
+    assert.deepEqual(
+      legacy.certificates.map((c) => c.name),
+      [
+        "admin.conf",
+        "apiserver",
+        "apiserver-kubelet-client",
+        "controller-manager.conf",
+        "front-proxy-client",
+        "scheduler.conf",
+      ],
+      "kubeadm 1.16 with an external etcd: no super-admin.conf, no etcd",
+    );
+    assert.deepEqual(
+      legacy.certificateAuthorities.map((c) => c.name),
+      ["ca", "front-proxy-ca"],
+    );
+    const expiredCert = item("statuses-1").certificates.find((c) => c.name === "apiserver-kubelet-client")!;
+    assert.ok(
+      expiredCert.residualTime < -86_000 && expiredCert.residualTime > -87_000,
+      String(expiredCert.residualTime),
+    );
+    assert.equal(item("statuses-1").certificates.find((c) => c.name === "super-admin.conf")?.missing, false);
+    const down = item("down-1");
+    assert.deepEqual([down.certificates, down.certificateAuthorities], [[], []]);
+    assert.match(down.metadata!.annotations["certs-bot.io/error"]!, /connection refused/);
+    assert.match(run.stderr, /^certs-bot: broken\/down-1 was not scanned: .*connection refused/m);
+    assert.equal(run.stderr.match(/was not scanned/g)?.length, 4, run.stderr);
+  });
+
+  test("CLI --output openmetrics --out FILE: written whole with mode 0644, promtool reads it, the lab's values", async () => {
+    const dir = mkdtempSync(join(root, "textfile-"));
+    const file = join(dir, "certs-bot.prom");
+    writeFileSync(file, "stale\n", { mode: 0o600 });
+    const run = await cli(
+      "scan",
+      "--config",
+      configPath,
+      "--cluster",
+      "statuses",
+      "--output",
+      "openmetrics",
+      "--out",
+      file,
+    );
+    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.stdout, "", "the output went to the file");
+    assert.equal(statSync(file).mode & 0o777, 0o644);
+    assert.deepEqual(readdirSync(dir), ["certs-bot.prom"], "no temporary file left beside it");
+    const text = readFileSync(file, "utf8");
+    const check = await new Promise<{ code: number; output: string }>((resolve) => {
+      const child = execFile("promtool", ["check", "metrics"], (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code) : 0, output: stdout + stderr }),
+      );
+      child.stdin!.end(text);
+    });
+    assert.equal(check.code, 0, check.output);
+    const families = parseExposition(text);
+    const lab = running.get("statuses-1")!.node;
+    const series = (family: string, name: string) =>
+      families.get(family)!.samples.find((s) => s.labels.node === "statuses-1" && s.labels.name === name);
+    const expired = series("x509_cert_not_after", "apiserver-kubelet-client");
+    assert.deepEqual(expired?.labels, {
+      cluster: "statuses",
+      node: "statuses-1",
+      name: "apiserver-kubelet-client",
+      status: "expired",
+      filepath: join(lab.kubernetesDir, "pki/apiserver-kubelet-client.crt"),
+      filename: "apiserver-kubelet-client.crt",
+      subject_CN: "kube-apiserver-kubelet-client",
+      issuer_CN: "kubernetes",
+      serial_number: BigInt(`0x${cert("statuses-1", "apiserver-kubelet-client").serialNumber}`).toString(10),
+    });
+    assert.equal(expired?.value, lab.certs["apiserver-kubelet-client"]!.notAfter.getTime() / 1000);
+    assert.equal(series("x509_cert_expired", "apiserver-kubelet-client")?.value, 1);
+    assert.equal(series("x509_cert_expired", "admin.conf")?.value, 0);
+    assert.equal(
+      series("x509_cert_not_before", "admin.conf")?.value,
+      lab.certs["admin.conf"]!.notBefore.getTime() / 1000,
+    );
+    assert.equal(series("x509_cert_not_after", "admin.conf")?.labels.embedded_key, "kubernetes-admin");
+    assert.deepEqual(families.get("certs_bot_apiserver_drift")!.samples, [
+      { labels: { cluster: "statuses", node: "statuses-1" }, value: 1 },
+    ]);
+    assert.deepEqual(families.get("certs_bot_node_up")!.samples, [
+      { labels: { cluster: "statuses", node: "statuses-1" }, value: 1 },
+    ]);
+  });
+
+  test("CLI: --json is --output json, and --out takes the table too, exit codes unchanged", async () => {
+    const alias = await cli("scan", "--config", configPath, "--cluster", "legacy", "--json");
+    const output = await cli("scan", "--config", configPath, "--cluster", "legacy", "--output", "json");
+    assert.deepEqual([alias.code, output.code], [0, 0]);
+    const withoutTime = (text: string) => ({ ...JSON.parse(text), scannedAt: undefined });
+    assert.deepEqual(withoutTime(alias.stdout), withoutTime(output.stdout));
+    const file = join(mkdtempSync(join(root, "table-")), "warn.txt");
+    const table = await cli("scan", "--config", configPath, "--cluster", "warn", "--out", file);
+    assert.equal(table.code, 1);
+    assert.match(readFileSync(file, "utf8"), /^certs-bot scan at .*\n\ncluster warn — WARNING\n/);
+  });
+
   test("a closed apiserver port is a finding, not an error", () => {
     const node = nodeReport("warn-1");
     assert.equal(node.status, "warning");
@@ -573,6 +742,47 @@ describe("CLI errors", () => {
     const flag = await cli("scan", "--jsno");
     assert.equal(flag.code, 3);
     assert.match(flag.stderr, /unknown option '--jsno'/);
+  });
+
+  test("a bad --output exits 3 naming the allowed values; --json with another --output too", async () => {
+    const bad = await cli("scan", "--config", "config/clusters.example.yaml", "--output", "yaml");
+    assert.equal(bad.code, 3);
+    assert.equal(bad.stdout, "");
+    assert.match(
+      bad.stderr,
+      /argument 'yaml' is invalid\. Allowed choices are table, json, kubeadm-json, openmetrics\./,
+    );
+    const both = await cli("scan", "--config", "config/clusters.example.yaml", "--json", "--output", "table");
+    assert.equal(both.code, 3);
+    assert.equal(
+      both.stderr,
+      "certs-bot: --json means --output json; it cannot be combined with --output table\n",
+    );
+  });
+
+  test("--out into a directory that does not exist exits 3 before the config is read, and writes nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "certs-bot-out-"));
+    const file = join(dir, "no-such-dir", "certs.prom");
+    // A config that does not exist: had certs-bot read it (let alone scanned), it would say so instead.
+    const result = await cli(
+      "scan",
+      "--config",
+      join(dir, "clusters.yaml"),
+      "--output",
+      "openmetrics",
+      "--out",
+      file,
+    );
+    const left = readdirSync(dir);
+    rmSync(dir, { recursive: true });
+    assert.equal(result.code, 3);
+    assert.equal(result.stdout, "");
+    assert.equal(
+      result.stderr,
+      `certs-bot: cannot write ${file}: directory ${join(dir, "no-such-dir")} does not exist\n`,
+    );
+    assert.deepEqual(left, []);
+    assert.equal(existsSync(file), false);
   });
 
   test("an unknown cluster exits 3 with the configured names", async () => {

@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { OperatorError } from "../../config/operator-error.js";
 import type { StoredScan } from "../../core/report/types.js";
-import { CERTIFICATE_LABELS, scanSamples, type Sample, type ScanSamples } from "../../present/metrics.js";
+import { SCAN_GAUGES, scanSamples, type ScanGauge, type ScanSamples } from "../../present/metrics.js";
 
 const DEFAULT_METRICS_PORT = 9464;
 
@@ -54,50 +54,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 const packageVersion = (): string =>
   (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;
 
-/** A gauge filled at each scrape from one of ScanSamples' lists. */
-type StoredGauge = [
-  name: string,
-  help: string,
-  labels: readonly string[],
-  pick: (s: ScanSamples) => Sample[],
-];
-
-const NODE = ["cluster", "node"] as const;
-const STORED_GAUGES: StoredGauge[] = [
-  [
-    "x509_cert_not_after",
-    "When the certificate expires (notAfter), seconds since the epoch",
-    CERTIFICATE_LABELS,
-    (s) => s.notAfter,
-  ],
-  [
-    "x509_cert_not_before",
-    "When the certificate became valid (notBefore), seconds since the epoch",
-    CERTIFICATE_LABELS,
-    (s) => s.notBefore,
-  ],
-  ["x509_cert_expired", "1 when the certificate's notAfter has passed", CERTIFICATE_LABELS, (s) => s.expired],
-  [
-    "x509_read_errors",
-    "Certificate files the last scan of the node could not read or did not find",
-    NODE,
-    (s) => s.readErrors,
-  ],
-  ["certs_bot_node_up", "1 when the last scan reached the node", NODE, (s) => s.nodeUp],
-  [
-    "certs_bot_apiserver_drift",
-    "1 when the node's apiserver serves another certificate than apiserver.crt on disk",
-    NODE,
-    (s) => s.apiserverDrift,
-  ],
-  [
-    "certs_bot_last_scan_timestamp_seconds",
-    "When the cluster's latest stored scan ran",
-    ["cluster"],
-    (s) => s.lastScan,
-  ],
-];
-
 /** A run's outcome, or `error` when the attempt threw (BullMQ may retry it). */
 const RENEWAL_RESULTS = ["done", "failed", "not-run", "error"] as const;
 export type RenewalResult = (typeof RENEWAL_RESULTS)[number];
@@ -133,8 +89,7 @@ export class Metrics {
       labelNames: ["version"],
       registers,
     }).set({ version: packageVersion() }, 1);
-    for (const [name, help, labelNames, pick] of STORED_GAUGES)
-      this.storedGauge(name, help, labelNames, pick);
+    for (const gauge of SCAN_GAUGES) this.storedGauge(gauge);
     this.jobsGauge();
   }
 
@@ -157,12 +112,13 @@ export class Metrics {
     return this.pending;
   }
 
-  private storedGauge(name: string, help: string, labelNames: readonly string[], pick: StoredGauge[3]): void {
+  /** A gauge filled at each scrape from the latest stored scans. */
+  private storedGauge({ name, help, labels, pick }: ScanGauge): void {
     const samples = () => this.samples();
     new Gauge({
       name,
       help,
-      labelNames,
+      labelNames: labels,
       registers: [this.registry],
       async collect() {
         this.reset();

@@ -1,4 +1,4 @@
-// What a scan reports. These records are the JSON contract of `certs-bot scan --json` (dates
+// What a scan reports. These records are the JSON contract of `certs-bot scan --output json` (dates
 // become ISO-8601 UTC strings there) and what the store, the digest and the Slack views consume.
 
 export type CertificateStatus =
