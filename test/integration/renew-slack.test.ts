@@ -270,6 +270,18 @@ describe("a renewal through Slack, end to end", () => {
     assert.deepEqual(answered(mine), [], "nothing to say to the requester: the card says it");
     assert.match(JSON.stringify(cards()[0]!.blocks), /\*Cancelled\* by <@U0ALICE> at .* before it started/);
     assert.doesNotMatch(JSON.stringify(cards()[0]!.blocks), /renewal_(cancel|approve)/);
+    const thread = () => fake.messages(WAITING).filter((m) => m.thread_ts === posted.ts);
+    await until("the thread's checklist says cancelled", async () =>
+      thread().some((m) => /^Renewal of lab-w: cancelled before it started; nothing was run/.test(m.text)),
+    );
+    assert.match(
+      JSON.stringify(thread()),
+      /cancelled by <@U0ALICE> at .* before it started; nothing was run/,
+    );
+    assert.ok(
+      !thread().some((m) => /waiting for its maintenance window/.test(m.text)),
+      "nothing says waiting",
+    );
     assert.equal(
       await service.queue.renewal.getJob(runJobId({ id: requestId })),
       undefined,
