@@ -39,6 +39,7 @@ const EMOJI: Record<string, string> = {
   warning: "⚠️",
   no_entry: "⛔",
   no_entry_sign: "🚫",
+  white_circle: "⚪",
   rotating_light: "🚨",
   scissors: "✂️",
   lock: "🔒",

@@ -66,6 +66,7 @@ export type DigestBucket = "ok" | "warning" | "critical" | "expired" | "unreacha
 /** Which header bucket a cluster's worst status counts in. */
 export const DIGEST_BUCKET: Record<Status, Exclude<DigestBucket, "not-scanned">> = {
   ok: "ok",
+  superseded: "ok",
   warning: "warning",
   critical: "critical",
   expired: "expired",

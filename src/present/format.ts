@@ -24,6 +24,7 @@ import {
 
 export const STATUS_EMOJI: Record<Status, string> = {
   ok: ":white_check_mark:",
+  superseded: ":white_circle:",
   warning: ":large_yellow_circle:",
   missing: ":grey_question:",
   unreadable: ":grey_question:",
@@ -35,6 +36,7 @@ export const STATUS_EMOJI: Record<Status, string> = {
 
 export const STATUS_LABEL: Record<Status, string> = {
   ok: "ok",
+  superseded: "superseded",
   warning: "warning",
   missing: "missing",
   unreadable: "unreadable",

@@ -96,7 +96,8 @@ function nodeSamples(cluster: string, node: NodeReport, now: Date, into: ScanSam
   let unread = 0;
   for (const cert of node.certificates) {
     if (cert.status === "unreadable" || cert.status === "missing") unread++;
-    if (!cert.notAfter || !cert.notBefore) continue;
+    // A superseded file is not in use: exported, its expiry would page someone for nothing.
+    if (!cert.notAfter || !cert.notBefore || cert.status === "superseded") continue;
     const certLabels = certificateLabels(cluster, node.name, cert);
     into.notAfter.push({ labels: certLabels, value: seconds(cert.notAfter) });
     into.notBefore.push({ labels: certLabels, value: seconds(cert.notBefore) });

@@ -9,6 +9,7 @@ export const EXIT = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
 
 const EXIT_BY_STATUS: Record<Status, number> = {
   ok: EXIT.ok,
+  superseded: EXIT.ok,
   warning: EXIT.warning,
   critical: EXIT.critical,
   expired: EXIT.critical,

@@ -9,6 +9,7 @@
 import { duration, formatDate, timeLeft } from "./time.js";
 import { SLACK_ID } from "../config/slack-ids.js";
 import {
+  isFine,
   severity,
   worstOf,
   type CertificateReport,
@@ -272,11 +273,11 @@ function nodeLines(node: NodeReport, input: StatusInput): string[] {
     return lines;
   }
   const shown = node.certificates
-    .filter((cert) => all || cert.status !== "ok")
+    .filter((cert) => all || !isFine(cert.status))
     .sort((a, b) => severity(b.status) - severity(a.status) || (a.daysLeft ?? 0) - (b.daysLeft ?? 0));
   lines.push(...shown.map((cert) => certLine(cert, now, timeZone)));
   if (!all) {
-    const fine = node.certificates.filter((cert) => cert.status === "ok");
+    const fine = node.certificates.filter((cert) => isFine(cert.status));
     const soonest = fine
       .filter((cert) => cert.notAfter)
       .sort((a, b) => a.notAfter!.getTime() - b.notAfter!.getTime())[0];
@@ -313,7 +314,7 @@ export function renderStatus(input: StatusInput): ChatReply[] {
   const report = scan.report;
   const nodes = node ? report.nodes.filter((n) => n.name === node) : report.nodes;
   const attention = nodes.reduce(
-    (sum, n) => sum + n.certificates.filter((c) => c.status !== "ok").length + (n.reachable ? 0 : 1),
+    (sum, n) => sum + n.certificates.filter((c) => !isFine(c.status)).length + (n.reachable ? 0 : 1),
     0,
   );
   const status = node

@@ -111,6 +111,13 @@ const NODES: LabNodeDef[] = [
   { cluster: "broken", name: "slow-1", address: 32, slowKubeadm: true },
   // A control-plane node that joined: kubeadm init alone writes super-admin.conf.
   { cluster: "joined", name: "joined-1", address: 33, spec: { superAdmin: false } },
+  // serverTLSBootstrap: the kubelet serves a rotated, cluster-signed certificate; kubelet.crt is stale.
+  {
+    cluster: "bootstrap",
+    name: "tls-1",
+    address: 34,
+    spec: { serverTLSBootstrap: true, dates: { "kubelet-serving": window(-400, -35) } },
+  },
 ];
 
 interface Running {
@@ -295,7 +302,10 @@ describe("scanning real nodes over SSH", { skip: !isRoot && "needs root (lab use
     assert.equal(healthy.reachable, true);
     assert.equal(healthy.kubeadmVersion, "v1.30.4");
     assert.deepEqual(healthy.findings, []);
-    const expected = CATALOGUE.map((e) => e.name).filter((n) => n !== "kubelet.conf"); // it points at kubelet-client
+    // kubelet.conf points at kubelet-client; kubelet-server exists only with serverTLSBootstrap.
+    const expected = CATALOGUE.map((e) => e.name).filter(
+      (n) => n !== "kubelet.conf" && n !== "kubelet-server",
+    );
     assert.deepEqual(
       healthy.certificates.map((c) => c.name),
       expected,
@@ -399,6 +409,19 @@ describe("scanning real nodes over SSH", { skip: !isRoot && "needs root (lab use
       node.findings.map((f) => f.code),
       ["kubelet-conf-embedded"],
     );
+  });
+
+  test("serverTLSBootstrap: kubelet-server-current.pem read through its symlink; the stale kubelet.crt superseded", () => {
+    const node = nodeReport("tls-1");
+    const server = cert("tls-1", "kubelet-server");
+    assert.equal(server.status, "ok");
+    assert.match(server.path, /kubelet-server-current\.pem$/);
+    assert.equal(server.issuer, "CN=kubernetes", "signed by the cluster CA");
+    assert.equal(server.subject, "O=system:nodes, CN=system:node:tls-1");
+    const stale = cert("tls-1", "kubelet-serving");
+    assert.equal(stale.status, "superseded", "expired 35 days ago, but no longer used");
+    assert.equal(stale.daysLeft, -35);
+    assert.equal(node.status, "ok", "nothing to warn about");
   });
 
   test("become: sudo reads root-only files as a non-root user; without it they are unreadable", () => {

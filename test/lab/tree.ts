@@ -37,7 +37,8 @@ export type CertName =
   | "scheduler.conf"
   | "kubelet.conf"
   | "kubelet-client"
-  | "kubelet-serving";
+  | "kubelet-serving"
+  | "kubelet-server";
 
 export interface Validity {
   notBefore: Date;
@@ -66,6 +67,11 @@ export interface LabNodeSpec {
   superAdmin?: boolean;
   /** Pre-1.17 kubelet.conf with embedded client credentials and no kubelet-client-current.pem. */
   embeddedKubeletConf?: boolean;
+  /**
+   * The kubelet's serverTLSBootstrap: a cluster-signed serving certificate (with its key) in a dated
+   * file behind kubelet-server-current.pem; kubelet.crt stays beside it, as the kubelet leaves it.
+   */
+  serverTLSBootstrap?: boolean;
   /**
    * Write kubelet.crt the way the kubelet really does (client-go's GenerateSelfSignedCertKey):
    * the serving cert is signed by a throwaway "<node>-ca@<unix>" CA and followed by it. Default
@@ -191,6 +197,12 @@ const LEAVES: Record<LeafName, Leaf> = {
     subject: (n) => `CN=${n.nodeName}@${n.unix}`,
     usage: "server",
     sans: (n) => ({ dns: [n.nodeName], ip: [] }),
+  },
+  "kubelet-server": {
+    signer: "ca",
+    subject: nodeSubject,
+    usage: "server",
+    sans: (n) => ({ dns: [n.nodeName], ip: [n.address] }),
   },
 };
 const LEAF_NAMES = Object.keys(LEAVES) as LeafName[];
@@ -365,6 +377,7 @@ export async function writeLabNode(spec: LabNodeSpec): Promise<LabNode> {
     if (name === "super-admin.conf") return spec.superAdmin !== false;
     if (name === "kubelet.conf") return spec.embeddedKubeletConf === true;
     if (name === "kubelet-client") return !spec.embeddedKubeletConf;
+    if (name === "kubelet-server") return spec.serverTLSBootstrap === true;
     return true;
   };
   await Promise.all(
@@ -454,17 +467,13 @@ export async function writeLabNode(spec: LabNodeSpec): Promise<LabNode> {
     );
   }
 
-  const kubeletClient = certs["kubelet-client"];
-  if (kubeletClient) {
-    // The kubelet's rotated credentials: certificate then key in one file, reached through a symlink.
-    const rotated = join(kubeletPkiDir, `kubelet-client-${stamp(now)}.pem`);
-    writeCertFile(
-      "kubelet-client",
-      rotated,
-      pemText("kubelet-client") + eol("kubelet-client", keyPem(kubeletClient.key)),
-      0o600,
-    );
-    if (!has(spec.missing, "kubelet-client")) symlinkSync(rotated, currentPem);
+  // The kubelet's rotated credentials: certificate then key in one file, reached through a symlink.
+  for (const name of ["kubelet-client", "kubelet-server"] as const) {
+    const rotatedCert = certs[name];
+    if (!rotatedCert) continue;
+    const rotated = join(kubeletPkiDir, `${name}-${stamp(now)}.pem`);
+    writeCertFile(name, rotated, pemText(name) + eol(name, keyPem(rotatedCert.key)), 0o600);
+    if (!has(spec.missing, name)) symlinkSync(rotated, join(kubeletPkiDir, `${name}-current.pem`));
   }
   const serving = certs["kubelet-serving"]!;
   writeCertFile("kubelet-serving", join(kubeletPkiDir, "kubelet.crt"), certText("kubelet-serving"), 0o644);

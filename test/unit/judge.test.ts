@@ -122,6 +122,39 @@ test("the origin story: an expired apiserver-kubelet-client makes the node expir
   assert.equal(c.daysLeft, -3);
 });
 
+test("serverTLSBootstrap: kubelet-server-current.pem is judged; the stale kubelet.crt is superseded, not a concern", async () => {
+  const stale = pem("/var/lib/kubelet/pki/kubelet.crt", await leaf(-40, ca, at(-405)));
+  const alone = await judge(await read({ "kubelet-serving": stale }));
+  assert.equal(
+    alone.certificates.find((c) => c.name === "kubelet-serving")!.status,
+    "expired",
+    "in use: expired",
+  );
+  assert.equal(alone.status, "expired");
+
+  const rotated = pem("/var/lib/kubelet/pki/kubelet-server-current.pem", await leaf(20));
+  const report = await judge(await read({ "kubelet-serving": stale, "kubelet-server": rotated }));
+  const byName = new Map(report.certificates.map((c) => [c.name, c]));
+  assert.equal(byName.get("kubelet-serving")!.status, "superseded");
+  assert.equal(byName.get("kubelet-serving")!.daysLeft, -40, "its dates are still reported");
+  assert.equal(byName.get("kubelet-server")!.status, "warning", "the one in use is judged as usual");
+  assert.equal(report.status, "warning", "the superseded file makes the node no worse");
+
+  // An unreadable rotated file supersedes nothing: kubelet.crt may be what the kubelet serves.
+  const broken = await judge(
+    await read({
+      "kubelet-serving": stale,
+      "kubelet-server": {
+        state: "unreadable",
+        path: "/var/lib/kubelet/pki/kubelet-server-current.pem",
+        reason: "denied",
+      },
+    }),
+  );
+  assert.equal(broken.certificates.find((c) => c.name === "kubelet-serving")!.status, "expired");
+  assert.equal(worstOf(["superseded"]), "ok", "a status of its own only for the file");
+});
+
 test("missing is reported only where the file should exist", async () => {
   const noEtcd = await judge(
     await read({

@@ -72,6 +72,21 @@ test("expired is judged at the scrape, not at the scan", () => {
   assert.equal(at("2026-11-28T10:00:00Z").expired[0]!.value, 1);
 });
 
+test("a superseded file (kubelet.crt beside kubelet-server-current.pem) is not exported: no alert for a file nobody uses", () => {
+  const stale = cert({
+    name: "kubelet-serving",
+    path: "/var/lib/kubelet/pki/kubelet.crt",
+    status: "superseded",
+  });
+  const samples = scanSamples([scan([node({ certificates: [stale, cert({})] })])], now);
+  assert.deepEqual(
+    samples.expired.map((s) => s.labels.name),
+    ["apiserver-kubelet-client"],
+  );
+  assert.equal(samples.notAfter.length, 1);
+  assert.deepEqual(samples.readErrors, [{ labels: { cluster: "prod", node: "cp-1" }, value: 0 }]);
+});
+
 test("a kubeconfig is labelled as the exporter labels an embedded user certificate", () => {
   const admin = cert({
     name: "admin.conf",

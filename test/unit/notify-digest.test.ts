@@ -70,6 +70,7 @@ function clusterReport(
 
 const DAYS: Record<Status, number> = {
   ok: 200,
+  superseded: -30,
   warning: 20,
   critical: 3,
   expired: -2,

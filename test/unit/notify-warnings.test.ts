@@ -127,6 +127,21 @@ test("same fingerprint back to ok (a not-yet-valid certificate became valid): re
   assert.deepEqual(bot.state.alerts, {});
 });
 
+test("a file superseded by the one the kubelet now serves: never warned, and its warning resolved", () => {
+  const bot = new Poster();
+  const stale = (status: CertificateStatus) =>
+    cert("kubelet-serving", status, { sha: "kubelet-crt", path: "/var/lib/kubelet/pki/kubelet.crt" });
+  assert.deepEqual(kinds(bot.scan(cluster(node("m1", [stale("superseded")])), T0)), [], "nothing to say");
+  assert.deepEqual(bot.state.alerts, {});
+
+  const [warn] = bot.scan(cluster(node("m1", [stale("expired")])), at(1));
+  assert.equal(warn?.kind, "warn");
+  const actions = bot.scan(cluster(node("m1", [stale("superseded")])), at(2));
+  assert.deepEqual(kinds(actions), ["resolved"], "serverTLSBootstrap turned on: the old file is no concern");
+  assert.deepEqual(bot.state.alerts, {});
+  assert.deepEqual(kinds(bot.scan(cluster(node("m1", [stale("superseded")])), at(30))), [], "no reminder");
+});
+
 test("renewed (new fingerprint) and ok: resolved in the old thread, broadcast, record removed", () => {
   const bot = new Poster();
   const [warn] = bot.scan(cluster(node("m1", [cert("apiserver", "critical")])), T0);

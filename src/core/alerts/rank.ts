@@ -1,6 +1,13 @@
 // What is worst about a cluster, in one place for every view that names it (the digest line,
 // `/certs list`, a finished scan).
-import { hasApiserverDrift, severity, worstOf, type ClusterReport, type Status } from "../report/types.js";
+import {
+  hasApiserverDrift,
+  isFine,
+  severity,
+  worstOf,
+  type ClusterReport,
+  type Status,
+} from "../report/types.js";
 import { SERVED, alertKey } from "./state.js";
 
 export interface Concern {
@@ -31,7 +38,7 @@ export function rankConcerns(report: ClusterReport, { includeOk }: { includeOk: 
       continue;
     }
     for (const cert of node.certificates) {
-      if (cert.status === "ok" && !includeOk) continue;
+      if (isFine(cert.status) && !includeOk) continue;
       found.push({
         status: cert.status,
         label: `${node.name}/${cert.name}`,

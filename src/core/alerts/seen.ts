@@ -2,6 +2,7 @@
 // certificate its apiserver serves when that is not the file on disk. Pure.
 import {
   hasApiserverDrift,
+  isFine,
   type CertificateReport,
   type NodeReport,
   type ServedCertificate,
@@ -60,7 +61,8 @@ export function seenOnNode(node: NodeReport): { seen: Seen[]; probed: boolean } 
     node,
     kind: "certificate",
     certificate,
-    level: certificate.status,
+    // A superseded file is not in use: nothing to warn about, and a warning about it is resolved.
+    level: isFine(certificate.status) ? "ok" : certificate.status,
     sha256: certificate.sha256,
   }));
   const served = node.apiserver;

@@ -61,6 +61,8 @@ interface Entry<Name extends string> {
   readonly isCA: boolean;
   readonly required: Requirement;
   readonly renewal: Renewal;
+  /** When this file holds a certificate, that entry's file is no longer used (reported `superseded`). */
+  readonly supersedes?: Name;
 }
 
 const pki = <const Name extends string, const Ca extends string | null, R extends Renewal>(
@@ -152,6 +154,18 @@ const KUBELET_SERVING: NeverRenewed = {
     "(`kubectl get csr`); without, remove kubelet.crt and kubelet.key and restart the kubelet to make a new one.",
 };
 
+const KUBELET_SERVER: NeverRenewed = {
+  by: "never",
+  why: "the kubelet rotates its serving certificate itself (serverTLSBootstrap); kubeadm does not renew it",
+  repair:
+    "Approve the kubelet's pending serving CSR (`kubectl get csr`, then `kubectl certificate approve`): " +
+    "the kubelet writes the new kubelet-server-current.pem itself.",
+  advice: (node) =>
+    `The kubelet on ${node} renews its serving certificate through a CSR that someone (or an approver ` +
+    "controller) must approve: look for a pending one with `kubectl get csr`, approve it, and check the " +
+    "kubelet's log (`journalctl -u kubelet`).",
+};
+
 /** Local etcd TLS arrived in kubeadm 1.10, super-admin.conf in 1.29. */
 const ENTRIES = [
   pki("ca", "pki/ca.crt", null, CA),
@@ -207,6 +221,20 @@ const ENTRIES = [
     isCA: false,
     required: "never",
     renewal: KUBELET_SERVING,
+  },
+  {
+    // With serverTLSBootstrap the kubelet serves a cluster-signed certificate it rotates itself,
+    // reached through this symlink; kubelet.crt then stays behind, stale and unused.
+    name: "kubelet-server",
+    base: "kubeletPkiDir",
+    path: "kubelet-server-current.pem",
+    kind: "certificate",
+    readAs: "pem",
+    ca: "ca",
+    isCA: false,
+    required: "never",
+    renewal: KUBELET_SERVER,
+    supersedes: "kubelet-serving",
   },
 ] as const satisfies readonly Entry<string>[];
 

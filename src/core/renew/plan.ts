@@ -28,7 +28,13 @@ import {
   type RenewMethod,
   type RuleLookup,
 } from "../kubeadm/versions.js";
-import type { CertificateReport, CertificateStatus, ClusterReport, NodeReport } from "../report/types.js";
+import {
+  isFine,
+  type CertificateReport,
+  type CertificateStatus,
+  type ClusterReport,
+  type NodeReport,
+} from "../report/types.js";
 import { RENEWED_LEAF_VALIDITY_DAYS } from "../scan/judge.js";
 import { suggestNames } from "../../config/suggest.js";
 import { nodeAddress } from "../transport/address.js";
@@ -193,7 +199,7 @@ function notRenewedOnNode(node: NodeReport): NodePlan["notRenewed"] {
   const out: NodePlan["notRenewed"] = [];
   for (const cert of node.certificates) {
     const never = notRenewed(cert.name);
-    if (!never || cert.status === "ok") continue;
+    if (!never || isFine(cert.status)) continue;
     out.push({ name: cert.name, status: cert.status, why: never.why, repair: never.repair });
   }
   for (const finding of node.findings) {

@@ -1,8 +1,12 @@
 // What a scan reports. These records are the JSON contract of `certs-bot scan --output json` (dates
 // become ISO-8601 UTC strings there) and what the store, the digest and the Slack views consume.
 
+/**
+ * `superseded`: a file the node no longer uses because a newer one replaced it (kubelet.crt once the
+ * kubelet serves `kubelet-server-current.pem`); reported, never warned about.
+ */
 export type CertificateStatus =
-  "ok" | "warning" | "critical" | "expired" | "not-yet-valid" | "unreadable" | "missing";
+  "ok" | "superseded" | "warning" | "critical" | "expired" | "not-yet-valid" | "unreadable" | "missing";
 
 export type Status = CertificateStatus | "unreachable";
 
@@ -11,6 +15,7 @@ export type Status = CertificateStatus | "unreachable";
  * while an unreachable node or an unreadable file is something to look at.
  */
 export const STATUS_ORDER: readonly Status[] = [
+  "superseded",
   "ok",
   "warning",
   "missing",
@@ -24,8 +29,12 @@ export const STATUS_ORDER: readonly Status[] = [
 /** Position in STATUS_ORDER: higher is worse. */
 export const severity = (status: Status): number => STATUS_ORDER.indexOf(status);
 
+/** Nothing to do about it: fine, or a file the node no longer uses. */
+export const isFine = (status: Status): boolean => status === "ok" || status === "superseded";
+
+/** A node or cluster is ok at best: a superseded file makes nothing worse, nor itself a status. */
 export function worstOf(statuses: Iterable<Status>): Status {
-  let worst = 0;
+  let worst = STATUS_ORDER.indexOf("ok");
   for (const status of statuses) worst = Math.max(worst, STATUS_ORDER.indexOf(status));
   return STATUS_ORDER[worst] ?? "ok";
 }

@@ -261,7 +261,9 @@ export function judgeNode(obs: NodeObservation, ctx: JudgeContext): NodeReport {
     if (!raw) return [];
     if (raw.state === "missing" && !isRequired(entry, read)) return [];
     return [judgeEntry(entry, raw, ctx)];
-  }).filter((j) => !duplicatesAnotherEntry(j, read));
+  })
+    .filter((j) => !duplicatesAnotherEntry(j, read))
+    .map((j, _, all) => (isSuperseded(j, all) ? superseded(j) : j));
 
   const findings = [...caFindings(judged, ctx), ...signatureFindings(judged, ctx), ...kubeletFindings(read)];
   const certificates = judged.map((j) => j.report);
@@ -305,6 +307,16 @@ function duplicatesAnotherEntry(judged: Judged, read: RawNodeRead): boolean {
       read.entries.get(other.name)?.path === path,
   );
 }
+
+/** Another entry that holds a certificate replaces this one's file (kubelet-server-current.pem → kubelet.crt). */
+const isSuperseded = (judged: Judged, all: readonly Judged[]): boolean =>
+  all.some((other) => other.entry.supersedes === judged.entry.name && other.cert !== undefined);
+
+/** Kept in the report with its dates, but not in use: nothing about it is a concern. */
+const superseded = (judged: Judged): Judged => ({
+  ...judged,
+  report: { ...judged.report, status: "superseded" },
+});
 
 /** A node that could not be scanned at all. */
 export function unreachableNode(name: string, host: string, port: number, error: string): NodeReport {
