@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # What the tests need on this machine, checked before `npm test` (its pretest) and by .ci/run:
-# sshd, sudo, busybox and mawk (the integration and portability tests), promtool (the alert rules'
-# tests), redis-server, redis-sentinel (the failover test) and a Redis on 127.0.0.1:6379.
+# sshd, sudo, busybox and mawk (the integration and portability tests), ssh-agent and `ip netns`
+# (the bastion test), promtool (the alert rules' tests), redis-server, redis-sentinel (the failover
+# test) and a Redis on 127.0.0.1:6379.
 # Installed with apt when it can (root, or sudo without a password); otherwise it says exactly
 # what to run, and stops.
 set -euo pipefail
 
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+{ command -v ssh-agent && command -v ssh-add; } >/dev/null 2>&1 || missing+=(openssh-client)
+{ command -v ip && command -v ss; } >/dev/null 2>&1 || missing+=(iproute2)
 command -v sudo >/dev/null 2>&1 || missing+=(sudo)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -x /bin/busybox ] || missing+=(busybox)

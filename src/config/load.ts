@@ -53,11 +53,29 @@ export interface ClusterRenewal {
   policy: RenewalPolicy | null;
 }
 
+/** The bastion a node is reached through (ssh.jumpHost). */
+export interface JumpHost {
+  host: string;
+  port: number;
+  user: string;
+  /** Pins the bastion's host key; default: the node's ssh.knownHostsPath. */
+  knownHostsPath: string;
+}
+
 export interface SshSettings {
   user: string;
   port: number;
   privateKeyPath: string;
   privateKeyPassphraseEnv?: string;
+  /**
+   * Who signs, for the node and its bastion alike: `true`, the ssh-agent at SSH_AUTH_SOCK;
+   * `false` (or absent), the key at privateKeyPath; "if-SSH_AUTH_SOCK", the agent when that
+   * variable is set, else the key: what a config that names neither `agent` nor `privateKeyPath`
+   * gets.
+   */
+  agent?: boolean | "if-SSH_AUTH_SOCK";
+  /** The bastion this node is reached through; absent: directly. */
+  jumpHost?: JumpHost;
   knownHostsPath: string;
   become: "none" | "sudo";
   connectTimeoutMs: number;
@@ -438,8 +456,17 @@ function resolve(
           : resolvePolicy(topPolicy, ["renewal"], where),
       },
       nodes: cluster.nodes.map((node) => {
-        const ssh: SshSettings = { ...SSH_DEFAULTS, ...raw.ssh, ...cluster.ssh, ...node.ssh };
+        const { jumpHost, agent, ...layered } = { ...raw.ssh, ...cluster.ssh, ...node.ssh };
+        const ssh: SshSettings = {
+          ...SSH_DEFAULTS,
+          ...layered,
+          // A key named anywhere in the config wins over SSH_AUTH_SOCK; `agent` decides over both.
+          agent: agent ?? (layered.privateKeyPath === undefined ? "if-SSH_AUTH_SOCK" : false),
+        };
         if (node.port !== undefined) ssh.port = node.port;
+        if (jumpHost) {
+          ssh.jumpHost = { ...jumpHost, knownHostsPath: jumpHost.knownHostsPath ?? ssh.knownHostsPath };
+        }
         return {
           cluster: cluster.name,
           name: node.name ?? node.host,

@@ -94,13 +94,31 @@ export const alertsSchema = z.strictObject({
 /** A cluster's own: what it sets overrides the top level's. */
 const clusterAlertsSchema = z.strictObject({ maxSnoozeDays: maxSnoozeDays.optional() });
 
+const hostSchema = z
+  .string()
+  .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), "must be a host name or an IP address");
+const userName = z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/i, "must be a plain user name");
+
+/**
+ * The bastion a node is reached through: certs-bot connects to it, and it opens the TCP connections
+ * to the node's SSH port and apiserver port (forwardOut). Its host key is pinned like a node's.
+ */
+const jumpHostSchema = z.strictObject({
+  host: hostSchema,
+  port,
+  user: userName,
+  /** Default: the node's ssh.knownHostsPath. */
+  knownHostsPath: z.string().min(1).optional(),
+});
+
 const sshSchema = z.strictObject({
-  user: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_.-]{0,31}$/i, "must be a plain user name")
-    .optional(),
+  user: userName.optional(),
   port: port.optional(),
   privateKeyPath: z.string().min(1).optional(),
+  /** Sign with the ssh-agent at SSH_AUTH_SOCK (true), or never (false); unset: see load.ts. */
+  agent: z.boolean().optional(),
+  /** null: this cluster or node is reached directly, though an outer level names a bastion. */
+  jumpHost: jumpHostSchema.nullable().optional(),
   privateKeyPassphraseEnv: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name")
@@ -120,10 +138,6 @@ const apiserverSchema = z.strictObject({
   port: port.optional(),
   probe: z.boolean().optional(),
 });
-
-const hostSchema = z
-  .string()
-  .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), "must be a host name or an IP address");
 
 const nodeSchema = z.strictObject({
   host: hostSchema,

@@ -92,7 +92,7 @@ const rescan = (lab: Lab) => () =>
   scanNode(lab.cluster.nodes[0]!, lab.cluster, {
     cache: new CertificateCache(),
     transportFor: () => lab.transport,
-    probe: probeServedCertificate,
+    probe: (node, timeoutMs) => probeServedCertificate(node.host, node.apiserver.port, timeoutMs),
     now: () => new Date(),
   });
 

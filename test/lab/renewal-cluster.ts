@@ -179,7 +179,7 @@ export function labNodeAccess(config: Config, options: { toolsFirst?: string } =
       return scanNode(node, cluster, {
         cache,
         transportFor: transport,
-        probe: probeServedCertificate,
+        probe: (node, timeoutMs) => probeServedCertificate(node.host, node.apiserver.port, timeoutMs),
         now: () => new Date(),
       });
     },

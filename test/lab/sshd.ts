@@ -16,6 +16,7 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import type { LabNetns } from "./netns.js";
 
 const run = promisify(execFile);
 
@@ -123,6 +124,10 @@ export interface SshdOptions {
   /** The rest of sessions' PATH; default /usr/local/bin:/usr/bin:/bin. */
   systemPath?: string;
   hostKeyType?: "ed25519" | "rsa" | "ecdsa";
+  /** authorized_keys options before the client key, e.g. `restrict,port-forwarding`. */
+  authorizedKeyOptions?: string;
+  /** A network namespace (test/lab/netns.ts) to run in: then `address` is on its loopback. */
+  netns?: LabNetns;
 }
 
 export interface LabSshd {
@@ -162,7 +167,8 @@ export async function startSshd(opts: SshdOptions): Promise<LabSshd> {
   if (!existsSync(hostKey)) await run("ssh-keygen", ["-q", "-t", keyType, "-N", "", "-C", "", "-f", hostKey]);
   const hostPublicKey = readFileSync(`${hostKey}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
   const authorizedKeys = join(opts.dir, "authorized_keys");
-  writeFileSync(authorizedKeys, `${opts.users.clientPublicKey}\n`);
+  const keyOptions = opts.authorizedKeyOptions ? `${opts.authorizedKeyOptions} ` : "";
+  writeFileSync(authorizedKeys, `${keyOptions}${opts.users.clientPublicKey}\n`);
   chmodSync(authorizedKeys, 0o644);
   const pidFile = join(opts.dir, "sshd.pid");
   rmSync(pidFile, { force: true });
@@ -189,7 +195,10 @@ export async function startSshd(opts: SshdOptions): Promise<LabSshd> {
   );
 
   const where = `${opts.address}:${opts.port}`;
-  let daemon = await launch(config, pidFile, where);
+  const command: [string, ...string[]] = opts.netns
+    ? opts.netns.command("/usr/sbin/sshd")
+    : ["/usr/sbin/sshd"];
+  let daemon = await launch(command, config, pidFile, where);
 
   const hostPattern = opts.port === 22 ? opts.address : `[${opts.address}]:${opts.port}`;
   return {
@@ -205,7 +214,7 @@ export async function startSshd(opts: SshdOptions): Promise<LabSshd> {
     drop: () => daemon.drop(),
     async start() {
       if (daemon.running()) throw new Error(`lab sshd on ${where} is already running`);
-      daemon = await launch(config, pidFile, where);
+      daemon = await launch(command, config, pidFile, where);
     },
     stop: () => daemon.stop(),
   };
@@ -218,10 +227,16 @@ interface SshDaemon {
 }
 
 /** Starts sshd with this configuration and waits until it listens. */
-async function launch(config: string, pidFile: string, where: string): Promise<SshDaemon> {
+async function launch(
+  [program, ...args]: [string, ...string[]],
+  config: string,
+  pidFile: string,
+  where: string,
+): Promise<SshDaemon> {
   rmSync(pidFile, { force: true });
-  // sshd's absolute path: it refuses to run otherwise (it re-executes itself per connection).
-  const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
+  // sshd's absolute path: it refuses to run otherwise (it re-executes itself per connection). In a
+  // namespace, `ip netns exec` execs it in place: the pid that writes the PidFile is still ours.
+  const child = spawn(program, [...args, "-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
   live.add(child);
   // Unreferenced, so a forgotten sshd cannot keep the test process alive (the "exit" hook kills
   // it); referenced again while waiting for it to end, or the process could exit meanwhile.

@@ -214,6 +214,103 @@ for (const [what, from, to, expected] of [
   });
 }
 
+const JUMP = `
+ssh:
+  privateKeyPath: /keys/id
+  knownHostsPath: /keys/known_hosts
+  jumpHost: { host: bastion.example.com, port: 2222, user: jump }
+clusters:
+  - name: behind
+    nodes:
+      - host: 10.0.0.11
+      - host: 10.0.0.12
+        ssh: { jumpHost: { host: 10.0.0.1, port: 22, user: ops, knownHostsPath: /keys/bastions } }
+  - name: direct
+    ssh: { jumpHost: null }
+    nodes:
+      - host: 10.1.0.11
+      - host: 10.1.0.12
+        ssh: { jumpHost: { host: bastion-b, port: 22, user: jump } }
+`;
+
+test("ssh.jumpHost: set at the top level, per cluster and per node; null reaches a cluster directly", () => {
+  const [behind, direct] = parseConfig(JUMP, "clusters.yaml").clusters;
+  const [b1, b2] = behind!.nodes;
+  const [d1, d2] = direct!.nodes;
+  assert.deepEqual(b1!.ssh.jumpHost, {
+    host: "bastion.example.com",
+    port: 2222,
+    user: "jump",
+    knownHostsPath: "/keys/known_hosts",
+  });
+  assert.deepEqual(b2!.ssh.jumpHost, {
+    host: "10.0.0.1",
+    port: 22,
+    user: "ops",
+    knownHostsPath: "/keys/bastions",
+  });
+  assert.equal(d1!.ssh.jumpHost, undefined);
+  assert.deepEqual(d2!.ssh.jumpHost, {
+    host: "bastion-b",
+    port: 22,
+    user: "jump",
+    knownHostsPath: "/keys/known_hosts",
+  });
+  // The bastion's known_hosts defaults to the node's own, wherever that is set.
+  const ownFile = parseConfig(
+    JUMP.replace(
+      "      - host: 10.0.0.11",
+      "      - host: 10.0.0.11\n        ssh: { knownHostsPath: /node/kh }",
+    ),
+    "clusters.yaml",
+  );
+  assert.equal(ownFile.clusters[0]!.nodes[0]!.ssh.jumpHost?.knownHostsPath, "/node/kh");
+});
+
+test("ssh.jumpHost: host, port and user are required; bad values and unknown keys name file and line", () => {
+  const jump = (value: string) =>
+    problems(
+      JUMP.replace("jumpHost: { host: bastion.example.com, port: 2222, user: jump }", `jumpHost: ${value}`),
+    );
+  assert.deepEqual(jump("{ host: bastion.example.com }"), [
+    "clusters.yaml:5:13: ssh.jumpHost.port: is required",
+    "clusters.yaml:5:13: ssh.jumpHost.user: is required",
+  ]);
+  assert.deepEqual(jump("{ host: b, port: 22, user: j, proxy: x }"), [
+    'clusters.yaml:5:43: ssh.jumpHost.proxy: unknown key "proxy"',
+  ]);
+  assert.deepEqual(jump("{ host: 'b;x', port: 0, user: 'a b' }"), [
+    "clusters.yaml:5:21: ssh.jumpHost.host: must be a host name or an IP address",
+    "clusters.yaml:5:34: ssh.jumpHost.port: Too small: expected number to be >=1",
+    "clusters.yaml:5:43: ssh.jumpHost.user: must be a plain user name",
+  ]);
+  assert.deepEqual(jump("bastion.example.com"), [
+    "clusters.yaml:5:13: ssh.jumpHost: Invalid input: expected object, received string",
+  ]);
+  const [nodeLevel] = problems(JUMP.replace("user: ops,", "user: ops, knownHostPath: /x,"));
+  assert.equal(
+    nodeLevel,
+    'clusters.yaml:11:65: clusters[0].nodes[1].ssh.jumpHost.knownHostPath: unknown key "knownHostPath"',
+  );
+});
+
+test("ssh.agent: true or false as set; unset, the agent only when no level names privateKeyPath", () => {
+  const agentOf = (text: string) =>
+    parseConfig(text, "clusters.yaml").clusters.map((c) => c.nodes[0]!.ssh.agent);
+  const twoClusters = (top: string, a: string, b: string) =>
+    `ssh: ${top}\nclusters:\n  - name: a\n    ssh: ${a}\n    nodes: [{ host: h1 }]\n` +
+    `  - name: b\n    ssh: ${b}\n    nodes: [{ host: h2 }]\n`;
+  assert.deepEqual(agentOf(twoClusters("{}", "{}", "{ privateKeyPath: /k }")), ["if-SSH_AUTH_SOCK", false]);
+  assert.deepEqual(agentOf(twoClusters("{ privateKeyPath: /k }", "{}", "{ agent: true }")), [false, true]);
+  assert.deepEqual(agentOf(twoClusters("{ agent: true }", "{ agent: false }", "{ privateKeyPath: /k }")), [
+    false,
+    true,
+  ]);
+  assert.deepEqual(problems(twoClusters('{ agent: "yes" }', "{}", "{}")), [
+    "clusters.yaml:1:15: ssh.agent: Invalid input: expected boolean, received string",
+  ]);
+});
+
 test("a missing required key is named", () => {
   const [problem] = problems(VALID.replace("      - host: master2.example.com\n", "      - name: nohost\n"));
   assert.match(problem!, /clusters\[0\]\.nodes\[1\]\.host: is required/);

@@ -1,6 +1,7 @@
 // Scanning: for each node, one script run over its transport and (optionally) one TLS probe of its
 // apiserver, side by side; then the pure judge. Nodes of all selected clusters share one bounded
 // pool, and a node that fails is reported, never allowed to stall or fail the scan.
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { CertificateCache } from "../../core/certs/certificate.js";
 import type { ServedObservation } from "../../core/certs/served.js";
@@ -11,6 +12,7 @@ import { SshConnector } from "./ssh.js";
 import { probeServedCertificate } from "./tls-probe.js";
 import { apiserverHealthy } from "./health.js";
 import type { Transport } from "../../core/transport/transport.js";
+import { nodeAddress } from "../../core/transport/address.js";
 import { suggestNames } from "../../config/suggest.js";
 import { judgeNode, unreachableNode } from "../../core/scan/judge.js";
 import { buildScanScript, parseScanOutput } from "../../core/scan/script.js";
@@ -19,17 +21,32 @@ import { OperatorError } from "../../config/operator-error.js";
 export interface ScanDependencies {
   cache: CertificateCache;
   transportFor(node: NodeConfig): Transport;
-  probe(host: string, port: number, timeoutMs: number): Promise<ServedObservation>;
+  /** What the node's apiserver serves, reached the way its SSH is: directly or through its bastion. */
+  probe(node: NodeConfig, timeoutMs: number): Promise<ServedObservation>;
+  /** Whether the node's apiserver health URL answers 200 "ok", reached the same way. */
+  health(node: NodeConfig, url: string, timeoutMs: number): Promise<boolean>;
   now(): Date;
   logger?: Logger;
 }
 
 export function defaultDependencies(logger?: Logger): ScanDependencies {
   const ssh = new SshConnector();
+  /** Through the node's bastion, if it has one; a bot running on the node needs none. */
+  const reach = <T>(node: NodeConfig, port: number, use: (through?: Duplex) => Promise<T>) =>
+    node.transport === "local" ? use() : ssh.reach(node, port, use);
   return {
     cache: new CertificateCache(),
     transportFor: (node) => (node.transport === "local" ? new LocalTransport(node.ssh) : ssh.transport(node)),
-    probe: probeServedCertificate,
+    probe: (node, timeoutMs) => {
+      const { port } = node.apiserver;
+      return reach(node, port, (through) =>
+        probeServedCertificate(node.host, port, timeoutMs, through),
+      ).catch((err: Error) => ({ port, error: err.message }));
+    },
+    health: (node, url, timeoutMs) =>
+      reach(node, Number(new URL(url).port || 443), (through) =>
+        apiserverHealthy(url, timeoutMs, through),
+      ).catch(() => false),
     now: () => new Date(),
     ...(logger ? { logger } : {}),
   };
@@ -53,7 +70,7 @@ export async function mapBounded<T, R>(
   return results;
 }
 
-async function readNode(node: NodeConfig, deps: ScanDependencies) {
+async function readNode(node: NodeConfig, deps: Pick<ScanDependencies, "transportFor">) {
   const result = await deps.transportFor(node).run(buildScanScript(node.paths));
   if (result.code !== 0 && !result.stdout.includes("@certs-bot 1\n")) {
     const detail =
@@ -68,12 +85,12 @@ async function readNode(node: NodeConfig, deps: ScanDependencies) {
 export async function scanNode(
   node: NodeConfig,
   cluster: ClusterConfig,
-  deps: ScanDependencies,
+  deps: Omit<ScanDependencies, "health">,
 ): Promise<NodeReport> {
   const started = Date.now();
   const port = node.transport === "local" ? 0 : node.ssh.port;
   const probe = node.apiserver.probe
-    ? deps.probe(node.host, node.apiserver.port, node.ssh.connectTimeoutMs)
+    ? deps.probe(node, node.ssh.connectTimeoutMs)
     : Promise.resolve(undefined);
   let report: NodeReport;
   try {
@@ -103,11 +120,24 @@ export function nodeAccess(cluster: ClusterConfig, deps: ScanDependencies) {
     if (!found) throw new Error(`node ${node} is no longer in ${cluster.name}'s configuration`);
     return found;
   };
+  // A plan names its apiserver by the address in its health URL, which is its node's host and
+  // apiserver port: that finds the node, and so the way to reach it.
+  const apiserverAt = (address: string): NodeConfig | undefined =>
+    cluster.nodes.find((n) => new URL(`https://${nodeAddress(n.host, n.apiserver.port)}`).host === address);
+  const notConfigured = (address: string) =>
+    `no node of ${cluster.name} serves its apiserver at ${address} in the configuration`;
   return {
     transportFor: (node: { node: string }): Transport => deps.transportFor(nodeConfig(node)),
     rescan: (node: { node: string }): Promise<NodeReport> => scanNode(nodeConfig(node), cluster, deps),
-    probe: deps.probe,
-    health: apiserverHealthy,
+    probe: async (host: string, port: number, timeoutMs: number): Promise<ServedObservation> => {
+      const address = new URL(`https://${nodeAddress(host, port)}`).host;
+      const node = apiserverAt(address);
+      return node ? deps.probe(node, timeoutMs) : { port, error: notConfigured(address) };
+    },
+    health: async (url: string, timeoutMs: number): Promise<boolean> => {
+      const node = apiserverAt(new URL(url).host);
+      return node ? deps.health(node, url, timeoutMs) : false;
+    },
   };
 }
 
