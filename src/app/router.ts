@@ -65,6 +65,9 @@ export interface RouterDeps {
   now: Date;
 }
 
+/** A snooze of many warnings notes it in this many of their threads at most (Slack's pace). */
+const MAX_THREAD_NOTES = 10;
+
 /** How many audit entries `/certs audit` reads (the view shows the newest that fit). */
 export const AUDIT_ENTRIES = 50;
 
@@ -175,6 +178,10 @@ export async function decideCommand(
   );
   if (!decision.quiet) return decision;
   const answer = await applyQuiet(backend, config, decision.quiet, now);
+  // The warnings themselves say it too, in their threads: not awaited, the answer must not wait.
+  for (const thread of answer.threads?.slice(0, MAX_THREAD_NOTES) ?? []) {
+    void backend.replyInThread?.(thread, answer.reply).catch(() => undefined);
+  }
   return { reply: [answer.reply], ephemeral: answer.ephemeral };
 }
 

@@ -54,6 +54,8 @@ export interface QuietAnswer {
   reply: ChatReply;
   /** A refusal: only the asker sees it. */
   ephemeral: boolean;
+  /** The threads of the warnings it quieted or lifted (each once). */
+  threads?: { channel: string; ts: string }[];
 }
 
 export async function applyQuiet(
@@ -63,11 +65,14 @@ export async function applyQuiet(
   now: Date,
 ): Promise<QuietAnswer> {
   const { cluster, userId } = change;
+  let before: AlertState | undefined;
   const result = await backend.updateAlerts<QuietResult>(cluster, (state) => {
+    before = state;
     const decided = decide(state, change, now);
     return decided.ok ? { next: decided.state, value: decided } : { value: decided };
   });
   if (!result.ok) return { reply: renderQuietRefused(cluster, result), ephemeral: true };
+  const threads = warningThreads(before, result.keys);
   const snoozed = change.kind === "snooze";
   const detail =
     result.keys.join(", ") +
@@ -84,7 +89,21 @@ export async function applyQuiet(
     ...(snoozed && change.reason ? { reason: change.reason } : {}),
     timeZone: config.timezone,
   });
-  return { reply, ephemeral: false };
+  return { reply, ephemeral: false, threads };
+}
+
+/** The threads of the warnings about `keys` (a warning about several subjects counted once). */
+function warningThreads(
+  state: AlertState | undefined,
+  keys: readonly string[],
+): { channel: string; ts: string }[] {
+  const seen = new Map<string, { channel: string; ts: string }>();
+  for (const key of keys) {
+    const record = state?.alerts[key];
+    if (record?.threadTs)
+      seen.set(`${record.channel} ${record.threadTs}`, { channel: record.channel, ts: record.threadTs });
+  }
+  return [...seen.values()];
 }
 
 /** Where a warning's button was clicked: the message, whose thread its subjects' records name. */

@@ -489,6 +489,12 @@ describe("snooze", () => {
         `<@U0ALICE> snoozed \\*lab-a\\* .${KEY}. until \\w{3} \\d+ \\w{3} \\d\\d:\\d\\d CET: planned for Tuesday`,
       ),
     );
+    // The warning itself says so in its thread.
+    await until("the warning's thread notes the snooze", async () =>
+      replies().some((m) =>
+        /snoozed \*lab-a\* .* until .*: planned for Tuesday/.test(JSON.stringify(m.blocks)),
+      ),
+    );
     const listed = await certs("snoozes", "U0DAVE");
     assert.equal(listed.ack.response_type, "ephemeral");
     assert.match(

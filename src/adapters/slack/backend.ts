@@ -11,7 +11,7 @@
 // cache serves what only shows or requests (answers, App Home, scans); an approval decides with
 // `groupsNow`, which asks Slack at every click and throws when Slack cannot answer.
 import { QueueEvents, type ConnectionOptions } from "bullmq";
-import type { WebClient } from "@slack/web-api";
+import type { ChatPostMessageArguments, WebClient } from "@slack/web-api";
 import type { Logger } from "pino";
 import type { ChatBackend, ScanTicket } from "../../core/chat/backend.js";
 import type { Click } from "../../core/renew/approval.js";
@@ -26,7 +26,7 @@ import type {
   RenewalRecords,
 } from "../../core/renew/ports.js";
 import type { AlertState } from "../../core/alerts/state.js";
-import type { AlertChange } from "../../core/ports.js";
+import type { AlertChange, OutgoingMessage } from "../../core/ports.js";
 import { SCAN_QUEUE, isScanned, type Queues } from "../queue/queues.js";
 import type { StoredScan } from "../../core/report/types.js";
 import type { Store } from "../store/store.js";
@@ -167,6 +167,26 @@ export class ServiceBackend implements ChatBackend {
 
   async appendAudit(cluster: string, entry: AuditInput, at: Date): Promise<void> {
     await this.options.audit.append(cluster, entry, at);
+  }
+
+  async replyInThread(
+    thread: { channel: string; ts: string },
+    reply: Omit<OutgoingMessage, "channel">,
+  ): Promise<void> {
+    try {
+      await this.options.client.chat.postMessage({
+        channel: thread.channel,
+        thread_ts: thread.ts,
+        text: reply.text,
+        blocks: reply.blocks,
+        unfurl_links: false,
+      } as ChatPostMessageArguments);
+    } catch (err) {
+      this.options.logger.warn(
+        { err: (err as Error).message },
+        "could not note the snooze in a warning's thread",
+      );
+    }
   }
 
   requestRenewal(ask: RenewalAsk): Promise<AskOutcome> {

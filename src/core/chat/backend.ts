@@ -8,7 +8,7 @@ import type { Click } from "../renew/approval.js";
 import type { AuditEntry, AuditInput } from "../renew/ports.js";
 import type { StoredScan } from "../report/types.js";
 import type { AlertState } from "../alerts/state.js";
-import type { AlertMemory } from "../ports.js";
+import type { AlertMemory, OutgoingMessage } from "../ports.js";
 
 export interface ScanTicket {
   /** Resolves with the stored scan once it is done, or rejects with why it failed. */
@@ -30,6 +30,14 @@ export interface ChatBackend extends Pick<AlertMemory, "updateAlerts"> {
   readonly records: Pick<RenewalRecords, "filings" | "active">;
   /** Appends to a cluster's audit (snoozes; the desk appends the renewals' own). */
   appendAudit(cluster: string, entry: AuditInput, at: Date): Promise<void>;
+  /**
+   * Replies in a warning's thread (a typed snooze said where the warning is); absent where there
+   * are no threads (the console).
+   */
+  replyInThread?(
+    thread: { channel: string; ts: string },
+    reply: Omit<OutgoingMessage, "channel">,
+  ): Promise<void>;
   /** An operator's renewal request (RenewalDesk.request). */
   requestRenewal(ask: RenewalAsk): Promise<AskOutcome>;
   /** An Approve or Reject click on an approval card (the desk asks Slack for the clicker's groups). */
