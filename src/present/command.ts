@@ -24,6 +24,7 @@ import { CERTIFICATE_NAMES, isCertificateName, type CertificateName } from "../c
 import { CLUSTER_NAME } from "../config/schema.js";
 import { suggestNames } from "../config/suggest.js";
 import type { QuietTarget } from "../core/alerts/quiet.js";
+import { keyOfTyped } from "../core/alerts/state.js";
 import { code } from "./format.js";
 
 export const SUBCOMMANDS = [
@@ -423,7 +424,7 @@ function quietArguments(
       message: `${quote(subject)} is not a node or \`NODE/CERT\`. ${NOTHING_RUNS}`,
     });
   }
-  return { cluster, target: { keys: [subject] }, rest };
+  return { cluster, target: { keys: [keyOfTyped(subject)] }, rest };
 }
 
 function parseSnooze(_sub: Subcommand, args: Arguments): Command {

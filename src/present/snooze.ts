@@ -2,6 +2,7 @@
 // acknowledgement, a snooze or an unsnooze was refused (core/alerts/quiet.ts decides), what the
 // channel is told when one is done, and the `/certs snoozes` list. Pure.
 import type { ActiveQuiet, QuietRefusal } from "../core/alerts/quiet.js";
+import { typedKey } from "../core/alerts/state.js";
 import type { Block, ChatReply, ContextBlock } from "./slack-types.js";
 import { code, context, fitsBudget, header, packLines, person, plain, section } from "./format.js";
 import { formatWhen } from "./time.js";
@@ -36,7 +37,7 @@ export function parseSnoozeDuration(text: string, maxDays: number): SnoozeDurati
 }
 
 const keyList = (keys: readonly string[]): string => {
-  const shown = keys.slice(0, 10).map((k) => code(k, 120));
+  const shown = keys.slice(0, 10).map((k) => code(typedKey(k), 120));
   return keys.length > 10 ? `${shown.join(", ")} and ${keys.length - 10} more` : shown.join(", ");
 };
 

@@ -307,6 +307,14 @@ test("refusals read as what to do", () => {
     "No open warning for `m1/etcd` in `prod`. Open now: `m1/apiserver`.",
   );
   assert.equal(
+    quietRefusalText(
+      { ok: false, reason: "not-open", keys: ["m1/etcd"], open: ["m1/apiserver (served)"] },
+      "prod",
+    ),
+    "No open warning for `m1/etcd` in `prod`. Open now: `m1/apiserver-served`.",
+    "named as it is typed",
+  );
+  assert.equal(
     quietRefusalText({ ok: false, reason: "nothing-open" }, "prod"),
     "Nothing is open in `prod`: there is no warning to quiet.",
   );

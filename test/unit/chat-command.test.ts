@@ -107,6 +107,12 @@ test("snooze: a certificate, a node or --all, a duration and an optional reason"
     target: { keys: ["10.0.0.1"] },
     duration: "1d",
   });
+  // What the apiserver serves is typed as NODE/apiserver-served (its key has a space).
+  assert.deepEqual(ok("unsnooze lab-a a-1/apiserver-served"), {
+    kind: "unsnooze",
+    cluster: "lab-a",
+    target: { keys: ["a-1/apiserver (served)"] },
+  });
   // The duration is checked against the cluster's maximum by the router, not here.
   assert.equal((ok("snooze lab-a a-1/apiserver 90d") as { duration: string }).duration, "90d");
   assert.match(bad("snooze lab-a 3d", "bad-value").message, /needs what to snooze.*NODE\/CERT.*--all/);

@@ -72,6 +72,14 @@ export const REMINDER_MIN_GAP_MS = 12 * HOUR_MS;
 
 /** Key of the certificate an apiserver serves when it differs from apiserver.crt on disk. */
 export const SERVED = "apiserver (served)";
+/** How that subject is typed in `/certs snooze` (a key with a space is not one word). */
+const SERVED_TYPED = "apiserver-served";
+/** A typed `NODE/apiserver-served` as the key it names; any other word as it is. */
+export const keyOfTyped = (typed: string): string =>
+  typed.endsWith(`/${SERVED_TYPED}`) ? `${typed.slice(0, -SERVED_TYPED.length)}${SERVED}` : typed;
+/** A key as it is typed (the inverse of keyOfTyped). */
+export const typedKey = (key: string): string =>
+  key.endsWith(`/${SERVED}`) ? `${key.slice(0, -SERVED.length)}${SERVED_TYPED}` : key;
 export const alertKey = (node: string, certificate?: string): string =>
   certificate === undefined ? node : `${node}/${certificate}`;
 /** The node a key is about. */
