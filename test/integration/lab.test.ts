@@ -61,6 +61,7 @@ describe("lab node trees", () => {
       der: ["etcd-peer"],
       bundle: ["apiserver-kubelet-client"],
       crlf: ["etcd-server"],
+      serverTLSBootstrap: true,
     });
   });
 
