@@ -176,7 +176,11 @@ interface NaiveCommand {
  * kubelet-client-current.pem, checked once).
  */
 function naiveCommands(node: BenchNode): NaiveCommand[] {
-  const dirs = { kubernetesDir: node.lab.kubernetesDir, kubeletPkiDir: node.lab.kubeletPkiDir };
+  const dirs = {
+    kubernetesDir: node.lab.kubernetesDir,
+    kubeletPkiDir: node.lab.kubeletPkiDir,
+    etcdPkiDir: node.lab.etcdPkiDir,
+  };
   const commands = new Map<string, string>();
   const openssl = (file: string) => `openssl x509 -noout -enddate -in ${shellQuote(file)}`;
   for (const entry of CATALOGUE) {
@@ -361,7 +365,7 @@ async function breakdown(
 ): Promise<Breakdown> {
   const nodeConfigs = config.clusters.flatMap((c) => c.nodes.map((node) => ({ cluster: c, node })));
   const benchNode = new Map(lab.nodes.map((n) => [n.name, n]));
-  const script = (node: NodeConfig) => buildScanScript(node.paths);
+  const script = (node: NodeConfig) => buildScanScript(node);
 
   // Serial, one node, no contention: the latency floor of each part.
   const first = nodeConfigs[0]!;
@@ -432,9 +436,9 @@ async function breakdown(
   const now = new Date();
   const judgeAll = (cache: CertificateCache) => {
     for (const { node, cluster } of nodeConfigs) {
-      const read = parseScanOutput(captured.get(node.name)!, node.paths);
+      const read = parseScanOutput(captured.get(node.name)!, node);
       judgeNode(
-        { name: node.name, host: node.host, port: node.ssh.port, read },
+        { name: node.name, host: node.host, port: node.ssh.port, role: node.role, read },
         { now, thresholds: cluster.thresholds, cache },
       );
     }
@@ -483,8 +487,13 @@ async function run(lab: BenchLab, opts: Options, cli: string, againstCli?: strin
   const loadAtStart = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const sourceAtStart = sourceState();
   const scriptText = buildScanScript({
-    kubernetesDir: "/etc/kubernetes",
-    kubeletPkiDir: "/var/lib/kubelet/pki",
+    role: "control-plane",
+    name: "bench",
+    paths: {
+      kubernetesDir: "/etc/kubernetes",
+      kubeletPkiDir: "/var/lib/kubelet/pki",
+      etcdPkiDir: "/etc/kubernetes/pki/etcd",
+    },
   });
   const scriptSha256 = createHash("sha256").update(scriptText).digest("hex").slice(0, 12);
   log(

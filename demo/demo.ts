@@ -163,14 +163,14 @@ async function main(): Promise<number> {
     const served = demo.servesOldCertificate
       ? await issueCert({
           subject: "CN=kube-apiserver",
-          key: node.apiserver.key,
+          key: node.apiserver!.key,
           issuer: pki.ca,
           notBefore: days(-363),
           notAfter: days(2),
           sans: { dns: ["kubernetes"], ip: [host] },
           usage: "server",
         })
-      : node.apiserver;
+      : node.apiserver!;
     apiservers.push(
       await startApiserver({
         address: host,

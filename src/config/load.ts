@@ -3,6 +3,7 @@
 // file holds (a directory, binary or non-UTF-8 bytes, broken YAML, an alias bomb), loading it either
 // succeeds or throws a ConfigError: nothing else escapes to the CLI as an "unexpected failure".
 import { readFileSync, statSync } from "node:fs";
+import { posix } from "node:path";
 import {
   LineCounter,
   parseDocument,
@@ -20,7 +21,9 @@ import {
 import type { z } from "zod";
 import {
   configSchema,
+  ETCD_PKI_IN_KUBERNETES_DIR,
   type AlertSettings,
+  type NodeRole,
   type RawConfig,
   type RenewalSettings,
   type Thresholds,
@@ -28,7 +31,7 @@ import {
 import { OperatorError } from "./operator-error.js";
 import type { MaintenanceWindow } from "./windows.js";
 
-export type { AlertSettings, RenewalSettings } from "./schema.js";
+export type { AlertSettings, NodeRole, RenewalSettings } from "./schema.js";
 export type { MaintenanceWindow, Weekday } from "./windows.js";
 
 /** When a cluster's approved renewals may run. */
@@ -85,12 +88,16 @@ export interface SshSettings {
 export interface NodePaths {
   kubernetesDir: string;
   kubeletPkiDir: string;
+  /** kubeadm's local etcd certificates (`<kubernetesDir>/pki/etcd` unless set), or kubespray's on an etcd node. */
+  etcdPkiDir: string;
 }
 
 export interface NodeConfig {
   cluster: string;
   name: string;
   host: string;
+  /** What the scan reads there; only a control-plane node is renewed, and only its apiserver probed. */
+  role: NodeRole;
   transport: "ssh" | "local";
   ssh: SshSettings;
   paths: NodePaths;
@@ -156,7 +163,7 @@ const SSH_DEFAULTS: SshSettings = {
   connectTimeoutMs: 10_000,
   commandTimeoutMs: 30_000,
 };
-const PATH_DEFAULTS: NodePaths = { kubernetesDir: "/etc/kubernetes", kubeletPkiDir: "/var/lib/kubelet/pki" };
+const PATH_DEFAULTS = { kubernetesDir: "/etc/kubernetes", kubeletPkiDir: "/var/lib/kubelet/pki" };
 const APISERVER_DEFAULTS = { port: 6443, probe: true };
 
 /**
@@ -467,14 +474,27 @@ function resolve(
         if (jumpHost) {
           ssh.jumpHost = { ...jumpHost, knownHostsPath: jumpHost.knownHostsPath ?? ssh.knownHostsPath };
         }
+        const role = node.role ?? "control-plane";
+        const paths = { ...PATH_DEFAULTS, ...raw.paths, ...cluster.paths, ...node.paths };
+        const apiserver = {
+          ...APISERVER_DEFAULTS,
+          ...raw.apiserver,
+          ...cluster.apiserver,
+          ...node.apiserver,
+        };
         return {
           cluster: cluster.name,
           name: node.name ?? node.host,
           host: node.host,
+          role,
           transport: node.transport ?? "ssh",
           ssh,
-          paths: { ...PATH_DEFAULTS, ...raw.paths, ...cluster.paths, ...node.paths },
-          apiserver: { ...APISERVER_DEFAULTS, ...raw.apiserver, ...cluster.apiserver, ...node.apiserver },
+          paths: {
+            ...paths,
+            etcdPkiDir: paths.etcdPkiDir ?? posix.join(paths.kubernetesDir, ETCD_PKI_IN_KUBERNETES_DIR),
+          },
+          // Only a control-plane node runs an apiserver: an inherited `probe: true` is not for the others.
+          apiserver: { ...apiserver, probe: apiserver.probe && role === "control-plane" },
         };
       }),
     })),

@@ -6,6 +6,9 @@ import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { SLACK_ID, isPrincipalId } from "./slack-ids.js";
 import { marginProblems, windowsSchema, type MaintenanceWindow as Window } from "./windows.js";
+import { NODE_ROLES } from "./node-roles.js";
+
+export { ETCD_PKI_IN_KUBERNETES_DIR, NODE_ROLES, type NodeRole } from "./node-roles.js";
 
 /** A cluster name: also what people type after `/certs status`. */
 export const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -132,6 +135,8 @@ const sshSchema = z.strictObject({
 const pathsSchema = z.strictObject({
   kubernetesDir: remotePath.optional(),
   kubeletPkiDir: remotePath.optional(),
+  /** Default `<kubernetesDir>/pki/etcd`; kubespray's etcd nodes keep theirs in /etc/ssl/etcd/ssl. */
+  etcdPkiDir: remotePath.optional(),
 });
 
 const apiserverSchema = z.strictObject({
@@ -142,6 +147,7 @@ const apiserverSchema = z.strictObject({
 const nodeSchema = z.strictObject({
   host: hostSchema,
   name: z.string().regex(NODE_NAME, "must be a plain node name").optional(),
+  role: z.enum(NODE_ROLES).optional(),
   port: port.optional(),
   transport: z.enum(["ssh", "local"]).optional(),
   ssh: sshSchema.optional(),
@@ -260,6 +266,14 @@ export const configSchema = z
           });
         }
         nodeNames.set(name, j);
+        // Its own apiserver settings would be ignored: say so rather than silently drop them.
+        if (node.apiserver && node.role !== undefined && node.role !== "control-plane") {
+          ctx.addIssue({
+            code: "custom",
+            path: ["clusters", i, "nodes", j, "apiserver"],
+            message: `${node.role === "etcd" ? "an etcd" : "a worker"} node has no apiserver to probe; only control-plane nodes do`,
+          });
+        }
       });
     });
   })

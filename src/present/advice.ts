@@ -4,9 +4,11 @@
 // depends on what the certificate is, not on how bad it is. A kubeadm leaf is renewed by
 // `kubeadm certs renew` and only counts once the static pods restart (the origin story's trap); a
 // CA cannot be renewed that way at all; the kubelet's client certificate rotates itself and only
-// needs a look when that stopped working; an unknown (unreachable, unreadable, missing) needs a
-// different look. One place decides this, and it is tested on its own.
-import { isRenewable, notRenewed } from "../core/kubeadm/catalogue.js";
+// needs a look when that stopped working (once expired, the kubelet is bootstrapped again);
+// kubespray's etcd certificates are kubespray's to re-issue; an unknown (unreachable, unreadable,
+// missing) needs a different look. One place decides this, and it is tested on its own.
+import { findEntry, isRenewable } from "../core/kubeadm/catalogue.js";
+import { neverRenewed } from "../core/scan/roles.js";
 import type { CertificateReport, NodeReport, Status } from "../core/report/types.js";
 import { code, plain } from "./format.js";
 import { nodeWhere } from "../core/transport/address.js";
@@ -45,6 +47,7 @@ function one(subject: AdviceSubject): { group: string; text: string } {
   }
   const { certificate: cert, level } = subject;
   const name = code(cert.name, 80);
+  const never = neverRenewed(cert.name); // CAs, the kubelet's own files, kubespray's
   if (level === "unreadable") {
     return {
       group: `unreadable:${cert.name}`,
@@ -52,6 +55,7 @@ function one(subject: AdviceSubject): { group: string; text: string } {
     };
   }
   if (level === "missing") {
+    if (never?.missing) return { group: `missing:${cert.name}`, text: never.missing(node) };
     return {
       group: `missing:${cert.name}`,
       text:
@@ -65,6 +69,10 @@ function one(subject: AdviceSubject): { group: string; text: string } {
       text: `A certificate on ${node} is not valid yet: check the clock (NTP) of ${node} and of the machine that issued it.`,
     };
   }
+  if (level === "expired" && never?.expired) return { group: cert.name, text: never.expired(node) };
+  // kubespray's etcd CA: kubeadm's CA advice does not apply.
+  if (cert.isCA && never && !findEntry(cert.name))
+    return { group: `ca:${cert.name}`, text: `${name} is a CA. ${never.repair}` };
   if (cert.isCA) {
     return {
       group: `ca:${cert.name}`,
@@ -73,7 +81,7 @@ function one(subject: AdviceSubject): { group: string; text: string } {
         "manual (kubeadm docs: 'Manual rotation of CA certificates').",
     };
   }
-  const own = notRenewed(cert.name)?.advice; // the kubelet's own files
+  const own = never?.advice; // the kubelet's own files, kubespray's
   if (own) return { group: cert.name, text: own(node) };
   if (isRenewable(cert.name)) return { group: "renew", text: cert.name };
   return { group: `other:${cert.name}`, text: `Renew ${name} on ${node}.` };

@@ -6,7 +6,7 @@
 // in an error would become a Slack link or mention, a backtick would end a code span, and a
 // 4 KiB path would break a 3000-character section and with it the whole warning. Everything that
 // did not come from us goes through `code` or `plain`, which escape and bound it.
-import type { Status } from "../core/report/types.js";
+import { isControlPlane, type NodeReport, type Status } from "../core/report/types.js";
 import { mention } from "../core/access/access.js";
 import { POLICY_REQUESTER } from "../core/renew/policy.js";
 import { isPrincipalId } from "../config/slack-ids.js";
@@ -21,6 +21,10 @@ import {
   type SectionBlock,
   type SlackMessage,
 } from "./slack-types.js";
+
+/** ` · worker node` after a node's status; nothing for a control-plane node (the usual kind). */
+export const roleNote = (node: Pick<NodeReport, "role">): string =>
+  isControlPlane(node) ? "" : ` · ${node.role} node`;
 
 export const STATUS_EMOJI: Record<Status, string> = {
   ok: ":white_check_mark:",

@@ -14,7 +14,9 @@
 //   could not read is shown the same way, since kubeadm could not read it either;
 // - residualTime: whole seconds from the scan to notAfter, truncated toward zero (negative once
 //   expired); expirationDate: RFC 3339 in UTC, to the second; caName: absent for a CA;
-// - externallyManaged is false: certs-bot does not look at CA keys.
+// - externallyManaged is false: certs-bot does not look at CA keys;
+// - an etcd or worker node has empty lists: kubeadm lists only a control-plane node's files (a worker's
+//   are the kubelet's own, an etcd node's kubespray's); a List's item says its role in an annotation.
 // Indented by four spaces, as kubectl's and kubeadm's JSON printer does.
 import {
   CATALOGUE,
@@ -24,7 +26,12 @@ import {
   type RenewableName,
 } from "../core/kubeadm/catalogue.js";
 import { knows, ruleFor } from "../core/kubeadm/versions.js";
-import type { CertificateReport, NodeReport, ScanReport } from "../core/report/types.js";
+import {
+  isControlPlane,
+  type CertificateReport,
+  type NodeReport,
+  type ScanReport,
+} from "../core/report/types.js";
 
 export const KUBEADM_OUTPUT_API_VERSION = "output.kubeadm.k8s.io/v1alpha3";
 
@@ -34,6 +41,8 @@ export const ANNOTATIONS = {
   node: "certs-bot.io/node",
   /** Only on a node that could not be scanned: why (its lists are empty). */
   error: "certs-bot.io/error",
+  /** Only on an etcd or worker node: its role (its lists are empty). */
+  role: "certs-bot.io/role",
 } as const;
 
 /** One entry of `certificates` or `certificateAuthorities`, keys in kubeadm's order. */
@@ -109,9 +118,9 @@ function kubeadmCertificate(
   };
 }
 
-/** The node as kubeadm on it would print it, at `now` (the scan). Empty lists for a node not scanned. */
+/** The node as kubeadm on it would print it, at `now` (the scan). Empty lists for a node not scanned, or not a control-plane node. */
 export function expirationInfo(node: NodeReport, now: Date): CertificateExpirationInfo {
-  const entries = node.reachable ? listed(node) : [];
+  const entries = node.reachable && isControlPlane(node) ? listed(node) : [];
   const shown = (cas: boolean) =>
     entries
       .filter((entry) => entry.isCA === cas)
@@ -141,6 +150,7 @@ export function renderKubeadmJson(report: ScanReport): string {
       [ANNOTATIONS.cluster]: cluster.name,
       [ANNOTATIONS.node]: node.name,
       ...(node.reachable ? {} : { [ANNOTATIONS.error]: node.error ?? "not scanned" }),
+      ...(isControlPlane(node) ? {} : { [ANNOTATIONS.role]: node.role! }),
     };
     return { kind, apiVersion, metadata: { annotations }, certificates, certificateAuthorities };
   });

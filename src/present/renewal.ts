@@ -6,7 +6,7 @@
 import { formatDate, formatWhen, formatWindow, timeLeft } from "./time.js";
 import { code, context, divider, fitsBudget, header, packLines, person, plain, section } from "./format.js";
 import type { Block, SlackMessage } from "./slack-types.js";
-import type { NodePlan, RenewalPlan } from "../core/renew/plan.js";
+import type { LeftOutNode, NodePlan, RenewalPlan } from "../core/renew/plan.js";
 import type { ClusterWindows, MaintenanceWindow } from "../config/load.js";
 import { nextNodeStart, windowAt, type WindowTimes } from "../core/renew/windows.js";
 
@@ -113,6 +113,31 @@ function nodeText(node: NodePlan, index: number, plan: RenewalPlan, timeZone: st
   return lines;
 }
 
+/** The left-out nodes by role (each role's why and repair is the same for all its nodes), in plan order. */
+function leftOutByRole(plan: RenewalPlan): LeftOutNode[][] {
+  const byRole = new Map<string, LeftOutNode[]>();
+  for (const left of plan.leftOut ?? []) byRole.set(left.role, [...(byRole.get(left.role) ?? []), left]);
+  return [...byRole.values()];
+}
+
+const roleNodes = (nodes: readonly LeftOutNode[]): string =>
+  `${nodes.length} ${nodes[0]!.role} node${nodes.length === 1 ? "" : "s"}`;
+
+function leftOutText(plan: RenewalPlan): string[] {
+  return leftOutByRole(plan).flatMap((nodes) => [
+    `left out, ${roleNodes(nodes)} (${nodes.map((n) => `${n.node} (${n.host})`).join(", ")}): ` +
+      `each is ${nodes[0]!.why}.`,
+    `  → ${nodes[0]!.repair}`,
+    ...nodes.flatMap((n) =>
+      n.notRenewed.flatMap((f) => [
+        `  ${n.node}: not renewed (${f.status}): ${f.name}: ${f.why}.`,
+        `    → ${f.repair}`,
+      ]),
+    ),
+    "",
+  ]);
+}
+
 export function renderPlanText(plan: RenewalPlan, timeZone: string, windows?: RunWindows): string {
   const window = windows && windowText(windows, timeZone);
   return [
@@ -124,6 +149,7 @@ export function renderPlanText(plan: RenewalPlan, timeZone: string, windows?: Ru
     ...(window ? [`window: ${window}`] : []),
     "",
     ...plan.nodes.flatMap((node, i) => [...nodeText(node, i, plan, timeZone), ""]),
+    ...leftOutText(plan),
     ...plan.notes.map((n) => `note: ${n}`),
   ].join("\n");
 }
@@ -198,12 +224,22 @@ function nodeBlocks(
   return blocks;
 }
 
-/** Each never-renewed file that needs a look on some node, once, with its repair. */
+/** Each never-renewed file that needs a look on some node (left-out nodes too), once, with its repair. */
 function repairs(plan: RenewalPlan): NodePlan["notRenewed"] {
   const seen = new Map<string, NodePlan["notRenewed"][number]>();
-  for (const node of plan.nodes) for (const n of node.notRenewed) if (!seen.has(n.name)) seen.set(n.name, n);
+  for (const node of [...plan.nodes, ...(plan.leftOut ?? [])])
+    for (const n of node.notRenewed) if (!seen.has(n.name)) seen.set(n.name, n);
   return [...seen.values()];
 }
+
+/** One context a role: which nodes the run leaves out, why, and the documented repair. */
+const leftOutBlocks = (plan: RenewalPlan): Block[] =>
+  leftOutByRole(plan).map((nodes) =>
+    context(
+      `:no_entry_sign: Left out, ${roleNodes(nodes)} (${plain(nodes.map((n) => n.node).join(", "), 300)}): ` +
+        `${plain(nodes[0]!.why)}. ${plain(nodes[0]!.repair, 1200)}`,
+    ),
+  );
 
 /** A node on one line: the last detail level, when even the counts do not fit. */
 const nodeLine = (node: NodePlan, index: number, plan: RenewalPlan): string =>
@@ -243,6 +279,7 @@ function planMessage(plan: RenewalPlan, opts: PlanCardOptions, detail: Detail): 
     ),
     ...nodes,
     divider(),
+    ...leftOutBlocks(plan),
     ...repairs(plan).map((r) =>
       context(`:warning: ${code(r.name)}: ${plain(r.why)}. ${plain(r.repair, 1200)}`),
     ),

@@ -2,6 +2,7 @@
 // cluster and node), as JSON, and as a monitoring-plugin exit code. Pure.
 import type { ClusterReport, NodeReport, ScanReport, Status } from "../core/report/types.js";
 import { formatDate, timeLeft } from "./time.js";
+import { roleNote } from "./format.js";
 import { nodeWhere } from "../core/transport/address.js";
 
 /** Exit codes as monitoring plugins use them. */
@@ -53,7 +54,7 @@ function table(rows: string[][]): string[] {
 function renderNode(node: NodeReport, now: Date, timeZone: string): string[] {
   const where = nodeWhere(node);
   const version = node.kubeadmVersion ? ` · kubeadm ${node.kubeadmVersion}` : "";
-  const lines = [`  node ${node.name} (${where}) — ${node.status.toUpperCase()}${version}`];
+  const lines = [`  node ${node.name} (${where}) — ${node.status.toUpperCase()}${roleNote(node)}${version}`];
   if (!node.reachable) return [...lines, `    not scanned: ${node.error}`];
   const rows = [["CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CA", "STATUS"]];
   for (const cert of node.certificates) {

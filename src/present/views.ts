@@ -27,6 +27,7 @@ import {
   header,
   packLines,
   plain,
+  roleNote,
   section,
 } from "./format.js";
 import { clusterStatus, compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
@@ -266,7 +267,7 @@ function nodeLines(node: NodeReport, input: StatusInput): string[] {
   const version = node.kubeadmVersion ? ` · kubeadm ${plain(node.kubeadmVersion, 40)}` : "";
   const lines = [
     `${STATUS_EMOJI[node.status]} *${plain(node.name, 100)}* (${plain(node.host, 100)}) — ` +
-      `*${STATUS_LABEL[node.status]}*${version}`,
+      `*${STATUS_LABEL[node.status]}*${roleNote(node)}${version}`,
   ];
   if (!node.reachable) {
     lines.push(`not scanned${node.error ? `: ${plain(node.error, 300)}` : ""}`);

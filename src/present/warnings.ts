@@ -24,6 +24,7 @@ import {
   severity,
   worstOf,
   hasApiserverDrift,
+  isControlPlane,
   type ClusterReport,
   type NodeReport,
   type Status,
@@ -205,9 +206,12 @@ const EMPTY_WARN: WarnMeasure = { tally: new Map(), worse: false, renewable: fal
 
 const isWorse = ({ subject, seen }: Warning): boolean =>
   subject.previous !== undefined && severity(seen.level) > severity(subject.previous);
-// A certificate that is critical or expired can be renewed from here (operators only, checked on click).
+// A certificate that is critical or expired can be renewed from here (operators only, checked on
+// click), on a control-plane node: a renewal leaves etcd and worker nodes out.
 const isRenewable = (seen: Seen): boolean =>
-  seen.kind !== "node" && (seen.level === "critical" || seen.level === "expired");
+  seen.kind !== "node" &&
+  isControlPlane(seen.node) &&
+  (seen.level === "critical" || seen.level === "expired");
 
 const adviceLines = (seen: readonly Seen[]): string[] => adviceFor(seen).map((a) => `→ ${a}`);
 

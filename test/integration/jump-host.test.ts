@@ -242,7 +242,7 @@ describe(
         const lab = nodes[i]!.tree;
         assert.equal(
           node.apiserver?.sha256,
-          sha256(lab.apiserver.der),
+          sha256(lab.apiserver!.der),
           `${node.name}: the served certificate`,
         );
         const onDisk = node.certificates.find((c) => c.name === "apiserver");
@@ -265,12 +265,12 @@ describe(
         assert.equal(ran.stdout.split("\n")[1], users.plain);
         const served = await access.probe(lab.address, lab.apiserverPort, 5000);
         assert.ok("chain" in served, JSON.stringify(served));
-        assert.equal(sha256(served.chain[0]!), sha256(lab.tree.apiserver.der));
+        assert.equal(sha256(served.chain[0]!), sha256(lab.tree.apiserver!.der));
         assert.equal(await access.health(`https://${lab.address}:${lab.apiserverPort}/readyz`, 5000), true);
         assert.equal(await access.health(`https://${lab.address}:${lab.apiserverPort}/nothing`, 5000), false);
         const rescan = await access.rescan({ node: lab.name });
         assert.equal(rescan.reachable, true, rescan.error);
-        assert.equal(rescan.apiserver?.sha256, sha256(lab.tree.apiserver.der));
+        assert.equal(rescan.apiserver?.sha256, sha256(lab.tree.apiserver!.der));
       }
     });
 
@@ -383,7 +383,7 @@ describe(
       const report = JSON.parse(result.stdout) as ScanReport;
       assert.deepEqual(
         nodesOf(report).map((n) => [n.name, n.reachable, n.apiserver?.sha256]),
-        nodes.map((n) => [n.name, true, sha256(n.tree.apiserver.der)]),
+        nodes.map((n) => [n.name, true, sha256(n.tree.apiserver!.der)]),
       );
     });
 

@@ -67,7 +67,7 @@ describe("lab node trees", () => {
 
   test("every catalogue file is where the scanner looks", () => {
     for (const entry of CATALOGUE) {
-      const dir = entry.base === "kubernetesDir" ? node.kubernetesDir : node.kubeletPkiDir;
+      const dir = node[entry.base];
       assert.ok(existsSync(join(dir, entry.path)), `${entry.name}: ${entry.path}`);
     }
     for (const key of ["pki/sa.key", "pki/sa.pub", "pki/apiserver.key", "pki/etcd/ca.key"]) {
@@ -75,6 +75,61 @@ describe("lab node trees", () => {
     }
     assert.equal(statSync(join(node.kubernetesDir, "admin.conf")).mode & 0o777, 0o600);
     assert.equal(statSync(join(node.kubernetesDir, "pki/ca.crt")).mode & 0o777, 0o644);
+  });
+
+  test("a worker's tree: kubelet.conf, the cluster CA's certificate and the kubelet's files, no keys of kubeadm's", async () => {
+    const worker = await writeLabNode({
+      root: join(base, "worker"),
+      nodeName: "lab-w-1",
+      address: labAddress(21),
+      pki,
+      layout: "worker",
+    });
+    assert.deepEqual(readdirSync(worker.kubernetesDir, { recursive: true }).sort(), [
+      "kubelet.conf",
+      "pki",
+      "pki/ca.crt",
+    ]);
+    assert.deepEqual(
+      readdirSync(worker.kubeletPkiDir).filter((f) => !/^kubelet-client-\d/.test(f)),
+      ["kubelet-client-current.pem", "kubelet.crt", "kubelet.key"],
+    );
+    assert.equal(worker.apiserver, undefined);
+    assert.ok(existsSync(join(worker.binDir, "kubeadm")));
+  });
+
+  test("a kubespray etcd node's tree: make-ssl-etcd.sh's names and subjects, its peers' files beside its own", async () => {
+    const etcd = await writeLabNode({
+      root: join(base, "kubespray"),
+      nodeName: "etcd1.example.com",
+      address: labAddress(21),
+      pki,
+      layout: "kubespray-etcd",
+      kubesprayPeers: ["etcd2"],
+      kubesprayNodeCert: true,
+    });
+    assert.equal(etcd.etcdPkiDir, join(base, "kubespray/etc/ssl/etcd/ssl"));
+    assert.deepEqual(readdirSync(etcd.etcdPkiDir).sort(), [
+      "admin-etcd1.example.com-key.pem",
+      "admin-etcd1.example.com.pem",
+      "admin-etcd2-key.pem",
+      "admin-etcd2.pem",
+      "ca-key.pem",
+      "ca.pem",
+      "member-etcd1.example.com-key.pem",
+      "member-etcd1.example.com.pem",
+      "member-etcd2-key.pem",
+      "member-etcd2.pem",
+      "node-etcd1.example.com-key.pem",
+      "node-etcd1.example.com.pem",
+      "node-etcd2-key.pem",
+      "node-etcd2.pem",
+    ]);
+    assert.equal(statSync(join(etcd.etcdPkiDir, "member-etcd1.example.com-key.pem")).mode & 0o777, 0o600);
+    const member = new X509Certificate(readFileSync(join(etcd.etcdPkiDir, "member-etcd1.example.com.pem")));
+    assert.equal(member.subject, "CN=etcd-member-etcd1");
+    assert.ok(member.verify(new X509Certificate(readFileSync(join(etcd.etcdPkiDir, "ca.pem"))).publicKey));
+    assert.equal(existsSync(etcd.kubernetesDir) || existsSync(join(etcd.binDir, "kubeadm")), false);
   });
 
   test("kubelet-client-current.pem is a symlink to the dated certificate-then-key file", () => {
@@ -117,8 +172,8 @@ describe("lab node trees", () => {
     assert.match(readFileSync(join(pkiDir, "etcd/server.crt"), "utf8"), /^-----BEGIN CERTIFICATE-----\r\n/);
     const admin = kubeconfig(join(node.kubernetesDir, "admin.conf")).users[0]?.user;
     assert.equal(fromBase64(admin?.["client-certificate-data"]), node.certs["admin.conf"]!.pem);
-    assert.match(node.apiserver.subject, /^CN=kube-apiserver$/);
-    const sans = new X509Certificate(node.apiserver.der).subjectAltName ?? "";
+    assert.match(node.apiserver!.subject, /^CN=kube-apiserver$/);
+    const sans = new X509Certificate(node.apiserver!.der).subjectAltName ?? "";
     assert.match(
       sans,
       /DNS:kubernetes\.default\.svc\.cluster\.local, DNS:lab-a-1, IP Address:10\.96\.0\.1, IP Address:127\.0\.0\.21/,
@@ -205,13 +260,13 @@ describe("lab apiserver", () => {
     const server = await startApiserver({
       address,
       port: await freePort(address),
-      certPem: node.apiserver.pem + pki.ca.pem,
-      keyPem: node.apiserver.key.traditionalPem,
+      certPem: node.apiserver!.pem + pki.ca.pem,
+      keyPem: node.apiserver!.key.traditionalPem,
     });
     try {
       assert.equal(
         await fingerprint(address, server.port),
-        new X509Certificate(node.apiserver.der).fingerprint256,
+        new X509Certificate(node.apiserver!.der).fingerprint256,
       );
       const readyz = await new Promise<string>((resolve, reject) => {
         get({ host: address, port: server.port, path: "/readyz", ca: pki.ca.pem }, (res) => {
@@ -223,10 +278,10 @@ describe("lab apiserver", () => {
       });
       assert.equal(readyz, "200 ok");
       const renewed = await writeLabNode({ root: join(base, "api"), nodeName: "lab-b-1", address, pki });
-      server.setCert(renewed.apiserver.pem, renewed.apiserver.key.traditionalPem);
+      server.setCert(renewed.apiserver!.pem, renewed.apiserver!.key.traditionalPem);
       assert.equal(
         await fingerprint(address, server.port),
-        new X509Certificate(renewed.apiserver.der).fingerprint256,
+        new X509Certificate(renewed.apiserver!.der).fingerprint256,
       );
     } finally {
       await server.stop();

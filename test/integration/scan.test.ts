@@ -256,10 +256,10 @@ describe("scanning real nodes over SSH", { skip: !isRoot && "needs root (lab use
         if (def.apiserver && def.apiserver !== "closed") {
           const served =
             def.apiserver === "current"
-              ? node.apiserver
+              ? node.apiserver!
               : await issueCert({
                   subject: "CN=kube-apiserver",
-                  key: node.apiserver.key,
+                  key: node.apiserver!.key,
                   issuer: pki.ca,
                   ...window(-364, 1),
                   sans: { ip: [address] },
@@ -323,7 +323,7 @@ describe("scanning real nodes over SSH", { skip: !isRoot && "needs root (lab use
     );
     assert.equal(
       healthy.apiserver?.sha256,
-      sha256(lab.apiserver.der),
+      sha256(lab.apiserver!.der),
       "the probe saw the served certificate",
     );
   });

@@ -31,6 +31,7 @@ const AWKS = ["/usr/bin/mawk", "/usr/bin/gawk", "/bin/busybox"].filter((p) => ex
 
 let root: string;
 let dirs: NodeDirs;
+const target = () => ({ role: "control-plane" as const, name: "portable-1", paths: dirs });
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "certs-bot-portable-"));
@@ -48,7 +49,11 @@ before(async () => {
     missing: ["scheduler.conf"],
     kubeletServingCa: false,
   });
-  dirs = { kubernetesDir: node.kubernetesDir, kubeletPkiDir: node.kubeletPkiDir };
+  dirs = {
+    kubernetesDir: node.kubernetesDir,
+    kubeletPkiDir: node.kubeletPkiDir,
+    etcdPkiDir: node.etcdPkiDir,
+  };
   // DER private keys named .crt, a FIFO .crt, and a kubeconfig naming a FIFO.
   const key = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
   writeFileSync(
@@ -80,7 +85,7 @@ function run(shell: string, awk: string): string {
   }
   const args = shell.endsWith("busybox") ? ["sh", "-s"] : ["-s"];
   const result = spawnSync(shell, args, {
-    input: buildScanScript(dirs),
+    input: buildScanScript(target()),
     encoding: "utf8",
     env: { PATH: `${shim}:/usr/bin:/bin` },
     timeout: 30_000, // a reader blocked on a FIFO fails the test instead of hanging it
@@ -95,7 +100,7 @@ test(
   { skip: AWKS.length < 2 && "needs two awks" },
   () => {
     const reference = run("/bin/sh", AWKS[0]!);
-    const read = parseScanOutput(reference, dirs);
+    const read = parseScanOutput(reference, target());
     assert.equal(read.entries.get("front-proxy-ca")?.state, "content");
     assert.equal(read.entries.get("etcd-healthcheck-client")?.state, "unreadable");
     assert.equal(read.entries.get("scheduler.conf")?.state, "missing");

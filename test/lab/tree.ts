@@ -1,9 +1,13 @@
 // kubeadm-like control-plane file trees under a chosen root: the paths, subjects, issuers, modes and
-// file formats kubeadm and the kubelet really leave, plus the ways real nodes go wrong.
+// file formats kubeadm and the kubelet really leave, plus the ways real nodes go wrong. Two other
+// layouts: a kubeadm worker (kubelet.conf, pki/ca.crt and the kubelet's own files, as `kubeadm join`
+// and the kubelet leave them) and an etcd-only node of kubespray's external etcd (its
+// make-ssl-etcd.sh names and subjects in etc/ssl/etcd/ssl, each key a -key.pem of its own).
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   chownSync,
+  existsSync,
   lchownSync,
   mkdirSync,
   readdirSync,
@@ -20,7 +24,13 @@ export interface ClusterPki {
   etcdCa: LabCert;
 }
 
-export type CertName =
+/** kubespray's files on an etcd node: ca.pem, member-<node>.pem, admin-<node>.pem, node-<node>.pem. */
+export type KubesprayCertName =
+  "kubespray-etcd-ca" | "kubespray-etcd-member" | "kubespray-etcd-admin" | "kubespray-etcd-node";
+
+export type CertName = KubeadmCertName | KubesprayCertName;
+
+type KubeadmCertName =
   | "ca"
   | "front-proxy-ca"
   | "etcd-ca"
@@ -46,8 +56,23 @@ export interface Validity {
 }
 
 export interface LabNodeSpec {
-  /** Receives etc/kubernetes, var/lib/kubelet/pki and bin; those three are replaced on every write. */
+  /**
+   * Receives etc/kubernetes, var/lib/kubelet/pki, etc/ssl/etcd/ssl and bin (as its layout has them);
+   * those are replaced on every write.
+   */
   root: string;
+  /**
+   * Default "control-plane". "worker": kubelet.conf, pki/ca.crt and the kubelet's own files only.
+   * "kubespray-etcd": only kubespray's etcd certificates (and no kubeadm unless kubeadmVersion says so).
+   */
+  layout?: "control-plane" | "worker" | "kubespray-etcd";
+  /**
+   * kubespray-etcd: the other hosts whose member/admin/node files are here too, as on the first etcd
+   * node, which issues them all.
+   */
+  kubesprayPeers?: string[];
+  /** kubespray-etcd: node-<node>.pem too (the node is in kubespray's k8s_cluster group as well). */
+  kubesprayNodeCert?: boolean;
   nodeName: string;
   address: string;
   pki: ClusterPki;
@@ -103,15 +128,18 @@ export interface LabNode {
   root: string;
   kubernetesDir: string;
   kubeletPkiDir: string;
+  /** kubeadm's pki/etcd (whether or not the node has a local etcd); kubespray's etc/ssl/etcd/ssl. */
+  etcdPkiDir: string;
   binDir: string;
-  apiserver: LabCert;
+  /** A control-plane node's. */
+  apiserver?: LabCert;
   /** Every private key written anywhere in the tree, as written (kubeconfigs hold them base64-encoded). */
   privateKeysPem: string[];
   certs: Partial<Record<CertName, LabCert>>;
 }
 
 type CaName = "ca" | "front-proxy-ca" | "etcd-ca";
-type LeafName = Exclude<CertName, CaName>;
+type LeafName = Exclude<KubeadmCertName, CaName>;
 
 interface NodeFacts {
   nodeName: string;
@@ -308,13 +336,133 @@ function chownTree(root: string, uid: number, gid: number): void {
   lchownSync(root, uid, gid);
   for (const top of ["etc", "var", "bin"]) {
     const base = join(root, top);
+    if (!existsSync(base)) continue;
     lchownSync(base, uid, gid);
     for (const rel of readdirSync(base, { recursive: true, encoding: "utf8" }))
       lchownSync(join(base, rel), uid, gid);
   }
 }
 
+const has = (list: CertName[] | undefined, name: CertName) => list?.includes(name) ?? false;
+
+/**
+ * Writes certificate files as the spec breaks them (missing, empty, garbage, unreadable); `finish`
+ * then hands the tree to its owner and makes the unreadable ones root-only.
+ */
+function certFiles(spec: LabNodeSpec) {
+  const unreadable: string[] = [];
+  return {
+    write(name: CertName, path: string, data: string | Buffer, mode: number): void {
+      if (has(spec.missing, name)) return;
+      // 0xff first: never a DER SEQUENCE, never PEM.
+      const garbage = () => Buffer.concat([Buffer.from([0xff]), randomBytes(511)]);
+      put(path, has(spec.empty, name) ? "" : has(spec.garbage, name) ? garbage() : data, mode);
+      if (has(spec.unreadable, name)) unreadable.push(path);
+    },
+    finish(): void {
+      if (spec.owner) chownTree(spec.root, spec.owner.uid, spec.owner.gid);
+      for (const path of unreadable) {
+        chownSync(path, 0, 0);
+        chmodSync(path, 0);
+      }
+    },
+  };
+}
+
+/** The directories of a lab node under its root, each layout using some of them. */
+const labDirs = (root: string) => ({
+  kubernetesDir: join(root, "etc/kubernetes"),
+  kubeletPkiDir: join(root, "var/lib/kubelet/pki"),
+  kubesprayEtcdDir: join(root, "etc/ssl/etcd/ssl"),
+  binDir: join(root, "bin"),
+});
+
+const KUBESPRAY_FILES: Record<Exclude<KubesprayCertName, "kubespray-etcd-ca">, string> = {
+  "kubespray-etcd-member": "member",
+  "kubespray-etcd-admin": "admin",
+  "kubespray-etcd-node": "node",
+};
+
+/**
+ * kubespray's etcd-only node: make-ssl-etcd.sh's files in etc/ssl/etcd/ssl (the CA `CN=etcd-ca`,
+ * `member-`, `admin-` and `node-<host>.pem` with subjects `CN=etcd-<kind>-<host up to its first dot>`,
+ * client and server usage, each key in its own `-key.pem`), for this node and any peers.
+ */
+async function writeKubesprayEtcd(spec: LabNodeSpec): Promise<LabNode> {
+  const now = spec.now ?? new Date();
+  const leafDays = spec.leafDays ?? 300;
+  const dirs = labDirs(spec.root);
+  for (const option of ["crlf", "der", "bundle", "kubeletServingCa", "serverTLSBootstrap"] as const)
+    if (spec[option]) throw new Error(`lab: a kubespray etcd node cannot write ${option}`);
+  for (const dir of [dirs.kubernetesDir, dirs.kubeletPkiDir, dirs.kubesprayEtcdDir, dirs.binDir])
+    rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dirs.kubesprayEtcdDir, { recursive: true, mode: 0o700 });
+  mkdirSync(dirs.binDir, { recursive: true, mode: 0o755 });
+  chmodSync(spec.root, 0o755);
+
+  const leafValidity = (): Validity => ({
+    notBefore: new Date(now.getTime() - (365 - leafDays) * DAY),
+    notAfter: new Date(now.getTime() + leafDays * DAY),
+  });
+  // Only the two dates, as in writeLabNode.
+  const validity = (name: CertName): Validity => {
+    const { notBefore, notAfter } = spec.dates?.[name] ?? leafValidity();
+    return { notBefore, notAfter };
+  };
+  const clusterCa = spec.pki.etcdCa;
+  const caDates = spec.dates?.["kubespray-etcd-ca"];
+  const ca = caDates ? await issueCa("etcd-ca", clusterCa.key, caDates) : clusterCa;
+  // Another CA with the same subject, for the names in foreignCa (the CA itself, or a leaf it signs).
+  const foreign = spec.foreignCa?.length ? await issueCa("etcd-ca", await newKey(ca.key.alg), ca) : undefined;
+  const ownCa = has(spec.foreignCa, "kubespray-etcd-ca") ? foreign! : ca;
+  const certs: Partial<Record<CertName, LabCert>> = { "kubespray-etcd-ca": ownCa };
+  const keys = new Set<string>([ownCa.key.traditionalPem]);
+  const files = certFiles(spec);
+  const at = (file: string) => join(dirs.kubesprayEtcdDir, file);
+  files.write("kubespray-etcd-ca", at("ca.pem"), ownCa.pem, 0o640);
+  put(at("ca-key.pem"), ownCa.key.traditionalPem, 0o600);
+
+  const hosts = [spec.nodeName, ...(spec.kubesprayPeers ?? [])];
+  const kinds = Object.entries(KUBESPRAY_FILES) as [KubesprayCertName, string][];
+  for (const [h, host] of hosts.entries()) {
+    const own = h === 0;
+    for (const [k, [name, file]] of kinds.entries()) {
+      if (own && name === "kubespray-etcd-node" && !spec.kubesprayNodeCert) continue;
+      const key = await pooledKey(spec.keyAlg ?? "ecdsa", 100 + h * kinds.length + k);
+      const cert = await issueCert({
+        subject: `CN=etcd-${file}-${host.split(".")[0]}`,
+        key,
+        issuer: own && has(spec.foreignCa, name) ? foreign : ca,
+        usage: "both",
+        sans: { dns: ["localhost", ...hosts], ip: ["127.0.0.1", spec.address] },
+        ...(own ? validity(name) : leafValidity()),
+      });
+      keys.add(key.traditionalPem);
+      const path = at(`${file}-${host}.pem`);
+      if (own) {
+        certs[name] = cert;
+        files.write(name, path, cert.pem, 0o640);
+      } else put(path, cert.pem, 0o640);
+      put(at(`${file}-${host}-key.pem`), key.traditionalPem, 0o600);
+    }
+  }
+  if (typeof spec.kubeadmVersion === "string")
+    put(join(dirs.binDir, "kubeadm"), kubeadmScript(spec.kubeadmVersion), 0o755);
+  files.finish();
+  return {
+    root: spec.root,
+    kubernetesDir: dirs.kubernetesDir,
+    kubeletPkiDir: dirs.kubeletPkiDir,
+    etcdPkiDir: dirs.kubesprayEtcdDir,
+    binDir: dirs.binDir,
+    privateKeysPem: [...keys],
+    certs,
+  };
+}
+
 export async function writeLabNode(spec: LabNodeSpec): Promise<LabNode> {
+  if (spec.layout === "kubespray-etcd") return writeKubesprayEtcd(spec);
+  const worker = spec.layout === "worker";
   const now = spec.now ?? new Date();
   const keyAlg = spec.keyAlg ?? "ecdsa";
   const leafDays = spec.leafDays ?? 300;
@@ -323,16 +471,18 @@ export async function writeLabNode(spec: LabNodeSpec): Promise<LabNode> {
     address: spec.address,
     unix: Math.floor(now.getTime() / 1000),
   };
-  const has = (list: CertName[] | undefined, name: CertName) => list?.includes(name) ?? false;
   const leafValidity: Validity = {
     notBefore: new Date(now.getTime() - (365 - leafDays) * DAY),
     notAfter: new Date(now.getTime() + leafDays * DAY),
   };
 
   // Re-dating a CA keeps its key and subject, so leaves signed by the cluster CA still verify.
-  const caNames: CaName[] = spec.externalEtcd
-    ? ["ca", "front-proxy-ca"]
-    : ["ca", "front-proxy-ca", "etcd-ca"];
+  // `kubeadm join` of a worker leaves the cluster CA's certificate only.
+  const caNames: CaName[] = worker
+    ? ["ca"]
+    : spec.externalEtcd
+      ? ["ca", "front-proxy-ca"]
+      : ["ca", "front-proxy-ca", "etcd-ca"];
   const issuers = {} as Record<CaName, LabCert>;
   for (const name of caNames) {
     const clusterCa = spec.pki[CAS[name].field];
@@ -372,7 +522,14 @@ export async function writeLabNode(spec: LabNodeSpec): Promise<LabNode> {
       ...validity(name),
     });
   };
+  const kubeletOwn: readonly LeafName[] = [
+    "kubelet.conf",
+    "kubelet-client",
+    "kubelet-serving",
+    "kubelet-server",
+  ];
   const written = (name: LeafName): boolean => {
+    if (worker && !kubeletOwn.includes(name)) return false;
     if (spec.externalEtcd && LEAVES[name].signer === "etcd-ca") return false;
     if (name === "super-admin.conf") return spec.superAdmin !== false;
     if (name === "kubelet.conf") return spec.embeddedKubeletConf === true;
@@ -411,11 +568,11 @@ export async function writeLabNode(spec: LabNodeSpec): Promise<LabNode> {
     throw new Error("lab: bundle needs an issued (non-CA) certificate");
 
   const root = spec.root;
-  const kubernetesDir = join(root, "etc/kubernetes");
-  const kubeletPkiDir = join(root, "var/lib/kubelet/pki");
-  const binDir = join(root, "bin");
-  for (const dir of [kubernetesDir, kubeletPkiDir, binDir]) rmSync(dir, { recursive: true, force: true });
-  for (const dir of [join(kubernetesDir, spec.externalEtcd ? "pki" : "pki/etcd"), kubeletPkiDir, binDir]) {
+  const { kubernetesDir, kubeletPkiDir, kubesprayEtcdDir, binDir } = labDirs(root);
+  for (const dir of [kubernetesDir, kubeletPkiDir, kubesprayEtcdDir, binDir])
+    rmSync(dir, { recursive: true, force: true });
+  const pkiDir = worker || spec.externalEtcd ? "pki" : "pki/etcd";
+  for (const dir of [join(kubernetesDir, pkiDir), kubeletPkiDir, binDir]) {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
   }
   chmodSync(root, 0o755);
@@ -431,24 +588,20 @@ export async function writeLabNode(spec: LabNodeSpec): Promise<LabNode> {
     return eol(name, certs[name]!.pem + (withCa ? issuerOf[name]!.pem : ""));
   };
   const certText = (name: CertName) => (has(spec.der, name) ? certs[name]!.der : pemText(name));
-  const unreadable: string[] = [];
-  const writeCertFile = (name: CertName, path: string, data: string | Buffer, mode: number) => {
-    if (has(spec.missing, name)) return;
-    // 0xff first: never a DER SEQUENCE, never PEM.
-    const garbage = () => Buffer.concat([Buffer.from([0xff]), randomBytes(511)]);
-    put(path, has(spec.empty, name) ? "" : has(spec.garbage, name) ? garbage() : data, mode);
-    if (has(spec.unreadable, name)) unreadable.push(path);
-  };
+  const files = certFiles(spec);
+  const writeCertFile = files.write;
 
   for (const [name, path] of Object.entries(PKI_PATHS) as [CertName, string][]) {
     const cert = certs[name];
     if (!cert) continue;
     writeCertFile(name, join(kubernetesDir, `${path}.crt`), certText(name), 0o644);
-    put(join(kubernetesDir, `${path}.key`), keyPem(cert.key), 0o600);
+    if (!worker) put(join(kubernetesDir, `${path}.key`), keyPem(cert.key), 0o600);
   }
-  const saKey = await pooledKey(keyAlg, SA_KEY);
-  put(join(kubernetesDir, "pki/sa.key"), keyPem(saKey), 0o600);
-  put(join(kubernetesDir, "pki/sa.pub"), saKey.publicKeyPem, 0o644);
+  if (!worker) {
+    const saKey = await pooledKey(keyAlg, SA_KEY);
+    put(join(kubernetesDir, "pki/sa.key"), keyPem(saKey), 0o600);
+    put(join(kubernetesDir, "pki/sa.pub"), saKey.publicKeyPem, 0o644);
+  }
 
   const server = `https://${spec.address.includes(":") ? `[${spec.address}]` : spec.address}:${spec.apiserverPort ?? 6443}`;
   const currentPem = join(kubeletPkiDir, "kubelet-client-current.pem");
@@ -482,18 +635,15 @@ export async function writeLabNode(spec: LabNodeSpec): Promise<LabNode> {
   if (spec.kubeadmVersion !== null)
     put(join(binDir, "kubeadm"), kubeadmScript(spec.kubeadmVersion ?? "v1.30.4"), 0o755);
 
-  if (spec.owner) chownTree(root, spec.owner.uid, spec.owner.gid);
-  for (const path of unreadable) {
-    chownSync(path, 0, 0);
-    chmodSync(path, 0);
-  }
+  files.finish();
 
   return {
     root,
     kubernetesDir,
     kubeletPkiDir,
+    etcdPkiDir: join(kubernetesDir, "pki/etcd"),
     binDir,
-    apiserver: certs.apiserver!,
+    ...(certs.apiserver ? { apiserver: certs.apiserver } : {}),
     privateKeysPem: [...keysWritten],
     certs,
   };

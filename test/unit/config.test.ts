@@ -64,13 +64,136 @@ test("defaults, top level, cluster and node settings layer in that order", () =>
   assert.equal(a1!.ssh.user, "certsbot");
   assert.equal(a1!.ssh.become, "sudo");
   assert.equal(a1!.ssh.connectTimeoutMs, 10_000, "built-in default");
-  assert.deepEqual(a1!.paths, { kubernetesDir: "/srv/k8s", kubeletPkiDir: "/var/lib/kubelet/pki" });
+  assert.deepEqual(a1!.paths, {
+    kubernetesDir: "/srv/k8s",
+    kubeletPkiDir: "/var/lib/kubelet/pki",
+    etcdPkiDir: "/srv/k8s/pki/etcd",
+  });
   assert.deepEqual(a1!.apiserver, { port: 16443, probe: false });
   assert.equal(a2!.name, "master2.example.com", "name defaults to host");
   assert.equal(a2!.ssh.port, 22022, "node port wins");
   assert.equal(a2!.ssh.user, "other");
   assert.deepEqual(a2!.apiserver, { port: 6443, probe: true });
   assert.equal(config.clusters[1]!.nodes[0]!.paths.kubernetesDir, "/etc/kubernetes");
+});
+
+test("paths.etcdPkiDir: <kubernetesDir>/pki/etcd by default, set at the top level, per cluster and per node", () => {
+  const dirs = (text: string) =>
+    parseConfig(text, "clusters.yaml").clusters.map((c) => c.nodes.map((n) => n.paths.etcdPkiDir));
+  const clusters = [
+    "clusters:",
+    "  - name: a",
+    "    nodes:",
+    "      - { host: 10.0.0.1 }",
+    "      - { host: 10.0.0.2, paths: { kubernetesDir: /srv/k8s } }",
+    "      - { host: 10.0.0.3, paths: { etcdPkiDir: /etc/ssl/etcd/ssl } }",
+    "  - name: b",
+    "    paths: { etcdPkiDir: /srv/b/etcd }",
+    "    nodes:",
+    "      - { host: 10.0.1.1, paths: { kubernetesDir: /srv/k8s } }",
+    "      - { host: 10.0.1.2, paths: { etcdPkiDir: /srv/node/etcd } }",
+    "",
+  ].join("\n");
+  assert.deepEqual(dirs(clusters), [
+    ["/etc/kubernetes/pki/etcd", "/srv/k8s/pki/etcd", "/etc/ssl/etcd/ssl"],
+    ["/srv/b/etcd", "/srv/node/etcd"],
+  ]);
+  assert.deepEqual(dirs(`paths: { etcdPkiDir: /srv/top }\n${clusters}`), [
+    ["/srv/top", "/srv/top", "/etc/ssl/etcd/ssl"],
+    ["/srv/b/etcd", "/srv/node/etcd"],
+  ]);
+});
+
+test("paths.etcdPkiDir is validated like the other paths, with file and line", () => {
+  assert.deepEqual(
+    problems(
+      [
+        "paths: { etcdPkiDir: etc/ssl/etcd }",
+        "clusters:",
+        "  - name: a",
+        "    paths:",
+        '      etcdPkiDir: "/srv/etcd\'; reboot"',
+        "    nodes:",
+        "      - host: 10.0.0.1",
+        "        paths: { etcdPkiDir: /etc/ssl/../ssl }",
+        "",
+      ].join("\n"),
+    ),
+    [
+      "clusters.yaml:1:22: paths.etcdPkiDir: must be an absolute path",
+      "clusters.yaml:5:19: clusters[0].paths.etcdPkiDir: must not contain a single quote",
+      "clusters.yaml:8:30: clusters[0].nodes[0].paths.etcdPkiDir: must not contain '..'",
+    ],
+  );
+});
+
+test("role: control-plane by default; etcd and worker nodes are never probed for an apiserver", () => {
+  const config = parseConfig(
+    [
+      "apiserver: { probe: true, port: 16443 }",
+      "clusters:",
+      "  - name: a",
+      "    nodes:",
+      "      - { host: 10.0.0.1 }",
+      "      - { host: 10.0.0.2, role: control-plane }",
+      "      - { host: 10.0.0.3, role: etcd, paths: { etcdPkiDir: /etc/ssl/etcd/ssl } }",
+      "      - { host: 10.0.0.4, role: worker }",
+      "",
+    ].join("\n"),
+    "clusters.yaml",
+  );
+  assert.deepEqual(
+    config.clusters[0]!.nodes.map((n) => [n.name, n.role, n.apiserver.probe]),
+    [
+      ["10.0.0.1", "control-plane", true],
+      ["10.0.0.2", "control-plane", true],
+      ["10.0.0.3", "etcd", false],
+      ["10.0.0.4", "worker", false],
+    ],
+  );
+});
+
+test("role: an unknown role and a cluster-wide role are errors with their line", () => {
+  assert.deepEqual(
+    problems(
+      [
+        "clusters:",
+        "  - name: a",
+        "    role: worker",
+        "    nodes:",
+        "      - { host: 10.0.0.1, role: master }",
+        "",
+      ].join("\n"),
+    ),
+    [
+      'clusters.yaml:5:33: clusters[0].nodes[0].role: Invalid option: expected one of "control-plane"|"etcd"|"worker"',
+      'clusters.yaml:3:5: clusters[0].role: unknown key "role"',
+    ],
+  );
+});
+
+test("role: a worker's or an etcd node's own apiserver settings are errors (they would be ignored)", () => {
+  assert.deepEqual(
+    problems(
+      [
+        "apiserver: { probe: true }",
+        "clusters:",
+        "  - name: a",
+        "    apiserver: { port: 16443 }",
+        "    nodes:",
+        "      - host: 10.0.0.2",
+        "        role: worker",
+        "        apiserver: { probe: true }",
+        "      - { host: 10.0.0.3, role: etcd, apiserver: { port: 2379 } }",
+        "      - { host: 10.0.0.4, role: control-plane, apiserver: { port: 6443 } }",
+        "",
+      ].join("\n"),
+    ),
+    [
+      "clusters.yaml:8:20: clusters[0].nodes[0].apiserver: a worker node has no apiserver to probe; only control-plane nodes do",
+      "clusters.yaml:9:50: clusters[0].nodes[1].apiserver: an etcd node has no apiserver to probe; only control-plane nodes do",
+    ],
+  );
 });
 
 test("the shipped example config is valid", async () => {

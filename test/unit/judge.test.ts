@@ -73,7 +73,10 @@ async function read(
 }
 
 const judge = async (r: RawNodeRead, served?: Parameters<typeof judgeNode>[0]["served"]) =>
-  judgeNode({ name: "n1", host: "10.0.0.1", port: 22, read: r, ...(served ? { served } : {}) }, ctx());
+  judgeNode(
+    { name: "n1", host: "10.0.0.1", port: 22, role: "control-plane", read: r, ...(served ? { served } : {}) },
+    ctx(),
+  );
 
 test("status thresholds: warning and critical are inclusive, expiry is at notAfter", async () => {
   const c = ctx();
@@ -279,8 +282,9 @@ test("a closed apiserver port is a finding, not an error", async () => {
 });
 
 test("an unreachable node has no certificates and says why", () => {
-  const report = unreachableNode("n1", "10.0.0.1", 22, "connection refused");
+  const report = unreachableNode({ name: "n1", host: "10.0.0.1", role: "worker" }, 22, "connection refused");
   assert.equal(report.status, "unreachable");
+  assert.equal(report.role, "worker");
   assert.equal(report.reachable, false);
   assert.equal(report.error, "connection refused");
 });

@@ -8,13 +8,27 @@ import {
 } from "../../src/core/scan/script.js";
 import { CATALOGUE } from "../../src/core/kubeadm/catalogue.js";
 
-const dirs = { kubernetesDir: "/etc/kubernetes", kubeletPkiDir: "/var/lib/kubelet/pki" };
+const paths = {
+  kubernetesDir: "/etc/kubernetes",
+  kubeletPkiDir: "/var/lib/kubelet/pki",
+  etcdPkiDir: "/etc/kubernetes/pki/etcd",
+};
+const dirs = { role: "control-plane" as const, name: "cp-1", paths };
 
-test("the script reads every catalogue entry, with paths single-quoted", () => {
-  const script = buildScanScript({ kubernetesDir: "/srv/k 8s/", kubeletPkiDir: "/var/lib/kubelet/pki" });
+test("a control-plane node's script reads every kubeadm catalogue entry, with paths single-quoted", () => {
+  const script = buildScanScript({
+    ...dirs,
+    paths: { ...paths, kubernetesDir: "/srv/k 8s/", etcdPkiDir: "/srv/etcd pki" },
+  });
   for (const entry of CATALOGUE)
     assert.match(script, new RegExp(`^entry ${entry.name} \\w+ '/`, "m"), entry.name);
   assert.ok(script.includes("'/srv/k 8s/pki/apiserver.crt'"));
+  assert.ok(
+    script.includes("entry etcd-server der '/srv/etcd pki/server.crt'"),
+    "a local etcd's, from etcdPkiDir",
+  );
+  assert.ok(script.includes("if [ -d '/srv/etcd pki' ]; then"), "etcdPkiDir is the local-etcd marker");
+  assert.ok(script.includes("kubeadm version -o short"));
   assert.ok(!/\.key'/.test(script), "never names a private key file");
 });
 

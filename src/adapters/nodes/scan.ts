@@ -1,5 +1,5 @@
-// Scanning: for each node, one script run over its transport and (optionally) one TLS probe of its
-// apiserver, side by side; then the pure judge. Nodes of all selected clusters share one bounded
+// Scanning: for each node, one script run over its transport and (optionally, on control-plane
+// nodes only: config resolves `apiserver.probe` so) one TLS probe of its apiserver, side by side; then the pure judge. Nodes of all selected clusters share one bounded
 // pool, and a node that fails is reported, never allowed to stall or fail the scan.
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
@@ -71,7 +71,7 @@ export async function mapBounded<T, R>(
 }
 
 async function readNode(node: NodeConfig, deps: Pick<ScanDependencies, "transportFor">) {
-  const result = await deps.transportFor(node).run(buildScanScript(node.paths));
+  const result = await deps.transportFor(node).run(buildScanScript(node));
   if (result.code !== 0 && !result.stdout.includes("@certs-bot 1\n")) {
     const detail =
       result.stderr.trim().split("\n").slice(-2).join(" ").slice(0, 300) || `exit status ${result.code}`;
@@ -79,7 +79,7 @@ async function readNode(node: NodeConfig, deps: Pick<ScanDependencies, "transpor
       node.ssh.become === "sudo" ? " (ssh.become is sudo: the user needs NOPASSWD for /bin/sh -s)" : "";
     throw new Error(`the scan script failed: ${detail}${hint}`);
   }
-  return parseScanOutput(result.stdout, node.paths);
+  return parseScanOutput(result.stdout, node);
 }
 
 export async function scanNode(
@@ -96,12 +96,12 @@ export async function scanNode(
   try {
     const [read, served] = await Promise.all([readNode(node, deps), probe]);
     report = judgeNode(
-      { name: node.name, host: node.host, port, read, ...(served ? { served } : {}) },
+      { name: node.name, host: node.host, port, role: node.role, read, ...(served ? { served } : {}) },
       { now: deps.now(), thresholds: cluster.thresholds, cache: deps.cache },
     );
   } catch (err) {
     await probe; // never leave a probe running past the node's report
-    report = unreachableNode(node.name, node.host, port, (err as Error).message);
+    report = unreachableNode(node, port, (err as Error).message);
   }
   deps.logger?.info(
     { cluster: cluster.name, node: node.name, status: report.status, ms: Date.now() - started },

@@ -1,11 +1,14 @@
-// The catalogue of every certificate-bearing file kubeadm leaves on a control-plane node, one
-// declarative entry each (the shape of kubeadm's cmd/kubeadm/app/phases/certs/certlist.go).
+// The catalogue of every certificate-bearing file kubeadm leaves on a control-plane node (the
+// kubelet's own files on a worker too), one declarative entry each (the shape of kubeadm's cmd/kubeadm/app/phases/certs/certlist.go).
 // What the scanner reads, when a file counts as missing and which CA signs what all hang off this
 // table: code names a kubeadm file through it (its entries, SERVED_BY_APISERVER, KUBELET_KUBECONFIG);
 // what remains spelled elsewhere is text for people (advice, findings) and the layout of pki/.
+// The entries' shape is shared with the other catalogue a scan reads (kubespray/catalogue.ts).
+import { posix } from "node:path";
+import { ETCD_PKI_IN_KUBERNETES_DIR, type NodeRole } from "../../config/node-roles.js";
 
-/** Which configured directory an entry's path is relative to. */
-export type BaseDir = "kubernetesDir" | "kubeletPkiDir";
+/** Which configured directory (`paths.*`) an entry's path is relative to. */
+export type BaseDir = "kubernetesDir" | "kubeletPkiDir" | "etcdPkiDir";
 
 /**
  * How the file is read on the node:
@@ -18,8 +21,8 @@ export type ReadAs = "cert" | "pem" | "kubeconfig";
 
 /**
  * When an absent file is reported `missing`:
- * - `always`: every kubeadm control-plane node has it;
- * - `local-etcd`: only when `pki/etcd/` exists (no such directory means external etcd);
+ * - `always`: every node of its roles has it;
+ * - `local-etcd`: only when etcdPkiDir (`pki/etcd/` by default) exists (none means external etcd);
  * - `rotating-kubelet`: unless kubelet.conf embeds its client certificate (pre-1.17 layout);
  * - `never`: optional (super-admin.conf lives only where `kubeadm init` ran, kubelet.crt only
  *   without serverTLSBootstrap).
@@ -32,27 +35,39 @@ export type Requirement = "always" | "local-etcd" | "rotating-kubelet" | "never"
  *   `init phase certs|kubeconfig` of older releases; `since`: the first 1.x minor that knows it;
  * - `never`: kubeadm never renews it; `why` and `repair` are what the plan says instead, `advice`
  *   (when a warning's advice is specific to the file) what a warning about it says to do, given
- *   the node's name as shown.
+ *   the node's name as shown, and `expired`, `missing` what it says in those cases instead.
  */
 type Renewal = KubeadmRenewal | NeverRenewed;
-interface KubeadmRenewal {
+export interface KubeadmRenewal {
   readonly by: "kubeadm";
   readonly renew: string;
   readonly phase: string;
   readonly since?: number;
 }
-interface NeverRenewed {
+export interface NeverRenewed {
   readonly by: "never";
   readonly why: string;
   readonly repair: string;
   readonly advice?: (node: string) => string;
+  /** What a warning says once the file has expired, when that differs from `advice`. */
+  readonly expired?: (node: string) => string;
+  /** What a warning says when the file is missing, when the generic advice (kubeadm's phases) is wrong. */
+  readonly missing?: (node: string) => string;
 }
 
-interface Entry<Name extends string> {
+/** Stands for the node's name in an entry's path: kubespray names files after the host. */
+export const NODE_IN_PATH = "<node>";
+
+export interface Entry<Name extends string> {
   /** The name kubeadm uses (`kubeadm certs check-expiration`), for file entries the file's base name. */
   readonly name: Name;
+  /** The roles of the nodes that have it: what a scan of a node with that role reads. */
+  readonly roles: readonly NodeRole[];
   readonly base: BaseDir;
-  /** Relative to `base`; fixed strings, never from config or chat. */
+  /**
+   * Relative to `base`; fixed strings, never from config or chat, except NODE_IN_PATH, which the
+   * scan replaces with the node's (validated) name.
+   */
   readonly path: string;
   readonly kind: "certificate" | "kubeconfig";
   readonly readAs: ReadAs;
@@ -65,6 +80,10 @@ interface Entry<Name extends string> {
   readonly supersedes?: Name;
 }
 
+const CONTROL_PLANE: readonly NodeRole[] = ["control-plane"];
+/** The kubelet's own files: every kubeadm node has them, workers too. */
+const KUBEADM_NODES: readonly NodeRole[] = ["control-plane", "worker"];
+
 const pki = <const Name extends string, const Ca extends string | null, R extends Renewal>(
   name: Name,
   path: string,
@@ -74,6 +93,7 @@ const pki = <const Name extends string, const Ca extends string | null, R extend
 ) =>
   ({
     name,
+    roles: CONTROL_PLANE,
     base: "kubernetesDir",
     path,
     kind: "certificate",
@@ -84,13 +104,23 @@ const pki = <const Name extends string, const Ca extends string | null, R extend
     renewal,
   }) as const;
 
+/** A local etcd's own files, in etcdPkiDir (kubeadm's pki/etcd unless configured). */
+const etcd = <const Name extends string, const Ca extends string | null, R extends Renewal>(
+  name: Name,
+  path: string,
+  ca: Ca,
+  renewal: R,
+) => ({ ...pki(name, path, ca, renewal, "local-etcd"), base: "etcdPkiDir" }) as const;
+
 const kubeconfig = <const Name extends string, R extends Renewal>(
   name: Name,
   renewal: R,
   required: Requirement = "always",
+  roles = CONTROL_PLANE,
 ) =>
   ({
     name,
+    roles,
     base: "kubernetesDir",
     path: name,
     kind: "kubeconfig",
@@ -115,20 +145,29 @@ const CA: NeverRenewed = {
   repair: "Rotate it by hand (kubeadm docs: 'Manual rotation of CA certificates'), then renew the leaves.",
 };
 
+// kubeadm docs, "Kubelet client certificate rotation fails": a kubelet whose client certificate
+// expired cannot rotate it any more; it is bootstrapped again from a control-plane node.
+export const KUBELET_REBOOTSTRAP =
+  "on a working control-plane node run `kubeadm kubeconfig user --org system:nodes " +
+  "--client-name system:node:NODE > kubelet.conf` (`kubeadm alpha kubeconfig user` before 1.20), copy it " +
+  "to the failed node's /etc/kubernetes/kubelet.conf, restart the kubelet, wait for " +
+  "/var/lib/kubelet/pki/kubelet-client-current.pem, then point kubelet.conf's client-certificate and " +
+  "client-key at that file and restart the kubelet again (kubeadm docs: 'Kubelet client certificate " +
+  "rotation fails').";
+
+const rebootstrap = (node: string, what: string): string =>
+  `The kubelet on ${node} ${what}: bootstrap it again (NODE: its Kubernetes node name): ${KUBELET_REBOOTSTRAP}`;
+
 const KUBELET_CLIENT: NeverRenewed = {
   by: "never",
   why: "the kubelet rotates its own client certificate; kubeadm does not renew it",
-  repair:
-    "If it has expired: on a working control-plane node run `kubeadm kubeconfig user --org system:nodes " +
-    "--client-name system:node:NODE > kubelet.conf` (`kubeadm alpha kubeconfig user` before 1.20), copy it " +
-    "to the failed node's /etc/kubernetes/kubelet.conf, restart the kubelet, wait for " +
-    "/var/lib/kubelet/pki/kubelet-client-current.pem, then point kubelet.conf's client-certificate and " +
-    "client-key at that file and restart the kubelet again (kubeadm docs: 'Kubelet client certificate " +
-    "rotation fails').",
+  repair: `If it has expired: ${KUBELET_REBOOTSTRAP}`,
   advice: (node) =>
     `The kubelet on ${node} renews its client certificate itself (rotateCertificates): look at its log ` +
     "(`journalctl -u kubelet`) and at pending CSRs (`kubectl get csr`); kubeadm docs: 'Kubelet client " +
     "certificate rotation fails'.",
+  expired: (node) => rebootstrap(node, "cannot rotate its expired client certificate any more"),
+  missing: (node) => rebootstrap(node, "has no client certificate"),
 };
 
 const KUBELET_CONF: NeverRenewed = {
@@ -141,6 +180,7 @@ const KUBELET_CONF: NeverRenewed = {
   advice: (node) =>
     `kubelet.conf on ${node} embeds its client certificate, which never rotates: point client-certificate ` +
     "and client-key at /var/lib/kubelet/pki/kubelet-client-current.pem and restart the kubelet.",
+  missing: (node) => rebootstrap(node, "has no kubelet.conf"),
 };
 
 const KUBELET_SERVING: NeverRenewed = {
@@ -170,7 +210,7 @@ const KUBELET_SERVER: NeverRenewed = {
 const ENTRIES = [
   pki("ca", "pki/ca.crt", null, CA),
   pki("front-proxy-ca", "pki/front-proxy-ca.crt", null, CA),
-  pki("etcd-ca", "pki/etcd/ca.crt", null, CA, "local-etcd"),
+  etcd("etcd-ca", "ca.crt", null, CA),
   pki("apiserver", "pki/apiserver.crt", "ca", kubeadm("apiserver")),
   pki(
     "apiserver-kubelet-client",
@@ -186,22 +226,22 @@ const ENTRIES = [
     kubeadm("apiserver-etcd-client", 10),
     "local-etcd",
   ),
-  pki("etcd-server", "pki/etcd/server.crt", "etcd-ca", kubeadm("etcd-server", 10), "local-etcd"),
-  pki("etcd-peer", "pki/etcd/peer.crt", "etcd-ca", kubeadm("etcd-peer", 10), "local-etcd"),
-  pki(
+  etcd("etcd-server", "server.crt", "etcd-ca", kubeadm("etcd-server", 10)),
+  etcd("etcd-peer", "peer.crt", "etcd-ca", kubeadm("etcd-peer", 10)),
+  etcd(
     "etcd-healthcheck-client",
-    "pki/etcd/healthcheck-client.crt",
+    "healthcheck-client.crt",
     "etcd-ca",
     kubeadm("etcd-healthcheck-client", 10),
-    "local-etcd",
   ),
   kubeconfig("admin.conf", kubeadm("admin.conf")),
   kubeconfig("super-admin.conf", kubeadm("super-admin.conf", 29), "never"),
   kubeconfig("controller-manager.conf", kubeadm("controller-manager.conf")),
   kubeconfig("scheduler.conf", kubeadm("scheduler.conf")),
-  kubeconfig("kubelet.conf", KUBELET_CONF),
+  kubeconfig("kubelet.conf", KUBELET_CONF, "always", KUBEADM_NODES),
   {
     name: "kubelet-client",
+    roles: KUBEADM_NODES,
     base: "kubeletPkiDir",
     path: "kubelet-client-current.pem",
     kind: "certificate",
@@ -213,6 +253,7 @@ const ENTRIES = [
   },
   {
     name: "kubelet-serving",
+    roles: KUBEADM_NODES,
     base: "kubeletPkiDir",
     path: "kubelet.crt",
     kind: "certificate",
@@ -226,6 +267,7 @@ const ENTRIES = [
     // With serverTLSBootstrap the kubelet serves a cluster-signed certificate it rotates itself,
     // reached through this symlink; kubelet.crt then stays behind, stale and unused.
     name: "kubelet-server",
+    roles: KUBEADM_NODES,
     base: "kubeletPkiDir",
     path: "kubelet-server-current.pem",
     kind: "certificate",
@@ -299,5 +341,17 @@ export function notRenewed(name: string): NeverRenewed | undefined {
 export const kubeadmRenewal = (name: RenewableName): KubeadmRenewal =>
   BY_NAME.get(name)!.renewal as KubeadmRenewal;
 
-/** The directory whose presence means "this node runs a local (stacked) etcd". */
-export const LOCAL_ETCD_MARKER: { base: BaseDir; path: string } = { base: "kubernetesDir", path: "pki/etcd" };
+/** The directory whose presence means "this node runs a local (stacked) etcd": etcdPkiDir itself. */
+export const LOCAL_ETCD_MARKER: { base: BaseDir; path: string } = { base: "etcdPkiDir", path: "" };
+
+/** Where kubeadm itself keeps each base, relative to kubernetesDir; the kubelet's directory is not its. */
+const KUBEADM_LAYOUT = { kubernetesDir: "", etcdPkiDir: ETCD_PKI_IN_KUBERNETES_DIR } as const;
+
+/**
+ * Where kubeadm writes an entry, relative to kubernetesDir (its certificatesDir is kubernetesDir/pki):
+ * what a renewal moves, backs up and re-creates, whatever directory the scan reads it from.
+ */
+export function kubeadmPath(entry: CatalogueEntry): string {
+  if (entry.base === "kubeletPkiDir") throw new Error(`${entry.name} is the kubelet's, not kubeadm's`);
+  return posix.join(KUBEADM_LAYOUT[entry.base], entry.path);
+}

@@ -4,7 +4,7 @@
 // the catalogue's entries.
 // Pure. Every command is built from fixed words and validated paths (`Command`), so nothing from
 // chat or config reaches a shell unchecked.
-import { catalogueEntry, kubeadmRenewal, type RenewableName } from "./catalogue.js";
+import { catalogueEntry, kubeadmPath, kubeadmRenewal, type RenewableName } from "./catalogue.js";
 
 /** A parsed `kubeadm version -o short`: v1.28.4, 1.19.16, v1.11.10-rc.1+abc. */
 export interface KubeadmVersion {
@@ -199,7 +199,8 @@ export function command(...words: Word[]): Command {
 /** Where a renewable entry's files are, relative to kubernetesDir: [certificate, key] or [kubeconfig]. */
 export function filesOf(name: RenewableName): string[] {
   const entry = catalogueEntry(name);
-  return entry.kind === "kubeconfig" ? [entry.path] : [entry.path, entry.path.replace(/\.crt$/, ".key")];
+  const path = kubeadmPath(entry);
+  return entry.kind === "kubeconfig" ? [path] : [path, path.replace(/\.crt$/, ".key")];
 }
 
 /** Where a phase-based renew moves each of `name`'s files: relative to kubernetesDir, and under `asideDir`. */

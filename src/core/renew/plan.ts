@@ -4,7 +4,9 @@
 // as `now`, the scan as `report`. Each node's plan keeps its `NodeSpec` (structured data); its steps
 // (steps/) are derived from it, and at run time `checkPlan` derives them again and refuses a stored
 // plan whose spec or shown commands differ from what the current config and the planner give.
+import { posix } from "node:path";
 import type { ClusterConfig, NodeConfig, RenewalSettings } from "../../config/load.js";
+import { ETCD_PKI_IN_KUBERNETES_DIR } from "../../config/node-roles.js";
 import {
   CATALOGUE,
   NOT_RENEWED,
@@ -36,6 +38,7 @@ import {
   type NodeReport,
 } from "../report/types.js";
 import { RENEWED_LEAF_VALIDITY_DAYS } from "../scan/judge.js";
+import { NOT_RENEWED_ROLE, neverRenewed } from "../scan/roles.js";
 import { suggestNames } from "../../config/suggest.js";
 import { nodeAddress } from "../transport/address.js";
 import { stepsFor } from "./steps/index.js";
@@ -76,6 +79,17 @@ export interface NodePlan {
   rollbackTriggers: string[];
 }
 
+/** A node of the cluster that the run leaves out because of its role, why, and what to do instead. */
+export interface LeftOutNode {
+  node: string;
+  host: string;
+  role: Exclude<NodeConfig["role"], "control-plane">;
+  why: string;
+  repair: string;
+  /** Its files that need a look, each with its documented repair (none when it was not reachable). */
+  notRenewed: NodePlan["notRenewed"];
+}
+
 export interface RenewalPlan {
   cluster: string;
   requestedBy?: string;
@@ -89,6 +103,8 @@ export interface RenewalPlan {
   renewedUntil: Date;
   approval: { requiredApprovals: number; allowSelfApproval: boolean; expiresAt: Date };
   nodes: NodePlan[];
+  /** The etcd and worker nodes of the request: never renewed (absent in plans stored before roles). */
+  leftOut?: LeftOutNode[];
   notes: string[];
 }
 
@@ -198,7 +214,7 @@ function caProblems(node: NodeReport, names: readonly RenewableName[], now: Date
 function notRenewedOnNode(node: NodeReport): NodePlan["notRenewed"] {
   const out: NodePlan["notRenewed"] = [];
   for (const cert of node.certificates) {
-    const never = notRenewed(cert.name);
+    const never = neverRenewed(cert.name);
     if (!never || isFine(cert.status)) continue;
     out.push({ name: cert.name, status: cert.status, why: never.why, repair: never.repair });
   }
@@ -345,6 +361,11 @@ function chooseOnNode(
   const kubeconfigStuck = (name: RenewableName) =>
     rule.method === "renew" && customDir && catalogueEntry(name).kind === "kubeconfig";
   const stuckWhy = `kubeadm ${rule.label} renews kubeconfigs only under ${DEFAULT_KUBERNETES_DIR}, and this node's kubernetesDir is ${config.paths.kubernetesDir}`;
+  // kubeadm writes a local etcd's certificates under its --cert-dir (kubernetesDir/pki), never elsewhere.
+  const kubeadmEtcdDir = posix.join(config.paths.kubernetesDir, ETCD_PKI_IN_KUBERNETES_DIR);
+  const etcdStuck = (name: RenewableName) =>
+    config.paths.etcdPkiDir !== kubeadmEtcdDir && catalogueEntry(name).base === "etcdPkiDir";
+  const etcdWhy = `kubeadm renews a local etcd's certificates only in ${kubeadmEtcdDir}, and this node's etcdPkiDir is ${config.paths.etcdPkiDir}`;
   const names: RenewableName[] = [];
   const skipped: NodePlan["skipped"] = [];
   const problems: string[] = [];
@@ -365,6 +386,7 @@ function chooseOnNode(
         `node ${node.name}: ${name} is ${cert.status}${cert.error ? ` (${cert.error})` : ""}; fix it or leave it out with --certs`,
       );
     else if (kubeconfigStuck(name)) skip(stuckWhy);
+    else if (etcdStuck(name)) skip(etcdWhy);
     else names.push(name);
   }
   return { names, skipped, problems };
@@ -394,11 +416,31 @@ function planNode(
   return nodePlan(config, node, names, all && !customDir, skipped, lookup, input, timestamp);
 }
 
+/** A node the run leaves out for its role: why, and the documented repair of what needs a look. */
+function leftOutNode(config: NodeConfig & { role: LeftOutNode["role"] }, report: ClusterReport): LeftOutNode {
+  const node = report.nodes.find((n) => n.name === config.name);
+  return {
+    node: config.name,
+    host: config.host,
+    role: config.role,
+    ...NOT_RENEWED_ROLE[config.role],
+    notRenewed: node?.reachable ? notRenewedOnNode(node) : [],
+  };
+}
+
+/** "node w-1 is a worker node: …. <repair>": one line of a refusal. */
+export const leftOutReason = (left: LeftOutNode): string =>
+  `node ${left.node} is ${left.why}. ${left.repair}`;
+
+const isLeftOut = (node: NodeConfig): node is NodeConfig & { role: LeftOutNode["role"] } =>
+  node.role !== "control-plane";
+
 function assemble(
   input: PlanInput,
   scope: RenewalPlan["scope"],
   timestamp: string,
   plans: NodePlan[],
+  leftOut: LeftOutNode[],
 ): RenewalPlan {
   const { now, renewal } = input;
   const notes = [
@@ -423,6 +465,7 @@ function assemble(
       expiresAt: new Date(now.getTime() + renewal.approvalTtlMinutes * 60_000),
     },
     nodes: plans,
+    leftOut,
     notes,
   };
 }
@@ -434,15 +477,24 @@ export function planRenewal(input: PlanInput): PlanResult {
   const chosen = nodesOf(input);
   if ("ok" in chosen) return chosen;
   const timestamp = backupTimestamp(input.now);
+  const leftOut = chosen.nodes.filter(isLeftOut).map((node) => leftOutNode(node, input.report));
+  const renewed = chosen.nodes.filter((node) => !isLeftOut(node));
+  if (renewed.length === 0) {
+    const which = input.node === undefined ? `cluster ${input.cluster.name} has` : "the request names";
+    return refuse([
+      `${which} no control-plane node: certs-bot renews kubeadm's certificates on control-plane nodes only.`,
+      ...leftOut.map(leftOutReason),
+    ]);
+  }
   const problems: string[] = [];
   const plans: NodePlan[] = [];
-  for (const config of chosen.nodes) {
+  for (const config of renewed) {
     const planned = planNode(config, input, scoped.scope, timestamp);
     if (Array.isArray(planned)) problems.push(...planned);
     else plans.push(planned);
   }
   if (problems.length) return refuse(problems);
-  return { ok: true, plan: assemble(input, scoped.scope, timestamp, plans) };
+  return { ok: true, plan: assemble(input, scoped.scope, timestamp, plans, leftOut) };
 }
 
 const KUBECONFIGS: readonly string[] = CATALOGUE.filter((e) => e.kind === "kubeconfig").map((e) => e.path);
@@ -477,6 +529,10 @@ export function checkPlan(plan: RenewalPlan, cluster: ClusterConfig, renewal: Re
     const node = cluster.nodes.find((n) => n.name === stored.node);
     if (!node) {
       problems.push(`${where}: not in today's config`);
+      continue;
+    }
+    if (isLeftOut(node)) {
+      problems.push(`${where}: today's config says it is ${NOT_RENEWED_ROLE[node.role].why}`);
       continue;
     }
     const spec = stored.spec;

@@ -1,5 +1,6 @@
 // What a scan reports. These records are the JSON contract of `certs-bot scan --output json` (dates
 // become ISO-8601 UTC strings there) and what the store, the digest and the Slack views consume.
+import type { NodeRole } from "../../config/node-roles.js";
 
 /**
  * `superseded`: a file the node no longer uses because a newer one replaced it (kubelet.crt once the
@@ -91,6 +92,8 @@ export interface NodeReport {
   name: string;
   host: string;
   port: number;
+  /** What the scan read there (config's `role`); absent only in scans stored before roles: control-plane. */
+  role?: NodeRole;
   status: Status;
   reachable: boolean;
   error?: string;
@@ -106,6 +109,10 @@ export interface NodeReport {
  */
 export const hasApiserverDrift = (node: NodeReport): boolean =>
   node.findings.some((f) => f.code === "apiserver-drift");
+
+/** A node whose certificates kubeadm manages and certs-bot renews (the default role). */
+export const isControlPlane = (node: Pick<NodeReport, "role">): boolean =>
+  node.role === undefined || node.role === "control-plane";
 
 export interface ClusterReport {
   name: string;

@@ -7,13 +7,8 @@ import {
   type Certificate,
 } from "../certs/certificate.js";
 import type { ServedObservation } from "../certs/served.js";
-import {
-  CATALOGUE,
-  KUBELET_KUBECONFIG,
-  SERVED_BY_APISERVER,
-  type CatalogueEntry,
-} from "../kubeadm/catalogue.js";
-import type { Thresholds } from "../../config/schema.js";
+import { KUBELET_KUBECONFIG, SERVED_BY_APISERVER } from "../kubeadm/catalogue.js";
+import type { NodeRole, Thresholds } from "../../config/schema.js";
 import {
   worstOf,
   type CertificateReport,
@@ -23,6 +18,7 @@ import {
   type ServedCertificate,
 } from "../report/types.js";
 import type { RawEntry, RawNodeRead } from "./script.js";
+import { entriesFor, type FileEntry } from "./roles.js";
 
 const DAY_MS = 86_400_000;
 /** How long `kubeadm certs renew` makes a leaf valid (kubeadm's default certificate validity). */
@@ -38,6 +34,7 @@ export interface NodeObservation {
   name: string;
   host: string;
   port: number;
+  role: NodeRole;
   read: RawNodeRead;
   served?: ServedObservation;
 }
@@ -59,7 +56,7 @@ export function certificateStatus(
   return "ok";
 }
 
-function isRequired(entry: CatalogueEntry, read: RawNodeRead): boolean {
+function isRequired(entry: FileEntry, read: RawNodeRead): boolean {
   switch (entry.required) {
     case "always":
       return true;
@@ -82,7 +79,7 @@ function toDer(entry: Extract<RawEntry, { state: "content" }>): Uint8Array {
   return firstPemCertificate(entry.body);
 }
 
-const blank = (entry: CatalogueEntry, path: string) => ({
+const blank = (entry: FileEntry, path: string) => ({
   name: entry.name,
   path,
   kind: entry.kind,
@@ -102,10 +99,10 @@ const blank = (entry: CatalogueEntry, path: string) => ({
 interface Judged {
   report: CertificateReport;
   cert?: Certificate;
-  entry: CatalogueEntry;
+  entry: FileEntry;
 }
 
-function judgeEntry(entry: CatalogueEntry, raw: RawEntry, ctx: JudgeContext): Judged {
+function judgeEntry(entry: FileEntry, raw: RawEntry, ctx: JudgeContext): Judged {
   if (raw.state === "missing") {
     return { entry, report: { ...blank(entry, raw.path), status: "missing", error: "file not found" } };
   }
@@ -144,6 +141,10 @@ function judgeEntry(entry: CatalogueEntry, raw: RawEntry, ctx: JudgeContext): Ju
 
 const isoDay = (d: Date): string => d.toISOString().slice(0, 10);
 
+/** A kubespray file (an etcd node's): its repair is kubespray's, where a kubeadm file's advice names kubeadm. */
+const kubesprayRepair = (entry: FileEntry): string | undefined =>
+  entry.roles.includes("etcd") && entry.renewal.by === "never" ? entry.renewal.repair : undefined;
+
 function caFindings(judged: Judged[], ctx: JudgeContext): Finding[] {
   const renewedUntil = new Date(ctx.now.getTime() + RENEWED_LEAF_VALIDITY_DAYS * DAY_MS);
   return judged
@@ -159,8 +160,9 @@ function caFindings(judged: Judged[], ctx: JudgeContext): Finding[] {
           ? `CA ${entry.name} expired on ${isoDay(cert.notAfter)}: everything it signed is invalid.`
           : `CA ${entry.name} expires on ${isoDay(cert.notAfter)}, before a renewed leaf would (${isoDay(renewedUntil)}).`,
         advice:
-          "Renewing leaf certificates cannot help past the CA's own expiry. Rotate the CA by hand " +
-          "(kubeadm docs: 'Manual rotation of CA certificates'), then renew the leaves.",
+          "Renewing leaf certificates cannot help past the CA's own expiry. " +
+          (kubesprayRepair(entry) ??
+            "Rotate the CA by hand (kubeadm docs: 'Manual rotation of CA certificates'), then renew the leaves."),
       };
     });
 }
@@ -177,8 +179,10 @@ function signatureFindings(judged: Judged[], ctx: JudgeContext): Finding[] {
       certificate: entry.name,
       message: `${entry.name} is not signed by this node's ${entry.ca} (issuer: ${cert.issuer}).`,
       advice:
-        `Clients that trust ${entry.ca} will reject it. Re-issue it from this node's ${entry.ca} ` +
-        "(kubeadm certs renew), or copy the right CA from the other control-plane nodes.",
+        `Clients that trust ${entry.ca} will reject it. ` +
+        (kubesprayRepair(entry) ??
+          `Re-issue it from this node's ${entry.ca} (kubeadm certs renew), or copy the right CA from the ` +
+            "other control-plane nodes."),
     });
   }
   return findings;
@@ -256,13 +260,15 @@ function judgeServed(
 /** A node that answered: its certificates, findings and status. */
 export function judgeNode(obs: NodeObservation, ctx: JudgeContext): NodeReport {
   const { read } = obs;
-  const judged = CATALOGUE.flatMap((entry): Judged[] => {
-    const raw = read.entries.get(entry.name);
-    if (!raw) return [];
-    if (raw.state === "missing" && !isRequired(entry, read)) return [];
-    return [judgeEntry(entry, raw, ctx)];
-  })
-    .filter((j) => !duplicatesAnotherEntry(j, read))
+  const entries = entriesFor(obs.role);
+  const judged = entries
+    .flatMap((entry): Judged[] => {
+      const raw = read.entries.get(entry.name);
+      if (!raw) return [];
+      if (raw.state === "missing" && !isRequired(entry, read)) return [];
+      return [judgeEntry(entry, raw, ctx)];
+    })
+    .filter((j) => !duplicatesAnotherEntry(j, entries, read))
     .map((j, _, all) => (isSuperseded(j, all) ? superseded(j) : j));
 
   const findings = [...caFindings(judged, ctx), ...signatureFindings(judged, ctx), ...kubeletFindings(read)];
@@ -284,6 +290,7 @@ export function judgeNode(obs: NodeObservation, ctx: JudgeContext): NodeReport {
     name: obs.name,
     host: obs.host,
     port: obs.port,
+    role: obs.role,
     status: worstOf(statuses),
     reachable: true,
     ...(read.kubeadmVersion ? { kubeadmVersion: read.kubeadmVersion } : {}),
@@ -297,10 +304,10 @@ export function judgeNode(obs: NodeObservation, ctx: JudgeContext): NodeReport {
  * A kubeconfig that points at a file another entry already reports (kubelet.conf →
  * kubelet-client-current.pem) is not reported twice.
  */
-function duplicatesAnotherEntry(judged: Judged, read: RawNodeRead): boolean {
+function duplicatesAnotherEntry(judged: Judged, entries: readonly FileEntry[], read: RawNodeRead): boolean {
   if (judged.entry.kind !== "kubeconfig") return false;
   const path = judged.report.path;
-  return CATALOGUE.some(
+  return entries.some(
     (other) =>
       other.kind === "certificate" &&
       other.name !== judged.entry.name &&
@@ -319,6 +326,20 @@ const superseded = (judged: Judged): Judged => ({
 });
 
 /** A node that could not be scanned at all. */
-export function unreachableNode(name: string, host: string, port: number, error: string): NodeReport {
-  return { name, host, port, status: "unreachable", reachable: false, error, certificates: [], findings: [] };
+export function unreachableNode(
+  { name, host, role }: { name: string; host: string; role: NodeRole },
+  port: number,
+  error: string,
+): NodeReport {
+  return {
+    name,
+    host,
+    port,
+    role,
+    status: "unreachable",
+    reachable: false,
+    error,
+    certificates: [],
+    findings: [],
+  };
 }

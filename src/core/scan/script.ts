@@ -1,8 +1,9 @@
 // The one remote command a scan runs on a node, and the parser of what it prints.
 //
-// The script is fixed POSIX sh, generated from the catalogue; the only values in it are the
-// node's two directories, validated by the config schema and single-quoted here. It is fed to
-// `/bin/sh -s` on stdin, so the exec command line itself never carries a value.
+// The script is fixed POSIX sh, generated from the catalogue entries of the node's role (roles.ts);
+// the only values in it are the node's directories and, in kubespray's file names, its name, all
+// validated by the config schema and single-quoted here. It is fed to `/bin/sh -s` on stdin, so
+// the exec command line itself never carries a value.
 //
 // Private keys never leave the node: from PEM files only complete CERTIFICATE blocks whose body is
 // pure base64 are printed (the key in kubelet-client-current.pem, a truncated block, anything
@@ -16,12 +17,11 @@
 // file (kubeadm itself, awk, and od + base64 only for a DER file; one sh only for a kubeconfig
 // pointing at a file the script did not list).
 import { posix } from "node:path";
-import { CATALOGUE, LOCAL_ETCD_MARKER, findEntry, type CatalogueEntry } from "../kubeadm/catalogue.js";
+import { LOCAL_ETCD_MARKER, type ReadAs } from "../kubeadm/catalogue.js";
+import { entriesFor, entryPath, hasKubeadm, type ScanTarget } from "./roles.js";
 
-export interface NodeDirs {
-  kubernetesDir: string;
-  kubeletPkiDir: string;
-}
+export type { ScanTarget } from "./roles.js";
+export type NodeDirs = ScanTarget["paths"];
 
 /** At most this many bytes of a DER file are sent; a certificate is far smaller. */
 export const MAX_DER_BYTES = 65_536;
@@ -29,10 +29,6 @@ export const MAX_DER_BYTES = 65_536;
 /** Single-quotes a value for sh. */
 export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-function absolute(dirs: NodeDirs, base: keyof NodeDirs, path: string): string {
-  return posix.join(dirs[base], path);
 }
 
 /** An awk string literal. */
@@ -140,22 +136,26 @@ entry() {
   else list="$list$1$tab$2$tab$3$nl"
   fi
 }
-echo "@certs-bot 1"
-if command -v kubeadm >/dev/null 2>&1; then
+echo "@certs-bot 1"`;
+
+const KUBEADM_VERSION = String.raw`if command -v kubeadm >/dev/null 2>&1; then
   v=$(kubeadm version -o short 2>/dev/null) && v=${"$"}{v%%"$nl"*} && [ -n "$v" ] && echo "@kubeadm $v"
 fi`;
 
-const MODE: Record<CatalogueEntry["readAs"], string> = { cert: "der", pem: "pem", kubeconfig: "kubeconfig" };
+const MODE: Record<ReadAs, string> = { cert: "der", pem: "pem", kubeconfig: "kubeconfig" };
 
-/** The scan script for a node with these directories. */
-export function buildScanScript(dirs: NodeDirs): string {
-  const etcdDir = shellQuote(absolute(dirs, LOCAL_ETCD_MARKER.base, LOCAL_ETCD_MARKER.path));
+/** The scan script for this node: the entries of its role, from its directories. */
+export function buildScanScript(node: ScanTarget): string {
+  const entries = entriesFor(node.role);
+  const etcdDir = shellQuote(entryPath(LOCAL_ETCD_MARKER, node));
   return [
     PRELUDE,
-    `if [ -d ${etcdDir} ]; then echo "@etcd yes"; else echo "@etcd no"; fi`,
-    ...CATALOGUE.map(
-      (e) => `entry ${e.name} ${MODE[e.readAs]} ${shellQuote(absolute(dirs, e.base, e.path))}`,
-    ),
+    ...(hasKubeadm(node.role) ? [KUBEADM_VERSION] : []),
+    // Only a control-plane node can have a local etcd: the marker decides whether its files are due.
+    ...(entries.some((e) => e.required === "local-etcd")
+      ? [`if [ -d ${etcdDir} ]; then echo "@etcd yes"; else echo "@etcd no"; fi`]
+      : []),
+    ...entries.map((e) => `entry ${e.name} ${MODE[e.readAs]} ${shellQuote(entryPath(e, node))}`),
     `awk ${shellQuote(READER)} <<CERTS_BOT_LIST`,
     "$list",
     "CERTS_BOT_LIST",
@@ -177,8 +177,9 @@ export interface RawNodeRead {
 
 export class ScriptOutputError extends Error {}
 
-/** Parses the script's stdout. `complete` is false when `@done` never came (cut off). */
-export function parseScanOutput(stdout: string, dirs: NodeDirs): RawNodeRead {
+/** Parses the script's stdout for that node: an entry its role does not read is an error. */
+export function parseScanOutput(stdout: string, node: ScanTarget): RawNodeRead {
+  const entries = new Map(entriesFor(node.role).map((e) => [e.name, e]));
   const lines = stdout.split("\n");
   // Whatever a login shell's rc files print comes before the header; skip it, never parse it.
   const header = lines.findIndex((l) => l.trim() === "@certs-bot 1");
@@ -205,8 +206,8 @@ export function parseScanOutput(stdout: string, dirs: NodeDirs): RawNodeRead {
       continue;
     }
     const [tag, name = "", state = "", ...rest] = raw.split(" ");
-    const entry = findEntry(name);
-    const pathOf = (): string => refs.get(name) ?? (entry ? absolute(dirs, entry.base, entry.path) : name);
+    const entry = entries.get(name);
+    const pathOf = (): string => refs.get(name) ?? (entry ? entryPath(entry, node) : name);
     switch (tag) {
       case "@kubeadm":
         read.kubeadmVersion = raw.slice("@kubeadm ".length).trim();
