@@ -77,6 +77,11 @@ export interface NodeConfig {
   ssh: SshSettings;
   paths: NodePaths;
   apiserver: { port: number; probe: boolean };
+  /**
+   * Copies of admin.conf replaced with the renewed admin.conf after this node's renewal: its own
+   * `renewal.refreshKubeconfigs`, else its cluster's, else the top level's (default none).
+   */
+  refreshKubeconfigs: string[];
 }
 
 export interface ClusterConfig {
@@ -410,7 +415,7 @@ function resolve(
   file: string,
   where: (path: readonly (string | number)[]) => string,
 ): Config {
-  const { policy: topPolicy, ...renewal } = raw.renewal;
+  const { policy: topPolicy, refreshKubeconfigs, ...renewal } = raw.renewal;
   return {
     file,
     timezone: raw.timezone,
@@ -448,6 +453,11 @@ function resolve(
           ssh,
           paths: { ...PATH_DEFAULTS, ...raw.paths, ...cluster.paths, ...node.paths },
           apiserver: { ...APISERVER_DEFAULTS, ...raw.apiserver, ...cluster.apiserver, ...node.apiserver },
+          refreshKubeconfigs: [
+            ...(node.renewal?.refreshKubeconfigs ??
+              cluster.renewal?.refreshKubeconfigs ??
+              refreshKubeconfigs),
+          ],
         };
       }),
     })),

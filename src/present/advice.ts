@@ -6,7 +6,8 @@
 // CA cannot be renewed that way at all; the kubelet's client certificate rotates itself and only
 // needs a look when that stopped working; an unknown (unreachable, unreadable, missing) needs a
 // different look. One place decides this, and it is tested on its own.
-import { isRenewable, notRenewed } from "../core/kubeadm/catalogue.js";
+import { isRenewable, KUBELET_KUBECONFIG, notRenewed } from "../core/kubeadm/catalogue.js";
+import { kubeletConfAdvice, kubeletConfRepair } from "../core/kubeadm/kubelet-conf.js";
 import type { CertificateReport, NodeReport, Status } from "../core/report/types.js";
 import { code, plain } from "./format.js";
 import { nodeWhere } from "../core/transport/address.js";
@@ -73,10 +74,28 @@ function one(subject: AdviceSubject): { group: string; text: string } {
         "manual (kubeadm docs: 'Manual rotation of CA certificates').",
     };
   }
+  if (cert.name === KUBELET_KUBECONFIG)
+    return {
+      group: cert.name,
+      text: kubeletConfAdvice(subject.node, node, notRenewed("kubelet-client")!.repair),
+    };
   const own = notRenewed(cert.name)?.advice; // the kubelet's own files
   if (own) return { group: cert.name, text: own(node) };
   if (isRenewable(cert.name)) return { group: "renew", text: cert.name };
   return { group: `other:${cert.name}`, text: `Renew ${name} on ${node}.` };
+}
+
+/**
+ * Whether a renewal of the node fixes this subject: a kubeadm leaf, an apiserver serving another
+ * certificate (the renewal restarts it), or a kubelet.conf the renewal repairs on this node. Not a
+ * CA, not the kubelet's rotating files, not a node that does not answer.
+ */
+export function renewalFixes(subject: AdviceSubject): boolean {
+  if (subject.kind === "node") return false;
+  if (subject.kind === "served") return true;
+  const name = subject.certificate.name;
+  if (name === KUBELET_KUBECONFIG) return kubeletConfRepair(subject.node)?.ok === true;
+  return isRenewable(name);
 }
 
 /**
