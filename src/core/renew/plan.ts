@@ -490,6 +490,9 @@ export function planRenewal(input: PlanInput): PlanResult {
 
 const KUBECONFIGS: readonly string[] = CATALOGUE.filter((e) => e.kind === "kubeconfig").map((e) => e.path);
 
+/** Spec keys a plan stored before kubelet.conf and the kubeconfig copies were planned does not have. */
+const LATER_KEYS: readonly (keyof NodeSpec)[] = ["kubeletPkiDir", "kubeletConf", "refreshKubeconfigs"];
+
 /** The stored spec's own choices, checked against the fixed sets they come from. */
 function choiceProblems(spec: NodeSpec, plan: RenewalPlan, node: NodeConfig): string[] {
   const problems: string[] = [];
@@ -552,7 +555,7 @@ export function checkPlan(plan: RenewalPlan, cluster: ClusterConfig, renewal: Re
       problems.push(`${where}: ${(err as Error).message}`);
       continue;
     }
-    const missing = Object.keys(derived).filter((k) => !(k in spec));
+    const missing = LATER_KEYS.filter((k) => !(k in spec));
     if (missing.length) {
       problems.push(`${where}: made by an earlier certs-bot (no ${missing.join(", ")}); request it again`);
       continue;
