@@ -102,6 +102,11 @@ export interface NodeConfig {
   ssh: SshSettings;
   paths: NodePaths;
   apiserver: { port: number; probe: boolean };
+  /**
+   * Copies of admin.conf replaced with the renewed admin.conf after this node's renewal: its own
+   * `renewal.refreshKubeconfigs`, else its cluster's, else the top level's (default none).
+   */
+  refreshKubeconfigs: string[];
 }
 
 export interface ClusterConfig {
@@ -435,7 +440,7 @@ function resolve(
   file: string,
   where: (path: readonly (string | number)[]) => string,
 ): Config {
-  const { policy: topPolicy, ...renewal } = raw.renewal;
+  const { policy: topPolicy, refreshKubeconfigs, ...renewal } = raw.renewal;
   return {
     file,
     timezone: raw.timezone,
@@ -495,6 +500,11 @@ function resolve(
           },
           // Only a control-plane node runs an apiserver: an inherited `probe: true` is not for the others.
           apiserver: { ...apiserver, probe: apiserver.probe && role === "control-plane" },
+          refreshKubeconfigs: [
+            ...(node.renewal?.refreshKubeconfigs ??
+              cluster.renewal?.refreshKubeconfigs ??
+              refreshKubeconfigs),
+          ],
         };
       }),
     })),

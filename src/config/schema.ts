@@ -144,6 +144,16 @@ const apiserverSchema = z.strictObject({
   probe: z.boolean().optional(),
 });
 
+/**
+ * Copies of admin.conf on a node (e.g. /root/.kube/config) replaced with the renewed admin.conf after
+ * that node's renewal (opt-in: it overwrites files people may have edited). The most specific list
+ * replaces the others as a whole.
+ */
+const refreshKubeconfigs = z.array(remotePath).max(32, "lists at most 32 files");
+
+/** A node's own renewal settings. */
+const nodeRenewalSchema = z.strictObject({ refreshKubeconfigs: refreshKubeconfigs.optional() });
+
 const nodeSchema = z.strictObject({
   host: hostSchema,
   name: z.string().regex(NODE_NAME, "must be a plain node name").optional(),
@@ -153,6 +163,7 @@ const nodeSchema = z.strictObject({
   ssh: sshSchema.optional(),
   paths: pathsSchema.optional(),
   apiserver: apiserverSchema.optional(),
+  renewal: nodeRenewalSchema.optional(),
 });
 
 /** Minutes a window must still have left for a node to be started in it. */
@@ -168,13 +179,14 @@ const policySchema = z.strictObject({
 });
 
 /**
- * A cluster's own windows replace the top-level list (`[]`: any time); its margin and its policy
- * replace the top-level ones (`policy: {}`: none for this cluster).
+ * A cluster's own windows replace the top-level list (`[]`: any time); its margin, its policy and its
+ * kubeconfig copies replace the top-level ones (`policy: {}`: none for this cluster).
  */
 const clusterRenewalSchema = z.strictObject({
   windows: windowsSchema.optional(),
   windowMarginMinutes: windowMarginMinutes.optional(),
   policy: policySchema.optional(),
+  refreshKubeconfigs: refreshKubeconfigs.optional(),
 });
 
 const clusterSchema = z.strictObject({
@@ -213,7 +225,67 @@ export const renewalSchema = z.strictObject({
   windowMarginMinutes: windowMarginMinutes.default(20),
   /** Requests certs-bot files itself; none by default. */
   policy: policySchema.optional(),
+  /** Copies of admin.conf replaced after each node's renewal; none by default. */
+  refreshKubeconfigs: refreshKubeconfigs.default([]),
 });
+
+/** A path inside `dir` (or `dir` itself). */
+const inside = (path: string, dir: string): boolean =>
+  path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+
+interface Paths {
+  paths?: { kubernetesDir?: string | undefined } | undefined;
+  renewal?: { refreshKubeconfigs?: string[] | undefined } | undefined;
+}
+interface RefreshConfig extends Paths {
+  renewal: { refreshKubeconfigs: string[] };
+  clusters: (Paths & { nodes: Paths[] })[];
+}
+type Issue = { path: (string | number)[]; message: string };
+
+/**
+ * The kubeconfig copies: no list names a file twice, and no node's list in force (its own, else its
+ * cluster's, else the top level's) names a file inside that node's kubernetesDir (kubeadm's own
+ * files, which the renewal and its backup already handle).
+ */
+function refreshProblems(config: RefreshConfig): Issue[] {
+  const issues = new Map<string, Issue>();
+  const add = (path: (string | number)[], message: string) =>
+    issues.set(`${path.join(".")} ${message}`, { path, message });
+  const twice = (list: string[] | undefined, where: (string | number)[]) =>
+    list?.forEach((file, k) => {
+      const first = list.indexOf(file);
+      if (first !== k) add([...where, k], `lists ${file} twice (also [${first}])`);
+    });
+  const top: (string | number)[] = ["renewal", "refreshKubeconfigs"];
+  twice(config.renewal.refreshKubeconfigs, top);
+  config.clusters.forEach((cluster, i) => {
+    const clusterWhere = ["clusters", i, "renewal", "refreshKubeconfigs"];
+    twice(cluster.renewal?.refreshKubeconfigs, clusterWhere);
+    cluster.nodes.forEach((node, j) => {
+      const nodeWhere = ["clusters", i, "nodes", j, "renewal", "refreshKubeconfigs"];
+      twice(node.renewal?.refreshKubeconfigs, nodeWhere);
+      const [list, where] = node.renewal?.refreshKubeconfigs
+        ? [node.renewal.refreshKubeconfigs, nodeWhere]
+        : cluster.renewal?.refreshKubeconfigs
+          ? [cluster.renewal.refreshKubeconfigs, clusterWhere]
+          : [config.renewal.refreshKubeconfigs, top];
+      const dir =
+        node.paths?.kubernetesDir ??
+        cluster.paths?.kubernetesDir ??
+        config.paths?.kubernetesDir ??
+        "/etc/kubernetes";
+      list.forEach((file, k) => {
+        if (inside(file, dir))
+          add(
+            [...where, k],
+            `is inside the kubernetesDir ${dir}: kubeadm's own files are renewed and backed up by the renewal itself`,
+          );
+      });
+    });
+  });
+  return [...issues.values()];
+}
 
 export const configSchema = z
   .strictObject({
@@ -239,6 +311,7 @@ export const configSchema = z
       restartStrategy: "manifests",
       windows: [],
       windowMarginMinutes: 20,
+      refreshKubeconfigs: [],
     }),
     clusters: z.array(clusterSchema).min(1, "list at least one cluster"),
   })
@@ -350,9 +423,13 @@ export const configSchema = z
           `${inheriting.length === 1 ? "has" : "have"} none (set renewal.windows)`,
       });
     }
+  })
+  .superRefine((config, ctx) => {
+    for (const issue of refreshProblems(config)) ctx.addIssue({ code: "custom", ...issue });
   });
 
 export type RawConfig = z.infer<typeof configSchema>;
 export type Thresholds = z.infer<typeof thresholdsSchema>;
 export type AlertSettings = z.infer<typeof alertsSchema>;
-export type RenewalSettings = Omit<z.infer<typeof renewalSchema>, "policy">;
+/** The top level's; a node's list in force is resolved onto its NodeConfig. */
+export type RenewalSettings = Omit<z.infer<typeof renewalSchema>, "policy" | "refreshKubeconfigs">;

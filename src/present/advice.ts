@@ -5,9 +5,11 @@
 // `kubeadm certs renew` and only counts once the static pods restart (the origin story's trap); a
 // CA cannot be renewed that way at all; the kubelet's client certificate rotates itself and only
 // needs a look when that stopped working (once expired, the kubelet is bootstrapped again);
-// kubespray's etcd certificates are kubespray's to re-issue; an unknown (unreachable, unreadable,
-// missing) needs a different look. One place decides this, and it is tested on its own.
-import { findEntry, isRenewable } from "../core/kubeadm/catalogue.js";
+// kubelet.conf is what a renewal repairs (or cannot) on that kubeadm version; kubespray's etcd
+// certificates are kubespray's to re-issue; an unknown (unreachable, unreadable, missing) needs a
+// different look. One place decides this, and it is tested on its own.
+import { findEntry, isRenewable, KUBELET_KUBECONFIG, notRenewed } from "../core/kubeadm/catalogue.js";
+import { kubeletConfAdvice, kubeletConfRepair } from "../core/kubeadm/kubelet-conf.js";
 import { neverRenewed } from "../core/scan/roles.js";
 import type { CertificateReport, NodeReport, Status } from "../core/report/types.js";
 import { code, plain } from "./format.js";
@@ -81,10 +83,28 @@ function one(subject: AdviceSubject): { group: string; text: string } {
         "manual (kubeadm docs: 'Manual rotation of CA certificates').",
     };
   }
+  if (cert.name === KUBELET_KUBECONFIG)
+    return {
+      group: cert.name,
+      text: kubeletConfAdvice(subject.node, node, notRenewed("kubelet-client")!.repair),
+    };
   const own = never?.advice; // the kubelet's own files, kubespray's
   if (own) return { group: cert.name, text: own(node) };
   if (isRenewable(cert.name)) return { group: "renew", text: cert.name };
   return { group: `other:${cert.name}`, text: `Renew ${name} on ${node}.` };
+}
+
+/**
+ * Whether a renewal of the node fixes this subject: a kubeadm leaf, an apiserver serving another
+ * certificate (the renewal restarts it), or a kubelet.conf the renewal repairs on this node. Not a
+ * CA, not the kubelet's rotating files, not a node that does not answer.
+ */
+export function renewalFixes(subject: AdviceSubject): boolean {
+  if (subject.kind === "node") return false;
+  if (subject.kind === "served") return true;
+  const name = subject.certificate.name;
+  if (name === KUBELET_KUBECONFIG) return kubeletConfRepair(subject.node)?.ok === true;
+  return isRenewable(name);
 }
 
 /**

@@ -22,7 +22,7 @@ function approvalText(plan: RenewalPlan, timeZone: string): string {
   return `${who}${self}; the request expires ${formatDate(plan.approval.expiresAt, timeZone)}`;
 }
 
-const expiry = (c: NodePlan["renew"][number], now: Date, timeZone: string): string =>
+const expiry = (c: Pick<NodePlan["renew"][number], "notAfter">, now: Date, timeZone: string): string =>
   c.notAfter
     ? `${formatDate(c.notAfter, timeZone)} (${timeLeft({ notBefore: null, notAfter: c.notAfter }, now, "column")})`
     : "-";
@@ -93,6 +93,12 @@ function nodeText(node: NodePlan, index: number, plan: RenewalPlan, timeZone: st
       `    ${c.name.padEnd(width)}   ${c.status.toUpperCase().padEnd(9)}   expires ${expiry(c, plan.createdAt, timeZone)}`,
     );
   }
+  const conf = node.kubeletConf;
+  if (conf)
+    lines.push(
+      `    ${"kubelet.conf".padEnd(width)}   ${conf.status.toUpperCase().padEnd(9)}   expires ` +
+        `${expiry(conf, plan.createdAt, timeZone)} (its own step: kubelet-conf)`,
+    );
   for (const s of node.skipped) lines.push(`  skips ${s.name}: ${s.why}`);
   lines.push(`  backup: ${node.backup}`, `  restart: ${node.restart}`, `  health: ${node.healthUrl}`);
   node.steps.forEach((step, i) => {
@@ -180,9 +186,17 @@ function nodeBlocks(
   timeZone: string,
   detail: Detail,
 ): Block[] {
-  const renews = node.renew.map(
-    (c) => `• ${code(c.name)} ${plain(c.status)}, expires ${plain(expiry(c, plan.createdAt, timeZone))}`,
-  );
+  const renews = [
+    ...node.renew.map(
+      (c) => `• ${code(c.name)} ${plain(c.status)}, expires ${plain(expiry(c, plan.createdAt, timeZone))}`,
+    ),
+    ...(node.kubeletConf
+      ? [
+          `• ${code("kubelet.conf")} ${plain(node.kubeletConf.status)}, expires ` +
+            `${plain(expiry(node.kubeletConf, plan.createdAt, timeZone))} (its own step: kubelet-conf)`,
+        ]
+      : []),
+  ];
   const blocks: Block[] = [
     divider(),
     section(

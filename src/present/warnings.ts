@@ -54,7 +54,7 @@ import { SLACK_ID } from "../config/slack-ids.js";
 import type { Seen, ServedSeen } from "../core/alerts/seen.js";
 import { expiry, formatDate, localDay } from "./time.js";
 import { nodeWhere } from "../core/transport/address.js";
-import { adviceFor } from "./advice.js";
+import { adviceFor, renewalFixes } from "./advice.js";
 import {
   NOTHING_PACKED,
   NO_SIZE,
@@ -206,12 +206,13 @@ const EMPTY_WARN: WarnMeasure = { tally: new Map(), worse: false, renewable: fal
 
 const isWorse = ({ subject, seen }: Warning): boolean =>
   subject.previous !== undefined && severity(seen.level) > severity(subject.previous);
-// A certificate that is critical or expired can be renewed from here (operators only, checked on
-// click), on a control-plane node: a renewal leaves etcd and worker nodes out.
+// Critical or expired, on a control-plane node (a renewal leaves etcd and worker nodes out), and
+// something a renewal fixes: Request renewal (operators only, checked on click).
 const isRenewable = (seen: Seen): boolean =>
   seen.kind !== "node" &&
   isControlPlane(seen.node) &&
-  (seen.level === "critical" || seen.level === "expired");
+  (seen.level === "critical" || seen.level === "expired") &&
+  renewalFixes(seen);
 
 const adviceLines = (seen: readonly Seen[]): string[] => adviceFor(seen).map((a) => `→ ${a}`);
 

@@ -280,6 +280,13 @@ describe("lab control plane", () => {
         "kubeadm alpha phase certs apiserver --config /x --cert-dir /y",
         /can not mix '--config' with arguments \[cert-dir\]/,
       ],
+      // Before 1.13 the node name goes only without --config, and only to the kubelet's kubeconfig.
+      [
+        "old-1",
+        "kubeadm alpha phase kubeconfig kubelet --config /x --node-name n",
+        /can not mix '--config' with arguments \[node-name\]/,
+      ],
+      ["old-1", "kubeadm alpha phase kubeconfig admin --node-name n", /unknown flag: --node-name/],
     ];
     for (const [name, line, error] of cases) {
       const r = await labs.get(name)!.cp.sh(line);

@@ -175,7 +175,13 @@ describe("certs-bot renew --dry-run", () => {
     assert.match(run.stdout, /apiserver-kubelet-client\s+EXPIRED\s+expires/);
     assert.match(run.stdout, /health: https:\/\/127\.0\.0\.1:6443\/healthz/);
     assert.match(run.stdout, /not renewed \(embedded\): kubelet\.conf/);
-    assert.doesNotMatch(run.stdout, /phase kubeconfig (all|kubelet)/, "kubelet.conf is not touched silently");
+    // Not due yet (a year left): no command touches it, and the plan says when a renewal would.
+    assert.doesNotMatch(
+      run.stdout,
+      /^\s+\$ .*phase kubeconfig (all|kubelet)/m,
+      "kubelet.conf is not touched silently",
+    );
+    assert.match(run.stdout, /regenerates it once it is within the warning threshold/);
   });
 
   test("a CA that expires before the renewed leaves would: refused, exit 2", async () => {

@@ -36,6 +36,8 @@ export interface LabNodeDef {
   version: string;
   /** Certificates of this node with dates of their own. */
   dates?: Partial<Record<CertName, Validity>>;
+  /** kubelet.conf embeds its client certificate (default: before 1.17). */
+  embeddedKubeletConf?: boolean;
 }
 
 export interface LabClusterNode extends RenewalLabNode {
@@ -88,6 +90,7 @@ export async function startLabCluster(spec: LabClusterSpec): Promise<LabCluster>
         version: def.version,
         ...(spec.expired ? { expired: spec.expired } : {}),
         ...(def.dates ? { dates: def.dates } : {}),
+        ...(def.embeddedKubeletConf !== undefined ? { embeddedKubeletConf: def.embeddedKubeletConf } : {}),
       });
       if (!users) return node;
       const sshd = await startSshd({

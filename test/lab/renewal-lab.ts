@@ -26,6 +26,11 @@ export interface RenewalLabNodeSpec {
   expired?: CertName[];
   /** Certificates with dates of their own (a CA keeps its key, so what it signed still verifies). */
   dates?: Partial<Record<CertName, Validity>>;
+  /**
+   * kubelet.conf embeds its client certificate; default: before 1.17 (kubeadm's layout then). From
+   * 1.17 the node also has kubelet-client-current.pem (upgraded from before 1.17).
+   */
+  embeddedKubeletConf?: boolean;
 }
 
 export interface RenewalLabNode {
@@ -53,7 +58,8 @@ export async function renewalLabNode(spec: RenewalLabNodeSpec): Promise<RenewalL
     kubeadmVersion: version,
     apiserverPort: port,
     superAdmin: minorOf(version) >= 29,
-    embeddedKubeletConf: minorOf(version) < 17,
+    embeddedKubeletConf: spec.embeddedKubeletConf ?? minorOf(version) < 17,
+    rotatingKubeletClient: minorOf(version) >= 17,
     dates: {
       ...Object.fromEntries(
         (spec.expired ?? []).map((name) => [

@@ -93,6 +93,11 @@ export interface LabNodeSpec {
   /** Pre-1.17 kubelet.conf with embedded client credentials and no kubelet-client-current.pem. */
   embeddedKubeletConf?: boolean;
   /**
+   * With embeddedKubeletConf: kubelet-client-current.pem all the same, as on a node upgraded from
+   * before 1.17 (kubelet.conf kept, the kubelet rotating its client certificate beside it).
+   */
+  rotatingKubeletClient?: boolean;
+  /**
    * The kubelet's serverTLSBootstrap: a cluster-signed serving certificate (with its key) in a dated
    * file behind kubelet-server-current.pem; kubelet.crt stays beside it, as the kubelet leaves it.
    */
@@ -533,7 +538,7 @@ export async function writeLabNode(spec: LabNodeSpec): Promise<LabNode> {
     if (spec.externalEtcd && LEAVES[name].signer === "etcd-ca") return false;
     if (name === "super-admin.conf") return spec.superAdmin !== false;
     if (name === "kubelet.conf") return spec.embeddedKubeletConf === true;
-    if (name === "kubelet-client") return !spec.embeddedKubeletConf;
+    if (name === "kubelet-client") return !spec.embeddedKubeletConf || spec.rotatingKubeletClient === true;
     if (name === "kubelet-server") return spec.serverTLSBootstrap === true;
     return true;
   };

@@ -904,3 +904,61 @@ test("renewal windows: the margin must be shorter than every window it applies t
     /renewal\.windowMarginMinutes: Too small/,
   );
 });
+
+test("renewal.refreshKubeconfigs: none by default; a node's own list, else its cluster's, else the top level's", () => {
+  assert.ok(
+    parseConfig(VALID, "clusters.yaml").clusters.every((c) =>
+      c.nodes.every((n) => n.refreshKubeconfigs.length === 0),
+    ),
+  );
+  const config = parseConfig(
+    [
+      'renewal: { refreshKubeconfigs: ["/root/.kube/config"] }',
+      "clusters:",
+      "  - name: a",
+      "    nodes:",
+      "      - { host: h1 }",
+      '      - { host: h2, renewal: { refreshKubeconfigs: ["/home/ops/.kube/config"] } }',
+      "      - { host: h3, renewal: { refreshKubeconfigs: [] } }",
+      "  - name: b",
+      '    renewal: { refreshKubeconfigs: ["/srv/admin.conf"] }',
+      "    nodes: [{ host: h4 }]",
+      "",
+    ].join("\n"),
+    "clusters.yaml",
+  );
+  assert.deepEqual(
+    config.clusters.flatMap((c) => c.nodes.map((n) => [n.name, n.refreshKubeconfigs])),
+    [
+      ["h1", ["/root/.kube/config"]],
+      ["h2", ["/home/ops/.kube/config"]],
+      ["h3", []],
+      ["h4", ["/srv/admin.conf"]],
+    ],
+  );
+  assert.equal("refreshKubeconfigs" in config.renewal, false, "resolved per node only");
+});
+
+test("renewal.refreshKubeconfigs: bad paths, a file twice and kubeadm's own files name file, line and path", () => {
+  const found = problems(
+    [
+      'renewal: { refreshKubeconfigs: [root/.kube/config, "/a/../b", "/x/it\'s", "/root/.kube/config", "/root/.kube/config"] }',
+      "clusters:",
+      "  - name: a",
+      "    nodes:",
+      '      - { host: h1, renewal: { refreshKubeconfigs: ["/etc/kubernetes/admin.conf"] } }',
+      '      - { host: h2, paths: { kubernetesDir: /srv/k8s }, renewal: { refreshKubeconfigs: ["/etc/kubernetes/admin.conf", "/srv/k8s/x.conf"] } }',
+      "",
+    ].join("\n"),
+  );
+  assert.deepEqual(found, [
+    "clusters.yaml:1:33: renewal.refreshKubeconfigs[0]: must be an absolute path",
+    "clusters.yaml:1:52: renewal.refreshKubeconfigs[1]: must not contain '..'",
+    "clusters.yaml:1:63: renewal.refreshKubeconfigs[2]: must not contain a single quote",
+    "clusters.yaml:1:96: renewal.refreshKubeconfigs[4]: lists /root/.kube/config twice (also [3])",
+    "clusters.yaml:5:53: clusters[0].nodes[0].renewal.refreshKubeconfigs[0]: is inside the kubernetesDir " +
+      "/etc/kubernetes: kubeadm's own files are renewed and backed up by the renewal itself",
+    "clusters.yaml:6:119: clusters[0].nodes[1].renewal.refreshKubeconfigs[1]: is inside the kubernetesDir " +
+      "/srv/k8s: kubeadm's own files are renewed and backed up by the renewal itself",
+  ]);
+});

@@ -239,6 +239,16 @@ test("an embedded kubelet.conf is a finding, and kubelet-client is then not requ
   assert.equal(report.status, "ok");
   assert.ok(!report.certificates.some((c) => c.name === "kubelet-client"));
   assert.equal(report.findings[0]!.code, "kubelet-conf-embedded");
+  // Its advice is what a renewal of the node does about it, for that node's kubeadm.
+  assert.match(
+    report.findings[0]!.advice,
+    /^kubelet\.conf on this node embeds a client certificate that never rotates: a renewal of this node points its client-certificate and client-key at \/var\/lib\/kubelet\/pki\/kubelet-client-current\.pem, which the kubelet rotates, and restarts the kubelet once its certificate is within the warning threshold, while .* is valid/,
+  );
+  const old = await judge({ ...r, kubeadmVersion: "v1.12.10" });
+  assert.match(
+    old.findings[0]!.advice,
+    /^kubelet\.conf on this node embeds a one-year client certificate that kubeadm v1\.12\.10 never renews: a renewal of this node moves it aside and regenerates it once its certificate is within the warning threshold \(`kubeadm alpha phase kubeconfig kubelet --node-name NODE`\)/,
+  );
 });
 
 test("a kubeconfig that points at another entry's file is not reported twice", async () => {

@@ -746,3 +746,70 @@ test("drift is the judge's finding: a served certificate without it is no subjec
   const [quiet] = bot.scan(cluster(node("m1", renewedOnDisk, { apiserver: served })), at(1));
   assert.doesNotMatch(text(quiet!.message), /still serves the old one/);
 });
+
+test("kubelet.conf: the advice and the button say what a renewal of that node will do about it", () => {
+  const embeddedFinding = {
+    code: "kubelet-conf-embedded" as const,
+    severity: "warning" as const,
+    certificate: "kubelet.conf",
+    message: "kubelet.conf embeds its client certificate",
+    advice: "",
+  };
+  const conf = (status: CertificateStatus) =>
+    cert("kubelet.conf", status, {
+      path: "/etc/kubernetes/kubelet.conf",
+      subject: "O=system:nodes, CN=system:node:m1",
+    });
+  const warn = (
+    version: string,
+    extra: ReturnType<typeof cert>[] = [],
+    status: CertificateStatus = "expired",
+  ) =>
+    new Poster().scan(
+      cluster(node("m1", [conf(status), ...extra], { kubeadmVersion: version, findings: [embeddedFinding] })),
+      T0,
+    )[0] as WarnAction;
+  const hasButton = (w: WarnAction) =>
+    JSON.stringify(w.message.blocks).includes('"action_id":"renewal_request"');
+
+  const old = warn("v1.11.10");
+  assert.match(
+    text(old.message),
+    /kubelet\.conf on `m1` embeds a one-year client certificate that kubeadm v1\.11\.10 never renews: a renewal of `m1` \(Request renewal, or `\/certs renew`\) moves it aside and regenerates it \(`kubeadm alpha phase kubeconfig kubelet --node-name m1`\), then restarts the kubelet\./,
+  );
+  assert.doesNotMatch(text(old.message), /kubelet-client-current\.pem/, "no advice for 1.17+");
+  assert.ok(hasButton(old));
+  assert.match(text(warn("v1.14.10").message), /`kubeadm init phase kubeconfig kubelet --node-name m1`/);
+
+  const pem = cert("kubelet-client", "ok", {
+    path: "/var/lib/kubelet/pki/kubelet-client-current.pem",
+    subject: "O=system:nodes, CN=system:node:m1",
+  });
+  const upgraded = warn("v1.28.4", [pem], "critical");
+  assert.match(
+    text(upgraded.message),
+    /a renewal of `m1` \(Request renewal, or `\/certs renew`\) points its client-certificate and client-key at \/var\/lib\/kubelet\/pki\/kubelet-client-current\.pem, which the kubelet rotates, and restarts the kubelet/,
+  );
+  assert.ok(hasButton(upgraded));
+
+  // 1.17+ without a valid rotating file to point at: no renewal repairs it, so no button; by hand.
+  const stuck = warn("v1.28.4", [{ ...pem, status: "expired" }]);
+  assert.match(
+    text(stuck.message),
+    /a renewal cannot repair it there: the kubelet's rotating kubelet-client-current\.pem is expired, so pointing kubelet\.conf at it cannot help\. If it has expired: on a working control-plane node run `kubeadm kubeconfig user/,
+  );
+  assert.ok(!hasButton(stuck));
+});
+
+test("Request renewal only where a renewal fixes something: not for an expired CA or the kubelet's rotating certificate", () => {
+  const offered = (c: ReturnType<typeof cert>) =>
+    JSON.stringify(
+      (new Poster().scan(cluster(node("m1", [c])), T0)[0] as WarnAction).message.blocks,
+    ).includes('"action_id":"renewal_request"');
+  assert.equal(offered(cert("ca", "expired", { isCA: true })), false);
+  assert.equal(
+    offered(cert("kubelet-client", "expired", { path: "/var/lib/kubelet/pki/kubelet-client-current.pem" })),
+    false,
+  );
+  assert.equal(offered(cert("admin.conf", "expired", { path: "/etc/kubernetes/admin.conf" })), true);
+});

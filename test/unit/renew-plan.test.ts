@@ -12,8 +12,25 @@ import type { NodeReport } from "../../src/core/report/types.js";
 
 const HA = config();
 /** Shell text a step writes itself: only these shapes, with kubeadm's component names. */
-const CODE_WORD =
-  /^(?:crictl info >\/dev\/null 2>&1 \|\| docker info|pods=\$\(crictl pods -q --namespace kube-system --label component=[a-z-]+\)|\[ -z "\$pods" \] \|\| crictl rmp -f \$pods|ids=\$\(docker ps -q --filter 'name=\^k8s_([a-z-]+)_\1-\[\^_\]\+_kube-system_'\)|\[ -z "\$ids" \] \|\| docker stop \$ids)$/;
+const CODE_WORD = new RegExp(
+  "^(?:" +
+    [
+      /crictl info >\/dev\/null 2>&1 \|\| docker info/,
+      /pods=\$\(crictl pods -q --namespace kube-system --label component=[a-z-]+\)/,
+      /\[ -z "\$pods" \] \|\| crictl rmp -f \$pods/,
+      /ids=\$\(docker ps -q --filter 'name=\^k8s_([a-z-]+)_\1-\[\^_\]\+_kube-system_'\)/,
+      /\[ -z "\$ids" \] \|\| docker stop \$ids/,
+      // kubelet.conf: the endpoint its old file names, and the awk that points it at the rotating file
+      /server=\$\(sed -n 's\|\^ \*server: \*https:\/\/\|\|p'/,
+      /\| head -n 1\)/,
+      /host=\$\{server%:\*\}; host=\$\{host#\\\[\}; host=\$\{host%\\\]\}; port=\$\{server##\*:\}/,
+      /"\$host"|"\$port"/,
+      /PEM=\$1 awk '[^']*'/,
+    ]
+      .map((r) => r.source)
+      .join("|") +
+    ")$",
+);
 const input = (nodes: NodeReport[], extra: Partial<PlanInput> = {}, cfg = HA): PlanInput => ({
   cluster: cfg.clusters[0]!,
   report: clusterReport(...nodes),
@@ -336,19 +353,25 @@ test("nothing unvalidated reaches a command: every word is a fixed word or a val
   const hostile = ["apiserver; touch /tmp/pwned", "$(id)", "admin.conf'"];
   for (const certs of hostile) assert.equal(planRenewal(input(ha(), { certs: [certs] })).ok, false, certs);
   assert.equal(planRenewal(input(ha(), { node: "m1; reboot" })).ok, false);
-  const fixed = /^(?:[A-Za-z0-9_.,:=/@%+-]+|&&|\||!|\[|\]|>)$/;
+  const fixed = /^(?:[A-Za-z0-9_.,:=/@%+-]+|&&|\|\||\||!|\[|\]|>)$/;
   for (const version of ["v1.30.4", "v1.19.16", "v1.13.5", "v1.9.11"]) {
     for (const strategy of ["manifests", "crictl", "docker"]) {
-      const cfg = config(`renewal: { restartStrategy: ${strategy}, backupDir: "/backups/with space" }`);
+      const cfg = config(
+        `renewal: { restartStrategy: ${strategy}, backupDir: "/backups/with space", ` +
+          'refreshKubeconfigs: ["/root/.kube/config"] }',
+      );
+      // Every node's kubelet.conf due too, so its repair's commands are among them.
+      const due = { embeddedKubeletConf: true, rotatingKubeletClient: true, days: { "kubelet.conf": -1 } };
       const plan = planOf(
         planRenewal(
           input(
-            ha().map((n) => node(n.name, { version })),
+            ha().map((n) => node(n.name, { version, ...due })),
             {},
             cfg,
           ),
         ),
       );
+      assert.ok(plan.nodes.every((n) => n.spec.kubeletConf && n.spec.refreshKubeconfigs.length));
       for (const n of plan.nodes) {
         for (const step of n.steps) {
           for (const c of [...step.commands, ...step.undoCommands]) {
@@ -358,7 +381,7 @@ test("nothing unvalidated reaches a command: every word is a fixed word or a val
               else
                 assert.match(
                   word.path,
-                  /^\/(?:etc\/kubernetes|backups\/with space\/prod\/m\d)(?:\/|\.|$)/,
+                  /^\/(?:etc\/kubernetes|backups\/with space\/prod\/m\d|root\/\.kube|var\/lib\/kubelet\/pki)(?:\/|\.|$)/,
                   c.line,
                 );
             }
@@ -382,11 +405,14 @@ const check = (plan: RenewalPlan, cfg = HA) => checkPlan(plan, cfg.clusters[0]!,
 test("a stored plan untouched, under the same config, passes the check for every strategy and version", () => {
   for (const strategy of ["manifests", "crictl", "docker"]) {
     for (const version of ["v1.30.4", "v1.19.16", "v1.13.5", "v1.9.11"]) {
-      const cfg = config(`renewal: { restartStrategy: ${strategy} }`);
+      const cfg = config(
+        `renewal: { restartStrategy: ${strategy}, refreshKubeconfigs: ["/root/.kube/config"] }`,
+      );
+      const due = { embeddedKubeletConf: true, rotatingKubeletClient: true, days: { "kubelet.conf": 3 } };
       const plan = planOf(
         planRenewal(
           input(
-            ha().map((n) => node(n.name, { version })),
+            ha().map((n) => node(n.name, { version, ...due })),
             {},
             cfg,
           ),
@@ -482,4 +508,207 @@ test("a plan approved before the config changed (host, port, backupDir) is refus
     check(stored(plan), config('renewal: { backupDir: "/srv/backups" }'))[0]!,
     /backupRoot, backup, aside, configFile/,
   );
+});
+
+// --- kubelet.conf and the copies of admin.conf ------------------------------------------------------
+
+const embedded = (
+  name: string,
+  version: string,
+  days: number,
+  extra: Partial<Parameters<typeof node>[1]> = {},
+) => node(name, { version, embeddedKubeletConf: true, days: { "kubelet.conf": days }, ...extra });
+const aside = (n: string) => `/var/lib/certs-bot/backups/prod/${n}/20261128T090000Z.aside`;
+const steps = (plan: RenewalPlan, i = 0) => plan.nodes[i]!.steps.map((s) => s.id);
+
+test("an embedded kubelet.conf near or past expiry: each version's repair as its own step, after the renew", () => {
+  const plan = planOf(
+    planRenewal(
+      input([
+        embedded("m1", "v1.11.10", -1),
+        embedded("m2", "v1.14.10", 5),
+        embedded("m3", "v1.19.16", 20, { rotatingKubeletClient: true }),
+      ]),
+    ),
+  );
+  for (const i of [0, 1, 2])
+    assert.deepEqual(steps(plan, i), ["preflight", "backup", "renew", "kubelet-conf", "restart", "verify"]);
+  // Before 1.13 --node-name cannot go with --config: the endpoint the old file names goes as flags.
+  assert.deepEqual(lines(plan, 0, "kubelet-conf"), [
+    `mkdir -p '${aside("m1")}'`,
+    `mv '/etc/kubernetes/kubelet.conf' '${aside("m1")}/kubelet.conf'`,
+    `server=$(sed -n 's|^ *server: *https://||p' '${aside("m1")}/kubelet.conf' | head -n 1)`,
+    "host=${server%:*}; host=${host#\\[}; host=${host%\\]}; port=${server##*:}",
+    'kubeadm alpha phase kubeconfig kubelet --node-name m1 --apiserver-advertise-address "$host" --apiserver-bind-port "$port"',
+    "systemctl restart kubelet",
+  ]);
+  assert.deepEqual(lines(plan, 1, "kubelet-conf"), [
+    "kubeadm config view --kubeconfig '/etc/kubernetes/admin.conf' > '/var/lib/certs-bot/backups/prod/m2/20261128T090000Z.kubeadm.yaml'",
+    `mkdir -p '${aside("m2")}'`,
+    `mv '/etc/kubernetes/kubelet.conf' '${aside("m2")}/kubelet.conf'`,
+    "kubeadm init phase kubeconfig kubelet --config '/var/lib/certs-bot/backups/prod/m2/20261128T090000Z.kubeadm.yaml' --node-name m2",
+    "systemctl restart kubelet",
+  ]);
+  assert.deepEqual(lines(plan, 2, "kubelet-conf").slice(0, 3), [
+    `mkdir -p '${aside("m3")}'`,
+    `cp -p '/etc/kubernetes/kubelet.conf' '${aside("m3")}/kubelet.conf'`,
+    "set -- '/var/lib/kubelet/pki/kubelet-client-current.pem'",
+  ]);
+  assert.match(
+    lines(plan, 2, "kubelet-conf")[3]!,
+    /^PEM=\$1 awk '.*' '.*\.aside\/kubelet\.conf' > '\/etc\/kubernetes\/kubelet\.conf'$/,
+  );
+  for (const i of [0, 1, 2]) {
+    const n = plan.nodes[i]!;
+    assert.deepEqual(n.notRenewed, [], `${n.node}: kubelet.conf is repaired, not left alone`);
+    assert.match(lines(plan, i, "backup")[1]!, / kubelet\.conf$/, "the backup holds the old kubelet.conf");
+    assert.deepEqual(
+      n.steps.find((s) => s.id === "kubelet-conf")!.undoCommands.map((c) => c.line),
+      [`mv '${aside(n.node)}/kubelet.conf' '/etc/kubernetes/kubelet.conf'`, "systemctl restart kubelet"],
+    );
+    assert.equal(n.kubeletConf?.path, "/etc/kubernetes/kubelet.conf");
+  }
+  assert.deepEqual(plan.nodes[0]!.spec.kubeletConf, { repair: "regenerate", nodeName: "m1" });
+  assert.deepEqual(plan.nodes[2]!.spec.kubeletConf, { repair: "repoint" });
+  assert.deepEqual(check(stored(plan)), []);
+});
+
+test("kubelet.conf left alone: not yet due, only some certificates asked for, or no repair possible (and why)", () => {
+  const fine = planOf(planRenewal(input([embedded("m1", "v1.11.10", 200), node("m2"), node("m3")])));
+  assert.ok(!steps(fine).includes("kubelet-conf"));
+  assert.deepEqual(
+    fine.nodes[0]!.notRenewed.map((n) => [n.name, n.status]),
+    [["kubelet.conf", "embedded"]],
+  );
+  assert.match(
+    fine.nodes[0]!.notRenewed[0]!.repair,
+    /a renewal of the whole node \(without --certs\) regenerates it/,
+  );
+
+  const some = planOf(
+    planRenewal(input([embedded("m1", "v1.11.10", -1)], { certs: ["apiserver"], node: "m1" })),
+  );
+  assert.ok(!steps(some).includes("kubelet-conf"), "--certs names kubeadm's files only");
+  assert.match(
+    refusal(planRenewal(input([embedded("m1", "v1.11.10", -1)], { certs: ["kubelet.conf"] }))),
+    /kubelet\.conf: kubelet\.conf is the kubelet's own credential.*without --certs/,
+  );
+
+  const custom = config("", ["m1"], ", paths: { kubernetesDir: /srv/k8s }");
+  const moved = embedded("m1", "v1.14.10", -1);
+  for (const c of moved.certificates) c.path = c.path.replace("/etc/kubernetes", "/srv/k8s");
+  const stuck = planOf(planRenewal(input([moved], {}, custom)));
+  assert.ok(!steps(stuck).includes("kubelet-conf"));
+  assert.match(
+    stuck.nodes[0]!.notRenewed.find((n) => n.name === "kubelet.conf")!.repair,
+    /^A renewal cannot repair it on this node: kubeadm v1\.14\.10 writes kubelet\.conf only under \/etc\/kubernetes when given --config, and this node's kubernetesDir is \/srv\/k8s\. If it has expired: /,
+  );
+
+  for (const [what, extra, reason] of [
+    ["no kubelet-client-current.pem", {}, /is missing, so pointing kubelet\.conf at it cannot help/],
+    [
+      "an expired kubelet-client-current.pem",
+      { rotatingKubeletClient: true, days: { "kubelet.conf": -1, "kubelet-client": -2 } },
+      /is expired, so pointing/,
+    ],
+  ] as const) {
+    const plan = planOf(planRenewal(input([embedded("m1", "v1.28.4", -1, extra)], { node: "m1" })));
+    assert.ok(!steps(plan).includes("kubelet-conf"), what);
+    assert.match(plan.nodes[0]!.notRenewed.find((n) => n.name === "kubelet.conf")!.repair, reason, what);
+  }
+});
+
+test("a stored kubelet.conf repair is checked like every choice: one its kubeadm makes, for a plain node name", () => {
+  const plan = planOf(planRenewal(input([embedded("m1", "v1.11.10", -1), node("m2"), node("m3")])));
+  const cases: [string, (p: RenewalPlan) => void, RegExp][] = [
+    [
+      "a node name carrying shell code",
+      (p) => {
+        p.nodes[0]!.spec.kubeletConf = { repair: "regenerate", nodeName: "m1$(reboot)" };
+      },
+      /^node m1: its kubelet\.conf repair is not one its kubeadm version makes$/,
+    ],
+    [
+      "a node name that is not text",
+      (p) => {
+        (p.nodes[0]!.spec as unknown as { kubeletConf: unknown }).kubeletConf = {
+          repair: "regenerate",
+          nodeName: 1,
+        };
+      },
+      /^node m1: its kubelet\.conf repair is not one its kubeadm version makes$/,
+    ],
+    [
+      "a repair another version makes",
+      (p) => {
+        p.nodes[0]!.spec.kubeletConf = { repair: "repoint" };
+      },
+      /^node m1: its kubelet\.conf repair is not one its kubeadm version makes$/,
+    ],
+    [
+      "another node's name, with the shown steps left as they were",
+      (p) => {
+        p.nodes[0]!.spec.kubeletConf = { repair: "regenerate", nodeName: "m2" };
+      },
+      /^node m1: the stored kubelet-conf differ from what its spec derives$/,
+    ],
+    [
+      "a plan stored by an earlier certs-bot",
+      (p) => {
+        const spec = p.nodes[0]!.spec as Partial<RenewalPlan["nodes"][number]["spec"]>;
+        delete spec.kubeletConf;
+        delete spec.refreshKubeconfigs;
+        delete spec.kubeletPkiDir;
+      },
+      /^node m1: made by an earlier certs-bot \(no kubeletPkiDir, kubeletConf, refreshKubeconfigs\); request it again$/,
+    ],
+  ];
+  for (const [what, tamper, expected] of cases) {
+    const problems = check(stored(plan, tamper));
+    assert.equal(problems.length, 1, `${what}: ${problems.join(" | ")}`);
+    assert.match(problems[0]!, expected, what);
+  }
+});
+
+test("renewal.refreshKubeconfigs: a step after the renew when admin.conf is renewed; left alone (and said) when it is not", () => {
+  const cfg = config('renewal: { refreshKubeconfigs: ["/root/.kube/config"] }', ["m1", "m2"]);
+  const own = config(
+    'renewal: { refreshKubeconfigs: ["/root/.kube/config"] }',
+    ["m1", "m2"],
+    ', renewal: { refreshKubeconfigs: ["/home/ops/.kube/config", "/root/.kube/config"] }',
+  );
+  const plan = planOf(planRenewal(input([node("m1"), node("m2")], {}, cfg)));
+  assert.deepEqual(steps(plan), ["preflight", "backup", "renew", "refresh-kubeconfigs", "restart", "verify"]);
+  const copies = "/var/lib/certs-bot/backups/prod/m1/20261128T090000Z.kubeconfigs";
+  assert.deepEqual(lines(plan, 0, "refresh-kubeconfigs"), [
+    `mkdir -p '${copies}/root/.kube'`,
+    `[ -e '${copies}/root/.kube/config' ] || [ ! -e '/root/.kube/config' ] || cp -p '/root/.kube/config' '${copies}/root/.kube/config'`,
+    `[ ! -e '${copies}/root/.kube/config' ] || cat '/etc/kubernetes/admin.conf' > '/root/.kube/config'`,
+  ]);
+  assert.deepEqual(
+    plan.nodes[0]!.steps.find((s) => s.id === "refresh-kubeconfigs")!.undoCommands.map((c) => c.line),
+    [`[ ! -e '${copies}/root/.kube/config' ] || cp -p '${copies}/root/.kube/config' '/root/.kube/config'`],
+  );
+  assert.match(
+    plan.nodes[0]!.steps[0]!.verify,
+    /\/root\/\.kube\/config: each a regular file, or not on this node \(then skipped\)/,
+  );
+  assert.deepEqual(check(stored(plan), cfg), []);
+  assert.match(
+    check(stored(plan), HA)[0]!,
+    /^node m1: refreshKubeconfigs differ from today's config$/,
+    "the list changed",
+  );
+
+  const node2 = planOf(planRenewal(input([node("m1"), node("m2")], {}, own)));
+  assert.deepEqual(node2.nodes[0]!.spec.refreshKubeconfigs, ["/home/ops/.kube/config", "/root/.kube/config"]);
+
+  const some = planOf(planRenewal(input([node("m1"), node("m2")], { certs: ["apiserver"] }, cfg)));
+  assert.ok(!steps(some).includes("refresh-kubeconfigs"));
+  assert.deepEqual(some.nodes[0]!.skipped, [
+    {
+      name: "refreshKubeconfigs",
+      why: "admin.conf is not renewed on this node, so its copies are left alone",
+    },
+  ]);
 });

@@ -87,3 +87,29 @@ test("a large cluster falls back to less detail but still fits", () => {
   assert.deepEqual(checkBlockLimits(message), []);
   assert.match(blockTexts(message.blocks).join("\n"), /master-9/);
 });
+
+test("a kubelet.conf the run repairs is listed with what it renews, on the card and in the text", () => {
+  const cfg = config("", ["m1"]);
+  const result = planRenewal({
+    cluster: cfg.clusters[0]!,
+    report: clusterReport(
+      node("m1", { version: "v1.11.10", embeddedKubeletConf: true, days: { "kubelet.conf": -2 } }),
+    ),
+    renewal: cfg.renewal,
+    now: NOW,
+  });
+  assert.ok(result.ok, result.ok ? "" : result.reason);
+  const text = renderPlanText(result.plan, "UTC");
+  assert.match(
+    text,
+    /\n {4}kubelet\.conf {15}EXPIRED {5}expires 2026-11-26 09:00 UTC \(expired 2d ago\) \(its own step: kubelet-conf\)\n/,
+  );
+  assert.match(
+    text,
+    /\n {2}4\. kubelet\.conf: regenerate it: kubeadm v1\.11\.10 embeds a one-year client certificate/,
+  );
+  assert.doesNotMatch(text, /not renewed .*kubelet\.conf/);
+  const card = blockTexts(renderPlanBlocks(result.plan, { channel: "C", timeZone: "UTC" }).blocks).join("\n");
+  assert.match(card, /• `kubelet\.conf` expired, expires .* \(its own step: kubelet-conf\)/);
+  assert.match(card, /\$ kubeadm alpha phase kubeconfig kubelet --node-name m1 /);
+});

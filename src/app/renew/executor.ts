@@ -8,6 +8,7 @@
 // effect is never run again. Before every step that changes the node, `guard` confirms this run still
 // holds the cluster; when it throws, the run stops at once and touches nothing more.
 import { createHash } from "node:crypto";
+import { KUBELET_KUBECONFIG } from "../../core/kubeadm/catalogue.js";
 import type { NodeReport } from "../../core/report/types.js";
 import type { ServedObservation } from "../../core/certs/served.js";
 import { TransportError, type Transport } from "../../core/transport/transport.js";
@@ -133,8 +134,11 @@ function nodeContext(plan: NodePlan, progress: NodeProgress, deps: ExecutorDepen
 
 // --- The executor ------------------------------------------------------------------------------
 
-/** A node counts as touched once a step that changes pki/, the kubeconfigs or the pods has started. */
-const TOUCHING: readonly StepId[] = ["renew", "restart"];
+/**
+ * A node counts as touched once a step that changes pki/, the kubeconfigs (kubelet.conf, the copies
+ * of admin.conf) or the pods has started.
+ */
+const TOUCHING: readonly StepId[] = ["renew", "kubelet-conf", "refresh-kubeconfigs", "restart"];
 
 export async function executeNodePlan(plan: NodePlan, deps: ExecutorDependencies): Promise<NodeExecution> {
   const resume =
@@ -237,13 +241,17 @@ async function runSteps(
   return { outcomes };
 }
 
-/** Each certificate of the plan: its sha256 before the run, and after it from the final rescan. */
+/**
+ * Each certificate of the plan (kubelet.conf too when it is repaired): its sha256 before the run, and
+ * after it from the final rescan.
+ */
 function renewedCertificates(
   plan: NodePlan,
   progress: NodeProgress,
   final: NodeReport | undefined,
 ): NodeExecution["renewed"] {
-  return plan.spec.names.map((name) => {
+  const names: string[] = [...plan.spec.names, ...(plan.spec.kubeletConf ? [KUBELET_KUBECONFIG] : [])];
+  return names.map((name) => {
     const cert = final?.certificates.find((c) => c.name === name);
     return {
       name,
@@ -305,11 +313,10 @@ async function rollBack(
     );
     await attempt("the old files", async () => {
       const report = await ctx.rescan();
-      const changed = ctx.spec.names.filter(
-        (n) =>
-          (report.certificates.find((c) => c.name === n)?.sha256 ?? null) !==
-          (progress.fingerprintsBefore?.[n] ?? null),
-      );
+      // Every file fingerprinted before the run: the planned certificates, and kubelet.conf when repaired.
+      const changed = Object.entries(progress.fingerprintsBefore ?? {})
+        .filter(([n, before]) => (report.certificates.find((c) => c.name === n)?.sha256 ?? null) !== before)
+        .map(([n]) => n);
       if (changed.length)
         throw new StepFailure(`after the restore these differ from before: ${changed.join(", ")}`);
       return "the old certificates are back and served";

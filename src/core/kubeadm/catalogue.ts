@@ -170,16 +170,17 @@ const KUBELET_CLIENT: NeverRenewed = {
   missing: (node) => rebootstrap(node, "has no client certificate"),
 };
 
+// What a renewal does about it is in kubelet-conf.ts (and the warnings' advice asks it, per node).
 const KUBELET_CONF: NeverRenewed = {
   by: "never",
-  why: "kubelet.conf is the kubelet's own credential; kubeadm does not renew it",
+  why: "kubelet.conf is the kubelet's own credential; kubeadm's renew does not touch it",
   repair:
-    "A pre-1.17 kubelet.conf embeds its client certificate and never rotates: point its client-certificate " +
-    "and client-key at /var/lib/kubelet/pki/kubelet-client-current.pem and restart the kubelet (kubeadm " +
-    "docs: 'Kubelet client certificate rotation fails').",
-  advice: (node) =>
-    `kubelet.conf on ${node} embeds its client certificate, which never rotates: point client-certificate ` +
-    "and client-key at /var/lib/kubelet/pki/kubelet-client-current.pem and restart the kubelet.",
+    "Before 1.17 it embeds a one-year client certificate that nothing rotates: a renewal of the whole node " +
+    "(without --certs) regenerates it once it is within the warning threshold, with that version's kubeadm " +
+    "(`kubeadm alpha phase kubeconfig kubelet` on 1.8–1.12, `kubeadm init phase kubeconfig kubelet` on " +
+    "1.13–1.16, with --node-name). From 1.17 such a renewal points its client-certificate and client-key at " +
+    "/var/lib/kubelet/pki/kubelet-client-current.pem instead, which the kubelet rotates, while that file is " +
+    "valid (kubeadm docs: 'Kubelet client certificate rotation fails'). Either way the kubelet restarts.",
   missing: (node) => rebootstrap(node, "has no kubelet.conf"),
 };
 

@@ -9,6 +9,7 @@ import type { ClusterConfig, NodeConfig, RenewalSettings } from "../../config/lo
 import { ETCD_PKI_IN_KUBERNETES_DIR } from "../../config/node-roles.js";
 import {
   CATALOGUE,
+  KUBELET_KUBECONFIG,
   NOT_RENEWED,
   RENEWABLE,
   SERVED_BY_APISERVER,
@@ -19,6 +20,7 @@ import {
   type CertificateName,
   type RenewableName,
 } from "../kubeadm/catalogue.js";
+import { choiceFits, kubeletConfRepair, type KubeletConfChoice } from "../kubeadm/kubelet-conf.js";
 import {
   DEFAULT_KUBERNETES_DIR,
   METHOD_NOTES,
@@ -65,6 +67,8 @@ export interface NodePlan {
   renew: PlannedCertificate[];
   /** Files on this node kubeadm never renews that need a look, with the documented repair. */
   notRenewed: { name: string; status: CertificateStatus | "embedded"; why: string; repair: string }[];
+  /** kubelet.conf as scanned, when this run repairs it (its own step); absent: it does not. */
+  kubeletConf?: { path: string; status: CertificateStatus; notAfter: Date | null };
   /** Renewable files left out on this node, and why. */
   skipped: { name: string; why: string }[];
   backup: string;
@@ -211,21 +215,38 @@ function caProblems(node: NodeReport, names: readonly RenewableName[], now: Date
   return problems;
 }
 
-function notRenewedOnNode(node: NodeReport): NodePlan["notRenewed"] {
+/**
+ * The never-renewed files that need a look, with their repair; kubelet.conf not when this run repairs
+ * it, and with the reason when a renewal could not.
+ */
+function notRenewedOnNode(node: NodeReport, kubelet: KubeletConfDecision): NodePlan["notRenewed"] {
   const out: NodePlan["notRenewed"] = [];
+  const repairOf = (name: string, repair: string): string =>
+    name === KUBELET_KUBECONFIG && kubelet?.ok === false
+      ? `A renewal cannot repair it on this node: ${kubelet.why}. ${notRenewed("kubelet-client")!.repair}`
+      : repair;
   for (const cert of node.certificates) {
     const never = neverRenewed(cert.name);
     if (!never || isFine(cert.status)) continue;
-    out.push({ name: cert.name, status: cert.status, why: never.why, repair: never.repair });
+    if (cert.name === KUBELET_KUBECONFIG && kubelet?.ok) continue;
+    out.push({
+      name: cert.name,
+      status: cert.status,
+      why: never.why,
+      repair: repairOf(cert.name, never.repair),
+    });
   }
   for (const finding of node.findings) {
     const name = finding.code === "kubelet-conf-embedded" ? finding.certificate : undefined;
     const never = name === undefined ? undefined : notRenewed(name);
-    if (name !== undefined && never && !out.some((n) => n.name === name))
-      out.push({ name, status: "embedded", why: never.why, repair: never.repair });
+    if (name !== undefined && never && !kubelet?.ok && !out.some((n) => n.name === name))
+      out.push({ name, status: "embedded", why: never.why, repair: repairOf(name, never.repair) });
   }
   return out;
 }
+
+/** What this run does about kubelet.conf: a renewal of every certificate repairs it when it is due. */
+type KubeletConfDecision = ReturnType<typeof kubeletConfRepair>;
 
 /** The structured data of one node's renewal: everything its steps are derived from. */
 export function nodeSpec(input: {
@@ -238,6 +259,7 @@ export function nodeSpec(input: {
   kubeconfigs: string[];
   localEtcd: boolean;
   timestamp: string;
+  kubeletConf: KubeletConfChoice | null;
 }): NodeSpec {
   const { node, renewal } = input;
   const lookup = ruleFor(input.kubeadmVersion);
@@ -248,6 +270,7 @@ export function nodeSpec(input: {
     host: node.host,
     kubeadmVersion: input.kubeadmVersion,
     kubernetesDir: checkPath(node.paths.kubernetesDir),
+    kubeletPkiDir: checkPath(node.paths.kubeletPkiDir),
     names: input.names,
     all: input.all,
     kubeconfigs: input.kubeconfigs,
@@ -257,6 +280,9 @@ export function nodeSpec(input: {
     backup: `${base}.tar.gz`,
     aside: `${base}.aside`,
     configFile: `${base}.kubeadm.yaml`,
+    kubeletConf: input.kubeletConf,
+    // Copies of admin.conf are refreshed only with a renewed admin.conf to copy.
+    refreshKubeconfigs: input.names.includes("admin.conf") ? node.refreshKubeconfigs.map(checkPath) : [],
     healthUrl: `https://${nodeAddress(node.host, node.apiserver.port)}${healthPath(lookup.rule, lookup.version)}`,
     probeServed: node.apiserver.probe,
   };
@@ -271,6 +297,7 @@ function nodePlan(
   lookup: Extract<RuleLookup, { ok: true }>,
   input: PlanInput,
   timestamp: string,
+  kubelet: KubeletConfDecision,
 ): NodePlan {
   const { rule, version } = lookup;
   const spec = nodeSpec({
@@ -286,8 +313,19 @@ function nodePlan(
     }),
     localEtcd: hasLocalEtcd(node),
     timestamp,
+    kubeletConf: kubelet?.ok ? kubelet.choice : null,
   });
   const health = new URL(spec.healthUrl).pathname;
+  const conf = present(node, KUBELET_KUBECONFIG);
+  const copiesLeft =
+    config.refreshKubeconfigs.length > 0 && spec.refreshKubeconfigs.length === 0
+      ? [
+          {
+            name: "refreshKubeconfigs",
+            why: "admin.conf is not renewed on this node, so its copies are left alone",
+          },
+        ]
+      : [];
   return {
     node: node.name,
     host: config.host,
@@ -298,8 +336,11 @@ function nodePlan(
       const cert = present(node, name)!;
       return { name, path: cert.path, status: cert.status, notAfter: cert.notAfter };
     }),
-    notRenewed: notRenewedOnNode(node),
-    skipped,
+    notRenewed: notRenewedOnNode(node, kubelet),
+    ...(spec.kubeletConf && conf
+      ? { kubeletConf: { path: conf.path, status: conf.status, notAfter: conf.notAfter } }
+      : {}),
+    skipped: [...skipped, ...copiesLeft],
     backup: spec.backup,
     restart: spec.restart,
     healthUrl: spec.healthUrl,
@@ -413,7 +454,9 @@ function planNode(
     return [`node ${node.name}: nothing kubeadm ${lookup.version.text} can renew was found`];
   const customDir = config.paths.kubernetesDir !== DEFAULT_KUBERNETES_DIR;
   const all = scope === "all" && skipped.every((s) => s.why === "the scan found no such file on this node");
-  return nodePlan(config, node, names, all && !customDir, skipped, lookup, input, timestamp);
+  // Only a renewal of every certificate takes kubelet.conf along (--certs names kubeadm's files).
+  const kubelet = scope === "all" ? kubeletConfRepair(node) : null;
+  return nodePlan(config, node, names, all && !customDir, skipped, lookup, input, timestamp, kubelet);
 }
 
 /** A node the run leaves out for its role: why, and the documented repair of what needs a look. */
@@ -424,7 +467,7 @@ function leftOutNode(config: NodeConfig & { role: LeftOutNode["role"] }, report:
     host: config.host,
     role: config.role,
     ...NOT_RENEWED_ROLE[config.role],
-    notRenewed: node?.reachable ? notRenewedOnNode(node) : [],
+    notRenewed: node?.reachable ? notRenewedOnNode(node, null) : [],
   };
 }
 
@@ -499,8 +542,11 @@ export function planRenewal(input: PlanInput): PlanResult {
 
 const KUBECONFIGS: readonly string[] = CATALOGUE.filter((e) => e.kind === "kubeconfig").map((e) => e.path);
 
+/** Spec keys a plan stored before kubelet.conf and the kubeconfig copies were planned does not have. */
+const LATER_KEYS: readonly (keyof NodeSpec)[] = ["kubeletPkiDir", "kubeletConf", "refreshKubeconfigs"];
+
 /** The stored spec's own choices, checked against the fixed sets they come from. */
-function choiceProblems(spec: NodeSpec, plan: RenewalPlan): string[] {
+function choiceProblems(spec: NodeSpec, plan: RenewalPlan, node: NodeConfig): string[] {
   const problems: string[] = [];
   const names = Array.isArray(spec.names) ? spec.names : [];
   if (names.length === 0 || !names.every((n) => isRenewable(n)) || new Set(names).size !== names.length)
@@ -511,6 +557,12 @@ function choiceProblems(spec: NodeSpec, plan: RenewalPlan): string[] {
     problems.push("its restart strategy is unknown");
   if (!ruleFor(spec.kubeadmVersion).ok) problems.push("its kubeadm version is not one certs-bot knows");
   if (!/^\d{8}T\d{6}Z$/.test(plan.timestamp)) problems.push("its backup timestamp is malformed");
+  if (
+    spec.kubeletConf !== null &&
+    spec.kubeletConf !== undefined &&
+    !choiceFits(spec.kubeletConf, String(spec.kubeadmVersion), node.paths.kubernetesDir)
+  )
+    problems.push("its kubelet.conf repair is not one its kubeadm version makes");
   return problems;
 }
 
@@ -536,7 +588,7 @@ export function checkPlan(plan: RenewalPlan, cluster: ClusterConfig, renewal: Re
       continue;
     }
     const spec = stored.spec;
-    const choices = spec ? choiceProblems(spec, plan) : ["it has no spec"];
+    const choices = spec ? choiceProblems(spec, plan, node) : ["it has no spec"];
     if (choices.length) {
       problems.push(`${where}: ${choices.join(", ")}`);
       continue;
@@ -553,9 +605,15 @@ export function checkPlan(plan: RenewalPlan, cluster: ClusterConfig, renewal: Re
         kubeconfigs: spec.kubeconfigs,
         localEtcd: spec.components?.includes("etcd") === true,
         timestamp: plan.timestamp,
+        kubeletConf: spec.kubeletConf ?? null,
       });
     } catch (err) {
       problems.push(`${where}: ${(err as Error).message}`);
+      continue;
+    }
+    const missing = LATER_KEYS.filter((k) => !(k in spec));
+    if (missing.length) {
+      problems.push(`${where}: made by an earlier certs-bot (no ${missing.join(", ")}); request it again`);
       continue;
     }
     const fields = (Object.keys(derived) as (keyof NodeSpec)[]).filter(

@@ -6,6 +6,7 @@
 // States are words; the icons a person sees are drawn by the views (present/thread.ts), so changing
 // an icon never changes what is saved. `readRunState` reads back job data saved when step states
 // were still icons.
+import { KUBELET_KUBECONFIG } from "../kubeadm/catalogue.js";
 import type { NodeExecution, ProgressEvent, StepStatus } from "./progress.js";
 import type { NodeProgress } from "./steps/step.js";
 import type { RenewalPlan, StepId } from "./plan.js";
@@ -153,7 +154,11 @@ export function finishNode(state: RunState, plan: RenewalPlan, execution: NodeEx
       : {}),
     renewed: execution.renewed.map((r) => ({
       name: r.name,
-      notAfterBefore: planned?.renew.find((p) => p.name === r.name)?.notAfter?.toISOString() ?? null,
+      notAfterBefore:
+        (r.name === KUBELET_KUBECONFIG
+          ? planned?.kubeletConf
+          : planned?.renew.find((p) => p.name === r.name)
+        )?.notAfter?.toISOString() ?? null,
       notAfterAfter: r.notAfter?.toISOString() ?? null,
       changed: r.after !== null && r.after !== r.before,
     })),

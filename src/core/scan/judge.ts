@@ -7,7 +7,8 @@ import {
   type Certificate,
 } from "../certs/certificate.js";
 import type { ServedObservation } from "../certs/served.js";
-import { KUBELET_KUBECONFIG, SERVED_BY_APISERVER } from "../kubeadm/catalogue.js";
+import { KUBELET_KUBECONFIG, SERVED_BY_APISERVER, notRenewed } from "../kubeadm/catalogue.js";
+import { kubeletConfAdvice } from "../kubeadm/kubelet-conf.js";
 import type { NodeRole, Thresholds } from "../../config/schema.js";
 import {
   worstOf,
@@ -196,11 +197,20 @@ function kubeletFindings(read: RawNodeRead): Finding[] {
       severity: "warning",
       certificate: KUBELET_KUBECONFIG,
       message: "kubelet.conf embeds its client certificate (pre-1.17 layout): it will not rotate.",
-      advice:
-        "Point kubelet.conf's client-certificate and client-key at /var/lib/kubelet/pki/kubelet-client-current.pem " +
-        "and restart the kubelet (kubeadm docs: 'Kubelet client certificate rotation fails').",
+      advice: "", // said once the node's report is whole (withKubeletAdvice): it depends on the version
     },
   ];
+}
+
+/** The kubelet.conf finding's advice: what a renewal of this node does about it, for its kubeadm. */
+function withKubeletAdvice(node: NodeReport): NodeReport {
+  const byHand = notRenewed("kubelet-client")!.repair;
+  return {
+    ...node,
+    findings: node.findings.map((f) =>
+      f.code === "kubelet-conf-embedded" ? { ...f, advice: kubeletConfAdvice(node, "this node", byHand) } : f,
+    ),
+  };
 }
 
 function judgeServed(
@@ -286,7 +296,7 @@ export function judgeNode(obs: NodeObservation, ctx: JudgeContext): NodeReport {
     // What the apiserver serves is a certificate in use: its expiry counts as much as the file's.
     if (outcome.served.status) statuses.push(outcome.served.status);
   }
-  return {
+  return withKubeletAdvice({
     name: obs.name,
     host: obs.host,
     port: obs.port,
@@ -297,7 +307,7 @@ export function judgeNode(obs: NodeObservation, ctx: JudgeContext): NodeReport {
     certificates,
     findings,
     ...(apiserver ? { apiserver } : {}),
-  };
+  });
 }
 
 /**

@@ -1,9 +1,12 @@
 // Preflight: nothing on the node changes. kubeadm is the version planned; the restart strategy's
 // tools answer on this node (so a restart cannot fail half way for a missing or broken tool); the
-// backup directory, where it exists, is private to root; there is room for the backup. It also records
-// what the old state is (fingerprints before, the apiserver certificate on disk) for verify and rollback.
-import { SERVED_BY_APISERVER } from "../../kubeadm/catalogue.js";
+// backup directory, where it exists, is private to root; there is room for the backup; each kubeconfig
+// copy to refresh is a regular file or not there (skipped). It also records what the old state is
+// (fingerprints before, kubelet.conf's too when it is repaired, the apiserver certificate on disk)
+// for verify and rollback.
+import { KUBELET_KUBECONFIG, SERVED_BY_APISERVER, type CertificateName } from "../../kubeadm/catalogue.js";
 import { command, type Command } from "../../kubeadm/versions.js";
+import { checkKubeconfigCopies } from "./refresh-kubeconfigs.js";
 import { kubeletActive } from "./restart.js";
 import { RESTARTS } from "./restarts.js";
 import {
@@ -111,16 +114,23 @@ export function preflightStep(spec: NodeSpec): Step {
       verify:
         `kubeadm still says ${spec.kubeadmVersion}; the kubelet is active and the ${spec.restart} tools answer; ` +
         `${spec.backupRoot} (where it exists) is a root-only directory with free space of at least twice ` +
-        "the size of pki/ and the kubeconfigs; no other renewal holds the lock.",
+        "the size of pki/ and the kubeconfigs; " +
+        (spec.refreshKubeconfigs.length
+          ? `${spec.refreshKubeconfigs.join(", ")}: each a regular file, or not on this node (then skipped); `
+          : "") +
+        "no other renewal holds the lock.",
       undo: "Release the lock. Nothing on the node changed.",
       undoCommands: [],
     },
     async run(ctx) {
       const lines = [await checkVersion(ctx), await checkTools(ctx), await checkBackupDir(ctx)];
+      if (spec.refreshKubeconfigs.length) lines.push(await checkKubeconfigCopies(ctx));
       if (!ctx.progress.fingerprintsBefore) {
         const report = await ctx.rescan();
         if (!report.reachable) throw new StepFailure(`rescan failed: ${report.error ?? "unreachable"}`);
-        ctx.progress.fingerprintsBefore = Object.fromEntries(spec.names.map((n) => [n, sha256Of(report, n)]));
+        const before: CertificateName[] = [...spec.names];
+        if (spec.kubeletConf) before.push(KUBELET_KUBECONFIG);
+        ctx.progress.fingerprintsBefore = Object.fromEntries(before.map((n) => [n, sha256Of(report, n)]));
         ctx.progress.apiserverBefore = sha256Of(report, SERVED_BY_APISERVER);
       }
       return lines.join("\n");

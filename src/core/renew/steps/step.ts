@@ -1,15 +1,18 @@
 // What every renewal step is made of, and what it may use while it runs. A step is one small module
-// (preflight, backup, renew, a restart strategy, verify) that owns its commands as shown to the
-// approvers, its run, its postcondition (`holds`, asked when a run resumes) and its undo. Everything
+// (preflight, backup, renew, kubelet.conf, kubeconfig copies, a restart strategy, verify) that owns
+// its commands as shown to the approvers, its run, its postcondition (`holds`, asked when a run
+// resumes) and its undo. Everything
 // a step knows comes from the node's `NodeSpec`: structured data saved with the plan, from which the
 // commands are derived again at run time. Pure: a step reaches the node only through `StepContext`.
 import type { RenewalSettings } from "../../../config/load.js";
 import type { CertificateName, RenewableName } from "../../kubeadm/catalogue.js";
+import type { KubeletConfChoice } from "../../kubeadm/kubelet-conf.js";
 import type { Command } from "../../kubeadm/versions.js";
 import type { NodeReport } from "../../report/types.js";
 
 export type RestartStrategy = RenewalSettings["restartStrategy"];
-export type StepId = "preflight" | "backup" | "renew" | "restart" | "verify";
+export type StepId =
+  "preflight" | "backup" | "renew" | "kubelet-conf" | "refresh-kubeconfigs" | "restart" | "verify";
 
 /** Bounded waits the executor uses; in the plan so approvers see them. */
 export const WAITS = { containersGoneSeconds: 120, readySeconds: 300 } as const;
@@ -24,6 +27,8 @@ export interface NodeSpec {
   /** `kubeadm version -o short` as scanned; the version row follows from it. */
   kubeadmVersion: string;
   kubernetesDir: string;
+  /** The kubelet's pki directory (kubelet-client-current.pem, what a repointed kubelet.conf names). */
+  kubeletPkiDir: string;
   /** What is renewed; `all`: with kubeadm's own "renew all" (every renewable file present). */
   names: RenewableName[];
   all: boolean;
@@ -37,8 +42,12 @@ export interface NodeSpec {
   backup: string;
   /** Where manifests (and, before 1.15, old pairs) are parked while they are out of place. */
   aside: string;
-  /** Before 1.15: the exported kubeadm configuration. */
+  /** Where the cluster's kubeadm configuration is exported (phase renewals, kubelet.conf before 1.17). */
   configFile: string;
+  /** How kubelet.conf is repaired in this run (an embedded certificate near or past expiry); null: it is not. */
+  kubeletConf: KubeletConfChoice | null;
+  /** Files replaced with the renewed admin.conf (renewal.refreshKubeconfigs), when admin.conf is renewed. */
+  refreshKubeconfigs: string[];
   /** Where /readyz (or /healthz) is asked, from certs-bot. */
   healthUrl: string;
   /** Whether the served certificate is checked (apiserver.probe). */
@@ -66,7 +75,10 @@ export interface NodeProgress {
   completed: StepId[];
   /** Steps that started (completed or not): what a rollback has to undo. */
   started?: StepId[];
-  /** sha256 (hex DER) of each certificate to renew as scanned in preflight, before any change. */
+  /**
+   * sha256 (hex DER) of each certificate to renew, and of kubelet.conf when it is repaired, as scanned
+   * in preflight, before any change.
+   */
   fingerprintsBefore?: Record<string, string | null>;
   /** sha256 of apiserver.crt on disk before any change: what the old state must serve. */
   apiserverBefore?: string | null;
