@@ -53,6 +53,12 @@ export const STATUS_LABEL: Record<Status, string> = {
 /** `1 day`, `3 days`. */
 export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
+/** `a, b, c and 4 more`: the first `max` items as given (already escaped), then how many are left. */
+export function listUpTo(items: readonly string[], max: number): string {
+  const shown = items.slice(0, max).join(", ");
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}
+
 /** At most `max` UTF-16 units, an ellipsis marking the cut, never half a surrogate pair. */
 export function truncate(text: string, max: number): string {
   if (text.length <= max) return text;

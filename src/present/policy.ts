@@ -13,7 +13,7 @@ import {
   type PolicyCertificate,
 } from "../core/renew/policy.js";
 import type { StoredScan } from "../core/report/types.js";
-import { code, context, header, packLines, plural, section } from "./format.js";
+import { code, context, header, listUpTo, packLines, plural, section } from "./format.js";
 import { describeWindows, runWindow } from "./renewal.js";
 import type { ChatReply } from "./slack-types.js";
 import { scheduledStart, shownState } from "./thread.js";
@@ -41,10 +41,7 @@ export interface PolicyInput extends PolicyRecords {
 /** How many filed requests, and certificates in one sentence, are named before "and N more". */
 const SHOWN = 5;
 
-function listed(items: readonly string[]): string {
-  const shown = items.slice(0, SHOWN).join(", ");
-  return items.length > SHOWN ? `${shown} and ${items.length - SHOWN} more` : shown;
-}
+const listed = (items: readonly string[]): string => listUpTo(items, SHOWN);
 
 const subject = (name: string): string => code(name, 160);
 const requestName = (id: string): string => `request ${code(id, 120)}`;

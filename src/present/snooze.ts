@@ -4,7 +4,7 @@
 import type { ActiveQuiet, QuietRefusal } from "../core/alerts/quiet.js";
 import { typedKey } from "../core/alerts/state.js";
 import type { Block, ChatReply, ContextBlock } from "./slack-types.js";
-import { code, context, fitsBudget, header, packLines, person, plain, section } from "./format.js";
+import { code, context, fitsBudget, header, listUpTo, packLines, person, plain, section } from "./format.js";
 import { formatWhen } from "./time.js";
 
 /** block_id of a warning's buttons (present/warnings.ts): a quiet note goes right above them. */
@@ -36,10 +36,11 @@ export function parseSnoozeDuration(text: string, maxDays: number): SnoozeDurati
   return { ok: true, ms };
 }
 
-const keyList = (keys: readonly string[]): string => {
-  const shown = keys.slice(0, 10).map((k) => code(typedKey(k), 120));
-  return keys.length > 10 ? `${shown.join(", ")} and ${keys.length - 10} more` : shown.join(", ");
-};
+const keyList = (keys: readonly string[]): string =>
+  listUpTo(
+    keys.map((k) => code(typedKey(k), 120)),
+    10,
+  );
 
 /** Why it was refused, in one or two sentences of mrkdwn. */
 export function quietRefusalText(refusal: QuietRefusal, cluster: string): string {

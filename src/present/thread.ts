@@ -18,6 +18,7 @@ import {
   escapeMrkdwn,
   fitsBudget,
   header,
+  listUpTo,
   packLines,
   person,
   plain,
@@ -55,8 +56,10 @@ const isoDate = (iso: string | null | undefined, timeZone: string): string =>
 
 /** At most `max` names, escaped, then `and N more`. */
 function names(list: readonly string[], max = 20): string {
-  const shown = list.slice(0, max).map((n) => `*${plain(n, 80)}*`);
-  return list.length > max ? `${shown.join(", ")} and ${list.length - max} more` : shown.join(", ");
+  return listUpTo(
+    list.map((n) => `*${plain(n, 80)}*`),
+    max,
+  );
 }
 
 // Our own rule texts (approval.ts, access.ts) mention people; everything else in them is escaped.

@@ -35,6 +35,7 @@ import type {
 } from "../../core/renew/ports.js";
 import { renderApprovalCard, renderClusterHeld } from "../../present/thread.js";
 import { formatDate } from "../../present/time.js";
+import { listUpTo } from "../../present/format.js";
 
 export interface RenewalDeskDependencies {
   config: Config;
@@ -149,13 +150,7 @@ export class RenewalDesk {
     if (!channel) return { filed: false, why: "refused", reason: noChannel(cluster) };
     const early = admission(await this.deps.records.active(cluster.name), this.deps.now());
     if (early.verdict === "held") return { filed: false, why: "held", holder: early.holder };
-    const planned = planRenewal({
-      cluster,
-      report,
-      renewal: this.deps.config.renewal,
-      now: this.deps.now(),
-      requestedBy: POLICY_REQUESTER,
-    });
+    const planned = this.planFrom(report, { cluster, userId: POLICY_REQUESTER }, POLICY_REQUESTER);
     if (!planned.ok) return { filed: false, why: "refused", reason: planned.reason };
     const request = newRequest({
       cluster: cluster.name,
@@ -164,12 +159,12 @@ export class RenewalDesk {
       settings: this.deps.config.renewal,
       policy: { source: policy.source, preApproved: policy.preApproved },
     });
-    const why = due
-      .slice(0, 5)
-      .map((c) => `${c.node}/${c.name} ${c.daysLeft < 0 ? "expired" : `has ${c.daysLeft} days left`}`)
-      .join(", ");
+    const why = listUpTo(
+      due.map((c) => `${c.node}/${c.name} ${c.daysLeft < 0 ? "expired" : `has ${c.daysLeft} days left`}`),
+      5,
+    );
     const filed = await this.file(request, planned.plan, channel, {
-      because: `filed by policy (${policy.source}): ${why}${due.length > 5 ? ` and ${due.length - 5} more` : ""}`,
+      because: `filed by policy (${policy.source}): ${why}`,
       generations: due.map((c) => c.generation),
     });
     if (!filed.ok) {
@@ -242,7 +237,11 @@ export class RenewalDesk {
   }
 
   private async plan(ask: RenewalAsk, requestedBy?: string): Promise<PlanResult> {
-    const report = await this.deps.scan(ask.cluster);
+    return this.planFrom(await this.deps.scan(ask.cluster), ask, requestedBy);
+  }
+
+  /** The plan of `ask` on a scan of its cluster, under today's renewal settings. */
+  private planFrom(report: ClusterReport, ask: RenewalAsk, requestedBy?: string): PlanResult {
     return planRenewal({
       cluster: ask.cluster,
       report,
