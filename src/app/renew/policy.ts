@@ -36,12 +36,18 @@ export class PolicyClerk {
     const fresh = unfiled(due, new Set((await this.deps.records.filings(cluster.name)).keys()));
     if (!fresh.length) return { filed: false, why: due.length ? "already filed" : "nothing due" };
     const outcome = await this.deps.desk.fileByPolicy(cluster, report, due);
-    if (!outcome.filed && outcome.why === "refused") await this.escalate(cluster, outcome.reason, fresh);
+    if (!outcome.filed && outcome.why === "refused")
+      await this.escalate(cluster, policy.source, outcome.reason, fresh);
     return outcome;
   }
 
   /** Tells the approvers, once for these certificates and this reason. */
-  private async escalate(cluster: ClusterConfig, reason: string, due: PolicyCertificate[]): Promise<void> {
+  private async escalate(
+    cluster: ClusterConfig,
+    source: string,
+    reason: string,
+    due: PolicyCertificate[],
+  ): Promise<void> {
     const { config } = this.deps;
     const channel = clusterChannel(config, cluster);
     if (!channel) return;
@@ -56,7 +62,7 @@ export class PolicyClerk {
       channel,
       approvers: cluster.approvers,
       reason,
-      source: cluster.renewal.policy?.source ?? config.file,
+      source,
       due,
       timeZone: config.timezone,
     });
