@@ -7,21 +7,27 @@
 //
 // Usage: node --import tsx bench/ack.bench.ts [--concurrency 50] [--requests 1000] [--rounds 3] [--against <ref>]
 // Prints a readable block, then one JSON object as the last line.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { Agent, createServer, request, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { Agent } from "node:http";
 import { Redis } from "ioredis";
 import { startFakeSlack } from "../test/lab/fake-slack.js";
-import { freePort } from "../test/lab/ports.js";
 import { startRedis } from "../test/lab/redis.js";
 import { newClusterPki, writeLabNode } from "../test/lab/tree.js";
 import { buildCli, type BuiltCli } from "./cli-build.js";
 import { refLabel } from "./measure.js";
+import {
+  commandBody,
+  figuresOf,
+  load,
+  post,
+  startBareServer,
+  startServe,
+  type Figures,
+  type ServerProcess,
+} from "./slack-load.js";
 
 const { values } = parseArgs({
   options: {
@@ -34,81 +40,16 @@ const { values } = parseArgs({
 const concurrency = Number(values.concurrency);
 const total = Number(values.requests);
 const rounds = Number(values.rounds);
-const SECRET = "bench-signing-secret";
 const CLUSTERS = ["lab-a", "lab-b"];
 // The bare server also takes the replies certs-bot sends to a command's response_url.
 let responseUrl = "http://127.0.0.1:9/unused";
 const log = (line: string) => process.stderr.write(`[ack] ${line}\n`);
 
-function signed(body: string): Record<string, string> {
-  const ts = String(Math.floor(Date.now() / 1000));
-  const signature = `v0=${createHmac("sha256", SECRET).update(`v0:${ts}:${body}`).digest("hex")}`;
-  return {
-    "content-type": "application/x-www-form-urlencoded",
-    "content-length": String(Buffer.byteLength(body)),
-    "x-slack-request-timestamp": ts,
-    "x-slack-signature": signature,
-  };
-}
-
 const COMMANDS = ["status lab-a", "list", "status lab-b --all", "help"];
-const commandBody = (i: number, text = COMMANDS[i % COMMANDS.length]!) =>
-  new URLSearchParams({
-    token: "unused",
-    team_id: "T0TEAM",
-    channel_id: "C0LABAAAA",
-    user_id: "U0ALICE01",
-    command: "/certs",
-    text,
-    response_url: responseUrl,
-    trigger_id: `trigger-${i}`,
-  }).toString();
+const body = (i: number, text = COMMANDS[i % COMMANDS.length]!) =>
+  commandBody(text, { channel: "C0LABAAAA", user: "U0ALICE01", responseUrl, trigger: `trigger-${i}` });
 
-function post(agent: Agent, port: number, path: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const req = request(
-      { host: "127.0.0.1", port, path, method: "POST", agent, headers: signed(body) },
-      (res) => {
-        res.resume();
-        res.on("end", () =>
-          res.statusCode === 200
-            ? resolve(performance.now() - started)
-            : reject(new Error(`HTTP ${res.statusCode}`)),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-async function load(port: number, path: string, count: number): Promise<number[]> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const latencies: number[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        latencies.push(await post(agent, port, path, commandBody(i)));
-      }
-    }),
-  );
-  agent.destroy();
-  return latencies;
-}
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-
-/** One `certs-bot serve` process of a build, on its own port and Redis prefix. */
-interface Served {
-  label: string;
-  port: number;
-  child: ChildProcess;
-}
-
+/** `certs-bot serve` of a build, its clusters' scans stored by an operator's `/certs scan`. */
 async function serve(
   label: string,
   cli: string,
@@ -116,77 +57,39 @@ async function serve(
   redisUrl: string,
   fakeUrl: string,
   index: number,
-): Promise<Served> {
-  const port = await freePort("127.0.0.1");
-  const env = {
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
-    SLACK_BOT_TOKEN: "xoxb-test",
-    SLACK_API_URL: fakeUrl,
-    SLACK_SIGNING_SECRET: SECRET,
-    PORT: String(port),
-    REDIS_URL: redisUrl,
-    CERTS_BOT_REDIS_PREFIX: `ack-bench-${index}`,
-    LOG_LEVEL: "warn",
-  };
-  const child = spawn(process.execPath, [cli, "serve", "--config", configPath], {
-    env,
-    stdio: ["ignore", "ignore", "inherit"],
+): Promise<ServerProcess> {
+  const prefix = `ack-bench-${index}`;
+  const served = await startServe({
+    label,
+    cli,
+    configPath,
+    redisUrl,
+    slackApiUrl: fakeUrl,
+    prefix,
+    probe: body(3),
   });
-  // Listening: a signed `/certs help` answers 200.
-  const agent = new Agent({ keepAlive: false });
-  for (let tries = 0; ; tries++) {
-    try {
-      await post(agent, port, "/slack/events", commandBody(3));
-      break;
-    } catch (err) {
-      if (child.exitCode !== null || tries > 600)
-        throw new Error(`${label}: serve did not answer`, { cause: err });
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  // Stored scans, so `/certs status` renders real reports: an operator's `/certs scan`, then wait.
   const redis = new Redis(redisUrl, { lazyConnect: true });
   await redis.connect();
+  const agent = new Agent({ keepAlive: false });
   try {
     for (const cluster of CLUSTERS)
-      await post(agent, port, "/slack/events", commandBody(0, `scan ${cluster}`));
-    const keys = CLUSTERS.map((cluster) => `ack-bench-${index}:report:${cluster}`);
+      await post(agent, served.port, "/slack/events", body(0, `scan ${cluster}`));
+    const keys = CLUSTERS.map((cluster) => `${prefix}:report:${cluster}`);
     while ((await redis.exists(...keys)) < keys.length) await new Promise((r) => setTimeout(r, 100));
   } finally {
     redis.disconnect();
     agent.destroy();
   }
-  log(`${label}: serve up on :${port}, ${CLUSTERS.length} clusters scanned and stored`);
-  return { label, port, child };
-}
-
-interface Figures {
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  over3s: number;
-}
-
-function figuresOf(latencies: number[]): Figures {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return {
-    p50Ms: +percentile(sorted, 50).toFixed(1),
-    p99Ms: +percentile(sorted, 99).toFixed(1),
-    maxMs: +sorted[sorted.length - 1]!.toFixed(1),
-    over3s: sorted.filter((ms) => ms >= 3000).length,
-  };
+  log(`${label}: serve up on :${served.port}, ${CLUSTERS.length} clusters scanned and stored`);
+  return served;
 }
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "certs-bot-ack-"));
   const redis = await startRedis();
   const fake = await startFakeSlack();
-  const baseline: Server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => res.end(""));
-  });
   const builds: BuiltCli[] = [];
-  const served: Served[] = [];
+  const served: ServerProcess[] = [];
   try {
     const pki = await newClusterPki();
     const nodes = await Promise.all(
@@ -227,17 +130,17 @@ async function main(): Promise<void> {
       builds.push(buildCli(values.against));
       labels.push(refLabel(values.against));
     }
-    const basePort = await freePort("127.0.0.1");
-    await new Promise<void>((r) => baseline.listen(basePort, "127.0.0.1", r));
-    responseUrl = `http://127.0.0.1:${basePort}/response`;
+    const bare = await startBareServer();
+    served.push(bare);
+    responseUrl = `http://127.0.0.1:${bare.port}/response`;
     for (const [i, build] of builds.entries())
       served.push(await serve(labels[i]!, build.cli, configPath, redis.url, fake.url, i));
 
     const subjects = [
-      ...served.map((s) => ({ label: s.label, port: s.port, path: "/slack/events" })),
-      { label: "bare HTTP", port: basePort, path: "/" },
+      ...served.slice(1).map((s) => ({ label: s.label, port: s.port, path: "/slack/events" })),
+      { label: bare.label, port: bare.port, path: "/" },
     ];
-    for (const subject of subjects) await load(subject.port, subject.path, total / 4); // warm-up: JIT, connections, caches
+    for (const subject of subjects) await load(subject, total / 4, concurrency, body); // warm-up: JIT, connections, caches
     // Interleaved rounds, the order rotating: no subject always runs first or last.
     const latencies = subjects.map(() => [] as number[]);
     const perRound = Math.ceil(total / rounds);
@@ -245,13 +148,13 @@ async function main(): Promise<void> {
       for (let k = 0; k < subjects.length; k++) {
         const index = (k + r) % subjects.length;
         const subject = subjects[index]!;
-        latencies[index]!.push(...(await load(subject.port, subject.path, perRound)));
+        latencies[index]!.push(...(await load(subject, perRound, concurrency, body)));
       }
       log(`round ${r + 1}/${rounds} done`);
     }
     const [bot, ...rest] = latencies.map(figuresOf);
     const floor = rest.at(-1)!;
-    const before = served.length > 1 ? rest[0]! : undefined;
+    const before = rest.length > 1 ? rest[0]! : undefined;
     const figures = {
       concurrency,
       requests: perRound * rounds,
@@ -278,7 +181,6 @@ async function main(): Promise<void> {
   } finally {
     for (const s of served) s.child.kill("SIGKILL");
     for (const build of builds) build.remove();
-    await new Promise((r) => baseline.close(r));
     await fake.close();
     await redis.stop();
     rmSync(root, { recursive: true, force: true });

@@ -1,7 +1,8 @@
-// `npm run bench`: the scan benchmark, the /certs ack-latency benchmark, then CLI start-up, each
-// printing its own block; the last line is one JSON object: the scan figures, plus `ack` and `startup`.
+// `npm run bench`: the scan benchmark, the /certs ack-latency benchmark, /certs at fleet scale, then
+// CLI start-up, each printing its own block; the last line is one JSON object: the scan figures, plus
+// `ack`, `fleet` and `startup`.
 // Arguments go to the scan benchmark (`npm run bench -- --nodes 50`); `--against <git ref>` goes to all
-// three, which then time that ref's build side by side with the working tree's in the same rounds.
+// four, which then time that ref's build side by side with the working tree's in the same rounds.
 import { spawn } from "node:child_process";
 
 function run(script: string, args: string[]): Promise<string> {
@@ -28,5 +29,7 @@ const scan = lastJson(await run("bench/scan.bench.ts", args));
 process.stdout.write("\n");
 const ack = lastJson(await run("bench/ack.bench.ts", against));
 process.stdout.write("\n");
+const fleet = lastJson(await run("bench/fleet.bench.ts", against));
+process.stdout.write("\n");
 const startup = lastJson(await run("bench/startup.bench.ts", against));
-process.stdout.write(`\n${JSON.stringify({ ...scan, ...ack, ...startup })}\n`);
+process.stdout.write(`\n${JSON.stringify({ ...scan, ...ack, ...fleet, ...startup })}\n`);
