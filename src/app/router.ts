@@ -15,8 +15,9 @@
 // Errors and refusals are ephemeral (only the user sees them) and never enqueue anything. `help`,
 // `audit`, `snoozes` and `renew`'s answers are ephemeral too (the plan itself goes to the cluster's
 // channel as the approval card); `list`, `status`, `policy` and `scan` answer in the channel, where
-// the team can see them (the channel is a viewer of every cluster shown), and so do a snooze and an
-// unsnooze once done (decideCommand does them: app/snooze.ts; what is not open is refused there).
+// the team can see them (the channel is a viewer of every cluster shown), except a `list` with
+// nothing to show (no cluster matches, a page past the end); and so do a snooze and an unsnooze
+// once done (decideCommand does them: app/snooze.ts; what is not open is refused there).
 import { findCluster, type ClusterConfig, type Config } from "../config/load.js";
 import type { AuditEntry } from "../core/renew/ports.js";
 import type { StoredScan } from "../core/report/types.js";
@@ -28,7 +29,6 @@ import { checkCluster, parseCommand, type ClusterCommand } from "../present/comm
 import {
   renderCommandError,
   renderHelp,
-  renderList,
   renderNoReport,
   renderRefusal,
   renderRenewalPlanning,
@@ -37,6 +37,7 @@ import {
   renderUnknownNode,
 } from "../present/views.js";
 import type { ChatReply } from "../present/slack-types.js";
+import { renderList } from "../present/list.js";
 import type { AlertState } from "../core/alerts/state.js";
 import { activeQuiets } from "../core/alerts/quiet.js";
 import { parseSnoozeDuration, renderSnoozes } from "../present/snooze.js";
@@ -203,7 +204,8 @@ export function handleCommand(request: CommandRequest, deps: RouterDeps): Router
   if (command.kind === "help") return ephemeral(renderHelp(command.topic, visible[0]?.name));
   if (command.kind === "list") {
     const clusters = visible.map((c) => ({ name: c.name, latest: latest(c.name) }));
-    return { reply: renderList({ clusters, now, timeZone: config.timezone }), ephemeral: false };
+    const answer = renderList({ clusters, query: command, now, timeZone: config.timezone });
+    return { reply: [answer.reply], ephemeral: answer.ephemeral };
   }
   if (command.kind === "snoozes" && command.cluster === undefined) {
     return snoozesOf(

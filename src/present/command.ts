@@ -6,7 +6,7 @@
 //
 // Grammar (tokens are separated by spaces; flags may come before or after the cluster):
 //   (empty) | help [SUBCOMMAND]
-//   list
+//   list [NAME-FILTER] [--status STATUS[,STATUS…]] [--page N]
 //   status CLUSTER [--node NAME] [--all]
 //   scan CLUSTER
 //   renew CLUSTER [--node NAME] [--certs a,b]
@@ -53,9 +53,40 @@ export const NODE_ARG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
 /** What a snooze names: a node's certificate (`NODE/CERT`, as warnings show it) or a node. */
 export const SUBJECT_ARG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}(?:\/[A-Za-z0-9][A-Za-z0-9._-]{0,100})?$/;
 
+/**
+ * What `list --status` picks: a cluster's status, or `not-scanned`. The first five are the ones a
+ * person asks for; the others are the rarer statuses a cluster can have, so every cluster can be
+ * picked by what it shows.
+ */
+export const LIST_STATUSES = [
+  "expired",
+  "critical",
+  "warning",
+  "unreachable",
+  "ok",
+  "not-yet-valid",
+  "unreadable",
+  "missing",
+  "not-scanned",
+] as const;
+export type ListStatus = (typeof LIST_STATUSES)[number];
+
+/** Which clusters `/certs list` shows: a name filter, statuses, and the page (from 1). */
+export interface ListQuery {
+  /** Lowercase; a prefix of the name, or with `*` a pattern of the whole name. */
+  name?: string;
+  statuses?: ListStatus[];
+  page: number;
+}
+
+/** A name filter as typed: cluster-name characters and `*`. */
+const NAME_FILTER = /^[a-z0-9*][a-z0-9*-]{0,62}$/;
+/** Pages beyond this are refused as typos; 10,000 pages of 25 is far beyond any fleet. */
+const MAX_PAGE = 10_000;
+
 export type Command =
   | { kind: "help"; topic?: Subcommand }
-  | { kind: "list" }
+  | ({ kind: "list" } & ListQuery)
   | { kind: "status"; cluster: string; node?: string; all: boolean }
   | { kind: "scan"; cluster: string }
   | { kind: "renew"; cluster: string; node?: string; certs?: CertificateName[] }
@@ -97,7 +128,7 @@ export type ParseResult = { ok: true; command: Command } | { ok: false; error: C
 
 export const USAGE: Record<Subcommand, string> = {
   help: "/certs help [SUBCOMMAND]",
-  list: "/certs list",
+  list: "/certs list [NAME-PREFIX] [--status expired|critical|warning|unreachable|ok] [--page N]",
   status: "/certs status CLUSTER [--node NAME] [--all]",
   scan: "/certs scan CLUSTER",
   renew: "/certs renew CLUSTER [--node NAME] [--certs NAME,NAME]",
@@ -111,7 +142,7 @@ export const USAGE: Record<Subcommand, string> = {
 /** Flags each subcommand takes, and whether they take a value. */
 const FLAGS: Record<Subcommand, Record<string, "boolean" | "value">> = {
   help: {},
-  list: {},
+  list: { "--status": "value", "--page": "value" },
   status: { "--node": "value", "--all": "boolean" },
   scan: {},
   renew: { "--node": "value", "--certs": "value" },
@@ -335,17 +366,69 @@ function parseHelp(_sub: Subcommand, { positional }: Arguments): Command {
   return lower && isSubcommand(lower) ? { kind: "help", topic: lower } : { kind: "help" };
 }
 
-function parseList(_sub: Subcommand, { positional }: Arguments): Command {
-  if (positional.length > 0) {
+function parseList(_sub: Subcommand, { positional, flags }: Arguments): Command {
+  const [filter, ...extra] = positional;
+  if (extra.length > 0) {
     refuse({
       code: "extra-argument",
       subcommand: "list",
       message:
-        `\`list\` takes no arguments (got ${quote(positional.join(" "))}); ` +
+        `\`list\` takes one name filter (got ${quote(positional.join(" "))}); ` +
         `for one cluster, use \`/certs status CLUSTER\`. ${NOTHING_RUNS}`,
     });
   }
-  return { kind: "list" };
+  const name = filter?.toLowerCase();
+  if (name !== undefined && !NAME_FILTER.test(name)) {
+    refuse({
+      code: "bad-value",
+      subcommand: "list",
+      message:
+        `${quote(filter!)} is not a name filter: the start of a cluster name (\`prod-\`), or a ` +
+        `pattern with \`*\` (\`*-eu-*\`). ${NOTHING_RUNS}`,
+    });
+  }
+  const status = flags.get("--status");
+  const page = flags.get("--page");
+  return {
+    kind: "list",
+    ...(name !== undefined ? { name } : {}),
+    ...(typeof status === "string" ? { statuses: listStatuses(status) } : {}),
+    page: typeof page === "string" ? pageNumber(page) : 1,
+  };
+}
+
+/** `--status critical,expired`: known statuses, each once. */
+function listStatuses(value: string): ListStatus[] {
+  const statuses = new Set<ListStatus>();
+  for (const word of value.toLowerCase().split(",")) {
+    const status = LIST_STATUSES.find((s) => s === word);
+    if (status) {
+      statuses.add(status);
+      continue;
+    }
+    const suggestions = word ? suggestNames(word, LIST_STATUSES) : [];
+    refuse({
+      code: "bad-value",
+      subcommand: "list",
+      message:
+        (word ? `${quote(word)} is not a status` : "`--status` has an empty status") +
+        (suggestions.length ? `; did you mean \`${suggestions[0]}\`?` : ".") +
+        ` \`--status\` takes ${LIST_STATUSES.slice(0, 5).join(", ")} (or ` +
+        `${LIST_STATUSES.slice(5).join(", ")}), several with commas: \`--status expired,critical\`. ${NOTHING_RUNS}`,
+      suggestions,
+    });
+  }
+  return [...statuses];
+}
+
+function pageNumber(value: string): number {
+  const page = /^[0-9]{1,6}$/.test(value) ? Number(value) : Number.NaN;
+  if (page >= 1 && page <= MAX_PAGE) return page;
+  return refuse({
+    code: "bad-value",
+    subcommand: "list",
+    message: `\`--page\` takes a page number from 1, such as \`--page 2\` (got ${quote(value)}). ${NOTHING_RUNS}`,
+  });
 }
 
 /** The one cluster a cluster subcommand names, and its `--node` when given, both checked. */

@@ -2,15 +2,14 @@
 // which), worst first, each with status, worst certificate, time left and scan age, and a "Scan now"
 // button where the user is an operator. Pure: the Bolt edge publishes what this returns.
 //
-// It must read the same at 3 clusters and at 500, within a Home view's 100 blocks. So the worst
-// HOME_ROWS clusters get a row (a section, with its button) each; the clusters after them that need
-// a look share packed sections; whatever is left (mostly clusters that are fine) is counted in one
-// line. A cluster with subjects snoozed or acknowledged says how many, under its row with the list
-// (compact), on its packed line as a count. The whole view stays under TEXT_BUDGET, the same budget as a message, since Slack does not
-// document how much text a view may carry.
+// It must read the same at 3 clusters and at 500, within a Home view's 100 blocks. So it counts
+// every cluster by status, the worst LIST_PAGE get a row (a section, with its button) each, and
+// one line counts the rest and says how `/certs list` reaches them. A cluster with subjects snoozed
+// or acknowledged lists them under its row (compact). The whole view stays under TEXT_BUDGET, the
+// same budget as a message, since Slack does not document how much text a view may carry.
 import { formatDate } from "./time.js";
 import { SCAN_NOW_ACTION } from "./actions.js";
-import { code, context, divider, header, packLines, section } from "./format.js";
+import { code, context, divider, header, section } from "./format.js";
 import {
   TEXT_BUDGET,
   blockTextLength,
@@ -18,13 +17,10 @@ import {
   type ButtonElement,
   type SectionBlock,
 } from "./slack-types.js";
-import { countRows, listLine, listRow, type ListCluster, type ListRow } from "./views.js";
+import { LIST_PAGE, countRows, listLine, listRow, type ListCluster, type ListRow } from "./list.js";
 import { compareClusters } from "../core/alerts/rank.js";
 import type { ActiveQuiet } from "../core/alerts/quiet.js";
 import { quietPhrase } from "./snooze.js";
-
-/** Clusters with a row of their own (and a button, for operators). */
-export const HOME_ROWS = 40;
 
 /** Room kept for the closing "… and N more" line. */
 const MORE_LINE_RESERVE = 300;
@@ -109,10 +105,9 @@ export function renderHome(input: HomeInput): HomeView {
   );
   const foot = [context(WHO_SEES_WHAT)];
   let chars = blockTextLength([...head, ...foot]) + MORE_LINE_RESERVE;
-
   const body: Block[] = [];
   let shown = 0;
-  for (const row of rows.slice(0, HOME_ROWS)) {
+  for (const row of rows.slice(0, LIST_PAGE)) {
     const block = rowBlock(row, input);
     const size = blockTextLength([block]);
     if (chars + size > TEXT_BUDGET) break;
@@ -120,26 +115,12 @@ export function renderHome(input: HomeInput): HomeView {
     chars += size;
     shown += 1;
   }
-
-  // After the rows: the clusters that still need a look, one line each, while the budget lasts.
-  const packed: string[] = [];
-  const unshown: ListRow[] = [];
-  for (const row of rows.slice(shown)) {
-    const quiet = input.quiets?.get(row.name)?.length ?? 0;
-    const line = listLine(row, now) + (quiet > 0 ? ` · ${quietCount(quiet)}` : "");
-    if (row.status !== "ok" && chars + line.length + 1 <= TEXT_BUDGET) {
-      packed.push(line);
-      chars += line.length + 1;
-    } else {
-      unshown.push(row);
-    }
-  }
-  body.push(...packLines(packed).map(section));
+  const unshown = rows.slice(shown);
   if (unshown.length > 0) {
     body.push(
       context(
-        `… and ${unshown.length} more: ${countRows(unshown)}. ` +
-          "`/certs list` in a cluster's channel lists every one.",
+        `… and ${unshown.length} more: ${countRows(unshown)}. \`/certs list\` in a cluster's channel ` +
+          "reaches every one: `--status critical`, the start of a name (`/certs list prod-`), `--page 2`.",
       ),
     );
   }

@@ -3,9 +3,9 @@
 //
 // The same rules as the digest (present/digest.ts): everything that came from a node, a config or a
 // user goes through format.ts's `code`/`plain`, which escape and bound it; every reply names its
-// cluster in `text` and in its first block; and a reply that would not fit one message (a list of
-// 500 clusters, `status --all` on a big cluster) is split into several, each under the block count
-// and TEXT_BUDGET, the later ones saying "continued (2/3)". The caller posts them in order.
+// cluster in `text` and in its first block; and a reply that would not fit one message (`status
+// --all` on a big cluster) is split into several, each under the block count and TEXT_BUDGET, the
+// later ones saying "continued (2/3)". The caller posts them in order. `/certs list` is in list.ts.
 import { duration, formatDate, timeLeft } from "./time.js";
 import { SLACK_ID } from "../config/slack-ids.js";
 import {
@@ -14,7 +14,6 @@ import {
   worstOf,
   type CertificateReport,
   type NodeReport,
-  type Status,
   type StoredScan,
 } from "../core/report/types.js";
 import {
@@ -30,34 +29,15 @@ import {
   roleNote,
   section,
 } from "./format.js";
-import { clusterStatus, compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
+import { clusterStatus, rankConcerns } from "../core/alerts/rank.js";
+import { NOT_SCANNED_EMOJI, worstDetail } from "./list.js";
 import type { Block, ChatReply, SlackMessage } from "./slack-types.js";
 import { SUBCOMMANDS, USAGE, type CommandError, type Subcommand } from "./command.js";
 
-const NOT_SCANNED_EMOJI = ":hourglass_flowing_sand:";
 /** Room for the "continued (i/n)" note, whose numbers are known only after splitting. */
 const NOTE_PLACEHOLDER = "continued (999/999)";
 
 const measure = (reply: ChatReply): SlackMessage => ({ channel: "-", ...reply });
-
-const scanAge = (scan: StoredScan | null, now: Date): string =>
-  scan ? `scanned ${duration(now.getTime() - scan.scannedAt.getTime(), "ago")}` : "not scanned yet";
-
-// ---------------------------------------------------------------------------------------------
-// The worst thing about a cluster (list, scan-done).
-
-function worstDetail(worst: Concern, now: Date): string {
-  const what = code(worst.label, 140);
-  switch (worst.status) {
-    case "unreachable":
-    case "unreadable":
-      return `${what} ${worst.status}${worst.error ? `: ${plain(worst.error, 100)}` : ""}`;
-    case "missing":
-      return `${what} missing`;
-    default:
-      return worst.notAfter ? `${what} ${timeLeft(worst, now)}` : `${what} ${STATUS_LABEL[worst.status]}`;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // help
@@ -70,8 +50,17 @@ interface HelpEntry {
 const HELP: Record<Subcommand, HelpEntry> = {
   help: { what: "What each subcommand does, with examples.", examples: () => ["/certs help status"] },
   list: {
-    what: "The clusters shown in this channel, worst first: status, worst certificate, days left, scan age.",
-    examples: () => ["/certs list"],
+    what:
+      "The clusters shown in this channel, counted by status, then worst first, 20 to a page: " +
+      "status, worst certificate, days left, scan age. Narrow it to names that start with a word " +
+      "(or match a pattern with `*`) and to statuses (`--status expired|critical|warning|unreachable|ok`, " +
+      "several with commas); `--page N` reaches every one.",
+    examples: () => [
+      "/certs list",
+      "/certs list --status expired,critical",
+      "/certs list prod-",
+      "/certs list --page 2",
+    ],
   },
   status: {
     what:
@@ -151,93 +140,6 @@ export function renderHelp(topic?: Subcommand, exampleCluster = "CLUSTER"): Chat
       ),
     ],
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// list
-
-export interface ListCluster {
-  name: string;
-  /** The latest scan, or null when the cluster was never scanned. */
-  latest: StoredScan | null;
-}
-
-export interface ListInput {
-  /** The clusters visible in this channel (the router filters them; this renders what it gets). */
-  clusters: readonly ListCluster[];
-  now: Date;
-  timeZone: string;
-}
-
-export interface ListRow {
-  name: string;
-  status: Status | null;
-  worst?: Concern;
-  scan: StoredScan | null;
-}
-
-export function listRow(cluster: ListCluster): ListRow {
-  if (!cluster.latest) return { name: cluster.name, status: null, scan: null };
-  const worst = rankConcerns(cluster.latest.report, { includeOk: true })[0];
-  return {
-    name: cluster.name,
-    status: clusterStatus(cluster.latest.report, worst),
-    ...(worst ? { worst } : {}),
-    scan: cluster.latest,
-  };
-}
-
-/** One cluster on one line: status, worst certificate, time left, scan age. */
-export function listLine(row: ListRow, now: Date): string {
-  const name = `*${plain(row.name, 80)}*`;
-  if (row.status === null) return `${NOT_SCANNED_EMOJI} ${name} — not scanned yet`;
-  const worst = row.worst ? ` · ${worstDetail(row.worst, now)}` : "";
-  return `${STATUS_EMOJI[row.status]} ${name} — ${STATUS_LABEL[row.status]}${worst} · ${scanAge(row.scan, now)}`;
-}
-
-/** `2 expired, 1 warning, 40 ok`: the rows counted by status, in the rows' order. */
-export function countRows(rows: readonly ListRow[]): string {
-  const counts = new Map<string, number>();
-  for (const row of rows) {
-    const label = row.status ? STATUS_LABEL[row.status] : "not scanned yet";
-    counts.set(label, (counts.get(label) ?? 0) + 1);
-  }
-  return [...counts].map(([label, n]) => `${n} ${label}`).join(", ");
-}
-
-export function renderList(input: ListInput): ChatReply[] {
-  const { now, timeZone } = input;
-  const rows = input.clusters.map(listRow).sort(compareClusters);
-  if (rows.length === 0) {
-    return [
-      {
-        text: "No clusters are shown in this channel.",
-        blocks: [
-          section(
-            "No clusters are shown in this channel. An admin can add this channel to a cluster's " +
-              "`viewers` in the config.",
-          ),
-        ],
-      },
-    ];
-  }
-  const summary = countRows(rows);
-  const n = rows.length;
-  const title = `${n} ${n === 1 ? "cluster" : "clusters"} in this channel`;
-  const head: Block[] = [
-    header(`Certificates — ${title}`),
-    context(`${summary} · worst first · as of ${formatDate(now, timeZone)}`),
-  ];
-  const lines = rows.map((row) => listLine(row, now));
-  const page = (chunk: readonly string[], note: string | null, first: boolean): ChatReply => ({
-    text: first ? `${title}: ${summary}` : `${title} (${note})`,
-    blocks: [
-      ...(first ? head : [context(`${title} · ${note}`)]),
-      ...packLines(chunk).map(section),
-      ...(first && note ? [context(note)] : []),
-    ],
-  });
-  return paginate(lines, page);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -142,6 +142,8 @@ describe("certs-bot console", () => {
       ["--user", "U0ALICE01"],
       [
         "/certs list",
+        "/certs list --status ok",
+        "/certs list lab-x",
         "/certs status lab-a",
         "/certs scan lab-b",
         `/certs status lab-a; touch ${pwned}`,
@@ -166,6 +168,14 @@ describe("certs-bot console", () => {
     );
     assert.match(list, /✅ lab-b — ok/);
     assert.doesNotMatch(list, /lab-x|lab-slow/, "a cluster is never shown outside its viewer channels");
+    const fine = said.get("/certs list --status ok")!;
+    assert.match(fine, /Showing ok: 1 cluster, worst first/);
+    assert.match(fine, /✅ lab-b — ok/);
+    assert.doesNotMatch(fine, /lab-a —/);
+    assert.match(
+      said.get("/certs list lab-x")!,
+      /No cluster in this channel matches: names starting with `lab-x`/,
+    );
 
     const status = said.get("/certs status lab-a")!;
     assert.match(status, /^certs-bot:\n {2}lab-a — expired\n/);

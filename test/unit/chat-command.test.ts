@@ -33,11 +33,36 @@ test("help: empty text, blanks and `help`, with an optional topic", () => {
   bad("help status scan", "extra-argument");
 });
 
-test("list takes nothing", () => {
-  assert.deepEqual(ok("list"), { kind: "list" });
-  assert.deepEqual(ok("  List  "), { kind: "list" });
-  const error = bad("list cluster-a", "extra-argument");
-  assert.match(error.message, /`list` takes no arguments.*\/certs status CLUSTER/);
+test("list: a name filter, --status and --page, each checked", () => {
+  assert.deepEqual(ok("list"), { kind: "list", page: 1 });
+  assert.deepEqual(ok("  List  "), { kind: "list", page: 1 });
+  assert.deepEqual(ok("list prod-"), { kind: "list", name: "prod-", page: 1 });
+  assert.deepEqual(ok("list Prod-EU"), { kind: "list", name: "prod-eu", page: 1 });
+  assert.deepEqual(ok("list *-eu-*"), { kind: "list", name: "*-eu-*", page: 1 });
+  assert.deepEqual(ok("list --status critical"), { kind: "list", statuses: ["critical"], page: 1 });
+  assert.deepEqual(ok("list --status=Expired,critical,expired --page 3 prod-"), {
+    kind: "list",
+    name: "prod-",
+    statuses: ["expired", "critical"],
+    page: 3,
+  });
+  for (const status of ["expired", "critical", "warning", "unreachable", "ok", "not-scanned"]) {
+    assert.deepEqual(ok(`list --status ${status}`), { kind: "list", statuses: [status], page: 1 });
+  }
+  const extra = bad("list prod- staging-", "extra-argument");
+  assert.match(extra.message, /`list` takes one name filter.*\/certs status CLUSTER/);
+  assert.match(bad("list prod_eu", "bad-value").message, /not a name filter.*`prod-`.*Nothing was run/);
+  const status = bad("list --status critcal", "bad-value");
+  assert.match(status.message, /`critcal` is not a status; did you mean `critical`\?/);
+  assert.match(status.message, /expired, critical, warning, unreachable, ok/);
+  assert.deepEqual(status.suggestions, ["critical"]);
+  bad("list --status critical,", "bad-value");
+  bad("list --status", "bad-value");
+  for (const page of ["0", "-1", "two", "1.5", "10001", "9999999"]) {
+    assert.match(bad(`list --page=${page}`, "bad-value").message, /`--page` takes a page number from 1/);
+  }
+  assert.deepEqual(ok("list --page 10000"), { kind: "list", page: 10000 });
+  bad("list --page 2 --page 3", "extra-argument");
   bad("list --all", "unknown-flag");
 });
 

@@ -18,7 +18,6 @@ import {
 import {
   renderCommandError,
   renderHelp,
-  renderList,
   renderNoReport,
   renderRenewalPlanning,
   renderRefusal,
@@ -28,7 +27,8 @@ import {
   renderStatus,
   renderUnknownNode,
 } from "../../src/present/views.js";
-import { SUBCOMMANDS, parseCommand } from "../../src/present/command.js";
+import { SUBCOMMANDS, parseCommand, type ListQuery } from "../../src/present/command.js";
+import { LIST_PAGE, renderList, type ListCluster } from "../../src/present/list.js";
 
 const HOUR = 3_600_000;
 const NOW = new Date("2026-11-28T09:00:00Z");
@@ -97,28 +97,33 @@ test("help: every subcommand with examples, or one topic; examples use a cluster
   assert.match(allTexts([topic]), /`\/certs status CLUSTER --node NAME`/);
 });
 
+const list = (clusters: readonly ListCluster[], query: Partial<ListQuery> = {}) =>
+  renderList({ clusters, query: { page: 1, ...query }, now: NOW, timeZone: TZ });
+
+/** The cluster lines of a list answer, in order. */
+const listed = (reply: ChatReply): string[] =>
+  blockTexts(reply.blocks)
+    .flatMap((t) => t.split("\n"))
+    .filter((l) => /^:[a-z_]+: \*[a-z0-9-]+\*/.test(l));
+
+const nameOf = (line: string): string => /\*([a-z0-9-]+)\*/.exec(line)![1]!;
+
 test("list: worst first, status, worst certificate, time left, scan age; never-scanned last", () => {
-  const replies = renderList({
-    clusters: [
-      { name: "fine", latest: simple("fine", "ok", 300) },
-      { name: "new", latest: null },
-      { name: "warn-late", latest: simple("warn-late", "warning", 25) },
-      { name: "warn-soon", latest: simple("warn-soon", "warning", 12) },
-      { name: "dead", latest: simple("dead", "expired", -3) },
-      { name: "gone", latest: simple("gone", "unreachable") },
-    ],
-    now: NOW,
-    timeZone: TZ,
-  });
-  assertFits(replies);
-  assert.equal(replies.length, 1);
-  const [reply] = replies;
+  const { reply, ephemeral } = list([
+    { name: "fine", latest: simple("fine", "ok", 300) },
+    { name: "new", latest: null },
+    { name: "warn-late", latest: simple("warn-late", "warning", 25) },
+    { name: "warn-soon", latest: simple("warn-soon", "warning", 12) },
+    { name: "dead", latest: simple("dead", "expired", -3) },
+    { name: "gone", latest: simple("gone", "unreachable") },
+  ]);
+  assertFits([reply]);
+  assert.equal(ephemeral, false);
   assert.equal(
-    reply!.text,
+    reply.text,
     "6 clusters in this channel: 1 expired, 1 unreachable, 2 warning, 1 ok, 1 not scanned yet",
   );
-  const body = blockTexts(reply!.blocks.slice(2)).join("\n").split("\n");
-  assert.deepEqual(body, [
+  assert.deepEqual(listed(reply), [
     ":red_circle: *dead* — expired · `m1/apiserver` expired 3d ago · scanned 3h ago",
     ":electric_plug: *gone* — unreachable · `m2` unreachable: connect ECONNREFUSED 10.0.0.2:22 · scanned 3h ago",
     ":large_yellow_circle: *warn-soon* — warning · `m1/apiserver` 12d left · scanned 3h ago",
@@ -126,45 +131,135 @@ test("list: worst first, status, worst certificate, time left, scan age; never-s
     ":white_check_mark: *fine* — ok · `m1/admin.conf` 300d left · scanned 3h ago",
     ":hourglass_flowing_sand: *new* — not scanned yet",
   ]);
+  assert.match(allTexts([reply]), /All 6 shown, worst first\./);
+  assert.doesNotMatch(allTexts([reply]), /--page/);
 });
 
 test("list: nothing visible says so and how to change it", () => {
-  const [reply, ...rest] = renderList({ clusters: [], now: NOW, timeZone: TZ });
-  assert.equal(rest.length, 0);
-  assert.match(allTexts([reply!]), /No clusters are shown in this channel.*`viewers`/s);
+  const { reply } = list([]);
+  assert.match(allTexts([reply]), /No clusters are shown in this channel.*`viewers`/s);
 });
 
-test("list: 500 clusters stay within Block Kit limits, every cluster exactly once, in order", () => {
+/** 500 clusters under five prefixes with every status, some never scanned. */
+function fleet(): ListCluster[] {
   const statuses: Status[] = ["ok", "warning", "critical", "expired", "unreachable", "unreadable", "missing"];
-  const clusters = Array.from({ length: 500 }, (_, i) => {
-    const name = `cluster-${String(i).padStart(3, "0")}-${"x".repeat(40)}`;
+  const prefixes = ["prod-eu", "prod-us", "staging", "dev", "edge"];
+  return Array.from({ length: 500 }, (_, i) => {
+    const name = `${prefixes[i % 5]}-${String(i).padStart(3, "0")}`;
     return {
       name,
       latest: i % 50 === 49 ? null : simple(name, statuses[i % statuses.length]!, (i % 60) - 5),
     };
   });
-  const t0 = performance.now();
-  const replies = renderList({ clusters, now: NOW, timeZone: TZ });
-  const ms = performance.now() - t0;
-  assertFits(replies);
-  assert.ok(replies.length > 1 && replies.length < 12, `${replies.length} messages`);
-  assert.ok(ms < 2000, `rendered in ${ms.toFixed(0)} ms`);
-  const names = allTexts(replies.map((r) => ({ ...r, text: "" }))).match(/\*cluster-\d{3}-x+\*/g)!;
-  assert.equal(names.length, 500);
-  assert.equal(new Set(names).size, 500);
-  assert.match(replies[0]!.text, /^500 clusters in this channel/);
-  assert.match(allTexts([replies[0]!]), /continued in \d+ more messages/);
-  replies.slice(1).forEach((reply, i) => {
-    assert.match(
-      reply.text,
-      new RegExp(`500 clusters in this channel \\(continued \\(${i + 2}/${replies.length}\\)\\)`),
-    );
+}
+
+test("list: 500 clusters, one message a page: counts first, the worst 20, and how to reach the rest", () => {
+  const clusters = fleet();
+  const { reply, ephemeral } = list(clusters);
+  assertFits([reply]);
+  assert.equal(ephemeral, false);
+  assert.match(reply.text, /^500 clusters in this channel: \d+ expired, \d+ critical, \d+ unreachable, /);
+  const lines = listed(reply);
+  assert.equal(lines.length, LIST_PAGE);
+  assert.ok(
+    lines.every((l) => / — expired · /.test(l)),
+    "the first page is the expired ones",
+  );
+  const text = allTexts([reply]);
+  assert.match(
+    text,
+    /Clusters 1–20 of 500, worst first \(page 1 of 25\)\. `\/certs list --page 2` shows the following 20\./,
+  );
+  assert.match(
+    text,
+    /Narrow it with `--status expired\|critical\|warning\|unreachable\|ok` or the start of a name/,
+  );
+});
+
+test("list: --page reaches every one of 500 clusters exactly once, in one worst-first order", () => {
+  const clusters = fleet();
+  const seen: string[] = [];
+  let query = "list";
+  for (let page = 1; page <= 25; page++) {
+    const parsed = parseCommand(query);
+    assert.ok(parsed.ok && parsed.command.kind === "list", query);
+    const { reply, ephemeral } = renderList({ clusters, query: parsed.command, now: NOW, timeZone: TZ });
+    assertFits([reply]);
+    assert.equal(ephemeral, false);
+    seen.push(...listed(reply).map(nameOf));
+    // The answer names the command for the following page: follow it as a person would.
+    const next = /`\/certs (list --page \d+)` shows the following/.exec(allTexts([reply]));
+    if (page < 25) query = next![1]!;
+    else assert.match(allTexts([reply]), /page 25 of 25\)\. `\/certs list` shows the first page again/);
+  }
+  assert.equal(seen.length, 500);
+  assert.equal(new Set(seen).size, 500);
+  const all = list(clusters, { page: 1 });
+  assert.deepEqual(seen.slice(0, 20), listed(all.reply).map(nameOf));
+  assert.ok(seen.slice(-10).every((name) => clusters.find((c) => c.name === name)!.latest === null));
+  const past = list(clusters, { page: 26 });
+  assert.equal(past.ephemeral, true);
+  assert.match(
+    allTexts([past.reply]),
+    /There is no page 26: 500 clusters make 25 pages of 20\. `\/certs list --page 25` shows the last\./,
+  );
+});
+
+test("list: --status and a name filter narrow it; counts cover the names matched; nothing matched is said to the asker", () => {
+  const clusters = fleet();
+  const critical = list(clusters, { statuses: ["critical"] });
+  const lines = listed(critical.reply);
+  assert.ok(lines.length > 0 && lines.every((l) => / — critical · /.test(l)));
+  assert.match(allTexts([critical.reply]), /Showing critical: \d+ clusters, worst first/);
+  assert.doesNotMatch(allTexts([critical.reply]), /Narrow it/);
+
+  const prefix = list(clusters, { name: "prod-eu" });
+  assert.match(prefix.reply.text, /^100 of 500 clusters in this channel: /);
+  assert.ok(listed(prefix.reply).every((l) => nameOf(l).startsWith("prod-eu-")));
+  assert.match(allTexts([prefix.reply]), /`\/certs list prod-eu --page 2` shows the following 20/);
+
+  const both = list(clusters, { name: "prod-", statuses: ["expired", "not-scanned"], page: 2 });
+  const names = listed(both.reply).map(nameOf);
+  assert.ok(names.every((n) => n.startsWith("prod-")));
+  assert.match(
+    allTexts([both.reply]),
+    /Showing names starting with `prod-` · expired or not-scanned: \d+ clusters/,
+  );
+
+  const pattern = list(clusters, { name: "*-00*" });
+  assert.deepEqual(
+    listed(pattern.reply).map(nameOf).sort(),
+    clusters
+      .map((c) => c.name)
+      .filter((n) => /^.*-00.*$/.test(n))
+      .sort(),
+  );
+
+  const none = list(clusters, { name: "qa-" });
+  assert.equal(none.ephemeral, true);
+  assert.match(
+    allTexts([none.reply]),
+    /No cluster in this channel matches: names starting with `qa-`\. `\/certs list` shows them all\./,
+  );
+  const fine = list(clusters.slice(0, 3), { statuses: ["expired"] });
+  assert.equal(fine.ephemeral, true);
+  assert.match(
+    allTexts([fine.reply]),
+    /matches: expired\. 3 clusters in this channel: 1 critical, 1 warning, 1 ok\./,
+  );
+});
+
+test("list: a page of the longest lines a list can have still fits one message", () => {
+  const clusters = Array.from({ length: LIST_PAGE }, (_, i) => {
+    const name = `${String(i).padStart(2, "0")}${"x".repeat(61)}`;
+    const latest = simple(name, "unreachable");
+    latest.report.nodes[1]!.name = "n".repeat(253);
+    latest.report.nodes[1]!.error = "e".repeat(5000);
+    return { name, latest };
   });
-  const lines = allTexts(replies)
-    .split("\n")
-    .filter((l) => /^:[a-z_]+: \*cluster-/.test(l));
-  assert.match(lines[0]!, /expired/);
-  assert.match(lines[lines.length - 1]!, /not scanned yet/);
+  const { reply } = list(clusters);
+  assertFits([reply]);
+  assert.equal(listed(reply).length, LIST_PAGE);
 });
 
 test("status: per node, what needs attention, expiry in the time zone, time left, CA, findings, age", () => {

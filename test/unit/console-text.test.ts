@@ -141,7 +141,8 @@ test("the real views render with no markup left over", () => {
   ];
   for (const r of replies) {
     const text = renderReply(r, false);
-    assert.doesNotMatch(text, /[*<>]|&(lt|gt|amp);|:[a-z_]+:/, text);
+    // What a code span shows is literal (`/certs list *-eu-*`): markup is looked for outside them.
+    assert.doesNotMatch(text.replace(/`[^`\n]*`/g, ""), /[*<>]|&(lt|gt|amp);|:[a-z_]+:/, text);
   }
   assert.match(
     renderReply(replies[2]!, true),
