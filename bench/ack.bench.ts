@@ -25,6 +25,7 @@ import {
   post,
   startBareServer,
   startServe,
+  stopProcess,
   type Figures,
   type ServerProcess,
 } from "./slack-load.js";
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
       ].join("\n"),
     );
   } finally {
-    for (const s of served) s.child.kill("SIGKILL");
+    await Promise.all(served.map((s) => stopProcess(s.child)));
     for (const build of builds) build.remove();
     await fake.close();
     await redis.stop();

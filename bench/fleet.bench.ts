@@ -40,6 +40,7 @@ import {
   quiescent,
   startBareServer,
   startServe,
+  stopProcess,
   type Figures,
   type ServerProcess,
 } from "./slack-load.js";
@@ -348,7 +349,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${report(figures, labels)}\n${JSON.stringify({ fleet: figures })}\n`);
   } finally {
-    for (const s of subjects) s.child.kill("SIGKILL");
+    await Promise.all(subjects.map((s) => stopProcess(s.child)));
     for (const build of builds) build.remove();
     await fake.close();
     await redis.stop();

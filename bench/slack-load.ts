@@ -212,3 +212,13 @@ export async function quiescent(pid: number): Promise<void> {
     last = now;
   }
 }
+
+/** SIGTERM, so serve stops as in production (and a --cpu-prof is written); SIGKILL after 15 s. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
