@@ -81,6 +81,7 @@ test("a scan saved by another process is what the next latest and latestAll retu
   );
 
   await theirs.saveScan(scan("a", 5));
+  assert.equal(daysLeftOf(await mine.latest("b")), undefined, "b read at the new generation");
   assert.equal(daysLeftOf(await mine.latest("a")), 5, "latest: the other process's scan");
   await theirs.saveScan(scan("a", 3));
   await theirs.saveScan(scan("b", 60));
@@ -126,6 +127,9 @@ test("an unchanged report is answered from memory: one GET of the generation, no
       `hmget ${prefix}:report-versions a b c`,
       `mget ${prefix}:report:b`,
     ]);
+    // Confirmed at that generation: the next read is the GET again.
+    await store.latestAll(["a", "b", "c"]);
+    assert.deepEqual(await monitor.commands(), [`get ${prefix}:reports-generation`]);
   } finally {
     monitor.stop();
   }
