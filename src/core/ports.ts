@@ -31,7 +31,10 @@ export type ClusterScanner = (cluster: ClusterConfig) => Promise<ScanReport>;
 /** The stored scans (Store in Redis). */
 export interface ScanArchive {
   saveScan(scan: StoredScan): Promise<void>;
-  /** Latest stored scans of these clusters (null: never scanned). */
+  /**
+   * Latest stored scans of these clusters (null: never scanned). The scans may be shared with other
+   * callers: read them, never change one in place.
+   */
   latestAll(clusters: readonly string[]): Promise<Map<string, StoredScan | null>>;
 }
 

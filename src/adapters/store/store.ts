@@ -1,16 +1,21 @@
 // What certs-bot keeps in Redis, all under one prefix:
 //   <p>:report:<cluster>     latest scan (JSON)                                   TTL 90 d, refreshed per scan
+//   <p>:report-versions      cluster → how many times its report was saved (hash) TTL 90 d, refreshed per scan
+//   <p>:reports-generation   how many reports were saved, all clusters (counter)  no TTL
 //   <p>:history:<cluster>    newest-first summaries, capped at HISTORY_LENGTH     TTL 90 d
 //   <p>:alerts:<cluster>     what has been warned about (AlertState JSON)         TTL 90 d (compare-and-set)
 //   <p>:posted:<action id>   Slack ts of a message already posted                 TTL 35 d
 //   <p>:slack-pace:<channel> next free posting slot for a channel (ms)            TTL 10 s
 //   <p>:lock:<name>          short leases (e.g. who upserts the schedules)
 //   <p>:home:opened          who opened App Home lately: user id → when (sorted set)  TTL = window
+// The two counters move with each report, in its MULTI: they let every process's ScanCache
+// (scan-cache.ts) tell which parsed reports it holds are still current in one cheap round trip.
 // Nothing secret is stored: reports hold certificate metadata and fingerprints, never key bytes.
 import type { Redis } from "ioredis";
 import { worstOf, type Status, type StoredScan } from "../../core/report/types.js";
 import { emptyAlertState, type AlertState } from "../../core/alerts/state.js";
 import type { AlertChange } from "../../core/ports.js";
+import { ScanCache } from "./scan-cache.js";
 
 const DAY_S = 86_400;
 export const HISTORY_LENGTH = 120; // 30 days of 6-hourly scans
@@ -65,11 +70,33 @@ export function redisKey(prefix: string, ...parts: string[]): string {
   return [prefix, ...parts].join(":");
 }
 
+export interface StoreOptions {
+  /** The clock (ms) the scan cache judges ages by. */
+  now?: () => number;
+}
+
 export class Store {
+  private readonly scans: ScanCache;
+
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
-  ) {}
+    options: StoreOptions = {},
+  ) {
+    const versions = this.key("report-versions");
+    this.scans = new ScanCache(
+      {
+        generation: () => this.redis.get(this.key("reports-generation")),
+        versions: (clusters) => this.redis.hmget(versions, ...clusters),
+        scans: async (clusters) =>
+          (await this.redis.mget(clusters.map((c) => this.key("report", c)))).map((text) =>
+            text ? parse<StoredScan>(text) : null,
+          ),
+      },
+      REPORT_TTL_S * 1000,
+      options.now,
+    );
+  }
 
   key(...parts: string[]): string {
     return redisKey(this.prefix, ...parts);
@@ -77,24 +104,30 @@ export class Store {
 
   async saveScan(scan: StoredScan): Promise<void> {
     const history = this.key("history", scan.cluster);
+    const versions = this.key("report-versions");
     await this.redis
       .multi()
       .set(this.key("report", scan.cluster), JSON.stringify(scan), "EX", REPORT_TTL_S)
+      .hincrby(versions, scan.cluster, 1)
+      .expire(versions, REPORT_TTL_S)
+      .incr(this.key("reports-generation"))
       .lpush(history, JSON.stringify(summarize(scan)))
       .ltrim(history, 0, HISTORY_LENGTH - 1)
       .expire(history, REPORT_TTL_S)
       .exec();
   }
 
+  /** The cluster's latest scan, shared with other callers (never change it in place). */
   async latest(cluster: string): Promise<StoredScan | null> {
-    const text = await this.redis.get(this.key("report", cluster));
-    return text ? parse<StoredScan>(text) : null;
+    return (await this.scans.latest([cluster])).get(cluster) ?? null;
   }
 
+  /**
+   * The latest scans of these clusters, shared with other callers (never change one in place); only
+   * those saved since this process last read them are read from Redis and parsed.
+   */
   async latestAll(clusters: readonly string[]): Promise<Map<string, StoredScan | null>> {
-    if (clusters.length === 0) return new Map();
-    const texts = await this.redis.mget(clusters.map((c) => this.key("report", c)));
-    return new Map(clusters.map((c, i) => [c, texts[i] ? parse<StoredScan>(texts[i]!) : null]));
+    return this.scans.latest(clusters);
   }
 
   async history(cluster: string, limit = HISTORY_LENGTH): Promise<HistoryEntry[]> {

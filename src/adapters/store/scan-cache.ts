@@ -1,0 +1,127 @@
+// The latest scans this process has parsed, kept so that a read parses only what was saved since
+// (a `/certs list`, a `/metrics` scrape or App Home over 500 clusters would otherwise parse 500
+// reports each time). Every save bumps the reports' generation and the cluster's version, in the
+// same MULTI as the report (Store.saveScan), from whichever process saves it. A read asks the
+// generation first: unchanged since every asked cluster was last confirmed, the answer is in memory.
+// Otherwise it asks the asked clusters' versions and reads only the reports whose version moved.
+import type { StoredScan } from "../../core/report/types.js";
+
+/** What the cache reads of Redis, each in one round trip. */
+export interface ScanSource {
+  /** Changes with every saved scan; null when none was saved (or the keys were flushed). */
+  generation(): Promise<string | null>;
+  /** Each cluster's report version (null: none), in the order asked. */
+  versions(clusters: readonly string[]): Promise<(string | null)[]>;
+  /** Each cluster's stored scan, parsed (null: none), in the order asked. */
+  scans(clusters: readonly string[]): Promise<(StoredScan | null)[]>;
+}
+
+/**
+ * An entry fetched longer ago than this is read again whatever the versions say: a writer that does
+ * not bump them (an older certs-bot during a rolling upgrade, a hand edit in Redis) goes unseen for
+ * at most this long.
+ */
+export const REFETCH_AFTER_MS = 5 * 60_000;
+
+interface Entry {
+  scan: StoredScan | null;
+  /** The cluster's version when the scan was read. */
+  version: string | null;
+  /** The generation at which `version` was last found current. */
+  generation: string | null;
+  fetchedAt: number;
+}
+
+type Batch = Promise<ReadonlyMap<string, Entry>>;
+
+export class ScanCache {
+  private readonly entries = new Map<string, Entry>();
+  /** Reports being read, by cluster: a read that wants the same version waits for that batch. */
+  private readonly inFlight = new Map<string, { version: string | null; batch: Batch }>();
+
+  /**
+   * @param ttlMs how long Redis keeps a report: a cached scan older than that counts as absent.
+   * @param now the clock, in ms.
+   */
+  constructor(
+    private readonly source: ScanSource,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * The latest scan of each cluster (null: none). The scans are shared with every other caller:
+   * never change one in place.
+   */
+  async latest(clusters: readonly string[]): Promise<Map<string, StoredScan | null>> {
+    const names = [...new Set(clusters)];
+    if (names.length === 0) return new Map();
+    const generation = await this.source.generation();
+    const fresh = names.map((name) => this.entries.get(name));
+    const entries = fresh.every((e) => e && e.generation === generation && this.recent(e))
+      ? new Map(names.map((name, i) => [name, fresh[i]!]))
+      : await this.sync(names, generation);
+    return new Map(clusters.map((name) => [name, this.live(entries.get(name)!)]));
+  }
+
+  /** Confirms the entries whose version has not moved; reads the others. */
+  private async sync(names: string[], generation: string | null): Promise<ReadonlyMap<string, Entry>> {
+    const versions = await this.source.versions(names);
+    const entries = new Map<string, Entry>();
+    const stale: { name: string; version: string | null }[] = [];
+    names.forEach((name, i) => {
+      const version = versions[i] ?? null;
+      const entry = this.entries.get(name);
+      if (entry && entry.version === version && this.recent(entry)) {
+        const confirmed = { ...entry, generation };
+        this.entries.set(name, confirmed);
+        entries.set(name, confirmed);
+      } else stale.push({ name, version });
+    });
+    for (const read of await this.read(stale, generation)) for (const [name, e] of read) entries.set(name, e);
+    return entries;
+  }
+
+  /** The batches that read these versions: one started now for those no other read is fetching. */
+  private read(wanted: { name: string; version: string | null }[], generation: string | null) {
+    const batches = new Set<Batch>();
+    const own = wanted.filter(({ name, version }) => {
+      const pending = this.inFlight.get(name);
+      if (pending?.version !== version) return true;
+      batches.add(pending.batch);
+      return false;
+    });
+    if (own.length > 0) {
+      const batch = this.fetch(own, generation);
+      for (const { name, version } of own) this.inFlight.set(name, { version, batch });
+      const settled = () => {
+        for (const { name } of own) if (this.inFlight.get(name)?.batch === batch) this.inFlight.delete(name);
+      };
+      batch.then(settled, settled);
+      batches.add(batch);
+    }
+    return Promise.all(batches);
+  }
+
+  private async fetch(wanted: { name: string; version: string | null }[], generation: string | null): Batch {
+    const fetchedAt = this.now();
+    const scans = await this.source.scans(wanted.map((w) => w.name));
+    const entries = new Map<string, Entry>();
+    wanted.forEach(({ name, version }, i) => {
+      const entry = { scan: scans[i] ?? null, version, generation, fetchedAt };
+      this.entries.set(name, entry);
+      entries.set(name, entry);
+    });
+    return entries;
+  }
+
+  private recent(entry: Entry): boolean {
+    return this.now() - entry.fetchedAt <= REFETCH_AFTER_MS;
+  }
+
+  /** The entry's scan, unless Redis has dropped it by now (its key expires `ttlMs` after the scan). */
+  private live(entry: Entry): StoredScan | null {
+    const scan = entry.scan;
+    return scan && this.now() - scan.scannedAt.getTime() < this.ttlMs ? scan : null;
+  }
+}

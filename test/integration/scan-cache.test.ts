@@ -1,0 +1,214 @@
+// The store's cache of parsed scans (adapters/store/scan-cache.ts) on the shared Redis, each test
+// on a prefix of its own: what another process saves is seen on the next read, an unchanged report
+// is answered from memory (Redis MONITOR shows what each read asks), a flushed prefix reads as
+// nothing, a scan older than the report's TTL counts as absent, and an entry is read again after
+// REFETCH_AFTER_MS whatever the versions say (a writer that does not bump them).
+import { after, afterEach, test } from "node:test";
+import assert from "node:assert/strict";
+import { connectRedis } from "../../src/adapters/store/redis.js";
+import { Store } from "../../src/adapters/store/store.js";
+import { REFETCH_AFTER_MS } from "../../src/adapters/store/scan-cache.js";
+import type { StoredScan } from "../../src/core/report/types.js";
+import { dropKeys } from "../lab/redis.js";
+import { scanWith } from "../fixtures/stored-scan.js";
+
+const REDIS_URL = "redis://127.0.0.1:6379";
+const DAY_MS = 86_400_000;
+const NOW = Date.parse("2026-11-28T09:00:00Z");
+/** Two connections: each Store on its own, as two certs-bot processes would be. */
+const redis = connectRedis(REDIS_URL);
+const other = connectRedis(REDIS_URL);
+const prefixes: string[] = [];
+
+afterEach(async () => {
+  for (const prefix of prefixes.splice(0)) await dropKeys(REDIS_URL, prefix);
+});
+
+after(() => {
+  redis.disconnect();
+  other.disconnect();
+});
+
+function newPrefix(): string {
+  const prefix = `scan-cache-${process.pid}-${prefixes.length + 1}-${Date.now()}`;
+  prefixes.push(prefix);
+  return prefix;
+}
+
+/** A scan of `cluster` whose apiserver certificate has `daysLeft`, scanned two hours before `at`. */
+const scan = (cluster: string, daysLeft: number, at = Date.now()): StoredScan =>
+  scanWith(cluster, daysLeft, new Date(at));
+
+const daysLeftOf = (stored: StoredScan | null | undefined) =>
+  stored?.report.nodes[0]?.certificates[0]?.daysLeft;
+
+/** The commands sent to Redis under `prefix`, as MONITOR sees them on a connection of its own. */
+async function monitorOf(prefix: string): Promise<{ commands(): Promise<string[]>; stop(): void }> {
+  const monitor = await redis.monitor(); // a connection of its own (ioredis duplicates `redis`)
+  const seen: string[] = [];
+  monitor.on("monitor", (_time: string, args: string[]) => {
+    if (args.some((arg) => arg.startsWith(`${prefix}:`))) seen.push(args.join(" ").toLowerCase());
+  });
+  let marks = 0;
+  return {
+    /** What was seen since the last call: a marker GET is sent last and awaited (5 s at most). */
+    async commands() {
+      const marker = `get ${prefix}:monitor-mark-${++marks}`;
+      await redis.get(`${prefix}:monitor-mark-${marks}`);
+      const deadline = Date.now() + 5000;
+      while (!seen.includes(marker)) {
+        assert.ok(Date.now() < deadline, "MONITOR did not show the marker within 5 s");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return seen.splice(0).filter((c) => c !== marker);
+    },
+    stop: () => monitor.disconnect(),
+  };
+}
+
+test("a scan saved by another process is what the next latest and latestAll return", async () => {
+  const prefix = newPrefix();
+  const mine = new Store(redis, prefix);
+  const theirs = new Store(other, prefix);
+  await mine.saveScan(scan("a", 40));
+  assert.equal(daysLeftOf(await mine.latest("a")), 40);
+  assert.deepEqual(
+    [...(await mine.latestAll(["a", "b"])).entries()].map(([c, s]) => [c, daysLeftOf(s)]),
+    [
+      ["a", 40],
+      ["b", undefined],
+    ],
+  );
+
+  await theirs.saveScan(scan("a", 5));
+  assert.equal(daysLeftOf(await mine.latest("b")), undefined, "b read at the new generation");
+  assert.equal(daysLeftOf(await mine.latest("a")), 5, "latest: the other process's scan");
+  await theirs.saveScan(scan("a", 3));
+  await theirs.saveScan(scan("b", 60));
+  const all = await mine.latestAll(["a", "b"]);
+  assert.deepEqual([daysLeftOf(all.get("a")), daysLeftOf(all.get("b"))], [3, 60], "latestAll: both new");
+  assert.equal(await redis.hget(`${prefix}:report-versions`, "a"), "3");
+  assert.equal(await redis.get(`${prefix}:reports-generation`), "4");
+  const ttl = await redis.ttl(`${prefix}:report-versions`);
+  assert.ok(ttl > 89 * 86_400 && ttl <= 90 * 86_400, `versions TTL ${ttl}`);
+});
+
+test("an unchanged report is answered from memory: one GET of the generation, nothing parsed", async () => {
+  const prefix = newPrefix();
+  const store = new Store(redis, prefix);
+  await Promise.all(["a", "b", "c"].map((c, i) => store.saveScan(scan(c, 10 + i))));
+  const first = await store.latestAll(["a", "b", "c"]);
+  const monitor = await monitorOf(prefix);
+  try {
+    const again = await store.latestAll(["a", "b", "c"]);
+    const one = await store.latest("b");
+    assert.deepEqual(await monitor.commands(), [
+      `get ${prefix}:reports-generation`,
+      `get ${prefix}:reports-generation`,
+    ]);
+    for (const c of ["a", "b", "c"]) assert.equal(again.get(c), first.get(c), `${c}: the same parsed scan`);
+    assert.equal(one, first.get("b"));
+
+    // Behind the store's back, without a new generation: the cached scan is still the answer.
+    await redis.del(`${prefix}:report:b`);
+    assert.equal(daysLeftOf(await store.latest("b")), 11);
+    // A new generation and b's version moved: only b is read again, and it is gone.
+    await redis
+      .multi()
+      .incr(`${prefix}:reports-generation`)
+      .hincrby(`${prefix}:report-versions`, "b", 1)
+      .exec();
+    await monitor.commands();
+    const after = await store.latestAll(["a", "b", "c"]);
+    assert.equal(after.get("b"), null);
+    assert.equal(after.get("a"), first.get("a"));
+    assert.deepEqual(await monitor.commands(), [
+      `get ${prefix}:reports-generation`,
+      `hmget ${prefix}:report-versions a b c`,
+      `mget ${prefix}:report:b`,
+    ]);
+    // Confirmed at that generation: the next read is the GET again.
+    await store.latestAll(["a", "b", "c"]);
+    assert.deepEqual(await monitor.commands(), [`get ${prefix}:reports-generation`]);
+  } finally {
+    monitor.stop();
+  }
+});
+
+test("concurrent reads of the same uncached clusters share one MGET", async () => {
+  const prefix = newPrefix();
+  const store = new Store(redis, prefix);
+  await Promise.all(["a", "b"].map((c) => store.saveScan(scan(c, 20))));
+  const monitor = await monitorOf(prefix);
+  try {
+    const [all, again, one] = await Promise.all([
+      store.latestAll(["a", "b"]),
+      store.latestAll(["b", "a"]),
+      store.latest("a"),
+    ]);
+    const reads = (await monitor.commands()).filter((c) => c.startsWith("mget"));
+    assert.deepEqual(reads, [`mget ${prefix}:report:a ${prefix}:report:b`]);
+    assert.equal(again.get("a"), all.get("a"));
+    assert.equal(one, all.get("a"));
+  } finally {
+    monitor.stop();
+  }
+});
+
+test("the prefix's keys flushed (report, versions, generation): the next read returns null", async () => {
+  const prefix = newPrefix();
+  const store = new Store(redis, prefix);
+  await store.saveScan(scan("a", 40));
+  await store.saveScan(scan("b", 40));
+  assert.equal(daysLeftOf(await store.latest("a")), 40);
+  assert.equal(daysLeftOf((await store.latestAll(["a", "b"])).get("b")), 40);
+
+  await dropKeys(REDIS_URL, prefix);
+  assert.equal(await store.latest("a"), null);
+  assert.deepEqual([...(await store.latestAll(["a", "b"])).values()], [null, null]);
+  await new Store(other, prefix).saveScan(scan("a", 2));
+  assert.equal(daysLeftOf(await store.latest("a")), 2, "saved again after the flush");
+});
+
+test("a cached scan older than the report's 90 days counts as absent", async () => {
+  const prefix = newPrefix();
+  let now = NOW;
+  const store = new Store(redis, prefix, { now: () => now });
+  const saved = scan("a", 40, NOW);
+  await store.saveScan(saved);
+  assert.equal(daysLeftOf(await store.latest("a")), 40);
+  now = saved.scannedAt.getTime() + 90 * DAY_MS - 1;
+  assert.equal(daysLeftOf(await store.latest("a")), 40, "a millisecond before its 90 days");
+  now += 1;
+  assert.equal(await store.latest("a"), null, "latest: 90 days after the scan");
+  assert.deepEqual([...(await store.latestAll(["a"])).values()], [null], "latestAll: likewise");
+});
+
+test("a report changed without a new version is read again once its entry is 5 minutes old", async () => {
+  const prefix = newPrefix();
+  let now = NOW;
+  const store = new Store(redis, prefix, { now: () => now });
+  await store.saveScan(scan("a", 40, NOW));
+  assert.equal(daysLeftOf(await store.latest("a")), 40);
+  // An older certs-bot saves the report and bumps nothing.
+  await redis.set(`${prefix}:report:a`, JSON.stringify(scan("a", 6, NOW)));
+  now += REFETCH_AFTER_MS;
+  assert.equal(daysLeftOf(await store.latest("a")), 40, `cached for ${REFETCH_AFTER_MS} ms`);
+  now += 1;
+  assert.equal(daysLeftOf(await store.latest("a")), 6, "read again after");
+  assert.equal(daysLeftOf((await store.latestAll(["a"])).get("a")), 6);
+});
+
+test("dates come back as Dates, read from Redis and from memory", async () => {
+  const prefix = newPrefix();
+  const store = new Store(redis, prefix);
+  const saved = scan("a", 40);
+  await store.saveScan(saved);
+  const cold = await new Store(other, prefix).latestAll(["a"]);
+  assert.deepEqual(cold.get("a"), saved);
+  await store.latest("a");
+  const warm = await store.latest("a");
+  assert.deepEqual(warm, saved);
+  assert.ok(warm?.scannedAt instanceof Date);
+  assert.ok(warm.report.nodes[0]?.certificates[0]?.notAfter instanceof Date);
+});
