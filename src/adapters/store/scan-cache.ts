@@ -1,6 +1,6 @@
 // The latest scans this process has parsed, kept so that a read parses only what was saved since
 // (a `/certs list`, a `/metrics` scrape or App Home over 500 clusters would otherwise parse 500
-// reports each time). Every save bumps the reports' generation and the cluster's version, in the
+// reports each time). Every save gives the reports' generation and the cluster's version new tokens, in the
 // same MULTI as the report (Store.saveScan), from whichever process saves it. A read asks the
 // generation first: unchanged since every asked cluster was last confirmed, the answer is in memory.
 // Otherwise it asks the asked clusters' versions and reads only the reports whose version moved.
@@ -18,7 +18,7 @@ export interface ScanSource {
 
 /**
  * An entry fetched longer ago than this is read again whatever the versions say: a writer that does
- * not bump them (an older certs-bot during a rolling upgrade, a hand edit in Redis) goes unseen for
+ * not change them (an older certs-bot during a rolling upgrade, a hand edit in Redis) goes unseen for
  * at most this long.
  */
 export const REFETCH_AFTER_MS = 5 * 60_000;

@@ -1,16 +1,18 @@
 // What certs-bot keeps in Redis, all under one prefix:
 //   <p>:report:<cluster>     latest scan (JSON)                                   TTL 90 d, refreshed per scan
-//   <p>:report-versions      cluster → how many times its report was saved (hash) TTL 90 d, refreshed per scan
-//   <p>:reports-generation   how many reports were saved, all clusters (counter)  no TTL
+//   <p>:report-versions      cluster → a random token, new with each report (hash) TTL 90 d, refreshed per scan
+//   <p>:reports-generation   a random token, new with each report of any cluster  no TTL
 //   <p>:history:<cluster>    newest-first summaries, capped at HISTORY_LENGTH     TTL 90 d
 //   <p>:alerts:<cluster>     what has been warned about (AlertState JSON)         TTL 90 d (compare-and-set)
 //   <p>:posted:<action id>   Slack ts of a message already posted                 TTL 35 d
 //   <p>:slack-pace:<channel> next free posting slot for a channel (ms)            TTL 10 s
 //   <p>:lock:<name>          short leases (e.g. who upserts the schedules)
 //   <p>:home:opened          who opened App Home lately: user id → when (sorted set)  TTL = window
-// The two counters move with each report, in its MULTI: they let every process's ScanCache
+// The two tokens change with each report, in its MULTI: they let every process's ScanCache
 // (scan-cache.ts) tell which parsed reports it holds are still current in one cheap round trip.
+// Random rather than counters, so a flushed Redis never hands out a token a process has cached.
 // Nothing secret is stored: reports hold certificate metadata and fingerprints, never key bytes.
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { worstOf, type Status, type StoredScan } from "../../core/report/types.js";
 import { emptyAlertState, type AlertState } from "../../core/alerts/state.js";
@@ -105,12 +107,13 @@ export class Store {
   async saveScan(scan: StoredScan): Promise<void> {
     const history = this.key("history", scan.cluster);
     const versions = this.key("report-versions");
+    const token = randomUUID();
     await this.redis
       .multi()
       .set(this.key("report", scan.cluster), JSON.stringify(scan), "EX", REPORT_TTL_S)
-      .hincrby(versions, scan.cluster, 1)
+      .hset(versions, scan.cluster, token)
       .expire(versions, REPORT_TTL_S)
-      .incr(this.key("reports-generation"))
+      .set(this.key("reports-generation"), token)
       .lpush(history, JSON.stringify(summarize(scan)))
       .ltrim(history, 0, HISTORY_LENGTH - 1)
       .expire(history, REPORT_TTL_S)
