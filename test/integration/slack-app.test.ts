@@ -23,7 +23,7 @@ import { Service } from "../../src/service.js";
 import { defaultDependencies } from "../../src/adapters/nodes/scan.js";
 import type { SlackSurface } from "../../src/adapters/slack/app.js";
 import { ServiceBackend } from "../../src/adapters/slack/backend.js";
-import { INTERACTIVE_CALLS, webClient } from "../../src/adapters/slack/poster.js";
+import { INTERACTIVE_CALLS, SlackPoster, webClient } from "../../src/adapters/slack/poster.js";
 import { connectRedis } from "../../src/adapters/store/redis.js";
 import type { RenewalDesk } from "../../src/app/renew/desk.js";
 import { AuditLog } from "../../src/adapters/store/audit.js";
@@ -520,6 +520,10 @@ describe("snooze", () => {
       lifted.all,
       new RegExp(`<@U0ALICE> lifted the snooze of \\*lab-a\\* .${KEY}.: reminders resume`),
     );
+    // The warning's thread is told too (posted in the channel's pace, so waited for here).
+    await until("the warning's thread notes the lifted snooze", async () =>
+      replies().some((m) => /lifted the snooze of \*lab-a\*/.test(JSON.stringify(m.blocks))),
+    );
     assert.match((await certs("snoozes lab-a")).all, /Nothing is snoozed/);
     const again = await certs(`unsnooze lab-a ${KEY}`);
     assert.equal(again.ack.response_type, "ephemeral");
@@ -727,11 +731,13 @@ describe("when something breaks", () => {
     const lines: string[] = [];
     const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
     const redisClient = connectRedis(redis.url);
+    const store = new Store(redisClient, `slack-${process.pid}`);
     const backend = new ServiceBackend({
-      store: new Store(redisClient, `slack-${process.pid}`),
+      store,
       queues: service.queue,
       connection: { url: redis.url, protocol: 2, maxRetriesPerRequest: null },
       client: webClient({ token: "xoxb-test", apiUrl: fake.url }, logger, INTERACTIVE_CALLS),
+      poster: new SlackPoster(webClient({ token: "xoxb-test", apiUrl: fake.url }, logger), store),
       logger,
       // This test only asks for memberships: no renewal is requested.
       desk: {} as RenewalDesk,
