@@ -7,7 +7,6 @@
 // 500 clusters, `status --all` on a big cluster) is split into several, each under the block count
 // and TEXT_BUDGET, the later ones saying "continued (2/3)". The caller posts them in order.
 import { duration, formatDate, timeLeft } from "./time.js";
-import { SLACK_ID } from "../config/slack-ids.js";
 import {
   isFine,
   severity,
@@ -20,6 +19,7 @@ import {
 import {
   STATUS_EMOJI,
   STATUS_LABEL,
+  byUser,
   chunkToFit,
   code,
   context,
@@ -395,7 +395,7 @@ export function renderUnknownNode(cluster: string, node: string, suggestions: re
 // scan
 
 export function renderScanQueued(cluster: string, userId: string): ChatReply {
-  const by = SLACK_ID.user.test(userId) ? ` by <@${userId}>` : "";
+  const by = byUser(userId);
   return {
     text: `Scan of ${cluster} requested`,
     blocks: [section(`${NOT_SCANNED_EMOJI} Scan of *${cluster}* requested${by}; the result follows here.`)],
