@@ -9,7 +9,6 @@
 import { duration, formatDate, timeLeft } from "./time.js";
 import {
   isFine,
-  severity,
   worstOf,
   type CertificateReport,
   type NodeReport,
@@ -30,7 +29,13 @@ import {
   roleNote,
   section,
 } from "./format.js";
-import { clusterStatus, compareClusters, rankConcerns, type Concern } from "../core/alerts/rank.js";
+import {
+  clusterStatus,
+  compareCertificates,
+  compareClusters,
+  rankConcerns,
+  type Concern,
+} from "../core/alerts/rank.js";
 import type { Block, ChatReply, SlackMessage } from "./slack-types.js";
 import { SUBCOMMANDS, USAGE, type CommandError, type Subcommand } from "./command.js";
 
@@ -273,9 +278,7 @@ function nodeLines(node: NodeReport, input: StatusInput): string[] {
     lines.push(`not scanned${node.error ? `: ${plain(node.error, 300)}` : ""}`);
     return lines;
   }
-  const shown = node.certificates
-    .filter((cert) => all || !isFine(cert.status))
-    .sort((a, b) => severity(b.status) - severity(a.status) || (a.daysLeft ?? 0) - (b.daysLeft ?? 0));
+  const shown = node.certificates.filter((cert) => all || !isFine(cert.status)).sort(compareCertificates);
   lines.push(...shown.map((cert) => certLine(cert, now, timeZone)));
   if (!all) {
     const fine = node.certificates.filter((cert) => isFine(cert.status));
