@@ -257,6 +257,7 @@ export class Service {
       queues: this.queues,
       connection,
       client: interactive,
+      poster: this.poster,
       logger,
       desk: this.desk,
       audit,

@@ -9,7 +9,7 @@
 import { isControlPlane, type NodeReport, type Status } from "../core/report/types.js";
 import { mention } from "../core/access/access.js";
 import { POLICY_REQUESTER } from "../core/renew/policy.js";
-import { isPrincipalId } from "../config/slack-ids.js";
+import { isPrincipalId, SLACK_ID } from "../config/slack-ids.js";
 import {
   BLOCK_LIMITS,
   TEXT_BUDGET,
@@ -88,6 +88,9 @@ export const code = (text: string, max = 200): string =>
  */
 export const person = (id: string): string =>
   isPrincipalId(id) ? mention(id) : id === POLICY_REQUESTER ? `_${POLICY_REQUESTER}_` : code(id, 40);
+
+/** ` by <@U…>` after what a user did; nothing when the id is not a user's (a console name). */
+export const byUser = (id: string): string => (SLACK_ID.user.test(id) ? ` by <@${id}>` : "");
 
 export const header = (text: string): HeaderBlock => ({
   type: "header",

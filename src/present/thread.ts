@@ -29,6 +29,7 @@ import {
 import { APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION, RUN_NOW_ACTION } from "./actions.js";
 import type { ActionsBlock, Block, ButtonElement, ChatReply, SlackMessage } from "./slack-types.js";
 import {
+  clusterOfRequest,
   countedApprovals,
   runNowNeeded,
   type ApprovalRules,
@@ -634,7 +635,7 @@ export function renderRunSummary(state: RunState, opts: { timeZone: string }): C
 /** `20261128T090000Z-3f2a9c`: the id without its cluster, the hash cut (the full id is on the card). */
 function shortRequestId(id: string, cluster: string): string {
   const rest = id.startsWith(`${cluster}-`) ? id.slice(cluster.length + 1) : id;
-  return /^\d{8}T\d{6}Z-[0-9a-f]{12}$/.test(rest) ? rest.slice(0, 23) : rest;
+  return clusterOfRequest(id) === cluster ? rest.slice(0, 23) : rest;
 }
 
 function auditLine(entry: AuditEntry, cluster: string, timeZone: string): string {

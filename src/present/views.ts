@@ -7,10 +7,8 @@
 // --all` on a big cluster) is split into several, each under the block count and TEXT_BUDGET, the
 // later ones saying "continued (2/3)". The caller posts them in order. `/certs list` is in list.ts.
 import { duration, formatDate, timeLeft } from "./time.js";
-import { SLACK_ID } from "../config/slack-ids.js";
 import {
   isFine,
-  severity,
   worstOf,
   type CertificateReport,
   type NodeReport,
@@ -19,6 +17,7 @@ import {
 import {
   STATUS_EMOJI,
   STATUS_LABEL,
+  byUser,
   chunkToFit,
   code,
   context,
@@ -29,7 +28,7 @@ import {
   roleNote,
   section,
 } from "./format.js";
-import { clusterStatus, rankConcerns } from "../core/alerts/rank.js";
+import { clusterStatus, compareCertificates, rankConcerns } from "../core/alerts/rank.js";
 import { NOT_SCANNED_EMOJI, worstDetail } from "./list.js";
 import type { Block, ChatReply, SlackMessage } from "./slack-types.js";
 import { SUBCOMMANDS, USAGE, type CommandError, type Subcommand } from "./command.js";
@@ -175,9 +174,7 @@ function nodeLines(node: NodeReport, input: StatusInput): string[] {
     lines.push(`not scanned${node.error ? `: ${plain(node.error, 300)}` : ""}`);
     return lines;
   }
-  const shown = node.certificates
-    .filter((cert) => all || !isFine(cert.status))
-    .sort((a, b) => severity(b.status) - severity(a.status) || (a.daysLeft ?? 0) - (b.daysLeft ?? 0));
+  const shown = node.certificates.filter((cert) => all || !isFine(cert.status)).sort(compareCertificates);
   lines.push(...shown.map((cert) => certLine(cert, now, timeZone)));
   if (!all) {
     const fine = node.certificates.filter((cert) => isFine(cert.status));
@@ -297,7 +294,7 @@ export function renderUnknownNode(cluster: string, node: string, suggestions: re
 // scan
 
 export function renderScanQueued(cluster: string, userId: string): ChatReply {
-  const by = SLACK_ID.user.test(userId) ? ` by <@${userId}>` : "";
+  const by = byUser(userId);
   return {
     text: `Scan of ${cluster} requested`,
     blocks: [section(`${NOT_SCANNED_EMOJI} Scan of *${cluster}* requested${by}; the result follows here.`)],

@@ -50,7 +50,6 @@ import {
 } from "../core/alerts/actions.js";
 import { SERVED_BY_APISERVER } from "../core/kubeadm/catalogue.js";
 import { SERVED, nameOf, type AlertState, type Quiet } from "../core/alerts/state.js";
-import { SLACK_ID } from "../config/slack-ids.js";
 import type { Seen, ServedSeen } from "../core/alerts/seen.js";
 import { expiry, formatDate, localDay } from "./time.js";
 import { nodeWhere } from "../core/transport/address.js";
@@ -60,6 +59,7 @@ import {
   NO_SIZE,
   STATUS_EMOJI,
   STATUS_LABEL,
+  byUser,
   chunkGrowing,
   code,
   context,
@@ -407,7 +407,7 @@ function resolvedPosts(
 
 /** Why a subject speaks again: its snooze ended. Mentions only a user id. */
 function snoozeEndNote(quiet: Quiet, ctx: RenderContext): string {
-  const by = SLACK_ID.user.test(quiet.by) ? ` by <@${quiet.by}>` : "";
+  const by = byUser(quiet.by);
   const until = quiet.until ? ` until ${formatDate(new Date(quiet.until), ctx.timeZone)}` : "";
   return ` (snoozed${by}${until}; the snooze has ended)`;
 }

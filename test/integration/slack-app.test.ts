@@ -12,10 +12,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { pino } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { loadConfig, type Config } from "../../src/config/load.js";
@@ -23,7 +21,7 @@ import { Service } from "../../src/service.js";
 import { defaultDependencies } from "../../src/adapters/nodes/scan.js";
 import type { SlackSurface } from "../../src/adapters/slack/app.js";
 import { ServiceBackend } from "../../src/adapters/slack/backend.js";
-import { INTERACTIVE_CALLS, webClient } from "../../src/adapters/slack/poster.js";
+import { INTERACTIVE_CALLS, SlackPoster, webClient } from "../../src/adapters/slack/poster.js";
 import { connectRedis } from "../../src/adapters/store/redis.js";
 import type { RenewalDesk } from "../../src/app/renew/desk.js";
 import { AuditLog } from "../../src/adapters/store/audit.js";
@@ -33,7 +31,8 @@ import { newRequest } from "../../src/core/renew/approval.js";
 import { POLICY_REQUESTER } from "../../src/core/renew/policy.js";
 import { startFakeSlack, type FakeSlack } from "../lab/fake-slack.js";
 import { freePort } from "../lab/ports.js";
-import { clickBody, commandBody as slashCommand, signed as signedBy } from "../lab/slack-requests.js";
+import { clickBody, commandBody, signed as signedBy } from "../lab/slack-requests.js";
+import { SlackSurfaceClient, type SlackAnswer } from "../lab/slack-surface.js";
 import { startRedis, type LabRedis } from "../lab/redis.js";
 import { newClusterPki, writeLabNode } from "../lab/tree.js";
 import { until } from "../lab/wait.js";
@@ -42,13 +41,6 @@ const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 const DAY = 86_400_000;
 const quiet = pino({ level: "silent" });
 
-interface Recorded {
-  response_type?: string;
-  replace_original?: boolean;
-  text: string;
-  blocks?: unknown[];
-}
-
 let root: string;
 let redis: LabRedis;
 let fake: FakeSlack;
@@ -56,9 +48,8 @@ let config: Config;
 let configPath: string;
 let service: Service;
 let port: number;
-let responseServer: Server;
-let responseBase: string;
-const responses = new Map<string, Recorded[]>();
+/** People's side: signed commands and clicks, and the answers to their response_urls. */
+let people: SlackSurfaceClient;
 /** The scans' clock: the snooze tests move it days ahead to see reminders come, or not. */
 let scanClock = (): Date => new Date();
 
@@ -92,40 +83,28 @@ function signed(body: string, options: { secret?: string; at?: number } = {}): R
   return signedBy(body, options.secret ?? SECRET, options.at);
 }
 
+/** A request to serve's /slack/events with exactly these headers (forged ones too). */
 async function post(body: string, contentType: string, headers: Record<string, string>) {
-  const started = performance.now();
   const res = await fetch(`http://127.0.0.1:${port}/slack/events`, {
     method: "POST",
     headers: { "content-type": contentType, ...headers },
     body,
   });
-  const text = await res.text();
-  return { status: res.status, text, ms: performance.now() - started };
+  return { status: res.status, text: await res.text() };
 }
 
 const FORM = "application/x-www-form-urlencoded";
 let requests = 0;
 
-/** A slash command body as Slack sends it; `response_url` points at the recorder. */
-function commandBody(text: string, user: string, channel: string): { id: string; body: string } {
-  const id = `cmd-${++requests}`;
-  return { id, body: slashCommand(text, user, channel, `${responseBase}/${id}`) };
-}
+/**
+ * `/certs TEXT` from a user in a channel, signed; the ack as Slack would read it. How fast is a
+ * benchmark figure (npm run bench: p50/p99 under 50 concurrent requests), never a timed assertion
+ * here; that every command is answered by its ack is what this checks.
+ */
+const certs = (text: string, user = "U0ALICE", channel = "C0LABAAA") => people.certs(text, user, channel);
 
-/** `/certs TEXT` from a user in a channel, signed; the ack as Slack would read it. */
-async function certs(text: string, user = "U0ALICE", channel = "C0LABAAA") {
-  const { id, body } = commandBody(text, user, channel);
-  const res = await post(body, FORM, signed(body));
-  // How fast is a benchmark figure (npm run bench: p50/p99 under 50 concurrent requests), never a
-  // timed assertion here; that every command is answered by its ack is what this checks.
-  assert.equal(res.status, 200, `${text}: HTTP ${res.status}`);
-  const ack = JSON.parse(res.text) as Recorded;
-  return { id, ack, all: `${ack.text}\n${JSON.stringify(ack.blocks)}` };
-}
-
-const responded = (id: string) => responses.get(id) ?? [];
 const followUp = (id: string, what: string, count = 1) =>
-  until(what, async () => responded(id).length >= count && responded(id));
+  until(what, async () => people.answered(id).length >= count && people.answered(id));
 
 async function scanJobs(): Promise<number> {
   const jobs = await service.queue.scan.getJobs(["waiting", "active", "delayed", "completed", "failed"]);
@@ -146,7 +125,7 @@ const LOOKUPS = new Set(["usergroups.users.list", "conversations.members"]);
  */
 async function nothingRuns(act: () => Promise<void>, lookups = false): Promise<void> {
   await settled();
-  const [jobs, calls, answers] = [await scanJobs(), fake.calls.length, responses.size];
+  const [jobs, calls, answers] = [await scanJobs(), fake.calls.length, people.answerCount()];
   await act();
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(await scanJobs(), jobs, "no scan was queued");
@@ -156,7 +135,7 @@ async function nothingRuns(act: () => Promise<void>, lookups = false): Promise<v
     [],
     "no Web API call",
   );
-  assert.equal(responses.size, answers, "nothing was sent to a response_url");
+  assert.equal(people.answerCount(), answers, "nothing was sent to a response_url");
 }
 
 function surfaceService(
@@ -193,19 +172,6 @@ before(async () => {
     usergroups: { S0OPS: ["U0CAROL"] },
     channelMembers: { C0LABBBB: ["U0DAVE"] },
   });
-  responseServer = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const id = (req.url ?? "").split("/").pop() ?? "";
-      responses.set(id, [...responded(id), JSON.parse(Buffer.concat(chunks).toString("utf8")) as Recorded]);
-      res.writeHead(200, { "content-type": "text/plain" }).end("ok");
-    });
-  });
-  const responsePort = await freePort("127.0.0.1");
-  await new Promise<void>((r) => responseServer.listen(responsePort, "127.0.0.1", r));
-  responseBase = `http://127.0.0.1:${responsePort}/response`;
-
   configPath = join(root, "clusters.yaml");
   writeFileSync(
     configPath,
@@ -236,6 +202,7 @@ before(async () => {
   );
   config = loadConfig(configPath);
   port = await freePort("127.0.0.1");
+  people = await SlackSurfaceClient.start({ port, secret: SECRET });
   service = surfaceService(
     { mode: "http", signingSecret: SECRET, port, host: "127.0.0.1" },
     fake.url,
@@ -247,7 +214,7 @@ before(async () => {
 
 after(async () => {
   await service?.stop();
-  await new Promise((r) => responseServer?.close(r));
+  await people?.close();
   await fake?.close();
   await redis?.stop();
   rmSync(root, { recursive: true, force: true });
@@ -443,7 +410,7 @@ describe("/certs over HTTP, signed", () => {
 
   test("forged signature, stale timestamp, missing headers, altered body: 401 and nothing runs", async () => {
     await nothingRuns(async () => {
-      const { body } = commandBody("scan lab-a", "U0ALICE", "C0LABAAA");
+      const body = commandBody("scan lab-a", "U0ALICE", "C0LABAAA", people.responseUrl().url);
       const cases: [string, string, Record<string, string>][] = [
         ["forged", body, signed(body, { secret: "not-the-secret" })],
         ["stale", body, signed(body, { at: Date.now() - 6 * 60_000 })],
@@ -520,6 +487,10 @@ describe("snooze", () => {
       lifted.all,
       new RegExp(`<@U0ALICE> lifted the snooze of \\*lab-a\\* .${KEY}.: reminders resume`),
     );
+    // The warning's thread is told too (posted in the channel's pace, so waited for here).
+    await until("the warning's thread notes the lifted snooze", async () =>
+      replies().some((m) => /lifted the snooze of \*lab-a\*/.test(JSON.stringify(m.blocks))),
+    );
     assert.match((await certs("snoozes lab-a")).all, /Nothing is snoozed/);
     const again = await certs(`unsnooze lab-a ${KEY}`);
     assert.equal(again.ack.response_type, "ephemeral");
@@ -550,7 +521,7 @@ describe("a warning's Acknowledge and Snooze buttons", () => {
   };
   const press = async (user: string, actionId: string, label: string) => {
     const shown = warning();
-    const id = `q${++requests}`;
+    const { id, url } = people.responseUrl();
     const body = clickBody(
       user,
       { actionId, value: "lab-a", label },
@@ -558,12 +529,12 @@ describe("a warning's Acknowledge and Snooze buttons", () => {
         type: "message",
         channel: "C0LABAAA",
         ts: shown.ts,
-        responseUrl: `${responseBase}/${id}`,
+        responseUrl: url,
         text: shown.text,
         blocks: shown.blocks as unknown[],
       },
     );
-    assert.equal((await post(body, FORM, signed(body))).status, 200);
+    assert.equal((await people.post(body)).status, 200);
     return JSON.stringify(await followUp(id, `the answer to ${label}`));
   };
 
@@ -636,8 +607,7 @@ describe("App Home", () => {
       { actionId: "scan_now", value: cluster, label: "Scan now" },
       { type: "view", viewId: "V0HOME" },
     );
-    const res = await post(body, FORM, signed(body));
-    assert.equal(res.status, 200);
+    assert.equal((await people.post(body)).status, 200);
   };
   const publishes = (user: string) =>
     fake.calls.filter((c) => c.method === "views.publish" && c.args.user_id === user && c.response.ok);
@@ -727,11 +697,13 @@ describe("when something breaks", () => {
     const lines: string[] = [];
     const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
     const redisClient = connectRedis(redis.url);
+    const store = new Store(redisClient, `slack-${process.pid}`);
     const backend = new ServiceBackend({
-      store: new Store(redisClient, `slack-${process.pid}`),
+      store,
       queues: service.queue,
       connection: { url: redis.url, protocol: 2, maxRetriesPerRequest: null },
       client: webClient({ token: "xoxb-test", apiUrl: fake.url }, logger, INTERACTIVE_CALLS),
+      poster: new SlackPoster(webClient({ token: "xoxb-test", apiUrl: fake.url }, logger), store),
       logger,
       // This test only asks for memberships: no renewal is requested.
       desk: {} as RenewalDesk,
@@ -809,7 +781,7 @@ describe("Socket Mode", () => {
       const acked = new Promise<Record<string, unknown>>((resolve) =>
         ws.on("message", (data) => resolve(JSON.parse(String(data)) as Record<string, unknown>)),
       );
-      const { body } = commandBody("list", "U0ALICE", "C0LABAAA");
+      const body = commandBody("list", "U0ALICE", "C0LABAAA", people.responseUrl().url);
       ws.send(
         JSON.stringify({
           envelope_id: "57d6a792-4d35-4d0b-b6aa-3361493e1caf",
@@ -818,7 +790,7 @@ describe("Socket Mode", () => {
           accepts_response_payload: true,
         }),
       );
-      const ack = (await acked) as { envelope_id: string; payload: Recorded };
+      const ack = (await acked) as { envelope_id: string; payload: SlackAnswer };
       assert.equal(ack.envelope_id, "57d6a792-4d35-4d0b-b6aa-3361493e1caf");
       assert.equal(ack.payload.response_type, "in_channel");
       assert.match(ack.payload.text, /clusters in this channel/);

@@ -13,6 +13,7 @@ const FORM = "application/x-www-form-urlencoded";
 /** An answer as Slack reads it: an ack, or a message posted to a response_url. */
 export interface SlackAnswer {
   response_type?: string;
+  replace_original?: boolean;
   text: string;
   blocks?: unknown[];
 }
@@ -69,7 +70,7 @@ export class SlackSurfaceClient {
   async certs(text: string, user: string, channel: string) {
     const { id, url } = this.responseUrl();
     const res = await this.post(commandBody(text, user, channel, url));
-    assert.equal(res.status, 200);
+    assert.equal(res.status, 200, `${text}: HTTP ${res.status}`);
     const ack = JSON.parse(res.text) as SlackAnswer;
     return { id, ack, all: `${ack.text}\n${JSON.stringify(ack.blocks)}` };
   }
@@ -92,6 +93,11 @@ export class SlackSurfaceClient {
 
   answered(id: string): SlackAnswer[] {
     return this.answers.get(id) ?? [];
+  }
+
+  /** How many answers came to any response_url so far. */
+  answerCount(): number {
+    return [...this.answers.values()].reduce((n, list) => n + list.length, 0);
   }
 
   /** The answers to `id` once there is one, as JSON. */

@@ -310,6 +310,36 @@ test("status: per node, what needs attention, expiry in the time zone, time left
   assert.match(everything, /every certificate/);
 });
 
+test("status: a node's certificates worst first, as every list ranks them, then the soonest to expire", () => {
+  const report = scan("cluster-a", [
+    node(
+      "m1",
+      [
+        cert("admin.conf", "warning", 25),
+        cert("apiserver", "critical", 5),
+        cert("front-proxy-client", "warning", 10),
+        cert("etcd/server", "expired", -2),
+      ],
+      { status: "expired" },
+    ),
+  ]);
+  const text = allTexts(
+    renderStatus({ cluster: "cluster-a", scan: report, now: NOW, timeZone: TZ, all: false }),
+  );
+  const order = ["etcd/server", "apiserver", "front-proxy-client", "admin.conf"].map((name) =>
+    text.indexOf(`\`${name}\` *`),
+  );
+  assert.ok(
+    order.every((at) => at >= 0),
+    "every certificate is listed",
+  );
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+    "expired, critical, then the warnings by time left",
+  );
+});
+
 test("status --node shows that node only; a node missing from the report says so", () => {
   const report = simple("cluster-a", "unreachable");
   const [one] = renderStatus({

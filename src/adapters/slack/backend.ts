@@ -11,7 +11,7 @@
 // cache serves what only shows or requests (answers, App Home, scans); an approval decides with
 // `groupsNow`, which asks Slack at every click and throws when Slack cannot answer.
 import { QueueEvents, type ConnectionOptions } from "bullmq";
-import type { ChatPostMessageArguments, WebClient } from "@slack/web-api";
+import type { WebClient } from "@slack/web-api";
 import type { Logger } from "pino";
 import type { ChatBackend, ScanTicket } from "../../core/chat/backend.js";
 import type { Click } from "../../core/renew/approval.js";
@@ -31,6 +31,7 @@ import { SCAN_QUEUE, isScanned, type Queues } from "../queue/queues.js";
 import type { StoredScan } from "../../core/report/types.js";
 import type { Store } from "../store/store.js";
 import { RenewalStore } from "../store/renewals.js";
+import type { SlackPoster } from "./poster.js";
 
 /** How long a user group's or channel's member list is trusted. */
 export const MEMBERS_TTL_MS = 5 * 60_000;
@@ -104,6 +105,8 @@ export interface ServiceBackendOptions {
   connection: ConnectionOptions;
   /** Bot-token client for lookups; it should give up fast (INTERACTIVE_CALLS). */
   client: WebClient;
+  /** Where a note in a warning's thread is posted: the service's one poster (paced, 429 waited out). */
+  poster: Pick<SlackPoster, "post">;
   logger: Logger;
   desk: RenewalDesk;
   audit: AuditTrail;
@@ -174,13 +177,7 @@ export class ServiceBackend implements ChatBackend {
     reply: Omit<OutgoingMessage, "channel">,
   ): Promise<void> {
     try {
-      await this.options.client.chat.postMessage({
-        channel: thread.channel,
-        thread_ts: thread.ts,
-        text: reply.text,
-        blocks: reply.blocks,
-        unfurl_links: false,
-      } as ChatPostMessageArguments);
+      await this.options.poster.post({ channel: thread.channel, ...reply }, thread.ts);
     } catch (err) {
       this.options.logger.warn(
         { err: (err as Error).message },

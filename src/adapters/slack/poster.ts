@@ -87,6 +87,17 @@ export class SlackPoster implements MessagePoster {
   ): Promise<string> {
     const earlier = await this.store.postedTs(actionId);
     if (earlier) return earlier;
+    const ts = await this.post(message, threadTs, broadcast);
+    if (!ts) throw new Error(`Slack accepted ${actionId} without a message ts`);
+    await this.store.markPosted(actionId, ts);
+    return ts;
+  }
+
+  /**
+   * Posts in the channel's pace, remembering nothing: for a note that may be said again (a typed
+   * snooze told in a warning's thread). Returns the message's ts, if Slack gave one.
+   */
+  async post(message: OutgoingMessage, threadTs?: string, broadcast = false): Promise<string | undefined> {
     const wait = await this.store.reserveSlot(message.channel, CHANNEL_SPACING_MS);
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const result = await this.client.chat.postMessage({
@@ -96,8 +107,6 @@ export class SlackPoster implements MessagePoster {
       ...(threadTs ? { thread_ts: threadTs, ...(broadcast ? { reply_broadcast: true } : {}) } : {}),
       unfurl_links: false,
     } as ChatPostMessageArguments);
-    if (!result.ts) throw new Error(`Slack accepted ${actionId} without a message ts`);
-    await this.store.markPosted(actionId, result.ts);
     return result.ts;
   }
 

@@ -17,6 +17,7 @@
 import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import { OperatorError } from "../../config/operator-error.js";
+import { nodeAddress } from "../../core/transport/address.js";
 import { withoutPassword } from "../log/logger.js";
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -56,10 +57,8 @@ export function showRedisTarget(target: RedisTarget | string): string {
   if (typeof target === "string") return maskRedisUrl(target);
   if (!target.sentinel) return maskRedisUrl(target.url);
   const { name, sentinels } = target.sentinel;
-  return `sentinel ${name} via ${sentinels.map(({ host, port }) => `${hostText(host)}:${port}`).join(",")}`;
+  return `sentinel ${name} via ${sentinels.map(({ host, port }) => nodeAddress(host, port)).join(",")}`;
 }
-
-const hostText = (host: string): string => (host.includes(":") ? `[${host}]` : host);
 
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 const IPV6 = /^[0-9A-Fa-f:.]+$/;

@@ -5,6 +5,7 @@ import {
   isFine,
   severity,
   worstOf,
+  type CertificateReport,
   type ClusterReport,
   type Status,
 } from "../report/types.js";
@@ -83,6 +84,9 @@ export function compareClusters(a: RankedCluster, b: RankedCluster): number {
     { status: b.status, notAfter: b.worst?.notAfter, name: b.name },
   );
 }
+
+/** A node's certificates as `/certs status` lists them: worst first, as rankConcerns. */
+export const compareCertificates = (a: CertificateReport, b: CertificateReport): number => worstFirst(a, b);
 
 interface Rank {
   status: Status;

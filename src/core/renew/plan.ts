@@ -39,7 +39,7 @@ import {
   type ClusterReport,
   type NodeReport,
 } from "../report/types.js";
-import { RENEWED_LEAF_VALIDITY_DAYS } from "../scan/judge.js";
+import { isoDay, renewedLeafUntil } from "../scan/judge.js";
 import { NOT_RENEWED_ROLE, neverRenewed } from "../scan/roles.js";
 import { suggestNames } from "../../config/suggest.js";
 import { nodeAddress } from "../transport/address.js";
@@ -47,8 +47,6 @@ import { stepsFor } from "./steps/index.js";
 import { WAITS, type NodeSpec, type PlanStep, type RestartStrategy } from "./steps/step.js";
 
 export { WAITS, type NodeSpec, type PlanStep, type RestartStrategy, type StepId } from "./steps/step.js";
-
-const DAY_MS = 86_400_000;
 
 export interface PlannedCertificate {
   name: RenewableName;
@@ -136,8 +134,6 @@ export const backupTimestamp = (now: Date): string =>
     .replace(/\.\d{3}Z$/, "Z")
     .replace(/[-:]/g, "");
 
-const isoDay = (d: Date): string => d.toISOString().slice(0, 10);
-
 const CONTROL_PLANE = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 
 /** "a, b and c" */
@@ -188,7 +184,7 @@ const hasLocalEtcd = (node: NodeReport): boolean =>
 
 /** The CAs that sign what is renewed must outlive the renewed leaves. */
 function caProblems(node: NodeReport, names: readonly RenewableName[], now: Date): string[] {
-  const renewedUntil = new Date(now.getTime() + RENEWED_LEAF_VALIDITY_DAYS * DAY_MS);
+  const renewedUntil = renewedLeafUntil(now);
   const cas = [
     ...new Set(names.map((n) => catalogueEntry(n).ca).filter((c): c is CertificateName => c !== null)),
   ];
@@ -501,7 +497,7 @@ function assemble(
     timestamp,
     scope,
     restartStrategy: renewal.restartStrategy,
-    renewedUntil: new Date(now.getTime() + RENEWED_LEAF_VALIDITY_DAYS * DAY_MS),
+    renewedUntil: renewedLeafUntil(now),
     approval: {
       requiredApprovals: renewal.requiredApprovals,
       allowSelfApproval: renewal.allowSelfApproval,

@@ -25,6 +25,19 @@ const DAY_MS = 86_400_000;
 /** How long `kubeadm certs renew` makes a leaf valid (kubeadm's default certificate validity). */
 export const RENEWED_LEAF_VALIDITY_DAYS = 365;
 
+/** When a leaf renewed at `now` expires: a CA must outlive it. */
+export const renewedLeafUntil = (now: Date): Date =>
+  new Date(now.getTime() + RENEWED_LEAF_VALIDITY_DAYS * DAY_MS);
+
+/** Why a leaf just renewed at `now` does not look it (null: it expires about a year away). */
+export function notFreshlyRenewed(notAfter: Date, now: number): string | null {
+  if (Math.abs((notAfter.getTime() - now) / DAY_MS - RENEWED_LEAF_VALIDITY_DAYS) <= 2) return null;
+  return `notAfter ${notAfter.toISOString()} is not ~${RENEWED_LEAF_VALIDITY_DAYS} d away`;
+}
+
+/** `2027-11-28`: a certificate's day in the judge's and the plan's words (UTC). */
+export const isoDay = (d: Date): string => d.toISOString().slice(0, 10);
+
 export interface JudgeContext {
   now: Date;
   thresholds: Thresholds;
@@ -140,14 +153,12 @@ function judgeEntry(entry: FileEntry, raw: RawEntry, ctx: JudgeContext): Judged 
   };
 }
 
-const isoDay = (d: Date): string => d.toISOString().slice(0, 10);
-
 /** A kubespray file (an etcd node's): its repair is kubespray's, where a kubeadm file's advice names kubeadm. */
 const kubesprayRepair = (entry: FileEntry): string | undefined =>
   entry.roles.includes("etcd") && entry.renewal.by === "never" ? entry.renewal.repair : undefined;
 
 function caFindings(judged: Judged[], ctx: JudgeContext): Finding[] {
-  const renewedUntil = new Date(ctx.now.getTime() + RENEWED_LEAF_VALIDITY_DAYS * DAY_MS);
+  const renewedUntil = renewedLeafUntil(ctx.now);
   return judged
     .filter((j): j is Judged & { cert: Certificate } => j.entry.isCA && j.cert !== undefined)
     .filter((j) => j.cert.notAfter < renewedUntil)

@@ -14,11 +14,10 @@ import {
 } from "../../kubeadm/kubelet-conf.js";
 import { command } from "../../kubeadm/versions.js";
 import type { NodeReport } from "../../report/types.js";
-import { RENEWED_LEAF_VALIDITY_DAYS } from "../../scan/judge.js";
+import { notFreshlyRenewed, RENEWED_LEAF_VALIDITY_DAYS } from "../../scan/judge.js";
 import { kubeletActive, restartKubelet } from "./restart.js";
 import { quote, StepFailure, type NodeSpec, type Step, type StepContext } from "./step.js";
 
-const DAY_MS = 86_400_000;
 /** kubelet-client-current.pem is something to point at while it is in its validity period. */
 const VALID = new Set(["ok", "warning", "critical"]);
 
@@ -49,8 +48,8 @@ function repairProblem(report: NodeReport, ctx: StepContext): string | null {
   const conf = report.certificates.find((c) => c.name === KUBELET_KUBECONFIG);
   if (!conf?.sha256 || !conf.notAfter) return "kubelet.conf: no readable embedded certificate";
   if (conf.sha256 === ctx.progress.fingerprintsBefore?.[KUBELET_KUBECONFIG]) return "kubelet.conf: unchanged";
-  if (Math.abs((conf.notAfter.getTime() - ctx.now()) / DAY_MS - RENEWED_LEAF_VALIDITY_DAYS) > 2)
-    return `kubelet.conf: notAfter ${conf.notAfter.toISOString()} is not ~${RENEWED_LEAF_VALIDITY_DAYS} d away`;
+  const stale = notFreshlyRenewed(conf.notAfter, ctx.now());
+  if (stale) return `kubelet.conf: ${stale}`;
   if (nodeNameIn(conf.subject) !== choice.nodeName)
     return `kubelet.conf: its subject is ${conf.subject ?? "empty"}, not system:node:${choice.nodeName}`;
   if (unsigned(KUBELET_KUBECONFIG)) return "kubelet.conf: not signed by this node's CA";

@@ -11,10 +11,8 @@ import {
   type Command,
 } from "../../kubeadm/versions.js";
 import type { NodeReport } from "../../report/types.js";
-import { RENEWED_LEAF_VALIDITY_DAYS } from "../../scan/judge.js";
+import { notFreshlyRenewed, RENEWED_LEAF_VALIDITY_DAYS } from "../../scan/judge.js";
 import { quote, StepFailure, type NodeSpec, type Step, type StepContext } from "./step.js";
-
-const DAY_MS = 86_400_000;
 
 function rowOf(spec: NodeSpec) {
   const lookup = ruleFor(spec.kubeadmVersion);
@@ -40,10 +38,10 @@ export function renewProblems(report: NodeReport, ctx: StepContext): string | nu
     const cert = report.certificates.find((c) => c.name === name);
     if (!cert?.sha256 || !cert.notAfter) bad.push(`${name}: unreadable`);
     else if (cert.sha256 === before[name]) bad.push(`${name}: unchanged`);
-    else if (Math.abs((cert.notAfter.getTime() - now) / DAY_MS - RENEWED_LEAF_VALIDITY_DAYS) > 2)
-      bad.push(
-        `${name}: notAfter ${cert.notAfter.toISOString()} is not ~${RENEWED_LEAF_VALIDITY_DAYS} d away`,
-      );
+    else {
+      const stale = notFreshlyRenewed(cert.notAfter, now);
+      if (stale) bad.push(`${name}: ${stale}`);
+    }
   }
   return bad.length ? bad.join("; ") : null;
 }
