@@ -5,7 +5,8 @@
 //
 // Connection (slackSurface): Socket Mode when SLACK_APP_TOKEN is set (no public URL needed), HTTP
 // mode when only SLACK_SIGNING_SECRET is set (PORT, default 3000, endpoint /slack/events for
-// commands, actions and events). Bolt checks signatures and timestamps; nothing here does.
+// commands, actions and events). In HTTP mode a signed `/certs` is answered by http-front.ts without
+// Bolt's event pipeline, and everything else goes to Bolt, which checks signatures and timestamps.
 //
 // `/certs`: the reports and user groups the answer needs are fetched first (ACK_BUDGET_MS at most),
 // then the first reply goes out with ack(), the rest through the command's response_url, all with
@@ -15,11 +16,11 @@
 import { randomBytes } from "node:crypto";
 import {
   App,
+  HTTPReceiver,
   type BlockButtonAction,
   type RespondArguments,
   type RespondFn,
   type SlackActionMiddlewareArgs,
-  type SlackCommandMiddlewareArgs,
   SocketModeReceiver,
 } from "@slack/bolt";
 import type { Logger } from "pino";
@@ -49,6 +50,7 @@ import { AppHome } from "./app-home.js";
 import type { ServiceBackend } from "./backend.js";
 import { JOB_CALLS, slackLogger, webClient, type SlackEnvironment } from "./poster.js";
 import { OperatorError } from "../../config/operator-error.js";
+import { HttpFront, SLACK_EVENTS_PATH, type SlashCommandCall } from "./http-front.js";
 
 export type SlackSurface =
   | { mode: "socket"; appToken: string }
@@ -153,15 +155,19 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 export class SlackApp {
   private readonly app: App;
   private readonly home: AppHome;
+  /** HTTP mode: the server on PORT, which answers `/certs` itself and hands the rest to Bolt. */
+  private readonly front?: HttpFront;
   private up = false;
 
   constructor(private readonly options: SlackAppOptions) {
     const { surface, slack, config, backend, store, logger } = options;
+    const receiver =
+      surface.mode === "http"
+        ? new HTTPReceiver({ signingSecret: surface.signingSecret, logger: slackLogger(logger) })
+        : undefined;
     this.app = new App({
       token: slack.token,
-      ...(surface.mode === "socket"
-        ? { socketMode: true, appToken: surface.appToken }
-        : { signingSecret: surface.signingSecret }),
+      ...(surface.mode === "socket" ? { socketMode: true, appToken: surface.appToken } : { receiver }),
       // No retryConfig on purpose: the Socket Mode client then retries apps.connections.open its own
       // patient way, where a few quick retries would let a failed reconnect end the process.
       clientOptions: { ...(slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {}), timeout: JOB_CALLS.timeoutMs },
@@ -172,6 +178,15 @@ export class SlackApp {
     });
     this.home = new AppHome({ config, backend, store, client: webClient(slack, logger), logger });
     this.app.command("/certs", (args) => this.command(args));
+    if (receiver && surface.mode === "http") {
+      this.front = new HttpFront({
+        signingSecret: surface.signingSecret,
+        command: "/certs",
+        onCommand: (call) => this.command(call),
+        bolt: receiver.requestListener,
+        logger,
+      });
+    }
     this.app.event("app_home_opened", async ({ event }) => {
       if (event.tab !== "home") return;
       await this.home.opened(event.user).catch((err: Error) => this.incident(err, { user: event.user }));
@@ -189,9 +204,10 @@ export class SlackApp {
   async start(): Promise<void> {
     const { surface, logger } = this.options;
     await this.app.init();
-    if (surface.mode === "http") {
-      await this.app.start({ port: surface.port, ...(surface.host ? { host: surface.host } : {}) });
-      logger.info({ port: surface.port, endpoint: "/slack/events" }, "Slack surface: HTTP mode");
+    if (this.front && surface.mode === "http") {
+      // Bolt's own server is not started: the front serves PORT and hands Bolt what is Bolt's.
+      await this.front.listen(surface.port, surface.host);
+      logger.info({ port: surface.port, endpoint: SLACK_EVENTS_PATH }, "Slack surface: HTTP mode");
     } else {
       await this.app.start();
       logger.info("Slack surface: Socket Mode, connected");
@@ -219,7 +235,8 @@ export class SlackApp {
   async stop(): Promise<void> {
     this.up = false;
     this.home.close();
-    await this.app.stop();
+    if (this.front) await this.front.close();
+    else await this.app.stop();
   }
 
   /** Logs `err` under a short id that the user is shown. */
@@ -238,7 +255,7 @@ export class SlackApp {
     await respond(message(type, reply)).catch((err: Error) => this.incident(err, { where: "response_url" }));
   }
 
-  private async command({ command, ack, respond }: SlackCommandMiddlewareArgs): Promise<void> {
+  private async command({ command, ack, respond }: SlashCommandCall): Promise<void> {
     const request = { text: command.text, userId: command.user_id, channelId: command.channel_id };
     let acked = false;
     try {

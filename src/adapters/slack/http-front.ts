@@ -1,0 +1,194 @@
+// The front door of Slack's HTTP mode: one HTTP server on PORT. A `/certs` slash command whose
+// signature checks out is answered here, straight from the request; everything else (buttons, App
+// Home events, URL verification, ssl_check, anything unsigned or malformed) goes to Bolt's
+// HTTPReceiver as it came, and Bolt checks and answers it as always.
+//
+// Why: a command is what people wait on, and a large team sends many. Bolt's event pipeline
+// (context, authorize, middleware, listener matching) costs about as much CPU as the rest of the
+// answer; a bare Bolt app acking "ok" takes twice a bare HTTP server's time. The signature check is
+// Slack's: HMAC-SHA256 of `v0:TIMESTAMP:BODY` with the signing secret, compared in constant time, at
+// most five minutes off (Bolt's own check also computes two more HMACs to compare). Whatever is
+// handed on goes with its body already read (rawBody), as Bolt's receivers accept it.
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { parse as parseForm } from "node:querystring";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { RespondArguments, RespondFn } from "@slack/bolt";
+import type { Logger } from "pino";
+
+/** The endpoint Slack posts to (commands, interactivity and events alike). */
+export const SLACK_EVENTS_PATH = "/slack/events";
+/** Bolt's own limit for a request body. */
+const BODY_LIMIT = 4 * 1024 * 1024;
+/** How far a request's timestamp may be from now: Slack's replay window. */
+const MAX_SKEW_S = 5 * 60;
+/** How long a reply through a command's response_url may take. */
+const RESPOND_TIMEOUT_MS = 10_000;
+
+/** A slash command as the handler sees it, with Bolt's shapes for the answers. */
+export interface SlashCommandCall {
+  command: { command: string; text: string; user_id: string; channel_id: string; response_url: string };
+  /** The HTTP answer to the command (at most once). */
+  ack: (message: RespondArguments) => Promise<void>;
+  /** A later message through the command's response_url. */
+  respond: RespondFn;
+}
+
+export interface HttpFrontOptions {
+  signingSecret: string;
+  /** The slash command answered here; other commands go to Bolt. */
+  command: string;
+  onCommand: (call: SlashCommandCall) => Promise<void>;
+  /** Bolt's HTTPReceiver.requestListener: everything that is not our signed command. */
+  bolt: RequestListener;
+  logger: Logger;
+}
+
+type BufferedRequest = IncomingMessage & { rawBody?: Buffer };
+
+function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > BODY_LIMIT) {
+        resolve(null);
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+const header = (req: IncomingMessage, name: string): string | undefined => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/** Did Slack sign `body` at `timestamp` (seconds) with this secret, within the replay window? */
+export function signedBySlack(
+  secret: string,
+  body: string,
+  timestamp: string | undefined,
+  signature: string | undefined,
+  nowMs = Date.now(),
+): boolean {
+  if (!timestamp || !signature || !/^[0-9]{1,12}$/.test(timestamp)) return false;
+  if (Math.abs(nowMs / 1000 - Number(timestamp)) > MAX_SKEW_S) return false;
+  const expected = Buffer.from(
+    `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`,
+  );
+  const given = Buffer.from(signature);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** The form fields of a signed slash command, or null when Bolt should have the request. */
+function signedCommand(
+  req: IncomingMessage,
+  body: Buffer,
+  options: HttpFrontOptions,
+): SlashCommandCall["command"] | null {
+  if (req.method !== "POST" || header(req, "content-type") !== "application/x-www-form-urlencoded")
+    return null;
+  const text = body.toString("utf8");
+  const form = parseForm(text);
+  if (form.command !== options.command || form.ssl_check !== undefined) return null;
+  const signed = signedBySlack(
+    options.signingSecret,
+    text,
+    header(req, "x-slack-request-timestamp"),
+    header(req, "x-slack-signature"),
+  );
+  const field = (name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
+  return signed
+    ? {
+        command: field("command"),
+        text: field("text"),
+        user_id: field("user_id"),
+        channel_id: field("channel_id"),
+        response_url: field("response_url"),
+      }
+    : null;
+}
+
+/** A reply through a response_url, as Bolt's respond() sends it (and, unlike it, given up on in time). */
+async function respondTo(url: string, message: string | RespondArguments): Promise<Response> {
+  const payload = typeof message === "string" ? { text: message } : message;
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(payload),
+    signal: AbortSignal.timeout(RESPOND_TIMEOUT_MS),
+  });
+  if (!res.ok) throw new Error(`Failed to respond to the response_url: ${res.status} ${res.statusText}`);
+  return res;
+}
+
+export class HttpFront {
+  private readonly server: Server;
+
+  constructor(private readonly options: HttpFrontOptions) {
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  listen(port: number, host?: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: BufferedRequest, res: ServerResponse): Promise<void> {
+    if (req.method !== "POST" || (req.url ?? "").split("?")[0] !== SLACK_EVENTS_PATH) {
+      return this.options.bolt(req, res);
+    }
+    let body: Buffer | null;
+    try {
+      body = await readBody(req);
+    } catch {
+      return; // the client went away mid-body: nobody to answer
+    }
+    if (body === null) {
+      res.writeHead(413).end();
+      return;
+    }
+    const command = signedCommand(req, body, this.options);
+    if (!command) {
+      req.rawBody = body;
+      return this.options.bolt(req, res);
+    }
+    await this.answer(command, res);
+  }
+
+  private async answer(command: SlashCommandCall["command"], res: ServerResponse): Promise<void> {
+    const ack = async (message: RespondArguments) => {
+      if (res.headersSent) return;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(message));
+    };
+    const respond: RespondFn = (message) => respondTo(command.response_url, message);
+    try {
+      await this.options.onCommand({ command, ack, respond });
+    } catch (err) {
+      this.options.logger.error({ err: (err as Error).message }, "slash command handler failed");
+    }
+    // The handler always acks; should it not, Slack is still answered rather than left to time out.
+    if (!res.headersSent) res.writeHead(500).end();
+  }
+}
