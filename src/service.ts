@@ -81,6 +81,8 @@ export const EXPIRY_SWEEP_MS = 60_000;
 export class Service {
   private readonly redis;
   private readonly store: Store;
+  /** The subscription that lets the scan cache answer with no Redis call while nothing is saved. */
+  private saves?: ReturnType<Store["followSaves"]>;
   private readonly queues: Queues;
   private readonly poster: SlackPoster;
   private readonly scanDeps: ScanDependencies;
@@ -217,6 +219,7 @@ export class Service {
 
   async start(): Promise<void> {
     const { metricsPort, logger } = this.options;
+    this.saves = this.store.followSaves();
     if (metricsPort) this.metricsServer = await this.listen(metricsPort, logger);
     if (this.options.role !== "serve") return;
     // With Redis down, start does not wait for it: the schedules go in when it is ready (below).
@@ -431,12 +434,14 @@ export class Service {
     await this.metricsServer?.close();
     const teardown = (async () => {
       await this.chat?.backend.close();
+      await this.saves?.close();
       await this.queues.close();
       await this.redis.quit();
     })();
     const clean = await settlesWithin(teardown, Math.max(deadline - Date.now(), TEARDOWN_MS));
     if (!clean) {
       this.chat?.backend.disconnect();
+      this.saves?.disconnect();
       this.queues.disconnect();
       this.redis.disconnect();
     }

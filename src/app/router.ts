@@ -25,7 +25,7 @@ import { renderAudit } from "../present/thread.js";
 import type { ChatBackend } from "../core/chat/backend.js";
 import { suggestNames } from "../config/suggest.js";
 import { canOperate, canView, groupsToCheck, visibleClusters } from "../core/access/access.js";
-import { checkCluster, parseCommand, type ClusterCommand } from "../present/command.js";
+import { checkCluster, parseCommand, type ClusterCommand, type ParseResult } from "../present/command.js";
 import {
   renderCommandError,
   renderHelp,
@@ -51,7 +51,15 @@ export interface CommandRequest {
   channelId: string;
   /** The user groups (S…) the user belongs to, resolved by the edge. */
   userGroups: readonly string[];
+  /** The text already parsed (decideCommand parses it once for every question below). */
+  parsed?: ParseResult;
 }
+
+/** What the questions below read of a request: its text, or that text already parsed. */
+type Asked = Pick<CommandRequest, "text" | "channelId" | "parsed">;
+
+const parsedOf = (request: Pick<CommandRequest, "text" | "parsed">): ParseResult =>
+  request.parsed ?? parseCommand(request.text);
 
 export interface RouterDeps {
   config: Config;
@@ -91,8 +99,8 @@ const ephemeral = (reply: ChatReply): RouterDecision => ({ reply: [reply], ephem
  * The clusters whose latest report handleCommand will ask for, so the edge can fetch exactly those
  * (in one round trip) before calling it.
  */
-export function reportsNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
-  const parsed = parseCommand(request.text);
+export function reportsNeeded(request: Asked, config: Config): string[] {
+  const parsed = parsedOf(request);
   if (!parsed.ok) return [];
   const { command } = parsed;
   if (command.kind === "list") return visibleClusters(config, request.channelId).map((c) => c.name);
@@ -103,22 +111,22 @@ export function reportsNeeded(request: Pick<CommandRequest, "text" | "channelId"
 }
 
 /** The cluster whose audit entries handleCommand will show (`/certs audit` of a cluster shown here). */
-export function auditNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
-  const parsed = parseCommand(request.text);
+export function auditNeeded(request: Asked, config: Config): string[] {
+  const parsed = parsedOf(request);
   if (!parsed.ok || parsed.command.kind !== "audit") return [];
   return shownHere(parsed.command.cluster, request.channelId, config);
 }
 
 /** The cluster whose renewal records `/certs policy` reads (one shown here). */
-export function policyNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
-  const parsed = parseCommand(request.text);
+export function policyNeeded(request: Asked, config: Config): string[] {
+  const parsed = parsedOf(request);
   if (!parsed.ok || parsed.command.kind !== "policy") return [];
   return shownHere(parsed.command.cluster, request.channelId, config);
 }
 
 /** The clusters whose alert states `/certs snoozes` lists (one named, else those shown here). */
-export function alertsNeeded(request: Pick<CommandRequest, "text" | "channelId">, config: Config): string[] {
-  const parsed = parseCommand(request.text);
+export function alertsNeeded(request: Asked, config: Config): string[] {
+  const parsed = parsedOf(request);
   if (!parsed.ok || parsed.command.kind !== "snoozes") return [];
   const { cluster } = parsed.command;
   if (cluster !== undefined) return shownHere(cluster, request.channelId, config);
@@ -136,11 +144,8 @@ const shownHere = (name: string, channelId: string, config: Config): string[] =>
  * The user groups whose membership handleCommand's answer depends on: only `scan` and `renew` of a
  * cluster shown here ask, and only when the user is not an operator by name.
  */
-export function groupsNeeded(
-  request: Pick<CommandRequest, "text" | "channelId" | "userId">,
-  config: Config,
-): string[] {
-  const parsed = parseCommand(request.text);
+export function groupsNeeded(request: Asked & Pick<CommandRequest, "userId">, config: Config): string[] {
+  const parsed = parsedOf(request);
   if (!parsed.ok || !OPERATED.has(parsed.command.kind) || !("cluster" in parsed.command)) return [];
   const [name] = shownHere(parsed.command.cluster ?? "", request.channelId, config);
   const cluster = name === undefined ? undefined : findCluster(config, name);
@@ -154,9 +159,10 @@ export function groupsNeeded(
 export async function decideCommand(
   backend: ChatBackend,
   config: Config,
-  request: Omit<CommandRequest, "userGroups">,
+  typed: Omit<CommandRequest, "userGroups" | "parsed">,
   now: Date,
 ): Promise<RouterDecision> {
+  const request = { ...typed, parsed: parseCommand(typed.text) };
   const [audited] = auditNeeded(request, config);
   const [policed] = policyNeeded(request, config);
   const [reports, userGroups, audit, alerts, renewals] = await Promise.all([
@@ -197,7 +203,7 @@ async function policyRecords(backend: ChatBackend, cluster: string): Promise<Pol
 export function handleCommand(request: CommandRequest, deps: RouterDeps): RouterDecision {
   const { config, latest, now } = deps;
   const visible = visibleClusters(config, request.channelId);
-  const parsed = parseCommand(request.text);
+  const parsed = parsedOf(request);
   if (!parsed.ok) return ephemeral(renderCommandError(parsed.error));
   const command = parsed.command;
 

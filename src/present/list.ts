@@ -59,18 +59,45 @@ export interface ListRow {
   scan: StoredScan | null;
 }
 
-const rowsOfScans = new WeakMap<StoredScan, Omit<ListRow, "name">>();
+const rowsOfScans = new WeakMap<StoredScan, ListRow>();
 
 export function listRow(cluster: ListCluster): ListRow {
   const { latest } = cluster;
   if (!latest) return { name: cluster.name, status: null, scan: null };
   let row = rowsOfScans.get(latest);
-  if (!row) {
+  if (!row || row.name !== cluster.name) {
     const worst = rankConcerns(latest.report, { includeOk: true })[0];
-    row = { status: clusterStatus(latest.report, worst), ...(worst ? { worst } : {}), scan: latest };
+    row = {
+      name: cluster.name,
+      status: clusterStatus(latest.report, worst),
+      ...(worst ? { worst } : {}),
+      scan: latest,
+    };
     rowsOfScans.set(latest, row);
   }
-  return { name: cluster.name, ...row };
+  return row;
+}
+
+/**
+ * The rows worst first. The last order is kept: while no cluster was scanned again, the same rows
+ * come back (the same objects) and are not sorted again.
+ */
+let lastOrder: { rows: readonly ListRow[]; sorted: readonly ListRow[] } | undefined;
+
+function worstFirst(rows: readonly ListRow[]): readonly ListRow[] {
+  const last = lastOrder;
+  const same =
+    last !== undefined &&
+    last.rows.length === rows.length &&
+    rows.every(
+      (row, i) =>
+        row === last.rows[i] ||
+        (row.scan === null && last.rows[i]!.scan === null && row.name === last.rows[i]!.name),
+    );
+  if (same) return last.sorted;
+  const sorted = [...rows].sort(compareClusters);
+  lastOrder = { rows, sorted };
+  return sorted;
 }
 
 /** One cluster on one line: status, worst certificate, time left, scan age. */
@@ -153,12 +180,12 @@ const NONE_SHOWN: ChatReply = {
 export function renderList(input: ListInput): ListAnswer {
   const { query, now, timeZone } = input;
   if (input.clusters.length === 0) return { reply: NONE_SHOWN, ephemeral: false };
+  // Sorted once for the whole channel (and kept while nothing changed); the filters keep that order.
+  const sorted = worstFirst(input.clusters.map(listRow));
   const matches = query.name === undefined ? undefined : nameMatcher(query.name);
-  const named = matches ? input.clusters.filter((cluster) => matches(cluster.name)) : input.clusters;
-  const rows = named.map(listRow);
-  const picked = query.statuses
-    ? rows.filter((row) => query.statuses!.includes(listStatusOf(row) as ListStatus))
-    : rows;
+  const rows = matches ? sorted.filter((row) => matches(row.name)) : sorted;
+  const { statuses } = query;
+  const picked = statuses ? rows.filter((row) => statuses.includes(listStatusOf(row) as ListStatus)) : rows;
   const all = plural(input.clusters.length, "cluster");
   const title =
     query.name === undefined ? `${all} in this channel` : `${rows.length} of ${all} in this channel`;
@@ -167,7 +194,7 @@ export function renderList(input: ListInput): ListAnswer {
   const pages = Math.ceil(picked.length / LIST_PAGE);
   if (query.page > pages) return { reply: pastTheEnd(query, picked.length, pages), ephemeral: true };
   const first = (query.page - 1) * LIST_PAGE;
-  const shown = picked.sort(compareClusters).slice(first, first + LIST_PAGE);
+  const shown = picked.slice(first, first + LIST_PAGE);
   const blocks: Block[] = [
     header(`Certificates — ${title}`),
     context(`${counts} · as of ${formatDate(now, timeZone)}`),

@@ -46,8 +46,23 @@ function zoneName(date: Date, timeZone: string): string {
   return names.find((n) => !n.startsWith("GMT")) ?? names[0]!;
 }
 
+/** formatDate's answers by minute and zone: the same certificates' dates are shown over and over. */
+const formattedDates = new Map<string, string>();
+const FORMATTED_DATES_KEPT = 10_000;
+
 /** `2027-11-28 10:38 CET`: unambiguous in every team's locale, in the configured time zone. */
 export function formatDate(date: Date, timeZone: string): string {
+  const key = `${Math.floor(date.getTime() / 60_000)} ${timeZone}`;
+  let text = formattedDates.get(key);
+  if (text === undefined) {
+    if (formattedDates.size >= FORMATTED_DATES_KEPT) formattedDates.clear();
+    text = formatDateNow(date, timeZone);
+    formattedDates.set(key, text);
+  }
+  return text;
+}
+
+function formatDateNow(date: Date, timeZone: string): string {
   const parts = formatter("en-CA", timeZone, "date").formatToParts(date);
   const part = (type: string): string => parts.find((p) => p.type === type)?.value ?? "";
   return `${part("year")}-${part("month")}-${part("day")} ${part("hour")}:${part("minute")} ${zoneName(date, timeZone)}`;

@@ -2,7 +2,8 @@
 // on a prefix of its own: what another process saves is seen on the next read, an unchanged report
 // is answered from memory (Redis MONITOR shows what each read asks), a flushed prefix reads as
 // nothing, a scan older than the report's TTL counts as absent, and an entry is read again after
-// REFETCH_AFTER_MS whatever the versions say (a writer that does not bump them).
+// REFETCH_AFTER_MS whatever the versions say (a writer that does not bump them); while saves are
+// followed (pub/sub), a read asks nothing until another process announces a save.
 import { after, afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { connectRedis } from "../../src/adapters/store/redis.js";
@@ -11,6 +12,7 @@ import { REFETCH_AFTER_MS } from "../../src/adapters/store/scan-cache.js";
 import type { StoredScan } from "../../src/core/report/types.js";
 import { dropKeys } from "../lab/redis.js";
 import { scanWith } from "../fixtures/stored-scan.js";
+import { until } from "../lab/wait.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const DAY_MS = 86_400_000;
@@ -214,4 +216,44 @@ test("dates come back as Dates, read from Redis and from memory", async () => {
   assert.deepEqual(warm, saved);
   assert.ok(warm?.scannedAt instanceof Date);
   assert.ok(warm.report.nodes[0]?.certificates[0]?.notAfter instanceof Date);
+});
+
+test("following saves: reads ask Redis nothing until another process saves; down, they ask again", async () => {
+  const prefix = newPrefix();
+  const mine = new Store(redis, prefix);
+  const theirs = new Store(other, prefix);
+  await theirs.saveScan(scan("a", 20));
+  await theirs.saveScan(scan("b", 40));
+  const saves = mine.followSaves();
+  const monitor = await monitorOf(prefix);
+  try {
+    // Subscribed once the first read after it trusts the generation it read.
+    await until("the subscription", async () => {
+      await mine.latestAll(["a", "b"]);
+      await monitor.commands();
+      await mine.latestAll(["a", "b"]);
+      return (await monitor.commands()).length === 0;
+    });
+    assert.deepEqual(
+      [...(await mine.latestAll(["a", "b"])).values()].map(daysLeftOf),
+      [20, 40],
+      "from memory, no command at all",
+    );
+    assert.equal(daysLeftOf(await mine.latest("a")), 20);
+    assert.deepEqual(await monitor.commands(), []);
+
+    await theirs.saveScan(scan("a", 5));
+    await until("the announcement", async () => daysLeftOf(await mine.latest("a")) === 5);
+    await monitor.commands();
+    assert.equal(daysLeftOf(await mine.latest("a")), 5);
+    assert.deepEqual(await monitor.commands(), [], "trusted again after one read");
+
+    // The subscription gone (its connection closed): every read asks the generation again.
+    await saves.close();
+    await mine.latest("a");
+    assert.deepEqual(await monitor.commands(), [`get ${prefix}:reports-generation`]);
+  } finally {
+    monitor.stop();
+    await saves.close();
+  }
 });

@@ -4,6 +4,8 @@
 // same MULTI as the report (Store.saveScan), from whichever process saves it. A read asks the
 // generation first: unchanged since every asked cluster was last confirmed, the answer is in memory.
 // Otherwise it asks the asked clusters' versions and reads only the reports whose version moved.
+// While the process follows the saves (Store.followSaves: every save is also published), the
+// generation it last read stays trusted until a save is announced, and a read asks Redis nothing.
 import type { StoredScan } from "../../core/report/types.js";
 
 /** What the cache reads of Redis, each in one round trip. */
@@ -36,6 +38,12 @@ type Batch = Promise<ReadonlyMap<string, Entry>>;
 
 export class ScanCache {
   private readonly entries = new Map<string, Entry>();
+  /** Whether saves are followed now (subscribed): then `trusted` may stand in for a GET. */
+  private following = false;
+  /** The generation read while following, with no save announced since. */
+  private trusted: { generation: string | null } | undefined;
+  /** Counts announcements and changes of following, so a GET that raced one is not trusted. */
+  private epoch = 0;
   /** Reports being read, by cluster: a read that wants the same version waits for that batch. */
   private readonly inFlight = new Map<string, { version: string | null; batch: Batch }>();
 
@@ -54,14 +62,43 @@ export class ScanCache {
    * never change one in place.
    */
   async latest(clusters: readonly string[]): Promise<Map<string, StoredScan | null>> {
-    const names = [...new Set(clusters)];
-    if (names.length === 0) return new Map();
+    if (clusters.length === 0) return new Map();
+    const generation = await this.generation();
+    const asked = this.now();
+    const current = (name: string) => {
+      const entry = this.entries.get(name);
+      return entry !== undefined && entry.generation === generation && this.recent(entry, asked);
+    };
+    // The usual case, nothing saved since: answered from the entries as they are, nothing copied.
+    const entries = clusters.every(current)
+      ? this.entries
+      : await this.sync([...new Set(clusters)], generation);
+    const at = this.now();
+    return new Map(clusters.map((name) => [name, this.live(entries.get(name)!, at)]));
+  }
+
+  /** Saves are followed (true), or may go unannounced (false: the subscription is down). */
+  follow(following: boolean): void {
+    this.following = following;
+    this.forget();
+  }
+
+  /** A save was announced: the next read asks the generation again. */
+  saved(): void {
+    this.forget();
+  }
+
+  private forget(): void {
+    this.epoch += 1;
+    this.trusted = undefined;
+  }
+
+  private async generation(): Promise<string | null> {
+    if (this.following && this.trusted) return this.trusted.generation;
+    const epoch = this.epoch;
     const generation = await this.source.generation();
-    const fresh = names.map((name) => this.entries.get(name));
-    const entries = fresh.every((e) => e && e.generation === generation && this.recent(e))
-      ? new Map(names.map((name, i) => [name, fresh[i]!]))
-      : await this.sync(names, generation);
-    return new Map(clusters.map((name) => [name, this.live(entries.get(name)!)]));
+    if (this.following && epoch === this.epoch) this.trusted = { generation };
+    return generation;
   }
 
   /** Confirms the entries whose version has not moved; reads the others. */
@@ -72,7 +109,7 @@ export class ScanCache {
     names.forEach((name, i) => {
       const version = versions[i] ?? null;
       const entry = this.entries.get(name);
-      if (entry && entry.version === version && this.recent(entry)) {
+      if (entry && entry.version === version && this.recent(entry, this.now())) {
         const confirmed = { ...entry, generation };
         this.entries.set(name, confirmed);
         entries.set(name, confirmed);
@@ -115,13 +152,13 @@ export class ScanCache {
     return entries;
   }
 
-  private recent(entry: Entry): boolean {
-    return this.now() - entry.fetchedAt <= REFETCH_AFTER_MS;
+  private recent(entry: Entry, now: number): boolean {
+    return now - entry.fetchedAt <= REFETCH_AFTER_MS;
   }
 
   /** The entry's scan, unless Redis has dropped it by now (its key expires `ttlMs` after the scan). */
-  private live(entry: Entry): StoredScan | null {
+  private live(entry: Entry, now: number): StoredScan | null {
     const scan = entry.scan;
-    return scan && this.now() - scan.scannedAt.getTime() < this.ttlMs ? scan : null;
+    return scan && now - scan.scannedAt.getTime() < this.ttlMs ? scan : null;
   }
 }

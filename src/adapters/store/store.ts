@@ -2,6 +2,7 @@
 //   <p>:report:<cluster>     latest scan (JSON)                                   TTL 90 d, refreshed per scan
 //   <p>:report-versions      cluster → a random token, new with each report (hash) TTL 90 d, refreshed per scan
 //   <p>:reports-generation   a random token, new with each report of any cluster  no TTL
+//   <p>:reports-saved        pub/sub channel: each report's cluster, as it is saved
 //   <p>:history:<cluster>    newest-first summaries, capped at HISTORY_LENGTH     TTL 90 d
 //   <p>:alerts:<cluster>     what has been warned about (AlertState JSON)         TTL 90 d (compare-and-set)
 //   <p>:posted:<action id>   Slack ts of a message already posted                 TTL 35 d
@@ -114,6 +115,7 @@ export class Store {
       .hset(versions, scan.cluster, token)
       .expire(versions, REPORT_TTL_S)
       .set(this.key("reports-generation"), token)
+      .publish(this.key("reports-saved"), scan.cluster)
       .lpush(history, JSON.stringify(summarize(scan)))
       .ltrim(history, 0, HISTORY_LENGTH - 1)
       .expire(history, REPORT_TTL_S)
@@ -121,6 +123,38 @@ export class Store {
   }
 
   /** The cluster's latest scan, shared with other callers (never change it in place). */
+  /**
+   * Follows every process's saves on a connection of its own (a duplicate of this one), so that
+   * while nothing is saved a read of the stored scans asks Redis nothing at all. While that
+   * connection is down, reads ask the generation as usual. Returns what closes it.
+   */
+  followSaves(): { close(): Promise<void>; disconnect(): void } {
+    const channel = this.key("reports-saved");
+    // Subscribed by hand on every "ready", so the cache trusts only a subscription it saw succeed.
+    const subscriber = this.redis.duplicate({ autoResubscribe: false, lazyConnect: false });
+    subscriber.on("error", () => undefined); // the main connection logs Redis trouble
+    subscriber.on("ready", () => {
+      subscriber.subscribe(channel).then(
+        () => this.scans.follow(true),
+        () => this.scans.follow(false),
+      );
+    });
+    subscriber.on("close", () => this.scans.follow(false));
+    subscriber.on("message", (from: string) => {
+      if (from === channel) this.scans.saved();
+    });
+    return {
+      close: async () => {
+        this.scans.follow(false);
+        await subscriber.quit().catch(() => subscriber.disconnect());
+      },
+      disconnect: () => {
+        this.scans.follow(false);
+        subscriber.disconnect();
+      },
+    };
+  }
+
   async latest(cluster: string): Promise<StoredScan | null> {
     return (await this.scans.latest([cluster])).get(cluster) ?? null;
   }

@@ -97,8 +97,18 @@ export function canApprove(
 }
 
 /** The clusters that may be shown in `channelId`, in config order. */
-export function visibleClusters(config: Config, channelId: string): ClusterConfig[] {
-  return config.clusters.filter((cluster) => canView(cluster, channelId).allowed);
+/** Per loaded config and channel: a config never changes once loaded, and every command asks. */
+const visibleByChannel = new WeakMap<Config, Map<string, readonly ClusterConfig[]>>();
+
+export function visibleClusters(config: Config, channelId: string): readonly ClusterConfig[] {
+  let channels = visibleByChannel.get(config);
+  if (!channels) visibleByChannel.set(config, (channels = new Map()));
+  let visible = channels.get(channelId);
+  if (!visible) {
+    visible = config.clusters.filter((cluster) => canView(cluster, channelId).allowed);
+    channels.set(channelId, visible);
+  }
+  return visible;
 }
 
 // App Home is not in a channel, so it needs its own rule. A cluster is shown in a user's Home when
