@@ -74,6 +74,14 @@ export interface RouterDeps {
   now: Date;
 }
 
+/** What a command that reads nothing has read. */
+const NOTHING = {
+  reports: new Map<string, StoredScan | null>(),
+  groups: [] as string[],
+  audit: [] as AuditEntry[],
+  alerts: new Map<string, AlertState>(),
+} as const;
+
 /** A snooze of many warnings notes it in this many of their threads at most (Slack's pace). */
 const MAX_THREAD_NOTES = 10;
 
@@ -165,13 +173,26 @@ export async function decideCommand(
   const request = { ...typed, parsed: parseCommand(typed.text) };
   const [audited] = auditNeeded(request, config);
   const [policed] = policyNeeded(request, config);
-  const [reports, userGroups, audit, alerts, renewals] = await Promise.all([
-    backend.latest(reportsNeeded(request, config)),
-    backend.groupsOf(request.userId, groupsNeeded(request, config)),
-    audited ? backend.auditEntries(audited, AUDIT_ENTRIES) : Promise.resolve([]),
-    backend.alertStates(alertsNeeded(request, config)),
-    policed ? policyRecords(backend, policed) : Promise.resolve(null),
-  ]);
+  const needs = {
+    reports: reportsNeeded(request, config),
+    groups: groupsNeeded(request, config),
+    alerts: alertsNeeded(request, config),
+  };
+  // Most commands read one thing or nothing (help, a refusal): only what is needed is asked for,
+  // and an answer that needs nothing waits on nothing.
+  const reading =
+    needs.reports.length + needs.groups.length + needs.alerts.length > 0 || audited || policed
+      ? Promise.all([
+          needs.reports.length ? backend.latest(needs.reports) : NOTHING.reports,
+          needs.groups.length ? backend.groupsOf(request.userId, needs.groups) : NOTHING.groups,
+          audited ? backend.auditEntries(audited, AUDIT_ENTRIES) : NOTHING.audit,
+          needs.alerts.length ? backend.alertStates(needs.alerts) : NOTHING.alerts,
+          policed ? policyRecords(backend, policed) : null,
+        ])
+      : undefined;
+  const [reports, userGroups, audit, alerts, renewals] = reading
+    ? await reading
+    : [NOTHING.reports, NOTHING.groups, NOTHING.audit, NOTHING.alerts, null];
   const decision = handleCommand(
     { ...request, userGroups },
     {

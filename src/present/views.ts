@@ -120,6 +120,21 @@ const ORDER: readonly Subcommand[] = [...SUBCOMMANDS.filter((s) => s !== "help")
  * channel, when there is one) makes the examples copyable.
  */
 export function renderHelp(topic?: Subcommand, exampleCluster = "CLUSTER"): ChatReply {
+  const key = `${topic ?? ""} ${exampleCluster}`;
+  let help = helps.get(key);
+  if (!help) {
+    if (helps.size >= HELPS_KEPT) helps.clear();
+    help = helpOf(topic, exampleCluster);
+    helps.set(key, help);
+  }
+  return help;
+}
+
+/** Help never changes for a topic and an example cluster: each is rendered once (a few hundred kept). */
+const helps = new Map<string, ChatReply>();
+const HELPS_KEPT = 500;
+
+function helpOf(topic: Subcommand | undefined, exampleCluster: string): ChatReply {
   const shown = topic ? [topic] : ORDER;
   const entry = (sub: Subcommand): string => {
     const { what, examples } = HELP[sub];

@@ -246,7 +246,15 @@ test("decideCommand: fetches exactly what the answer needs, then decides", async
     NOW,
   );
   assert.match(status.reply[0]!.text, /cluster-a: warning/);
-  assert.deepEqual(asked, { latest: [[], ["cluster-a"]], groups: [["S0SRE"], []] });
+  assert.deepEqual(asked, { latest: [["cluster-a"]], groups: [["S0SRE"]] }, "nothing asked for nothing");
+  const help = await decideCommand(
+    backend,
+    CONFIG,
+    { text: "help", userId: "U0CAROL", channelId: "C0CLUSTERA" },
+    NOW,
+  );
+  assert.match(help.reply[0]!.text, /\/certs/);
+  assert.deepEqual(asked, { latest: [["cluster-a"]], groups: [["S0SRE"]] }, "help reads nothing");
 });
 
 test("home: a cluster with snoozed or acknowledged subjects says how many, with the list under its row", () => {
