@@ -24,6 +24,7 @@ import {
   load,
   post,
   startBareServer,
+  closeConnections,
   startServe,
   stopProcess,
   type Figures,
@@ -180,6 +181,7 @@ async function main(): Promise<void> {
       ].join("\n"),
     );
   } finally {
+    closeConnections();
     await Promise.all(served.map((s) => stopProcess(s.child)));
     for (const build of builds) build.remove();
     await fake.close();

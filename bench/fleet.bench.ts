@@ -39,6 +39,7 @@ import {
   processRssMiB,
   quiescent,
   startBareServer,
+  closeConnections,
   startServe,
   stopProcess,
   type Figures,
@@ -240,9 +241,18 @@ async function main(): Promise<void> {
     subjects.push(bare);
     const rssBefore = subjects.map((s) => processRssMiB(s.child.pid!));
 
-    // Warm-up: JIT, connections, whatever a server caches.
+    // Warm-up: JIT, connections, whatever a server caches, every kind of command at least once.
+    const kinds = [
+      ...Object.values(SERIAL),
+      `status ${clusterNames[3]} --all`,
+      "list --status critical",
+      "list dev-",
+      "list --page 4",
+    ];
     for (const subject of subjects) {
-      await load(subject, 200, concurrency, (i) => body(mixedText(seededRandom(i)), i, responseUrl));
+      await load(subject, 200, concurrency, (i) =>
+        body(i < kinds.length * 5 ? kinds[i % kinds.length]! : mixedText(seededRandom(i)), i, responseUrl),
+      );
     }
 
     const serial = subjects.map(
@@ -349,6 +359,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${report(figures, labels)}\n${JSON.stringify({ fleet: figures })}\n`);
   } finally {
+    closeConnections();
     await Promise.all(subjects.map((s) => stopProcess(s.child)));
     for (const build of builds) build.remove();
     await fake.close();

@@ -139,6 +139,9 @@ export class HttpFront {
   }
 
   listen(port: number, host?: string): Promise<void> {
+    // fetch (replies through a response_url, here and in Bolt) loads undici on its first use: tens of
+    // milliseconds of blocked event loop, hundreds under load. Loaded now, not amid the first rush.
+    void globalThis.Response;
     return new Promise((resolve, reject) => {
       this.server.once("error", reject);
       this.server.listen(port, host, () => {
