@@ -126,6 +126,14 @@ test("forged, stale, unsigned or not ours: handed on untouched, never to the han
   assert.equal(handled.length, count, "the handler saw none of them");
 });
 
+test("a body over 4 MiB is refused with 413, seen by neither the handler nor Bolt", async () => {
+  const [handledBefore, handedBefore] = [handled.length, handedOn.length];
+  const answer = await send(command("x".repeat(4 * 1024 * 1024 + 1)));
+  assert.equal(answer.status, 413);
+  assert.deepEqual([handled.length, handedOn.length], [handledBefore, handedBefore]);
+  assert.equal((await send(command("help"))).status, 200, "the front still answers");
+});
+
 test("signedBySlack: Slack's v0 scheme, five minutes either way, constant-length compare", () => {
   const now = 1_800_000_000_000;
   const ts = String(now / 1000);

@@ -51,18 +51,16 @@ export interface HttpFrontOptions {
 
 type BufferedRequest = IncomingMessage & { rawBody?: Buffer };
 
+/** The request's body, or null past BODY_LIMIT (the rest is then read and dropped). */
 function readBody(req: IncomingMessage): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > BODY_LIMIT) {
-        resolve(null);
-        req.destroy();
-      } else chunks.push(chunk);
+      if (size <= BODY_LIMIT) chunks.push(chunk);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("end", () => resolve(size <= BODY_LIMIT ? Buffer.concat(chunks) : null));
     req.on("error", reject);
   });
 }
@@ -169,7 +167,7 @@ export class HttpFront {
       return; // the client went away mid-body: nobody to answer
     }
     if (body === null) {
-      res.writeHead(413).end();
+      res.writeHead(413, { connection: "close" }).end();
       return;
     }
     const command = signedCommand(req, body, this.options);
