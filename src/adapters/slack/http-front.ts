@@ -149,10 +149,11 @@ export class HttpFront {
     });
   }
 
+  /** Stops taking connections; answers in progress finish (the service bounds how long it waits). */
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.server.close(() => resolve());
-      this.server.closeAllConnections();
+      this.server.closeIdleConnections();
     });
   }
 
