@@ -10,7 +10,7 @@ import { connectRedis } from "../../src/adapters/store/redis.js";
 import { Store } from "../../src/adapters/store/store.js";
 import { REFETCH_AFTER_MS } from "../../src/adapters/store/scan-cache.js";
 import type { StoredScan } from "../../src/core/report/types.js";
-import { dropKeys } from "../lab/redis.js";
+import { dropKeys, startRedis } from "../lab/redis.js";
 import { scanWith } from "../fixtures/stored-scan.js";
 import { until } from "../lab/wait.js";
 
@@ -255,5 +255,27 @@ test("following saves: reads ask Redis nothing until another process saves; down
   } finally {
     monitor.stop();
     await saves.close();
+  }
+});
+
+test("a Redis user without pub/sub rights still saves; its readers ask the generation and see every save", async () => {
+  const lab = await startRedis({ users: [["certs-bot", "on", ">secret", "~*", "resetchannels", "+@all"]] });
+  const url = lab.url.replace("redis://", "redis://certs-bot:secret@");
+  const [a, b] = [connectRedis(url), connectRedis(url)];
+  const mine = new Store(a, "nopubsub");
+  const theirs = new Store(b, "nopubsub");
+  const saves = mine.followSaves();
+  try {
+    await theirs.saveScan(scan("a", 20));
+    assert.equal(daysLeftOf(await mine.latest("a")), 20);
+    await new Promise((r) => setTimeout(r, 300)); // time for a subscription that will not come
+    await theirs.saveScan(scan("a", 4));
+    assert.equal(daysLeftOf(await mine.latest("a")), 4, "seen at once, through the generation");
+    assert.match(await b.publish("nopubsub:reports-saved", "a").catch((err: Error) => err.message), /NOPERM/);
+  } finally {
+    await saves.close();
+    a.disconnect();
+    b.disconnect();
+    await lab.stop();
   }
 });

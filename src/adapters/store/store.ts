@@ -115,11 +115,13 @@ export class Store {
       .hset(versions, scan.cluster, token)
       .expire(versions, REPORT_TTL_S)
       .set(this.key("reports-generation"), token)
-      .publish(this.key("reports-saved"), scan.cluster)
       .lpush(history, JSON.stringify(summarize(scan)))
       .ltrim(history, 0, HISTORY_LENGTH - 1)
       .expire(history, REPORT_TTL_S)
       .exec();
+    // Outside the MULTI: a Redis user without pub/sub rights (no `&*`) must still save its scans.
+    // The followers then learn nothing, and neither can they subscribe: they ask the generation.
+    await this.redis.publish(this.key("reports-saved"), scan.cluster).catch(() => undefined);
   }
 
   /** The cluster's latest scan, shared with other callers (never change it in place). */
