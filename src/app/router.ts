@@ -24,7 +24,7 @@ import type { StoredScan } from "../core/report/types.js";
 import { renderAudit } from "../present/thread.js";
 import type { ChatBackend } from "../core/chat/backend.js";
 import { suggestNames } from "../config/suggest.js";
-import { canOperate, canView, groupsToCheck, visibleClusters } from "../core/access/access.js";
+import { canOperate, canView, groupsToCheck, visibleClusters, visibleNames } from "../core/access/access.js";
 import { checkCluster, parseCommand, type ClusterCommand, type ParseResult } from "../present/command.js";
 import {
   renderCommandError,
@@ -107,11 +107,11 @@ const ephemeral = (reply: ChatReply): RouterDecision => ({ reply: [reply], ephem
  * The clusters whose latest report handleCommand will ask for, so the edge can fetch exactly those
  * (in one round trip) before calling it.
  */
-export function reportsNeeded(request: Asked, config: Config): string[] {
+export function reportsNeeded(request: Asked, config: Config): readonly string[] {
   const parsed = parsedOf(request);
   if (!parsed.ok) return [];
   const { command } = parsed;
-  if (command.kind === "list") return visibleClusters(config, request.channelId).map((c) => c.name);
+  if (command.kind === "list") return visibleNames(config, request.channelId);
   if (command.kind === "status" || command.kind === "policy") {
     return shownHere(command.cluster, request.channelId, config);
   }

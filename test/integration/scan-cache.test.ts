@@ -283,3 +283,26 @@ test("a Redis user without pub/sub rights still saves; its readers ask the gener
     await lab.stop();
   }
 });
+
+test("the same question again (the same array of names) gets the same answer until a save or an entry's age", async () => {
+  const prefix = newPrefix();
+  let now = Date.now();
+  const mine = new Store(redis, prefix, { now: () => now });
+  const theirs = new Store(other, prefix);
+  await theirs.saveScan(scan("a", 20, now));
+  await theirs.saveScan(scan("b", 40, now));
+  const channel = ["a", "b"] as const;
+  const first = await mine.latestAll(channel);
+  assert.equal(await mine.latestAll(channel), first, "the very same answer");
+  assert.notEqual(await mine.latestAll(["a", "b"]), first, "another array is another question");
+  await theirs.saveScan(scan("b", 3, now));
+  const after = await mine.latestAll(channel);
+  assert.notEqual(after, first);
+  assert.equal(daysLeftOf(after.get("b")), 3, "a save is seen");
+  // A report rewritten by hand, no token changed: the answer stands until its entries are due.
+  await redis.set(`${prefix}:report:a`, JSON.stringify(scan("a", 7, now)));
+  now += REFETCH_AFTER_MS / 2;
+  assert.equal(await mine.latestAll(channel), after);
+  now += REFETCH_AFTER_MS;
+  assert.equal(daysLeftOf((await mine.latestAll(channel)).get("a")), 7, "read again once due");
+});

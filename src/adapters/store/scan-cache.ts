@@ -44,6 +44,17 @@ export class ScanCache {
   private trusted: { generation: string | null } | undefined;
   /** Counts announcements and changes of following, so a GET that raced one is not trusted. */
   private epoch = 0;
+  /**
+   * The last answer, for the same question (the very same array of names: a channel's visible
+   * clusters come as one) at the same generation, until its first entry is due to be read again
+   * or drops out of Redis: a `/certs list` of 500 clusters then checks nothing one by one.
+   */
+  private last?: {
+    asked: readonly string[];
+    generation: string | null;
+    until: number;
+    answer: Map<string, StoredScan | null>;
+  };
   /** Reports being read, by cluster: a read that wants the same version waits for that batch. */
   private readonly inFlight = new Map<string, { version: string | null; batch: Batch }>();
 
@@ -65,6 +76,10 @@ export class ScanCache {
     if (clusters.length === 0) return new Map();
     const generation = await this.generation();
     const asked = this.now();
+    const last = this.last;
+    if (last && last.asked === clusters && last.generation === generation && asked < last.until) {
+      return last.answer;
+    }
     const current = (name: string) => {
       const entry = this.entries.get(name);
       return entry !== undefined && entry.generation === generation && this.recent(entry, asked);
@@ -74,7 +89,20 @@ export class ScanCache {
       ? this.entries
       : await this.sync([...new Set(clusters)], generation);
     const at = this.now();
-    return new Map(clusters.map((name) => [name, this.live(entries.get(name)!, at)]));
+    let until = Infinity;
+    const answer = new Map<string, StoredScan | null>();
+    for (const name of clusters) {
+      const entry = entries.get(name)!;
+      const scan = this.live(entry, at);
+      answer.set(name, scan);
+      until = Math.min(
+        until,
+        entry.fetchedAt + REFETCH_AFTER_MS,
+        scan ? scan.scannedAt.getTime() + this.ttlMs : Infinity,
+      );
+    }
+    this.last = { asked: clusters, generation, until, answer };
+    return answer;
   }
 
   /** Saves are followed (true), or may go unannounced (false: the subscription is down). */

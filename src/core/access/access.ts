@@ -98,18 +98,29 @@ export function canApprove(
 
 /** The clusters that may be shown in `channelId`, in config order. */
 /** Per loaded config and channel: a config never changes once loaded, and every command asks. */
-const visibleByChannel = new WeakMap<Config, Map<string, readonly ClusterConfig[]>>();
+const visibleByChannel = new WeakMap<
+  Config,
+  Map<string, { clusters: readonly ClusterConfig[]; names: readonly string[] }>
+>();
 
-export function visibleClusters(config: Config, channelId: string): readonly ClusterConfig[] {
+function visibleIn(config: Config, channelId: string) {
   let channels = visibleByChannel.get(config);
   if (!channels) visibleByChannel.set(config, (channels = new Map()));
   let visible = channels.get(channelId);
   if (!visible) {
-    visible = config.clusters.filter((cluster) => canView(cluster, channelId).allowed);
+    const clusters = config.clusters.filter((cluster) => canView(cluster, channelId).allowed);
+    visible = { clusters, names: clusters.map((cluster) => cluster.name) };
     channels.set(channelId, visible);
   }
   return visible;
 }
+
+export const visibleClusters = (config: Config, channelId: string): readonly ClusterConfig[] =>
+  visibleIn(config, channelId).clusters;
+
+/** visibleClusters' names: the same array each time, so a store may recognise the question. */
+export const visibleNames = (config: Config, channelId: string): readonly string[] =>
+  visibleIn(config, channelId).names;
 
 // App Home is not in a channel, so it needs its own rule. A cluster is shown in a user's Home when
 // the user is one of its operators or approvers (directly or through a user group), or a member of
