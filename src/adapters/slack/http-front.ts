@@ -149,7 +149,7 @@ export class HttpFront {
     });
   }
 
-  /** Stops taking connections; answers in progress finish (the service bounds how long it waits). */
+  /** Stops taking connections; answers under way finish (the service bounds how long it waits). */
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.server.close(() => resolve());

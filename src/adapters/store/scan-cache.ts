@@ -111,7 +111,7 @@ export class ScanCache {
     this.forget();
   }
 
-  /** A save was announced: the next read asks the generation again. */
+  /** A save was announced: the following read asks the generation again. */
   saved(): void {
     this.forget();
   }
