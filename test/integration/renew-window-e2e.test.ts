@@ -233,9 +233,14 @@ describe("a run waiting for its window survives a restart of serve", () => {
             `${node}: one renew reply`,
           );
 
-        // Once, when the window opened, by the new process.
+        // Once, when the window opened, by the new process. The card is redrawn before the job ends
+        // (the run rescans the cluster after it), so the job may still be finishing.
+        await until(
+          "the renewal job to complete",
+          async () => (await job.getState()) === "completed",
+          30_000,
+        );
         const done = (await queues.renewal.getJob(job.id!))!;
-        assert.equal(await done.getState(), "completed");
         assert.deepEqual(done.returnvalue, { requestId, outcome: "done", attempts: 1 });
         assert.equal(done.processedBy, `certs-bot@${hostname()}:${second.child.pid}`);
         const entries = (await audit.latest(cluster, 200)).filter((e) => e.requestId === requestId).reverse();
