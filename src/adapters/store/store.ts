@@ -124,7 +124,6 @@ export class Store {
     await this.redis.publish(this.key("reports-saved"), scan.cluster).catch(() => undefined);
   }
 
-  /** The cluster's latest scan, shared with other callers (never change it in place). */
   /**
    * Follows every process's saves on a connection of its own (a duplicate of this one), so that
    * while nothing is saved a read of the stored scans asks Redis nothing at all. While that
@@ -157,6 +156,7 @@ export class Store {
     };
   }
 
+  /** The cluster's latest scan, shared with other callers (never change it in place). */
   async latest(cluster: string): Promise<StoredScan | null> {
     return (await this.scans.latest([cluster])).get(cluster) ?? null;
   }
