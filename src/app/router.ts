@@ -74,7 +74,7 @@ export interface RouterDeps {
   now: Date;
 }
 
-/** What a command that reads nothing has read. */
+/** What a command has read of what it did not need. */
 const NOTHING = {
   reports: new Map<string, StoredScan | null>(),
   groups: [] as string[],
@@ -178,21 +178,14 @@ export async function decideCommand(
     groups: groupsNeeded(request, config),
     alerts: alertsNeeded(request, config),
   };
-  // Most commands read one thing or nothing (help, a refusal): only what is needed is asked for,
-  // and an answer that needs nothing waits on nothing.
-  const reading =
-    needs.reports.length + needs.groups.length + needs.alerts.length > 0 || audited || policed
-      ? Promise.all([
-          needs.reports.length ? backend.latest(needs.reports) : NOTHING.reports,
-          needs.groups.length ? backend.groupsOf(request.userId, needs.groups) : NOTHING.groups,
-          audited ? backend.auditEntries(audited, AUDIT_ENTRIES) : NOTHING.audit,
-          needs.alerts.length ? backend.alertStates(needs.alerts) : NOTHING.alerts,
-          policed ? policyRecords(backend, policed) : null,
-        ])
-      : undefined;
-  const [reports, userGroups, audit, alerts, renewals] = reading
-    ? await reading
-    : [NOTHING.reports, NOTHING.groups, NOTHING.audit, NOTHING.alerts, null];
+  // Most commands read one thing or nothing (help, a refusal): only what is needed is asked for.
+  const [reports, userGroups, audit, alerts, renewals] = await Promise.all([
+    needs.reports.length ? backend.latest(needs.reports) : NOTHING.reports,
+    needs.groups.length ? backend.groupsOf(request.userId, needs.groups) : NOTHING.groups,
+    audited ? backend.auditEntries(audited, AUDIT_ENTRIES) : NOTHING.audit,
+    needs.alerts.length ? backend.alertStates(needs.alerts) : NOTHING.alerts,
+    policed ? policyRecords(backend, policed) : null,
+  ]);
   const decision = handleCommand(
     { ...request, userGroups },
     {
