@@ -17,8 +17,7 @@ import {
   type ButtonElement,
   type SectionBlock,
 } from "./slack-types.js";
-import { LIST_PAGE, countRows, listLine, listRow, type ListCluster, type ListRow } from "./list.js";
-import { compareClusters } from "../core/alerts/rank.js";
+import { LIST_PAGE, countRows, listLine, rankedRows, type ListCluster, type ListRow } from "./list.js";
 import type { ActiveQuiet } from "../core/alerts/quiet.js";
 import { quietPhrase } from "./snooze.js";
 
@@ -84,7 +83,7 @@ export function renderHome(input: HomeInput): HomeView {
     header("certs-bot — your clusters"),
     ...(input.notice?.length ? [...input.notice, divider()] : []),
   ];
-  const rows = input.clusters.map(listRow).sort(compareClusters);
+  const rows = rankedRows(input.clusters);
   if (rows.length === 0) {
     return {
       type: "home",

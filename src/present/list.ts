@@ -61,7 +61,7 @@ export interface ListRow {
 
 const rowsOfScans = new WeakMap<StoredScan, ListRow>();
 
-export function listRow(cluster: ListCluster): ListRow {
+function listRow(cluster: ListCluster): ListRow {
   const { latest } = cluster;
   if (!latest) return { name: cluster.name, status: null, scan: null };
   let row = rowsOfScans.get(latest);
@@ -79,12 +79,14 @@ export function listRow(cluster: ListCluster): ListRow {
 }
 
 /**
- * The rows worst first. The last order is kept: while no cluster was scanned again, the same rows
- * come back (the same objects) and are not sorted again.
+ * The clusters' rows worst first, as `/certs list` and App Home show them. The last order is kept:
+ * while no cluster was scanned again, the same rows come back (the same objects) and are not
+ * sorted again.
  */
 let lastOrder: { rows: readonly ListRow[]; sorted: readonly ListRow[] } | undefined;
 
-function worstFirst(rows: readonly ListRow[]): readonly ListRow[] {
+export function rankedRows(clusters: readonly ListCluster[]): readonly ListRow[] {
+  const rows = clusters.map(listRow);
   const last = lastOrder;
   const same =
     last !== undefined &&
@@ -181,7 +183,7 @@ export function renderList(input: ListInput): ListAnswer {
   const { query, now, timeZone } = input;
   if (input.clusters.length === 0) return { reply: NONE_SHOWN, ephemeral: false };
   // Sorted once for the whole channel (and kept while nothing changed); the filters keep that order.
-  const sorted = worstFirst(input.clusters.map(listRow));
+  const sorted = rankedRows(input.clusters);
   const matches = query.name === undefined ? undefined : nameMatcher(query.name);
   const rows = matches ? sorted.filter((row) => matches(row.name)) : sorted;
   const { statuses } = query;
@@ -199,7 +201,7 @@ export function renderList(input: ListInput): ListAnswer {
     header(`Certificates — ${title}`),
     context(`${counts} · as of ${formatDate(now, timeZone)}`),
   ];
-  if (query.statuses?.length || query.name !== undefined) {
+  if (statuses?.length || query.name !== undefined) {
     blocks.push(context(`Showing ${filterWords(query)}: ${plural(picked.length, "cluster")}, worst first`));
   }
   blocks.push(...packLines(shown.map((row) => listLine(row, now))).map(section));
