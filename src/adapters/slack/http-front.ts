@@ -87,14 +87,13 @@ export function signedBySlack(
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** The form fields of a signed slash command, or null when Bolt should have the request. */
+/** The form fields of a signed slash command (POSTed, as handle() checked), or null for Bolt. */
 function signedCommand(
   req: IncomingMessage,
   body: Buffer,
   options: HttpFrontOptions,
 ): SlashCommandCall["command"] | null {
-  if (req.method !== "POST" || header(req, "content-type") !== "application/x-www-form-urlencoded")
-    return null;
+  if (header(req, "content-type") !== "application/x-www-form-urlencoded") return null;
   const text = body.toString("utf8");
   const form = parseForm(text);
   if (form.command !== options.command || form.ssl_check !== undefined) return null;
