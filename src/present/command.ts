@@ -81,7 +81,7 @@ export interface ListQuery {
 
 /** A name filter as typed: cluster-name characters and `*`. */
 const NAME_FILTER = /^[a-z0-9*][a-z0-9*-]{0,62}$/;
-/** Pages beyond this are refused as typos; 10,000 pages of 25 is far beyond any fleet. */
+/** Pages beyond this are refused as typos; 10,000 pages of 20 clusters is far beyond any fleet. */
 const MAX_PAGE = 10_000;
 
 export type Command =
