@@ -13,6 +13,7 @@ import type { StoredScan } from "../../src/core/report/types.js";
 import { dropKeys, startRedis } from "../lab/redis.js";
 import { scanWith } from "../fixtures/stored-scan.js";
 import { until } from "../lab/wait.js";
+import { monitorRedis } from "../lab/redis-monitor.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const DAY_MS = 86_400_000;
@@ -44,13 +45,12 @@ const scan = (cluster: string, daysLeft: number, at = Date.now()): StoredScan =>
 const daysLeftOf = (stored: StoredScan | null | undefined) =>
   stored?.report.nodes[0]?.certificates[0]?.daysLeft;
 
-/** The commands sent to Redis under `prefix`, as MONITOR sees them on a connection of its own. */
+/** The commands sent to Redis under `prefix`, as MONITOR sees them on a socket of its own. */
 async function monitorOf(prefix: string): Promise<{ commands(): Promise<string[]>; stop(): void }> {
-  const monitor = await redis.monitor(); // a connection of its own (ioredis duplicates `redis`)
+  const monitor = await monitorRedis("127.0.0.1", 6379, (args) =>
+    args.some((arg) => arg.startsWith(`${prefix}:`)),
+  );
   const seen: string[] = [];
-  monitor.on("monitor", (_time: string, args: string[]) => {
-    if (args.some((arg) => arg.startsWith(`${prefix}:`))) seen.push(args.join(" ").toLowerCase());
-  });
   let marks = 0;
   return {
     /** What was seen since the last call: a marker GET is sent last and awaited (5 s at most). */
@@ -58,13 +58,15 @@ async function monitorOf(prefix: string): Promise<{ commands(): Promise<string[]
       const marker = `get ${prefix}:monitor-mark-${++marks}`;
       await redis.get(`${prefix}:monitor-mark-${marks}`);
       const deadline = Date.now() + 5000;
-      while (!seen.includes(marker)) {
+      for (;;) {
+        seen.push(...monitor.take());
+        if (seen.includes(marker)) break;
         assert.ok(Date.now() < deadline, "MONITOR did not show the marker within 5 s");
         await new Promise((r) => setTimeout(r, 10));
       }
       return seen.splice(0).filter((c) => c !== marker);
     },
-    stop: () => monitor.disconnect(),
+    stop: () => monitor.stop(),
   };
 }
 

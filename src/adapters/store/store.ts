@@ -119,6 +119,8 @@ export class Store {
       .ltrim(history, 0, HISTORY_LENGTH - 1)
       .expire(history, REPORT_TTL_S)
       .exec();
+    // This process reads its own save at once; the others once the announcement reaches them.
+    this.scans.saved();
     // Outside the MULTI: a Redis user without pub/sub rights (no `&*`) must still save its scans.
     // The followers then learn nothing, and neither can they subscribe: they ask the generation.
     await this.redis.publish(this.key("reports-saved"), scan.cluster).catch(() => undefined);
