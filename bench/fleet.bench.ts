@@ -10,7 +10,7 @@
 // node copied to every node with chosen statuses: a few expired, critical, warning and unreachable.
 //
 // Usage: node --import tsx bench/fleet.bench.ts [--clusters 500] [--concurrency 50] [--requests 400]
-//        [--serial 150] [--rounds 3] [--against <ref>]
+//        [--serial 1000] [--rounds 3] [--against <ref>]
 // Prints a readable block, then one JSON object ({"fleet": …}) as the last line.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -51,7 +51,7 @@ const { values } = parseArgs({
     clusters: { type: "string", default: "500" },
     concurrency: { type: "string", default: "50" },
     requests: { type: "string", default: "400" },
-    serial: { type: "string", default: "150" },
+    serial: { type: "string", default: "1000" },
     rounds: { type: "string", default: "3" },
     against: { type: "string" },
   },
@@ -300,7 +300,7 @@ async function main(): Promise<void> {
         [...serial[index]!].map(([command, seen]) => [
           command,
           {
-            medianMs: +median(seen.latencies).toFixed(2),
+            medianMs: +median(seen.latencies).toFixed(3),
             cpuMsPerRequest: +(seen.cpuMs / seen.count).toFixed(3),
           },
         ]),
@@ -309,7 +309,7 @@ async function main(): Promise<void> {
     // The bare server answers every command alike: its figures are the pooled ones.
     const floorSerial = [...serial[floorIndex]!.values()];
     const floor = {
-      medianMs: +median(floorSerial.flatMap((s) => s.latencies)).toFixed(2),
+      medianMs: +median(floorSerial.flatMap((s) => s.latencies)).toFixed(3),
       cpuMsPerRequest: +(
         floorSerial.reduce((sum, s) => sum + s.cpuMs, 0) / floorSerial.reduce((sum, s) => sum + s.count, 0)
       ).toFixed(3),

@@ -160,6 +160,48 @@ export function groupsNeeded(request: Asked & Pick<CommandRequest, "userId">, co
   return cluster ? groupsToCheck(cluster.operators, request.userId) : [];
 }
 
+/** What handleCommand will read for this request: nothing at all for help, a usage error or a refusal. */
+function readsOf(request: Asked & Pick<CommandRequest, "userId">, config: Config) {
+  const reads = {
+    reports: reportsNeeded(request, config),
+    groups: groupsNeeded(request, config),
+    alerts: alertsNeeded(request, config),
+    audited: auditNeeded(request, config)[0],
+    policed: policyNeeded(request, config)[0],
+  };
+  const none =
+    !reads.reports.length && !reads.groups.length && !reads.alerts.length && !reads.audited && !reads.policed;
+  return { ...reads, none };
+}
+
+/** A request with its text parsed, once for every question below. */
+export function parsedRequest<T extends Omit<CommandRequest, "userGroups">>(
+  typed: T,
+): T & { parsed: ParseResult } {
+  return { ...typed, parsed: typed.parsed ?? parseCommand(typed.text) };
+}
+
+/**
+ * The decision for a command that reads nothing (help, a usage error, a refusal), made at once with
+ * no promise in between; undefined when it needs the store or Slack first (then decideCommand).
+ */
+export function decideAtOnce(
+  config: Config,
+  typed: Omit<CommandRequest, "userGroups">,
+  now: Date,
+): RouterDecision | undefined {
+  const request = parsedRequest(typed);
+  if (!readsOf(request, config).none) return undefined;
+  const nothing = {
+    latest: () => null,
+    audit: () => NOTHING.audit,
+    alerts: () => null,
+    renewals: () => null,
+  };
+  const decision = handleCommand({ ...request, userGroups: NOTHING.groups }, { ...nothing, config, now });
+  return decision.quiet ? undefined : decision;
+}
+
 /**
  * What every edge does with `/certs TEXT`: fetch the reports and user groups the answer needs (in
  * parallel, one store round trip), then decide. Slack's deadline is the edge's business.
@@ -167,24 +209,18 @@ export function groupsNeeded(request: Asked & Pick<CommandRequest, "userId">, co
 export async function decideCommand(
   backend: ChatBackend,
   config: Config,
-  typed: Omit<CommandRequest, "userGroups" | "parsed">,
+  typed: Omit<CommandRequest, "userGroups">,
   now: Date,
 ): Promise<RouterDecision> {
-  const request = { ...typed, parsed: parseCommand(typed.text) };
-  const [audited] = auditNeeded(request, config);
-  const [policed] = policyNeeded(request, config);
-  const needs = {
-    reports: reportsNeeded(request, config),
-    groups: groupsNeeded(request, config),
-    alerts: alertsNeeded(request, config),
-  };
+  const request = parsedRequest(typed);
+  const needs = readsOf(request, config);
   // Most commands read one thing or nothing (help, a refusal): only what is needed is asked for.
   const [reports, userGroups, audit, alerts, renewals] = await Promise.all([
     needs.reports.length ? backend.latest(needs.reports) : NOTHING.reports,
     needs.groups.length ? backend.groupsOf(request.userId, needs.groups) : NOTHING.groups,
-    audited ? backend.auditEntries(audited, AUDIT_ENTRIES) : NOTHING.audit,
+    needs.audited ? backend.auditEntries(needs.audited, AUDIT_ENTRIES) : NOTHING.audit,
     needs.alerts.length ? backend.alertStates(needs.alerts) : NOTHING.alerts,
-    policed ? policyRecords(backend, policed) : null,
+    needs.policed ? policyRecords(backend, needs.policed) : null,
   ]);
   const decision = handleCommand(
     { ...request, userGroups },
@@ -193,7 +229,7 @@ export async function decideCommand(
       latest: (name) => reports.get(name) ?? null,
       audit: () => audit,
       alerts: (name) => alerts.get(name) ?? null,
-      renewals: (name) => (name === policed ? renewals : null),
+      renewals: (name) => (name === needs.policed ? renewals : null),
       now,
     },
   );

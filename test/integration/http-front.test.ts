@@ -4,7 +4,7 @@
 // production; here a recorder standing in for it) with its body intact, and the handler never sees it.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
+import { createHmac, createSecretKey } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { pino } from "pino";
 import { HttpFront, signedBySlack, type SlashCommandCall } from "../../src/adapters/slack/http-front.js";
@@ -139,6 +139,17 @@ test("signedBySlack: Slack's v0 scheme, five minutes either way, constant-length
   const ts = String(now / 1000);
   const body = command("status lab-a");
   assert.equal(signedBySlack(SECRET, body, ts, signature(body, ts), now), true);
+  const key = createSecretKey(Buffer.from(SECRET, "utf8"));
+  assert.equal(
+    signedBySlack(key, body, ts, signature(body, ts), now),
+    true,
+    "the secret as a key, as the front keeps it",
+  );
+  assert.equal(
+    signedBySlack(key, `${body}x`, ts, signature(body, ts), now),
+    false,
+    "body changed, checked with the key",
+  );
   assert.equal(signedBySlack(SECRET, `${body}x`, ts, signature(body, ts), now), false, "body changed");
   assert.equal(signedBySlack(SECRET, body, ts, signature(body, ts).slice(0, -1), now), false, "short");
   assert.equal(signedBySlack(SECRET, body, ts, signature(body, ts), now + 300_000), true);

@@ -5,6 +5,7 @@ import type { StoredScan } from "../../src/core/report/types.js";
 import { blockTexts, checkBlockLimits } from "../../src/present/slack-types.js";
 import {
   auditNeeded,
+  decideAtOnce,
   decideCommand,
   groupsNeeded,
   handleCommand,
@@ -358,4 +359,68 @@ test("decideCommand: /certs policy asks the backend's renewal records of that cl
   await decideCommand(backend, CONFIG, { ...request, text: "status cluster-a" }, NOW);
   await decideCommand(backend, CONFIG, { ...request, text: "policy cluster-x" }, NOW);
   assert.equal(asked.length, 2, "no other command, and no cluster not shown here, reads them");
+});
+
+test("decideAtOnce: what reads nothing is decided at once, as decideCommand decides it; the rest waits for it", async () => {
+  const read: string[] = [];
+  const backend: ChatBackend = {
+    latest: async (clusters) => {
+      read.push(`latest ${clusters.join(",")}`);
+      return new Map(clusters.map((c) => [c, SCANS[c] ?? null]));
+    },
+    groupsOf: async (user) => {
+      read.push(`groups ${user}`);
+      return [];
+    },
+    requestScan: () => assert.fail("deciding never queues"),
+    auditEntries: async (cluster) => {
+      read.push(`audit ${cluster}`);
+      return [];
+    },
+    requestRenewal: () => assert.fail("deciding never requests a renewal"),
+    clickRenewal: () => assert.fail("deciding never clicks"),
+    alertStates: async (clusters) => {
+      read.push(`alerts ${clusters.join(",")}`);
+      return new Map(clusters.map((c) => [c, emptyAlertState()]));
+    },
+    updateAlerts: () => assert.fail("nothing here snoozes"),
+    appendAudit: () => assert.fail("nothing here audits"),
+    records: { filings: async () => new Map(), active: async () => null },
+  };
+  const asked = (text: string, userId = "U0CAROL", channelId = "C0CLUSTERA") => ({ text, userId, channelId });
+  // help, a usage error, an unknown cluster, a cluster not shown here, a scan by someone who does not
+  // operate a cluster that names no group, a scan by an operator named in person
+  for (const [text, userId, channelId] of [
+    ["help"],
+    ["help status"],
+    ["stauts cluster-a"],
+    ["status cluster-x"],
+    ["status cluster-b"],
+    ["scan cluster-b", "U0CAROL", "C0CLUSTERB"],
+    ["scan cluster-b", "U0ALICE", "C0CLUSTERB"],
+  ] as const) {
+    const atOnce = decideAtOnce(CONFIG, asked(text, userId, channelId), NOW);
+    assert.ok(atOnce, text);
+    assert.deepEqual(atOnce, await decideCommand(backend, CONFIG, asked(text, userId, channelId), NOW), text);
+  }
+  assert.deepEqual(read, [], "none of them read anything");
+  for (const [text, reads] of [
+    ["status cluster-a", "latest cluster-a"],
+    ["list", "latest cluster-a"],
+    ["audit cluster-a", "audit cluster-a"],
+    ["snoozes", "alerts cluster-a"],
+  ] as const) {
+    assert.equal(decideAtOnce(CONFIG, asked(text), NOW), undefined, text);
+    await decideCommand(backend, CONFIG, asked(text), NOW);
+    assert.equal(read.pop(), reads, text);
+  }
+  const alice = decideAtOnce(CONFIG, asked("scan cluster-b", "U0ALICE", "C0CLUSTERB"), NOW);
+  assert.equal(alice?.enqueueScan, "cluster-b", "an operator named in person: the scan is queued at once");
+  assert.equal(
+    decideAtOnce(CONFIG, asked("scan cluster-a"), NOW),
+    undefined,
+    "the user's groups are read first",
+  );
+  await decideCommand(backend, CONFIG, asked("scan cluster-a"), NOW);
+  assert.equal(read.pop(), "groups U0CAROL");
 });

@@ -30,7 +30,7 @@ import type { Click } from "../../core/renew/approval.js";
 import { canOperate, groupsToCheck, type OperatorAction } from "../../core/access/access.js";
 import type { RouterDecision } from "../../app/router.js";
 import { answerRenewal, answerRenewalClick, BUTTON_ACTIONS, dispatchButton } from "../../app/actions.js";
-import { decideCommand } from "../../app/router.js";
+import { decideAtOnce, decideCommand, parsedRequest } from "../../app/router.js";
 import {
   renderInternalError,
   renderRefusal,
@@ -134,9 +134,21 @@ interface ButtonClick {
   respond: RespondFn;
 }
 
-const message = (type: ResponseType, reply: ChatReply): RespondArguments =>
+/** Messages of replies that are given again and again (help is rendered once): built once each. */
+const messages = new WeakMap<ChatReply, Partial<Record<ResponseType, RespondArguments>>>();
+
+/** A reply as Slack takes it; the same reply gives the same message, which the front serializes once. */
+function message(type: ResponseType, reply: ChatReply): RespondArguments {
+  const built = messages.get(reply) ?? {};
   // Our blocks are a structural subset of Slack's (present/slack-types.ts).
-  ({ response_type: type, replace_original: false, ...reply }) as RespondArguments;
+  const answer = (built[type] ??= {
+    response_type: type,
+    replace_original: false,
+    ...reply,
+  } as RespondArguments);
+  messages.set(reply, built);
+  return answer;
+}
 
 /** `replies` within `uses` messages: when they do not fit, the last one says how many were cut. */
 function fitReplies(replies: readonly ChatReply[], uses: number): ChatReply[] {
@@ -256,14 +268,23 @@ export class SlackApp {
   }
 
   private async command({ command, ack, respond }: SlashCommandCall): Promise<void> {
-    const request = { text: command.text, userId: command.user_id, channelId: command.channel_id };
+    const request = parsedRequest({
+      text: command.text,
+      userId: command.user_id,
+      channelId: command.channel_id,
+    });
+    const { backend, config } = this.options;
     let acked = false;
     try {
-      const decision = await within(
-        decideCommand(this.options.backend, this.options.config, request, new Date()),
-        ACK_BUDGET_MS,
-        "reading reports and user groups",
-      );
+      const now = new Date();
+      // What reads nothing is answered in this very turn of the event loop.
+      const decision =
+        decideAtOnce(config, request, now) ??
+        (await within(
+          decideCommand(backend, config, request, now),
+          ACK_BUDGET_MS,
+          "reading reports and user groups",
+        ));
       const type: ResponseType = decision.ephemeral ? "ephemeral" : "in_channel";
       const [first, ...rest] = decision.reply;
       await ack(message(type, first!));

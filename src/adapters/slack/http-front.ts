@@ -17,7 +17,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { parse as parseForm } from "node:querystring";
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from "node:crypto";
 import type { RespondArguments, RespondFn } from "@slack/bolt";
 import type { Logger } from "pino";
 
@@ -72,7 +72,7 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
 
 /** Did Slack sign `body` at `timestamp` (seconds) with this secret, within the replay window? */
 export function signedBySlack(
-  secret: string,
+  secret: string | KeyObject,
   body: string,
   timestamp: string | undefined,
   signature: string | undefined,
@@ -91,14 +91,15 @@ export function signedBySlack(
 function signedCommand(
   req: IncomingMessage,
   body: Buffer,
-  options: HttpFrontOptions,
+  command: string,
+  key: KeyObject,
 ): SlashCommandCall["command"] | null {
   if (header(req, "content-type") !== "application/x-www-form-urlencoded") return null;
   const text = body.toString("utf8");
   const form = parseForm(text);
-  if (form.command !== options.command || form.ssl_check !== undefined) return null;
+  if (form.command !== command || form.ssl_check !== undefined) return null;
   const signed = signedBySlack(
-    options.signingSecret,
+    key,
     text,
     header(req, "x-slack-request-timestamp"),
     header(req, "x-slack-signature"),
@@ -128,10 +129,25 @@ async function respondTo(url: string, message: string | RespondArguments): Promi
   return res;
 }
 
+/** Answers given again (the very same message object: help, a usage error) are serialized once. */
+const serializedAnswers = new WeakMap<RespondArguments, string>();
+
+function serialized(message: RespondArguments): string {
+  let json = serializedAnswers.get(message);
+  if (json === undefined) {
+    json = JSON.stringify(message);
+    serializedAnswers.set(message, json);
+  }
+  return json;
+}
+
 export class HttpFront {
   private readonly server: Server;
+  /** The signing secret as a key, made once (createHmac would make one from the string per request). */
+  private readonly signingKey: KeyObject;
 
   constructor(private readonly options: HttpFrontOptions) {
+    this.signingKey = createSecretKey(Buffer.from(options.signingSecret, "utf8"));
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
@@ -170,7 +186,7 @@ export class HttpFront {
       res.writeHead(413, { connection: "close" }).end();
       return;
     }
-    const command = signedCommand(req, body, this.options);
+    const command = signedCommand(req, body, this.options.command, this.signingKey);
     if (!command) {
       req.rawBody = body;
       return this.options.bolt(req, res);
@@ -181,7 +197,7 @@ export class HttpFront {
   private async answer(command: SlashCommandCall["command"], res: ServerResponse): Promise<void> {
     const ack = async (message: RespondArguments) => {
       if (res.headersSent) return;
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(message));
+      res.writeHead(200, { "content-type": "application/json" }).end(serialized(message));
     };
     const respond: RespondFn = (message) => respondTo(command.response_url, message);
     try {

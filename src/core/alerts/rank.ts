@@ -25,7 +25,25 @@ export interface Concern {
  * then the label). The apiserver's served certificate counts when the judge found it drifted from
  * the file (apiserver-drift). `includeOk` keeps healthy certificates, so a cluster that is fine still shows its next expiry.
  */
-export function rankConcerns(report: ClusterReport, { includeOk }: { includeOk: boolean }): Concern[] {
+export function rankConcerns(
+  report: ClusterReport,
+  { includeOk }: { includeOk: boolean },
+): readonly Concern[] {
+  // Reports are never changed in place (the store's cache hands the same one to every command), so
+  // a ranking is kept with its report: `/certs status` and `/certs list` rank nothing twice.
+  const memo = includeOk ? RANKED_WITH_OK : RANKED;
+  let ranked = memo.get(report);
+  if (!ranked) {
+    ranked = Object.freeze(rankAll(report, includeOk));
+    memo.set(report, ranked);
+  }
+  return ranked;
+}
+
+const RANKED = new WeakMap<ClusterReport, readonly Concern[]>();
+const RANKED_WITH_OK = new WeakMap<ClusterReport, readonly Concern[]>();
+
+function rankAll(report: ClusterReport, includeOk: boolean): Concern[] {
   const found: Concern[] = [];
   for (const node of report.nodes) {
     if (!node.reachable) {
