@@ -6,6 +6,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, createSecretKey } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { connect } from "node:net";
+import { once } from "node:events";
 import { pino } from "pino";
 import { HttpFront, signedBySlack, type SlashCommandCall } from "../../src/adapters/slack/http-front.js";
 import { freePort } from "../lab/ports.js";
@@ -132,6 +134,35 @@ test("a body over 4 MiB is refused with 413, seen by neither the handler nor Bol
   assert.equal(answer.status, 413);
   assert.deepEqual([handled.length, handedOn.length], [handledBefore, handedBefore]);
   assert.equal((await send(command("help"))).status, 200, "the front still answers");
+});
+
+test("a connection a proxy keeps is still open after a quiet spell longer than Node's 5 s default", async () => {
+  const socket = connect({ host: "127.0.0.1", port });
+  await once(socket, "connect");
+  let received = "";
+  socket.setEncoding("utf8").on("data", (chunk: string) => (received += chunk));
+  const ask = async (text: string) => {
+    const body = command(text);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    socket.write(
+      `POST /slack/events HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: keep-alive\r\n` +
+        `content-type: application/x-www-form-urlencoded\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-slack-request-timestamp: ${timestamp}\r\nx-slack-signature: ${signature(body, timestamp)}\r\n\r\n${body}`,
+    );
+    const deadline = Date.now() + 5000;
+    while (!received.includes(`answered ${text}`)) {
+      assert.ok(Date.now() < deadline && !socket.closed, `no answer to ${text} on the kept connection`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  try {
+    await ask("before");
+    await new Promise((r) => setTimeout(r, 6000));
+    assert.equal(socket.closed, false, "the front has not closed the idle connection");
+    await ask("after");
+  } finally {
+    socket.destroy();
+  }
 });
 
 test("signedBySlack: Slack's v0 scheme, five minutes either way, constant-length compare", () => {

@@ -134,20 +134,16 @@ interface ButtonClick {
   respond: RespondFn;
 }
 
-/** Messages of replies that are given again and again (help is rendered once): built once each. */
-const messages = new WeakMap<ChatReply, Partial<Record<ResponseType, RespondArguments>>>();
+/** The last reply's message: help, rendered once, gives the same message each time (serialized once). */
+let lastMessage: { type: ResponseType; reply: ChatReply; message: RespondArguments } | undefined;
 
-/** A reply as Slack takes it; the same reply gives the same message, which the front serializes once. */
 function message(type: ResponseType, reply: ChatReply): RespondArguments {
-  const built = messages.get(reply) ?? {};
-  // Our blocks are a structural subset of Slack's (present/slack-types.ts).
-  const answer = (built[type] ??= {
-    response_type: type,
-    replace_original: false,
-    ...reply,
-  } as RespondArguments);
-  messages.set(reply, built);
-  return answer;
+  if (lastMessage?.reply !== reply || lastMessage.type !== type) {
+    // Our blocks are a structural subset of Slack's (present/slack-types.ts).
+    const built = { response_type: type, replace_original: false, ...reply } as RespondArguments;
+    lastMessage = { type, reply, message: built };
+  }
+  return lastMessage.message;
 }
 
 /** `replies` within `uses` messages: when they do not fit, the last one says how many were cut. */

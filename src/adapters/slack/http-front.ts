@@ -27,6 +27,13 @@ export const SLACK_EVENTS_PATH = "/slack/events";
 const BODY_LIMIT = 4 * 1024 * 1024;
 /** How far a request's timestamp may be from now: Slack's replay window. */
 const MAX_SKEW_S = 5 * 60;
+/**
+ * How long an idle keep-alive connection stays open: longer than the 60 s idle timeout of the
+ * proxies that usually stand in front (AWS ALB, nginx upstream keep-alive), so that a proxy never
+ * sends a request on a connection the bot has just closed (Node's default is 5 s), and a burst of
+ * commands after a quiet minute does not open a connection each.
+ */
+const KEEP_ALIVE_MS = 65_000;
 /** How long a reply through a command's response_url may take. */
 const RESPOND_TIMEOUT_MS = 10_000;
 
@@ -129,16 +136,16 @@ async function respondTo(url: string, message: string | RespondArguments): Promi
   return res;
 }
 
-/** Answers given again (the very same message object: help, a usage error) are serialized once. */
-const serializedAnswers = new WeakMap<RespondArguments, string>();
+/**
+ * The last answer and its JSON: an answer given again (the very same object: help is rendered once)
+ * is serialized once. One entry, not a WeakMap: a WeakMap keyed by every answer made collections
+ * under load slow enough to hold acks for 100 ms.
+ */
+let lastAnswer: { message: RespondArguments; json: string } | undefined;
 
 function serialized(message: RespondArguments): string {
-  let json = serializedAnswers.get(message);
-  if (json === undefined) {
-    json = JSON.stringify(message);
-    serializedAnswers.set(message, json);
-  }
-  return json;
+  if (lastAnswer?.message !== message) lastAnswer = { message, json: JSON.stringify(message) };
+  return lastAnswer.json;
 }
 
 export class HttpFront {
@@ -149,6 +156,9 @@ export class HttpFront {
   constructor(private readonly options: HttpFrontOptions) {
     this.signingKey = createSecretKey(Buffer.from(options.signingSecret, "utf8"));
     this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = KEEP_ALIVE_MS;
+    // Headers of a request on a kept connection may take as long as the connection may idle.
+    this.server.headersTimeout = KEEP_ALIVE_MS + 1000;
   }
 
   listen(port: number, host?: string): Promise<void> {
