@@ -138,8 +138,7 @@ async function respondTo(url: string, message: string | RespondArguments): Promi
 
 /**
  * The last answer and its JSON: an answer given again (the very same object: help is rendered once)
- * is serialized once. One entry, not a WeakMap: a WeakMap keyed by every answer made collections
- * under load slow enough to hold acks for 100 ms.
+ * is serialized once. One entry is enough for what repeats, and keeps nothing else alive.
  */
 let lastAnswer: { message: RespondArguments; json: string } | undefined;
 
