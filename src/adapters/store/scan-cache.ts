@@ -134,10 +134,11 @@ export class ScanCache {
     const versions = await this.source.versions(names);
     const entries = new Map<string, Entry>();
     const stale: { name: string; version: string | null }[] = [];
+    const now = this.now();
     names.forEach((name, i) => {
       const version = versions[i] ?? null;
       const entry = this.entries.get(name);
-      if (entry && entry.version === version && this.recent(entry, this.now())) {
+      if (entry && entry.version === version && this.recent(entry, now)) {
         const confirmed = { ...entry, generation };
         this.entries.set(name, confirmed);
         entries.set(name, confirmed);
