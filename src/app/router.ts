@@ -174,46 +174,42 @@ function readsOf(request: Asked & Pick<CommandRequest, "userId">, config: Config
   return { ...reads, none };
 }
 
-/** A request with its text parsed, once for every question below. */
-export function parsedRequest<T extends Omit<CommandRequest, "userGroups">>(
-  typed: T,
-): T & { parsed: ParseResult } {
-  return { ...typed, parsed: typed.parsed ?? parseCommand(typed.text) };
-}
-
-/**
- * The decision for a command that reads nothing (help, a usage error, a refusal), made at once with
- * no promise in between; undefined when it needs the store or Slack first (then decideCommand).
- */
-export function decideAtOnce(
-  config: Config,
-  typed: Omit<CommandRequest, "userGroups">,
-  now: Date,
-): RouterDecision | undefined {
-  const request = parsedRequest(typed);
-  if (!readsOf(request, config).none) return undefined;
-  const nothing = {
-    latest: () => null,
-    audit: () => NOTHING.audit,
-    alerts: () => null,
-    renewals: () => null,
-  };
-  const decision = handleCommand({ ...request, userGroups: NOTHING.groups }, { ...nothing, config, now });
-  return decision.quiet ? undefined : decision;
-}
-
 /**
  * What every edge does with `/certs TEXT`: fetch the reports and user groups the answer needs (in
- * parallel, one store round trip), then decide. Slack's deadline is the edge's business.
+ * parallel, one store round trip), then decide. What reads nothing (help, a usage error, a refusal)
+ * is decided at once, with no promise in between. Slack's deadline is the edge's business.
  */
-export async function decideCommand(
+export function decideCommand(
   backend: ChatBackend,
   config: Config,
-  typed: Omit<CommandRequest, "userGroups">,
+  typed: Omit<CommandRequest, "userGroups" | "parsed">,
+  now: Date,
+): RouterDecision | Promise<RouterDecision> {
+  const request = { ...typed, parsed: parseCommand(typed.text) };
+  const needs = readsOf(request, config);
+  if (!needs.none) return readThenDecide(backend, config, request, needs, now);
+  const decision = handleCommand(
+    { ...request, userGroups: NOTHING.groups },
+    { ...READ_NOTHING, config, now },
+  );
+  return decision.quiet ? applyQuietChange(backend, config, decision.quiet, now) : decision;
+}
+
+/** What a command that reads nothing is handed in place of what it did not read. */
+const READ_NOTHING = {
+  latest: () => null,
+  audit: () => NOTHING.audit,
+  alerts: () => null,
+  renewals: () => null,
+} as const;
+
+async function readThenDecide(
+  backend: ChatBackend,
+  config: Config,
+  request: Omit<CommandRequest, "userGroups">,
+  needs: ReturnType<typeof readsOf>,
   now: Date,
 ): Promise<RouterDecision> {
-  const request = parsedRequest(typed);
-  const needs = readsOf(request, config);
   // Most commands read one thing or nothing (help, a refusal): only what is needed is asked for.
   const [reports, userGroups, audit, alerts, renewals] = await Promise.all([
     needs.reports.length ? backend.latest(needs.reports) : NOTHING.reports,
@@ -233,8 +229,17 @@ export async function decideCommand(
       now,
     },
   );
-  if (!decision.quiet) return decision;
-  const answer = await applyQuiet(backend, config, decision.quiet, now);
+  return decision.quiet ? applyQuietChange(backend, config, decision.quiet, now) : decision;
+}
+
+/** A snooze or unsnooze, done (app/snooze.ts); its answer is the decision. */
+async function applyQuietChange(
+  backend: ChatBackend,
+  config: Config,
+  quiet: QuietChange,
+  now: Date,
+): Promise<RouterDecision> {
+  const answer = await applyQuiet(backend, config, quiet, now);
   // The warnings themselves say it too, in their threads: not awaited, the answer must not wait.
   for (const thread of answer.threads?.slice(0, MAX_THREAD_NOTES) ?? []) {
     void backend.replyInThread?.(thread, answer.reply).catch(() => undefined);

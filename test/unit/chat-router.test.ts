@@ -5,7 +5,6 @@ import type { StoredScan } from "../../src/core/report/types.js";
 import { blockTexts, checkBlockLimits } from "../../src/present/slack-types.js";
 import {
   auditNeeded,
-  decideAtOnce,
   decideCommand,
   groupsNeeded,
   handleCommand,
@@ -361,7 +360,7 @@ test("decideCommand: /certs policy asks the backend's renewal records of that cl
   assert.equal(asked.length, 2, "no other command, and no cluster not shown here, reads them");
 });
 
-test("decideAtOnce: what reads nothing is decided at once, as decideCommand decides it; the rest waits for it", async () => {
+test("decideCommand: what reads nothing is decided at once, as handleCommand decides it; the rest waits for its reads", async () => {
   const read: string[] = [];
   const backend: ChatBackend = {
     latest: async (clusters) => {
@@ -399,9 +398,9 @@ test("decideAtOnce: what reads nothing is decided at once, as decideCommand deci
     ["scan cluster-b", "U0CAROL", "C0CLUSTERB"],
     ["scan cluster-b", "U0ALICE", "C0CLUSTERB"],
   ] as const) {
-    const atOnce = decideAtOnce(CONFIG, asked(text, userId, channelId), NOW);
-    assert.ok(atOnce, text);
-    assert.deepEqual(atOnce, await decideCommand(backend, CONFIG, asked(text, userId, channelId), NOW), text);
+    const atOnce = decideCommand(backend, CONFIG, asked(text, userId, channelId), NOW);
+    assert.ok(!(atOnce instanceof Promise), text);
+    assert.deepEqual(atOnce, run(text, asked(text, userId, channelId)), text);
   }
   assert.deepEqual(read, [], "none of them read anything");
   for (const [text, reads] of [
@@ -410,17 +409,16 @@ test("decideAtOnce: what reads nothing is decided at once, as decideCommand deci
     ["audit cluster-a", "audit cluster-a"],
     ["snoozes", "alerts cluster-a"],
   ] as const) {
-    assert.equal(decideAtOnce(CONFIG, asked(text), NOW), undefined, text);
-    await decideCommand(backend, CONFIG, asked(text), NOW);
+    const later = decideCommand(backend, CONFIG, asked(text), NOW);
+    assert.ok(later instanceof Promise, text);
+    await later;
     assert.equal(read.pop(), reads, text);
   }
-  const alice = decideAtOnce(CONFIG, asked("scan cluster-b", "U0ALICE", "C0CLUSTERB"), NOW);
-  assert.equal(alice?.enqueueScan, "cluster-b", "an operator named in person: the scan is queued at once");
-  assert.equal(
-    decideAtOnce(CONFIG, asked("scan cluster-a"), NOW),
-    undefined,
-    "the user's groups are read first",
-  );
-  await decideCommand(backend, CONFIG, asked("scan cluster-a"), NOW);
+  const alice = decideCommand(backend, CONFIG, asked("scan cluster-b", "U0ALICE", "C0CLUSTERB"), NOW);
+  assert.ok(!(alice instanceof Promise));
+  assert.equal(alice.enqueueScan, "cluster-b", "an operator named in person: the scan is queued at once");
+  const carol = decideCommand(backend, CONFIG, asked("scan cluster-a"), NOW);
+  assert.ok(carol instanceof Promise, "the user's groups are read first");
+  await carol;
   assert.equal(read.pop(), "groups U0CAROL");
 });

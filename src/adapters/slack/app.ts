@@ -30,7 +30,7 @@ import type { Click } from "../../core/renew/approval.js";
 import { canOperate, groupsToCheck, type OperatorAction } from "../../core/access/access.js";
 import type { RouterDecision } from "../../app/router.js";
 import { answerRenewal, answerRenewalClick, BUTTON_ACTIONS, dispatchButton } from "../../app/actions.js";
-import { decideAtOnce, decideCommand, parsedRequest } from "../../app/router.js";
+import { decideCommand } from "../../app/router.js";
 import {
   renderInternalError,
   renderRefusal,
@@ -134,17 +134,9 @@ interface ButtonClick {
   respond: RespondFn;
 }
 
-/** The last reply's message: help, rendered once, gives the same message each time (serialized once). */
-let lastMessage: { type: ResponseType; reply: ChatReply; message: RespondArguments } | undefined;
-
-function message(type: ResponseType, reply: ChatReply): RespondArguments {
-  if (lastMessage?.reply !== reply || lastMessage.type !== type) {
-    // Our blocks are a structural subset of Slack's (present/slack-types.ts).
-    const built = { response_type: type, replace_original: false, ...reply } as RespondArguments;
-    lastMessage = { type, reply, message: built };
-  }
-  return lastMessage.message;
-}
+const message = (type: ResponseType, reply: ChatReply): RespondArguments =>
+  // Our blocks are a structural subset of Slack's (present/slack-types.ts).
+  ({ response_type: type, replace_original: false, ...reply }) as RespondArguments;
 
 /** `replies` within `uses` messages: when they do not fit, the last one says how many were cut. */
 function fitReplies(replies: readonly ChatReply[], uses: number): ChatReply[] {
@@ -264,23 +256,15 @@ export class SlackApp {
   }
 
   private async command({ command, ack, respond }: SlashCommandCall): Promise<void> {
-    const request = parsedRequest({
-      text: command.text,
-      userId: command.user_id,
-      channelId: command.channel_id,
-    });
-    const { backend, config } = this.options;
+    const request = { text: command.text, userId: command.user_id, channelId: command.channel_id };
     let acked = false;
     try {
-      const now = new Date();
-      // What reads nothing is answered in this very turn of the event loop.
+      // What reads nothing is decided at once and answered in this very turn of the event loop.
+      const decided = decideCommand(this.options.backend, this.options.config, request, new Date());
       const decision =
-        decideAtOnce(config, request, now) ??
-        (await within(
-          decideCommand(backend, config, request, now),
-          ACK_BUDGET_MS,
-          "reading reports and user groups",
-        ));
+        decided instanceof Promise
+          ? await within(decided, ACK_BUDGET_MS, "reading reports and user groups")
+          : decided;
       const type: ResponseType = decision.ephemeral ? "ephemeral" : "in_channel";
       const [first, ...rest] = decision.reply;
       await ack(message(type, first!));

@@ -136,17 +136,6 @@ async function respondTo(url: string, message: string | RespondArguments): Promi
   return res;
 }
 
-/**
- * The last answer and its JSON: an answer given again (the very same object: help is rendered once)
- * is serialized once. One entry is enough for what repeats, and keeps nothing else alive.
- */
-let lastAnswer: { message: RespondArguments; json: string } | undefined;
-
-function serialized(message: RespondArguments): string {
-  if (lastAnswer?.message !== message) lastAnswer = { message, json: JSON.stringify(message) };
-  return lastAnswer.json;
-}
-
 export class HttpFront {
   private readonly server: Server;
   /** The signing secret as a key, made once (createHmac would make one from the string per request). */
@@ -206,7 +195,7 @@ export class HttpFront {
   private async answer(command: SlashCommandCall["command"], res: ServerResponse): Promise<void> {
     const ack = async (message: RespondArguments) => {
       if (res.headersSent) return;
-      res.writeHead(200, { "content-type": "application/json" }).end(serialized(message));
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(message));
     };
     const respond: RespondFn = (message) => respondTo(command.response_url, message);
     try {
