@@ -81,13 +81,17 @@ async function send(
     headers,
     body,
   });
-  return { status: res.status, text: await res.text() };
+  return { status: res.status, text: await res.text(), headers: res.headers };
 }
 
 test("a signed /certs is answered by the handler, and a later reply goes to its response_url", async () => {
   const answer = await send(command("help"));
   assert.equal(answer.status, 200);
   assert.deepEqual(JSON.parse(answer.text), { response_type: "ephemeral", text: "answered help" });
+  // A plain answer with its length, as Slack's examples show it, not chunked.
+  assert.equal(answer.headers.get("content-length"), String(Buffer.byteLength(answer.text)));
+  assert.equal(answer.headers.get("transfer-encoding"), null);
+  assert.equal(answer.headers.get("content-type"), "application/json");
   assert.deepEqual(handled.at(-1), {
     command: "/certs",
     text: "help",

@@ -134,9 +134,18 @@ interface ButtonClick {
   respond: RespondFn;
 }
 
-const message = (type: ResponseType, reply: ChatReply): RespondArguments =>
+/**
+ * The message of each reply, made once: a reply rendered once and given often (help) is then the
+ * same message every time, which the HTTP front serializes once.
+ */
+const messages = new WeakMap<ChatReply, Partial<Record<ResponseType, RespondArguments>>>();
+
+function message(type: ResponseType, reply: ChatReply): RespondArguments {
+  let made = messages.get(reply);
+  if (!made) messages.set(reply, (made = {}));
   // Our blocks are a structural subset of Slack's (present/slack-types.ts).
-  ({ response_type: type, replace_original: false, ...reply }) as RespondArguments;
+  return (made[type] ??= { response_type: type, replace_original: false, ...reply } as RespondArguments);
+}
 
 /** `replies` within `uses` messages: when they do not fit, the last one says how many were cut. */
 function fitReplies(replies: readonly ChatReply[], uses: number): ChatReply[] {

@@ -140,6 +140,8 @@ export class HttpFront {
   private readonly server: Server;
   /** The signing secret as a key, made once (createHmac would make one from the string per request). */
   private readonly signingKey: KeyObject;
+  /** Answers given before, serialized: the same answer object (help is one) is serialized once. */
+  private readonly serialized = new WeakMap<RespondArguments, string>();
 
   constructor(private readonly options: HttpFrontOptions) {
     this.signingKey = createSecretKey(Buffer.from(options.signingSecret, "utf8"));
@@ -195,7 +197,13 @@ export class HttpFront {
   private async answer(command: SlashCommandCall["command"], res: ServerResponse): Promise<void> {
     const ack = async (message: RespondArguments) => {
       if (res.headersSent) return;
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(message));
+      let json = this.serialized.get(message);
+      if (json === undefined) this.serialized.set(message, (json = JSON.stringify(message)));
+      // Headers set, not written by writeHead, so that end() knows the length: headers and body go
+      // out together with a Content-Length, not chunked with length lines and a terminator.
+      res.statusCode = 200;
+      res.setHeader("content-type", "application/json");
+      res.end(json);
     };
     const respond: RespondFn = (message) => respondTo(command.response_url, message);
     try {
