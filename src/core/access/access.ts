@@ -96,8 +96,10 @@ export function canApprove(
   return memberOf("approvers", cluster, userId, userGroupsOfUser, "approve renewals");
 }
 
-/** The clusters that may be shown in `channelId`, in config order. */
-/** Per loaded config and channel: a config never changes once loaded, and every command asks. */
+/**
+ * The clusters that may be shown in each channel, in config order, kept per loaded config and
+ * channel: a config never changes once loaded, and every command asks.
+ */
 const visibleByChannel = new WeakMap<
   Config,
   Map<string, { clusters: readonly ClusterConfig[]; names: readonly string[] }>
