@@ -169,15 +169,15 @@ function readsOf(request: Asked & Pick<CommandRequest, "userId">, config: Config
     audited: auditNeeded(request, config)[0],
     policed: policyNeeded(request, config)[0],
   };
-  const none =
-    !reads.reports.length && !reads.groups.length && !reads.alerts.length && !reads.audited && !reads.policed;
-  return { ...reads, none };
+  const others = reads.groups.length || reads.alerts.length || reads.audited || reads.policed;
+  return { ...reads, none: !reads.reports.length && !others, scansOnly: reads.reports.length > 0 && !others };
 }
 
 /**
  * What every edge does with `/certs TEXT`: fetch the reports and user groups the answer needs (in
- * parallel, one store round trip), then decide. What reads nothing (help, a usage error, a refusal)
- * is decided at once, with no promise in between. Slack's deadline is the edge's business.
+ * parallel, one store round trip), then decide. What reads nothing (help, a usage error, a refusal),
+ * or only scans the backend has at hand (status and list, while the scans kept in memory are known
+ * current), is decided at once, with no promise in between. Slack's deadline is the edge's business.
  */
 export function decideCommand(
   backend: ChatBackend,
@@ -187,21 +187,30 @@ export function decideCommand(
 ): RouterDecision | Promise<RouterDecision> {
   const request = { ...typed, parsed: parseCommand(typed.text) };
   const needs = readsOf(request, config);
-  if (!needs.none) return readThenDecide(backend, config, request, needs, now);
-  const decision = handleCommand(
-    { ...request, userGroups: NOTHING.groups },
-    { ...READ_NOTHING, config, now },
-  );
-  return decision.quiet ? applyQuietChange(backend, config, decision.quiet, now) : decision;
+  if (needs.none) return decide(backend, config, request, needs, READ_NOTHING, now);
+  // Scans alone, and the backend has them at hand: answered in this turn too.
+  const reports = needs.scansOnly ? backend.latestNow?.(needs.reports) : undefined;
+  if (reports) return decide(backend, config, request, needs, { ...READ_NOTHING, reports }, now);
+  return readThenDecide(backend, config, request, needs, now);
+}
+
+/** What a command has read, for handleCommand. */
+interface Read {
+  reports: ReadonlyMap<string, StoredScan | null>;
+  userGroups: readonly string[];
+  audit: AuditEntry[];
+  alerts: ReadonlyMap<string, AlertState>;
+  renewals: PolicyRecords | null;
 }
 
 /** What a command that reads nothing is handed in place of what it did not read. */
-const READ_NOTHING = {
-  latest: () => null,
-  audit: () => NOTHING.audit,
-  alerts: () => null,
-  renewals: () => null,
-} as const;
+const READ_NOTHING: Read = {
+  reports: NOTHING.reports,
+  userGroups: NOTHING.groups,
+  audit: NOTHING.audit,
+  alerts: NOTHING.alerts,
+  renewals: null,
+};
 
 async function readThenDecide(
   backend: ChatBackend,
@@ -218,14 +227,26 @@ async function readThenDecide(
     needs.alerts.length ? backend.alertStates(needs.alerts) : NOTHING.alerts,
     needs.policed ? policyRecords(backend, needs.policed) : null,
   ]);
+  return decide(backend, config, request, needs, { reports, userGroups, audit, alerts, renewals }, now);
+}
+
+/** handleCommand on what was read; a snooze or unsnooze it decides is then done. */
+function decide(
+  backend: ChatBackend,
+  config: Config,
+  request: Omit<CommandRequest, "userGroups">,
+  needs: ReturnType<typeof readsOf>,
+  read: Read,
+  now: Date,
+): RouterDecision | Promise<RouterDecision> {
   const decision = handleCommand(
-    { ...request, userGroups },
+    { ...request, userGroups: read.userGroups },
     {
       config,
-      latest: (name) => reports.get(name) ?? null,
-      audit: () => audit,
-      alerts: (name) => alerts.get(name) ?? null,
-      renewals: (name) => (name === needs.policed ? renewals : null),
+      latest: (name) => read.reports.get(name) ?? null,
+      audit: () => read.audit,
+      alerts: (name) => read.alerts.get(name) ?? null,
+      renewals: (name) => (name === needs.policed ? read.renewals : null),
       now,
     },
   );

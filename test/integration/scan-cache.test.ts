@@ -308,3 +308,37 @@ test("the same question again (the same array of names) gets the same answer unt
   now += REFETCH_AFTER_MS;
   assert.equal(daysLeftOf((await mine.latestAll(channel)).get("a")), 7, "read again once due");
 });
+
+test("latestAllNow answers from memory only while the cache may vouch for it, and asks Redis nothing", async () => {
+  const prefix = newPrefix();
+  const mine = new Store(redis, prefix);
+  const theirs = new Store(other, prefix);
+  await theirs.saveScan(scan("a", 20));
+  await theirs.saveScan(scan("b", 40));
+  assert.equal(mine.latestAllNow(["a"]), undefined, "saves not followed: only latestAll knows");
+  const saves = mine.followSaves();
+  const monitor = await monitorOf(prefix);
+  try {
+    await until("the subscription", async () => {
+      await mine.latestAll(["a", "b"]);
+      return mine.latestAllNow(["a", "b"]) !== undefined;
+    });
+    await monitor.commands();
+    const now = mine.latestAllNow(["a", "b"])!;
+    assert.deepEqual([...now.values()].map(daysLeftOf), [20, 40]);
+    assert.deepEqual(now, await mine.latestAll(["a", "b"]), "what latestAll answers");
+    assert.equal(mine.latestAllNow(["c"]), undefined, "a cluster never read");
+    assert.deepEqual(await monitor.commands(), [], "no command at all");
+
+    await theirs.saveScan(scan("a", 5));
+    await until("the announcement", async () => mine.latestAllNow(["a"]) === undefined);
+    assert.equal(daysLeftOf((await mine.latestAll(["a"])).get("a")), 5, "read once more");
+    assert.equal(daysLeftOf(mine.latestAllNow(["a"])?.get("a")), 5, "then at hand again");
+
+    await saves.close();
+    assert.equal(mine.latestAllNow(["a"]), undefined, "no longer following: not vouched for");
+  } finally {
+    monitor.stop();
+    await saves.close();
+  }
+});

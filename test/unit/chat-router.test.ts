@@ -422,3 +422,59 @@ test("decideCommand: what reads nothing is decided at once, as handleCommand dec
   await carol;
   assert.equal(read.pop(), "groups U0CAROL");
 });
+
+test("decideCommand: status and list are decided at once when the backend has the scans at hand, as they are after reading them", async () => {
+  const read: string[] = [];
+  let atHand = true;
+  const backend: ChatBackend = {
+    latest: async (clusters) => {
+      read.push(`latest ${clusters.join(",")}`);
+      return new Map(clusters.map((c) => [c, SCANS[c] ?? null]));
+    },
+    latestNow: (clusters) => {
+      read.push(`now ${clusters.join(",")}`);
+      return atHand ? new Map(clusters.map((c) => [c, SCANS[c] ?? null])) : undefined;
+    },
+    groupsOf: async (user) => {
+      read.push(`groups ${user}`);
+      return [];
+    },
+    requestScan: () => assert.fail("deciding never queues"),
+    auditEntries: async (cluster) => {
+      read.push(`audit ${cluster}`);
+      return [];
+    },
+    requestRenewal: () => assert.fail("deciding never requests a renewal"),
+    clickRenewal: () => assert.fail("deciding never clicks"),
+    alertStates: async (clusters) => {
+      read.push(`alerts ${clusters.join(",")}`);
+      return new Map(clusters.map((c) => [c, emptyAlertState()]));
+    },
+    updateAlerts: () => assert.fail("nothing here snoozes"),
+    appendAudit: () => assert.fail("nothing here audits"),
+    records: { filings: async () => new Map(), active: async () => null },
+  };
+  const asked = (text: string) => ({ text, userId: "U0CAROL", channelId: "C0CLUSTERA" });
+  for (const text of ["status cluster-a", "status cluster-a --all", "list", "list --status ok"]) {
+    const atOnce = decideCommand(backend, CONFIG, asked(text), NOW);
+    assert.ok(!(atOnce instanceof Promise), text);
+    assert.equal(read.pop(), "now cluster-a", text);
+    atHand = false;
+    const later = decideCommand(backend, CONFIG, asked(text), NOW);
+    assert.ok(later instanceof Promise, `${text}: not at hand, read`);
+    assert.deepEqual(await later, atOnce, `${text}: the same answer either way`);
+    assert.deepEqual(read.splice(0), ["now cluster-a", "latest cluster-a"], text);
+    atHand = true;
+  }
+  // What reads more than scans waits for its reads, scans at hand or not.
+  for (const [text, reads] of [
+    ["audit cluster-a", "audit cluster-a"],
+    ["snoozes", "alerts cluster-a"],
+    ["scan cluster-a", "groups U0CAROL"],
+  ] as const) {
+    const later = decideCommand(backend, CONFIG, asked(text), NOW);
+    assert.ok(later instanceof Promise, text);
+    await later;
+    assert.deepEqual(read.splice(0), [reads], text);
+  }
+});

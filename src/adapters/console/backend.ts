@@ -126,6 +126,11 @@ export class InMemoryBackend implements ChatBackend {
   }
 
   async latest(clusters: readonly string[]): Promise<Map<string, StoredScan | null>> {
+    return this.latestNow(clusters);
+  }
+
+  /** Always at hand: the console keeps every scan in memory. */
+  latestNow(clusters: readonly string[]): Map<string, StoredScan | null> {
     return new Map(clusters.map((cluster) => [cluster, this.scans.get(cluster) ?? null]));
   }
 

@@ -268,7 +268,8 @@ export class SlackApp {
     const request = { text: command.text, userId: command.user_id, channelId: command.channel_id };
     let acked = false;
     try {
-      // What reads nothing is decided at once and answered in this very turn of the event loop.
+      // What reads nothing, or only scans kept in memory, is decided at once and answered in this
+      // very turn of the event loop.
       const decided = decideCommand(this.options.backend, this.options.config, request, new Date());
       const decision =
         decided instanceof Promise

@@ -152,6 +152,10 @@ export class ServiceBackend implements ChatBackend {
     return this.options.store.latestAll(clusters);
   }
 
+  latestNow(clusters: readonly string[]): Map<string, StoredScan | null> | undefined {
+    return this.options.store.latestAllNow(clusters);
+  }
+
   groupsOf(userId: string, groups: readonly string[]): Promise<string[]> {
     return this.groups.containing(userId, groups);
   }

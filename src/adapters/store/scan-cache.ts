@@ -5,7 +5,8 @@
 // generation first: unchanged since every asked cluster was last confirmed, the answer is in memory.
 // Otherwise it asks the asked clusters' versions and reads only the reports whose version moved.
 // While the process follows the saves (Store.followSaves: every save is also published), the
-// generation it last read stays trusted until a save is announced, and a read asks Redis nothing.
+// generation it last read stays trusted until a save is announced, and a read asks Redis nothing
+// (latestNow then answers without a promise).
 import type { StoredScan } from "../../core/report/types.js";
 
 /** What the cache reads of Redis, each in one round trip. */
@@ -75,6 +76,28 @@ export class ScanCache {
   async latest(clusters: readonly string[]): Promise<Map<string, StoredScan | null>> {
     if (clusters.length === 0) return new Map();
     const generation = await this.generation();
+    return (
+      this.fromMemory(clusters, generation) ??
+      this.answer(clusters, await this.sync([...new Set(clusters)], generation), generation)
+    );
+  }
+
+  /**
+   * latest(), when it would ask Redis nothing: saves are followed, none was announced since the
+   * generation was last read, and every cluster was confirmed at that generation. Otherwise
+   * undefined, and latest() is the way. A command can then be answered without waiting.
+   */
+  latestNow(clusters: readonly string[]): Map<string, StoredScan | null> | undefined {
+    if (clusters.length === 0) return new Map();
+    if (!this.following || !this.trusted) return undefined;
+    return this.fromMemory(clusters, this.trusted.generation);
+  }
+
+  /** The answer from the entries as they are, when each is current at `generation`. */
+  private fromMemory(
+    clusters: readonly string[],
+    generation: string | null,
+  ): Map<string, StoredScan | null> | undefined {
     const asked = this.now();
     const last = this.last;
     if (last && last.asked === clusters && last.generation === generation && asked < last.until) {
@@ -85,9 +108,15 @@ export class ScanCache {
       return entry !== undefined && entry.generation === generation && this.recent(entry, asked);
     };
     // The usual case, nothing saved since: answered from the entries as they are, nothing copied.
-    const entries = clusters.every(current)
-      ? this.entries
-      : await this.sync([...new Set(clusters)], generation);
+    return clusters.every(current) ? this.answer(clusters, this.entries, generation) : undefined;
+  }
+
+  /** Each cluster's live scan from `entries`, kept as the last answer until its first is due. */
+  private answer(
+    clusters: readonly string[],
+    entries: ReadonlyMap<string, Entry>,
+    generation: string | null,
+  ): Map<string, StoredScan | null> {
     const at = this.now();
     let until = Infinity;
     const answer = new Map<string, StoredScan | null>();

@@ -171,6 +171,11 @@ export class Store {
     return this.scans.latest(clusters);
   }
 
+  /** latestAll(), when memory can answer alone (saves followed, nothing announced since), else undefined. */
+  latestAllNow(clusters: readonly string[]): Map<string, StoredScan | null> | undefined {
+    return this.scans.latestNow(clusters);
+  }
+
   async history(cluster: string, limit = HISTORY_LENGTH): Promise<HistoryEntry[]> {
     const texts = await this.redis.lrange(this.key("history", cluster), 0, limit - 1);
     return texts.map((t) => parse<HistoryEntry>(t));

@@ -18,6 +18,11 @@ export interface ScanTicket {
 export interface ChatBackend extends Pick<AlertMemory, "updateAlerts"> {
   /** Latest stored scans of these clusters, in one round trip (null: never scanned). */
   latest(clusters: readonly string[]): Promise<Map<string, StoredScan | null>>;
+  /**
+   * The same, when it is at hand without waiting (kept in memory and known current); otherwise
+   * undefined. A command that reads only scans is then answered in the turn it arrived.
+   */
+  latestNow?(clusters: readonly string[]): Map<string, StoredScan | null> | undefined;
   /** Queues a scan (joining one already waiting or running). */
   requestScan(cluster: string): Promise<ScanTicket>;
   /** Which of `groups` (S…) the user is a member of; resolved through Slack, cached briefly. */
