@@ -360,9 +360,9 @@ test("decideCommand: /certs policy asks the backend's renewal records of that cl
   assert.equal(asked.length, 2, "no other command, and no cluster not shown here, reads them");
 });
 
-test("decideCommand: what reads nothing is decided at once, as handleCommand decides it; the rest waits for its reads", async () => {
-  const read: string[] = [];
-  const backend: ChatBackend = {
+/** A backend that notes each read in `read` (`latest cluster-a`, `groups U0…`, …) and changes nothing. */
+function recordingBackend(read: string[], extra: Partial<ChatBackend> = {}): ChatBackend {
+  return {
     latest: async (clusters) => {
       read.push(`latest ${clusters.join(",")}`);
       return new Map(clusters.map((c) => [c, SCANS[c] ?? null]));
@@ -385,7 +385,13 @@ test("decideCommand: what reads nothing is decided at once, as handleCommand dec
     updateAlerts: () => assert.fail("nothing here snoozes"),
     appendAudit: () => assert.fail("nothing here audits"),
     records: { filings: async () => new Map(), active: async () => null },
+    ...extra,
   };
+}
+
+test("decideCommand: what reads nothing is decided at once, as handleCommand decides it; the rest waits for its reads", async () => {
+  const read: string[] = [];
+  const backend = recordingBackend(read);
   const asked = (text: string, userId = "U0CAROL", channelId = "C0CLUSTERA") => ({ text, userId, channelId });
   // help, a usage error, an unknown cluster, a cluster not shown here, a scan by someone who does not
   // operate a cluster that names no group, a scan by an operator named in person
@@ -426,34 +432,12 @@ test("decideCommand: what reads nothing is decided at once, as handleCommand dec
 test("decideCommand: status and list are decided at once when the backend has the scans at hand, as they are after reading them", async () => {
   const read: string[] = [];
   let atHand = true;
-  const backend: ChatBackend = {
-    latest: async (clusters) => {
-      read.push(`latest ${clusters.join(",")}`);
-      return new Map(clusters.map((c) => [c, SCANS[c] ?? null]));
-    },
+  const backend = recordingBackend(read, {
     latestNow: (clusters) => {
       read.push(`now ${clusters.join(",")}`);
       return atHand ? new Map(clusters.map((c) => [c, SCANS[c] ?? null])) : undefined;
     },
-    groupsOf: async (user) => {
-      read.push(`groups ${user}`);
-      return [];
-    },
-    requestScan: () => assert.fail("deciding never queues"),
-    auditEntries: async (cluster) => {
-      read.push(`audit ${cluster}`);
-      return [];
-    },
-    requestRenewal: () => assert.fail("deciding never requests a renewal"),
-    clickRenewal: () => assert.fail("deciding never clicks"),
-    alertStates: async (clusters) => {
-      read.push(`alerts ${clusters.join(",")}`);
-      return new Map(clusters.map((c) => [c, emptyAlertState()]));
-    },
-    updateAlerts: () => assert.fail("nothing here snoozes"),
-    appendAudit: () => assert.fail("nothing here audits"),
-    records: { filings: async () => new Map(), active: async () => null },
-  };
+  });
   const asked = (text: string) => ({ text, userId: "U0CAROL", channelId: "C0CLUSTERA" });
   for (const text of ["status cluster-a", "status cluster-a --all", "list", "list --status ok"]) {
     const atOnce = decideCommand(backend, CONFIG, asked(text), NOW);
