@@ -4,6 +4,7 @@
 import type { Config } from "../config/load.js";
 import type { AlertStates, MessagePoster, ScanArchive } from "../core/ports.js";
 import { activeQuiets } from "../core/alerts/quiet.js";
+import { asOf } from "../core/scan/as-of.js";
 import type { AlertState } from "../core/alerts/state.js";
 import type { ClusterReport } from "../core/report/types.js";
 import { renderDigest } from "../present/digest.js";
@@ -52,7 +53,10 @@ export async function runDigestJob(
   if (!config.slack) return { skipped: "no slack.digestChannel configured" };
   const names = config.clusters.map((c) => c.name);
   const [latest, states] = await Promise.all([archive.latestAll(names), alerts.alertStates(names)]);
-  const messages = digestMessages(config, config.slack.digestChannel, latest, now(), states);
+  const at = now();
+  // As of now: a certificate that expired since its scan is in the digest as expired.
+  const current = new Map([...latest].map(([name, scan]) => [name, scan && asOf(scan, at)]));
+  const messages = digestMessages(config, config.slack.digestChannel, current, at, states);
   let parent: string | undefined;
   for (const [i, message] of messages.entries()) {
     const ts = await poster.postOnce(`digest:${job.id}:${i}`, message, parent);

@@ -21,6 +21,7 @@
 import { findCluster, type ClusterConfig, type Config } from "../config/load.js";
 import type { AuditEntry } from "../core/renew/ports.js";
 import type { StoredScan } from "../core/report/types.js";
+import { asOf } from "../core/scan/as-of.js";
 import { renderAudit } from "../present/thread.js";
 import type { ChatBackend } from "../core/chat/backend.js";
 import { suggestNames } from "../config/suggest.js";
@@ -243,7 +244,11 @@ function decide(
     { ...request, userGroups: read.userGroups },
     {
       config,
-      latest: (name) => read.reports.get(name) ?? null,
+      // As of now: a certificate that expired since its scan is shown expired (core/scan/as-of.ts).
+      latest: (name) => {
+        const scan = read.reports.get(name);
+        return scan ? asOf(scan, now) : null;
+      },
       audit: () => read.audit,
       alerts: (name) => read.alerts.get(name) ?? null,
       renewals: (name) => (name === needs.policed ? read.renewals : null),

@@ -99,6 +99,26 @@ describe("runDigestJob", () => {
     assert.match(text, /:large_orange_circle: \*critical\*\n1/, "counted in the header");
   });
 
+  test("a certificate that expired since its scan is in the digest as expired", async () => {
+    edges.fake.reset();
+    const d = await deps();
+    const critical = {
+      name: "scanned",
+      status: "critical" as const,
+      nodes: [node("m1", { days: { apiserver: 3 } })],
+    };
+    await d.store.saveScan({ cluster: "scanned", scannedAt: NOW, durationMs: 5, report: critical });
+    const fourDaysOn = new Date(NOW.getTime() + 4 * 86_400_000);
+    await runDigestJob({ id: "later" }, { ...d, now: () => fourDaysOn });
+    const [posted] = edges.fake.messages("C0DIGEST");
+    assert.match(posted!.text, /1 expired, 1 not scanned yet, 0 ok/);
+    assert.equal(
+      (await d.store.latest("scanned"))!.report.status,
+      "critical",
+      "the stored scan is as it was",
+    );
+  });
+
   test("without slack.digestChannel it is skipped and posts nothing", async () => {
     edges.fake.reset();
     const d = await deps(parseConfig(CLUSTERS, "c.yaml"));

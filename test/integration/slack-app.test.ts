@@ -26,6 +26,7 @@ import { connectRedis } from "../../src/adapters/store/redis.js";
 import type { RenewalDesk } from "../../src/app/renew/desk.js";
 import { AuditLog } from "../../src/adapters/store/audit.js";
 import { Store } from "../../src/adapters/store/store.js";
+import { scanWith } from "../fixtures/stored-scan.js";
 import { RenewalStore } from "../../src/adapters/store/renewals.js";
 import { newRequest } from "../../src/core/renew/approval.js";
 import { POLICY_REQUESTER } from "../../src/core/renew/policy.js";
@@ -679,6 +680,23 @@ describe("App Home", () => {
     await until("Dave's refreshed Home", async () => publishes("U0DAVE").length > dave, 15_000);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(publishes("U0ALICE").length, alice, "Alice does not see lab-b: no refresh");
+  });
+
+  test("a certificate that expired since its scan shows expired", async () => {
+    const client = connectRedis(redis.url);
+    const store = new Store(client, `slack-${process.pid}`);
+    const kept = await store.latest("lab-new");
+    try {
+      // Scanned 5 h ago with 4 h left: critical then, expired an hour ago.
+      await store.saveScan(scanWith("lab-new", 2 / 24, new Date(Date.now() - 3 * 3_600_000)));
+      await opened("U0ALICE");
+      await until("lab-new expired in Alice's Home", async () =>
+        /\*lab-new\* — expired/.test(home("U0ALICE")),
+      );
+    } finally {
+      if (kept) await store.saveScan(kept);
+      client.disconnect();
+    }
   });
 });
 

@@ -462,3 +462,28 @@ test("decideCommand: status and list are decided at once when the backend has th
     assert.deepEqual(read.splice(0), [reads], text);
   }
 });
+
+test("decideCommand: a certificate that expired since the scan is expired in status and list, counted and filtered so", async () => {
+  // Scanned 3 h ago with 1 h left: critical then, expired now.
+  const scannedAt = new Date(NOW.getTime() - 3 * 3_600_000);
+  const apiserver = fixtureCert("apiserver", 1 / 24, scannedAt);
+  const stale: StoredScan = {
+    cluster: "cluster-a",
+    scannedAt,
+    durationMs: 900,
+    report: {
+      name: "cluster-a",
+      status: "critical",
+      nodes: [{ ...node("kube-master001", [apiserver]), status: "critical" }],
+    },
+  };
+  const backend = recordingBackend([], { latest: async () => new Map([["cluster-a", stale]]) });
+  const asked = (text: string) => ({ text, userId: "U0CAROL", channelId: "C0CLUSTERA" });
+  const text = async (command: string) => shown(await decideCommand(backend, CONFIG, asked(command), NOW));
+  assert.match(await text("status cluster-a"), /cluster-a — expired/);
+  const expired = await text("list --status expired");
+  assert.match(expired, /\*cluster-a\* — expired/);
+  assert.match(await text("list"), /1 expired/);
+  assert.doesNotMatch(await text("list"), /critical/);
+  assert.equal(stale.report.status, "critical", "the stored scan is as it was");
+});

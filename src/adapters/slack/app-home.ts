@@ -18,6 +18,7 @@ import type { ClusterConfig, Config } from "../../config/load.js";
 import { canOperate, homeChannelsToCheck, homeClusters, roleGroups } from "../../core/access/access.js";
 import { renderHome } from "../../present/home.js";
 import { activeQuiets } from "../../core/alerts/quiet.js";
+import { asOf } from "../../core/scan/as-of.js";
 import type { Block } from "../../present/slack-types.js";
 import type { Store } from "../store/store.js";
 import type { ServiceBackend } from "./backend.js";
@@ -108,7 +109,10 @@ export class AppHome {
       notice = undefined;
     }
     const view = renderHome({
-      clusters: clusters.map((c) => ({ name: c.name, latest: latest.get(c.name) ?? null })),
+      clusters: clusters.map((c) => {
+        const scan = latest.get(c.name);
+        return { name: c.name, latest: scan ? asOf(scan, now) : null };
+      }),
       isOperatorOf: (name) =>
         clusters.some((c) => c.name === name && canOperate(c, userId, userGroups).allowed),
       quiets: new Map([...states].map(([name, state]) => [name, activeQuiets(state, now)])),

@@ -1,0 +1,79 @@
+// A stored scan as it stands now. Scans run every few hours, and a certificate the last scan found
+// critical may have expired since: a list that still counted it critical, beside its own "expired
+// 2h ago", would be wrong at the worst moment. Expiry needs no threshold and only ever comes with
+// time, so it is the one judgement that is brought up to date; the rest (warning and critical days,
+// findings) stays as the scan found it until the next scan.
+import { daysLeft } from "./judge.js";
+import { worstOf, type CertificateStatus, type StoredScan } from "../report/types.js";
+
+/** What time can turn into `expired`: the statuses of a certificate still in use with a date. */
+const EXPIRES: ReadonlySet<CertificateStatus | undefined> = new Set([
+  "ok",
+  "warning",
+  "critical",
+  "not-yet-valid",
+]);
+
+interface Kept {
+  /** The scan as of any moment before `until`, from the one it was worked out for. */
+  asOf: StoredScan;
+  from: number;
+  until: number;
+}
+
+/** Per stored scan (scans are never changed in place): what it is until its next certificate expires. */
+const kept = new WeakMap<StoredScan, Kept>();
+
+/**
+ * The scan as of `now`: each certificate (and served apiserver certificate) past its notAfter is
+ * expired, with its days left as of now, and its node and cluster are at least expired. The very
+ * scan when nothing expired since it was taken, so what is kept per scan (rankings, list rows)
+ * still applies; otherwise one new scan, the same until another certificate expires.
+ */
+export function asOf(scan: StoredScan, now: Date): StoredScan {
+  const at = now.getTime();
+  const known = kept.get(scan);
+  if (known && known.from <= at && at < known.until) return known.asOf;
+  const work = expiredSince(scan, at);
+  kept.set(scan, { ...work, from: at });
+  return work.asOf;
+}
+
+const expiring = (status: CertificateStatus | undefined, notAfter: Date | null | undefined, at: number) =>
+  EXPIRES.has(status) && notAfter != null && notAfter.getTime() <= at;
+
+function expiredSince(scan: StoredScan, at: number): Omit<Kept, "from"> {
+  // The next moment the answer changes: the earliest notAfter still ahead.
+  let until = Infinity;
+  const ahead = (status: CertificateStatus | undefined, notAfter: Date | null | undefined) => {
+    if (EXPIRES.has(status) && notAfter != null && notAfter.getTime() > at) {
+      until = Math.min(until, notAfter.getTime());
+    }
+  };
+  let changed = false;
+  const now = new Date(at);
+  const nodes = scan.report.nodes.map((node) => {
+    for (const cert of node.certificates) ahead(cert.status, cert.notAfter);
+    ahead(node.apiserver?.status, node.apiserver?.notAfter);
+    const served = node.apiserver;
+    const servedExpired = served !== undefined && expiring(served.status, served.notAfter, at);
+    const certsExpired = node.certificates.some((cert) => expiring(cert.status, cert.notAfter, at));
+    if (!servedExpired && !certsExpired) return node;
+    changed = true;
+    return {
+      ...node,
+      status: worstOf([node.status, "expired"]),
+      certificates: node.certificates.map((cert) =>
+        expiring(cert.status, cert.notAfter, at)
+          ? { ...cert, status: "expired" as const, daysLeft: daysLeft(cert.notAfter!, now) }
+          : cert,
+      ),
+      ...(servedExpired
+        ? { apiserver: { ...served, status: "expired" as const, daysLeft: daysLeft(served.notAfter!, now) } }
+        : {}),
+    };
+  });
+  if (!changed) return { asOf: scan, until };
+  const status = worstOf([scan.report.status, ...nodes.map((node) => node.status)]);
+  return { asOf: { ...scan, report: { ...scan.report, status, nodes } }, until };
+}
