@@ -39,34 +39,29 @@ export function asOf(scan: StoredScan, now: Date): StoredScan {
   return work.asOf;
 }
 
-const expiring = (status: CertificateStatus | undefined, notAfter: Date | null | undefined, at: number) =>
-  EXPIRES.has(status) && notAfter != null && notAfter.getTime() <= at;
-
 function expiredSince(scan: StoredScan, at: number): Omit<Kept, "from"> {
   // The next moment the answer changes: the earliest notAfter still ahead.
   let until = Infinity;
-  const ahead = (status: CertificateStatus | undefined, notAfter: Date | null | undefined) => {
-    if (EXPIRES.has(status) && notAfter != null && notAfter.getTime() > at) {
-      until = Math.min(until, notAfter.getTime());
-    }
+  /** Expired by `at`, once time can expire it; otherwise its notAfter counts toward `until`. */
+  const expired = (status: CertificateStatus | undefined, notAfter: Date | null | undefined): boolean => {
+    if (!EXPIRES.has(status) || notAfter == null) return false;
+    if (notAfter.getTime() <= at) return true;
+    until = Math.min(until, notAfter.getTime());
+    return false;
   };
   let changed = false;
   const now = new Date(at);
   const nodes = scan.report.nodes.map((node) => {
-    for (const cert of node.certificates) ahead(cert.status, cert.notAfter);
-    ahead(node.apiserver?.status, node.apiserver?.notAfter);
+    const turned = node.certificates.map((cert) => expired(cert.status, cert.notAfter));
     const served = node.apiserver;
-    const servedExpired = served !== undefined && expiring(served.status, served.notAfter, at);
-    const certsExpired = node.certificates.some((cert) => expiring(cert.status, cert.notAfter, at));
-    if (!servedExpired && !certsExpired) return node;
+    const servedExpired = served !== undefined && expired(served.status, served.notAfter);
+    if (!servedExpired && !turned.includes(true)) return node;
     changed = true;
     return {
       ...node,
       status: worstOf([node.status, "expired"]),
-      certificates: node.certificates.map((cert) =>
-        expiring(cert.status, cert.notAfter, at)
-          ? { ...cert, status: "expired" as const, daysLeft: daysLeft(cert.notAfter!, now) }
-          : cert,
+      certificates: node.certificates.map((cert, i) =>
+        turned[i] ? { ...cert, status: "expired" as const, daysLeft: daysLeft(cert.notAfter!, now) } : cert,
       ),
       ...(servedExpired
         ? { apiserver: { ...served, status: "expired" as const, daysLeft: daysLeft(served.notAfter!, now) } }
