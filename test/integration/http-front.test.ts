@@ -11,6 +11,7 @@ import { once } from "node:events";
 import { pino } from "pino";
 import { HttpFront, signedBySlack, type SlashCommandCall } from "../../src/adapters/slack/http-front.js";
 import { freePort } from "../lab/ports.js";
+import { until } from "../lab/wait.js";
 
 const SECRET = "http-front-secret-0123456789abcdef";
 const handled: SlashCommandCall["command"][] = [];
@@ -153,11 +154,14 @@ test("a connection a proxy keeps is still open after a quiet spell longer than N
         `content-type: application/x-www-form-urlencoded\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
         `x-slack-request-timestamp: ${timestamp}\r\nx-slack-signature: ${signature(body, timestamp)}\r\n\r\n${body}`,
     );
-    const deadline = Date.now() + 5000;
-    while (!received.includes(`answered ${text}`)) {
-      assert.ok(Date.now() < deadline && !socket.closed, `no answer to ${text} on the kept connection`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(
+      `the answer to ${text} on the kept connection`,
+      async () => {
+        assert.equal(socket.closed, false, `the connection closed before the answer to ${text}`);
+        return received.includes(`answered ${text}`);
+      },
+      5000,
+    );
   };
   try {
     await ask("before");
