@@ -124,7 +124,8 @@ export function renderHelp(topic?: Subcommand, exampleCluster = "CLUSTER"): Chat
   let help = helps.get(key);
   if (!help) {
     if (helps.size >= HELPS_KEPT) helps.clear();
-    help = helpOf(topic, exampleCluster);
+    // Frozen: one reply shared by every answer (the Slack surface then serializes it once).
+    help = Object.freeze(helpOf(topic, exampleCluster));
     helps.set(key, help);
   }
   return help;

@@ -37,10 +37,14 @@ before(async () => {
   front = new HttpFront({
     signingSecret: SECRET,
     command: "/certs",
-    onCommand: async ({ command, ack, respond }) => {
+    onCommand: ({ command, ack, respond }) => {
       handled.push(command);
-      await ack({ response_type: "ephemeral", text: `answered ${command.text}` });
-      if (command.text === "later") await respond({ text: "and later" });
+      if (command.text === "throws") throw new Error("a handler that breaks before its ack");
+      if (command.text === "rejects") return Promise.reject(new Error("a handler that breaks later"));
+      if (command.text === "silent") return;
+      // Acked in the turn it arrived (what certs-bot does with what it has at hand).
+      void ack({ response_type: "ephemeral", text: `answered ${command.text}` });
+      if (command.text === "later") return respond({ text: "and later" }).then(() => undefined);
     },
     bolt: (req, res) => {
       const { rawBody } = req as IncomingMessage & { rawBody?: Buffer };
@@ -104,6 +108,15 @@ test("a signed /certs is answered by the handler, and a later reply goes to its 
   await send(command("later"));
   for (let i = 0; i < 100 && replies.length === before; i++) await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(replies.at(-1), { text: "and later" });
+});
+
+test("a handler that throws, rejects or never acks: Slack still gets an answer (500), and the front goes on", async () => {
+  for (const text of ["throws", "rejects", "silent"]) {
+    const answer = await send(command(text));
+    assert.equal(answer.status, 500, text);
+    assert.equal(handled.at(-1)!.text, text);
+  }
+  assert.equal((await send(command("help"))).status, 200, "the front still answers");
 });
 
 test("forged, stale, unsigned or not ours: handed on untouched, never to the handler", async () => {

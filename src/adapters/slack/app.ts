@@ -135,16 +135,19 @@ interface ButtonClick {
 }
 
 /**
- * The message of each reply, made once: a reply rendered once and given often (help) is then the
- * same message every time, which the HTTP front serializes once.
+ * The message of each shared reply, made once: a reply rendered once and given often (help, frozen
+ * by its renderer) is then the same frozen message every time, which the HTTP front serializes
+ * once. A reply rendered for one answer gets a message of its own, remembered nowhere.
  */
 const messages = new WeakMap<ChatReply, Partial<Record<ResponseType, RespondArguments>>>();
 
 function message(type: ResponseType, reply: ChatReply): RespondArguments {
-  let made = messages.get(reply);
-  if (!made) messages.set(reply, (made = {}));
   // Our blocks are a structural subset of Slack's (present/slack-types.ts).
-  return (made[type] ??= { response_type: type, replace_original: false, ...reply } as RespondArguments);
+  const made = () => ({ response_type: type, replace_original: false, ...reply }) as RespondArguments;
+  if (!Object.isFrozen(reply)) return made();
+  let shared = messages.get(reply);
+  if (!shared) messages.set(reply, (shared = {}));
+  return (shared[type] ??= Object.freeze(made()));
 }
 
 /** `replies` within `uses` messages: when they do not fit, the last one says how many were cut. */
@@ -186,7 +189,7 @@ export class SlackApp {
       deferInitialization: true,
     });
     this.home = new AppHome({ config, backend, store, client: webClient(slack, logger), logger });
-    this.app.command("/certs", (args) => this.command(args));
+    this.app.command("/certs", async (args) => this.command(args));
     if (receiver && surface.mode === "http") {
       this.front = new HttpFront({
         signingSecret: surface.signingSecret,
@@ -264,31 +267,59 @@ export class SlackApp {
     await respond(message(type, reply)).catch((err: Error) => this.incident(err, { where: "response_url" }));
   }
 
-  private async command({ command, ack, respond }: SlashCommandCall): Promise<void> {
+  /**
+   * `/certs TEXT`. What reads nothing, or only scans kept in memory, is decided and acked in this very
+   * turn of the event loop, with no promise on the way (a promise is returned only for what follows
+   * the ack); the rest is acked once its reads are in.
+   */
+  private command(call: SlashCommandCall): void | Promise<void> {
+    const { command } = call;
     const request = { text: command.text, userId: command.user_id, channelId: command.channel_id };
-    let acked = false;
+    const failed = (err: unknown) => this.failed(call, err, request);
     try {
-      // What reads nothing, or only scans kept in memory, is decided at once and answered in this
-      // very turn of the event loop.
       const decided = decideCommand(this.options.backend, this.options.config, request, new Date());
-      const decision =
-        decided instanceof Promise
-          ? await within(decided, ACK_BUDGET_MS, "reading reports and user groups")
-          : decided;
-      const type: ResponseType = decision.ephemeral ? "ephemeral" : "in_channel";
-      const [first, ...rest] = decision.reply;
-      await ack(message(type, first!));
-      acked = true;
-      const scan = decision.enqueueScan;
-      if (scan) void this.followScan(scan, respond, type);
-      const renewal = decision.requestRenewal;
-      if (renewal) void this.followRenewal(renewal, request.userId, respond);
-      for (const reply of fitReplies(rest, RESPONSE_URL_USES - (scan || renewal ? 1 : 0))) {
-        await this.respond(respond, type, reply);
-      }
+      if (!(decided instanceof Promise)) return this.reply(call, request.userId, decided, failed);
+      return within(decided, ACK_BUDGET_MS, "reading reports and user groups").then(
+        (decision) => this.reply(call, request.userId, decision, failed),
+        failed,
+      );
     } catch (err) {
-      const answer = message("ephemeral", renderInternalError(this.incident(err, { command: request })));
-      await (acked ? respond(answer) : ack(answer)).catch((e: Error) => this.incident(e, { where: "ack" }));
+      return failed(err);
+    }
+  }
+
+  /** Acks with the decision's first reply; then a queued scan, a renewal and the other replies follow. */
+  private reply(
+    { ack, respond }: SlashCommandCall,
+    userId: string,
+    decision: RouterDecision,
+    failed: (err: unknown) => Promise<void>,
+  ): void | Promise<void> {
+    const type: ResponseType = decision.ephemeral ? "ephemeral" : "in_channel";
+    const [first, ...rest] = decision.reply;
+    const follow = (): void | Promise<void> => {
+      const { enqueueScan: scan, requestRenewal: renewal } = decision;
+      if (scan) void this.followScan(scan, respond, type);
+      if (renewal) void this.followRenewal(renewal, userId, respond);
+      const later = fitReplies(rest, RESPONSE_URL_USES - (scan || renewal ? 1 : 0));
+      if (later.length > 0) return this.respondInTurn(respond, type, later);
+    };
+    const acked = ack(message(type, first!));
+    return acked instanceof Promise ? acked.then(follow, failed) : follow();
+  }
+
+  /** Replies through a response_url one after the other, so that they arrive in order. */
+  private async respondInTurn(respond: RespondFn, type: ResponseType, replies: ChatReply[]): Promise<void> {
+    for (const reply of replies) await this.respond(respond, type, reply);
+  }
+
+  /** Whatever failed before the ack: the user gets an ephemeral answer with an id that is in the log. */
+  private async failed({ ack }: SlashCommandCall, err: unknown, request: object): Promise<void> {
+    const answer = message("ephemeral", renderInternalError(this.incident(err, { command: request })));
+    try {
+      await ack(answer);
+    } catch (e) {
+      this.incident(e, { where: "ack" });
     }
   }
 

@@ -40,8 +40,8 @@ const RESPOND_TIMEOUT_MS = 10_000;
 /** A slash command as the handler sees it, with Bolt's shapes for the answers. */
 export interface SlashCommandCall {
   command: { command: string; text: string; user_id: string; channel_id: string; response_url: string };
-  /** The HTTP answer to the command (at most once). */
-  ack: (message: RespondArguments) => Promise<void>;
+  /** The answer to the command (at most once); in HTTP mode written before it returns. */
+  ack: (message: RespondArguments) => void | Promise<void>;
   /** A later message through the command's response_url. */
   respond: RespondFn;
 }
@@ -50,7 +50,8 @@ export interface HttpFrontOptions {
   signingSecret: string;
   /** The slash command answered here; other commands go to Bolt. */
   command: string;
-  onCommand: (call: SlashCommandCall) => Promise<void>;
+  /** Answers with ack() before it returns when it can (no promise in between), or by its promise. */
+  onCommand: (call: SlashCommandCall) => void | Promise<void>;
   /** Bolt's HTTPReceiver.requestListener: everything that is not our signed command. */
   bolt: RequestListener;
   logger: Logger;
@@ -58,18 +59,22 @@ export interface HttpFrontOptions {
 
 type BufferedRequest = IncomingMessage & { rawBody?: Buffer };
 
-/** The request's body, or null past BODY_LIMIT (the rest is then read and dropped). */
-function readBody(req: IncomingMessage): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= BODY_LIMIT) chunks.push(chunk);
-    });
-    req.on("end", () => resolve(size <= BODY_LIMIT ? Buffer.concat(chunks) : null));
-    req.on("error", reject);
+/**
+ * Reads the request's body and calls `done` with it, or with null past BODY_LIMIT (the rest is then
+ * read and dropped); a request that breaks off mid-body calls nothing: there is nobody to answer.
+ * Plain listeners, no promise: the answer is written in the turn the body's end arrives.
+ */
+function readBody(req: IncomingMessage, done: (body: Buffer | null) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on("data", (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= BODY_LIMIT) chunks.push(chunk);
   });
+  req.on("error", () => undefined);
+  req.on("end", () =>
+    done(size > BODY_LIMIT ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)),
+  );
 }
 
 const header = (req: IncomingMessage, name: string): string | undefined => {
@@ -140,8 +145,8 @@ export class HttpFront {
   private readonly server: Server;
   /** The signing secret as a key, made once (createHmac would make one from the string per request). */
   private readonly signingKey: KeyObject;
-  /** Answers given before, serialized: the same answer object (help is one) is serialized once. */
-  private readonly serialized = new WeakMap<RespondArguments, string>();
+  /** Shared answers (frozen: help is one), serialized: each is encoded once. */
+  private readonly serialized = new WeakMap<RespondArguments, Buffer>();
 
   constructor(private readonly options: HttpFrontOptions) {
     this.signingKey = createSecretKey(Buffer.from(options.signingSecret, "utf8"));
@@ -172,46 +177,44 @@ export class HttpFront {
     });
   }
 
-  private async handle(req: BufferedRequest, res: ServerResponse): Promise<void> {
-    if (req.method !== "POST" || (req.url ?? "").split("?")[0] !== SLACK_EVENTS_PATH) {
-      return this.options.bolt(req, res);
-    }
-    let body: Buffer | null;
-    try {
-      body = await readBody(req);
-    } catch {
-      return; // the client went away mid-body: nobody to answer
-    }
-    if (body === null) {
-      res.writeHead(413, { connection: "close" }).end();
-      return;
-    }
-    const command = signedCommand(req, body, this.options.command, this.signingKey);
-    if (!command) {
+  private handle(req: BufferedRequest, res: ServerResponse): void {
+    const url = req.url ?? "";
+    const ours = url === SLACK_EVENTS_PATH || url.startsWith(`${SLACK_EVENTS_PATH}?`);
+    if (req.method !== "POST" || !ours) return void this.options.bolt(req, res);
+    readBody(req, (body) => {
+      if (body === null) return void res.writeHead(413, { connection: "close" }).end();
+      const command = signedCommand(req, body, this.options.command, this.signingKey);
+      if (command) return this.answer(command, res);
       req.rawBody = body;
-      return this.options.bolt(req, res);
-    }
-    await this.answer(command, res);
+      void this.options.bolt(req, res);
+    });
   }
 
-  private async answer(command: SlashCommandCall["command"], res: ServerResponse): Promise<void> {
-    const ack = async (message: RespondArguments) => {
+  /** The command's handler, with its answer going out as this response. */
+  private answer(command: SlashCommandCall["command"], res: ServerResponse): void {
+    const ack = (message: RespondArguments) => {
       if (res.headersSent) return;
       let json = this.serialized.get(message);
-      if (json === undefined) this.serialized.set(message, (json = JSON.stringify(message)));
-      // Headers set, not written by writeHead, so that end() knows the length: headers and body go
-      // out together with a Content-Length, not chunked with length lines and a terminator.
-      res.statusCode = 200;
-      res.setHeader("content-type", "application/json");
-      res.end(json);
+      if (json === undefined) {
+        json = Buffer.from(JSON.stringify(message));
+        if (Object.isFrozen(message)) this.serialized.set(message, json);
+      }
+      // With a Content-Length, headers and body go out together in one write, not chunked.
+      res.writeHead(200, { "content-type": "application/json", "content-length": json.length }).end(json);
     };
     const respond: RespondFn = (message) => respondTo(command.response_url, message);
-    try {
-      await this.options.onCommand({ command, ack, respond });
-    } catch (err) {
-      this.options.logger.error({ err: (err as Error).message }, "slash command handler failed");
-    }
     // The handler always acks; should it not, Slack is still answered rather than left to time out.
-    if (!res.headersSent) res.writeHead(500).end();
+    const unanswered = () => void (res.headersSent || res.writeHead(500).end());
+    const failed = (err: unknown) => {
+      this.options.logger.error({ err: (err as Error).message }, "slash command handler failed");
+      unanswered();
+    };
+    try {
+      const handled = this.options.onCommand({ command, ack, respond });
+      if (handled instanceof Promise) handled.then(unanswered, failed);
+      else unanswered();
+    } catch (err) {
+      failed(err);
+    }
   }
 }
