@@ -21,7 +21,7 @@
 import { findCluster, type ClusterConfig, type Config } from "../config/load.js";
 import type { AuditEntry } from "../core/renew/ports.js";
 import type { StoredScan } from "../core/report/types.js";
-import { asOf } from "../core/scan/as-of.js";
+import { allAsOf, asOf } from "../core/scan/as-of.js";
 import { renderAudit } from "../present/thread.js";
 import type { ChatBackend } from "../core/chat/backend.js";
 import { suggestNames } from "../config/suggest.js";
@@ -38,7 +38,7 @@ import {
   renderUnknownNode,
 } from "../present/views.js";
 import type { ChatReply } from "../present/slack-types.js";
-import { renderList } from "../present/list.js";
+import { renderList, type ListCluster } from "../present/list.js";
 import type { AlertState } from "../core/alerts/state.js";
 import { activeQuiets } from "../core/alerts/quiet.js";
 import { parseSnoozeDuration, renderSnoozes } from "../present/snooze.js";
@@ -72,6 +72,8 @@ export interface RouterDeps {
   alerts?: (cluster: string) => AlertState | null;
   /** What the renewal records say of a cluster, already fetched (see policyNeeded). */
   renewals?: (cluster: string) => PolicyRecords | null;
+  /** The clusters a list shows with their scans (by default each cluster's `latest`). */
+  listed?: (clusters: readonly ClusterConfig[]) => readonly ListCluster[];
   now: Date;
 }
 
@@ -252,10 +254,45 @@ function decide(
       audit: () => read.audit,
       alerts: (name) => read.alerts.get(name) ?? null,
       renewals: (name) => (name === needs.policed ? read.renewals : null),
+      listed: (clusters) => listedAsOf(clusters, read.reports, now),
       now,
     },
   );
   return decision.quiet ? applyQuietChange(backend, config, decision.quiet, now) : decision;
+}
+
+/**
+ * Each channel's last list: its clusters with their scans as of a moment, the same array while the
+ * same scans are read (the store hands out the same map while nothing was saved) and no certificate
+ * in them expired since. A list of 500 clusters then looks at none of them one by one, and the
+ * list's ranking (present/list.ts) recognises the array. Keyed by the channel's clusters (one array
+ * per channel, kept with the config).
+ */
+const lastListed = new WeakMap<
+  readonly ClusterConfig[],
+  {
+    reports: ReadonlyMap<string, StoredScan | null>;
+    from: number;
+    until: number;
+    listed: readonly ListCluster[];
+  }
+>();
+
+function listedAsOf(
+  clusters: readonly ClusterConfig[],
+  reports: ReadonlyMap<string, StoredScan | null>,
+  now: Date,
+): readonly ListCluster[] {
+  const at = now.getTime();
+  const last = lastListed.get(clusters);
+  if (last?.reports === reports && last.from <= at && at < last.until) return last.listed;
+  const current = allAsOf(
+    clusters.map((c) => reports.get(c.name) ?? null),
+    now,
+  );
+  const listed = clusters.map((c, i) => ({ name: c.name, latest: current.scans[i]! }));
+  lastListed.set(clusters, { reports, from: at, until: current.until, listed });
+  return listed;
 }
 
 /** A snooze or unsnooze, done (app/snooze.ts); its answer is the decision. */
@@ -290,7 +327,7 @@ export function handleCommand(request: CommandRequest, deps: RouterDeps): Router
 
   if (command.kind === "help") return ephemeral(renderHelp(command.topic, visible[0]?.name));
   if (command.kind === "list") {
-    const clusters = visible.map((c) => ({ name: c.name, latest: latest(c.name) }));
+    const clusters = deps.listed?.(visible) ?? visible.map((c) => ({ name: c.name, latest: latest(c.name) }));
     const answer = renderList({ clusters, query: command, now, timeZone: config.timezone });
     return { reply: [answer.reply], ephemeral: answer.ephemeral };
   }

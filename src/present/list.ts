@@ -79,13 +79,17 @@ function listRow(cluster: ListCluster): ListRow {
 }
 
 /**
- * The clusters' rows worst first, as `/certs list` and App Home show them. The last order is kept:
- * while no cluster was scanned again, the same rows come back (the same objects) and are not
- * sorted again.
+ * The clusters' rows worst first, as `/certs list` and App Home show them, kept per list of
+ * clusters: the same list (the router keeps it while nothing changed) is not looked at again, and
+ * while no cluster was scanned again the same rows come back (the same objects) and are not sorted
+ * again.
  */
+const orders = new WeakMap<readonly ListCluster[], readonly ListRow[]>();
 let lastOrder: { rows: readonly ListRow[]; sorted: readonly ListRow[] } | undefined;
 
 export function rankedRows(clusters: readonly ListCluster[]): readonly ListRow[] {
+  const kept = orders.get(clusters);
+  if (kept) return kept;
   const rows = clusters.map(listRow);
   const last = lastOrder;
   const same =
@@ -96,9 +100,9 @@ export function rankedRows(clusters: readonly ListCluster[]): readonly ListRow[]
         row === last.rows[i] ||
         (row.scan === null && last.rows[i]!.scan === null && row.name === last.rows[i]!.name),
     );
-  if (same) return last.sorted;
-  const sorted = [...rows].sort(compareClusters);
+  const sorted = same ? last.sorted : [...rows].sort(compareClusters);
   lastOrder = { rows, sorted };
+  orders.set(clusters, sorted);
   return sorted;
 }
 
@@ -113,8 +117,17 @@ export function listLine(row: ListRow, now: Date): string {
 /** Worst first, as every list orders clusters; never-scanned ones last. */
 const COUNT_ORDER: readonly (Status | null)[] = [...[...STATUS_ORDER].reverse(), null];
 
+/** Counts kept per array of rows: a whole channel's, unfiltered, come as one array (rankedRows). */
+const counted = new WeakMap<readonly ListRow[], string>();
+
 /** `2 expired, 1 warning, 40 ok`: the rows counted by status, worst first. */
 export function countRows(rows: readonly ListRow[]): string {
+  let text = counted.get(rows);
+  if (text === undefined) counted.set(rows, (text = countOf(rows)));
+  return text;
+}
+
+function countOf(rows: readonly ListRow[]): string {
   const counts = new Map<Status | null, number>();
   for (const row of rows) counts.set(row.status, (counts.get(row.status) ?? 0) + 1);
   return COUNT_ORDER.filter((status) => counts.has(status))

@@ -3,7 +3,7 @@
 // nothing expired since is returned as it is.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { asOf } from "../../src/core/scan/as-of.js";
+import { allAsOf, asOf } from "../../src/core/scan/as-of.js";
 import type { StoredScan } from "../../src/core/report/types.js";
 import { cert, node } from "../fixtures/stored-scan.js";
 
@@ -77,4 +77,18 @@ test("the apiserver's served certificate expires too", () => {
   const now = asOf(withServed, at(4));
   assert.equal(now.report.nodes[1]!.apiserver?.status, "expired");
   assert.equal(now.report.nodes[1]!.status, "expired");
+});
+
+test("allAsOf: each scan as of now, in order (never scanned stays null), until the next expiry among them", () => {
+  const soon = scanOf(); // its apiserver expires 3 h after the scan
+  const later = { ...scanOf(), cluster: "later" };
+  later.report.nodes = [node("m3", [cert("apiserver", 1, SCANNED)])]; // 24 h after
+  const first = allAsOf([soon, null, later], at(1));
+  assert.deepEqual(first.scans, [soon, null, later], "nothing expired: the very scans");
+  assert.equal(first.until, at(3).getTime(), "the answer holds until the first expiry among them");
+  const next = allAsOf([soon, null, later], at(4));
+  assert.notEqual(next.scans[0], soon);
+  assert.equal(next.scans[0]!.report.status, "expired");
+  assert.equal(next.scans[2], later);
+  assert.equal(next.until, at(24).getTime());
 });

@@ -487,3 +487,37 @@ test("decideCommand: a certificate that expired since the scan is expired in sta
   assert.doesNotMatch(await text("list"), /critical/);
   assert.equal(stale.report.status, "critical", "the stored scan is as it was");
 });
+
+test("decideCommand: a list answered again from the same scans turns a certificate expired once its time comes", () => {
+  // Scanned 30 min ago with 1 h left: critical now, expired in 31 min, from the very same map.
+  const scannedAt = new Date(NOW.getTime() - 30 * 60_000);
+  const apiserver = fixtureCert("apiserver", 1 / 24, scannedAt);
+  const scan: StoredScan = {
+    cluster: "cluster-a",
+    scannedAt,
+    durationMs: 900,
+    report: {
+      name: "cluster-a",
+      status: "critical",
+      nodes: [{ ...node("kube-master001", [apiserver]), status: "critical" }],
+    },
+  };
+  const scans = new Map([["cluster-a", scan]]);
+  const backend = recordingBackend([], { latestNow: () => scans });
+  const list = (at: Date) => {
+    const decision = decideCommand(
+      backend,
+      CONFIG,
+      { text: "list", userId: "U0CAROL", channelId: "C0CLUSTERA" },
+      at,
+    );
+    assert.ok(!(decision instanceof Promise));
+    return shown(decision);
+  };
+  const later = new Date(NOW.getTime() + 31 * 60_000);
+  assert.match(list(NOW), /1 critical/);
+  assert.match(list(NOW), /1 critical/, "asked again: the same");
+  assert.match(list(later), /1 expired/, "its notAfter passed: expired, though the scans are the same map");
+  assert.doesNotMatch(list(later), /critical/);
+  assert.match(list(NOW), /1 critical/, "as of a moment before it, critical again");
+});

@@ -46,16 +46,16 @@ export class ScanCache {
   /** Counts announcements and changes of following, so a GET that raced one is not trusted. */
   private epoch = 0;
   /**
-   * The last answer, for the same question (the very same array of names: a channel's visible
-   * clusters come as one) at the same generation, until its first entry is due to be read again
-   * or drops out of Redis: a `/certs list` of 500 clusters then checks nothing one by one.
+   * The last answer to each question of many clusters (the very same array of names: a channel's
+   * visible clusters come as one), at the generation it was given, until its first entry is due to
+   * be read again or drops out of Redis: a `/certs list` of 500 clusters then checks nothing one by
+   * one, and the same map comes back, which what is worked out from it recognises. A question of
+   * one cluster (a status) is answered anew and pushes no list's answer out.
    */
-  private last?: {
-    asked: readonly string[];
-    generation: string | null;
-    until: number;
-    answer: Map<string, StoredScan | null>;
-  };
+  private readonly answers = new WeakMap<
+    readonly string[],
+    { generation: string | null; until: number; answer: Map<string, StoredScan | null> }
+  >();
   /** Reports being read, by cluster: a read that wants the same version waits for that batch. */
   private readonly inFlight = new Map<string, { version: string | null; batch: Batch }>();
 
@@ -99,10 +99,8 @@ export class ScanCache {
     generation: string | null,
   ): Map<string, StoredScan | null> | undefined {
     const asked = this.now();
-    const last = this.last;
-    if (last && last.asked === clusters && last.generation === generation && asked < last.until) {
-      return last.answer;
-    }
+    const last = clusters.length > 1 ? this.answers.get(clusters) : undefined;
+    if (last && last.generation === generation && asked < last.until) return last.answer;
     const current = (name: string) => {
       const entry = this.entries.get(name);
       return entry !== undefined && entry.generation === generation && this.recent(entry, asked);
@@ -130,7 +128,7 @@ export class ScanCache {
         scan ? scan.scannedAt.getTime() + this.ttlMs : Infinity,
       );
     }
-    this.last = { asked: clusters, generation, until, answer };
+    if (clusters.length > 1) this.answers.set(clusters, { generation, until, answer });
     return answer;
   }
 

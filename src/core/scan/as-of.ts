@@ -31,12 +31,34 @@ const kept = new WeakMap<StoredScan, Kept>();
  * still applies; otherwise one new scan, the same until another certificate expires.
  */
 export function asOf(scan: StoredScan, now: Date): StoredScan {
+  return keptAt(scan, now.getTime()).asOf;
+}
+
+/**
+ * asOf of many scans (null: never scanned), in order, and the moment that answer stops holding:
+ * the next time a certificate in any of them expires.
+ */
+export function allAsOf(
+  scans: readonly (StoredScan | null)[],
+  now: Date,
+): { scans: (StoredScan | null)[]; until: number } {
   const at = now.getTime();
+  let until = Infinity;
+  const current = scans.map((scan) => {
+    if (!scan) return null;
+    const known = keptAt(scan, at);
+    until = Math.min(until, known.until);
+    return known.asOf;
+  });
+  return { scans: current, until };
+}
+
+function keptAt(scan: StoredScan, at: number): Kept {
   const known = kept.get(scan);
-  if (known && known.from <= at && at < known.until) return known.asOf;
-  const work = expiredSince(scan, at);
-  kept.set(scan, { ...work, from: at });
-  return work.asOf;
+  if (known && known.from <= at && at < known.until) return known;
+  const work = { ...expiredSince(scan, at), from: at };
+  kept.set(scan, work);
+  return work;
 }
 
 function expiredSince(scan: StoredScan, at: number): Omit<Kept, "from"> {
