@@ -68,12 +68,19 @@ export function truncate(text: string, max: number): string {
   return `${text.slice(0, cut)}…`;
 }
 
-/** Control characters and newlines become spaces: a remote error must not start a new line. */
-export const oneLine = (text: string): string => text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim(); // eslint-disable-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/; // eslint-disable-line no-control-regex
+const CONTROLS = /[\u0000-\u001f\u007f]+/g; // eslint-disable-line no-control-regex
 
-/** Slack's three mrkdwn control characters. */
+/** Control characters and newlines become spaces: a remote error must not start a new line. */
+export const oneLine = (text: string): string =>
+  (CONTROL.test(text) ? text.replace(CONTROLS, " ") : text).trim();
+
+const MRKDWN = /[&<>]/;
+const MRKDWN_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
+
+/** Slack's three mrkdwn control characters (most text has none, and is returned as it is). */
 export const escapeMrkdwn = (text: string): string =>
-  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  MRKDWN.test(text) ? text.replace(/[&<>]/g, (c) => MRKDWN_ESCAPES[c]!) : text;
 
 /** Foreign text as mrkdwn prose: one line, bounded, escaped. */
 export const plain = (text: string, max = 300): string => escapeMrkdwn(truncate(oneLine(text), max));
@@ -226,9 +233,12 @@ export function chunkGrowing<T, S>(
 
 /** chunkGrowing measured by the real renderer, so no estimate can drift from what is posted. */
 export const chunkToFit = <T>(items: readonly T[], render: (chunk: T[]) => SlackMessage): T[][] =>
-  chunkGrowing(
-    items,
-    [] as T[],
-    (chunk, item) => [...chunk, item],
-    (chunk) => fitsBudget(render(chunk)),
-  ).map((chunk) => chunk.items);
+  // The usual case, everything in one message, is measured once rather than item by item.
+  items.length > 0 && fitsBudget(render([...items]))
+    ? [[...items]]
+    : chunkGrowing(
+        items,
+        [] as T[],
+        (chunk, item) => [...chunk, item],
+        (chunk) => fitsBudget(render(chunk)),
+      ).map((chunk) => chunk.items);
