@@ -10,10 +10,10 @@
 // node copied to every node with chosen statuses: a few expired, critical, warning and unreachable.
 //
 // Usage: node --import tsx bench/fleet.bench.ts [--clusters 500] [--concurrency 50] [--requests 400]
-//        [--serial 1000] [--rounds 3] [--warmup 3000] [--against <ref>]
+//        [--serial 1000] [--rounds 3] [--warmup 3000] [--against <ref>] [--placement apart|free]
 // Prints a readable block, then one JSON object ({"fleet": …}) as the last line.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -35,6 +35,7 @@ import {
   commandBody,
   figuresOf,
   load,
+  placeOn,
   processCpuMs,
   processRssMiB,
   quiescent,
@@ -55,6 +56,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     warmup: { type: "string", default: "3000" },
     against: { type: "string" },
+    placement: { type: "string", default: "apart" },
   },
 });
 const clusterCount = Number(values.clusters);
@@ -63,6 +65,9 @@ const inFlightPerRound = Number(values.requests);
 const serialPerRound = Number(values.serial);
 const rounds = Number(values.rounds);
 const warmup = Number(values.warmup);
+if (values.placement !== "apart" && values.placement !== "free") {
+  throw new Error(`--placement is apart or free, not ${values.placement}`);
+}
 const CHANNEL = "C0FLEET00";
 const USER = "U0ALICE01";
 const DAY_MS = 86_400_000;
@@ -269,11 +274,26 @@ async function main(): Promise<void> {
       subjects.forEach((s, i) => (peakRss[i] = Math.max(peakRss[i]!, processRssMiB(s.child.pid!))));
     }, 100);
     const random = seededRandom(7);
+    // One at a time, the client and the server under test are each kept on a vCPU of their own, the
+    // floor and certs-bot alike, as Slack and the bot are on machines of their own. Left free, the
+    // scheduler of this 2-vCPU VM puts a small server on the client's vCPU (an answer then costs a
+    // context switch) and a larger one on the other vCPU (two wake-ups across vCPUs, each one a VM
+    // exit): the ratio then measured where each process was put, not what it did. In flight, every
+    // process is free again.
+    const everyCpu = `0-${availableParallelism() - 1}`;
+    const apart =
+      values.placement === "apart" && availableParallelism() >= 2 && placeOn(process.pid, everyCpu);
+    const place = (pid: number, together: boolean) => {
+      if (!apart) return;
+      placeOn(process.pid, together ? everyCpu : "0");
+      placeOn(pid, together ? everyCpu : "1");
+    };
     try {
       for (let r = 0; r < rounds; r++) {
         for (let k = 0; k < subjects.length; k++) {
           const index = (k + r) % subjects.length;
           const subject = subjects[index]!;
+          place(subject.child.pid!, false);
           for (const command of Object.keys(SERIAL) as SerialCommand[]) {
             const pid = subject.child.pid!;
             await quiescent(pid);
@@ -289,6 +309,7 @@ async function main(): Promise<void> {
             seen.count += latencies.length;
             serial[index]!.set(command, seen);
           }
+          place(subject.child.pid!, true);
           const texts = Array.from({ length: inFlightPerRound }, () => mixedText(random));
           inFlight[index]!.push(
             ...(await load(subject, inFlightPerRound, concurrency, (i) => body(texts[i]!, i, responseUrl))),
@@ -357,6 +378,7 @@ async function main(): Promise<void> {
       concurrency,
       rounds,
       warmupRequests: warmup,
+      oneAtATimePlacement: apart ? "client on vCPU 0, server on vCPU 1" : "free",
       serialPerCommand: serialPerRound * rounds,
       inFlightRequests: inFlightPerRound * rounds,
       ...bot,
@@ -385,6 +407,7 @@ interface Summary {
 
 function report(
   figures: Summary & {
+    oneAtATimePlacement: string;
     floor: { oneAtATime: SerialFigures; inFlight: Figures };
     against?: Summary & { ref: string };
   },
@@ -405,7 +428,7 @@ function report(
   return [
     `/certs at fleet scale: ${clusterCount} stored clusters in one channel; certs-bot serve as a whole process ` +
       `(production build, HTTP mode: Bolt + Redis + fake Slack Web API); ${warmup} warm-up requests each, then ` +
-      `${rounds} interleaved rounds`,
+      `${rounds} interleaved rounds; one at a time, ${figures.oneAtATimePlacement === "free" ? "every process where the scheduler puts it" : `the ${figures.oneAtATimePlacement}`}`,
     ...block(labels[0]!, figures),
     ...(figures.against ? block(labels[1]!, figures.against) : []),
     `  bare HTTP (its own process, answers 200)`,

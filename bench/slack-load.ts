@@ -1,7 +1,7 @@
 // What the Slack benches share: correctly signed `/certs` requests, a closed-loop load at a given
 // concurrency, percentiles, `certs-bot serve` started as a whole process in HTTP mode, a bare HTTP
 // server in a process of its own (the floor), and the CPU a process has used (/proc/<pid>/stat).
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -225,6 +225,15 @@ export async function quiescent(pid: number): Promise<void> {
     still = now === last ? still + 1 : 0;
     last = now;
   }
+}
+
+/**
+ * Puts every thread of a running process on these vCPUs (`taskset -a -p -c`, e.g. "1" or "0-1");
+ * false when that cannot be done here (no taskset, or one vCPU).
+ */
+export function placeOn(pid: number, cpus: string): boolean {
+  const placed = spawnSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+  return placed.status === 0;
 }
 
 /** SIGTERM, so serve stops as in production (and a --cpu-prof is written); SIGKILL after 15 s. */
