@@ -463,11 +463,10 @@ test("decideCommand: status and list are decided at once when the backend has th
   }
 });
 
-test("decideCommand: a certificate that expired since the scan is expired in status and list, counted and filtered so", async () => {
-  // Scanned 3 h ago with 1 h left: critical then, expired now.
-  const scannedAt = new Date(NOW.getTime() - 3 * 3_600_000);
+/** cluster-a scanned at `scannedAt`, its apiserver critical then with 1 h left. */
+function criticalAt(scannedAt: Date): StoredScan {
   const apiserver = fixtureCert("apiserver", 1 / 24, scannedAt);
-  const stale: StoredScan = {
+  return {
     cluster: "cluster-a",
     scannedAt,
     durationMs: 900,
@@ -477,6 +476,12 @@ test("decideCommand: a certificate that expired since the scan is expired in sta
       nodes: [{ ...node("kube-master001", [apiserver]), status: "critical" }],
     },
   };
+}
+
+test("decideCommand: a certificate that expired since the scan is expired in status and list, counted and filtered so", async () => {
+  // Scanned 3 h ago with 1 h left: critical then, expired now.
+  const scannedAt = new Date(NOW.getTime() - 3 * 3_600_000);
+  const stale = criticalAt(scannedAt);
   const backend = recordingBackend([], { latest: async () => new Map([["cluster-a", stale]]) });
   const asked = (text: string) => ({ text, userId: "U0CAROL", channelId: "C0CLUSTERA" });
   const text = async (command: string) => shown(await decideCommand(backend, CONFIG, asked(command), NOW));
@@ -491,17 +496,7 @@ test("decideCommand: a certificate that expired since the scan is expired in sta
 test("decideCommand: a list answered again from the same scans turns a certificate expired once its time comes", () => {
   // Scanned 30 min ago with 1 h left: critical now, expired in 31 min, from the very same map.
   const scannedAt = new Date(NOW.getTime() - 30 * 60_000);
-  const apiserver = fixtureCert("apiserver", 1 / 24, scannedAt);
-  const scan: StoredScan = {
-    cluster: "cluster-a",
-    scannedAt,
-    durationMs: 900,
-    report: {
-      name: "cluster-a",
-      status: "critical",
-      nodes: [{ ...node("kube-master001", [apiserver]), status: "critical" }],
-    },
-  };
+  const scan = criticalAt(scannedAt);
   const scans = new Map([["cluster-a", scan]]);
   const backend = recordingBackend([], { latestNow: () => scans });
   const list = (at: Date) => {
