@@ -148,9 +148,20 @@ export function clusterChannel(config: Config, cluster: ClusterConfig): string |
   return cluster.channel ?? config.slack?.digestChannel ?? null;
 }
 
+/** The clusters of a config by name, made on first use: a command names one cluster of hundreds. */
+const clustersByName = new WeakMap<readonly ClusterConfig[], ReadonlyMap<string, ClusterConfig>>();
+
 /** The configured cluster of that name, if any. */
-export const findCluster = (config: Config, name: string): ClusterConfig | undefined =>
-  config.clusters.find((c) => c.name === name);
+export function findCluster(config: Config, name: string): ClusterConfig | undefined {
+  let byName = clustersByName.get(config.clusters);
+  // Made again should the array have grown or shrunk since (a config built by hand); a loaded one's
+  // names are unique, and where they are not the first one wins, as a search from the start finds it.
+  if (!byName || byName.size !== config.clusters.length) {
+    byName = new Map([...config.clusters].reverse().map((c) => [c.name, c]));
+    clustersByName.set(config.clusters, byName);
+  }
+  return byName.get(name);
+}
 
 /** The cluster a job names; one no longer in the configuration fails the job. */
 export function configuredCluster(config: Config, name: string): ClusterConfig {

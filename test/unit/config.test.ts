@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig, MAX_ALIAS_COUNT, parseConfig } from "../../src/config/load.js";
+import { ConfigError, findCluster, loadConfig, MAX_ALIAS_COUNT, parseConfig } from "../../src/config/load.js";
 import { ALIAS_BOMB } from "../fixtures/alias-bomb.js";
 
 const VALID = `
@@ -961,4 +961,24 @@ test("renewal.refreshKubeconfigs: bad paths, a file twice and kubeadm's own file
     "clusters.yaml:6:119: clusters[0].nodes[1].renewal.refreshKubeconfigs[1]: is inside the kubernetesDir " +
       "/srv/k8s: kubeadm's own files are renewed and backed up by the renewal itself",
   ]);
+});
+
+test("findCluster: any of 500 clusters by name, none for a name not configured, and one added by hand later", () => {
+  const text = [
+    "clusters:",
+    ...Array.from({ length: 500 }, (_, i) => [
+      `  - name: c-${i}`,
+      `    channel: C0CHANNEL`,
+      "    nodes:",
+      `      - { host: 10.0.${i >> 8}.${i & 255}, name: n-${i} }`,
+    ]).flat(),
+    "",
+  ].join("\n");
+  const config = parseConfig(text, "clusters.yaml");
+  assert.equal(findCluster(config, "c-0")?.nodes[0]?.name, "n-0");
+  assert.equal(findCluster(config, "c-499")?.nodes[0]?.name, "n-499");
+  assert.equal(findCluster(config, "c-500"), undefined);
+  assert.equal(findCluster(config, "C-1"), undefined, "names are matched exactly");
+  config.clusters.push({ ...config.clusters[0]!, name: "late" });
+  assert.equal(findCluster(config, "late")?.name, "late", "a config built by hand and grown since");
 });
