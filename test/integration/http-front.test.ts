@@ -154,6 +154,49 @@ test("a body over 4 MiB is refused with 413, seen by neither the handler nor Bol
   assert.equal((await send(command("help"))).status, 200, "the front still answers");
 });
 
+/** One request written by hand (header names as given), on a connection of its own; the answer's text. */
+async function sendRaw(body: string, headerLines: string[]): Promise<string> {
+  const socket = connect({ host: "127.0.0.1", port });
+  await once(socket, "connect");
+  let received = "";
+  socket.setEncoding("utf8").on("data", (chunk: string) => (received += chunk));
+  const ended = once(socket, "end");
+  socket.write(
+    `POST /slack/events HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n${headerLines.map((h) => `${h}\r\n`).join("")}\r\n${body}`,
+  );
+  await ended;
+  socket.destroy();
+  return received;
+}
+
+test("headers are found whatever their case; a signature or timestamp sent twice is not ours", async () => {
+  const body = command("raw");
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const sign = signature(body, timestamp);
+  const answer = await sendRaw(body, [
+    "Content-Type: application/x-www-form-urlencoded",
+    `X-Slack-Request-Timestamp: ${timestamp}`,
+    `X-Slack-Signature: ${sign}`,
+  ]);
+  assert.match(answer, /^HTTP\/1\.1 200/);
+  assert.match(answer, /answered raw/);
+  const count = handled.length;
+  for (const twice of [
+    [`x-slack-signature: ${sign}`, `x-slack-signature: ${sign}`, `x-slack-request-timestamp: ${timestamp}`],
+    [
+      `x-slack-signature: ${sign}`,
+      `x-slack-request-timestamp: ${timestamp}`,
+      `X-Slack-Request-Timestamp: ${timestamp}`,
+    ],
+  ]) {
+    const refused = await sendRaw(body, ["content-type: application/x-www-form-urlencoded", ...twice]);
+    assert.match(refused, /^HTTP\/1\.1 401/, "handed on to Bolt");
+    assert.deepEqual(handedOn.at(-1), { url: "/slack/events", rawBody: body });
+  }
+  assert.equal(handled.length, count, "the handler saw neither");
+});
+
 test("a connection a proxy keeps is still open after a quiet spell longer than Node's 5 s default", async () => {
   const socket = connect({ host: "127.0.0.1", port });
   await once(socket, "connect");
