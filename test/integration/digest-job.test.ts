@@ -32,6 +32,18 @@ async function deps(c = config): Promise<DigestJobDependencies & { store: Store 
   return { store, config: c, archive: store, alerts: store, poster, now: () => NOW };
 }
 
+/** deps() with `scanned` scanned at NOW as critical: m1's apiserver has 3 days left. */
+async function withCriticalScan(): Promise<DigestJobDependencies & { store: Store }> {
+  const d = await deps();
+  const report = {
+    name: "scanned",
+    status: "critical" as const,
+    nodes: [node("m1", { days: { apiserver: 3 } })],
+  };
+  await d.store.saveScan({ cluster: "scanned", scannedAt: NOW, durationMs: 5, report });
+  return d;
+}
+
 before(async () => {
   edges = await startJobEdges("digest-job");
 });
@@ -58,13 +70,7 @@ describe("runDigestJob", () => {
 
   test("a snoozed certificate is listed in the quiet section, and its cluster still counted", async () => {
     edges.fake.reset();
-    const d = await deps();
-    const warned = {
-      name: "scanned",
-      status: "critical" as const,
-      nodes: [node("m1", { days: { apiserver: 3 } })],
-    };
-    await d.store.saveScan({ cluster: "scanned", scannedAt: NOW, durationMs: 5, report: warned });
+    const d = await withCriticalScan();
     // The warning a scan posted, then an operator's snooze of it, both as stored in Redis.
     await d.store.updateAlerts("scanned", (state) => {
       const record = {
@@ -101,13 +107,7 @@ describe("runDigestJob", () => {
 
   test("a certificate that expired since its scan is in the digest as expired", async () => {
     edges.fake.reset();
-    const d = await deps();
-    const critical = {
-      name: "scanned",
-      status: "critical" as const,
-      nodes: [node("m1", { days: { apiserver: 3 } })],
-    };
-    await d.store.saveScan({ cluster: "scanned", scannedAt: NOW, durationMs: 5, report: critical });
+    const d = await withCriticalScan();
     const fourDaysOn = new Date(NOW.getTime() + 4 * 86_400_000);
     await runDigestJob({ id: "later" }, { ...d, now: () => fourDaysOn });
     const [posted] = edges.fake.messages("C0DIGEST");

@@ -42,6 +42,19 @@ function newPrefix(): string {
 const scan = (cluster: string, daysLeft: number, at = Date.now()): StoredScan =>
   scanWith(cluster, daysLeft, new Date(at));
 
+/**
+ * Two processes' stores on a fresh prefix, with `a` (20 days left) and `b` (40) saved by the other
+ * process, scanned two hours before `at`.
+ */
+async function savedByTheOther(options?: ConstructorParameters<typeof Store>[2], at = Date.now()) {
+  const prefix = newPrefix();
+  const mine = new Store(redis, prefix, options);
+  const theirs = new Store(other, prefix);
+  await theirs.saveScan(scan("a", 20, at));
+  await theirs.saveScan(scan("b", 40, at));
+  return { prefix, mine, theirs };
+}
+
 const daysLeftOf = (stored: StoredScan | null | undefined) =>
   stored?.report.nodes[0]?.certificates[0]?.daysLeft;
 
@@ -221,11 +234,7 @@ test("dates come back as Dates, read from Redis and from memory", async () => {
 });
 
 test("following saves: reads ask Redis nothing until another process saves; down, they ask again", async () => {
-  const prefix = newPrefix();
-  const mine = new Store(redis, prefix);
-  const theirs = new Store(other, prefix);
-  await theirs.saveScan(scan("a", 20));
-  await theirs.saveScan(scan("b", 40));
+  const { prefix, mine, theirs } = await savedByTheOther();
   const saves = mine.followSaves();
   const monitor = await monitorOf(prefix);
   try {
@@ -287,12 +296,8 @@ test("a Redis user without pub/sub rights still saves; its readers ask the gener
 });
 
 test("the same question again (the same array of names) gets the same answer until a save or an entry's age", async () => {
-  const prefix = newPrefix();
   let now = Date.now();
-  const mine = new Store(redis, prefix, { now: () => now });
-  const theirs = new Store(other, prefix);
-  await theirs.saveScan(scan("a", 20, now));
-  await theirs.saveScan(scan("b", 40, now));
+  const { prefix, mine, theirs } = await savedByTheOther({ now: () => now }, now);
   const channel = ["a", "b"] as const;
   const first = await mine.latestAll(channel);
   assert.equal(await mine.latestAll(channel), first, "the very same answer");
@@ -312,11 +317,7 @@ test("the same question again (the same array of names) gets the same answer unt
 });
 
 test("latestAllNow answers from memory only while the cache may vouch for it, and asks Redis nothing", async () => {
-  const prefix = newPrefix();
-  const mine = new Store(redis, prefix);
-  const theirs = new Store(other, prefix);
-  await theirs.saveScan(scan("a", 20));
-  await theirs.saveScan(scan("b", 40));
+  const { prefix, mine, theirs } = await savedByTheOther();
   assert.equal(mine.latestAllNow(["a"]), undefined, "saves not followed: only latestAll knows");
   const saves = mine.followSaves();
   const monitor = await monitorOf(prefix);
