@@ -285,8 +285,13 @@ async function main(): Promise<void> {
       values.placement === "apart" && availableParallelism() >= 2 && placeOn(process.pid, everyCpu);
     const place = (pid: number, together: boolean) => {
       if (!apart) return;
-      placeOn(process.pid, together ? everyCpu : "0");
-      placeOn(pid, together ? everyCpu : "1");
+      // Figures printed as measured apart must have been: a process that could not be placed ends the run.
+      for (const [who, cpus] of [
+        [process.pid, together ? everyCpu : "0"],
+        [pid, together ? everyCpu : "1"],
+      ] as const) {
+        if (!placeOn(who, cpus)) throw new Error(`taskset could not put process ${who} on vCPU ${cpus}`);
+      }
     };
     try {
       for (let r = 0; r < rounds; r++) {
